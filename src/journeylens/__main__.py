@@ -1,0 +1,3 @@
+from journeylens.cli import main
+
+main()

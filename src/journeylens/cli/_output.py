@@ -1,0 +1,83 @@
+"""Rendering of command results as a Rich table, JSON or CSV (``--format``)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+Record = Mapping[str, Any]
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def render(records: Sequence[Record] | Record, fmt: OutputFormat, *, title: str | None = None) -> None:
+    """Print ``records`` (a list of records, or one record for single results) in ``fmt``.
+
+    JSON is an array of records (or an object for a single result) with the same field names in
+    every format; scripts can rely on them (documented in docs/cli.md).
+    """
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(_plain(records), indent=2, ensure_ascii=False) + "\n")
+        return
+    rows = [records] if isinstance(records, Mapping) else list(records)
+    if fmt is OutputFormat.csv:
+        buffer = io.StringIO()
+        fields = list(dict.fromkeys(k for row in rows for k in row))
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_cell(row.get(k)) for k in fields})
+        sys.stdout.write(buffer.getvalue())
+        return
+    table = Table(title=title, title_justify="left")
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    for name in fields:
+        numeric = all(isinstance(r.get(name), (int, float)) or r.get(name) is None for r in rows)
+        table.add_column(name, justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*(_table_cell(row.get(k)) for k in fields))
+    console.print(table)
+
+
+def _csv_cell(value: Any) -> Any:
+    value = _plain(value)
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+
+
+def _table_cell(value: Any) -> str:
+    value = _plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)

@@ -1,0 +1,162 @@
+"""The ``journeylens`` command line. Errors are translated to messages in exactly one place."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from journeylens.cli._output import OutputFormat, err_console, render
+from journeylens.errors import InputError, JourneyLensError, QuarantineLimitError
+from journeylens.ingest import IngestReport, IngestSpec
+from journeylens.workspace import Workspace
+
+app = typer.Typer(
+    name="journeylens",
+    help="Customer journey analytics on your own touchpoint data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+WorkspaceOpt = Annotated[
+    Path, typer.Option("--workspace", "-w", help="Workspace folder (default: current folder or a parent).")
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+_FLAGS = {"paths": "PATH", "table": "--table", "format": "--input-format", "delimiter": "--delimiter",
+          "encoding": "--encoding", "quote": "--quote", "mapping": "--map", "channel": "--channel",
+          "max_bad": "--max-bad"}  # fmt: skip
+
+
+def build_spec(model: type[IngestSpec], **fields: Any) -> IngestSpec:
+    """Validate CLI flags into a spec, naming the flag at fault."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "?"
+        flag = _FLAGS.get(name, name)
+        raise InputError.bad_flag(
+            flag, str(fields.get(name)), first["msg"], hint=f"See `journeylens ingest --help` for {flag}."
+        ) from exc
+
+
+def parse_mapping(pairs: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        target, sep, source = pair.partition("=")
+        if not sep or not target.strip() or not source.strip():
+            raise InputError.bad_flag(
+                "--map", pair, "expected TARGET=SOURCE.",
+                hint="For example --map case_id=case:concept:name --map touchpoint=concept:name.",
+            )  # fmt: skip
+        mapping[target.strip()] = source.strip()
+    return mapping
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the workspace in.")] = Path("."),
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone for naive timestamps.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing journeylens.toml.")] = False,
+) -> None:
+    """Create a workspace: journeylens.toml, a maps/ folder and an embedded DuckDB store."""
+    ws = Workspace.init(directory, force=force, timezone=timezone)
+    ws.store  # noqa: B018 - creates the tables now, so a broken backend fails here
+    ws.close()
+    err_console.print(f"Workspace created at [bold]{ws.root}[/]. Next: journeylens ingest FILE -w {ws.root}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, globs or folders.")],
+    table: Annotated[
+        str, typer.Option(help="events|identities|customers|feedback|agents|assignments")
+    ] = "events",
+    input_format: Annotated[str, typer.Option("--input-format", help="auto|csv|parquet|jsonl|xes")] = "auto",
+    delimiter: Annotated[str, typer.Option(help="CSV delimiter (',', ';', tab, '|').")] = ",",
+    encoding: Annotated[str, typer.Option(help="Text encoding, e.g. utf-8, latin-1.")] = "utf-8",
+    quote: Annotated[str, typer.Option(help="CSV quote character.")] = '"',
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="TARGET=SOURCE column rename; repeatable.")
+    ] = None,
+    channel: Annotated[str | None, typer.Option(help="One channel for every record of these files.")] = None,
+    max_bad: Annotated[
+        int, typer.Option("--max-bad", help="Quarantined records tolerated before exit 1.")
+    ] = 0,
+    workspace: WorkspaceOpt = Path("."),
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Load files into a table; invalid records go to quarantine, valid ones are always loaded."""
+    spec = build_spec(
+        IngestSpec, paths=paths, table=table, format=input_format, delimiter=delimiter,
+        encoding=encoding, quote=quote, mapping=parse_mapping(map_ or []), channel=channel,
+        max_bad=max_bad,
+    )  # fmt: skip
+    ws = Workspace.open(workspace)
+    reports = _ingest_with_progress(ws, spec)
+    render([r.to_dict() for r in reports], fmt, title="Ingest summary")
+    bad = sum(r.quarantined_total for r in reports)
+    if bad > spec.max_bad:
+        raise QuarantineLimitError(
+            f"{bad} record(s) were quarantined (valid records were loaded).",
+            hint="See them with `journeylens status`; pass --max-bad N to accept up to N.",
+        )
+
+
+def _ingest_with_progress(ws: Workspace, spec: IngestSpec) -> list[IngestReport]:
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True, disable=not err_console.is_terminal,
+    ) as bar:  # fmt: skip
+        tasks: dict[str, Any] = {}
+
+        def progress(source: str, rows: int) -> None:
+            if source not in tasks:
+                tasks[source] = bar.add_task(Path(source).name, total=None)
+            bar.update(tasks[source], completed=rows)
+
+        return ws.ingest(spec, progress=progress)
+
+
+@app.command()
+def status(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.table) -> None:
+    """Row counts of every table, quarantined records by reason, and the last ingests."""
+    from journeylens.quality import status as workspace_status
+
+    result = workspace_status(Workspace.open(workspace).store)
+    if fmt is OutputFormat.json:
+        render(result.to_dict(), fmt)
+        return
+    if fmt is OutputFormat.csv:
+        render([{"table": k, "rows": v} for k, v in result.tables.items()], fmt)
+        return
+    render([{"table": k, "rows": v} for k, v in result.tables.items()], fmt, title="Tables")
+    render(result.quarantine or [{"quarantined": 0}], fmt, title="Quarantine by reason")
+    render(result.ingests or [{"ingests": 0}], fmt, title="Last ingests")
+
+
+def main() -> None:
+    """Console entry point: the one place that turns JourneyLensError into a message and exit code."""
+    try:
+        app(standalone_mode=False)
+    except JourneyLensError as exc:
+        # Messages quote user data (column lists, values): never interpret them as markup.
+        err_console.print(Text.assemble(("Error: ", "bold red"), exc.message), soft_wrap=True)
+        if exc.hint:
+            err_console.print(Text.assemble(("Hint: ", "bold"), exc.hint), soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

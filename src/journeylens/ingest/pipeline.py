@@ -1,0 +1,327 @@
+"""File ingestion: read, canonicalise, quarantine, de-duplicate and load, one file per transaction.
+
+Each source file is one batch for atomicity: its valid records and its quarantined records are
+committed together, or not at all (on engines with transactions). Re-ingesting a file loads
+nothing new because every table has an idempotency key (see ``store.schema``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+from ibis.backends import BaseBackend
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from journeylens.config import Config
+from journeylens.errors import InputError
+from journeylens.ingest.readers import (
+    LINE,
+    CsvOptions,
+    Format,
+    RawBatch,
+    Reject,
+    detect_format,
+    expand_paths,
+    read_csv,
+    read_jsonl,
+    read_parquet,
+)
+from journeylens.ingest.validation import (
+    FIELD,
+    MESSAGE,
+    RAW,
+    REASON,
+    Context,
+    canonicalize,
+    normalize_channel_name,
+)
+from journeylens.ingest.xes import XES_MAPPING, read_xes
+from journeylens.store import _backend
+from journeylens.store.schema import QUARANTINE_SCHEMA, RAW_TABLES, TableSpec
+from journeylens.store.store import Store
+
+TableName = Literal["events", "identities", "customers", "feedback", "agents", "assignments"]
+
+
+class IngestSpec(BaseModel):
+    """What to ingest and how to read it; built identically by the CLI and the Python API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[str] = Field(min_length=1)
+    table: TableName = "events"
+    format: Format = "auto"
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    encoding: str = "utf-8"
+    quote: str = Field('"', min_length=1, max_length=1)
+    mapping: dict[str, str] = Field(default_factory=dict, description="canonical column -> source column")
+    channel: str | None = None
+    max_bad: int = Field(0, ge=0)
+
+    @field_validator("delimiter", mode="before")
+    @classmethod
+    def _named_delimiters(cls, value: str) -> str:
+        return {"\\t": "\t", "tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(value, value)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError as exc:
+            raise ValueError(f"unknown encoding {value!r} (try utf-8, latin-1, cp1252, utf-16)") from exc
+        return value
+
+
+@dataclass
+class IngestReport:
+    """Outcome of ingesting one file."""
+
+    source: str
+    table: str
+    ingest_id: int
+    rows_read: int = 0
+    loaded: int = 0
+    duplicates: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "table": self.table,
+            "ingest_id": self.ingest_id,
+            "rows_read": self.rows_read,
+            "loaded": self.loaded,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined_total,
+            "quarantined_by_reason": dict(sorted(self.quarantined.items())),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+ProgressFn = Callable[[str, int], None]
+"""Called with (source, records read so far in that file) after each batch."""
+
+
+class Ingestor:
+    """Loads files into one store under one workspace configuration."""
+
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store = store
+        self.config = config
+        # The transform uses DuckDB functions; on other engines it runs on a private DuckDB.
+        if store.backend.name == "duckdb":
+            self.engine: BaseBackend = store.backend
+        else:
+            self.engine = _backend.connect("duckdb://", timezone=config.workspace.timezone)
+
+    def ingest(self, spec: IngestSpec, progress: ProgressFn | None = None) -> list[IngestReport]:
+        files = expand_paths(spec.paths)
+        if not files:
+            raise InputError.file_not_found(" ".join(spec.paths))
+        channel = self._constant_channel(spec.channel)
+        return [self.ingest_file(path, spec, channel, progress) for path in files]
+
+    def _constant_channel(self, channel: str | None) -> str | None:
+        if channel is None:
+            return None
+        canonical = normalize_channel_name(channel, self.config.channels.aliases)
+        if canonical is None:
+            raise InputError.bad_flag(
+                "--channel", channel, "is not a known channel or alias.",
+                hint="Use web, app, email, sms, whatsapp, social, chat, call_center, store, mail or "
+                "other, or add an alias under [channels.aliases] in journeylens.toml.",
+            )  # fmt: skip
+        return canonical
+
+    def ingest_file(
+        self, path: Path, spec: IngestSpec, channel: str | None, progress: ProgressFn | None = None
+    ) -> IngestReport:
+        started = time.perf_counter()
+        started_at = _dt.datetime.now(_dt.UTC)
+        fmt = detect_format(path) if spec.format == "auto" else spec.format
+        table = RAW_TABLES[spec.table]
+        mapping = dict(XES_MAPPING) | spec.mapping if fmt == "xes" else dict(spec.mapping)
+        ingest_id = self.store.next_ingest_id()
+        report = IngestReport(str(path), table.name, ingest_id)
+        ctx = Context(
+            source=str(path),
+            ingest_id=ingest_id,
+            salt=self.config.privacy.salt,
+            default_country_code=self.config.privacy.default_country_code,
+            channel_aliases=self.config.channels.aliases,
+            max_field_bytes=self.config.ingest.max_field_bytes,
+            max_record_bytes=self.config.ingest.max_record_bytes,
+            channel=channel,
+        )
+        fixed_columns = fmt != "jsonl"  # JSON Lines may add or drop keys from line to line
+        with self.store.transaction():
+            for index, batch in enumerate(self._read(path, fmt, spec)):
+                self._load_rejects(batch.rejects, ctx, table.name, report)
+                if batch.data.num_rows == 0:
+                    continue
+                data = _apply_mapping(batch.data, mapping, str(path), strict=fixed_columns)
+                if index == 0 and fixed_columns:
+                    _check_required(data, table, ctx, str(path))
+                self._load_batch(data, table, ctx, report)
+                if progress:
+                    progress(str(path), report.rows_read)
+            if report.rows_read == 0 and not report.quarantined:
+                raise InputError.empty_file(str(path))
+            report.seconds = time.perf_counter() - started
+            self._log(report, started_at)
+        return report
+
+    def _read(self, path: Path, fmt: Format, spec: IngestSpec) -> Iterator[RawBatch]:
+        rows = self.config.ingest.batch_rows
+        if fmt == "csv":
+            return read_csv(path, CsvOptions(spec.delimiter, spec.encoding, spec.quote), rows)
+        if fmt == "parquet":
+            return read_parquet(path, rows)
+        if fmt == "jsonl":
+            return read_jsonl(path, self.config.ingest.max_record_bytes)
+        return read_xes(path, rows)
+
+    def _load_batch(self, data: pa.Table, table: TableSpec, ctx: Context, report: IngestReport) -> None:
+        report.rows_read += data.num_rows
+        result = self.engine.to_pyarrow(canonicalize(ibis.memtable(data), table, ctx))
+        invalid = pc.is_valid(result.column(REASON))
+        bad = result.filter(invalid)
+        if bad.num_rows:
+            self._quarantine(bad, table.name, ctx, report)
+        good = result.filter(pc.invert(invalid))
+        if good.num_rows == 0:
+            return
+        fresh = self._first_unseen(good, table)
+        self.store.insert(table.name, fresh)
+        report.loaded += fresh.num_rows
+        report.duplicates += good.num_rows - fresh.num_rows
+
+    def _first_unseen(self, good: pa.Table, table: TableSpec) -> pa.Table:
+        """Rows whose key is new to the store, keeping the first occurrence inside the batch."""
+        rows = ibis.memtable(good)
+        first = rows.mutate(_rank=ibis.row_number().over(group_by=table.key, order_by=rows[LINE]))
+        first = first.filter(first._rank == 0)
+        fresh = first.anti_join(self.store.table(table.name), table.key)
+        return self.store.execute(fresh.select(*table.schema().names))
+
+    def _quarantine(self, bad: pa.Table, table: str, ctx: Context, report: IngestReport) -> None:
+        n = bad.num_rows
+        rows = pa.table(
+            {
+                "ingest_id": pa.array([ctx.ingest_id] * n, pa.int64()),
+                "table": pa.array([table] * n, pa.string()),
+                "source": pa.array([ctx.source] * n, pa.string()),
+                "line": bad.column(LINE).cast(pa.int64()),
+                "raw": bad.column(RAW),
+                "reason": bad.column(REASON),
+                "field": bad.column(FIELD),
+                "message": bad.column(MESSAGE),
+            }
+        )
+        self.store.insert("quarantine", rows)
+        report.quarantined.update(dict(zip(*_value_counts(bad.column(REASON)), strict=True)))
+
+    def _load_rejects(self, rejects: list[Reject], ctx: Context, table: str, report: IngestReport) -> None:
+        if not rejects:
+            return
+        rows = pa.table(
+            {
+                "ingest_id": [ctx.ingest_id] * len(rejects),
+                "table": [table] * len(rejects),
+                "source": [ctx.source] * len(rejects),
+                "line": [r.line for r in rejects],
+                "raw": [r.raw[:4096] for r in rejects],
+                "reason": [r.reason.value for r in rejects],
+                "field": [None] * len(rejects),
+                "message": [r.message for r in rejects],
+            },
+            schema=QUARANTINE_SCHEMA.to_pyarrow(),
+        )
+        self.store.insert("quarantine", rows)
+        report.rows_read += len(rejects)
+        report.quarantined.update(r.reason.value for r in rejects)
+
+    def _log(self, report: IngestReport, started_at: _dt.datetime) -> None:
+        self.store.insert(
+            "ingests",
+            pa.table(
+                {
+                    "ingest_id": [report.ingest_id],
+                    "table": [report.table],
+                    "source": [report.source],
+                    "started_at": pa.array([started_at], pa.timestamp("us", tz="UTC")),
+                    "finished_at": pa.array([_dt.datetime.now(_dt.UTC)], pa.timestamp("us", tz="UTC")),
+                    "rows_read": [report.rows_read],
+                    "loaded": [report.loaded],
+                    "duplicates": [report.duplicates],
+                    "quarantined": [report.quarantined_total],
+                }
+            ),
+        )
+
+
+def _value_counts(column: pa.ChunkedArray) -> tuple[list[str], list[int]]:
+    counts = pc.value_counts(column)
+    return counts.field("values").to_pylist(), counts.field("counts").to_pylist()
+
+
+def _apply_mapping(data: pa.Table, mapping: dict[str, str], source: str, strict: bool) -> pa.Table:
+    """Rename source columns to canonical names (``target=source``); a source may feed several."""
+    if not mapping:
+        return data
+    names = data.column_names
+    for target, column in mapping.items():
+        if column not in names:
+            if strict and target not in names:
+                raise InputError.missing_columns(
+                    source, [column], [n for n in names if n != LINE],
+                    hint=f"Fix --map {target}={column}: the right side must be a column of the file.",
+                )  # fmt: skip
+            continue
+        if target in names and target != column:
+            raise InputError.bad_flag(
+                "--map", f"{target}={column}", f"the file already has a column named {target!r}.",
+                hint=f"Rename instead with --map {target}_original={target} first, or drop the --map.",
+            )  # fmt: skip
+    targets = {column: [t for t, c in mapping.items() if c == column] for column in set(mapping.values())}
+    arrays, out_names = [], []
+    for name in names:
+        for target in targets.get(name, [name]):
+            arrays.append(data.column(name))
+            out_names.append(target)
+    return pa.Table.from_arrays(arrays, names=out_names)
+
+
+def _check_required(data: pa.Table, table: TableSpec, ctx: Context, source: str) -> None:
+    """A file missing a required column is refused whole, before anything is loaded."""
+    names = [n for n in data.column_names if n != LINE]
+    present = set(names) | ({"channel"} if ctx.channel else set())
+    missing = [c.name for c in table.columns if c.required and c.name not in present]
+    if table.one_of and not present.intersection(table.one_of):
+        missing.append(" or ".join(table.one_of))
+    if not missing:
+        return
+    hint = "Rename columns with --map TARGET=SOURCE"
+    if "channel" in missing:
+        hint += ", or set one channel for the whole file with --channel web|app|call_center|..."
+    if len(names) == 1 and any(d in names[0] for d in ";\t|,"):
+        sep = next(d for d in ";\t|," if d in names[0])
+        hint = f"The header looks like one column: the file is probably delimited by {sep!r}; pass --delimiter {sep!r}"
+    raise InputError.missing_columns(source, missing, names, hint=hint + ".")

@@ -1,0 +1,363 @@
+"""Streaming readers: files in, Arrow batches with a ``_line`` column out.
+
+Readers never load a file whole. Each yields :class:`RawBatch` objects: the records it could
+parse, as an Arrow table of the source columns plus ``_line`` (line of the file, header = line 1,
+for CSV and JSON Lines; record number for Parquet and XES), and the records it could not parse at
+all (a CSV row with the wrong number of fields, a JSON line that is not an object).
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from journeylens.errors import InputError
+from journeylens.store.schema import Reason
+
+Format = Literal["auto", "csv", "parquet", "jsonl", "xes"]
+LINE = "_line"
+_SUFFIXES: dict[str, Format] = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".xes": "xes",
+}  # fmt: skip
+_CSV_BLOCK = 32 << 20  # one block must hold the largest record we accept (see max_record_bytes)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A record the reader could not turn into fields."""
+
+    line: int
+    raw: str
+    reason: Reason
+    message: str
+
+
+@dataclass
+class RawBatch:
+    data: pa.Table
+    rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    quote: str = '"'
+
+
+def expand_paths(patterns: list[str]) -> list[Path]:
+    """Expand globs and directories into a sorted list of files (sorted for determinism)."""
+    files: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise InputError.file_not_found(pattern)
+        for match in matches:
+            path = Path(match)
+            if path.is_dir():
+                files.extend(
+                    p for p in sorted(path.rglob("*")) if p.is_file() and detect_format(p, strict=False)
+                )
+            elif path.is_file():
+                files.append(path)
+            else:
+                raise InputError.file_not_found(match)
+    return files
+
+
+def detect_format(path: Path, strict: bool = True) -> Format | None:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".gzip"):
+        suffixes = suffixes[:-1]
+    fmt = _SUFFIXES.get(suffixes[-1]) if suffixes else None
+    if fmt is None and strict:
+        raise InputError.unreadable(
+            str(path),
+            "cannot tell the file format from its name.",
+            hint="Pass --format csv|parquet|jsonl|xes.",
+        )
+    return fmt
+
+
+def is_gzip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a file for reading, transparently decompressing gzip."""
+    if is_gzip(path):
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+def _check_not_empty(path: Path, head: bytes) -> None:
+    if not head.strip():
+        raise InputError.empty_file(str(path))
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def read_csv(path: Path, options: CsvOptions, batch_hint: int) -> Iterator[RawBatch]:
+    del batch_hint  # pyarrow sizes batches by block; one block holds ~100k-300k typical rows
+    header = _csv_header(path, options)
+    rejects: list[Reject] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        line = int(row.number) if row.number is not None else -1
+        rejects.append(
+            Reject(
+                line,
+                row.text,
+                Reason.MALFORMED_ROW,
+                f"expected {row.expected_columns} fields, found {row.actual_columns}",
+            )
+        )
+        return "skip"
+
+    stream = open_binary(path)
+    try:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(
+                encoding=options.encoding, block_size=_CSV_BLOCK, use_threads=False
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=options.delimiter,
+                quote_char=options.quote,
+                newlines_in_values=True,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+        next_record = 0  # data records seen so far, including skipped malformed rows
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            table = pa.Table.from_batches([batch])
+            skipped, rejects[:] = list(rejects), []
+            lines = _csv_lines(table, next_record, [r.line for r in skipped])
+            next_record += table.num_rows + len(skipped)
+            yield RawBatch(table.append_column(LINE, pa.array(lines, pa.int64())), skipped)
+        if rejects:
+            yield RawBatch(pa.table({LINE: pa.array([], pa.int64())}), list(rejects))
+    except (pa.ArrowInvalid, EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
+        raise _csv_error(path, options, exc) from exc
+    finally:
+        stream.close()
+
+
+def _csv_header(path: Path, options: CsvOptions) -> list[str]:
+    try:
+        with open_binary(path) as fh:
+            head = fh.read(1 << 20)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise _csv_error(path, options, exc) from exc
+    _check_not_empty(path, head)
+    try:
+        text = head.decode(options.encoding)
+    except UnicodeDecodeError:
+        text = head.decode(options.encoding, errors="ignore")
+    text = text.lstrip("\ufeff")
+    first = next(csv.reader(io.StringIO(text), delimiter=options.delimiter, quotechar=options.quote))
+    names = [n.strip() for n in first]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes or "" in names:
+        raise InputError.unreadable(
+            str(path),
+            f"the header has {'duplicate' if dupes else 'empty'} column names {dupes or ['']}.",
+            hint="Give every column a unique name in the header row.",
+        )
+    return names
+
+
+def _csv_lines(table: pa.Table, first_record: int, skipped_lines: list[int]) -> np.ndarray:
+    """File line of each parsed record (header is line 1).
+
+    Records are numbered consecutively; malformed rows that the parser skipped occupy numbers
+    too, and quoted values with newlines push later records down by that many lines.
+    """
+    n = table.num_rows
+    records = np.arange(n, dtype=np.int64) + first_record
+    if skipped_lines:
+        # Skipped rows are reported by line (record + 2); shift each parsed record past them.
+        skipped = np.sort(np.asarray(skipped_lines, dtype=np.int64) - 2)
+        free = skipped - np.arange(len(skipped))
+        records = records + np.searchsorted(free, records, side="right")
+    lines = records + 2
+    extra = np.zeros(n, dtype=np.int64)
+    for column in table.columns:
+        if pc.any(pc.match_substring(column, "\n")).as_py():
+            extra += pc.fill_null(pc.count_substring(column, "\n"), 0).to_numpy(zero_copy_only=False)
+    if extra.any():
+        lines = lines + np.concatenate([[0], np.cumsum(extra)[:-1]])
+    return lines
+
+
+def _csv_error(path: Path, options: CsvOptions, exc: Exception) -> InputError:
+    text = str(exc)
+    if "UTF8" in text or "utf-8" in text.lower() or isinstance(exc, UnicodeDecodeError):
+        return InputError.unreadable(
+            str(path),
+            f"the file is not valid {options.encoding} text ({text.splitlines()[0]}).",
+            hint="Pass the file's encoding, e.g. --encoding latin-1 (or cp1252, utf-16).",
+        )
+    if isinstance(exc, (EOFError, zlib.error)) or "gzip" in text.lower() or "truncated" in text.lower():
+        return InputError.unreadable(
+            str(path),
+            f"the compressed file is truncated or corrupt ({text}). Nothing from it was loaded.",
+            hint="Copy or download the file again; `gzip -t FILE` checks it.",
+        )
+    if "straddling" in text or "block" in text:
+        return InputError.unreadable(
+            str(path),
+            f"a record is larger than {_CSV_BLOCK >> 20} MB or a quote is never closed ({text}).",
+            hint="Check the quoting around the reported position, or pass --quote.",
+        )
+    return InputError.unreadable(
+        str(path), f"cannot parse CSV: {text}", hint="Check --delimiter, --quote and --encoding."
+    )
+
+
+# --- Parquet -----------------------------------------------------------------------------------
+
+
+def read_parquet(path: Path, batch_rows: int) -> Iterator[RawBatch]:
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError.unreadable(
+            str(path),
+            f"not a readable Parquet file ({exc}).",
+            hint="Check the file; use --format to read it as another format.",
+        ) from exc
+    start = 1
+    for batch in pf.iter_batches(batch_size=batch_rows):
+        table = pa.Table.from_batches([batch])
+        lines = pa.array(np.arange(start, start + table.num_rows, dtype=np.int64))
+        start += table.num_rows
+        yield RawBatch(table.append_column(LINE, lines))
+
+
+# --- JSON Lines --------------------------------------------------------------------------------
+
+_JSON_CHUNK = 16 << 20
+
+
+def read_jsonl(path: Path, max_record_bytes: int) -> Iterator[RawBatch]:
+    """Read JSON Lines in chunks; a chunk that pyarrow rejects is re-read line by line."""
+    try:
+        stream = open_binary(path)
+        head = stream.read(_JSON_CHUNK)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise _json_error(path, exc) from exc
+    _check_not_empty(path, head)
+    next_line = 1
+    pending = head
+    try:
+        while pending:
+            more = stream.read(_JSON_CHUNK)
+            block = pending + more
+            cut = block.rfind(b"\n") + 1 if more else len(block)
+            if cut == 0:  # a single line longer than the chunk: keep reading
+                pending = block
+                continue
+            chunk, pending = block[:cut], block[cut:]
+            yield _jsonl_chunk(chunk, next_line, max_record_bytes)
+            next_line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise _json_error(path, exc) from exc
+    finally:
+        stream.close()
+
+
+def _jsonl_chunk(chunk: bytes, first_line: int, max_record_bytes: int) -> RawBatch:
+    clean = chunk.lstrip(b"\xef\xbb\xbf") if first_line == 1 else chunk
+    if b"\n\n" not in clean and not clean.startswith(b"\n"):
+        try:
+            table = pajson.read_json(io.BytesIO(clean))
+            if table.num_rows == clean.count(b"\n") + (0 if clean.endswith(b"\n") else 1):
+                lines = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
+                return RawBatch(table.append_column(LINE, pa.array(lines)))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return _jsonl_slow(clean, first_line, max_record_bytes)
+
+
+def _jsonl_slow(chunk: bytes, first_line: int, max_record_bytes: int) -> RawBatch:
+    """Line-by-line fallback for chunks with bad lines, blank lines or mixed types."""
+    records: list[dict[str, object]] = []
+    lines: list[int] = []
+    rejects: list[Reject] = []
+    for offset, raw in enumerate(chunk.split(b"\n")):
+        line = first_line + offset
+        if not raw.strip():
+            continue
+        if len(raw) > max_record_bytes:
+            text = raw[:200].decode("utf-8", "replace") + "..."
+            rejects.append(
+                Reject(
+                    line,
+                    text,
+                    Reason.RECORD_TOO_LARGE,
+                    f"record of {len(raw)} bytes exceeds {max_record_bytes}",
+                )
+            )
+            continue
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            rejects.append(
+                Reject(line, raw.decode("utf-8", "replace"), Reason.BAD_JSON, f"not valid JSON: {exc}")
+            )
+            continue
+        if not isinstance(value, dict):
+            rejects.append(
+                Reject(line, raw.decode("utf-8", "replace"), Reason.NOT_AN_OBJECT,
+                       f"a JSON {type(value).__name__} is not a record; each line must be an object")
+            )  # fmt: skip
+            continue
+        records.append({k: _json_scalar(v) for k, v in value.items()})
+        lines.append(line)
+    table = pa.Table.from_pylist(records) if records else pa.table({})
+    return RawBatch(table.append_column(LINE, pa.array(lines, pa.int64())), rejects)
+
+
+def _json_scalar(value: object) -> object:
+    """Keep scalars; nested objects and lists travel as JSON text (they land in properties)."""
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    if isinstance(value, (bool, int, float)) and not isinstance(value, bool):
+        return str(value)  # mixed numeric/text columns across lines must not break Arrow typing
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _json_error(path: Path, exc: Exception) -> InputError:
+    return InputError.unreadable(
+        str(path),
+        f"the compressed file is truncated or corrupt ({exc}). Nothing from it was loaded.",
+        hint="Copy or download the file again; `gzip -t FILE` checks it.",
+    )

@@ -1,0 +1,176 @@
+"""Thin backend layer: connect an Ibis backend from a URL and describe what it can do.
+
+Everything engine-specific lives here, behind :class:`Capabilities`, so the core stays plain Ibis.
+Heavy engines (PySpark) are imported only when a URL asks for them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import ibis
+import ibis.expr.datatypes as dt
+from ibis.backends import BaseBackend
+
+from journeylens.errors import BackendError
+
+# DuckDB 2.0 warns that Arrow output through the DB-API path copies rows once; ibis 12 uses that
+# path for every result. The copy is cheap next to the query and the warning is noise for users.
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the connected engine supports, so callers never test engine names themselves."""
+
+    name: str
+    transactions: bool
+    """Multi-statement transactions (BEGIN/COMMIT/ROLLBACK): ingest batches are atomic."""
+
+
+class _DuckDBCursorAdapter:
+    """Gives a DuckDB 2.x connection the cursor methods ibis 12 still calls.
+
+    DuckDB 2.0 renamed ``fetch_arrow_table`` to ``to_arrow_table`` and ``fetch_record_batch`` to
+    ``to_arrow_reader``; ibis 12.0.0 (the newest release) calls the old names. Everything else is
+    forwarded unchanged. Remove once ibis supports DuckDB 2 natively.
+    """
+
+    __slots__ = ("_con",)
+
+    def __init__(self, con: Any) -> None:
+        object.__setattr__(self, "_con", con)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def execute(self, *args: Any, **kwargs: Any) -> _DuckDBCursorAdapter:
+        self._con.execute(*args, **kwargs)
+        return self
+
+    def cursor(self) -> _DuckDBCursorAdapter:
+        return _DuckDBCursorAdapter(self._con.cursor())
+
+    def fetch_arrow_table(self) -> Any:
+        return self._con.to_arrow_table()
+
+    def fetch_record_batch(self, rows_per_batch: int = 1_000_000) -> Any:
+        return self._con.to_arrow_reader(rows_per_batch)
+
+    def __enter__(self) -> _DuckDBCursorAdapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.__exit__(*exc)
+
+
+def _adapt_duckdb(backend: BaseBackend) -> None:
+    raw = backend.con  # type: ignore[attr-defined]
+    if not hasattr(raw, "fetch_arrow_table") and hasattr(raw, "to_arrow_table"):
+        backend.con = _DuckDBCursorAdapter(raw)  # type: ignore[attr-defined]
+
+
+# DuckDB JSON functions used by the ingest transform. Ingest always runs on DuckDB (the store's
+# own connection, or a private in-memory one when the store is another engine), so these are safe
+# there; analyses must not use them.
+@ibis.udf.scalar.builtin
+def json_merge_patch(target: dt.JSON, patch: dt.JSON) -> dt.JSON:  # type: ignore[empty-body]
+    """RFC 7396 merge: keys of ``patch`` win; null values in ``patch`` are dropped."""
+
+
+@ibis.udf.scalar.builtin
+def json_type(value: dt.JSON) -> str:  # type: ignore[empty-body]
+    """'OBJECT', 'ARRAY', 'VARCHAR', ... for a JSON value."""
+
+
+def resolve_url(url: str, root: Path) -> str:
+    """Make a relative DuckDB file path in ``url`` relative to the workspace ``root``."""
+    parsed = urlparse(url)
+    if parsed.scheme == "duckdb":
+        path = url[len("duckdb://") :]
+        if path and path != ":memory:" and not Path(path).is_absolute():
+            return f"duckdb://{(root / path).resolve()}"
+    return url
+
+
+def connect(url: str, *, timezone: str, memory_limit: str | None = None) -> BaseBackend:
+    """Connect to the engine named by ``url`` with the session time zone set to ``timezone``.
+
+    The session time zone decides how naive timestamps are read on ingest and how calendar
+    periods (days, weeks) are cut in analyses; stored values are always UTC instants.
+    """
+    scheme = urlparse(url).scheme
+    if scheme == "pyspark":
+        return _connect_pyspark(timezone)
+    if scheme == "duckdb":
+        path = url[len("duckdb://") :] or ":memory:"
+        try:
+            backend = ibis.duckdb.connect(path)
+        except Exception as exc:  # duckdb raises IOException, lock errors, ...
+            raise BackendError.bad_url(url, exc) from exc
+        _adapt_duckdb(backend)
+        backend.raw_sql(f"SET TimeZone = '{_quote(timezone)}'")
+        if memory_limit:
+            backend.raw_sql(f"SET memory_limit = '{_quote(memory_limit)}'")
+        # Insertion order is not needed anywhere (we never rely on row order) and keeping it
+        # costs memory on large loads.
+        backend.raw_sql("SET preserve_insertion_order = false")
+        return backend
+    try:
+        return ibis.connect(url)
+    except ImportError as exc:
+        raise BackendError.missing_extra(scheme, scheme, exc) from exc
+    except Exception as exc:
+        raise BackendError.bad_url(url, exc) from exc
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _connect_pyspark(timezone: str) -> BaseBackend:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise BackendError.missing_extra("PySpark", "spark", exc) from exc
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("journeylens")
+        .config("spark.sql.session.timeZone", timezone)
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.ansi.enabled", "false")
+        .getOrCreate()
+    )
+    return ibis.pyspark.connect(session)
+
+
+def capabilities(backend: BaseBackend) -> Capabilities:
+    """Describe ``backend``; unknown engines get the conservative answer."""
+    name = backend.name
+    return Capabilities(name=name, transactions=name == "duckdb")
+
+
+@contextmanager
+def transaction(backend: BaseBackend) -> Iterator[None]:
+    """Run the block atomically where the engine allows it.
+
+    On engines without transactions the block simply runs; callers that need all-or-nothing
+    there stage into a table first (see ``journeylens.ingest``).
+    """
+    if not capabilities(backend).transactions:
+        yield
+        return
+    backend.raw_sql("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        backend.raw_sql("ROLLBACK")
+        raise
+    backend.raw_sql("COMMIT")

@@ -1,0 +1,282 @@
+"""The canonical data model, as data.
+
+One :class:`TableSpec` per raw table drives everything that depends on the model: table creation
+and migration in the store, per-record validation on ingest, and ``docs/data-model.md`` (a test
+checks the document lists every column). Column names are fixed; extra source columns are kept in
+the table's JSON column (``properties``, ``traits`` or ``attributes``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import ibis
+import ibis.expr.datatypes as dt
+
+UTC_TIMESTAMP = dt.Timestamp(timezone="UTC")
+
+
+class Kind(StrEnum):
+    """How a column is parsed and checked on ingest."""
+
+    TEXT = "text"
+    TIMESTAMP = "timestamp"
+    NUMBER = "number"
+    INTEGER = "integer"
+    JSON = "json"
+
+
+class Reason(StrEnum):
+    """Typed reason a record was quarantined (``quarantine.reason``)."""
+
+    MISSING_FIELD = "missing_field"
+    BAD_TIMESTAMP = "bad_timestamp"
+    BAD_NUMBER = "bad_number"
+    BAD_VALUE = "bad_value"
+    FIELD_TOO_LARGE = "field_too_large"
+    RECORD_TOO_LARGE = "record_too_large"
+    MALFORMED_ROW = "malformed_row"
+    NOT_AN_OBJECT = "not_an_object"
+    BAD_JSON = "bad_json"
+
+
+_DTYPES: dict[Kind, dt.DataType] = {
+    Kind.TEXT: dt.string,
+    Kind.TIMESTAMP: UTC_TIMESTAMP,
+    Kind.NUMBER: dt.float64,
+    Kind.INTEGER: dt.int64,
+    Kind.JSON: dt.json,
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    doc: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    """Allowed values (after normalisation); empty means any."""
+    pii: bool = False
+    """Normalised and stored only as a salted SHA-256 (see ``ingest.pii``)."""
+
+    @property
+    def dtype(self) -> dt.DataType:
+        return _DTYPES[self.kind]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    key: str
+    """Idempotency key; derived from a content hash when the source lacks it."""
+    extras: str | None = None
+    """JSON column that receives every source column not in the model."""
+    one_of: tuple[str, ...] = ()
+    """At least one of these columns must be present in each record."""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    def schema(self) -> ibis.Schema:
+        """Stored schema: model columns plus the system columns."""
+        cols = {c.name: c.dtype for c in self.columns}
+        cols.update({c.name: c.dtype for c in SYSTEM_COLUMNS})
+        return ibis.schema(cols)
+
+
+CHANNELS = (
+    "web", "app", "email", "sms", "whatsapp", "social", "chat",
+    "call_center", "store", "mail", "other",
+)  # fmt: skip
+DIRECTIONS = ("inbound", "outbound")
+METRICS = ("nps", "csat", "ces", "rating")
+SCORE_RANGES: dict[str, tuple[float, float]] = {
+    "nps": (0, 10),
+    "csat": (1, 5),
+    "ces": (1, 7),
+    "rating": (0, 10),
+}
+
+SYSTEM_COLUMNS: tuple[Column, ...] = (
+    Column("source", Kind.TEXT, "File (or stream) the record came from."),
+    Column(
+        "ingest_seq",
+        Kind.INTEGER,
+        "Ingestion sequence: ingest id * 2^32 + record number in the source. Breaks timestamp "
+        "ties deterministically and keeps file order among equal timestamps.",
+    ),
+)
+
+_ID_DOC = "one of user_id / anonymous_id / case_id is required"
+
+EVENTS = TableSpec(
+    name="events",
+    doc="One row per touchpoint interaction.",
+    key="event_id",
+    extras="properties",
+    one_of=("user_id", "anonymous_id", "case_id"),
+    columns=(
+        Column("event_id", Kind.TEXT, "Idempotency key (Segment messageId); a content hash when absent."),
+        Column("timestamp", Kind.TIMESTAMP, "When it happened, stored as a UTC instant.", required=True),
+        Column("user_id", Kind.TEXT, f"Known customer id (login, CRM); {_ID_DOC}."),
+        Column("anonymous_id", Kind.TEXT, "Device, cookie or other pre-login id."),
+        Column("case_id", Kind.TEXT, "Explicit journey key from a source system: ticket, order, XES trace."),
+        Column("channel", Kind.TEXT, "Normalised channel (aliases mapped, unknown values become 'other').",
+               required=True, choices=CHANNELS),
+        Column("touchpoint", Kind.TEXT, "The step: page, screen, IVR menu, contact reason, template, ...",
+               required=True),
+        Column("direction", Kind.TEXT, "inbound (customer-initiated) or outbound (company-initiated).",
+               choices=DIRECTIONS),
+        Column("agent_id", Kind.TEXT, "Employee who handled the interaction."),
+        Column("value", Kind.NUMBER, "Money attached (revenue, refund)."),
+        Column("properties", Kind.JSON, "Every other source attribute, as a JSON object."),
+    ),
+)  # fmt: skip
+
+IDENTITIES = TableSpec(
+    name="identities",
+    doc="Links from an identifier (e-mail, phone, CRM id, alias) to a user_id or anonymous_id.",
+    key="record_id",
+    extras="properties",
+    one_of=("user_id", "anonymous_id"),
+    columns=(
+        Column("record_id", Kind.TEXT, "Content hash of the record (idempotency key)."),
+        Column("identifier_type", Kind.TEXT, "email, phone, crm_id, device_id, alias, ...", required=True),
+        Column("identifier_value", Kind.TEXT,
+               "The identifier; e-mail and phone are normalised and stored as salted SHA-256.",
+               required=True, pii=True),
+        Column("user_id", Kind.TEXT, "Known customer id the identifier belongs to."),
+        Column("anonymous_id", Kind.TEXT, "Anonymous id the identifier was seen with."),
+        Column("timestamp", Kind.TIMESTAMP, "When the link was observed (optional)."),
+        Column("properties", Kind.JSON, "Other attributes of the link (source system, ...)."),
+    ),
+)  # fmt: skip
+
+CUSTOMERS = TableSpec(
+    name="customers",
+    doc="Known customers and their traits (CRM extract).",
+    key="record_id",
+    extras="traits",
+    columns=(
+        Column("record_id", Kind.TEXT, "Content hash of the record (idempotency key)."),
+        Column("user_id", Kind.TEXT, "Known customer id.", required=True),
+        Column("traits", Kind.JSON, "Every other column (segment, country, signup date, ...)."),
+    ),
+)
+
+FEEDBACK = TableSpec(
+    name="feedback",
+    doc="Survey answers and reviews: NPS, CSAT, CES or ratings, with free-text comments.",
+    key="feedback_id",
+    extras="properties",
+    one_of=("user_id", "anonymous_id", "case_id"),
+    columns=(
+        Column("feedback_id", Kind.TEXT, "Idempotency key; a content hash when absent."),
+        Column("timestamp", Kind.TIMESTAMP, "When the answer was given (UTC instant).", required=True),
+        Column("user_id", Kind.TEXT, f"Respondent's customer id; {_ID_DOC}."),
+        Column("anonymous_id", Kind.TEXT, "Respondent's anonymous id."),
+        Column("case_id", Kind.TEXT, "Case or ticket the answer is about."),
+        Column("channel", Kind.TEXT, "Channel the survey was about (normalised).", choices=CHANNELS),
+        Column("touchpoint", Kind.TEXT, "Touchpoint the survey was about."),
+        Column("metric", Kind.TEXT, "nps (0-10), csat (1-5), ces (1-7) or rating (0-10).",
+               required=True, choices=METRICS),
+        Column("score", Kind.NUMBER, "The answer, within the metric's range.", required=True),
+        Column("comment", Kind.TEXT, "Free-text comment."),
+        Column("agent_id", Kind.TEXT, "Agent the answer is about."),
+        Column("properties", Kind.JSON, "Every other attribute."),
+    ),
+)  # fmt: skip
+
+AGENTS = TableSpec(
+    name="agents",
+    doc="Employees who handle interactions.",
+    key="record_id",
+    extras="attributes",
+    columns=(
+        Column("record_id", Kind.TEXT, "Content hash of the record (idempotency key)."),
+        Column("agent_id", Kind.TEXT, "Employee id as used in events.agent_id.", required=True),
+        Column("team", Kind.TEXT, "Team name."),
+        Column("site", Kind.TEXT, "Site or location."),
+        Column("tenure", Kind.NUMBER, "Tenure in months."),
+        Column("attributes", Kind.JSON, "Every other column (skills, languages, ...)."),
+    ),
+)
+
+ASSIGNMENTS = TableSpec(
+    name="assignments",
+    doc="Experiment assignments: which variant a user saw, from when.",
+    key="record_id",
+    extras="properties",
+    one_of=("user_id", "anonymous_id"),
+    columns=(
+        Column("record_id", Kind.TEXT, "Content hash of the record (idempotency key)."),
+        Column("user_id", Kind.TEXT, "Assigned customer id; one of user_id / anonymous_id is required."),
+        Column("anonymous_id", Kind.TEXT, "Assigned anonymous id."),
+        Column("experiment", Kind.TEXT, "Experiment name.", required=True),
+        Column("variant", Kind.TEXT, "Variant name (control, treatment, ...).", required=True),
+        Column("timestamp", Kind.TIMESTAMP, "When the assignment happened (UTC instant).", required=True),
+        Column("properties", Kind.JSON, "Every other attribute."),
+    ),
+)  # fmt: skip
+
+RAW_TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (EVENTS, IDENTITIES, CUSTOMERS, FEEDBACK, AGENTS, ASSIGNMENTS)
+}
+
+QUARANTINE_SCHEMA = ibis.schema(
+    {
+        "ingest_id": dt.int64,
+        "table": dt.string,
+        "source": dt.string,
+        "line": dt.int64,
+        "raw": dt.string,
+        "reason": dt.string,
+        "field": dt.string,
+        "message": dt.string,
+    }
+)
+QUARANTINE_DOC = {
+    "ingest_id": "Ingest run that met the record (see `ingests`).",
+    "table": "Table the record was meant for.",
+    "source": "File the record came from.",
+    "line": "Line of the file (CSV, JSON Lines; header is line 1) or event number (XES, Parquet row + 1).",
+    "raw": "The record as read, as a JSON object of its fields (or the raw line text).",
+    "reason": "Typed reason code: " + ", ".join(r.value for r in Reason) + ".",
+    "field": "Field at fault, when there is one.",
+    "message": "Human-readable explanation.",
+}
+
+INGESTS_SCHEMA = ibis.schema(
+    {
+        "ingest_id": dt.int64,
+        "table": dt.string,
+        "source": dt.string,
+        "started_at": UTC_TIMESTAMP,
+        "finished_at": UTC_TIMESTAMP,
+        "rows_read": dt.int64,
+        "loaded": dt.int64,
+        "duplicates": dt.int64,
+        "quarantined": dt.int64,
+    }
+)
+INGESTS_DOC = {
+    "ingest_id": "Sequential id of the ingest run (one per source file).",
+    "table": "Target table.",
+    "source": "File that was read.",
+    "started_at": "When reading started (UTC).",
+    "finished_at": "When the batch committed (UTC).",
+    "rows_read": "Records read from the file.",
+    "loaded": "New records stored.",
+    "duplicates": "Records already stored, or repeated inside the file.",
+    "quarantined": "Records rejected into `quarantine`.",
+}
+
+SYSTEM_TABLES: dict[str, ibis.Schema] = {"quarantine": QUARANTINE_SCHEMA, "ingests": INGESTS_SCHEMA}

@@ -1,0 +1,83 @@
+"""A workspace: a folder with ``journeylens.toml``, a ``maps/`` folder and (by default) a DuckDB file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from journeylens.config import CONFIG_FILE, Config
+from journeylens.errors import WorkspaceError
+from journeylens.ingest import Ingestor, IngestReport, IngestSpec
+from journeylens.ingest.pipeline import ProgressFn
+from journeylens.store import Store
+from journeylens.store._backend import resolve_url
+
+
+class Workspace:
+    """Entry point of the Python API.
+
+    Example:
+        >>> ws = Workspace.init("/tmp/jl-doctest", force=True)
+        >>> ws.store.count("events")
+        0
+    """
+
+    def __init__(self, root: Path, config: Config) -> None:
+        self.root = root
+        self.config = config
+        self._store: Store | None = None
+
+    @classmethod
+    def init(cls, root: str | Path, *, force: bool = False, timezone: str | None = None) -> Workspace:
+        """Create a workspace in ``root`` (created if needed) and return it."""
+        root = Path(root).resolve()
+        config_path = root / CONFIG_FILE
+        if config_path.exists() and not force:
+            raise WorkspaceError.already_exists(root)
+        try:
+            (root / "maps").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(
+                f"Cannot create workspace folder {root}: {exc}", hint="Check permissions."
+            ) from exc
+        config = Config.new(workspace={"timezone": timezone} if timezone else {})
+        config.dump(config_path)
+        return cls(root, config)
+
+    @classmethod
+    def open(cls, start: str | Path = ".") -> Workspace:
+        """Open the workspace at ``start`` or the nearest parent folder that has one."""
+        start = Path(start).resolve()
+        for folder in (start, *start.parents):
+            if (folder / CONFIG_FILE).is_file():
+                return cls(folder, Config.load(folder / CONFIG_FILE))
+        raise WorkspaceError.not_found(start)
+
+    @property
+    def url(self) -> str:
+        return resolve_url(self.config.backend.url, self.root)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.connect(
+                self.url,
+                timezone=self.config.workspace.timezone,
+                memory_limit=self.config.backend.memory_limit,
+            )
+        return self._store
+
+    def ingest(
+        self, spec: IngestSpec | None = None, progress: ProgressFn | None = None, **fields: object
+    ) -> list[IngestReport]:
+        """Ingest files; takes an :class:`IngestSpec` or its fields as keywords.
+
+        Example:
+            >>> ws.ingest(paths=["events.csv"], table="events")  # doctest: +SKIP
+        """
+        spec = spec or IngestSpec.model_validate(fields)
+        return Ingestor(self.store, self.config).ingest(spec, progress)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
