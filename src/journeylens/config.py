@@ -80,7 +80,7 @@ class ChannelSettings(_Section):
 
 
 class IngestSettings(_Section):
-    batch_rows: int = Field(250_000, ge=1_000, le=10_000_000)
+    batch_rows: int = Field(1_000_000, ge=1_000, le=10_000_000)
     max_field_bytes: int = Field(1 << 20, ge=1_024, description="Longest accepted field value.")
     max_record_bytes: int = Field(4 << 20, ge=1_024, description="Longest accepted record.")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Literal
 
 import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
-import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -49,6 +49,8 @@ from journeylens.store import _backend
 from journeylens.store.schema import QUARANTINE_SCHEMA, RAW_TABLES, TableSpec
 from journeylens.store.store import Store
 
+_STAGE = "_jl_ingest_stage"
+_SCAN_CHUNK = 65_536  # rows per Arrow chunk, so that DuckDB scans a batch on every core
 TableName = Literal["events", "identities", "customers", "feedback", "agents", "assignments"]
 
 
@@ -126,7 +128,8 @@ class Ingestor:
         self.store = store
         self.config = config
         # The transform uses DuckDB functions; on other engines it runs on a private DuckDB.
-        if store.backend.name == "duckdb":
+        self.same_engine = store.backend.name == "duckdb"
+        if self.same_engine:
             self.engine: BaseBackend = store.backend
         else:
             self.engine = _backend.connect("duckdb://", timezone=config.workspace.timezone)
@@ -200,43 +203,48 @@ class Ingestor:
 
     def _load_batch(self, data: pa.Table, table: TableSpec, ctx: Context, report: IngestReport) -> None:
         report.rows_read += data.num_rows
-        result = self.engine.to_pyarrow(canonicalize(ibis.memtable(data), table, ctx))
-        invalid = pc.is_valid(result.column(REASON))
-        bad = result.filter(invalid)
-        if bad.num_rows:
-            self._quarantine(bad, table.name, ctx, report)
-        good = result.filter(pc.invert(invalid))
-        if good.num_rows == 0:
-            return
-        fresh = self._first_unseen(good, table)
-        self.store.insert(table.name, fresh)
-        report.loaded += fresh.num_rows
-        report.duplicates += good.num_rows - fresh.num_rows
+        chunks = pa.Table.from_batches(data.to_batches(max_chunksize=_SCAN_CHUNK))
+        checked = canonicalize(ibis.memtable(chunks), table, ctx)
+        staged = self.engine.create_table(_STAGE, checked, temp=True, overwrite=True)
+        bad = staged.filter(staged[REASON].notnull())
+        reasons = self.engine.to_pyarrow(bad.group_by(REASON).agg(n=bad.count())).to_pylist()
+        n_bad = sum(r["n"] for r in reasons)
+        if n_bad:
+            report.quarantined.update({r[REASON]: r["n"] for r in reasons})
+            self._to_store("quarantine", _quarantine_rows(bad, table.name, ctx), on_store=False)
+        good = staged.filter(staged[REASON].isnull())
+        inserted = self._to_store(table.name, self._first_unseen(good, table), on_store=True)
+        report.loaded += inserted
+        report.duplicates += data.num_rows - n_bad - inserted
 
-    def _first_unseen(self, good: pa.Table, table: TableSpec) -> pa.Table:
+    def _first_unseen(self, good: ir.Table, table: TableSpec) -> ir.Table:
         """Rows whose key is new to the store, keeping the first occurrence inside the batch."""
-        rows = ibis.memtable(good)
-        first = rows.mutate(_rank=ibis.row_number().over(group_by=table.key, order_by=rows[LINE]))
-        first = first.filter(first._rank == 0)
-        fresh = first.anti_join(self.store.table(table.name), table.key)
-        return self.store.execute(fresh.select(*table.schema().names))
+        key = good[table.key]
+        repeated = self.engine.to_pyarrow(good.count() - key.nunique()).as_py()
+        if repeated:  # ranking is costly, so only when the batch really repeats a key
+            ranked = good.mutate(_rank=ibis.row_number().over(group_by=table.key, order_by=good[LINE]))
+            good = ranked.filter(ranked._rank == 0).drop("_rank")
+        rows = good.select(*table.schema().names)
+        if self.same_engine:
+            return rows.anti_join(self.store.table(table.name), table.key).select(*table.schema().names)
+        # Store on another engine: ship the batch there and compare keys on that side.
+        shipped = ibis.memtable(self.engine.to_pyarrow(rows))
+        return shipped.anti_join(self.store.table(table.name), table.key).select(*table.schema().names)
 
-    def _quarantine(self, bad: pa.Table, table: str, ctx: Context, report: IngestReport) -> None:
-        n = bad.num_rows
-        rows = pa.table(
-            {
-                "ingest_id": pa.array([ctx.ingest_id] * n, pa.int64()),
-                "table": pa.array([table] * n, pa.string()),
-                "source": pa.array([ctx.source] * n, pa.string()),
-                "line": bad.column(LINE).cast(pa.int64()),
-                "raw": bad.column(RAW),
-                "reason": bad.column(REASON),
-                "field": bad.column(FIELD),
-                "message": bad.column(MESSAGE),
-            }
-        )
-        self.store.insert("quarantine", rows)
-        report.quarantined.update(dict(zip(*_value_counts(bad.column(REASON)), strict=True)))
+    def _to_store(self, name: str, rows: ir.Table, *, on_store: bool) -> int:
+        """Insert ``rows`` into store table ``name`` and return how many were inserted.
+
+        ``on_store`` says whether ``rows`` is an expression over the store's engine (else over
+        the ingest engine); with one engine for both, nothing leaves the database.
+        """
+        if self.same_engine:
+            schema = self.store.table(name).schema()
+            count = _backend.insert_select(self.engine, name, rows.select(*schema.names).cast(schema))
+            if count is not None:
+                return count
+        arrow = self.store.execute(rows) if on_store else self.engine.to_pyarrow(rows)
+        self.store.insert(name, arrow)
+        return arrow.num_rows
 
     def _load_rejects(self, rejects: list[Reject], ctx: Context, table: str, report: IngestReport) -> None:
         if not rejects:
@@ -277,9 +285,17 @@ class Ingestor:
         )
 
 
-def _value_counts(column: pa.ChunkedArray) -> tuple[list[str], list[int]]:
-    counts = pc.value_counts(column)
-    return counts.field("values").to_pylist(), counts.field("counts").to_pylist()
+def _quarantine_rows(bad: ir.Table, table: str, ctx: Context) -> ir.Table:
+    return bad.select(
+        ingest_id=ibis.literal(ctx.ingest_id, type="int64"),
+        table=ibis.literal(table),
+        source=ibis.literal(ctx.source),
+        line=bad[LINE].cast("int64"),
+        raw=bad[RAW],
+        reason=bad[REASON],
+        field=bad[FIELD],
+        message=bad[MESSAGE],
+    )
 
 
 def _apply_mapping(data: pa.Table, mapping: dict[str, str], source: str, strict: bool) -> pa.Table:

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, cast
 
 import numpy as np
 import orjson
@@ -71,9 +71,7 @@ def expand_paths(patterns: list[str]) -> list[Path]:
         for match in matches:
             path = Path(match)
             if path.is_dir():
-                files.extend(
-                    p for p in sorted(path.rglob("*")) if p.is_file() and detect_format(p, strict=False)
-                )
+                files.extend(p for p in sorted(path.rglob("*")) if p.is_file() and guess_format(p))
             elif path.is_file():
                 files.append(path)
             else:
@@ -81,12 +79,17 @@ def expand_paths(patterns: list[str]) -> list[Path]:
     return files
 
 
-def detect_format(path: Path, strict: bool = True) -> Format | None:
+def guess_format(path: Path) -> Format | None:
+    """Format from the file name (``.csv``, ``.jsonl.gz``, ...), or None."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in (".gz", ".gzip"):
         suffixes = suffixes[:-1]
-    fmt = _SUFFIXES.get(suffixes[-1]) if suffixes else None
-    if fmt is None and strict:
+    return _SUFFIXES.get(suffixes[-1]) if suffixes else None
+
+
+def detect_format(path: Path) -> Format:
+    fmt = guess_format(path)
+    if fmt is None:
         raise InputError.unreadable(
             str(path),
             "cannot tell the file format from its name.",
@@ -103,7 +106,7 @@ def is_gzip(path: Path) -> bool:
 def open_binary(path: Path) -> IO[bytes]:
     """Open a file for reading, transparently decompressing gzip."""
     if is_gzip(path):
-        return gzip.open(path, "rb")
+        return cast(IO[bytes], gzip.open(path, "rb"))
     return path.open("rb")
 
 

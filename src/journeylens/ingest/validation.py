@@ -9,6 +9,7 @@ that quotes the offending value. Everything is vectorised in the engine: no Pyth
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
@@ -53,10 +54,12 @@ class Context:
 
 @dataclass
 class _Check:
-    failed: ir.BooleanValue
+    """A rule over the parsed batch: which rows fail it, and how to explain the failure."""
+
+    failed: Callable[[ir.Table], ir.BooleanValue]
     reason: Reason
     field: str | None
-    message: ir.StringValue
+    message: Callable[[ir.Table], ir.StringValue]
 
 
 def channel_key(value: str) -> str:
@@ -77,8 +80,14 @@ def _quote(value: ir.Value) -> ir.StringValue:
     return "'" + short + "'"
 
 
+def _clean(value: ir.Value) -> ir.Value:
+    """Stage 0 for model columns: text trimmed, empty as null; other types untouched."""
+    return _backend.trim_spaces(value).nullif("") if value.type().is_string() else value
+
+
 def _as_text(value: ir.Value) -> ir.StringValue:
-    return value.cast(dt.string).strip().nullif("")
+    """A cleaned source value as text (non-text sources are cast)."""
+    return value if value.type().is_string() else value.cast(dt.string)
 
 
 def _parse_timestamp(value: ir.Value) -> ir.TimestampValue:
@@ -91,11 +100,14 @@ def _parse_timestamp(value: ir.Value) -> ir.TimestampValue:
         return value.cast(UTC_TIMESTAMP)
     if dtype.is_numeric():
         return _from_epoch(value.cast(dt.float64))
-    text = value.cast(dt.string).strip()
-    numeric = text.re_search(r"^-?[0-9]+(\.[0-9]+)?$")
+    text = _as_text(value)
+    parsed = text.try_cast(UTC_TIMESTAMP)
+    # Only values that are not date-times are tried as epochs (CASE evaluates lazily).
+    numeric = text.re_search(r"^-?[0-9]{6,}(\.[0-9]+)?$")
     return ibis.cases(
+        (parsed.notnull(), parsed),
         (numeric, _from_epoch(text.try_cast(dt.float64))),
-        else_=text.replace(" UTC", "Z").try_cast(UTC_TIMESTAMP),
+        else_=ibis.null(UTC_TIMESTAMP),
     )
 
 
@@ -107,74 +119,77 @@ def _from_epoch(seconds_or_ms: ir.FloatingValue) -> ir.TimestampValue:
 def _parse_number(value: ir.Value) -> ir.FloatingValue:
     if value.type().is_numeric():
         return value.cast(dt.float64)
-    return value.cast(dt.string).strip().try_cast(dt.float64)
+    return _as_text(value).try_cast(dt.float64)
 
 
 def _normalize_channel(value: ir.Value, aliases: dict[str, str]) -> ir.StringValue:
-    key = value.cast(dt.string).strip().lower().re_replace(r"[\s\-]+", "_")
+    key = _as_text(value).lower().re_replace(r"[\s\-]+", "_")
     mapping = {channel_key(k): v for k, v in aliases.items()} | {c: c for c in CHANNELS}
     return ibis.cases((key.isnull(), ibis.null(dt.string)), else_=key.substitute(mapping, else_="other"))
 
 
+def _src(name: str) -> str:
+    """Stage-1 column carrying the untouched source value of ``name``."""
+    return f"_src__{name}"
+
+
+_RECORD_LEN, _LONG_FIELD, _GIVEN_JSON = "_record_len", "_long_field", "_given_json"
+
+
 class _Builder:
-    """Builds the canonical columns and the checks for one table from one raw batch."""
+    """Builds the canonical columns and the checks for one table from one raw batch.
+
+    The expression has two stages so that every value is parsed exactly once: stage 1 parses
+    each canonical column and measures the record; stage 2 derives the checks, the key and the
+    messages from stage-1 columns by reference (a single flat select would repeat each parse in
+    every check that mentions it).
+    """
 
     def __init__(self, raw: ir.Table, spec: TableSpec, ctx: Context) -> None:
         self.raw, self.spec, self.ctx = raw, spec, ctx
         self.source_columns = [c for c in raw.columns if c != LINE]
         self.checks: list[_Check] = []
-        self.values: dict[str, ir.Value] = {}
+        self.parsed: dict[str, ir.Value] = {}
+        self.typed_sources: set[str] = set()
 
     def src(self, name: str) -> ir.Value | None:
         return self.raw[name] if name in self.source_columns else None
 
     def build(self) -> ir.Table:
+        raw = self.raw
+        model = set(self.spec.column_names)
+        self.raw = raw.select(
+            **{c: _clean(raw[c]) if c in model else raw[c] for c in self.source_columns},
+            **self._measure(raw),
+            **{LINE: raw[LINE]},
+        )
         self._check_sizes()
         for column in self.spec.columns:
             if column.name not in (self.spec.key, self.spec.extras):
-                self.values[column.name] = self._column(column)
+                self.parsed[column.name] = self._parse(column)
+                if column.required:
+                    self._require(column.name)
         self._check_one_of()
-        if "score" in self.values and "metric" in self.values:
+        if "score" in self.parsed and "metric" in self.parsed:
             self._check_score()
         if self.spec.extras:
-            self.values[self.spec.extras] = self._extras()
-        self.values[self.spec.key] = self._key()
-        return self._assemble()
-
-    # -- checks ---------------------------------------------------------------------------
-
-    def _fail(
-        self, failed: ir.BooleanValue, reason: Reason, field: str | None, message: ir.StringValue
-    ) -> None:
-        self.checks.append(_Check(failed.fill_null(False), reason, field, message))
-
-    def _check_sizes(self) -> None:
-        lengths = {c: self.raw[c].cast(dt.string).length().fill_null(0) for c in self.source_columns}
-        total = sum(lengths.values(), ibis.literal(0))
-        self._fail(
-            total > self.ctx.max_record_bytes,
-            Reason.RECORD_TOO_LARGE,
-            None,
-            "record of "
-            + total.cast(dt.string)
-            + f" characters exceeds the limit of {self.ctx.max_record_bytes}",
+            self.parsed[self.spec.extras] = self._extras()
+        stage1 = self.raw.select(
+            **{_src(c): self.raw[c] for c in self.source_columns},
+            **self.parsed,
+            **{c: self.raw[c] for c in (_RECORD_LEN, _LONG_FIELD, LINE)},
         )
-        for name, length in lengths.items():
-            self._fail(
-                length > self.ctx.max_field_bytes,
-                Reason.FIELD_TOO_LARGE,
-                name,
-                f"{name}: value of " + length.cast(dt.string)
-                + f" characters exceeds the limit of {self.ctx.max_field_bytes}",
-            )  # fmt: skip
+        return self._assemble(stage1)
 
-    def _column(self, column: Column) -> ir.Value:
-        value = self._parse(column)
-        if column.required:
-            self._fail(
-                value.isnull(), Reason.MISSING_FIELD, column.name, f"{column.name}: required value is empty"
-            )
-        return value
+    # -- stage 1 --------------------------------------------------------------------------
+
+    def _measure(self, raw: ir.Table) -> dict[str, ir.Value]:
+        text = {c: raw[c] for c in self.source_columns if raw[c].type().is_string()}
+        lengths = {c: _backend.strlen(v).fill_null(0) for c, v in text.items()}
+        total = sum(lengths.values(), ibis.literal(0))
+        limit = self.ctx.max_field_bytes
+        longest = ibis.cases(*((n > limit, name) for name, n in lengths.items()), else_=ibis.null(dt.string))
+        return {_RECORD_LEN: total, _LONG_FIELD: longest if lengths else ibis.null(dt.string)}
 
     def _parse(self, column: Column) -> ir.Value:
         name = column.name
@@ -183,26 +198,16 @@ class _Builder:
         source = self.src(name)
         if source is None:
             return ibis.literal(None, type=column.dtype)
-        present = _as_text(source).notnull()
         if column.kind is Kind.TIMESTAMP:
-            value = _parse_timestamp(source)
-            self._fail(
-                present & value.isnull(),
+            self._reject_unparsed(
+                name,
                 Reason.BAD_TIMESTAMP,
-                name,
-                f"{name}: cannot parse " + _quote(source)
-                + " (expected ISO 8601 with or without offset, a date, or epoch seconds/milliseconds)",
-            )  # fmt: skip
-            return value
-        if column.kind is Kind.NUMBER:
-            number = _parse_number(source)
-            self._fail(
-                present & number.isnull(),
-                Reason.BAD_NUMBER,
-                name,
-                f"{name}: " + _quote(source) + " is not a number",
+                " (expected ISO 8601 with or without offset, a date, or epoch seconds/milliseconds)",
             )
-            return number
+            return _parse_timestamp(source)
+        if column.kind is Kind.NUMBER:
+            self._reject_unparsed(name, Reason.BAD_NUMBER, " is not a number")
+            return _parse_number(source)
         return self._text(column, source)
 
     def _text(self, column: Column, source: ir.Value) -> ir.Value:
@@ -210,46 +215,15 @@ class _Builder:
         if name == "channel":
             return _normalize_channel(text, self.ctx.channel_aliases)
         if name == "direction":
-            text = text.lower().substitute(_DIRECTION_ALIASES)
-            self._fail(
-                text.notnull() & ~text.isin(DIRECTIONS),
-                Reason.BAD_VALUE,
-                name,
-                f"{name}: " + _quote(source) + " is not inbound or outbound",
-            )
-        elif name == "metric":
-            text = text.lower()
-            self._fail(
-                text.notnull() & ~text.isin(column.choices),
-                Reason.BAD_VALUE,
-                name,
-                f"{name}: " + _quote(source) + f" is not one of {', '.join(column.choices)}",
-            )
-        if column.pii and "identifier_type" in self.spec.column_names:
-            kind = self.values["identifier_type"]
-            text = pii.protect_by_type(text, kind, self.ctx.salt, self.ctx.default_country_code)
+            self._reject_choice(name, DIRECTIONS)
+            return text.lower().substitute(_DIRECTION_ALIASES)
+        if name == "metric":
+            self._reject_choice(name, column.choices)
+            return text.lower()
+        if column.pii and "identifier_type" in self.parsed:
+            kind = self.parsed["identifier_type"]
+            return pii.protect_by_type(text, kind, self.ctx.salt, self.ctx.default_country_code)
         return text
-
-    def _check_one_of(self) -> None:
-        if not self.spec.one_of:
-            return
-        none = ibis.and_(*(self.values[c].isnull() for c in self.spec.one_of))
-        names = " / ".join(self.spec.one_of)
-        self._fail(none, Reason.MISSING_FIELD, names, f"{names}: at least one is required, all are empty")
-
-    def _check_score(self) -> None:
-        score, metric = self.values["score"], self.values["metric"]
-        out_of_range = ibis.or_(
-            *((metric == m) & ((score < lo) | (score > hi)) for m, (lo, hi) in SCORE_RANGES.items())
-        )
-        self._fail(
-            score.notnull() & out_of_range,
-            Reason.BAD_VALUE,
-            "score",
-            "score: " + score.cast(dt.string) + " is outside the range of metric " + metric.cast(dt.string),
-        )
-
-    # -- derived columns ------------------------------------------------------------------
 
     def _extras(self) -> ir.Value:
         """Every source column outside the model, as one JSON object (PII hashed)."""
@@ -265,29 +239,122 @@ class _Builder:
                 value = pii.protect(_as_text(value), kind, self.ctx.salt, self.ctx.default_country_code)
             fields[name] = value
         empty = ibis.literal("{}").cast(dt.json)
-        base: ir.Value = empty
         given = self.src(self.spec.extras)
-        if given is not None:
-            base = self._given_json(given)
+        base: ir.Value = empty if given is None else self._given_json(given)
         if not fields:
-            return base.nullif(empty) if given is not None else ibis.literal(None, type=dt.json)
-        merged = _backend.json_merge_patch(base.fill_null(empty), ibis.struct(fields).cast(dt.json))
-        return merged.nullif(empty)
+            return base.nullif(empty)
+        extras = ibis.struct(fields).cast(dt.json)
+        if given is None:
+            return extras
+        return _backend.json_merge_patch(base.fill_null(empty), extras).nullif(empty)
 
     def _given_json(self, given: ir.Value) -> ir.Value:
-        name = self.spec.extras
         if given.type().is_struct() or given.type().is_map():
             return given.cast(dt.json)
-        parsed = _as_text(given).try_cast(dt.json)
-        self._fail(
-            _as_text(given).notnull() & (parsed.isnull() | (_backend.json_type(parsed) != "OBJECT")),
-            Reason.BAD_JSON,
-            name,
-            f"{name}: " + _quote(given) + " is not a JSON object",
+        name = self.spec.extras
+        assert name
+        self.checks.append(
+            _Check(
+                lambda s: s[_src(name)].notnull() & s[name].isnull(),
+                Reason.BAD_JSON,
+                name,
+                lambda s: f"{name}: " + _quote(s[_src(name)]) + " is not a JSON object",
+            )
         )
-        return parsed
+        parsed = _as_text(given).try_cast(dt.json)
+        return ibis.cases((_backend.json_type(parsed) == "OBJECT", parsed), else_=ibis.null(dt.json))
 
-    def _key(self) -> ir.StringValue:
+    # -- checks (evaluated in stage 2) ----------------------------------------------------
+
+    def _check_sizes(self) -> None:
+        limit, field_limit = self.ctx.max_record_bytes, self.ctx.max_field_bytes
+        self.checks.append(
+            _Check(
+                lambda s: s[_RECORD_LEN] > limit,
+                Reason.RECORD_TOO_LARGE,
+                None,
+                lambda s: "record of " + s[_RECORD_LEN].cast(dt.string)
+                + f" characters exceeds the limit of {limit}",
+            )
+        )  # fmt: skip
+        self.checks.append(
+            _Check(
+                lambda s: s[_LONG_FIELD].notnull(),
+                Reason.FIELD_TOO_LARGE,
+                None,  # named per row, see _assemble
+                lambda s: s[_LONG_FIELD] + f": value exceeds the field limit of {field_limit} characters",
+            )
+        )
+
+    def _require(self, name: str) -> None:
+        self.checks.append(
+            _Check(
+                lambda s: s[name].isnull(),
+                Reason.MISSING_FIELD,
+                name,
+                lambda s: ibis.literal(f"{name}: required value is empty"),
+            )
+        )
+
+    def _reject_unparsed(self, name: str, reason: Reason, explanation: str) -> None:
+        source_type = self.raw[name].type()
+        if source_type.is_temporal() or source_type.is_numeric():
+            return  # typed sources (Parquet, JSON numbers) cannot fail to parse
+        self.checks.append(
+            _Check(
+                lambda s: s[_src(name)].notnull() & s[name].isnull(),
+                reason,
+                name,
+                lambda s: f"{name}: cannot parse " + _quote(s[_src(name)]) + explanation,
+            )
+        )
+
+    def _reject_choice(self, name: str, choices: tuple[str, ...]) -> None:
+        self.checks.append(
+            _Check(
+                lambda s: s[name].notnull() & ~s[name].isin(choices),
+                reason=Reason.BAD_VALUE,
+                field=name,
+                message=lambda s: (
+                    f"{name}: " + _quote(s[_src(name)]) + f" is not one of {', '.join(choices)}"
+                ),
+            )
+        )
+
+    def _check_one_of(self) -> None:
+        if not self.spec.one_of:
+            return
+        names = self.spec.one_of
+        label = " / ".join(names)
+        self.checks.append(
+            _Check(
+                lambda s: ibis.and_(*(s[c].isnull() for c in names)),
+                Reason.MISSING_FIELD,
+                label,
+                lambda s: ibis.literal(f"{label}: at least one is required, all are empty"),
+            )
+        )
+
+    def _check_score(self) -> None:
+        def out_of_range(s: ir.Table) -> ir.BooleanValue:
+            score, metric = s.score, s.metric
+            outside = ibis.or_(
+                *((metric == m) & ((score < lo) | (score > hi)) for m, (lo, hi) in SCORE_RANGES.items())
+            )
+            return score.notnull() & outside
+
+        self.checks.append(
+            _Check(
+                out_of_range,
+                Reason.BAD_VALUE,
+                "score",
+                lambda s: "score: " + s.score.cast(dt.string) + " is outside the range of metric " + s.metric,
+            )
+        )
+
+    # -- stage 2 --------------------------------------------------------------------------
+
+    def _key(self, s: ir.Table) -> ir.StringValue:
         """The source's key where given, else an MD5 of the canonical content and the line.
 
         The line keeps identical records of one file apart (process logs repeat events at the
@@ -295,35 +362,44 @@ class _Builder:
         that repeat records across files should carry an event_id (Segment's messageId).
         """
         content = [
-            self.values[c.name].cast(dt.string).fill_null("\x00")
-            for c in self.spec.columns
-            if c.name != self.spec.key
+            s[c.name].cast(dt.string).fill_null("\x00") for c in self.spec.columns if c.name != self.spec.key
         ]
-        content.append(self.raw[LINE].cast(dt.string))
+        content.append(s[LINE].cast(dt.string))
         digest = ibis.literal("\x1f").join(content).hexdigest("md5")
-        given = self.src(self.spec.key)
-        return digest if given is None else _as_text(given).fill_null(digest)
+        key = self.spec.key
+        if key not in self.source_columns:
+            return digest
+        given = _as_text(s[_src(key)])
+        # CASE, not COALESCE: the engine then hashes only the rows that lack a key.
+        return ibis.cases((given.notnull(), given), else_=digest)
 
-    def _assemble(self) -> ir.Table:
-        checks = self.checks  # order matters: the first failed check is reported
-        reason = ibis.cases(*((c.failed, c.reason.value) for c in checks), else_=ibis.null(dt.string))
-        field = ibis.cases(*((c.failed, c.field or "") for c in checks), else_=ibis.null(dt.string)).nullif(
-            ""
+    def _assemble(self, s: ir.Table) -> ir.Table:
+        # Evaluate the checks once, as the index of the first failed one (0 = valid); reason,
+        # field, message and raw record then branch on that integer and only run for bad rows.
+        first = ibis.cases(
+            *((c.failed(s).fill_null(False), i) for i, c in enumerate(self.checks, start=1)), else_=0
         )
-        message = ibis.cases(*((c.failed, c.message) for c in checks), else_=ibis.null(dt.string))
+        s = s.mutate(_failure=first)
+        failure = s._failure
+
+        def per_failure(value: Callable[[_Check], ir.Value]) -> ir.StringValue:
+            branches = ((failure == i, value(c)) for i, c in enumerate(self.checks, start=1))
+            return ibis.cases(*branches, else_=ibis.null(dt.string))
+
+        reason = per_failure(lambda c: ibis.literal(c.reason.value))
+        field = per_failure(lambda c: ibis.literal(c.field) if c.field else s[_LONG_FIELD])
+        message = per_failure(lambda c: c.message(s))
         raw_json = ibis.struct(
-            {c: self.raw[c].cast(dt.string).substr(0, _RAW_FIELD_CHARS) for c in self.source_columns}
+            {c: s[_src(c)].cast(dt.string).substr(0, _RAW_FIELD_CHARS) for c in self.source_columns}
         ).cast(dt.json).cast(dt.string)  # fmt: skip
-        seq = ibis.literal(self.ctx.ingest_id << 32, type=dt.int64) + self.raw[LINE]
-        columns = {
-            name: self.values[name].cast(self.spec.column(name).dtype) for name in self.spec.column_names
-        }
-        return self.raw.select(
-            **columns,
+        columns = {c.name: s[c.name].cast(c.dtype) for c in self.spec.columns if c.name != self.spec.key}
+        columns[self.spec.key] = self._key(s)
+        return s.select(
+            *(columns[name].name(name) for name in self.spec.column_names),
             source=ibis.literal(self.ctx.source),
-            ingest_seq=seq,
-            **{LINE: self.raw[LINE], REASON: reason, FIELD: field, MESSAGE: message},
-            **{RAW: ibis.cases((reason.notnull(), raw_json), else_=ibis.null(dt.string))},
+            ingest_seq=ibis.literal(self.ctx.ingest_id << 32, type=dt.int64) + s[LINE],
+            **{LINE: s[LINE], REASON: reason, FIELD: field, MESSAGE: message},
+            **{RAW: ibis.cases((failure > 0, raw_json), else_=ibis.null(dt.string))},
         )
 
 

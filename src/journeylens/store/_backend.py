@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from journeylens.errors import BackendError
@@ -71,22 +72,32 @@ class _DuckDBCursorAdapter:
 
 
 def _adapt_duckdb(backend: BaseBackend) -> None:
-    raw = backend.con  # type: ignore[attr-defined]
+    raw = backend.con
     if not hasattr(raw, "fetch_arrow_table") and hasattr(raw, "to_arrow_table"):
-        backend.con = _DuckDBCursorAdapter(raw)  # type: ignore[attr-defined]
+        backend.con = _DuckDBCursorAdapter(raw)
 
 
 # DuckDB JSON functions used by the ingest transform. Ingest always runs on DuckDB (the store's
 # own connection, or a private in-memory one when the store is another engine), so these are safe
 # there; analyses must not use them.
-@ibis.udf.scalar.builtin
-def json_merge_patch(target: dt.JSON, patch: dt.JSON) -> dt.JSON:  # type: ignore[empty-body]
+@ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
+def json_merge_patch(target: dt.JSON, patch: dt.JSON) -> dt.JSON:
     """RFC 7396 merge: keys of ``patch`` win; null values in ``patch`` are dropped."""
 
 
-@ibis.udf.scalar.builtin
+@ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
 def json_type(value: dt.JSON) -> str:  # type: ignore[empty-body]
     """'OBJECT', 'ARRAY', 'VARCHAR', ... for a JSON value."""
+
+
+@ibis.udf.scalar.builtin(name="trim")  # type: ignore[untyped-decorator]
+def trim_spaces(value: str) -> str:  # type: ignore[empty-body]
+    """Plain TRIM (spaces); ibis's strip() passes a character set, which is ~3x slower."""
+
+
+@ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
+def strlen(value: str) -> int:  # type: ignore[empty-body]
+    """Length in bytes (no UTF-8 decoding, unlike LENGTH)."""
 
 
 def resolve_url(url: str, root: Path) -> str:
@@ -149,6 +160,20 @@ def _connect_pyspark(timezone: str) -> BaseBackend:
         .getOrCreate()
     )
     return ibis.pyspark.connect(session)
+
+
+def insert_select(backend: BaseBackend, table: str, rows: ir.Table) -> int | None:
+    """``INSERT INTO table SELECT ...`` returning the row count, where the engine reports it.
+
+    Returns None when it does not; callers then count another way. ``rows`` must not contain
+    in-memory tables (they are registered only by ibis's own execution path).
+    """
+    if backend.name != "duckdb":
+        return None
+    select = ibis.to_sql(rows, dialect="duckdb")
+    columns = ", ".join(f'"{c}"' for c in rows.columns)
+    result = backend.con.execute(f'INSERT INTO "{table}" ({columns}) {select}').fetchone()
+    return int(result[0]) if result else 0
 
 
 def capabilities(backend: BaseBackend) -> Capabilities:

@@ -58,7 +58,7 @@ class Store:
             self.backend.insert(_META, pa.table({"schema_version": [SCHEMA_VERSION]}))
 
     def _add_column(self, table: str, column: str, dtype: Any) -> None:
-        type_text = self.backend.compiler.type_mapper.to_string(dtype)  # type: ignore[attr-defined]
+        type_text = self.backend.compiler.type_mapper.to_string(dtype)
         self.backend.raw_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {type_text}')
 
     def table(self, name: str) -> ir.Table:
@@ -96,7 +96,7 @@ class Store:
 
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an expression on this store's engine and return Arrow."""
-        return self.backend.to_pyarrow(expr)  # type: ignore[no-any-return]
+        return self.backend.to_pyarrow(expr)
 
     def close(self) -> None:
         self.backend.disconnect()

@@ -1,0 +1,25 @@
+# The few commands a newcomer needs. Everything also works without make (see README.md).
+PY ?= .venv/bin/python
+
+.PHONY: dev demo test fast lint format bench
+
+dev:            ## editable install with test and spark extras into .venv
+	python3 -m venv .venv && $(PY) -m pip install -q -e ".[test,spark]"
+
+demo:           ## the main job on the embedded default
+	$(PY) -m journeylens demo
+
+test:           ## the whole suite exactly as CI runs it
+	python3 scripts/run_tests.py
+
+fast:           ## tests without the PySpark parity step
+	$(PY) -m pytest -m "not spark" -q
+
+lint:
+	$(PY) -m ruff check src tests scripts bench && $(PY) -m ruff format --check src tests scripts bench && $(PY) -m mypy
+
+format:
+	$(PY) -m ruff format src tests scripts bench && $(PY) -m ruff check --fix src tests scripts bench
+
+bench:          ## ingestion benchmark (not part of CI)
+	$(PY) -m journeylens bench --events 1M

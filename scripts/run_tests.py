@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""The whole test suite from a fresh clone: make a virtualenv, install, lint, type-check, test.
+
+Needs only Python 3.11+ and pip. Java (for the PySpark parity tests) is installed with apt-get
+when it is missing and this runs as root on Debian/Ubuntu; otherwise those tests fail with a
+message saying how to install it. Extra arguments go to pytest, e.g. `-k ingest -x`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / ".venv-test"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+
+
+def step(title: str) -> None:
+    print(f"\n==> {title}", flush=True)
+
+
+def run(*args: str | Path, check: bool = True) -> int:
+    return subprocess.run([str(a) for a in args], cwd=ROOT, check=check).returncode
+
+
+def ensure_venv() -> None:
+    stamp = VENV / ".installed"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest and PY.exists():
+        return
+    step(f"virtualenv {VENV.name} and dependencies")
+    if not PY.exists():
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    run(PY, "-m", "pip", "install", "-q", "--upgrade", "pip")
+    run(PY, "-m", "pip", "install", "-q", "-e", ".[test,spark]")
+    stamp.write_text(digest)
+
+
+def ensure_java() -> None:
+    if shutil.which("java"):
+        return
+    apt = shutil.which("apt-get")
+    if apt and hasattr(os, "geteuid") and os.geteuid() == 0:
+        step("Java 17 for the PySpark parity tests (apt-get)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run([apt, "update", "-q"], check=True, env=env)
+        subprocess.run([apt, "install", "-y", "-q", "openjdk-17-jre-headless"], check=True, env=env)
+    else:
+        print("warning: no `java` found; the PySpark parity tests will fail. Install Java 17.")
+
+
+def main() -> int:
+    ensure_venv()
+    ensure_java()
+    failures = []
+    step("ruff check + format --check")
+    if run(BIN / "ruff", "check", "src", "tests", "scripts", "bench", check=False):
+        failures.append("ruff check")
+    if run(BIN / "ruff", "format", "--check", "src", "tests", "scripts", "bench", check=False):
+        failures.append("ruff format")
+    step("mypy --strict src/")
+    if run(BIN / "mypy", check=False):
+        failures.append("mypy")
+    step("pytest")
+    code = run(PY, "-m", "pytest", *sys.argv[1:], check=False)
+    if code == 5:
+        print("error: pytest collected no tests")
+    if code:
+        failures.append(f"pytest (exit {code})")
+    if failures:
+        print(f"\nFAILED: {', '.join(failures)}")
+        return 1
+    print("\nAll checks passed.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
