@@ -110,10 +110,7 @@ def ingest(
 
 
 def _ingest_with_progress(ws: Workspace, spec: IngestSpec) -> list[IngestReport]:
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True, disable=not err_console.is_terminal,
-    ) as bar:  # fmt: skip
+    with _bar() as bar:
         tasks: dict[str, Any] = {}
 
         def progress(source: str, rows: int) -> None:
@@ -141,6 +138,88 @@ def status(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.ta
     render(result.ingests or [{"ingests": 0}], fmt, title="Last ingests")
 
 
+@app.command()
+def report(
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the HTML (default: WORKSPACE/report.html).")
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Write the self-contained HTML report (works offline)."""
+    from journeylens.report import write_report
+
+    ws = Workspace.open(workspace)
+    path = write_report(ws.store, out or ws.root / "report.html")
+    err_console.print(f"Report written to [bold]{path}[/]")
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option(help="Folder to write the world to.")],
+    customers: Annotated[int, typer.Option(min=1, help="Number of customers (~25 events each).")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical files.")] = 7,
+    file_format: Annotated[str, typer.Option("--file-format", help="parquet or csv")] = "parquet",
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Write a realistic synthetic omnichannel world (canonical layout) plus ground_truth.json."""
+    from journeylens.synth import generate_world
+
+    if file_format not in ("parquet", "csv"):
+        raise InputError.unknown_choice("--file-format", file_format, ["parquet", "csv"])
+    with _bar() as bar:
+        task = bar.add_task("customers", total=customers)
+        summary = generate_world(
+            out, customers=customers, seed=seed, fmt=file_format,  # type: ignore[arg-type]
+            progress=lambda done, _total: bar.update(task, completed=done),
+        )  # fmt: skip
+    render({"out": str(summary.out), "ground_truth": str(summary.ground_truth), **summary.counts}, fmt)
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
+        "journeylens-demo"
+    ),
+    customers: Annotated[int, typer.Option(min=1, help="Synthetic customers to generate.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+) -> None:
+    """The main job: generate a synthetic world, ingest it, and write the HTML report."""
+    from journeylens.demo import DemoProgress, run_demo
+
+    with _bar() as bar:
+
+        class _Progress(DemoProgress):
+            task: Any = None
+
+            def stage(self, name: str, total: int | None) -> None:
+                if self.task is not None:
+                    bar.update(self.task, total=bar.tasks[self.task].completed or 1,
+                               completed=bar.tasks[self.task].completed or 1)  # fmt: skip
+                self.task = bar.add_task(name, total=total)
+
+            def advance(self, done: int) -> None:
+                bar.update(self.task, completed=done)
+
+        result = run_demo(directory, customers=customers, seed=seed, progress=_Progress())
+    loaded = {r.table: 0 for r in result.ingests}
+    for r in result.ingests:
+        loaded[r.table] += r.loaded
+    render([{"table": t, "loaded": n} for t, n in loaded.items()], OutputFormat.table, title="Loaded")
+    err_console.print(
+        f"\nReport: [bold]{result.report}[/] (open it in a browser; it works offline)\n"
+        f"Workspace: {result.workspace}\n"
+        f"Explore:  journeylens status -w {result.workspace}\n"
+        f"          journeylens ingest YOUR_FILE.csv -w {result.workspace}"
+    )
+
+
+def _bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, disable=not err_console.is_terminal,
+    )  # fmt: skip
+
+
 def main() -> None:
     """Console entry point: the one place that turns JourneyLensError into a message and exit code."""
     try:
@@ -153,10 +232,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument, ...
+        show = getattr(exc, "show", None)
+        if show:
+            show()
+        sys.exit(int(getattr(exc, "exit_code", 2)))

@@ -1,0 +1,79 @@
+"""``docs/cli.md``, generated from the Typer app and the result types (see ``journeylens._docs``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer.main
+
+from journeylens.cli.app import app
+from journeylens.ingest import IngestReport
+from journeylens.store.schema import INGESTS_SCHEMA
+
+_INTRO = """\
+# Command-line reference
+
+Generated from the code by `python -m journeylens._docs`; do not edit.
+
+Every command takes `--workspace/-w DIR` (default: the current folder or the nearest parent with a
+`journeylens.toml`). Commands that print results take `--format table|json|csv`: JSON is an array
+of records (or an object for a single result) whose field names are listed below and kept stable;
+CSV has the same fields as columns. Errors go to stderr as `Error: ...` followed by `Hint: ...`;
+the exit status is 2 for invalid input or setup, 1 when `ingest` quarantined more records than
+`--max-bad` allows (the valid records were loaded), and 0 on success.
+"""
+
+
+def _json_fields() -> dict[str, list[str]]:
+    ingest = list(IngestReport("file.csv", "events", 1).to_dict())
+    return {
+        "ingest": ingest,
+        "status": [
+            "tables (object: table -> rows)",
+            "quarantine (records: table, reason, field, records, example_source, example_line)",
+            "ingests (records: " + ", ".join(INGESTS_SCHEMA.names) + ")",
+        ],
+        "synth": [
+            "out",
+            "ground_truth",
+            "events",
+            "identities",
+            "customers",
+            "feedback",
+            "agents",
+            "assignments",
+        ],
+    }
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _param_line(param: Any) -> str:
+    if param.param_type_name == "option":
+        names = ", ".join(f"`{o}`" for o in param.opts)
+    else:
+        names = f"`{param.name.upper()}`"
+    meaning = (getattr(param, "help", None) or "").strip()
+    default = param.default
+    if default not in (None, False, (), []) and param.param_type_name == "option":
+        meaning += f" Default: `{default}`."
+    return f"| {names} | {_cell(meaning)} |"
+
+
+def cli_markdown() -> str:
+    group = typer.main.get_command(app)
+    out = [_INTRO]
+    fields = _json_fields()
+    for name, command in sorted(group.commands.items()):  # type: ignore[attr-defined]
+        out.append(f"\n## `journeylens {name}`\n\n{(command.help or '').strip()}\n")
+        params = [p for p in command.params if p.name != "help"]
+        if params:
+            out.append("| argument / option | meaning |\n|---|---|")
+            out.extend(_param_line(p) for p in params)
+        if name in fields:
+            out.append(
+                "\nJSON fields: " + ", ".join(f"`{f}`" if "(" not in f else f for f in fields[name]) + "."
+            )
+    return "\n".join(out) + "\n"

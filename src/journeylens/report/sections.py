@@ -1,0 +1,164 @@
+"""Report sections: each is a function of the store that returns text, tables and figures.
+
+Sections register themselves in :data:`SECTIONS` in the order they appear; later analyses add a
+section by decorating one function with :func:`section`. All aggregation happens in the engine
+(Ibis); only small, aggregated results reach Python to be drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from journeylens.quality import status
+from journeylens.store import Store
+
+
+@dataclass
+class Section:
+    title: str
+    intro: str = ""
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    figures: list[go.Figure] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    """Headline numbers, shown as tiles."""
+
+
+SectionFn = Callable[[Store], Section | None]
+SECTIONS: list[tuple[str, SectionFn]] = []
+
+
+def section(key: str) -> Callable[[SectionFn], SectionFn]:
+    """Register a report section under ``key`` (kept in registration order)."""
+
+    def register(fn: SectionFn) -> SectionFn:
+        SECTIONS.append((key, fn))
+        return fn
+
+    return register
+
+
+def _grain(events: ir.Table, store: Store) -> tuple[str, str]:
+    span = store.execute(events.aggregate(lo=events.timestamp.min(), hi=events.timestamp.max()))
+    lo, hi = span.column("lo")[0].as_py(), span.column("hi")[0].as_py()
+    days = (hi - lo).days if lo and hi else 0
+    return ("W", "week") if days > 120 else ("D", "day")
+
+
+@section("overview")
+def overview(store: Store) -> Section | None:
+    events = store.table("events")
+    summary = store.execute(
+        events.aggregate(
+            events=events.count(),
+            first=events.timestamp.min(),
+            last=events.timestamp.max(),
+            channels=events.channel.nunique(),
+            touchpoints=events.touchpoint.nunique(),
+            known_ids=events.user_id.nunique(),
+            anonymous_ids=events.anonymous_id.nunique(),
+            cases=events.case_id.nunique(),
+        )
+    ).to_pylist()[0]
+    if not summary["events"]:
+        return Section("Overview", intro="No events have been ingested yet.")
+    counts = store.counts()
+    facts = {
+        "Events": f"{summary['events']:,}",
+        "Period": f"{summary['first']:%Y-%m-%d} to {summary['last']:%Y-%m-%d}",
+        "Channels": summary["channels"],
+        "Touchpoints": f"{summary['touchpoints']:,}",
+        "Known ids": f"{summary['known_ids']:,}",
+        "Anonymous ids": f"{summary['anonymous_ids']:,}",
+        "Cases": f"{summary['cases']:,}",
+        "Feedback answers": f"{counts['feedback']:,}",
+    }
+    tables = pd.DataFrame([{"table": k, "rows": v} for k, v in counts.items()])
+    return Section("Overview", facts=facts, tables=[("Rows per table", tables)])
+
+
+@section("volumes")
+def volumes(store: Store) -> Section | None:
+    events = store.table("events")
+    if not store.count("events"):
+        return None
+    unit, label = _grain(events, store)
+    period = events.timestamp.truncate(unit).name("period")
+    by_period = (
+        events.group_by([period, events.channel]).agg(events=events.count()).order_by(["period", "channel"])
+    )
+    frame = store.execute(by_period).to_pandas()
+    over_time = px.area(
+        frame, x="period", y="events", color="channel", title=f"Events per {label} by channel"
+    )
+    top = (
+        events.group_by(["channel", "touchpoint"])
+        .agg(events=events.count(), customers=events.user_id.nunique())
+        .order_by([ibis.desc("events"), "channel", "touchpoint"])
+        .limit(25)
+    )
+    top_frame = store.execute(top).to_pandas()
+    bars = px.bar(
+        top_frame.iloc[::-1],
+        x="events",
+        y=top_frame.iloc[::-1]["channel"] + " · " + top_frame.iloc[::-1]["touchpoint"],
+        color="channel",
+        orientation="h",
+        title="Top 25 touchpoints",
+        labels={"y": ""},
+    )
+    bars.update_layout(height=650)
+    direction = (
+        events.group_by(["channel", "direction"])
+        .agg(events=events.count())
+        .order_by(["channel", "direction"])
+    )
+    return Section(
+        "Volumes by channel and touchpoint",
+        intro=f"Touchpoint volume per {label}; the table lists the busiest touchpoints.",
+        figures=[over_time, bars],
+        tables=[
+            ("Busiest touchpoints", top_frame),
+            ("Inbound and outbound by channel", store.execute(direction).to_pandas()),
+        ],
+    )
+
+
+@section("quality")
+def data_quality(store: Store) -> Section | None:
+    result = status(store)
+    events = store.table("events")
+    total = store.count("events")
+    completeness = None
+    if total:
+        filled = {
+            c: (events[c].notnull()).cast("int64").sum().name(c)
+            for c in ("user_id", "anonymous_id", "case_id", "direction", "agent_id", "value", "properties")
+        }
+        row = store.execute(events.aggregate(**filled)).to_pylist()[0]
+        completeness = pd.DataFrame(
+            [{"column": c, "filled": n, "share": round(n / total, 4)} for c, n in row.items()]
+        )
+    quarantined = sum(r["records"] for r in result.quarantine)
+    tables: list[tuple[str, pd.DataFrame]] = []
+    if result.quarantine:
+        tables.append(("Quarantined records by reason", pd.DataFrame(result.quarantine)))
+    if completeness is not None:
+        tables.append(("Event column completeness", completeness))
+    if result.ingests:
+        tables.append(("Recent ingests", pd.DataFrame(result.ingests)))
+    loaded = sum(r["loaded"] for r in result.ingests)
+    return Section(
+        "Data quality",
+        intro="Records that failed validation are kept in the quarantine table with their file, "
+        "line, raw content and a typed reason; every valid record of the same file was loaded.",
+        facts={"Quarantined": f"{quarantined:,}", "Loaded (recent ingests)": f"{loaded:,}"},
+        tables=tables,
+    )
