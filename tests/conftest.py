@@ -53,9 +53,7 @@ def make_workspace(tmp_path: Path) -> Iterator[Callable[..., Workspace]]:
     """
     opened: list[Workspace] = []
 
-    def make(
-        name: str = "ws", *, timezone: str | None = None, country_code: str | None = None
-    ) -> Workspace:
+    def make(name: str = "ws", *, timezone: str | None = None, country_code: str | None = None) -> Workspace:
         ws = Workspace.init(tmp_path / name, timezone=timezone)
         if country_code is not None:
             ws.config.privacy.default_country_code = country_code
@@ -74,7 +72,8 @@ def make_workspace(tmp_path: Path) -> Iterator[Callable[..., Workspace]]:
 
 def table_rows(ws: Workspace, name: str) -> list[dict[str, Any]]:
     """Every row of a stored table, as dicts (small tables only)."""
-    return ws.store.execute(ws.store.table(name)).to_pylist()
+    rows: list[dict[str, Any]] = ws.store.execute(ws.store.table(name)).to_pylist()
+    return rows
 
 
 def quarantine_rows(ws: Workspace) -> list[dict[str, Any]]:
@@ -134,7 +133,7 @@ def customer(
     rows = []
     for i, step in enumerate(steps):
         channel, touchpoint = step[0], step[1]
-        extra = dict(step[2]) if len(step) > 2 else {}  # type: ignore[misc]
+        extra = dict(step[2]) if len(step) > 2 else {}
         when = start + _dt.timedelta(minutes=gap_minutes * i)
         rows.append(
             {
@@ -166,10 +165,10 @@ def write_csv(
     """Write ``rows`` (dicts, or sequences in ``header`` order) as CSV; gzip when ``compress``."""
     rows = list(rows)
     if header is None:
-        header = list(dict.fromkeys(k for row in rows for k in row))  # type: ignore[union-attr]
+        header = list(dict.fromkeys(k for row in rows for k in row))
     path = folder / name
     opener = gzip.open if compress else open
-    with opener(path, "wt", encoding=encoding, newline="") as fh:  # type: ignore[operator]
+    with opener(path, "wt", encoding=encoding, newline="") as fh:
         writer = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
         writer.writerow(header)
         for row in rows:

@@ -24,6 +24,7 @@ import pytest
 
 from conftest import (
     EVENT_HEADER,
+    Step,
     counts_at,
     customer,
     journeys,
@@ -39,7 +40,7 @@ from journeylens.cli.app import parse_mapping
 UTC = _dt.UTC
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
-STORIES = {
+STORIES: dict[str, list[Step]] = {
     "ann": [("web", "billing_faq"), ("call_center", "billing_call", {"agent_id": "a7"})],
     "bob": [("app", "login"), ("app", "upgrade")],
     "cid": [("email", "newsletter_open")],
@@ -90,8 +91,12 @@ def test_unparseable_timestamp_on_line_17_of_1000(workspace: Workspace, tmp_path
     assert workspace.store.count("events") == 999
     (bad,) = quarantine_rows(workspace)
     assert (bad["source"], bad["line"], bad["reason"], bad["field"], bad["table"]) == (
-        str(path), 17, "bad_timestamp", "timestamp", "events",
-    )  # fmt: skip
+        str(path),
+        17,
+        "bad_timestamp",
+        "timestamp",
+        "events",
+    )
     assert json.loads(bad["raw"]) == {k: str(v) for k, v in rows[15].items()}
     assert "2024-13-45 25:61" in bad["message"]
     (logged,) = table_rows(workspace, "ingests")
@@ -221,9 +226,7 @@ def _xes(traces: int, events_per_trace: int, seed: int = 7) -> bytes:
     return "".join(out).encode()
 
 
-def test_truncated_gzip_xes_rolls_back_batches_already_loaded(
-    workspace: Workspace, tmp_path: Path
-) -> None:
+def test_truncated_gzip_xes_rolls_back_batches_already_loaded(workspace: Workspace, tmp_path: Path) -> None:
     data = gzip.compress(_xes(traces=600, events_per_trace=10))
     path = tmp_path / "cut.xes.gz"
     path.write_bytes(data[: len(data) * 3 // 4])
@@ -247,7 +250,17 @@ def test_json_line_that_is_not_an_object(workspace: Workspace, tmp_path: Path) -
     path = write_jsonl(
         tmp_path,
         "events.jsonl",
-        [good[0], good[1], "[1, 2, 3]", good[2], '"just a string"', "42", good[3], '{"user_id": "x",', good[4]],
+        [
+            good[0],
+            good[1],
+            "[1, 2, 3]",
+            good[2],
+            '"just a string"',
+            "42",
+            good[3],
+            '{"user_id": "x",',
+            good[4],
+        ],
     )
 
     (report,) = workspace.ingest(paths=[str(path)])
@@ -336,12 +349,16 @@ def test_jsonl_keys_absent_from_the_first_line_survive_a_bad_line(
     assert (call["agent_id"], call["value"]) == ("a7", -20.0)
 
 
-def test_ten_megabyte_field_is_quarantined_as_field_too_large(
-    workspace: Workspace, tmp_path: Path
-) -> None:
+def test_ten_megabyte_field_is_quarantined_as_field_too_large(workspace: Workspace, tmp_path: Path) -> None:
     huge = "x" * (10 * 1024 * 1024)
-    rows = customer("ann", [("web", "home", {"note": "short"}), ("web", "form", {"note": huge}),
-                            ("web", "thanks", {"note": "ok"})])  # fmt: skip
+    rows = customer(
+        "ann",
+        [
+            ("web", "home", {"note": "short"}),
+            ("web", "form", {"note": huge}),
+            ("web", "thanks", {"note": "ok"}),
+        ],
+    )
     path = write_csv(tmp_path, "huge.csv", rows)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
@@ -370,8 +387,11 @@ def test_same_file_twice_loads_once(workspace: Workspace, tmp_path: Path) -> Non
         assert (again.rows_read, again.loaded, again.duplicates, again.quarantined_total) == (5, 0, 5, 0)
     assert workspace.store.count("events") == 5
     assert [r["loaded"] for r in sorted(table_rows(workspace, "ingests"), key=lambda r: r["ingest_id"])] == [
-        5, 0, 0, 0,
-    ]  # fmt: skip
+        5,
+        0,
+        0,
+        0,
+    ]
 
 
 def test_duplicate_event_id_inside_one_file(workspace: Workspace, tmp_path: Path) -> None:
@@ -394,16 +414,16 @@ def test_csv_row_with_wrong_number_of_fields(workspace: Workspace, tmp_path: Pat
     header = ",".join(EVENT_HEADER)
     path = tmp_path / "ragged.csv"
     path.write_text(
-        f"{header}\n"                                       # 1
-        "ann,2024-01-15T09:00:00Z,web,home\n"               # 2
-        "ann,2024-01-15T09:05:00Z,web,faq\n"                # 3
-        "bob,2024-01-15T09:00:00Z,app,login,EXTRA\n"        # 4 too many
-        "bob,2024-01-15T09:05:00Z,app,upgrade\n"            # 5
-        "cid,2024-01-15T09:00:00Z\n"                        # 6 too few
-        "cid,2024-01-15T09:05:00Z,email,open\n"             # 7
-        "dan,yesterday-ish,web,home\n"                      # 8 bad timestamp
-        "dan,2024-01-15T09:10:00Z,web,checkout\n"           # 9
-    )  # fmt: skip
+        f"{header}\n"  # 1
+        "ann,2024-01-15T09:00:00Z,web,home\n"  # 2
+        "ann,2024-01-15T09:05:00Z,web,faq\n"  # 3
+        "bob,2024-01-15T09:00:00Z,app,login,EXTRA\n"  # 4 too many
+        "bob,2024-01-15T09:05:00Z,app,upgrade\n"  # 5
+        "cid,2024-01-15T09:00:00Z\n"  # 6 too few
+        "cid,2024-01-15T09:05:00Z,email,open\n"  # 7
+        "dan,yesterday-ish,web,home\n"  # 8 bad timestamp
+        "dan,2024-01-15T09:10:00Z,web,checkout\n"  # 9
+    )
 
     (report,) = workspace.ingest(paths=[str(path)])
 
@@ -416,21 +436,25 @@ def test_csv_row_with_wrong_number_of_fields(workspace: Workspace, tmp_path: Pat
     assert "EXTRA" in raws[4]
     assert "cid" in raws[6]
     assert {e["touchpoint"] for e in table_rows(workspace, "events")} == {
-        "home", "faq", "upgrade", "open", "checkout",
-    }  # fmt: skip
+        "home",
+        "faq",
+        "upgrade",
+        "open",
+        "checkout",
+    }
 
 
 def test_line_numbers_after_quoted_newlines(workspace: Workspace, tmp_path: Path) -> None:
     path = tmp_path / "notes.csv"
     path.write_text(
-        "user_id,timestamp,channel,touchpoint,note\n"               # 1
-        "ann,2024-01-15T09:00:00Z,web,home,plain\n"                 # 2
-        'ann,2024-01-15T09:05:00Z,web,form,"line a\nline b\nc"\n'   # 3-5
-        "bob,2024-01-15T09:00:00Z,app,login,plain\n"                # 6
-        "bob,not-a-time,app,upgrade,plain\n"                        # 7
-        'cid,2024-01-15T09:00:00Z,email,open,"x\ny"\n'              # 8-9
-        "cid,also-not-a-time,email,click,plain\n"                   # 10
-    )  # fmt: skip
+        "user_id,timestamp,channel,touchpoint,note\n"  # 1
+        "ann,2024-01-15T09:00:00Z,web,home,plain\n"  # 2
+        'ann,2024-01-15T09:05:00Z,web,form,"line a\nline b\nc"\n'  # 3-5
+        "bob,2024-01-15T09:00:00Z,app,login,plain\n"  # 6
+        "bob,not-a-time,app,upgrade,plain\n"  # 7
+        'cid,2024-01-15T09:00:00Z,email,open,"x\ny"\n'  # 8-9
+        "cid,also-not-a-time,email,click,plain\n"  # 10
+    )
 
     (report,) = workspace.ingest(paths=[str(path)])
 
@@ -444,12 +468,12 @@ def test_line_numbers_after_quoted_newlines(workspace: Workspace, tmp_path: Path
 def test_malformed_row_line_after_quoted_newlines(workspace: Workspace, tmp_path: Path) -> None:
     path = tmp_path / "notes.csv"
     path.write_text(
-        "user_id,timestamp,channel,touchpoint,note\n"               # 1
-        'ann,2024-01-15T09:05:00Z,web,form,"line a\nline b\nc"\n'   # 2-4
-        "bob,2024-01-15T09:00:00Z,app,login,plain,EXTRA\n"          # 5 too many
-        "bob,not-a-time,app,upgrade,plain\n"                        # 6
-        "cid,2024-01-15T09:00:00Z,email,open,plain\n"               # 7
-    )  # fmt: skip
+        "user_id,timestamp,channel,touchpoint,note\n"  # 1
+        'ann,2024-01-15T09:05:00Z,web,form,"line a\nline b\nc"\n'  # 2-4
+        "bob,2024-01-15T09:00:00Z,app,login,plain,EXTRA\n"  # 5 too many
+        "bob,not-a-time,app,upgrade,plain\n"  # 6
+        "cid,2024-01-15T09:00:00Z,email,open,plain\n"  # 7
+    )
 
     (report,) = workspace.ingest(paths=[str(path)])
 
@@ -508,8 +532,9 @@ def test_invalid_values_are_quarantined_as_bad_value(
     assert workspace.store.count(table) == len(rows) - len(expected)
     if table == "events":
         assert {e["touchpoint"]: e["direction"] for e in table_rows(workspace, "events")} == {
-            "ok_in": "inbound", "ok_out": "outbound",
-        }  # fmt: skip
+            "ok_in": "inbound",
+            "ok_out": "outbound",
+        }
     else:
         stored = sorted((f["metric"], f["score"]) for f in table_rows(workspace, "feedback"))
         assert stored == [("ces", 7.0), ("nps", 0.0), ("nps", 9.0)]
@@ -603,9 +628,7 @@ def test_timestamp_forms_in_a_utc_workspace(workspace: Workspace, tmp_path: Path
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_naive_timestamps_take_the_workspace_timezone(
-    make_workspace: Any, tmp_path: Path, fmt: str
-) -> None:
+def test_naive_timestamps_take_the_workspace_timezone(make_workspace: Any, tmp_path: Path, fmt: str) -> None:
     ws = make_workspace(timezone="Europe/Amsterdam")
     forms = {
         "winter_naive": "2024-01-15 10:00:00",
@@ -615,7 +638,9 @@ def test_naive_timestamps_take_the_workspace_timezone(
         "epoch_seconds": "1705312800",
     }
     if fmt == "csv":
-        rows = [{"user_id": "ann", "timestamp": v, "channel": "web", "touchpoint": k} for k, v in forms.items()]
+        rows = [
+            {"user_id": "ann", "timestamp": v, "channel": "web", "touchpoint": k} for k, v in forms.items()
+        ]
         path = write_csv(tmp_path, "times.csv", rows)
         expected_names = set(forms)
     else:
@@ -673,7 +698,9 @@ def test_channel_aliases_are_normalised(workspace: Workspace, tmp_path: Path) ->
     assert {raw: stored[f"t{i}"]["channel"] for i, raw in enumerate(given)} == given
 
     # The --channel flag takes aliases too.
-    path2 = write_csv(tmp_path, "calls.csv", [{"user_id": "bob", "timestamp": "2024-01-15", "touchpoint": "x"}])
+    path2 = write_csv(
+        tmp_path, "calls.csv", [{"user_id": "bob", "timestamp": "2024-01-15", "touchpoint": "x"}]
+    )
     workspace.ingest(paths=[str(path2)], channel="Phone")
     assert _by_touchpoint(workspace)["x"]["channel"] == "call_center"
 
@@ -689,9 +716,7 @@ def _identity_file(tmp_path: Path) -> Path:
     return write_csv(tmp_path, "identities.csv", rows)
 
 
-def test_email_and_phone_are_normalised_then_salted_and_hashed(
-    make_workspace: Any, tmp_path: Path
-) -> None:
+def test_email_and_phone_are_normalised_then_salted_and_hashed(make_workspace: Any, tmp_path: Path) -> None:
     ws = make_workspace(country_code="31")
     path = _identity_file(tmp_path)
 
@@ -699,8 +724,10 @@ def test_email_and_phone_are_normalised_then_salted_and_hashed(
 
     assert report.loaded == 6 and report.quarantined_total == 0
     stored = table_rows(ws, "identities")
-    values = {t: [r["identifier_value"] for r in stored if r["identifier_type"] == t] for t in
-              ("email", "phone", "crm_id")}  # fmt: skip
+    values = {
+        t: [r["identifier_value"] for r in stored if r["identifier_type"] == t]
+        for t in ("email", "phone", "crm_id")
+    }
     assert len(values["email"]) == 2 and len(set(values["email"])) == 1
     assert len(values["phone"]) == 3 and len(set(values["phone"])) == 1
     email_hash, phone_hash = values["email"][0], values["phone"][0]
@@ -718,7 +745,9 @@ def test_email_and_phone_are_normalised_then_salted_and_hashed(
     # Another workspace has another salt: the same person hashes differently there.
     other = make_workspace("other", country_code="31")
     other.ingest(paths=[str(path)], table="identities")
-    other_emails = {r["identifier_value"] for r in table_rows(other, "identities") if r["identifier_type"] == "email"}
+    other_emails = {
+        r["identifier_value"] for r in table_rows(other, "identities") if r["identifier_type"] == "email"
+    }
     assert other_emails and email_hash not in other_emails
 
 
@@ -727,7 +756,9 @@ def test_email_column_in_event_properties_is_hashed_like_identities(
 ) -> None:
     ws = make_workspace(country_code="31")
     ws.ingest(paths=[str(_identity_file(tmp_path))], table="identities")
-    email_hash = next(r["identifier_value"] for r in table_rows(ws, "identities") if r["identifier_type"] == "email")
+    email_hash = next(
+        r["identifier_value"] for r in table_rows(ws, "identities") if r["identifier_type"] == "email"
+    )
     rows = customer("ann", [("web", "signup", {"email": " ANN.LEE@example.com", "plan": "pro"})])
     events = write_csv(tmp_path, "signup.csv", rows)
 
@@ -745,7 +776,13 @@ def test_jsonl_nested_properties_merge_with_extra_keys(
     workspace: Workspace, tmp_path: Path, layout: str
 ) -> None:
     def event(user: str, **extra: Any) -> dict[str, Any]:
-        return {"user_id": user, "timestamp": "2024-01-15T10:00:00Z", "channel": "web", "touchpoint": "home", **extra}
+        return {
+            "user_id": user,
+            "timestamp": "2024-01-15T10:00:00Z",
+            "channel": "web",
+            "touchpoint": "home",
+            **extra,
+        }
 
     records: list[Any] = [
         event("ann", properties={"plan": "pro", "device": {"os": "ios"}}, campaign="spring", items=3),
@@ -853,7 +890,9 @@ def cli_files(tmp_path: Path) -> dict[str, Path]:
             tmp_path, "no_time.csv", [{"user_id": "a", "channel": "web", "touchpoint": "t"}]
         ),
         "no_touchpoint": write_csv(
-            tmp_path, "pages.csv", [{"user_id": "a", "timestamp": "2024-01-15", "channel": "web", "page": "p"}]
+            tmp_path,
+            "pages.csv",
+            [{"user_id": "a", "timestamp": "2024-01-15", "channel": "web", "page": "p"}],
         ),
         "cut": cut,
         "missing": tmp_path / "nowhere" / "events.csv",
@@ -870,13 +909,26 @@ def cli_files(tmp_path: Path) -> dict[str, Path]:
         ("cut", [], True, ["truncated or corrupt", "Hint:", "gzip -t"]),
         ("good", ["--channel", "carrier pigeon"], False, ["--channel", "carrier pigeon", "Hint:"]),
         ("good", ["--map", "touchpoint"], False, ["--map", "TARGET=SOURCE", "Hint:"]),
-        ("no_touchpoint", ["--map", "touchpoint=page_name"], True,
-         ["'page_name'", "Available columns", "Hint:"]),
+        (
+            "no_touchpoint",
+            ["--map", "touchpoint=page_name"],
+            True,
+            ["'page_name'", "Available columns", "Hint:"],
+        ),
     ],
-    ids=["missing-column", "delimiter", "encoding", "no-such-file", "truncated-gzip", "channel",
-         "map-syntax", "map-column"],  # fmt: skip
+    ids=[
+        "missing-column",
+        "delimiter",
+        "encoding",
+        "no-such-file",
+        "truncated-gzip",
+        "channel",
+        "map-syntax",
+        "map-column",
+    ],
 )
 def test_cli_reports_bad_input_with_exit_code_file_and_hint(
+    *,
     workspace: Workspace,
     cli_files: dict[str, Path],
     run_journeylens: Any,
@@ -931,3 +983,20 @@ def test_cli_usage_errors_are_reported_not_crashed(
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert args[0] in done.stderr
+
+
+def test_cli_unknown_extension_hint_names_the_real_flag(
+    workspace: Workspace, tmp_path: Path, run_journeylens: Any
+) -> None:
+    # On `ingest`, --format is the *output* format; the input format flag is --input-format.
+    path = write_csv(tmp_path, "export.dat", journeys(STORIES), EVENT_HEADER)
+
+    done = run_journeylens(["ingest", path, "-w", workspace.root])
+
+    assert done.returncode == 2, done.stderr
+    assert str(path) in done.stderr
+    assert "--input-format" in done.stderr
+
+    followed = run_journeylens(["ingest", path, "--input-format", "csv", "-w", workspace.root])
+    assert followed.returncode == 0, followed.stderr
+    assert counts_at(workspace.root)["events"] == 5

@@ -12,6 +12,7 @@ import gzip
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ BPI2016_MAPPING = {
     "touchpoint": "ComplaintTopic_EN",
 }
 UTC = _dt.UTC
+SharedFile = Callable[[str], Path]
 
 
 def _events(ws: Workspace, source: Path) -> list[dict[str, Any]]:
@@ -59,7 +61,7 @@ def _variants(events: list[dict[str, Any]]) -> int:
 def _xes_events(path: Path) -> list[dict[str, str]]:
     """Reference reader: every event's own attributes plus its trace's, with plain ElementTree."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:  # type: ignore[operator]
+    with opener(path, "rb") as fh:
         root = ET.parse(fh).getroot()
     out = []
     for trace in (el for el in root if el.tag.rsplit("}", 1)[-1] == "trace"):
@@ -78,12 +80,12 @@ def _xes_events(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def receipt_csv(shared_file: Any) -> Path:
+def receipt_csv(shared_file: SharedFile) -> Path:
     return shared_file("process-logs/receipt.csv")
 
 
 @pytest.fixture
-def receipt_xes(shared_file: Any) -> Path:
+def receipt_xes(shared_file: SharedFile) -> Path:
     return shared_file("process-logs/receipt.xes.gz")
 
 
@@ -91,8 +93,11 @@ def test_receipt_csv_matches_published_counts(workspace: Workspace, receipt_csv:
     (report,) = workspace.ingest(paths=[str(receipt_csv)], mapping=RECEIPT_CSV_MAPPING, channel="web")
 
     assert (report.rows_read, report.loaded, report.duplicates, report.quarantined_total) == (
-        8577, 8577, 0, 0,
-    )  # fmt: skip
+        8577,
+        8577,
+        0,
+        0,
+    )
     events = _events(workspace, receipt_csv)
     assert _shape(events) == (1434, 8577, 27)
     assert _variants(events) == 116
@@ -176,8 +181,11 @@ def test_reingesting_receipt_loads_nothing_and_counts_duplicates(
 
     assert first.loaded == 8577
     assert (second.rows_read, second.loaded, second.duplicates, second.quarantined_total) == (
-        8577, 0, 8577, 0,
-    )  # fmt: skip
+        8577,
+        0,
+        8577,
+        0,
+    )
     assert workspace.store.count("events") == 8577
     logged = sorted((r["ingest_id"], r["loaded"], r["duplicates"]) for r in table_rows(workspace, "ingests"))
     assert logged == [(first.ingest_id, 8577, 0), (second.ingest_id, 0, 8577)]
@@ -186,7 +194,7 @@ def test_reingesting_receipt_loads_nothing_and_counts_duplicates(
 # --- help desk ----------------------------------------------------------------------------------
 
 
-def test_helpdesk_xes_matches_published_counts(workspace: Workspace, shared_file: Any) -> None:
+def test_helpdesk_xes_matches_published_counts(workspace: Workspace, shared_file: SharedFile) -> None:
     source = shared_file("process-logs/helpdesk.xes.gz")
 
     (report,) = workspace.ingest(paths=[str(source)], channel="call_center")
@@ -201,13 +209,11 @@ def test_helpdesk_xes_matches_published_counts(workspace: Workspace, shared_file
     assert all("customer" in json.loads(e["properties"]) for e in events)
 
 
-def test_helpdesk_with_customer_as_user_id(workspace: Workspace, shared_file: Any) -> None:
+def test_helpdesk_with_customer_as_user_id(workspace: Workspace, shared_file: SharedFile) -> None:
     source = shared_file("process-logs/helpdesk.xes.gz")
     reference = _xes_events(source)
 
-    (report,) = workspace.ingest(
-        paths=[str(source)], channel="call_center", mapping={"user_id": "customer"}
-    )
+    (report,) = workspace.ingest(paths=[str(source)], channel="call_center", mapping={"user_id": "customer"})
 
     assert report.loaded == len(reference) == 21348
     events = sorted(_events(workspace, source), key=lambda e: e["ingest_seq"])
@@ -227,7 +233,7 @@ def _bpi_reference(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("channel_from", ["ContactChannelID", "constant"])
-def test_bpi2016_complaints(workspace: Workspace, shared_file: Any, channel_from: str) -> None:
+def test_bpi2016_complaints(workspace: Workspace, shared_file: SharedFile, channel_from: str) -> None:
     source = shared_file("journeys/BPI2016_Complaints.csv")
     reference = _bpi_reference(source)
     mapping = dict(BPI2016_MAPPING)
@@ -261,7 +267,7 @@ def test_bpi2016_complaints(workspace: Workspace, shared_file: Any, channel_from
 # --- running example ----------------------------------------------------------------------------
 
 
-def test_running_example_xes(workspace: Workspace, shared_file: Any) -> None:
+def test_running_example_xes(workspace: Workspace, shared_file: SharedFile) -> None:
     source = shared_file("process-logs/running-example.xes")
 
     (report,) = workspace.ingest(paths=[str(source)], channel="web")

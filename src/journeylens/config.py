@@ -86,11 +86,11 @@ class IngestSettings(_Section):
 
 
 class Config(_Section):
-    workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)  # type: ignore[arg-type]
-    backend: BackendSettings = Field(default_factory=BackendSettings)  # type: ignore[arg-type]
+    workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
+    backend: BackendSettings = Field(default_factory=BackendSettings)
     privacy: PrivacySettings
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
-    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
     @classmethod
     def new(cls, **overrides: Any) -> Config:

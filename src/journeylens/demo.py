@@ -10,12 +10,13 @@ from pathlib import Path
 from journeylens.config import CONFIG_FILE
 from journeylens.errors import WorkspaceError
 from journeylens.ingest import IngestReport, IngestSpec
+from journeylens.ingest.pipeline import TableName
 from journeylens.report import write_report
 from journeylens.synth import generate_world
 from journeylens.workspace import Workspace
 
 # Load order: reference tables first, so a reader of a half-finished demo sees whole customers.
-DEMO_TABLES = ("agents", "customers", "identities", "events", "feedback", "assignments")
+DEMO_TABLES: tuple[TableName, ...] = ("agents", "customers", "identities", "events", "feedback", "assignments")
 _DEMO_MARK = ".journeylens-demo"
 
 

@@ -63,6 +63,7 @@ class Workspace:
                 self.url,
                 timezone=self.config.workspace.timezone,
                 memory_limit=self.config.backend.memory_limit,
+                root=self.root,
             )
         return self._store
 

@@ -160,7 +160,7 @@ class Ingestor:
         started_at = _dt.datetime.now(_dt.UTC)
         fmt = detect_format(path) if spec.format == "auto" else spec.format
         table = RAW_TABLES[spec.table]
-        mapping = dict(XES_MAPPING) | spec.mapping if fmt == "xes" else dict(spec.mapping)
+        defaults = _xes_defaults(spec.mapping) if fmt == "xes" else {}
         ingest_id = self.store.next_ingest_id()
         report = IngestReport(str(path), table.name, ingest_id)
         ctx = Context(
@@ -179,7 +179,8 @@ class Ingestor:
                 self._load_rejects(batch.rejects, ctx, table.name, report)
                 if batch.data.num_rows == 0:
                     continue
-                data = _apply_mapping(batch.data, mapping, str(path), strict=fixed_columns)
+                data = _apply_mapping(batch.data, defaults, str(path), strict=False)
+                data = _apply_mapping(data, spec.mapping, str(path), strict=fixed_columns)
                 if index == 0 and fixed_columns:
                     _check_required(data, table, ctx, str(path))
                 self._load_batch(data, table, ctx, report)
@@ -298,25 +299,41 @@ def _quarantine_rows(bad: ir.Table, table: str, ctx: Context) -> ir.Table:
     )
 
 
+def _xes_defaults(user: dict[str, str]) -> dict[str, str]:
+    """XES standard attributes onto the model, unless the user mapped that target or source."""
+    taken = set(user) | set(user.values())
+    return {t: s for t, s in XES_MAPPING.items() if t not in taken and s not in taken}
+
+
 def _apply_mapping(data: pa.Table, mapping: dict[str, str], source: str, strict: bool) -> pa.Table:
-    """Rename source columns to canonical names (``target=source``); a source may feed several."""
-    if not mapping:
-        return data
+    """Rename source columns to canonical names (``target=source``); a source may feed several.
+
+    ``strict`` mappings (the user's) must name columns of the file; lenient ones (format
+    defaults) are skipped when the file lacks the column or already has the target.
+    """
     names = data.column_names
+    active: dict[str, str] = {}
     for target, column in mapping.items():
-        if column not in names:
-            if strict and target not in names:
-                raise InputError.missing_columns(
-                    source, [column], [n for n in names if n != LINE],
-                    hint=f"Fix --map {target}={column}: the right side must be a column of the file.",
-                )  # fmt: skip
+        if not strict:
+            if column in names and target not in names:
+                active[target] = column
             continue
-        if target in names and target != column:
+        if column not in names:
+            raise InputError.missing_columns(
+                source, [column], [n for n in names if n != LINE],
+                hint=f"Fix --map {target}={column}: the right side must be a column of the file.",
+            )  # fmt: skip
+        # The file's own column of that name may be moving elsewhere (--map x_original=x).
+        renamed_away = any(src == target and tgt != target for tgt, src in mapping.items())
+        if target in names and target != column and not renamed_away:
             raise InputError.bad_flag(
                 "--map", f"{target}={column}", f"the file already has a column named {target!r}.",
-                hint=f"Rename instead with --map {target}_original={target} first, or drop the --map.",
+                hint=f"Rename that one first (--map {target}_original={target}), or drop this --map.",
             )  # fmt: skip
-    targets = {column: [t for t, c in mapping.items() if c == column] for column in set(mapping.values())}
+        active[target] = column
+    if not active:
+        return data
+    targets = {column: [t for t, c in active.items() if c == column] for column in active.values()}
     arrays, out_names = [], []
     for name in names:
         for target in targets.get(name, [name]):

@@ -93,7 +93,7 @@ def detect_format(path: Path) -> Format:
         raise InputError.unreadable(
             str(path),
             "cannot tell the file format from its name.",
-            hint="Pass --format csv|parquet|jsonl|xes.",
+            hint="Pass --input-format csv|parquet|jsonl|xes.",
         )
     return fmt
 
@@ -155,6 +155,7 @@ def read_csv(path: Path, options: CsvOptions, batch_hint: int) -> Iterator[RawBa
             ),
         )
         next_record = 0  # data records seen so far, including skipped malformed rows
+        newlines_before = 0  # newlines inside quoted values of earlier batches
         while True:
             try:
                 batch = reader.read_next_batch()
@@ -162,7 +163,7 @@ def read_csv(path: Path, options: CsvOptions, batch_hint: int) -> Iterator[RawBa
                 break
             table = pa.Table.from_batches([batch])
             skipped, rejects[:] = list(rejects), []
-            lines = _csv_lines(table, next_record, [r.line for r in skipped])
+            lines, skipped, newlines_before = _csv_lines(table, next_record, skipped, newlines_before)
             next_record += table.num_rows + len(skipped)
             yield RawBatch(table.append_column(LINE, pa.array(lines, pa.int64())), skipped)
         if rejects:
@@ -197,27 +198,34 @@ def _csv_header(path: Path, options: CsvOptions) -> list[str]:
     return names
 
 
-def _csv_lines(table: pa.Table, first_record: int, skipped_lines: list[int]) -> np.ndarray:
-    """File line of each parsed record (header is line 1).
+def _csv_lines(
+    table: pa.Table, first_record: int, skipped: list[Reject], newlines_before: int
+) -> tuple[np.ndarray, list[Reject], int]:
+    """File line of each parsed and each skipped record (header is line 1).
 
     Records are numbered consecutively; malformed rows that the parser skipped occupy numbers
-    too, and quoted values with newlines push later records down by that many lines.
+    too (pyarrow reports them by record, as record + 2), and quoted values with newlines push
+    later records down by that many lines. Returns the parsed records' lines, the skipped rows
+    with their lines corrected, and the running count of embedded newlines.
     """
     n = table.num_rows
     records = np.arange(n, dtype=np.int64) + first_record
-    if skipped_lines:
-        # Skipped rows are reported by line (record + 2); shift each parsed record past them.
-        skipped = np.sort(np.asarray(skipped_lines, dtype=np.int64) - 2)
-        free = skipped - np.arange(len(skipped))
+    skipped_records = np.sort(np.asarray([r.line for r in skipped], dtype=np.int64) - 2)
+    if len(skipped_records):
+        free = skipped_records - np.arange(len(skipped_records))
         records = records + np.searchsorted(free, records, side="right")
-    lines = records + 2
     extra = np.zeros(n, dtype=np.int64)
     for column in table.columns:
         if pc.any(pc.match_substring(column, "\n")).as_py():
             extra += pc.fill_null(pc.count_substring(column, "\n"), 0).to_numpy(zero_copy_only=False)
-    if extra.any():
-        lines = lines + np.concatenate([[0], np.cumsum(extra)[:-1]])
-    return lines
+    before = newlines_before + np.concatenate([[0], np.cumsum(extra)[:-1]]) if n else extra
+    lines = records + 2 + before
+    corrected = []
+    for reject in sorted(skipped, key=lambda r: r.line):
+        earlier = np.searchsorted(records, reject.line - 2)  # parsed records before this row
+        shift = newlines_before + int(extra[:earlier].sum())
+        corrected.append(Reject(reject.line + shift, reject.raw, reject.reason, reject.message))
+    return lines, corrected, newlines_before + int(extra.sum())
 
 
 def _csv_error(path: Path, options: CsvOptions, exc: Exception) -> InputError:
@@ -249,13 +257,15 @@ def _csv_error(path: Path, options: CsvOptions, exc: Exception) -> InputError:
 
 
 def read_parquet(path: Path, batch_rows: int) -> Iterator[RawBatch]:
+    if path.stat().st_size == 0:
+        raise InputError.empty_file(str(path))
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError.unreadable(
             str(path),
             f"not a readable Parquet file ({exc}).",
-            hint="Check the file; use --format to read it as another format.",
+            hint="Check the file; use --input-format to read it as another format.",
         ) from exc
     start = 1
     for batch in pf.iter_batches(batch_size=batch_rows):
@@ -345,17 +355,32 @@ def _jsonl_slow(chunk: bytes, first_line: int, max_record_bytes: int) -> RawBatc
             continue
         records.append({k: _json_scalar(v) for k, v in value.items()})
         lines.append(line)
-    table = pa.Table.from_pylist(records) if records else pa.table({})
+    table = records_to_table(records)
     return RawBatch(table.append_column(LINE, pa.array(lines, pa.int64())), rejects)
 
 
+def records_to_table(records: list[dict[str, object]]) -> pa.Table:
+    """Columns for the union of the records' keys (a key missing from a record is null).
+
+    A column whose values do not share one Arrow type (a number on one line, text on the next)
+    is kept as text; nested objects and lists arrive as JSON text already.
+    """
+    names = list(dict.fromkeys(key for record in records for key in record))
+    columns = {}
+    for name in names:
+        values = [record.get(name) for record in records]
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
+    return pa.table(columns) if columns else pa.table({})
+
+
 def _json_scalar(value: object) -> object:
-    """Keep scalars; nested objects and lists travel as JSON text (they land in properties)."""
+    """Nested objects and lists travel as JSON text (they land in properties)."""
     if isinstance(value, (dict, list)):
         return orjson.dumps(value).decode()
-    if isinstance(value, (bool, int, float)) and not isinstance(value, bool):
-        return str(value)  # mixed numeric/text columns across lines must not break Arrow typing
-    return value if value is None or isinstance(value, str) else str(value)
+    return value
 
 
 def _json_error(path: Path, exc: Exception) -> InputError:

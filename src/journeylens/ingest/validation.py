@@ -250,7 +250,9 @@ class _Builder:
 
     def _given_json(self, given: ir.Value) -> ir.Value:
         if given.type().is_struct() or given.type().is_map():
-            return given.cast(dt.json)
+            # Arrow unifies nested objects across lines into one struct, filling absent keys with
+            # nulls; merging into {} drops them again (RFC 7396), so each record keeps its own keys.
+            return _backend.json_merge_patch(ibis.literal("{}").cast(dt.json), given.cast(dt.json))
         name = self.spec.extras
         assert name
         self.checks.append(
@@ -268,21 +270,21 @@ class _Builder:
 
     def _check_sizes(self) -> None:
         limit, field_limit = self.ctx.max_record_bytes, self.ctx.max_field_bytes
-        self.checks.append(
-            _Check(
-                lambda s: s[_RECORD_LEN] > limit,
-                Reason.RECORD_TOO_LARGE,
-                None,
-                lambda s: "record of " + s[_RECORD_LEN].cast(dt.string)
-                + f" characters exceeds the limit of {limit}",
-            )
-        )  # fmt: skip
+        # The field check comes first: one oversized field is the more precise diagnosis.
         self.checks.append(
             _Check(
                 lambda s: s[_LONG_FIELD].notnull(),
                 Reason.FIELD_TOO_LARGE,
                 None,  # named per row, see _assemble
-                lambda s: s[_LONG_FIELD] + f": value exceeds the field limit of {field_limit} characters",
+                lambda s: s[_LONG_FIELD] + f": value exceeds the field limit of {field_limit} bytes",
+            )
+        )
+        self.checks.append(
+            _Check(
+                lambda s: s[_RECORD_LEN] > limit,
+                Reason.RECORD_TOO_LARGE,
+                None,
+                lambda s: "record of " + s[_RECORD_LEN].cast(dt.string) + f" bytes exceeds the limit of {limit}",
             )
         )
 

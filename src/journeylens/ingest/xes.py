@@ -16,7 +16,7 @@ from xml.etree.ElementTree import Element, ParseError, iterparse
 import pyarrow as pa
 
 from journeylens.errors import InputError
-from journeylens.ingest.readers import LINE, RawBatch, open_binary
+from journeylens.ingest.readers import LINE, RawBatch, open_binary, records_to_table
 
 XES_MAPPING: dict[str, str] = {
     "case_id": "case:concept:name",
@@ -52,6 +52,9 @@ def _attributes(element: Element, prefix: str = "") -> dict[str, str]:
 def read_xes(path: Path, batch_rows: int) -> Iterator[RawBatch]:
     stream = open_binary(path)
     try:
+        if not stream.read(1):
+            raise InputError.empty_file(str(path))
+        stream.seek(0)
         rows: list[dict[str, str]] = []
         trace_attrs: dict[str, str] = {}
         stack: list[str] = []
@@ -102,6 +105,6 @@ def read_xes(path: Path, batch_rows: int) -> Iterator[RawBatch]:
 
 
 def _batch(rows: list[dict[str, str]]) -> RawBatch:
-    table = pa.Table.from_pylist(rows)
+    table = records_to_table(rows)  # type: ignore[arg-type]
     line = table.column(LINE).cast(pa.int64())
     return RawBatch(table.set_column(table.schema.get_field_index(LINE), LINE, line))

@@ -90,7 +90,7 @@ def volumes(store: Store) -> Section | None:
     if not store.count("events"):
         return None
     unit, label = _grain(events, store)
-    period = events.timestamp.truncate(unit).name("period")
+    period = store.local_time(events.timestamp).truncate(unit).name("period")
     by_period = (
         events.group_by([period, events.channel]).agg(events=events.count()).order_by(["period", "channel"])
     )

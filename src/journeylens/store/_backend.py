@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import ibis
 import ibis.expr.datatypes as dt
+import pyarrow as pa
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
@@ -110,7 +111,9 @@ def resolve_url(url: str, root: Path) -> str:
     return url
 
 
-def connect(url: str, *, timezone: str, memory_limit: str | None = None) -> BaseBackend:
+def connect(
+    url: str, *, timezone: str, memory_limit: str | None = None, root: Path | None = None
+) -> BaseBackend:
     """Connect to the engine named by ``url`` with the session time zone set to ``timezone``.
 
     The session time zone decides how naive timestamps are read on ingest and how calendar
@@ -118,7 +121,7 @@ def connect(url: str, *, timezone: str, memory_limit: str | None = None) -> Base
     """
     scheme = urlparse(url).scheme
     if scheme == "pyspark":
-        return _connect_pyspark(timezone)
+        return _connect_pyspark((root or Path.cwd()) / "spark-warehouse")
     if scheme == "duckdb":
         path = url[len("duckdb://") :] or ":memory:"
         try:
@@ -145,7 +148,15 @@ def _quote(value: str) -> str:
     return value.replace("'", "''")
 
 
-def _connect_pyspark(timezone: str) -> BaseBackend:
+def _connect_pyspark(warehouse: Path) -> BaseBackend:
+    """A local Spark session (reused if one exists; its first creator's settings win).
+
+    ibis runs Spark sessions in UTC; calendar periods in the workspace zone come from
+    :func:`local_time`, and naive source timestamps are read by the ingest engine (DuckDB).
+
+    Spark's default catalog is in-memory: tables are written under ``warehouse`` but a new
+    process does not see them without a metastore (see docs/configuration.md).
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
@@ -153,10 +164,10 @@ def _connect_pyspark(timezone: str) -> BaseBackend:
     session = (
         SparkSession.builder.master("local[2]")
         .appName("journeylens")
-        .config("spark.sql.session.timeZone", timezone)
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.ansi.enabled", "false")
+        .config("spark.sql.warehouse.dir", str(warehouse))
         .getOrCreate()
     )
     return ibis.pyspark.connect(session)
@@ -174,6 +185,49 @@ def insert_select(backend: BaseBackend, table: str, rows: ir.Table) -> int | Non
     columns = ", ".join(f'"{c}"' for c in rows.columns)
     result = backend.con.execute(f'INSERT INTO "{table}" ({columns}) {select}').fetchone()
     return int(result[0]) if result else 0
+
+
+def to_arrow(backend: BaseBackend, expr: ir.Expr) -> Any:
+    """Execute ``expr`` to Arrow with the same types on every engine.
+
+    Spark's TIMESTAMP is an instant but reaches Arrow without a zone; ibis keeps the Spark
+    session in UTC, so the values are UTC and are labelled so here, and results compare equal
+    across engines. (JourneyLens never creates Spark TIMESTAMP_NTZ columns.)
+    """
+    result = backend.to_pyarrow(expr)
+    if backend.name != "pyspark" or not isinstance(result, pa.Table):
+        return result
+    schema = pa.schema(
+        f.with_type(pa.timestamp(f.type.unit, tz="UTC"))
+        if pa.types.is_timestamp(f.type) and f.type.tz is None
+        else f
+        for f in result.schema
+    )
+    return result.cast(schema)
+
+
+_UTC, _NAIVE = dt.Timestamp(timezone="UTC"), dt.Timestamp()
+
+
+@ibis.udf.scalar.builtin(name="timezone")  # type: ignore[untyped-decorator]
+def _duckdb_local(zone: str, ts: _UTC) -> _NAIVE:  # type: ignore[empty-body,valid-type]
+    """DuckDB: the wall-clock time of an instant in ``zone`` (a naive timestamp)."""
+
+
+@ibis.udf.scalar.builtin(name="from_utc_timestamp")  # type: ignore[untyped-decorator]
+def _spark_local(ts: _NAIVE, zone: str) -> _NAIVE:  # type: ignore[empty-body,valid-type]
+    """Spark: the wall-clock time of a UTC instant in ``zone``."""
+
+
+def local_time(backend: BaseBackend, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+    """Wall-clock time of ``ts`` in ``zone``, for cutting days, weeks and hours the same way on
+    every engine. Engines without a known conversion get UTC (and say so in docs/scale.md).
+    """
+    if backend.name == "duckdb":
+        return _duckdb_local(zone, ts)
+    if backend.name == "pyspark":
+        return _spark_local(ts, zone)
+    return ts
 
 
 def capabilities(backend: BaseBackend) -> Capabilities:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -28,14 +29,18 @@ class Store:
         0
     """
 
-    def __init__(self, backend: BaseBackend) -> None:
+    def __init__(self, backend: BaseBackend, timezone: str = "UTC") -> None:
         self.backend = backend
+        self.timezone = timezone
         self.capabilities = _backend.capabilities(backend)
         self._migrate()
 
     @classmethod
-    def connect(cls, url: str, *, timezone: str, memory_limit: str | None = None) -> Store:
-        return cls(_backend.connect(url, timezone=timezone, memory_limit=memory_limit))
+    def connect(
+        cls, url: str, *, timezone: str, memory_limit: str | None = None, root: Path | None = None
+    ) -> Store:
+        backend = _backend.connect(url, timezone=timezone, memory_limit=memory_limit, root=root)
+        return cls(backend, timezone)
 
     def _schemas(self) -> dict[str, ibis.Schema]:
         schemas = {name: spec.schema() for name, spec in RAW_TABLES.items()}
@@ -94,9 +99,13 @@ class Store:
         with _backend.transaction(self.backend):
             yield
 
+    def local_time(self, ts: ir.TimestampValue) -> ir.TimestampValue:
+        """Wall-clock time of ``ts`` in the workspace zone: cut days and weeks from this."""
+        return _backend.local_time(self.backend, ts, self.timezone)
+
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an expression on this store's engine and return Arrow."""
-        return self.backend.to_pyarrow(expr)
+        return _backend.to_arrow(self.backend, expr)
 
     def close(self) -> None:
         self.backend.disconnect()

@@ -1,0 +1,111 @@
+"""The same ingestion and aggregate on DuckDB and on PySpark (local mode) give the same answers.
+
+Spark runs in its own CI step conceptually (marker ``spark``); here it is part of the suite because
+the machine has Java 17. The Spark-side tables are read back repartitioned, so any hidden reliance
+on row order would show up as a difference.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pytest
+
+from journeylens.config import Config
+from journeylens.ingest import Ingestor, IngestSpec
+from journeylens.store import Store
+
+pytestmark = pytest.mark.spark
+
+EDGE_CASES = """\
+event_id,user_id,anonymous_id,timestamp,channel,touchpoint,direction,value,device
+e1,u1,,2024-01-15T10:00:00+01:00,web,home,inbound,,ios
+e2,u1,a1,2024-01-15 10:05:00,Phone,billing_call,in,12.5,
+e3,,a2,1705312800,WhatsApp,status_update,outbound,,android
+e4,,a2,1705312800123,e-mail,newsletter,outbound,,
+e5,u2,,2024-01-16,store,checkout,inbound,99.99,
+e6,u2,,not-a-time,web,home,inbound,,
+e7,u3,,2024-01-17T08:00:00Z,carrier pigeon,odd_channel,inbound,,
+e1,u1,,2024-01-15T10:00:00+01:00,web,home,inbound,,ios
+e8,,,2024-01-17T09:00:00Z,web,orphan,inbound,,
+e9,u3,,2024-01-17T09:30:00Z,chat,help,sideways,,
+"""
+
+
+@pytest.fixture(scope="module")
+def spark_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    pytest.importorskip("pyspark", reason="the spark extra is installed by scripts/run_tests.py")
+    store = Store.connect("pyspark://", timezone="Europe/Amsterdam", root=tmp_path_factory.mktemp("spark"))
+    yield store
+
+
+def _ingest(store: Store, path: Path) -> list[dict[str, Any]]:
+    config = Config.new(workspace={"timezone": "Europe/Amsterdam"})
+    config.privacy.salt = "parity-salt-0123456789"
+    reports = Ingestor(store, config).ingest(IngestSpec(paths=[str(path)]))
+    return [{k: v for k, v in r.to_dict().items() if k != "seconds"} for r in reports]
+
+
+def _events(store: Store, repartition: bool) -> list[dict[str, Any]]:
+    events = store.table("events").drop("source")
+    if repartition:
+        frame = store.backend._session.table("events").repartition(7)  # type: ignore[attr-defined]
+        frame.createOrReplaceTempView("events_shuffled")
+        events = store.backend.table("events_shuffled").drop("source")
+    rows = store.execute(events).to_pylist()
+    return sorted(rows, key=lambda r: r["event_id"])
+
+
+def _daily_by_channel(store: Store) -> list[dict[str, Any]]:
+    events = store.table("events")
+    day = store.local_time(events.timestamp).truncate("D").date().name("day")
+    expr = events.group_by([day, "channel"]).agg(n=events.count(), value=events.value.sum())
+    return sorted(store.execute(expr).to_pylist(), key=lambda r: (r["day"], r["channel"]))
+
+
+def test_ingest_and_aggregate_match_duckdb(tmp_path: Path, spark_store: Store) -> None:
+    source = tmp_path / "edge_cases.csv"
+    source.write_text(EDGE_CASES, encoding="utf-8")
+    duck = Store.connect("duckdb://", timezone="Europe/Amsterdam")
+
+    duck_reports, spark_reports = _ingest(duck, source), _ingest(spark_store, source)
+
+    assert duck_reports == spark_reports
+    assert duck_reports[0]["loaded"] == 6
+    assert duck_reports[0]["duplicates"] == 1
+    assert duck_reports[0]["quarantined_by_reason"] == {
+        "bad_timestamp": 1,
+        "missing_field": 1,
+        "bad_value": 1,
+    }
+    duck_rows, spark_rows = _events(duck, repartition=False), _events(spark_store, repartition=True)
+    assert duck_rows == spark_rows
+    by_id = {r["event_id"]: r for r in duck_rows}
+    utc = _dt.UTC
+    assert by_id["e1"]["timestamp"] == _dt.datetime(2024, 1, 15, 9, 0, tzinfo=utc)
+    assert by_id["e2"]["timestamp"] == _dt.datetime(2024, 1, 15, 9, 5, tzinfo=utc)  # naive: Amsterdam
+    assert by_id["e3"]["timestamp"] == _dt.datetime(2024, 1, 15, 10, 0, tzinfo=utc)  # epoch seconds
+    assert by_id["e4"]["timestamp"] == _dt.datetime(2024, 1, 15, 10, 0, 0, 123000, tzinfo=utc)  # ms
+    assert by_id["e5"]["timestamp"] == _dt.datetime(2024, 1, 15, 23, 0, tzinfo=utc)  # date, Amsterdam
+    assert [by_id[i]["channel"] for i in ("e2", "e3", "e4", "e7")] == ["call_center", "whatsapp", "email", "other"]
+    assert by_id["e2"]["direction"] == "inbound"
+
+    assert _daily_by_channel(duck) == _daily_by_channel(spark_store)
+    q_duck = duck.execute(duck.table("quarantine").select("line", "reason", "field").order_by("line"))
+    q_spark = spark_store.execute(spark_store.table("quarantine").select("line", "reason", "field").order_by("line"))
+    assert q_duck.to_pylist() == q_spark.to_pylist()
+    assert [r["line"] for r in q_duck.to_pylist()] == [7, 10, 11]
+
+
+def test_reingest_is_idempotent_on_spark(tmp_path: Path, spark_store: Store) -> None:
+    source = tmp_path / "again.csv"
+    source.write_text("event_id,user_id,timestamp,channel,touchpoint\nx1,u9,2024-02-01T00:00:00Z,web,home\n")
+    first, second = _ingest(spark_store, source), _ingest(spark_store, source)
+    assert (first[0]["loaded"], second[0]["loaded"], second[0]["duplicates"]) == (1, 0, 1)
+    events = spark_store.table("events")
+    assert spark_store.execute(events.filter(events.event_id == "x1").count()).as_py() == 1
+    assert ibis.__version__.startswith("12.")
