@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The whole test suite from a fresh clone: make a virtualenv, install, lint, type-check, test.
 
-Needs only Python 3.11+ and pip. Java (for the PySpark parity tests) is installed with apt-get
-when it is missing and this runs as root on Debian/Ubuntu; otherwise those tests fail with a
-message saying how to install it. Extra arguments go to pytest, e.g. `-k ingest -x`.
+Needs only Python 3.11+ and pip. Java (PySpark parity tests) and Chromium (browser tests) are
+installed with apt-get when missing and this runs as root on Debian/Ubuntu; otherwise those tests
+fail with a message saying what to install. Extra arguments go to pytest, e.g. `-k ingest -x`.
 """
 
 from __future__ import annotations
@@ -43,22 +43,31 @@ def ensure_venv() -> None:
     stamp.write_text(digest)
 
 
-def ensure_java() -> None:
-    if shutil.which("java"):
+SYSTEM_PACKAGES = {
+    # what the tests need -> (how to tell it is there, Debian package)
+    "Java 17 for the PySpark parity tests": (lambda: shutil.which("java"), "openjdk-17-jre-headless"),
+    "Chromium for the browser tests": (lambda: Path("/usr/bin/chromium").exists(), "chromium"),
+}
+
+
+def ensure_system_packages() -> None:
+    missing = {what: pkg for what, (present, pkg) in SYSTEM_PACKAGES.items() if not present()}
+    if not missing:
         return
     apt = shutil.which("apt-get")
-    if apt and hasattr(os, "geteuid") and os.geteuid() == 0:
-        step("Java 17 for the PySpark parity tests (apt-get)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run([apt, "update", "-q"], check=True, env=env)
-        subprocess.run([apt, "install", "-y", "-q", "openjdk-17-jre-headless"], check=True, env=env)
-    else:
-        print("warning: no `java` found; the PySpark parity tests will fail. Install Java 17.")
+    if not (apt and hasattr(os, "geteuid") and os.geteuid() == 0):
+        for what, pkg in missing.items():
+            print(f"warning: {what} is missing (Debian package {pkg}); those tests will fail.")
+        return
+    step("apt-get install " + " ".join(missing.values()) + " (" + "; ".join(missing) + ")")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([apt, "update", "-q"], check=True, env=env)
+    subprocess.run([apt, "install", "-y", "-q", *missing.values()], check=True, env=env)
 
 
 def main() -> int:
     ensure_venv()
-    ensure_java()
+    ensure_system_packages()
     failures = []
     step("ruff check + format --check")
     if run(BIN / "ruff", "check", "src", "tests", "scripts", "bench", check=False):

@@ -1,0 +1,153 @@
+"""Workspace, configuration, store migration, CLI output formats, generated docs and the report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import ibis
+import pytest
+
+import journeylens as jl
+from journeylens._docs import data_model_markdown
+from journeylens.cli._reference import cli_markdown
+from journeylens.errors import ConfigError, WorkspaceError
+from journeylens.report import write_report
+from journeylens.store.schema import RAW_TABLES
+from journeylens.store.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+EVENTS_CSV = (
+    "event_id,user_id,timestamp,channel,touchpoint\n"
+    "e1,u1,2024-03-01T10:00:00Z,web,home\n"
+    "e2,u1,2024-03-01T10:05:00Z,app,checkout\n"
+    "e3,u2,2024-03-02T11:00:00Z,Phone,billing_call\n"
+    "e4,u2,yesterday,web,home\n"
+)
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "journeylens", *args], capture_output=True, text=True, cwd=cwd, check=False
+    )
+
+
+def test_docs_are_generated_from_the_code() -> None:
+    assert (REPO / "docs" / "data-model.md").read_text() == data_model_markdown(), (
+        "docs/data-model.md is stale: run `python -m journeylens._docs`"
+    )
+    assert (REPO / "docs" / "cli.md").read_text() == cli_markdown(), (
+        "docs/cli.md is stale: run `python -m journeylens._docs`"
+    )
+    text = data_model_markdown()
+    for spec in RAW_TABLES.values():
+        for column in spec.column_names:
+            assert f"`{column}`" in text
+
+
+def test_init_creates_toml_maps_and_store_and_refuses_twice(tmp_path: Path) -> None:
+    ws = jl.Workspace.init(tmp_path / "w", timezone="Europe/Amsterdam")
+    assert (ws.root / "journeylens.toml").is_file() and (ws.root / "maps").is_dir()
+    assert ws.store.counts() == dict.fromkeys(ws.store.counts(), 0)
+    assert (ws.root / "journeylens.duckdb").is_file()
+    ws.close()
+    with pytest.raises(WorkspaceError, match="already exists"):
+        jl.Workspace.init(tmp_path / "w")
+    reopened = jl.Workspace.open(tmp_path / "w" / "maps")  # found from a subfolder
+    assert reopened.config.workspace.timezone == "Europe/Amsterdam"
+    reopened.close()
+
+
+def test_open_without_workspace_says_how_to_create_one(tmp_path: Path) -> None:
+    result = _cli("status", "-w", str(tmp_path))
+    assert result.returncode == 2
+    assert "No JourneyLens workspace found" in result.stderr
+    assert "journeylens init" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda t: t.replace('timezone = "UTC"', 'timezone = "Mars/Olympus"'), "workspace.timezone"),
+        (lambda t: t + "\n[ingest]\nbatch_rows = 5\n", None),
+        (lambda t: t + "\n[backend2]\nurl = 'x'\n", "backend2"),
+        (lambda t: t.replace("[privacy]", "[privacy\n"), None),
+    ],
+)
+def test_bad_configuration_names_file_and_field(tmp_path: Path, edit: object, field: str | None) -> None:
+    ws = jl.Workspace.init(tmp_path / "w")
+    path = ws.root / "journeylens.toml"
+    path.write_text(edit(path.read_text()))  # type: ignore[operator]
+    with pytest.raises(ConfigError) as info:
+        jl.Workspace.open(ws.root)
+    assert str(path) in str(info.value)
+    assert "Hint:" in str(info.value)
+    if field:
+        assert field in str(info.value)
+
+
+def test_store_adds_columns_a_newer_model_introduced(tmp_path: Path) -> None:
+    url = f"duckdb://{tmp_path / 'old.duckdb'}"
+    old = ibis.duckdb.connect(str(tmp_path / "old.duckdb"))
+    schema = RAW_TABLES["events"].schema()
+    old.create_table("events", schema=ibis.schema({k: v for k, v in schema.items() if k != "agent_id"}))
+    old.disconnect()
+    store = Store.connect(url, timezone="UTC")
+    assert "agent_id" in store.table("events").schema()
+    store.close()
+
+
+@pytest.fixture
+def loaded(tmp_path: Path) -> Path:
+    ws = jl.Workspace.init(tmp_path / "ws")
+    (tmp_path / "events.csv").write_text(EVENTS_CSV)
+    ws.ingest(paths=[str(tmp_path / "events.csv")])
+    ws.close()
+    return ws.root
+
+
+def test_status_json_and_csv_have_stable_fields(loaded: Path) -> None:
+    result = _cli("status", "-w", str(loaded), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["tables"]["events"] == 3 and data["tables"]["quarantine"] == 1
+    assert data["quarantine"][0]["reason"] == "bad_timestamp"
+    assert data["quarantine"][0]["example_line"] == 5
+    assert set(data["ingests"][0]) == {
+        "ingest_id", "table", "source", "started_at", "finished_at",
+        "rows_read", "loaded", "duplicates", "quarantined",
+    }  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(_cli("status", "-w", str(loaded), "-f", "csv").stdout)))
+    assert {r["table"]: int(r["rows"]) for r in rows}["events"] == 3
+
+
+def test_ingest_json_summary_and_exit_status(loaded: Path, tmp_path: Path) -> None:
+    (tmp_path / "more.csv").write_text(EVENTS_CSV.replace("e1,", "e9,"))
+    result = _cli(
+        "ingest", str(tmp_path / "more.csv"), "-w", str(loaded), "--format", "json", "--max-bad", "1"
+    )
+    assert result.returncode == 0, result.stderr
+    [summary] = json.loads(result.stdout)
+    assert summary["loaded"] == 1 and summary["duplicates"] == 2
+    assert summary["quarantined_by_reason"] == {"bad_timestamp": 1}
+    again = _cli("ingest", str(tmp_path / "more.csv"), "-w", str(loaded), "--format", "json")
+    assert again.returncode == 1
+    assert "quarantined" in again.stderr and "--max-bad" in again.stderr
+
+
+def test_report_is_self_contained_and_shows_volumes(loaded: Path, tmp_path: Path) -> None:
+    ws = jl.Workspace.open(loaded)
+    out = write_report(ws.store, tmp_path / "r.html")
+    ws.close()
+    html = out.read_text()
+    assert not re.search(r"<script[^>]+src=", html), "the report must not load scripts from anywhere"
+    assert not re.search(r"<link[^>]+href=\"http", html)
+    assert "Plotly.newPlot" in html
+    for title in ("Overview", "Volumes by channel and touchpoint", "Data quality"):
+        assert title in html
+    assert "billing_call" in html and "bad_timestamp" in html
