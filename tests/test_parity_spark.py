@@ -91,12 +91,19 @@ def test_ingest_and_aggregate_match_duckdb(tmp_path: Path, spark_store: Store) -
     assert by_id["e3"]["timestamp"] == _dt.datetime(2024, 1, 15, 10, 0, tzinfo=utc)  # epoch seconds
     assert by_id["e4"]["timestamp"] == _dt.datetime(2024, 1, 15, 10, 0, 0, 123000, tzinfo=utc)  # ms
     assert by_id["e5"]["timestamp"] == _dt.datetime(2024, 1, 15, 23, 0, tzinfo=utc)  # date, Amsterdam
-    assert [by_id[i]["channel"] for i in ("e2", "e3", "e4", "e7")] == ["call_center", "whatsapp", "email", "other"]
+    assert [by_id[i]["channel"] for i in ("e2", "e3", "e4", "e7")] == [
+        "call_center",
+        "whatsapp",
+        "email",
+        "other",
+    ]
     assert by_id["e2"]["direction"] == "inbound"
 
     assert _daily_by_channel(duck) == _daily_by_channel(spark_store)
     q_duck = duck.execute(duck.table("quarantine").select("line", "reason", "field").order_by("line"))
-    q_spark = spark_store.execute(spark_store.table("quarantine").select("line", "reason", "field").order_by("line"))
+    q_spark = spark_store.execute(
+        spark_store.table("quarantine").select("line", "reason", "field").order_by("line")
+    )
     assert q_duck.to_pylist() == q_spark.to_pylist()
     assert [r["line"] for r in q_duck.to_pylist()] == [7, 10, 11]
 

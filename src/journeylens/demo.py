@@ -16,7 +16,14 @@ from journeylens.synth import generate_world
 from journeylens.workspace import Workspace
 
 # Load order: reference tables first, so a reader of a half-finished demo sees whole customers.
-DEMO_TABLES: tuple[TableName, ...] = ("agents", "customers", "identities", "events", "feedback", "assignments")
+DEMO_TABLES: tuple[TableName, ...] = (
+    "agents",
+    "customers",
+    "identities",
+    "events",
+    "feedback",
+    "assignments",
+)
 _DEMO_MARK = ".journeylens-demo"
 
 

@@ -213,6 +213,23 @@ def demo(
     )
 
 
+@app.command()
+def bench(
+    events: Annotated[str, typer.Option(help="Synthetic events: 100k, 1M, 10M, 50M.")] = "1M",
+    stage: Annotated[list[str] | None, typer.Option(help="Run only these stages (repeatable).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for data, work files and results.")] = Path("bench/out"),
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Time each stage next to its hand-written floor, in one run; print ratios and peak memory."""
+    from dataclasses import asdict
+
+    from journeylens.benchmark import parse_size, run_bench
+
+    size = parse_size(events)
+    results = run_bench(size, out, stage, progress=lambda msg: err_console.print(f"[dim]{msg}[/]"))
+    render([asdict(r) for r in results], fmt, title=f"Benchmark, {results[0].events:,} events")
+
+
 def _bar() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

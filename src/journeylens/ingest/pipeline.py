@@ -356,5 +356,8 @@ def _check_required(data: pa.Table, table: TableSpec, ctx: Context, source: str)
         hint += ", or set one channel for the whole file with --channel web|app|call_center|..."
     if len(names) == 1 and any(d in names[0] for d in ";\t|,"):
         sep = next(d for d in ";\t|," if d in names[0])
-        hint = f"The header looks like one column: the file is probably delimited by {sep!r}; pass --delimiter {sep!r}"
+        hint = (
+            f"The header looks like one column: the file is probably delimited by {sep!r}; "
+            f"pass --delimiter {sep!r}"
+        )
     raise InputError.missing_columns(source, missing, names, hint=hint + ".")

@@ -284,7 +284,9 @@ class _Builder:
                 lambda s: s[_RECORD_LEN] > limit,
                 Reason.RECORD_TOO_LARGE,
                 None,
-                lambda s: "record of " + s[_RECORD_LEN].cast(dt.string) + f" bytes exceeds the limit of {limit}",
+                lambda s: (
+                    "record of " + s[_RECORD_LEN].cast(dt.string) + f" bytes exceeds the limit of {limit}"
+                ),
             )
         )
 

@@ -49,7 +49,7 @@ def _attributes(element: Element, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def read_xes(path: Path, batch_rows: int) -> Iterator[RawBatch]:
+def read_xes(path: Path, batch_rows: int) -> Iterator[RawBatch]:  # noqa: PLR0912 - one streaming state machine
     stream = open_binary(path)
     try:
         if not stream.read(1):

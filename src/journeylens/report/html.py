@@ -26,7 +26,7 @@ def _table_html(frame: pd.DataFrame) -> Markup:
     text = shown.to_html(index=False, border=0, classes="data", na_rep="", float_format=lambda v: f"{v:,.4g}")
     more = len(frame) - len(shown)
     note = f'<p class="more">{more:,} more rows not shown.</p>' if more > 0 else ""
-    return Markup(text + note)  # noqa: S704 - pandas escapes cell values
+    return Markup(text + note)
 
 
 def build_sections(store: Store, only: list[str] | None = None) -> list[Section]:
@@ -55,7 +55,7 @@ def write_report(store: Store, out: Path, *, title: str = "JourneyLens report") 
             "intro": s.intro,
             "facts": s.facts,
             "figures": [
-                Markup(fig.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True}))  # noqa: S704
+                Markup(fig.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True}))
                 for fig in s.figures
             ],
             "tables": [(name, _table_html(frame)) for name, frame in s.tables],
@@ -66,7 +66,7 @@ def write_report(store: Store, out: Path, *, title: str = "JourneyLens report") 
         title=title,
         generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         sections=rendered,
-        plotly_js=Markup(get_plotlyjs()),  # noqa: S704 - the library's own bundle
+        plotly_js=Markup(get_plotlyjs()),
         escape=html.escape,
     )
     out.parent.mkdir(parents=True, exist_ok=True)

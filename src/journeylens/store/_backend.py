@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 
 import ibis
 import ibis.expr.datatypes as dt
-import pyarrow as pa
 import ibis.expr.types as ir
+import pyarrow as pa
 from ibis.backends import BaseBackend
 
 from journeylens.errors import BackendError

@@ -16,23 +16,15 @@ import pyarrow.compute as pc
 from journeylens.synth import _catalogue as cat
 from journeylens.synth import _ids as ids
 from journeylens.synth import _parameters as par
-from journeylens.synth._events import BoolArray, EventColumns, IntArray, Who
+from journeylens.synth._events import BoolArray, EventColumns, IntArray, Who, Window
 from journeylens.synth.feedback import Answers
 from journeylens.synth.journeys import Simulation
 from journeylens.synth.population import Agents, Population, anonymous_ids, user_ids
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _NO_LOGIN = np.iinfo(np.int64).max
-_FRAGMENT = pa.string()
 
 
-def _fragments(template: str, values: tuple[str, ...]) -> pa.Array:
-    return pa.array([template.format(v) for v in values], type=_FRAGMENT)
-
-
-_DEVICE_FRAGMENTS = _fragments('"device":"{}"', cat.DEVICE_KINDS)
-_REASON_FRAGMENTS = _fragments('"contact_reason":"{}"', cat.TOPICS)
-_EXTRA_FRAGMENTS = pa.array(cat.EXTRA_FRAGMENTS, type=_FRAGMENT)
 _ALIASES = {
     cat.CALL: np.array([cat.ALIAS_CODES[a] for a in ("phone", "Call", "IVR")]),
     cat.WHATSAPP: np.array([cat.ALIAS_CODES["WhatsApp"]]),
@@ -81,13 +73,14 @@ class PlacedEvents:
     has_anonymous: BoolArray
 
 
-def place_events(sim: Simulation, window_start_us: int) -> PlacedEvents:
+def place_events(sim: Simulation, window: Window) -> PlacedEvents:
     """Timestamps, time order and identifier presence of the chunk's kept events."""
-    ev = sim.events.take(sim.kept[sim.events.journey])
-    millis = np.floor((sim.start[ev.journey] + ev.offset) * 1000.0).astype(np.int64)
-    order = np.lexsort((np.arange(len(ev)), millis))
-    ev = ev.take(order)
-    micros = window_start_us + millis[order] * 1000
+    raw = sim.events
+    rows = np.flatnonzero(sim.kept[raw.journey])
+    millis = np.floor((sim.start[raw.journey[rows]] + raw.offset[rows]) * 1000.0).astype(np.int64)
+    order = np.argsort(millis, kind="stable")
+    ev = raw.take(rows[order])
+    micros = window.start_us + millis[order] * 1000
     on_device = ev.who == int(Who.DEVICE)
     login_at = np.full(int(ev.slot.max(initial=-1)) + 1, _NO_LOGIN, dtype=np.int64)
     logs_in = on_device & ev.login
@@ -95,6 +88,18 @@ def place_events(sim: Simulation, window_start_us: int) -> PlacedEvents:
     has_user = np.where(on_device, micros >= login_at[np.maximum(ev.slot, 0)], ev.who != int(Who.ANONYMOUS))
     has_anonymous = (ev.slot >= 0) & (ev.who != int(Who.KNOWN))
     return PlacedEvents(ev, micros, sim.plan.customer[ev.journey], has_user, has_anonymous)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk, simulated and placed, with the ids of its entities: input of every table."""
+
+    seed: int
+    window: Window
+    pop: Population
+    sim: Simulation
+    placed: PlacedEvents
+    names: Names
 
 
 def _channel_labels(rng: np.random.Generator, channel: IntArray) -> IntArray:
@@ -108,24 +113,54 @@ def _channel_labels(rng: np.random.Generator, channel: IntArray) -> IntArray:
     return label
 
 
-def _properties(ev: EventColumns, pop: Population, placed: PlacedEvents, names: Names) -> pa.Array:
-    slot = np.maximum(ev.slot, 0)
-    device = ids.take(_DEVICE_FRAGMENTS, pop.slot_kind[slot], placed.has_anonymous)
-    reason = ids.take(_REASON_FRAGMENTS, ev.topic, ev.topic >= 0)
-    order = ids.take(names.order_fragments, ev.journey, ev.order)
-    extra = ids.take(_EXTRA_FRAGMENTS, ev.extra, ev.extra >= 0)
-    body = pc.binary_join_element_wise(device, reason, order, extra, ",", null_handling="skip")
-    wrapped = pc.binary_join_element_wise("{", body, "}", "")
-    return pc.if_else(pc.equal(body, ""), pa.scalar(None, pa.string()), wrapped)
+def _properties(chunk: Chunk) -> pa.Array:
+    """JSON objects from a few fragments: device, contact reason, static extras, order id."""
+    ev, placed = chunk.placed.events, chunk.placed
+    device = np.where(placed.has_anonymous, chunk.pop.slot_kind[np.maximum(ev.slot, 0)], -1)
+    combination = ((device + 1) * (len(cat.TOPICS) + 1) + ev.topic + 1) * (len(cat.EXTRA_FRAGMENTS) + 1)
+    combination = combination + ev.extra + 1
+    properties = ids.take(_CLOSED, combination)
+    ordered = np.flatnonzero(ev.order)
+    if len(ordered):
+        with_order = pc.binary_join_element_wise(
+            ids.take(_OPEN, combination[ordered]),
+            ids.take(chunk.names.order_fragments, ev.journey[ordered]),
+            "}",
+            "",
+        )
+        properties = pc.replace_with_mask(properties, pa.array(ev.order), with_order)
+    return properties
 
 
-def event_tables(
-    rng: np.random.Generator, seed: int, pop: Population, sim: Simulation, placed: PlacedEvents, names: Names
-) -> tuple[pa.Table, pa.Table]:
+def _static_properties() -> tuple[pa.Array, pa.Array]:
+    """Every combination of the static fragments, as a closed object and as an open prefix.
+
+    Built once: ``_CLOSED[c]`` is ``{...}`` (null when empty) and ``_OPEN[c]`` is ``{...,`` ready
+    for an order id, where ``c`` enumerates (device kind, contact reason, extra), each + 1 so
+    that 0 means absent.
+    """
+    closed: list[str | None] = []
+    opened: list[str] = []
+    for device in (None, *cat.DEVICE_KINDS):
+        for topic in (None, *cat.TOPICS):
+            for extra in (None, *cat.EXTRA_FRAGMENTS):
+                parts = [f'"device":"{device}"' if device else None,
+                         f'"contact_reason":"{topic}"' if topic else None, extra]  # fmt: skip
+                body = ",".join(p for p in parts if p)
+                closed.append("{" + body + "}" if body else None)
+                opened.append("{" + body + ("," if body else ""))
+    return pa.array(closed, pa.string()), pa.array(opened, pa.string())
+
+
+_CLOSED, _OPEN = _static_properties()
+
+
+def event_tables(rng: np.random.Generator, chunk: Chunk) -> tuple[pa.Table, pa.Table]:
     """The ``events`` part of the chunk (schema.EVENTS columns) and its per-event truth."""
+    placed, names, plan = chunk.placed, chunk.names, chunk.sim.plan
     ev = placed.events
     n = len(ev)
-    event_ids = ids.hex_ids("e", ids.keys(pop.chunk, np.arange(n)), ids.salt(seed, "event_id"))
+    event_ids = ids.hex_ids("e", ids.keys(chunk.pop.chunk, np.arange(n)), ids.salt(chunk.seed, "event_id"))
     user = ids.take(names.user_ids, placed.customer, placed.has_user)
     events = pa.table(
         {
@@ -134,29 +169,30 @@ def event_tables(
             "user_id": user,
             "anonymous_id": ids.take(names.anonymous_ids, ev.slot, placed.has_anonymous),
             "case_id": ids.take(names.case_ids, ev.journey, ev.case),
-            "channel": pa.array(cat.CHANNEL_LABELS).take(pa.array(_channel_labels(rng, ev.channel))),
-            "touchpoint": pa.array(cat.TOUCHPOINTS).take(pa.array(ev.touchpoint)),
-            "direction": pa.array(cat.DIRECTIONS).take(pa.array(ev.outbound.astype(np.int64))),
+            "channel": ids.take(pa.array(cat.CHANNEL_LABELS), _channel_labels(rng, ev.channel)),
+            "touchpoint": ids.take(pa.array(cat.TOUCHPOINTS), ev.touchpoint),
+            "direction": ids.take(pa.array(cat.DIRECTIONS), ev.outbound.astype(np.int64)),
             "agent_id": ids.take(names.agent_ids, ev.agent, ev.agent >= 0),
             "value": pa.array(ev.value, type=pa.float64(), mask=np.isnan(ev.value)),
-            "properties": _properties(ev, pop, placed, names),
+            "properties": _properties(chunk),
         }
     )
-    subtype = sim.plan.subtype[ev.journey]
+    subtype = plan.subtype[ev.journey]
     truth = pa.table(
         {
             "event_id": event_ids,
-            "customer": names.user_ids.take(pa.array(placed.customer)),
-            "journey_id": names.journey_ids.take(pa.array(ev.journey)),
-            "journey_type": pa.array(cat.JOURNEY_TYPES).take(pa.array(sim.plan.kind[ev.journey])),
+            "customer": ids.take(names.user_ids, placed.customer),
+            "journey_id": ids.take(names.journey_ids, ev.journey),
+            "journey_type": ids.take(pa.array(cat.JOURNEY_TYPES), plan.kind[ev.journey]),
             "journey_subtype": ids.take(pa.array(cat.SUPPORT_SUBTYPES), subtype, subtype >= 0),
         }
     )
     return events, truth
 
 
-def journey_truth(pop: Population, sim: Simulation, placed: PlacedEvents, names: Names) -> pa.Table:
+def journey_truth(chunk: Chunk) -> pa.Table:
     """One row per kept journey: type, span, outcome and the behavioural facts behind it."""
+    sim, placed, names = chunk.sim, chunk.placed, chunk.names
     rows = np.flatnonzero(sim.kept)
     first = np.full(len(sim.plan), np.iinfo(np.int64).max)
     last = np.full(len(sim.plan), np.iinfo(np.int64).min)
@@ -170,14 +206,14 @@ def journey_truth(pop: Population, sim: Simulation, placed: PlacedEvents, names:
     order_of = np.where(parent >= 0, parent, rows)
     return pa.table(
         {
-            "journey_id": names.journey_ids.take(pa.array(rows)),
-            "customer": names.user_ids.take(pa.array(plan.customer[rows])),
-            "journey_type": pa.array(cat.JOURNEY_TYPES).take(pa.array(plan.kind[rows])),
+            "journey_id": ids.take(names.journey_ids, rows),
+            "customer": ids.take(names.user_ids, plan.customer[rows]),
+            "journey_type": ids.take(pa.array(cat.JOURNEY_TYPES), plan.kind[rows]),
             "journey_subtype": ids.take(pa.array(cat.SUPPORT_SUBTYPES), subtype, subtype >= 0),
             "start": pa.array(first[rows], type=TIMESTAMP),
             "end": pa.array(last[rows], type=TIMESTAMP),
             "events": pa.array(count[rows]),
-            "outcome": pa.array(cat.OUTCOMES).take(pa.array(o.outcome[rows])),
+            "outcome": ids.take(pa.array(cat.OUTCOMES), o.outcome[rows]),
             "contacts": pa.array(o.contacts[rows]),
             "first_contact_resolution": pa.array(o.first_contact_resolution[rows]),
             "leakage": pa.array(o.leakage[rows]),
@@ -185,7 +221,7 @@ def journey_truth(pop: Population, sim: Simulation, placed: PlacedEvents, names:
             "payment_error": pa.array(o.payment_error[rows]),
             "billing_faq": pa.array(o.billing_faq[rows]),
             "carrier": ids.take(pa.array(cat.CARRIERS), o.carrier[rows], o.carrier[rows] >= 0),
-            "variant": pa.array(par.EXPERIMENT.variants).take(pa.array(pop.variant[plan.customer[rows]])),
+            "variant": ids.take(pa.array(par.EXPERIMENT.variants), chunk.pop.variant[plan.customer[rows]]),
             "first_agent_id": ids.take(names.agent_ids, agent, agent >= 0),
             "case_id": ids.take(names.case_ids, rows, has_case[rows]),
             "order_id": ids.take(names.order_ids, order_of, o.has_order[order_of]),
@@ -195,16 +231,15 @@ def journey_truth(pop: Population, sim: Simulation, placed: PlacedEvents, names:
     )
 
 
-def feedback_tables(
-    seed: int, pop: Population, sim: Simulation, answers: Answers, names: Names, window_start_us: int
-) -> tuple[pa.Table, pa.Table]:
+def feedback_tables(chunk: Chunk, answers: Answers) -> tuple[pa.Table, pa.Table]:
     """The ``feedback`` part of the chunk (schema.FEEDBACK columns) and its per-answer truth."""
+    names, seed = chunk.names, chunk.seed
     inv = answers.invite
     n = len(answers)
     order = np.lexsort((np.arange(n), answers.seconds))
-    micros = window_start_us + np.floor(answers.seconds[order] * 1000).astype(np.int64) * 1000
-    journey, customer = inv.journey[order], sim.plan.customer[inv.journey[order]]
-    feedback_ids = ids.hex_ids("f", ids.keys(pop.chunk, np.arange(n)), ids.salt(seed, "feedback_id"))
+    micros = chunk.window.start_us + np.floor(answers.seconds[order] * 1000).astype(np.int64) * 1000
+    journey, customer = inv.journey[order], chunk.sim.plan.customer[inv.journey[order]]
+    feedback_ids = ids.hex_ids("f", ids.keys(chunk.pop.chunk, np.arange(n)), ids.salt(seed, "feedback_id"))
     metric = inv.metric[order]
     survey = pa.array(
         [f'{{"survey":"{s}"}}' for s in ("nps_post_purchase", "csat_post_contact", "ces_self_service")]
@@ -213,25 +248,25 @@ def feedback_tables(
         {
             "feedback_id": feedback_ids,
             "timestamp": pa.array(micros, type=TIMESTAMP),
-            "user_id": names.user_ids.take(pa.array(customer)),
+            "user_id": ids.take(names.user_ids, customer),
             "anonymous_id": pa.nulls(n, pa.string()),
             "case_id": ids.take(names.case_ids, journey, inv.case[order]),
-            "channel": pa.array(cat.CHANNELS).take(pa.array(inv.channel[order])),
-            "touchpoint": pa.array(cat.TOUCHPOINTS).take(pa.array(inv.touchpoint[order])),
-            "metric": pa.array(cat.FEEDBACK_METRICS).take(pa.array(metric)),
+            "channel": ids.take(pa.array(cat.CHANNELS), inv.channel[order]),
+            "touchpoint": ids.take(pa.array(cat.TOUCHPOINTS), inv.touchpoint[order]),
+            "metric": ids.take(pa.array(cat.FEEDBACK_METRICS), metric),
             "score": pa.array(answers.score[order]),
-            "comment": answers.comment.take(pa.array(order)),
+            "comment": ids.take(answers.comment, order),
             "agent_id": ids.take(names.agent_ids, inv.agent[order], inv.agent[order] >= 0),
-            "properties": survey.take(pa.array(metric)),
+            "properties": ids.take(survey, metric),
         }
     )
     truth = pa.table(
         {
             "feedback_id": feedback_ids,
             "customer": table.column("user_id"),
-            "journey_id": names.journey_ids.take(pa.array(journey)),
-            "theme": pa.array(cat.THEMES).take(pa.array(inv.theme[order])),
-            "tone": pa.array(cat.TONES).take(pa.array(answers.tone[order])),
+            "journey_id": ids.take(names.journey_ids, journey),
+            "theme": ids.take(pa.array(cat.THEMES), inv.theme[order]),
+            "tone": ids.take(pa.array(cat.TONES), answers.tone[order]),
         }
     )
     return table, truth

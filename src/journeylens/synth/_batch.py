@@ -1,4 +1,4 @@
-"""What a journey simulator gets (a :class:`Batch`) and what it gives back besides events.
+"""What a journey simulator works on (a :class:`Batch`, walked by a :class:`Walk`) and gives back.
 
 A batch is every journey of one type in a chunk, with the per-journey facts the simulator needs.
 Outcomes are written into plan-wide arrays (the per-journey ground truth); survey invitations
@@ -11,7 +11,16 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from journeylens.synth._events import BoolArray, FloatArray, IntArray
+from journeylens.synth._events import (
+    BoolArray,
+    EventBuffer,
+    Field,
+    FloatArray,
+    IntArray,
+    Who,
+    into_open_hours,
+    waits,
+)
 
 
 @dataclass(frozen=True)
@@ -143,3 +152,51 @@ class SurveyInvite:
             theme=pick(theme, np.int64),
             repeat=pick(repeat, np.bool_),
         )
+
+
+@dataclass
+class Walk:
+    """A batch being simulated: its random stream, its clock and the buffer events go to.
+
+    The clock holds, per journey, the seconds since its planned start; helpers advance it only
+    for the journeys selected by a mask, so simulators read as a sequence of steps.
+    """
+
+    rng: np.random.Generator
+    batch: Batch
+    em: EventBuffer
+    clock: FloatArray
+
+    @classmethod
+    def start(cls, rng: np.random.Generator, batch: Batch, em: EventBuffer) -> Walk:
+        return cls(rng, batch, em, np.zeros(len(batch)))
+
+    @property
+    def n(self) -> int:
+        return len(self.batch)
+
+    def chance(self, p: float | FloatArray) -> BoolArray:
+        """One Bernoulli draw per journey."""
+        return self.rng.random(self.n) < p
+
+    def emit(self, mask: BoolArray, channel: Field, touchpoint: Field, **fields: Field) -> None:
+        """Emit a touchpoint now for the journeys in ``mask``."""
+        self.em.emit(self.batch.journey, self.clock, mask, channel, touchpoint, **fields)
+
+    def on_device(self, mask: BoolArray, touchpoint: Field, **fields: Field) -> None:
+        """Emit a web or app touchpoint on each journey's device."""
+        fields = {"who": int(Who.DEVICE), "slot": self.batch.slot, **fields}
+        self.emit(mask, self.batch.channel, touchpoint, **fields)
+
+    def wait(self, mask: BoolArray, median: float, sigma: float, bounds: tuple[float, float]) -> None:
+        """Advance the clock of ``mask`` by a log-normal wait."""
+        self.clock = self.clock + np.where(mask, waits(self.rng, self.n, median, sigma, bounds), 0.0)
+
+    def pause(self, mask: BoolArray, low: float, high: float) -> None:
+        """Advance the clock of ``mask`` by a uniform pause."""
+        self.clock = self.clock + np.where(mask, self.rng.uniform(low, high, self.n), 0.0)
+
+    def open_hours(self, mask: BoolArray, hours: tuple[float, float]) -> None:
+        """Move the clock of ``mask`` into daily opening hours (UTC)."""
+        moved = into_open_hours(self.rng, self.clock, self.batch.tod, hours)
+        self.clock = np.where(mask, moved, self.clock)

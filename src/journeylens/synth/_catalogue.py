@@ -67,9 +67,12 @@ _MESSAGE_TOUCHPOINTS = (
     "delivery_update", "ticket_update", "ticket_resolved",
     "social_ad_click", "social_comment", "social_dm", "social_reply",
 )  # fmt: skip
-_ASSISTED_TOUCHPOINTS = tuple(
-    f"{topic}_{route}" for topic in TOPICS for route in ("call", "chat", "whatsapp")
-) + ("ivr_menu", "chatbot", "callback")
+_ASSISTED_TOUCHPOINTS = (
+    *(f"{topic}_{route}" for topic in TOPICS for route in ("call", "chat", "whatsapp")),
+    "ivr_menu",
+    "chatbot",
+    "callback",
+)
 _STORE_TOUCHPOINTS = ("store_visit", "kiosk_product_lookup", "kiosk_login", "kiosk_order_status")
 
 TOUCHPOINTS: tuple[str, ...] = (

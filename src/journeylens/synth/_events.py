@@ -9,16 +9,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+IntArray = npt.NDArray[np.integer[Any]]
 BoolArray = npt.NDArray[np.bool_]
 
 HOUR = 3600.0
 DAY = 86400.0
+MICROS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Window:
+    """The observed period: events are placed from ``start_us`` over ``days`` days (UTC)."""
+
+    start_us: int
+    """Start, microseconds since the Unix epoch."""
+    days: int
+
+    @property
+    def end_us(self) -> int:
+        return self.start_us + int(self.days * DAY) * MICROS
 
 
 class Who(IntEnum):
@@ -69,10 +84,10 @@ class EventColumns:
 
 _FIELDS = tuple(EventColumns.__dataclass_fields__)
 _DTYPES: dict[str, type] = {
-    "journey": np.int64, "offset": np.float64, "channel": np.int64, "touchpoint": np.int64,
-    "outbound": np.bool_, "who": np.int64, "slot": np.int64, "agent": np.int64,
+    "journey": np.int32, "offset": np.float64, "channel": np.int8, "touchpoint": np.int16,
+    "outbound": np.bool_, "who": np.int8, "slot": np.int32, "agent": np.int32,
     "case": np.bool_, "value": np.float64, "login": np.bool_, "identify": np.bool_,
-    "extra": np.int64, "topic": np.int64, "order": np.bool_,
+    "extra": np.int8, "topic": np.int8, "order": np.bool_,
 }  # fmt: skip
 _DEFAULTS: dict[str, float | int | bool] = {
     "outbound": False, "who": int(Who.KNOWN), "slot": -1, "agent": -1, "case": False,
@@ -115,6 +130,7 @@ class EventBuffer:
         for name in _FIELDS:
             given = values.get(name, _DEFAULTS.get(name))
             array = np.asarray(given)
+            column: npt.NDArray[np.generic]
             if array.ndim == 0:
                 column = np.full(count, array, dtype=_DTYPES[name])
             else:
@@ -132,10 +148,10 @@ class EventBuffer:
 
 
 def waits(
-    rng: np.random.Generator, n: int, median: float, sigma: float, low: float, high: float
+    rng: np.random.Generator, n: int, median: float, sigma: float, bounds: tuple[float, float]
 ) -> FloatArray:
-    """Log-normal waiting times in seconds, clipped to ``[low, high]``."""
-    return np.clip(rng.lognormal(np.log(median), sigma, n), low, high)
+    """Log-normal waiting times in seconds around ``median``, clipped to ``bounds``."""
+    return np.clip(rng.lognormal(np.log(median), sigma, n), bounds[0], bounds[1])
 
 
 def into_open_hours(

@@ -11,17 +11,28 @@ import numpy as np
 
 from journeylens.synth import _catalogue as cat
 from journeylens.synth import _parameters as par
-from journeylens.synth._batch import Batch, Outcomes, SurveyInvite
-from journeylens.synth._events import DAY, HOUR, EventBuffer, Who, cumulative, draw, into_open_hours, waits
+from journeylens.synth._batch import Batch, Outcomes, SurveyInvite, Walk
+from journeylens.synth._events import (
+    DAY,
+    HOUR,
+    BoolArray,
+    EventBuffer,
+    Field,
+    IntArray,
+    Who,
+    cumulative,
+    draw,
+)
 from journeylens.synth.population import Agents, resolution_probability, route_to_agents
 
 _PAGES = {
-    ch: (cumulative(opts), np.array(cat.tps(*(n for n, _ in opts))))
-    for ch, opts in cat.INFORMATION_PAGES.items()
+    channel: (cumulative(options), np.array(cat.tps(*(name for name, _ in options))))
+    for channel, options in cat.INFORMATION_PAGES.items()
 }
+_PROMO_CHAT = cat.assisted_touchpoint(cat.PROMO_TOPIC, "chat")
 
 
-def information_pages(rng: np.random.Generator, channel: np.ndarray) -> np.ndarray:
+def information_pages(rng: np.random.Generator, channel: IntArray) -> IntArray:
     """An information page per journey, from the web or the app catalogue."""
     n = len(channel)
     pages = {ch: codes[draw(rng, cum, n)] for ch, (cum, codes) in _PAGES.items()}
@@ -32,78 +43,84 @@ def simulate_information(
     rng: np.random.Generator, b: Batch, agents: Agents, em: EventBuffer, out: Outcomes
 ) -> SurveyInvite:
     """Emit the events of information journeys."""
-    n = len(b)
-    j = b.journey
-    t = np.zeros(n)
-    device = {"who": int(Who.DEVICE), "slot": b.slot}
-
-    social = rng.random(n) < 0.1
-    em.emit(j, t, social, cat.SOCIAL, cat.tp("social_comment"))
-    t += np.where(social, waits(rng, n, HOUR, 1.0, 120, DAY), 0.0)
-
-    promo = b.opt_in & (rng.random(n) < 0.2)
-    campaign = rng.choice(np.array(cat.CAMPAIGNS), n)
-    em.emit(j, t, promo, cat.EMAIL, cat.tp("promo_newsletter"), outbound=True, extra=campaign)
-    clicked = promo & (rng.random(n) < 0.6)
-    t += np.where(promo, waits(rng, n, 3 * HOUR, 1.0, 300, 2 * DAY), 0.0)
-    em.emit(j, t, clicked, cat.EMAIL, cat.tp("email_click"), extra=campaign)
-    t += np.where(clicked, rng.uniform(2, 10, n), 0.0)
-    em.emit(
-        j, t, clicked, b.channel, cat.tp("promo_terms"), extra=cat.UTM_NEWSLETTER,
-        identify=rng.random(n) < 0.5, **device,
-    )  # fmt: skip
-    t += np.where(clicked, waits(rng, n, 60, 0.8, 10, 900), 0.0)
-
-    # Confusing promo conditions send some readers to chat.
-    confused = clicked & (rng.random(n) < 0.35)
-    t = np.where(confused, into_open_hours(rng, t, b.tod, par.OPEN_HOURS_UTC["contact_centre"]), t)
-    topic = np.full(n, cat.PROMO_TOPIC)
-    agent = route_to_agents(rng, agents, "messaging", topic)
-    on_device = {"who": int(Who.KNOWN_ON_DEVICE), "slot": b.slot}
-    em.emit(j, t, confused, cat.CHAT, cat.tp("chatbot"), **on_device)
-    t += np.where(confused, rng.uniform(20, 120, n), 0.0)
-    promo_chat = cat.assisted_touchpoint(cat.PROMO_TOPIC, "chat")
-    em.emit(j, t, confused, cat.CHAT, promo_chat, agent=agent, case=True, topic=topic, **on_device)
-    t += np.where(confused, waits(rng, n, 10 * 60, 0.5, 120, 3600), 0.0)
-    answered = confused & (rng.random(n) < resolution_probability(agents, agent, topic, 0))
-
-    login_at_start = rng.random(n) < 0.25
-    pages = 1 + rng.binomial(3, 0.4, n)
-    for step in range(4):
-        on = pages > step
-        page = information_pages(rng, b.channel)
-        em.emit(
-            j, t, on, b.channel, page, login=login_at_start & (step == 0),
-            identify=page == cat.tp("newsletter_signup"), **device,
-        )  # fmt: skip
-        t += np.where(on, waits(rng, n, 45, 0.8, 5, 900), 0.0)
-
-    kiosk_user = b.kiosk_slot >= 0
-    visit = rng.random(n) < np.where(kiosk_user, 0.8, 0.1)
-    t += np.where(visit, waits(rng, n, 20 * HOUR, 0.8, HOUR, 3 * DAY), 0.0)
-    t = np.where(visit, into_open_hours(rng, t, b.tod, par.OPEN_HOURS_UTC["store"]), t)
-    card = visit & (rng.random(n) < 0.6)
-    em.emit(j, t, card, cat.STORE, cat.tp("store_visit"))
-    t += np.where(card, rng.uniform(60, 900, n), 0.0)
-    kiosk = visit & kiosk_user
-    kiosk_login = kiosk & (rng.random(n) < 0.7)
-    em.emit(j, t, kiosk, cat.STORE, cat.tp("kiosk_product_lookup"), who=int(Who.ANONYMOUS), slot=b.kiosk_slot)
-    t += np.where(kiosk, rng.uniform(20, 180, n), 0.0)
-    kiosk_known = {"who": int(Who.KNOWN_ON_DEVICE), "slot": b.kiosk_slot}
-    em.emit(j, t, kiosk_login, cat.STORE, cat.tp("kiosk_login"), **kiosk_known)
-    t += np.where(kiosk_login, rng.uniform(10, 60, n), 0.0)
-    em.emit(j, t, kiosk_login, cat.STORE, cat.tp("kiosk_order_status"), **kiosk_known)
+    walk = Walk.start(rng, b, em)
+    social = walk.chance(0.1)
+    walk.emit(social, cat.SOCIAL, cat.tp("social_comment"))
+    walk.wait(social, HOUR, 1.0, (120, DAY))
+    confused, agent, answered = _promotion(walk, agents)
+    _browse(walk)
+    _store_visit(walk)
 
     out.outcome[b.journey] = cat.INFORMED
-    out.contacts[b.journey] = confused.astype(np.int64)
+    out.contacts[b.journey] = confused
     out.first_contact_resolution[b.journey] = answered
     out.first_agent[b.journey] = np.where(confused, agent, -1)
 
-    csat = confused & (rng.random(n) < par.SURVEYS.csat_after_assisted)
-    t += np.where(csat, waits(rng, n, 2 * HOUR, 0.8, 300, 2 * DAY), 0.0)
-    em.emit(j, t, csat, cat.SMS, cat.tp("survey_invite"), outbound=True, extra=cat.SURVEY_EXTRA["csat"])
-    experience = -0.5 + 1.0 * answered + rng.normal(0.0, 0.5, n)
+    csat = confused & walk.chance(par.SURVEYS.csat_after_assisted)
+    walk.wait(csat, 2 * HOUR, 0.8, (300, 2 * DAY))
+    walk.emit(csat, cat.SMS, cat.tp("survey_invite"), outbound=True, extra=cat.SURVEY_EXTRA["csat"])
+    experience = -0.5 + 1.0 * answered + walk.rng.normal(0.0, 0.5, walk.n)
     return SurveyInvite.select(
-        csat, journey=j, offset=t, metric=cat.CSAT, channel=cat.CHAT, touchpoint=promo_chat,
-        agent=agent, case=True, experience=experience, theme=cat.THEME_MARKETING, repeat=False,
+        csat, journey=b.journey, offset=walk.clock, metric=cat.CSAT, channel=cat.CHAT,
+        touchpoint=_PROMO_CHAT, agent=agent, case=True, experience=experience,
+        theme=cat.THEME_MARKETING, repeat=False,
     )  # fmt: skip
+
+
+def _promotion(walk: Walk, agents: Agents) -> tuple[BoolArray, IntArray, BoolArray]:
+    """A promo newsletter, its landing page, and the chats its unclear conditions cause."""
+    b, n = walk.batch, walk.n
+    promo = b.opt_in & walk.chance(0.2)
+    campaign = walk.rng.choice(np.array(cat.CAMPAIGNS), n)
+    walk.emit(promo, cat.EMAIL, cat.tp("promo_newsletter"), outbound=True, extra=campaign)
+    clicked = promo & walk.chance(0.6)
+    walk.wait(promo, 3 * HOUR, 1.0, (300, 2 * DAY))
+    walk.emit(clicked, cat.EMAIL, cat.tp("email_click"), extra=campaign)
+    walk.pause(clicked, 2, 10)
+    walk.on_device(clicked, cat.tp("promo_terms"), extra=cat.UTM_NEWSLETTER, identify=walk.chance(0.5))
+    walk.wait(clicked, 60, 0.8, (10, 900))
+
+    confused = clicked & walk.chance(0.35)
+    walk.open_hours(confused, par.OPEN_HOURS_UTC["contact_centre"])
+    topic = np.full(n, cat.PROMO_TOPIC)
+    agent = route_to_agents(walk.rng, agents, "messaging", topic)
+    on_device: dict[str, Field] = {"who": int(Who.KNOWN_ON_DEVICE), "slot": b.slot}
+    walk.emit(confused, cat.CHAT, cat.tp("chatbot"), **on_device)
+    walk.pause(confused, 20, 120)
+    walk.emit(confused, cat.CHAT, _PROMO_CHAT, agent=agent, case=True, topic=topic, **on_device)
+    walk.wait(confused, 10 * 60, 0.5, (120, 3600))
+    answered = confused & walk.chance(resolution_probability(agents, agent, topic, 0))
+    return confused, agent, answered
+
+
+def _browse(walk: Walk) -> None:
+    """One to four information pages; a newsletter sign-up ties the device to the e-mail."""
+    login_at_start = walk.chance(0.25)
+    pages = 1 + walk.rng.binomial(3, 0.4, walk.n)
+    for step in range(4):
+        on = pages > step
+        page = information_pages(walk.rng, walk.batch.channel)
+        signup = page == cat.tp("newsletter_signup")
+        walk.on_device(on, page, login=login_at_start & (step == 0), identify=signup)
+        walk.wait(on, 45, 0.8, (5, 900))
+
+
+def _store_visit(walk: Walk) -> None:
+    """Some visit a store (loyalty card scanned or not); kiosk users use the shared kiosk."""
+    kiosk_slot = walk.batch.kiosk_slot
+    kiosk_user = kiosk_slot >= 0
+    visit = walk.chance(np.where(kiosk_user, 0.8, 0.1))
+    walk.wait(visit, 20 * HOUR, 0.8, (HOUR, 3 * DAY))
+    walk.open_hours(visit, par.OPEN_HOURS_UTC["store"])
+    card = visit & walk.chance(0.6)
+    walk.emit(card, cat.STORE, cat.tp("store_visit"))
+    walk.pause(card, 60, 900)
+    kiosk = visit & kiosk_user
+    kiosk_login = kiosk & walk.chance(0.7)
+    before_login: dict[str, Field] = {"who": int(Who.ANONYMOUS), "slot": kiosk_slot}
+    logged_in: dict[str, Field] = {"who": int(Who.KNOWN_ON_DEVICE), "slot": kiosk_slot}
+    walk.emit(kiosk, cat.STORE, cat.tp("kiosk_product_lookup"), **before_login)
+    walk.pause(kiosk, 20, 180)
+    walk.emit(kiosk_login, cat.STORE, cat.tp("kiosk_login"), **logged_in)
+    walk.pause(kiosk_login, 10, 60)
+    walk.emit(kiosk_login, cat.STORE, cat.tp("kiosk_order_status"), **logged_in)

@@ -170,7 +170,7 @@ class ResolutionModel:
             "cancellation": 0.72,
             "payment": 0.60,
             "promo": 0.80,
-        }  # fmt: skip
+        }
     )
     skill_slope: float = 0.9
     decay_per_previous_contact: float = 0.05
@@ -215,10 +215,10 @@ SUPPORT = SupportBehaviour()
 class Surveys:
     """Who is asked for feedback and how often they answer."""
 
-    nps_after_order: float = 0.25
-    csat_after_assisted: float = 0.45
-    ces_after_self_service: float = 0.25
-    response_rate: float = 0.45
+    nps_after_order: float = 0.4
+    csat_after_assisted: float = 0.6
+    ces_after_self_service: float = 0.4
+    response_rate: float = 0.5
     comment_rate: float = 0.65
     """P(the respondent writes a comment); a few of the rest leave an empty string."""
 

@@ -3,41 +3,67 @@
 Conversion is decided by one uniform draw ``u`` per journey against nested thresholds
 (``u < P(cart)``, ``u < P(checkout)``, ``u < P(order)``), so the funnel is monotone and the
 experiment's effect is exact: treatment adds ``effect_absolute`` to P(order) of every journey,
-turning some checkout abandoners into buyers. The app payment error happens independently of
-``u`` and subtracts a fixed penalty, so it does not change the experiment's absolute effect.
+turning some checkout abandoners into buyers. The app payment error strikes a share of app
+checkouts independently of ``u`` and subtracts a fixed penalty from P(order), so it lowers
+conversion without changing the experiment's absolute effect.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from journeylens.synth import _catalogue as cat
 from journeylens.synth import _parameters as par
-from journeylens.synth._batch import Batch, Outcomes, SurveyInvite
+from journeylens.synth._batch import Batch, Outcomes, SurveyInvite, Walk
 from journeylens.synth._events import (
     DAY,
     HOUR,
+    BoolArray,
     EventBuffer,
+    Field,
     FloatArray,
     IntArray,
     Who,
     cumulative,
     draw,
-    into_open_hours,
-    waits,
 )
 from journeylens.synth.population import Agents, resolution_probability, route_to_agents
 
 _ENTRY = cumulative((("direct", 0.62), ("newsletter", 0.25), ("social", 0.13)))
-_BROWSE = {ch: (cumulative(opts), cat.tps(*(n for n, _ in opts))) for ch, opts in cat.BROWSE_PAGES.items()}
+_BROWSE = {
+    channel: (cumulative(options), np.array(cat.tps(*(name for name, _ in options))))
+    for channel, options in cat.BROWSE_PAGES.items()
+}
 _CARRIER = cumulative(tuple(par.DELIVERY_SMS.carrier_share.items()))
 _P_PROBLEM = np.array([par.DELIVERY_SMS.delivery_problem_probability[c] for c in cat.CARRIERS])
+_CONTACT_CENTRE = par.OPEN_HOURS_UTC["contact_centre"]
+_MESSAGES = par.OPEN_HOURS_UTC["messages"]
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """How far each purchase journey got, and what happened at checkout."""
+
+    base: FloatArray
+    """P(order) under control without a payment error (the segment's conversion)."""
+    cart: BoolArray
+    error: BoolArray
+    order: BoolArray
+    phone_order: BoolArray
+    """Ordered by phone after a payment error."""
+    calls: BoolArray
+    """Called the contact centre about a payment error."""
+    agent: IntArray
+    value: FloatArray
 
 
 def browse_pages(rng: np.random.Generator, channel: IntArray) -> IntArray:
     """A discovery page per journey, from the web or the app catalogue."""
     n = len(channel)
-    pages = {ch: np.array(codes)[draw(rng, cum, n)] for ch, (cum, codes) in _BROWSE.items()}
+    pages = {ch: codes[draw(rng, cum, n)] for ch, (cum, codes) in _BROWSE.items()}
     return np.where(channel == cat.APP, pages[cat.APP], pages[cat.WEB])
 
 
@@ -45,166 +71,160 @@ def simulate_purchases(
     rng: np.random.Generator, b: Batch, agents: Agents, em: EventBuffer, out: Outcomes
 ) -> SurveyInvite:
     """Emit the events of purchase journeys and record their outcomes."""
-    n = len(b)
-    t = np.zeros(n)
-    j = b.journey
-    device = {"who": int(Who.DEVICE), "slot": b.slot}
-    behaviour = par.SEGMENT_BEHAVIOUR
-
-    entry = draw(rng, _ENTRY, n)
-    newsletter = (entry == 1) & b.opt_in
-    social = entry == 2
-    campaign = rng.choice(np.array(cat.CAMPAIGNS), n)
-    em.emit(j, t, newsletter, cat.EMAIL, cat.tp("promo_newsletter"), outbound=True, extra=campaign)
-    t += np.where(newsletter, waits(rng, n, 3 * HOUR, 1.0, 300, 2 * DAY), 0.0)
-    em.emit(j, t, newsletter, cat.EMAIL, cat.tp("email_click"), extra=campaign)
-    t += np.where(newsletter, rng.uniform(2, 10, n), 0.0)
-    em.emit(j, t, social, cat.SOCIAL, cat.tp("social_ad_click"), extra=cat.UTM_SOCIAL, **device)
-    t += np.where(social, rng.uniform(2, 10, n), 0.0)
-
-    # Discovery: one session, sometimes a second one hours later.
-    login_at_start = rng.random(n) < np.where(b.segment == cat.LOYAL, 0.5, 0.25)
-    landing_extra = np.where(newsletter, cat.UTM_NEWSLETTER, np.where(social, cat.UTM_SOCIAL, -1))
-    pages = 1 + rng.binomial(5, 0.45, n)
-    for step in range(6):
-        on = pages > step
-        em.emit(
-            j, t, on, b.channel, browse_pages(rng, b.channel), login=login_at_start & (step == 0),
-            identify=newsletter & (step == 0) & (rng.random(n) < 0.5),
-            extra=landing_extra if step == 0 else -1, **device,
-        )  # fmt: skip
-        t += np.where(on, waits(rng, n, 40, 0.8, 5, 600), 0.0)
-    second = rng.random(n) < 0.3
-    t += np.where(second, waits(rng, n, 5 * HOUR, 1.2, 1800, 2 * DAY), 0.0)
-    more = np.where(second, rng.integers(1, 4, n), 0)
-    for step in range(3):
-        on = more > step
-        page = np.where(rng.random(n) < 0.7, cat.tp("product_page"), cat.tp("product_reviews"))
-        em.emit(j, t, on, b.channel, page, **device)
-        t += np.where(on, waits(rng, n, 45, 0.8, 5, 600), 0.0)
-
-    # Funnel thresholds (see module docstring).
-    u = rng.random(n)
-    base = np.array([s.purchase_conversion for s in behaviour])[b.segment]
-    p_order = base + par.EXPERIMENT.effect_absolute * b.variant
-    cart = u < base + par.CHECKOUT_MARGIN + par.CART_MARGIN
-    checkout = u < base + par.CHECKOUT_MARGIN
-    em.emit(j, t, cart, b.channel, cat.tp("add_to_cart"), **device)
-    t += np.where(cart, waits(rng, n, 60, 0.8, 5, 900), 0.0)
-    em.emit(j, t, checkout, b.channel, cat.tp("checkout"), login=True, **device)
-    t += np.where(checkout, waits(rng, n, 50, 0.6, 10, 600), 0.0)
-
-    friction = par.PAYMENT_ERROR
-    error = checkout & (b.channel == cat.APP) & (rng.random(n) < friction.rate_on_app_checkout)
-    order = u < p_order - np.where(error, friction.conversion_penalty, 0.0)
-    retry = error & order & (rng.random(n) < friction.retry_share_of_orders)
-    phone_order = error & order & ~retry
-    error_call = error & ~order & (rng.random(n) < friction.call_share_of_abandoners)
-    median = np.array([s.order_value_median for s in behaviour])[b.segment]
-    value = np.round(np.maximum(np.exp(rng.normal(np.log(median), 0.55)), 4.99), 2)
-    em.emit(
-        j,
-        t,
-        error,
-        cat.APP,
-        cat.tp("payment_error"),
-        extra=rng.choice(np.array(cat.ERROR_CODES), n),
-        **device,
-    )
-    t += np.where(error, waits(rng, n, 90, 0.8, 10, 1800), 0.0)
-
-    calls = phone_order | error_call
-    t += np.where(calls, waits(rng, n, 40 * 60, 1.0, 180, 20 * HOUR), 0.0)
-    t = np.where(calls, into_open_hours(rng, t, b.tod, par.OPEN_HOURS_UTC["contact_centre"]), t)
-    topic = np.full(n, cat.PAYMENT_TOPIC)
-    agent = route_to_agents(rng, agents, "voice", topic)
-    em.emit(j, t, calls, cat.CALL, cat.tp("ivr_menu"), topic=topic)
-    t += np.where(calls, rng.uniform(30, 150, n), 0.0)
-    em.emit(
-        j, t, calls, cat.CALL, cat.tp("payment_call"), agent=agent, case=True, topic=topic,
-        value=np.where(phone_order, value, np.nan), order=phone_order,
-    )  # fmt: skip
-    t += np.where(calls, waits(rng, n, 8 * 60, 0.5, 120, 2400), 0.0)
-
-    online = order & ~phone_order
-    em.emit(j, t, online, b.channel, cat.tp("payment"), login=True, **device)
-    t += np.where(online, rng.uniform(5, 40, n), 0.0)
-    em.emit(j, t, online, b.channel, cat.tp("order_confirmation"), value=value, order=True, **device)
-    t += np.where(order, rng.uniform(30, 120, n), 0.0)
-    em.emit(j, t, order, cat.EMAIL, cat.tp("order_confirmation_email"), outbound=True, order=True)
-
-    carrier = draw(rng, _CARRIER, n)
-    t += np.where(order, waits(rng, n, 16 * HOUR, 0.3, 6 * HOUR, 40 * HOUR), 0.0)
-    t = np.where(order, into_open_hours(rng, t, b.tod, par.OPEN_HOURS_UTC["messages"]), t)
-    em.emit(
-        j, t, order, cat.SMS, cat.tp("delivery_update"), outbound=True, order=True,
-        extra=np.array(cat.CARRIER_EXTRA)[carrier],
-    )  # fmt: skip
-    problem = order & (rng.random(n) < _P_PROBLEM[carrier])
-    delivered = order & ~problem
-    t += np.where(delivered, waits(rng, n, 1.2 * DAY, 0.4, 8 * HOUR, 4 * DAY), 0.0)
-    t = np.where(delivered, into_open_hours(rng, t, b.tod, par.OPEN_HOURS_UTC["messages"]), t)
-    em.emit(j, t, delivered, cat.EMAIL, cat.tp("delivery_confirmation"), outbound=True, order=True)
-
-    reminder = cart & ~order & ~error_call & b.opt_in & (rng.random(n) < 0.4)
-    t += np.where(reminder, waits(rng, n, 22 * HOUR, 0.2, 12 * HOUR, 30 * HOUR), 0.0)
-    em.emit(j, t, reminder, cat.EMAIL, cat.tp("cart_reminder"), outbound=True)
-
-    invites = _surveys(rng, b, agents, em, t, delivered, calls, order, error, agent)
+    walk = Walk.start(rng, b, em)
+    _discover(walk)
+    funnel = _checkout(walk, agents)
+    carrier, problem = _fulfil(walk, funnel)
+    invites = _surveys(walk, agents, funnel, delivered=funnel.order & ~problem)
 
     rows = b.journey
-    out.outcome[rows] = np.where(order, cat.CONVERTED, cat.ABANDONED)
-    out.payment_error[rows] = error
-    out.contacts[rows] = calls.astype(np.int64)
-    out.first_contact_resolution[rows] = phone_order
-    out.first_agent[rows] = np.where(calls, agent, -1)
-    out.carrier[rows] = np.where(order, carrier, -1)
-    out.value[rows] = np.where(order, value, np.nan)
-    out.has_order[rows] = order
+    out.outcome[rows] = np.where(funnel.order, cat.CONVERTED, cat.ABANDONED)
+    out.payment_error[rows] = funnel.error
+    out.contacts[rows] = funnel.calls
+    out.first_contact_resolution[rows] = funnel.phone_order
+    out.first_agent[rows] = np.where(funnel.calls, funnel.agent, -1)
+    out.carrier[rows] = np.where(funnel.order, carrier, -1)
+    out.value[rows] = np.where(funnel.order, funnel.value, np.nan)
+    out.has_order[rows] = funnel.order
     out.delivery_problem[rows] = problem
-    out.p_order_control[rows] = base - np.where(error, friction.conversion_penalty, 0.0)
+    # Expected P(order) under control: the error strikes a share of app checkouts, independently
+    # of u, and every journey that would order despite the error also reaches checkout.
+    friction = par.PAYMENT_ERROR
+    app_penalty = friction.rate_on_app_checkout * friction.conversion_penalty
+    out.p_order_control[rows] = funnel.base - np.where(b.channel == cat.APP, app_penalty, 0.0)
     return invites
 
 
-def _surveys(
-    rng: np.random.Generator,
-    b: Batch,
-    agents: Agents,
-    em: EventBuffer,
-    t: FloatArray,
-    delivered: np.ndarray,
-    calls: np.ndarray,
-    order: np.ndarray,
-    error: np.ndarray,
-    agent: IntArray,
-) -> SurveyInvite:
+def _discover(walk: Walk) -> None:
+    """Arrive (directly, from a newsletter or a social ad) and browse, in one or two sessions."""
+    b, n = walk.batch, walk.n
+    entry = draw(walk.rng, _ENTRY, n)
+    newsletter = (entry == 1) & b.opt_in
+    social = entry == 2
+    campaign = walk.rng.choice(np.array(cat.CAMPAIGNS), n)
+    walk.emit(newsletter, cat.EMAIL, cat.tp("promo_newsletter"), outbound=True, extra=campaign)
+    walk.wait(newsletter, 3 * HOUR, 1.0, (300, 2 * DAY))
+    walk.emit(newsletter, cat.EMAIL, cat.tp("email_click"), extra=campaign)
+    walk.pause(newsletter, 2, 10)
+    device: dict[str, Field] = {"who": int(Who.DEVICE), "slot": b.slot}
+    walk.emit(social, cat.SOCIAL, cat.tp("social_ad_click"), extra=cat.UTM_SOCIAL, **device)
+    walk.pause(social, 2, 10)
+
+    login_at_start = walk.chance(np.where(b.segment == cat.LOYAL, 0.5, 0.25))
+    landing = np.where(newsletter, cat.UTM_NEWSLETTER, np.where(social, cat.UTM_SOCIAL, -1))
+    identify = newsletter & walk.chance(0.5)
+    pages = 1 + walk.rng.binomial(5, 0.45, n)
+    for step in range(6):
+        on = pages > step
+        first = step == 0
+        walk.on_device(
+            on, browse_pages(walk.rng, b.channel), login=login_at_start & first,
+            identify=identify & first, extra=landing if first else -1,
+        )  # fmt: skip
+        walk.wait(on, 40, 0.8, (5, 600))
+    second = walk.chance(0.3)
+    walk.wait(second, 5 * HOUR, 1.2, (1800, 2 * DAY))
+    more = np.where(second, walk.rng.integers(1, 4, n), 0)
+    for step in range(3):
+        on = more > step
+        page = np.where(walk.chance(0.7), cat.tp("product_page"), cat.tp("product_reviews"))
+        walk.on_device(on, page)
+        walk.wait(on, 45, 0.8, (5, 600))
+
+
+def _checkout(walk: Walk, agents: Agents) -> Funnel:
+    """Cart, checkout, the app payment error (and calls about it), payment and order."""
+    b, n = walk.batch, walk.n
+    u = walk.rng.random(n)
+    base = np.array([s.purchase_conversion for s in par.SEGMENT_BEHAVIOUR])[b.segment]
+    p_order = base + par.EXPERIMENT.effect_absolute * b.variant
+    cart = u < base + par.CHECKOUT_MARGIN + par.CART_MARGIN
+    checkout = u < base + par.CHECKOUT_MARGIN
+    walk.on_device(cart, cat.tp("add_to_cart"))
+    walk.wait(cart, 60, 0.8, (5, 900))
+    walk.on_device(checkout, cat.tp("checkout"), login=True)
+    walk.wait(checkout, 50, 0.6, (10, 600))
+
+    friction = par.PAYMENT_ERROR
+    error = checkout & (b.channel == cat.APP) & walk.chance(friction.rate_on_app_checkout)
+    order = u < p_order - np.where(error, friction.conversion_penalty, 0.0)
+    retry = error & order & walk.chance(friction.retry_share_of_orders)
+    phone_order = error & order & ~retry
+    calls = phone_order | (error & ~order & walk.chance(friction.call_share_of_abandoners))
+    median = np.array([s.order_value_median for s in par.SEGMENT_BEHAVIOUR])[b.segment]
+    value = np.round(np.maximum(np.exp(walk.rng.normal(np.log(median), 0.55)), 4.99), 2)
+    walk.on_device(error, cat.tp("payment_error"), extra=walk.rng.choice(np.array(cat.ERROR_CODES), n))
+    walk.wait(error, 90, 0.8, (10, 1800))
+
+    walk.wait(calls, 40 * 60, 1.0, (180, 20 * HOUR))
+    walk.open_hours(calls, _CONTACT_CENTRE)
+    topic = np.full(n, cat.PAYMENT_TOPIC)
+    agent = route_to_agents(walk.rng, agents, "voice", topic)
+    walk.emit(calls, cat.CALL, cat.tp("ivr_menu"), topic=topic)
+    walk.pause(calls, 30, 150)
+    walk.emit(
+        calls, cat.CALL, cat.tp("payment_call"), agent=agent, case=True, topic=topic,
+        value=np.where(phone_order, value, np.nan), order=phone_order,
+    )  # fmt: skip
+    walk.wait(calls, 8 * 60, 0.5, (120, 2400))
+
+    online = order & ~phone_order
+    walk.on_device(online, cat.tp("payment"), login=True)
+    walk.pause(online, 5, 40)
+    walk.on_device(online, cat.tp("order_confirmation"), value=value, order=True)
+    return Funnel(base, cart, error, order, phone_order, calls, agent, value)
+
+
+def _fulfil(walk: Walk, funnel: Funnel) -> tuple[IntArray, BoolArray]:
+    """Order e-mail, delivery SMS (carrier), delivery confirmation or a coming delivery problem."""
+    order = funnel.order
+    walk.pause(order, 30, 120)
+    walk.emit(order, cat.EMAIL, cat.tp("order_confirmation_email"), outbound=True, order=True)
+    carrier = draw(walk.rng, _CARRIER, walk.n)
+    walk.wait(order, 16 * HOUR, 0.3, (6 * HOUR, 40 * HOUR))
+    walk.open_hours(order, _MESSAGES)
+    extra = np.array(cat.CARRIER_EXTRA)[carrier]
+    walk.emit(order, cat.SMS, cat.tp("delivery_update"), outbound=True, order=True, extra=extra)
+    problem = order & walk.chance(_P_PROBLEM[carrier])
+    delivered = order & ~problem
+    walk.wait(delivered, 1.2 * DAY, 0.4, (8 * HOUR, 4 * DAY))
+    walk.open_hours(delivered, _MESSAGES)
+    walk.emit(delivered, cat.EMAIL, cat.tp("delivery_confirmation"), outbound=True, order=True)
+
+    reminder = funnel.cart & ~order & ~funnel.calls & walk.batch.opt_in & walk.chance(0.4)
+    walk.wait(reminder, 22 * HOUR, 0.2, (12 * HOUR, 30 * HOUR))
+    walk.emit(reminder, cat.EMAIL, cat.tp("cart_reminder"), outbound=True)
+    return carrier, problem
+
+
+def _surveys(walk: Walk, agents: Agents, funnel: Funnel, *, delivered: BoolArray) -> SurveyInvite:
     """NPS after a delivered order; CSAT after a payment call (about the agent)."""
-    n = len(b)
+    b, n = walk.batch, walk.n
     s = par.SURVEYS
-    csat = calls & (rng.random(n) < s.csat_after_assisted)
-    nps = delivered & ~csat & (rng.random(n) < s.nps_after_order)
-    t = t + np.where(nps | csat, waits(rng, n, 10 * HOUR, 0.6, HOUR, 3 * DAY), 0.0)
-    em.emit(
-        b.journey, t, nps, cat.EMAIL, cat.tp("survey_invite"), outbound=True, extra=cat.SURVEY_EXTRA["nps"]
-    )
-    em.emit(
-        b.journey, t, csat, cat.SMS, cat.tp("survey_invite"), outbound=True, extra=cat.SURVEY_EXTRA["csat"]
-    )
-    p_resolved = resolution_probability(agents, agent, np.full(n, cat.PAYMENT_TOPIC), 0)
-    noise = rng.normal(0.0, 0.55, n)
-    nps_experience = 0.9 + 0.3 * (b.segment == cat.LOYAL) - 1.1 * error + noise
-    csat_experience = -0.7 + 1.3 * order + 2.0 * (p_resolved - 0.6) + noise
-    theme = np.where(
-        error, cat.THEME_USABILITY, np.where(rng.random(n) < 0.5, cat.THEME_DELIVERY, cat.THEME_QUALITY)
-    )
-    nps_invites = SurveyInvite.select(
-        nps, journey=b.journey, offset=t, metric=cat.NPS, channel=b.channel,
-        touchpoint=cat.tp("order_confirmation"), agent=-1, case=False, experience=nps_experience,
-        theme=theme, repeat=False,
+    csat = funnel.calls & walk.chance(s.csat_after_assisted)
+    nps = delivered & ~csat & walk.chance(s.nps_after_order)
+    walk.wait(nps | csat, 10 * HOUR, 0.6, (HOUR, 3 * DAY))
+    nps_extra, csat_extra = cat.SURVEY_EXTRA["nps"], cat.SURVEY_EXTRA["csat"]
+    walk.emit(nps, cat.EMAIL, cat.tp("survey_invite"), outbound=True, extra=nps_extra)
+    walk.emit(csat, cat.SMS, cat.tp("survey_invite"), outbound=True, extra=csat_extra)
+    p_resolved = resolution_probability(agents, funnel.agent, np.full(n, cat.PAYMENT_TOPIC), 0)
+    noise = walk.rng.normal(0.0, 0.55, n)
+    usability = funnel.error
+    theme = np.where(walk.chance(0.5), cat.THEME_DELIVERY, cat.THEME_QUALITY)
+    common: dict[str, Any] = {"journey": b.journey, "offset": walk.clock, "repeat": False}
+    nps_experience = 0.9 + 0.3 * (b.segment == cat.LOYAL) - 1.1 * usability + noise
+    return SurveyInvite.concat(
+        [
+            SurveyInvite.select(
+                nps, metric=cat.NPS, channel=b.channel, touchpoint=cat.tp("order_confirmation"),
+                agent=-1, case=False, experience=nps_experience,
+                theme=np.where(usability, cat.THEME_USABILITY, theme), **common,
+            ),
+            SurveyInvite.select(
+                csat, metric=cat.CSAT, channel=cat.CALL, touchpoint=cat.tp("payment_call"),
+                agent=funnel.agent, case=True,
+                experience=-0.7 + 1.3 * funnel.order + 2.0 * (p_resolved - 0.6) + noise,
+                theme=cat.THEME_USABILITY, **common,
+            ),
+        ]
     )  # fmt: skip
-    csat_invites = SurveyInvite.select(
-        csat, journey=b.journey, offset=t, metric=cat.CSAT, channel=cat.CALL,
-        touchpoint=cat.tp("payment_call"), agent=agent, case=True, experience=csat_experience,
-        theme=cat.THEME_USABILITY, repeat=False,
-    )  # fmt: skip
-    return SurveyInvite.concat([nps_invites, csat_invites])

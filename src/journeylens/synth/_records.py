@@ -12,13 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from journeylens.synth import _catalogue as cat
+from journeylens.synth import _ids as ids
 from journeylens.synth import _parameters as par
-from journeylens.synth._assembly import TIMESTAMP, Names, PlacedEvents
-from journeylens.synth._events import DAY, IntArray, draw
-from journeylens.synth.journeys import Simulation
+from journeylens.synth._assembly import TIMESTAMP, Chunk
+from journeylens.synth._events import DAY, MICROS, IntArray, draw
 from journeylens.synth.population import (
     AGE_BAND_SHARES,
     DEFAULT_NUMBER_E164,
@@ -26,7 +25,6 @@ from journeylens.synth.population import (
     EMAIL_STYLES,
     PHONE_STYLES,
     PLAN_BY_SEGMENT,
-    Population,
     crm_ids,
     emails,
     phone_subscribers,
@@ -34,9 +32,11 @@ from journeylens.synth.population import (
     raw_phones,
 )
 
-_US = 1_000_000
-_HISTORY_START_US = 1_546_300_800 * _US  # 2019-01-01: existing customers signed up after this
+_HISTORY_START_US = 1_546_300_800 * MICROS  # 2019-01-01: existing customers signed up after this
+_NEVER = np.iinfo(np.int64).max
 SHARED_KINDS = ("family_tablet", "store_kiosk", "call_centre_default_number")
+_EMAIL_SOURCES = np.array([cat.SOURCES.index(s) for s in ("crm", "web_signup", "newsletter")])
+_PHONE_SOURCES = np.array([cat.SOURCES.index(s) for s in ("crm", "call_center")])
 
 
 @dataclass(frozen=True)
@@ -52,27 +52,35 @@ class Records:
 
 
 def _repeat_rows(counts: IntArray) -> tuple[IntArray, IntArray]:
+    """Owner and position of ``counts[i]`` rows per owner ``i``."""
     owner = np.repeat(np.arange(len(counts)), counts)
     position = np.arange(len(owner)) - (np.cumsum(counts) - counts)[owner]
     return owner, position
 
 
-def _source(index: IntArray | int, n: int) -> pa.Array:
-    names = pa.array([f'{{"source":"{s}"}}' for s in cat.SOURCES])
-    return names.take(pa.array(np.broadcast_to(np.asarray(index, dtype=np.int64), (n,))))
+def _strings(value: str, n: int) -> pa.Array:
+    return pa.array([value] * n, pa.string())
 
 
 def _identity_rows(
-    kind: str, value: pa.Array, user: pa.Array, anonymous: pa.Array, micros: IntArray, source: pa.Array
+    kind: str,
+    value: pa.Array,
+    user: pa.Array,
+    *,
+    micros: IntArray,
+    source: IntArray | int,
+    anonymous: pa.Array | None = None,
 ) -> pa.Table:
+    sources = pa.array([f'{{"source":"{s}"}}' for s in cat.SOURCES])
+    n = len(value)
     return pa.table(
         {
-            "identifier_type": pa.array([kind] * len(value), pa.string()),
+            "identifier_type": _strings(kind, n),
             "identifier_value": value,
             "user_id": user,
-            "anonymous_id": anonymous,
-            "timestamp": pa.array(micros, type=TIMESTAMP),
-            "properties": source,
+            "anonymous_id": pa.nulls(n, pa.string()) if anonymous is None else anonymous,
+            "timestamp": pa.array(micros - micros % 1000, type=TIMESTAMP),  # milliseconds, as elsewhere
+            "properties": ids.take(sources, np.broadcast_to(source, (n,))),
         }
     )
 
@@ -83,7 +91,7 @@ def _truth_rows(
     n = len(raw)
     return pa.table(
         {
-            "identifier_type": pa.array([kind] * n, pa.string()),
+            "identifier_type": _strings(kind, n),
             "identifier_value_raw": raw,
             "identifier_value_normalised": normalised,
             "customer": customer,
@@ -93,146 +101,132 @@ def _truth_rows(
     )
 
 
-def signup_micros(
-    rng: np.random.Generator, pop: Population, placed: PlacedEvents, window_start_us: int, days: int
-) -> IntArray:
+def signup_micros(rng: np.random.Generator, chunk: Chunk) -> IntArray:
     """Signup time: first identified event for first_time customers, else before the window."""
-    first_known = np.full(pop.size, np.iinfo(np.int64).max)
+    pop, placed, window = chunk.pop, chunk.placed, chunk.window
+    first_known = np.full(pop.size, _NEVER)
     np.minimum.at(first_known, placed.customer[placed.has_user], placed.micros[placed.has_user])
-    first_seen = np.full(pop.size, np.iinfo(np.int64).max)
+    first_seen = np.full(pop.size, _NEVER)
     np.minimum.at(first_seen, placed.customer, placed.micros)
-    in_window = window_start_us + (rng.random(pop.size) * days * DAY * _US).astype(np.int64)
+    in_window = window.start_us + (rng.random(pop.size) * (window.end_us - window.start_us)).astype(np.int64)
     new = np.minimum(first_known, first_seen)
-    new = np.where(new == np.iinfo(np.int64).max, in_window, new)
-    history = _HISTORY_START_US + (rng.random(pop.size) * (window_start_us - _HISTORY_START_US)).astype(
+    new = np.where(new == _NEVER, in_window, new)
+    history = _HISTORY_START_US + (rng.random(pop.size) * (window.start_us - _HISTORY_START_US)).astype(
         np.int64
     )
     return np.where(pop.segment == cat.FIRST_TIME, new, history)
 
 
-def build_records(
-    rng: np.random.Generator,
-    seed: int,
-    pop: Population,
-    sim: Simulation,
-    placed: PlacedEvents,
-    names: Names,
-    window_start_us: int,
-    days: int,
-) -> Records:
+def _after(rng: np.random.Generator, since: IntArray, until: int) -> IntArray:
+    """A moment between ``since`` and ``until`` (microseconds)."""
+    return since + (rng.random(len(since)) * (until - since)).astype(np.int64)
+
+
+def build_records(rng: np.random.Generator, chunk: Chunk) -> Records:
     """Customers, identities, assignments and the identifier truth of one chunk."""
-    window_end_us = window_start_us + int(days * DAY) * _US
-    signup = signup_micros(rng, pop, placed, window_start_us, days)
-    users = names.user_ids
+    pop, users = chunk.pop, chunk.names.user_ids
+    signup = signup_micros(rng, chunk)
     normalised = emails(pop, rng)
     style = rng.integers(0, EMAIL_STYLES, pop.size)
+    end = chunk.window.end_us
 
     crm = crm_ids(pop)
-    crm_rows = _identity_rows(
-        "crm_id", crm, users, pa.nulls(pop.size, pa.string()), signup, _source(0, pop.size)
-    )
+    crm_rows = _identity_rows("crm_id", crm, users, micros=signup, source=0)
 
     owner, position = _repeat_rows(1 + (rng.random(pop.size) < 0.5) + (rng.random(pop.size) < 0.2))
-    later = signup[owner] + (rng.random(len(owner)) * (window_end_us - signup[owner])).astype(np.int64)
-    email_raw = raw_emails(normalised.take(pa.array(owner)), style[owner] + position)
-    email_users = users.take(pa.array(owner))
+    email_raw, email_users = (
+        raw_emails(ids.take(normalised, owner), style[owner] + position),
+        ids.take(users, owner),
+    )
     email_rows = _identity_rows(
-        "email", email_raw, email_users, pa.nulls(len(owner), pa.string()),
-        np.where(position == 0, signup[owner], later), _source(np.array([0, 1, 3])[position], len(owner)),
+        "email", email_raw, email_users, source=_EMAIL_SOURCES[position],
+        micros=np.where(position == 0, signup[owner], _after(rng, signup[owner], end)),
     )  # fmt: skip
 
-    phone_counts = np.where(pop.has_phone, 1 + (rng.random(pop.size) < 0.4), 0)
-    p_owner, p_position = _repeat_rows(phone_counts)
+    p_owner, p_position = _repeat_rows(np.where(pop.has_phone, 1 + (rng.random(pop.size) < 0.4), 0))
     p_style = rng.integers(0, PHONE_STYLES, pop.size)[p_owner] + p_position
-    phone_raw, e164 = raw_phones(pop.country[p_owner], phone_subscribers(pop, seed)[p_owner], p_style)
-    p_later = signup[p_owner] + (rng.random(len(p_owner)) * (window_end_us - signup[p_owner])).astype(
-        np.int64
-    )
+    phone_raw, e164 = raw_phones(pop.country[p_owner], phone_subscribers(pop, chunk.seed)[p_owner], p_style)
     phone_rows = _identity_rows(
-        "phone", phone_raw, users.take(pa.array(p_owner)), pa.nulls(len(p_owner), pa.string()),
-        np.where(p_position == 0, signup[p_owner], p_later), _source(np.array([0, 2])[p_position], len(p_owner)),
+        "phone", phone_raw, ids.take(users, p_owner), source=_PHONE_SOURCES[p_position],
+        micros=np.where(p_position == 0, signup[p_owner], _after(rng, signup[p_owner], end)),
     )  # fmt: skip
 
     d_owner = np.flatnonzero(pop.default_number)
-    default_raw = pa.array(DEFAULT_NUMBER_RAW).take(
-        pa.array(rng.integers(0, len(DEFAULT_NUMBER_RAW), len(d_owner)))
+    default_raw = ids.take(
+        pa.array(DEFAULT_NUMBER_RAW), rng.integers(0, len(DEFAULT_NUMBER_RAW), len(d_owner))
     )
-    d_micros = window_start_us + (rng.random(len(d_owner)) * days * DAY * _US).astype(np.int64)
+    default_customers = ids.take(users, d_owner)
     default_rows = _identity_rows(
-        "phone", default_raw, users.take(pa.array(d_owner)), pa.nulls(len(d_owner), pa.string()),
-        d_micros, _source(2, len(d_owner)),
+        "phone", default_raw, default_customers, source=_PHONE_SOURCES[1],
+        micros=_after(rng, np.full(len(d_owner), chunk.window.start_us), end),
     )  # fmt: skip
 
+    shared_devices, device_truth = _device_truth(chunk)
+    default_e164 = _strings(DEFAULT_NUMBER_E164, len(d_owner))
+    shared_number = pa.table(
+        {
+            "identifier_type": _strings("phone", len(d_owner)),
+            "value": default_e164,
+            "kind": _strings(SHARED_KINDS[2], len(d_owner)),
+            "customer": default_customers,
+        }
+    )
+    return Records(
+        customers=_customers(rng, chunk, normalised, signup),
+        identities=pa.concat_tables(
+            [crm_rows, email_rows, phone_rows, default_rows, _identify_rows(chunk, normalised, style)]
+        ),
+        assignments=_assignments(chunk),
+        identifier_truth=pa.concat_tables(
+            [
+                _truth_rows("crm_id", crm, crm, users, None),
+                _truth_rows("email", email_raw, ids.take(normalised, owner), email_users, None),
+                _truth_rows("phone", phone_raw, e164, ids.take(users, p_owner), None),
+                _truth_rows("phone", default_raw, default_e164, default_customers, SHARED_KINDS[2]),
+                device_truth,
+            ]
+        ),
+        shared=pa.concat_tables([shared_devices, shared_number]),
+    )
+
+
+def _identify_rows(chunk: Chunk, normalised: pa.Array, style: IntArray) -> pa.Table:
+    """Identify calls (newsletter sign-up, e-mail click) linking a device to the e-mail."""
+    placed = chunk.placed
     ev = placed.events
     said = np.flatnonzero(ev.identify & placed.has_anonymous)
     who = placed.customer[said]
-    identify_rows = _identity_rows(
+    newsletter = ev.touchpoint[said] == cat.tp("newsletter_signup")
+    return _identity_rows(
         "email",
-        raw_emails(normalised.take(pa.array(who)), style[who]),
-        users.take(pa.array(who, type=pa.int64(), mask=~placed.has_user[said])),
-        names.anonymous_ids.take(pa.array(ev.slot[said])),
-        placed.micros[said],
-        _source(np.where(ev.touchpoint[said] == cat.tp("newsletter_signup"), 3, 4), len(said)),
-    )
-    identities = pa.concat_tables([crm_rows, email_rows, phone_rows, default_rows, identify_rows])
-
-    shared, anonymous_truth = _device_truth(pop, placed, names)
-    default_customers = users.take(pa.array(d_owner))
-    identifier_truth = pa.concat_tables(
-        [
-            _truth_rows("crm_id", crm, crm, users, None),
-            _truth_rows("email", email_raw, normalised.take(pa.array(owner)), email_users, None),
-            _truth_rows("phone", phone_raw, e164, users.take(pa.array(p_owner)), None),
-            _truth_rows(
-                "phone", default_raw, pa.array([DEFAULT_NUMBER_E164] * len(d_owner), pa.string()),
-                default_customers, SHARED_KINDS[2],
-            ),
-            anonymous_truth,
-        ]
-    )  # fmt: skip
-    shared = pa.concat_tables(
-        [
-            shared,
-            pa.table(
-                {
-                    "identifier_type": pa.array(["phone"] * len(d_owner), pa.string()),
-                    "value": pa.array([DEFAULT_NUMBER_E164] * len(d_owner), pa.string()),
-                    "kind": pa.array([SHARED_KINDS[2]] * len(d_owner), pa.string()),
-                    "customer": default_customers,
-                }
-            ),
-        ]
-    )
-    return Records(
-        customers=_customers(rng, pop, users, normalised, signup),
-        identities=identities,
-        assignments=_assignments(pop, sim, placed, users),
-        identifier_truth=identifier_truth,
-        shared=shared,
+        raw_emails(ids.take(normalised, who), style[who]),
+        ids.take(chunk.names.user_ids, who, placed.has_user[said]),
+        anonymous=ids.take(chunk.names.anonymous_ids, ev.slot[said]),
+        micros=placed.micros[said],
+        source=np.where(newsletter, cat.SOURCES.index("newsletter"), cat.SOURCES.index("email_click")),
     )
 
 
-def _device_truth(pop: Population, placed: PlacedEvents, names: Names) -> tuple[pa.Table, pa.Table]:
+def _device_truth(chunk: Chunk) -> tuple[pa.Table, pa.Table]:
     """Which customer each used anonymous_id belongs to; tablets and kiosks used by several."""
+    pop, placed, names = chunk.pop, chunk.placed, chunk.names
     used = np.unique(placed.events.slot[placed.has_anonymous])
-    device = pop.slot_device[used]
-    kind = pop.slot_shared[used]
+    device, kind = pop.slot_device[used], pop.slot_shared[used]
     tablet = kind == 1
     users_per_tablet = np.bincount(device[tablet], minlength=int(device.max(initial=0)) + 1)
     shared_tablet = tablet & (users_per_tablet[np.where(tablet, device, 0)] >= 2)
     is_shared = shared_tablet | (kind == 2)
-    shared_kind = np.where(kind == 2, 1, 0)
-    anonymous = names.anonymous_ids.take(pa.array(used))
-    customer = names.user_ids.take(pa.array(pop.slot_customer[used]))
-    kinds = pa.array(SHARED_KINDS[:2])
+    anonymous = ids.take(names.anonymous_ids, used)
+    customer = ids.take(names.user_ids, pop.slot_customer[used])
+    shared_kind = ids.take(pa.array(SHARED_KINDS[:2]), np.where(kind == 2, 1, 0), is_shared)
     truth = pa.table(
         {
-            "identifier_type": pa.array(["anonymous_id"] * len(used), pa.string()),
+            "identifier_type": _strings("anonymous_id", len(used)),
             "identifier_value_raw": anonymous,
             "identifier_value_normalised": anonymous,
             "customer": customer,
             "shared": pa.array(is_shared),
-            "shared_kind": kinds.take(pa.array(shared_kind, mask=~is_shared)),
+            "shared_kind": shared_kind,
         }
     )
     rows = pa.array(np.flatnonzero(is_shared))
@@ -240,54 +234,52 @@ def _device_truth(pop: Population, placed: PlacedEvents, names: Names) -> tuple[
         {
             "identifier_type": truth.column("identifier_type").take(rows),
             "value": anonymous.take(rows),
-            "kind": truth.column("shared_kind").take(rows),
+            "kind": shared_kind.take(rows),
             "customer": customer.take(rows),
         }
     )
     return shared, truth
 
 
-def _customers(
-    rng: np.random.Generator, pop: Population, users: pa.Array, normalised: pa.Array, signup: IntArray
-) -> pa.Table:
+def _customers(rng: np.random.Generator, chunk: Chunk, normalised: pa.Array, signup: IntArray) -> pa.Table:
+    """The CRM extract: segment and traits; household members share their city."""
+    pop = chunk.pop
     offsets = np.cumsum([0] + [len(cat.CITIES[c]) for c in cat.COUNTRIES])
     all_cities = pa.array([city for c in cat.COUNTRIES for city in cat.CITIES[c]])
-    sizes = np.diff(offsets)
-    city = offsets[pop.country] + (rng.random(pop.size) * sizes[pop.country]).astype(np.int64)
-    member = pop.tablet_slot >= 0
-    city = np.where(member, city[(np.arange(pop.size) // 3) * 3], city)
+    city = offsets[pop.country] + (rng.random(pop.size) * np.diff(offsets)[pop.country]).astype(np.int64)
+    city = np.where(pop.tablet_slot >= 0, city[(np.arange(pop.size) // 3) * 3], city)
     plan = np.empty(pop.size, dtype=np.int64)
     for segment, cum in enumerate(PLAN_BY_SEGMENT):
         rows = np.flatnonzero(pop.segment == segment)
         plan[rows] = draw(rng, cum, len(rows))
-    age = draw(rng, AGE_BAND_SHARES, pop.size)
     return pa.table(
         {
-            "user_id": users,
-            "segment": pa.array(cat.SEGMENTS).take(pa.array(pop.segment)),
-            "country": pa.array(cat.COUNTRIES).take(pa.array(pop.country)),
-            "city": all_cities.take(pa.array(city)),
-            "signup_date": pa.array((signup // (86_400 * _US)).astype(np.int32), type=pa.date32()),
-            "age_band": pa.array(cat.AGE_BANDS).take(pa.array(age)),
-            "plan": pa.array(cat.PLANS).take(pa.array(plan)),
+            "user_id": chunk.names.user_ids,
+            "segment": ids.take(pa.array(cat.SEGMENTS), pop.segment),
+            "country": ids.take(pa.array(cat.COUNTRIES), pop.country),
+            "city": ids.take(all_cities, city),
+            "signup_date": pa.array((signup // (int(DAY) * MICROS)).astype(np.int32), type=pa.date32()),
+            "age_band": ids.take(pa.array(cat.AGE_BANDS), draw(rng, AGE_BAND_SHARES, pop.size)),
+            "plan": ids.take(pa.array(cat.PLANS), plan),
             "email": raw_emails(normalised, rng.integers(0, EMAIL_STYLES, pop.size)),
             "marketing_opt_in": pa.array(pop.opt_in),
         }
     )
 
 
-def _assignments(pop: Population, sim: Simulation, placed: PlacedEvents, users: pa.Array) -> pa.Table:
+def _assignments(chunk: Chunk) -> pa.Table:
     """Users exposed to the experiment: assigned at the start of their first purchase journey."""
-    on_purchase = sim.plan.kind[placed.events.journey] == cat.PURCHASE
-    first = np.full(pop.size, np.iinfo(np.int64).max)
+    pop, placed = chunk.pop, chunk.placed
+    on_purchase = chunk.sim.plan.kind[placed.events.journey] == cat.PURCHASE
+    first = np.full(pop.size, _NEVER)
     np.minimum.at(first, placed.customer[on_purchase], placed.micros[on_purchase])
-    assigned = np.flatnonzero(first < np.iinfo(np.int64).max)
+    assigned = np.flatnonzero(first < _NEVER)
     experiment = par.EXPERIMENT
     return pa.table(
         {
-            "user_id": users.take(pa.array(assigned)),
-            "experiment": pa.array([experiment.name] * len(assigned), pa.string()),
-            "variant": pa.array(experiment.variants).take(pa.array(pop.variant[assigned])),
+            "user_id": ids.take(chunk.names.user_ids, assigned),
+            "experiment": _strings(experiment.name, len(assigned)),
+            "variant": ids.take(pa.array(experiment.variants), pop.variant[assigned]),
             "timestamp": pa.array(first[assigned], type=TIMESTAMP),
         }
     )

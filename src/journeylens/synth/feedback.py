@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from journeylens.synth import _catalogue as cat
+from journeylens.synth import _ids as ids
 from journeylens.synth import _parameters as par
 from journeylens.synth._batch import SurveyInvite
 from journeylens.synth._events import DAY, HOUR, BoolArray, FloatArray, IntArray, waits
@@ -60,7 +61,7 @@ def answer_surveys(
     rows = np.flatnonzero(answered)
     invite = SurveyInvite(**{k: getattr(invites, k)[rows] for k in invites.__dataclass_fields__})
     m = len(rows)
-    seconds = start[invite.journey] + invite.offset + waits(rng, m, 3 * HOUR, 1.2, 300, 5 * DAY)
+    seconds = start[invite.journey] + invite.offset + waits(rng, m, 3 * HOUR, 1.2, (300, 5 * DAY))
     score = np.zeros(m)
     tone = np.full(m, cat.NEUTRAL)
     noise = rng.normal(0.0, 1.0, m)
@@ -89,16 +90,16 @@ def comments(rng: np.random.Generator, invite: SurveyInvite, tone: IntArray) -> 
     """Free-text comments: mostly present, some missing (null) and a few empty strings."""
     n = len(tone)
     per_tone = len(cat.COMMENT_OPENERS[0])
-    opener = _OPENERS.take(pa.array(tone * per_tone + rng.integers(0, per_tone, n)))
+    opener = ids.take(_OPENERS, tone * per_tone + rng.integers(0, per_tone, n))
     body_index = (tone * len(cat.THEMES) + invite.theme) * _VARIANTS + rng.integers(0, _VARIANTS, n)
-    body = _BODIES.take(pa.array(body_index))
+    body = ids.take(_BODIES, body_index)
     repeat_valid = invite.repeat & (tone == cat.NEGATIVE)
-    repeat = _REPEATS.take(pa.array(rng.integers(0, len(_REPEATS), n), mask=~repeat_valid))
+    repeat = ids.take(_REPEATS, rng.integers(0, len(_REPEATS), n), repeat_valid)
     agent_valid = (invite.agent >= 0) & (tone != cat.NEUTRAL) & (rng.random(n) < 0.5)
     per_agent = len(cat.AGENT_SENTENCES[cat.NEGATIVE])
     agent_index = (tone == cat.POSITIVE) * per_agent + rng.integers(0, per_agent, n)
-    agent = _AGENTS.take(pa.array(agent_index, mask=~agent_valid))
-    text = pc.binary_join_element_wise(opener, body, repeat, agent, " ", null_handling="skip")
+    agent = ids.take(_AGENTS, agent_index, agent_valid)
+    text = ids.join_present([opener, body, repeat, agent], " ")
     # Some people type in lower case without the final full stop.
     casual = pa.array(rng.random(n) < 0.15)
     text = pc.if_else(casual, pc.utf8_rtrim(pc.utf8_lower(text), characters="."), text)

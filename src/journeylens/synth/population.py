@@ -23,16 +23,16 @@ _DEVICE_COUNT = cumulative((("1", 0.45), ("2", 0.40), ("3", 0.15)))
 _COUNTRY = cumulative((("NL", 0.85), ("BE", 0.10), ("DE", 0.05)))
 _SECONDARY_KIND = cumulative((("desktop", 0.35), ("mobile_web", 0.30), ("ios", 0.2), ("android", 0.15)))
 _DOMAINS_BY_COUNTRY = (
-    cumulative(tuple((d, w) for d, w in zip(cat.EMAIL_DOMAINS, (5, 4, 2, 3, 2, 2, 0, 0, 1, 2)))),
-    cumulative(tuple((d, w) for d, w in zip(cat.EMAIL_DOMAINS, (5, 3, 2, 0, 0, 2, 4, 0, 1, 0)))),
-    cumulative(tuple((d, w) for d, w in zip(cat.EMAIL_DOMAINS, (5, 2, 2, 0, 0, 1, 0, 5, 1, 0)))),
+    cumulative(tuple((d, w) for d, w in zip(cat.EMAIL_DOMAINS, (5, 4, 2, 3, 2, 2, 0, 0, 1, 2), strict=True))),
+    cumulative(tuple((d, w) for d, w in zip(cat.EMAIL_DOMAINS, (5, 3, 2, 0, 0, 2, 4, 0, 1, 0), strict=True))),
+    cumulative(tuple((d, w) for d, w in zip(cat.EMAIL_DOMAINS, (5, 2, 2, 0, 0, 1, 0, 5, 1, 0), strict=True))),
 )
 PLAN_BY_SEGMENT = (
     cumulative((("basic", 0.7), ("plus", 0.25), ("premium", 0.05))),
     cumulative((("basic", 0.3), ("plus", 0.4), ("premium", 0.3))),
     cumulative((("basic", 0.5), ("plus", 0.35), ("premium", 0.15))),
 )
-AGE_BAND_SHARES = cumulative(tuple(zip(cat.AGE_BANDS, (0.12, 0.24, 0.22, 0.18, 0.14, 0.10))))
+AGE_BAND_SHARES = cumulative(tuple(zip(cat.AGE_BANDS, (0.12, 0.24, 0.22, 0.18, 0.14, 0.10), strict=True)))
 PHONE_MULTIPLIER = 48271
 """Phone subscriber numbers are a bijection of the customer index mod 10**8: never shared."""
 DEFAULT_NUMBER_E164 = "+31207000000"
@@ -79,7 +79,7 @@ class Population:
 
 def build_population(rng: np.random.Generator, chunk: int, first: int, size: int) -> Population:
     """Draw the customers ``first .. first + size - 1`` and their devices."""
-    shares = cumulative(tuple((s, b.share) for s, b in zip(cat.SEGMENTS, par.SEGMENT_BEHAVIOUR)))
+    shares = cumulative(tuple((s, b.share) for s, b in zip(cat.SEGMENTS, par.SEGMENT_BEHAVIOUR, strict=True)))
     segment = draw(rng, shares, size)
     country = draw(rng, _COUNTRY, size)
     variant = (rng.random(size) < par.EXPERIMENT.treatment_share).astype(np.int64)
@@ -145,7 +145,7 @@ def build_population(rng: np.random.Generator, chunk: int, first: int, size: int
                 np.ones(len(members), np.int64),
                 np.full(len(kiosk_user), 2, np.int64),
             ]
-        ),  # fmt: skip
+        ),
         personal_first=personal_first,
         personal_count=count,
         tablet_slot=tablet_slot,
@@ -185,8 +185,8 @@ def crm_ids(pop: Population) -> pa.StringArray:
 
 def emails(pop: Population, rng: np.random.Generator) -> pa.Array:
     """Normalised (lower-case) e-mail address of every customer; unique by the global number."""
-    first = pa.array(cat.FIRST_NAMES).take(pa.array(pop.first_name))
-    last = pa.array(cat.LAST_NAMES).take(pa.array(pop.last_name))
+    first = ids.take(pa.array(cat.FIRST_NAMES), pop.first_name)
+    last = ids.take(pa.array(cat.LAST_NAMES), pop.last_name)
     initial = pc.utf8_slice_codeunits(first, 0, 1)
     number = pa.array(pop.global_index).cast(pa.string())
     style = rng.integers(0, 4, pop.size)
@@ -201,7 +201,7 @@ def emails(pop: Population, rng: np.random.Generator) -> pa.Array:
     for country, cum in enumerate(_DOMAINS_BY_COUNTRY):
         rows = np.flatnonzero(pop.country == country)
         domain_index[rows] = draw(rng, cum, len(rows))
-    domain = pa.array(cat.EMAIL_DOMAINS).take(pa.array(domain_index))
+    domain = ids.take(pa.array(cat.EMAIL_DOMAINS), domain_index)
     return pc.binary_join_element_wise(local, domain, "@")
 
 
@@ -228,6 +228,8 @@ def phone_subscribers(pop: Population, seed: int) -> IntArray:
 
 
 PHONE_STYLES = 5
+_MOBILE_PREFIXES = ("6", "4", "151")
+"""Mobile prefixes after the country code (NL, BE, DE); the subscriber number follows."""
 
 
 def raw_phones(country: IntArray, subscriber: IntArray, style: IntArray) -> tuple[pa.Array, pa.Array]:
@@ -241,24 +243,23 @@ def raw_phones(country: IntArray, subscriber: IntArray, style: IntArray) -> tupl
     s = ids.decimal_ids("", subscriber, 8)
     s4a, s4b = pc.utf8_slice_codeunits(s, 0, 4), pc.utf8_slice_codeunits(s, 4, 8)
     pairs = [pc.utf8_slice_codeunits(s, i, i + 2) for i in range(0, 8, 2)]
-    national = pc.choose(pa.array(country), pc.binary_join_element_wise("6", s, ""),
-                         pc.binary_join_element_wise("4", s, ""),
-                         pc.binary_join_element_wise("151", s, ""))  # fmt: skip
-    code = pa.array(cat.COUNTRY_CALLING_CODES).take(pa.array(country))
+    national = pc.binary_join_element_wise(ids.take(pa.array(_MOBILE_PREFIXES), country), s, "")
+    code = ids.take(pa.array(cat.COUNTRY_CALLING_CODES), country)
+    prefix = ids.take(pa.array(_MOBILE_PREFIXES), country)
     e164 = pc.binary_join_element_wise("+", code, national, "")
     dutch = (
         e164,
         pc.binary_join_element_wise("+31 6 ", s4a, " ", s4b, ""),
         pc.binary_join_element_wise("0031", national, ""),
         pc.binary_join_element_wise("06-", s, ""),
-        pc.binary_join_element_wise("06 ", *pairs, " "),
+        pc.binary_join_element_wise("06", *pairs, " "),
     )
     foreign = (
         e164,
         pc.binary_join_element_wise("+", code, " ", national, ""),
         pc.binary_join_element_wise("00", code, national, ""),
         pc.binary_join_element_wise("00", code, " ", national, ""),
-        pc.binary_join_element_wise("+", code, " ", s4a, " ", s4b, ""),
+        pc.binary_join_element_wise("+", code, " ", prefix, " ", s4a, " ", s4b, ""),
     )
     index = pa.array(style % PHONE_STYLES)
     raw = pc.if_else(pa.array(country == 0), pc.choose(index, *dutch), pc.choose(index, *foreign))
@@ -289,11 +290,11 @@ def build_agents(seed: int) -> Agents:
     table = pa.table(
         {
             "agent_id": ids.decimal_ids("ag", np.arange(1, len(team) + 1), 4),
-            "team": pa.array(names).take(pa.array(team)),
-            "site": pa.array([t.site for t in par.TEAMS]).take(pa.array(team)),
+            "team": ids.take(pa.array(names), team),
+            "site": ids.take(pa.array([t.site for t in par.TEAMS]), team),
             "tenure": pa.array(tenure, pa.float64()),
             "skill_level": pa.array(rating.astype(np.int64)),
-            "group": pa.array([t.group for t in par.TEAMS]).take(pa.array(team)),
+            "group": ids.take(pa.array([t.group for t in par.TEAMS]), team),
         }
     )
     return Agents(team, skill, np.cumsum(sizes) - sizes, sizes, table)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -24,14 +24,16 @@ import pyarrow.parquet as pq
 
 from journeylens.errors import InputError
 from journeylens.synth._assembly import (
+    Chunk,
     event_tables,
     feedback_tables,
     journey_truth,
     names_for,
     place_events,
 )
+from journeylens.synth._events import MICROS, Window
 from journeylens.synth._records import build_records
-from journeylens.synth._truth import GROUND_TRUTH, TRUTH_FILES, Tally, write_ground_truth
+from journeylens.synth._truth import GROUND_TRUTH, TRUTH_FILES, Tally, chunk_stats, write_ground_truth
 from journeylens.synth.feedback import answer_surveys
 from journeylens.synth.journeys import simulate_journeys
 from journeylens.synth.population import Agents, build_agents, build_population
@@ -39,6 +41,7 @@ from journeylens.synth.population import Agents, build_agents, build_population
 Format = Literal["parquet", "csv"]
 TABLES = ("events", "identities", "customers", "feedback", "agents", "assignments")
 _CHUNK_STREAM = 1
+"""Chunks draw from ``(seed, 1, chunk)``; agents from ``(seed, 0xA6E)``: the streams never meet."""
 
 
 @dataclass(frozen=True)
@@ -101,62 +104,73 @@ def generate_world(
         50
     """
     window_start = _check_arguments(customers, fmt, chunk_customers, start, days)
+    out = Path(out)
     _prepare(out)
-    window_start_us = int(window_start.timestamp()) * 1_000_000
+    window = Window(int(window_start.timestamp()) * MICROS, days)
     agents = build_agents(seed)
     _write(agents.table, out / "agents" / f"agents.{fmt}", fmt)
     tally = Tally(agents=agents.table.num_rows)
     chunks = -(-customers // chunk_customers)
-    truth_dir = out / "ground_truth"
     settings = {
         "seed": seed, "customers": customers, "chunk_customers": chunk_customers, "start": start,
         "days": days, "format": fmt,
     }  # fmt: skip
     write_ground_truth(out, settings, tally, agents, complete=False)
-    writers: dict[str, pq.ParquetWriter] = {}
-    try:
-        for chunk in range(chunks):
-            first = chunk * chunk_customers
+    with _TruthWriters(out) as truth:
+        for index in range(chunks):
+            first = index * chunk_customers
             size = min(chunk_customers, customers - first)
-            parts = _simulate_chunk(seed, chunk, first, size, days, window_start_us, agents)
-            for table in TABLES[:4] + TABLES[5:]:
-                _write(parts[table], out / table / f"part-{chunk:05d}.{fmt}", fmt)
-            for name, path in TRUTH_FILES.items():
-                truth = parts[f"truth_{name}"]
-                if name not in writers:
-                    writers[name] = pq.ParquetWriter(out / path, truth.schema, compression="zstd")
-                writers[name].write_table(truth)
-            tally.add(parts, size)
-            del parts
+            parts, stats = _simulate_chunk(seed, agents, window, index=index, first=first, size=size)
+            for table in (t for t in TABLES if t != "agents"):
+                _write(parts[table], out / table / f"part-{index:05d}.{fmt}", fmt)
+            truth.write(parts)
+            tally.add(parts, stats)
+            del parts  # free the chunk before the next one is drawn
             if progress is not None:
                 progress(first + size, customers)
-    finally:
-        for writer in writers.values():
-            writer.close()
     write_ground_truth(out, settings, tally, agents, complete=True)
     return WorldSummary(
-        out=out,
-        ground_truth=out / GROUND_TRUTH,
-        fmt=fmt,
-        chunks=chunks,
-        journeys=tally.rows["journeys"],
-        **{name: tally.rows[name] for name in TABLES},
+        out=out, ground_truth=out / GROUND_TRUTH, fmt=fmt, chunks=chunks, agents=tally.agents, **tally.rows
     )
 
 
+class _TruthWriters:
+    """One Parquet writer per per-row truth file, appended to chunk by chunk."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.writers: dict[str, pq.ParquetWriter] = {}
+
+    def __enter__(self) -> _TruthWriters:
+        return self
+
+    def write(self, parts: dict[str, pa.Table]) -> None:
+        for name, path in TRUTH_FILES.items():
+            table = parts[f"truth_{name}"]
+            if name not in self.writers:
+                self.writers[name] = pq.ParquetWriter(
+                    self.out / path, table.schema, **parquet_options(table.schema)
+                )
+            self.writers[name].write_table(table)
+
+    def __exit__(self, *exc: object) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+
 def _simulate_chunk(
-    seed: int, chunk: int, first: int, size: int, days: int, window_start_us: int, agents: Agents
-) -> dict[str, pa.Table]:
-    rng = np.random.default_rng([seed, _CHUNK_STREAM, chunk])
-    pop = build_population(rng, chunk, first, size)
-    sim = simulate_journeys(rng, pop, agents, days)
-    placed = place_events(sim, window_start_us)
-    names = names_for(seed, pop, sim, agents)
-    events, events_truth = event_tables(rng, seed, pop, sim, placed, names)
-    answers = answer_surveys(rng, sim.invites, sim.start, sim.kept)
-    feedback, feedback_truth = feedback_tables(seed, pop, sim, answers, names, window_start_us)
-    records = build_records(rng, seed, pop, sim, placed, names, window_start_us, days)
-    return {
+    seed: int, agents: Agents, window: Window, *, index: int, first: int, size: int
+) -> tuple[dict[str, pa.Table], dict[str, float]]:
+    """All tables of one chunk, drawn from the chunk's own random stream."""
+    rng = np.random.default_rng([seed, _CHUNK_STREAM, index])
+    pop = build_population(rng, index, first, size)
+    sim = simulate_journeys(rng, pop, agents, window.days)
+    placed = place_events(sim, window)
+    chunk = Chunk(seed, window, pop, sim, placed, names_for(seed, pop, sim, agents))
+    events, events_truth = event_tables(rng, chunk)
+    feedback, feedback_truth = feedback_tables(chunk, answer_surveys(rng, sim.invites, sim.start, sim.kept))
+    records = build_records(rng, chunk)
+    parts = {
         "events": events,
         "identities": records.identities,
         "customers": records.customers,
@@ -164,10 +178,11 @@ def _simulate_chunk(
         "assignments": records.assignments,
         "truth_events": events_truth,
         "truth_identifiers": records.identifier_truth,
-        "truth_journeys": journey_truth(pop, sim, placed, names),
+        "truth_journeys": journey_truth(chunk),
         "truth_feedback": feedback_truth,
         "shared": records.shared,
     }
+    return parts, chunk_stats(pop, sim, agents)
 
 
 def _check_arguments(customers: int, fmt: str, chunk_customers: int, start: str, days: int) -> datetime:
@@ -184,8 +199,10 @@ def _check_arguments(customers: int, fmt: str, chunk_customers: int, start: str,
     try:
         day = date.fromisoformat(start)
     except ValueError as exc:
-        raise InputError.bad_flag("--start", start, f"not a date ({exc})", "Use YYYY-MM-DD, e.g. 2026-01-01.") from exc
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        raise InputError.bad_flag(
+            "--start", start, f"not a date ({exc})", "Use YYYY-MM-DD, e.g. 2026-01-01."
+        ) from exc
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _prepare(out: Path) -> None:
@@ -207,14 +224,36 @@ def _prepare(out: Path) -> None:
         (out / name).mkdir(parents=True, exist_ok=True)
 
 
+# Columns with (nearly) one distinct value per row: dictionary encoding would only cost time.
+_UNIQUE_LIKE = frozenset(
+    {
+        "event_id", "feedback_id", "journey_id", "user_id", "anonymous_id", "case_id", "order_id",
+        "parent_journey_id", "customer", "identifier_value", "identifier_value_raw",
+        "identifier_value_normalised", "email", "comment",
+    }
+)  # fmt: skip
+
+
+def parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """Fast, compact Parquet settings: zstd, dictionaries and statistics where they pay off."""
+    strings = [f.name for f in schema if pa.types.is_string(f.type)]
+    return {
+        "compression": "zstd",
+        "use_dictionary": [name for name in strings if name not in _UNIQUE_LIKE],
+        "write_statistics": [f.name for f in schema if not pa.types.is_string(f.type)],
+    }
+
+
 def _write(table: pa.Table, path: Path, fmt: str) -> None:
     if fmt == "parquet":
-        pq.write_table(table, path, compression="zstd")
+        pq.write_table(table, path, **parquet_options(table.schema))
         return
-    columns = []
-    for column in table.columns:
-        if pa.types.is_timestamp(column.type):
-            # ISO 8601 with millisecond precision and a Z, e.g. 2026-01-03T09:15:02.120Z.
-            column = pc.strftime(column.cast(pa.timestamp("ms", tz="UTC")), format="%Y-%m-%dT%H:%M:%SZ")
-        columns.append(column)
-    pacsv.write_csv(pa.table(columns, names=table.column_names), path)
+    pacsv.write_csv(pa.table([_csv_text(c) for c in table.columns], names=table.column_names), path)
+
+
+def _csv_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Timestamps as ISO 8601 with milliseconds and a Z (2026-01-03T09:15:02.120Z)."""
+    if not pa.types.is_timestamp(column.type):
+        return column
+    millis = pc.cast(column, pa.timestamp("ms", tz="UTC"), safe=False)
+    return pc.strftime(millis, format="%Y-%m-%dT%H:%M:%SZ")

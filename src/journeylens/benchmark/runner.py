@@ -1,0 +1,131 @@
+"""Prepare the benchmark data from the synthetic world, run the stages, report ratios."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from journeylens.benchmark.stages import STAGES
+from journeylens.errors import InputError
+from journeylens.synth import generate_world
+
+EVENTS_PER_CUSTOMER = 29.6  # measured on the synthetic world (seed 7); only sizes the world
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    stage: str
+    events: int
+    rows: int
+    seconds: float
+    events_per_s: float
+    peak_rss_mb: float
+    floor: str | None
+    ratio_to_floor: float | None
+    """seconds / floor seconds: 1.0 means as fast as the hand-written floor."""
+
+
+def parse_size(text: str) -> int:
+    """``"1M"`` -> 1_000_000, ``"500k"`` -> 500_000, ``"2500"`` -> 2500."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmM]?)\s*", text)
+    if not match:
+        raise InputError.bad_flag("--events", text, "is not a size.", hint="Use e.g. 100k, 1M, 10M or 50M.")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    return int(number * {"": 1, "k": 1_000, "m": 1_000_000}[unit])
+
+
+def machine() -> dict[str, object]:
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(mem_gb, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def prepare_data(events: int, data: Path, progress: Callable[[str], None]) -> int:
+    """One Parquet and one CSV file of about ``events`` synthetic events (cached by size)."""
+    marker = data / "events.count"
+    if marker.exists() and (data / "events.csv").exists():
+        return int(marker.read_text())
+    customers = max(10, round(events / EVENTS_PER_CUSTOMER))
+    progress(f"generating a synthetic world of {customers:,} customers")
+    world = data / "world"
+    generate_world(world, customers=customers, seed=7)
+    parts = sorted((world / "events").glob("*.parquet"))
+    progress(f"combining {len(parts)} parts into events.parquet and events.csv")
+    schema = pq.read_schema(parts[0])
+    total = 0
+    with (
+        pq.ParquetWriter(data / "events.parquet", schema) as parquet,
+        pacsv.CSVWriter(data / "events.csv", schema) as csv,
+    ):
+        for part in parts:
+            for batch in pq.ParquetFile(part).iter_batches(batch_size=250_000):
+                table = pa.Table.from_batches([batch], schema=schema)
+                parquet.write_table(table)
+                csv.write_table(table)
+                total += table.num_rows
+    marker.write_text(str(total))
+    return total
+
+
+def run_bench(
+    events: int,
+    out: Path,
+    stages: list[str] | None = None,
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> list[BenchResult]:
+    """Run ``stages`` (default: all) on ~``events`` events; each stage in its own process."""
+    data, work = out / f"data-{events}", out / "work"
+    data.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    n = prepare_data(events, data, progress)
+    names = stages or list(STAGES)
+    unknown = [s for s in names if s not in STAGES]
+    if unknown:
+        raise InputError.unknown_choice("benchmark stage", unknown[0], STAGES)
+    measured: dict[str, dict[str, float]] = {}
+    for name in names:
+        progress(f"stage {name}")
+        proc = subprocess.run(
+            [sys.executable, "-m", "journeylens.benchmark.stages", name, str(data), str(work)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode:
+            raise RuntimeError(f"benchmark stage {name} failed:\n{proc.stderr[-4000:]}")
+        measured[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    results = []
+    for name in names:
+        m, floor = measured[name], STAGES[name].floor
+        ratio = m["seconds"] / measured[floor]["seconds"] if floor in measured else None
+        results.append(
+            BenchResult(
+                stage=name,
+                events=n,
+                rows=int(m["rows"]),
+                seconds=round(m["seconds"], 3),
+                events_per_s=round(n / m["seconds"]),
+                peak_rss_mb=round(m["peak_rss_mb"]),
+                floor=floor,
+                ratio_to_floor=round(ratio, 2) if ratio else None,
+            )
+        )
+    (out / f"results-{events}.json").write_text(
+        json.dumps({"machine": machine(), "results": [asdict(r) for r in results]}, indent=2)
+    )
+    return results
