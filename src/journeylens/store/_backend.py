@@ -210,12 +210,12 @@ _UTC, _NAIVE = dt.Timestamp(timezone="UTC"), dt.Timestamp()
 
 
 @ibis.udf.scalar.builtin(name="timezone")  # type: ignore[untyped-decorator]
-def _duckdb_local(zone: str, ts: _UTC) -> _NAIVE:  # type: ignore[empty-body,valid-type]
+def _duckdb_local(zone: str, ts: _UTC) -> _NAIVE:  # type: ignore[valid-type]
     """DuckDB: the wall-clock time of an instant in ``zone`` (a naive timestamp)."""
 
 
 @ibis.udf.scalar.builtin(name="from_utc_timestamp")  # type: ignore[untyped-decorator]
-def _spark_local(ts: _NAIVE, zone: str) -> _NAIVE:  # type: ignore[empty-body,valid-type]
+def _spark_local(ts: _NAIVE, zone: str) -> _NAIVE:  # type: ignore[valid-type]
     """Spark: the wall-clock time of a UTC instant in ``zone``."""
 
 
