@@ -118,8 +118,26 @@ def _check_not_empty(path: Path, head: bytes) -> None:
 # --- CSV ---------------------------------------------------------------------------------------
 
 
-def read_csv(path: Path, options: CsvOptions, batch_hint: int) -> Iterator[RawBatch]:
-    del batch_hint  # pyarrow sizes batches by block; one block holds ~100k-300k typical rows
+def read_csv(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[RawBatch]:
+    """Parse blocks with pyarrow and hand them on in batches of about ``batch_rows`` records
+    (fewer, larger batches: each batch costs a few statements in the engine)."""
+    pending: list[RawBatch] = []
+    for block in _csv_blocks(path, options):
+        pending.append(block)
+        if sum(b.data.num_rows for b in pending) >= batch_rows:
+            yield _concat(pending)
+            pending = []
+    if pending:
+        yield _concat(pending)
+
+
+def _concat(batches: list[RawBatch]) -> RawBatch:
+    tables = [b.data for b in batches if b.data.num_rows]
+    data = pa.concat_tables(tables) if tables else batches[0].data
+    return RawBatch(data, [r for b in batches for r in b.rejects])
+
+
+def _csv_blocks(path: Path, options: CsvOptions) -> Iterator[RawBatch]:
     header = _csv_header(path, options)
     rejects: list[Reject] = []
 
