@@ -83,6 +83,11 @@ class IngestSettings(_Section):
     batch_rows: int = Field(1_000_000, ge=1_000, le=10_000_000)
     max_field_bytes: int = Field(1 << 20, ge=1_024, description="Longest accepted field value.")
     max_record_bytes: int = Field(4 << 20, ge=1_024, description="Longest accepted record.")
+    memory_limit: str = Field(
+        "1GB",
+        pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB memory cap while ingesting; it spills to disk beyond it.",
+    )
 
 
 class Config(_Section):

@@ -66,10 +66,72 @@ def run_demo(
         progress.stage(f"Ingesting {table}", None)
         spec = IngestSpec(paths=[str(folder)], table=table)
         reports.extend(ws.ingest(spec, progress=_rows(progress)))
+    progress.stage("Ingesting a legacy IVR export", None)
+    legacy = write_legacy_ivr_export(data, seed)
+    # The old system says 'Telefoon'; teach the workspace that alias, as a user would.
+    ws.config.channels.aliases["telefoon"] = "call_center"
+    ws.config.dump(ws.root / CONFIG_FILE)
+    reports.extend(
+        ws.ingest(
+            IngestSpec(
+                paths=[str(legacy)],
+                delimiter=";",
+                encoding="latin-1",
+                mapping={
+                    "event_id": "CallID",
+                    "user_id": "Caller",
+                    "timestamp": "Start",
+                    "touchpoint": "Menu",
+                    "channel": "Medium",
+                },
+            )
+        )
+    )
     progress.stage("Writing the report", None)
     report = write_report(ws.store, directory / "report.html", title="JourneyLens demo")
     ws.close()
     return DemoResult(directory, data, report, reports)
+
+
+LEGACY_FLAWS = {
+    7: ("Start", "31-02-2026 25:61"),  # not a date
+    19: ("Menu", ""),  # the IVR lost the menu
+    23: ("Caller", ""),  # anonymous caller, no case either
+    41: ("Start", "gisteren"),
+}
+"""Line (1 = header) -> (field, bad value) planted in the legacy export; the report shows them."""
+
+
+def write_legacy_ivr_export(data: Path, seed: int, rows: int = 400) -> Path:
+    """A call-centre IVR log as an old system exports it: ';', Latin-1, its own column names,
+    naive local times, 'IVR'/'Telefoon' for the channel, a malformed line and a few bad values.
+    Callers are real customers of the synthetic world, so the records join their journeys.
+    """
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed + 1)
+    customers = pq.read_table(data / "customers", columns=["user_id"]).column("user_id").to_pylist()
+    menus = ["Facturen", "Levering", "Storing", "Opzeggen", "Overig", "Menú principal"]
+    lines = ["CallID;Caller;Start;Menu;Medium"]
+    for i in range(rows):
+        line_no = len(lines) + 1
+        values = {
+            "CallID": f"ivr-{seed}-{i:05d}",
+            "Caller": customers[int(rng.integers(len(customers)))],
+            "Start": f"2026-{1 + i % 4:02d}-{1 + i % 28:02d} {8 + i % 10:02d}:{i % 60:02d}:00",
+            "Menu": menus[int(rng.integers(len(menus)))],
+            "Medium": "IVR" if i % 3 else "Telefoon",
+        }
+        if line_no in LEGACY_FLAWS:
+            field, bad = LEGACY_FLAWS[line_no]
+            values[field] = bad
+        lines.append(";".join(values.values()))
+    lines.insert(30, "ivr-broken;line;without;all")  # becomes line 31: a malformed row
+    path = data / "legacy" / "ivr_export.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    return path
 
 
 def _rows(progress: DemoProgress) -> Callable[[str, int], None]:

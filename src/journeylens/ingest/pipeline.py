@@ -24,10 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from journeylens.config import Config
 from journeylens.errors import InputError
 from journeylens.ingest.readers import (
+    CSV_BLOCK,
+    CSV_BLOCK_LARGE,
     LINE,
     CsvOptions,
     Format,
     RawBatch,
+    RecordLargerThanBlock,
     Reject,
     detect_format,
     expand_paths,
@@ -49,7 +52,7 @@ from journeylens.store import _backend
 from journeylens.store.schema import QUARANTINE_SCHEMA, RAW_TABLES, TableSpec
 from journeylens.store.store import Store
 
-_STAGE = "_jl_ingest_stage"
+_STAGE, _BATCH = "_jl_ingest_stage", "_jl_ingest_batch"
 _SCAN_CHUNK = 65_536  # rows per Arrow chunk, so that DuckDB scans a batch on every core
 TableName = Literal["events", "identities", "customers", "feedback", "agents", "assignments"]
 
@@ -156,6 +159,15 @@ class Ingestor:
     def ingest_file(
         self, path: Path, spec: IngestSpec, channel: str | None, progress: ProgressFn | None = None
     ) -> IngestReport:
+        """Ingest one file atomically (one transaction) and report what happened."""
+        try:
+            return self._ingest_once(path, spec, channel, progress, CSV_BLOCK)
+        except RecordLargerThanBlock:  # rolled back; rare, so the cheaper small blocks stay default
+            return self._ingest_once(path, spec, channel, progress, CSV_BLOCK_LARGE)
+
+    def _ingest_once(
+        self, path: Path, spec: IngestSpec, channel: str | None, progress: ProgressFn | None, block: int
+    ) -> IngestReport:
         started = time.perf_counter()
         started_at = _dt.datetime.now(_dt.UTC)
         fmt = detect_format(path) if spec.format == "auto" else spec.format
@@ -174,8 +186,8 @@ class Ingestor:
             channel=channel,
         )
         fixed_columns = fmt != "jsonl"  # JSON Lines may add or drop keys from line to line
-        with self.store.transaction():
-            for index, batch in enumerate(self._read(path, fmt, spec)):
+        with _backend.memory_cap(self.engine, self.config.ingest.memory_limit), self.store.transaction():
+            for index, batch in enumerate(self._read(path, fmt, spec, block)):
                 self._load_rejects(batch.rejects, ctx, table.name, report)
                 if batch.data.num_rows == 0:
                     continue
@@ -192,10 +204,10 @@ class Ingestor:
             self._log(report, started_at)
         return report
 
-    def _read(self, path: Path, fmt: Format, spec: IngestSpec) -> Iterator[RawBatch]:
+    def _read(self, path: Path, fmt: Format, spec: IngestSpec, block: int) -> Iterator[RawBatch]:
         rows = self.config.ingest.batch_rows
         if fmt == "csv":
-            return read_csv(path, CsvOptions(spec.delimiter, spec.encoding, spec.quote), rows)
+            return read_csv(path, CsvOptions(spec.delimiter, spec.encoding, spec.quote, block), rows)
         if fmt == "parquet":
             return read_parquet(path, rows)
         if fmt == "jsonl":
@@ -205,8 +217,9 @@ class Ingestor:
     def _load_batch(self, data: pa.Table, table: TableSpec, ctx: Context, report: IngestReport) -> None:
         report.rows_read += data.num_rows
         chunks = pa.Table.from_batches(data.to_batches(max_chunksize=_SCAN_CHUNK))
-        checked = canonicalize(ibis.memtable(chunks), table, ctx)
-        staged = self.engine.create_table(_STAGE, checked, temp=True, overwrite=True)
+        with _backend.arrow_view(self.engine, chunks, _BATCH) as raw:
+            checked = canonicalize(raw, table, ctx)
+            staged = self.engine.create_table(_STAGE, checked, temp=True, overwrite=True)
         bad = staged.filter(staged[REASON].notnull())
         reasons = self.engine.to_pyarrow(bad.group_by(REASON).agg(n=bad.count())).to_pylist()
         n_bad = sum(r["n"] for r in reasons)

@@ -124,6 +124,20 @@ def volumes(store: Store) -> Section | None:
         labels={"y": ""},
     )
     bars.update_layout(height=650)
+    leaders = top_frame.head(8)[["channel", "touchpoint"]]
+    busiest = events.filter(
+        ibis.or_(
+            *((events.channel == c) & (events.touchpoint == t) for c, t in leaders.itertuples(index=False))
+        )
+    )
+    label_expr = (busiest.channel + " · " + busiest.touchpoint).name("touchpoint")
+    busiest_period = store.local_time(busiest.timestamp).truncate(unit).name("period")
+    trend = busiest.group_by([busiest_period, label_expr]).agg(events=busiest.count())
+    trend_frame = store.execute(trend.order_by(["period", "touchpoint"])).to_pandas()
+    touchpoints_over_time = px.line(
+        trend_frame, x="period", y="events", color="touchpoint",
+        title=f"The 8 busiest touchpoints per {label}",
+    )  # fmt: skip
     direction = (
         events.group_by(["channel", "direction"])
         .agg(events=events.count())
@@ -132,7 +146,7 @@ def volumes(store: Store) -> Section | None:
     return Section(
         "Volumes by channel and touchpoint",
         intro=f"Touchpoint volume per {label}; the table lists the busiest touchpoints.",
-        figures=[over_time, bars],
+        figures=[over_time, touchpoints_over_time, bars],
         tables=[
             ("Busiest touchpoints", top_frame),
             ("Inbound and outbound by channel", store.execute(direction).to_pandas()),

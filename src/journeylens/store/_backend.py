@@ -230,6 +230,44 @@ def local_time(backend: BaseBackend, ts: ir.TimestampValue, zone: str) -> ir.Tim
     return ts
 
 
+@contextmanager
+def arrow_view(backend: BaseBackend, data: pa.Table, name: str) -> Iterator[ir.Table]:
+    """``data`` as a table of ``backend`` for the duration of the block.
+
+    On DuckDB the rows are copied into a temporary table through a relation. Registering the
+    Arrow data as a view instead (as ``ibis.memtable`` does) pins it: inside a transaction, a
+    dropped view stays in the catalog until COMMIT, so a file ingested batch by batch would hold
+    every batch in Python memory. A DuckDB-owned table obeys the memory cap and can spill.
+    """
+    if backend.name != "duckdb":
+        yield ibis.memtable(data)
+        return
+    backend.create_table(name, schema=ibis.Schema.from_pyarrow(data.schema), temp=True, overwrite=True)
+    backend.con.from_arrow(data).insert_into(name)
+    try:
+        yield backend.table(name)
+    finally:
+        backend.drop_table(name, force=True)
+
+
+@contextmanager
+def memory_cap(backend: BaseBackend, limit: str) -> Iterator[None]:
+    """Cap DuckDB's buffer pool for the block, restoring the previous limit afterwards.
+
+    DuckDB's default cap is 80% of RAM; inside one long ingest transaction it then keeps every
+    written block cached. A cap makes it evict and spill instead, bounding peak memory.
+    """
+    if backend.name != "duckdb":
+        yield
+        return
+    before = backend.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    backend.raw_sql(f"SET memory_limit = '{_quote(limit)}'")
+    try:
+        yield
+    finally:
+        backend.raw_sql(f"SET memory_limit = '{_quote(before)}'")
+
+
 def capabilities(backend: BaseBackend) -> Capabilities:
     """Describe ``backend``; unknown engines get the conservative answer."""
     name = backend.name
