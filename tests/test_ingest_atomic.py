@@ -34,8 +34,9 @@ def _write_big_csv(path: Path, rows: int) -> None:
     ).encode()
     with path.open("wb") as fh:
         fh.write((",".join(EVENT_HEADER) + "\n").encode())
-        for _ in range(rows // block_rows):
-            fh.write(block)
+        # Each block gets its own day: key-less identical records would be duplicates.
+        for day in range(rows // block_rows):
+            fh.write(block.replace(b"2024-01-15T", f"2024-{1 + day // 28:02d}-{1 + day % 28:02d}T".encode()))
 
 
 def _store_bytes(root: Path) -> int:

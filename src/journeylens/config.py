@@ -103,16 +103,27 @@ class Config(_Section):
         data: dict[str, Any] = {"privacy": {"salt": secrets.token_hex(16)}}
         for section, values in overrides.items():
             data.setdefault(section, {}).update(values)
-        return cls.model_validate(data)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(
+                f"Invalid setting {field}: {first['msg']}", hint="See docs/configuration.md."
+            ) from exc
 
     @classmethod
     def load(cls, path: Path) -> Config:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{path}: cannot read: {exc}", hint="Check the file's permissions and encoding."
+            ) from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
                 f"{path}: not valid TOML: {exc}",
-                hint="Fix the syntax; `journeylens init --force` writes a fresh file.",
+                hint="Fix the syntax; `journeylens init --force DIR` rewrites it (keeping the salt).",
             ) from exc
         try:
             return cls.model_validate(data)

@@ -46,6 +46,12 @@ class WorkspaceError(JourneyLensError, FileNotFoundError):
         )
 
     @classmethod
+    def cannot_create(cls, path: Path, exc: OSError) -> WorkspaceError:
+        return cls(
+            f"Cannot create the workspace folder {path}: {exc.strerror or exc}.", hint="Check permissions."
+        )
+
+    @classmethod
     def already_exists(cls, path: Path) -> WorkspaceError:
         return cls(
             f"A workspace already exists at {path}.",

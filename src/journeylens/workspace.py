@@ -33,13 +33,15 @@ class Workspace:
         config_path = root / CONFIG_FILE
         if config_path.exists() and not force:
             raise WorkspaceError.already_exists(root)
+        config = Config.new(workspace={"timezone": timezone} if timezone else {})
+        if config_path.exists():
+            # --force rewrites the settings but keeps the salt: a new salt would orphan every
+            # e-mail and phone hash already stored.
+            config.privacy.salt = Config.load(config_path).privacy.salt
         try:
             (root / "maps").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise WorkspaceError(
-                f"Cannot create workspace folder {root}: {exc}", hint="Check permissions."
-            ) from exc
-        config = Config.new(workspace={"timezone": timezone} if timezone else {})
+            raise WorkspaceError.cannot_create(root, exc) from exc
         config.dump(config_path)
         return cls(root, config)
 

@@ -30,7 +30,7 @@ WorkspaceOpt = Annotated[
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 _FLAGS = {"paths": "PATH", "table": "--table", "format": "--input-format", "delimiter": "--delimiter",
           "encoding": "--encoding", "quote": "--quote", "mapping": "--map", "channel": "--channel",
-          "max_bad": "--max-bad"}  # fmt: skip
+          "max_bad": "--max-bad", "keep_identical": "--keep-identical"}  # fmt: skip
 
 
 def build_spec(model: type[IngestSpec], **fields: Any) -> IngestSpec:
@@ -89,6 +89,14 @@ def ingest(
     max_bad: Annotated[
         int, typer.Option("--max-bad", help="Quarantined records tolerated before exit 1.")
     ] = 0,
+    keep_identical: Annotated[
+        bool,
+        typer.Option(
+            "--keep-identical",
+            help="Keep records without an event_id that repeat exactly as separate records (process "
+            "logs); by default they count as duplicates. Always on for XES.",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = Path("."),
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
@@ -96,7 +104,7 @@ def ingest(
     spec = build_spec(
         IngestSpec, paths=paths, table=table, format=input_format, delimiter=delimiter,
         encoding=encoding, quote=quote, mapping=parse_mapping(map_ or []), channel=channel,
-        max_bad=max_bad,
+        max_bad=max_bad, keep_identical=keep_identical,
     )  # fmt: skip
     ws = Workspace.open(workspace)
     reports = _ingest_with_progress(ws, spec)

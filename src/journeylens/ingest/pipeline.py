@@ -71,6 +71,9 @@ class IngestSpec(BaseModel):
     mapping: dict[str, str] = Field(default_factory=dict, description="canonical column -> source column")
     channel: str | None = None
     max_bad: int = Field(0, ge=0)
+    keep_identical: bool = Field(
+        False, description="Keep identical key-less records on different lines apart (always on for XES)."
+    )
 
     @field_validator("delimiter", mode="before")
     @classmethod
@@ -184,17 +187,21 @@ class Ingestor:
             max_field_bytes=self.config.ingest.max_field_bytes,
             max_record_bytes=self.config.ingest.max_record_bytes,
             channel=channel,
+            keep_identical=spec.keep_identical or fmt == "xes",
         )
-        fixed_columns = fmt != "jsonl"  # JSON Lines may add or drop keys from line to line
+        first = True
         with _backend.memory_cap(self.engine, self.config.ingest.memory_limit), self.store.transaction():
-            for index, batch in enumerate(self._read(path, fmt, spec, block)):
+            for batch in self._read(path, fmt, spec, block):
                 self._load_rejects(batch.rejects, ctx, table.name, report)
                 if batch.data.num_rows == 0:
                     continue
+                # The first batch with records is checked strictly (a --map naming no column, a
+                # missing required column); later ones may lack optional keys (JSON Lines, XES).
                 data = _apply_mapping(batch.data, defaults, str(path), strict=False)
-                data = _apply_mapping(data, spec.mapping, str(path), strict=fixed_columns)
-                if index == 0 and fixed_columns:
+                data = _apply_mapping(data, spec.mapping, str(path), strict=first)
+                if first:
                     _check_required(data, table, ctx, str(path))
+                    first = False
                 self._load_batch(data, table, ctx, report)
                 if progress:
                     progress(str(path), report.rows_read)

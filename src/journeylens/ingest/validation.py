@@ -32,7 +32,10 @@ from journeylens.store.schema import (
 
 REASON, FIELD, MESSAGE, RAW = "_reason", "_field", "_message", "_raw"
 _EPOCH = ibis.literal(_dt.datetime(1970, 1, 1, tzinfo=_dt.UTC), type=UTC_TIMESTAMP)
-_EPOCH_MS_THRESHOLD = 1e11  # larger magnitudes are milliseconds (1e11 s is the year 5138)
+# Epochs are accepted for 1990-01-01 .. 2100-01-01 only: a bare number outside that range is far
+# more likely a compact date, an id or microseconds than a touchpoint from 1970 or 2611.
+_EPOCH_S_RANGE = (631_152_000, 4_102_444_800)
+_EPOCH_MS_RANGE = (_EPOCH_S_RANGE[0] * 1000, _EPOCH_S_RANGE[1] * 1000)
 _RAW_FIELD_CHARS = 4096
 _DIRECTION_ALIASES = {"in": "inbound", "incoming": "inbound", "out": "outbound", "outgoing": "outbound"}
 
@@ -50,6 +53,8 @@ class Context:
     max_record_bytes: int
     channel: str | None = None
     """Constant channel for every record (``--channel``), already normalised."""
+    keep_identical: bool = False
+    """Identical key-less records on different lines are separate records (process logs)."""
 
 
 @dataclass
@@ -70,7 +75,7 @@ def channel_key(value: str) -> str:
 def normalize_channel_name(value: str, aliases: dict[str, str]) -> str | None:
     """Canonical channel for ``value`` (Python side, for flags); None when unknown."""
     key = channel_key(value)
-    table = {channel_key(k): v for k, v in aliases.items()} | {c: c for c in CHANNELS}
+    table = {c: c for c in CHANNELS} | {channel_key(k): v for k, v in aliases.items()}
     return table.get(key)
 
 
@@ -91,7 +96,8 @@ def _as_text(value: ir.Value) -> ir.StringValue:
 
 
 def _parse_timestamp(value: ir.Value) -> ir.TimestampValue:
-    """ISO 8601 with or without offset, date only, epoch seconds or milliseconds.
+    """ISO 8601 with or without offset, date only, compact ``YYYYMMDD[HHMMSS]``, epoch seconds or
+    milliseconds (1990-2100). Anything else is null (and quarantined as ``bad_timestamp``).
 
     Naive values take the session time zone, which the backend layer sets to the workspace's.
     """
@@ -102,18 +108,25 @@ def _parse_timestamp(value: ir.Value) -> ir.TimestampValue:
         return _from_epoch(value.cast(dt.float64))
     text = _as_text(value)
     parsed = text.try_cast(UTC_TIMESTAMP)
-    # Only values that are not date-times are tried as epochs (CASE evaluates lazily).
-    numeric = text.re_search(r"^-?[0-9]{6,}(\.[0-9]+)?$")
+    # CASE evaluates lazily: only values that are not ISO date-times reach the other branches.
     return ibis.cases(
         (parsed.notnull(), parsed),
-        (numeric, _from_epoch(text.try_cast(dt.float64))),
+        (text.re_search(r"^[0-9]{8}$"), _backend.try_strptime(text, "%Y%m%d").cast(UTC_TIMESTAMP)),
+        (text.re_search(r"^[0-9]{14}$"), _backend.try_strptime(text, "%Y%m%d%H%M%S").cast(UTC_TIMESTAMP)),
+        (text.re_search(r"^[0-9]+(\.[0-9]+)?$"), _from_epoch(text.try_cast(dt.float64))),
         else_=ibis.null(UTC_TIMESTAMP),
     )
 
 
-def _from_epoch(seconds_or_ms: ir.FloatingValue) -> ir.TimestampValue:
-    ms = ibis.cases((seconds_or_ms.abs() >= _EPOCH_MS_THRESHOLD, seconds_or_ms), else_=seconds_or_ms * 1000)
-    return _EPOCH + ms.round().cast(dt.int64).as_interval("ms")
+def _from_epoch(number: ir.FloatingValue) -> ir.TimestampValue:
+    """Epoch seconds or milliseconds within 1990-2100, told apart by magnitude; else null."""
+    seconds = (number >= _EPOCH_S_RANGE[0]) & (number < _EPOCH_S_RANGE[1])
+    millis = (number >= _EPOCH_MS_RANGE[0]) & (number < _EPOCH_MS_RANGE[1])
+    return ibis.cases(
+        (seconds, _EPOCH + (number * 1000).round().cast(dt.int64).as_interval("ms")),
+        (millis, _EPOCH + number.round().cast(dt.int64).as_interval("ms")),
+        else_=ibis.null(UTC_TIMESTAMP),
+    )
 
 
 def _parse_number(value: ir.Value) -> ir.FloatingValue:
@@ -124,7 +137,7 @@ def _parse_number(value: ir.Value) -> ir.FloatingValue:
 
 def _normalize_channel(value: ir.Value, aliases: dict[str, str]) -> ir.StringValue:
     key = _as_text(value).lower().re_replace(r"[\s\-]+", "_")
-    mapping = {channel_key(k): v for k, v in aliases.items()} | {c: c for c in CHANNELS}
+    mapping = {c: c for c in CHANNELS} | {channel_key(k): v for k, v in aliases.items()}  # aliases win
     return ibis.cases((key.isnull(), ibis.null(dt.string)), else_=key.substitute(mapping, else_="other"))
 
 
@@ -133,7 +146,7 @@ def _src(name: str) -> str:
     return f"_src__{name}"
 
 
-_RECORD_LEN, _LONG_FIELD, _GIVEN_JSON = "_record_len", "_long_field", "_given_json"
+_RECORD_LEN, _LONG_FIELD = "_record_len", "_long_field"
 
 
 class _Builder:
@@ -150,7 +163,6 @@ class _Builder:
         self.source_columns = [c for c in raw.columns if c != LINE]
         self.checks: list[_Check] = []
         self.parsed: dict[str, ir.Value] = {}
-        self.typed_sources: set[str] = set()
 
     def src(self, name: str) -> ir.Value | None:
         return self.raw[name] if name in self.source_columns else None
@@ -220,7 +232,19 @@ class _Builder:
         if name == "metric":
             self._reject_choice(name, column.choices)
             return text.lower()
+        if name == "identifier_type":
+            return pii.canonical_identifier_type(text)
         if column.pii and "identifier_type" in self.parsed:
+            self.checks.append(
+                _Check(
+                    lambda s: s[_src(name)].notnull() & s[name].isnull(),
+                    Reason.BAD_VALUE,
+                    name,
+                    lambda s: (
+                        f"{name}: not a valid " + s.identifier_type + " (value withheld: personal data)"
+                    ),
+                )
+            )
             kind = self.parsed["identifier_type"]
             return pii.protect_by_type(text, kind, self.ctx.salt, self.ctx.default_country_code)
         return text
@@ -228,25 +252,33 @@ class _Builder:
     def _extras(self) -> ir.Value:
         """Every source column outside the model, as one JSON object (PII hashed)."""
         assert self.spec.extras
-        known = set(self.spec.column_names) | {"source", "ingest_seq"}
+        # A source column named like a system column ('source' is common) stays in the extras.
+        known = set(self.spec.column_names)
         fields: dict[str, ir.Value] = {}
         for name in self.source_columns:
             if name in known:
                 continue
+            kind = pii.pii_kind(name)
             value = self.raw[name]
-            kind = pii.PII_COLUMNS.get(name.lower())
-            if kind:
-                value = pii.protect(_as_text(value), kind, self.ctx.salt, self.ctx.default_country_code)
-            fields[name] = value
+            fields[name] = self._protected(value, kind) if kind else value
+        channel = self.src("channel")
+        if channel is not None and not self.ctx.channel and "channel" in self.parsed:
+            # Unknown channels become 'other'; keep what the source said so nothing is lost.
+            unknown = (self.parsed["channel"] == "other") & (_as_text(channel).lower() != "other")
+            fields["channel_raw"] = ibis.cases((unknown, _as_text(channel)), else_=ibis.null(dt.string))
         empty = ibis.literal("{}").cast(dt.json)
         given = self.src(self.spec.extras)
         base: ir.Value = empty if given is None else self._given_json(given)
         if not fields:
             return base.nullif(empty)
         extras = ibis.struct(fields).cast(dt.json)
-        if given is None:
+        if given is None and "channel_raw" not in fields:
             return extras
+        # Merging into {} also drops null members (RFC 7396), e.g. channel_raw of known channels.
         return _backend.json_merge_patch(base.fill_null(empty), extras).nullif(empty)
+
+    def _protected(self, value: ir.Value, kind: str) -> ir.StringValue:
+        return pii.protect(_as_text(value), kind, self.ctx.salt, self.ctx.default_country_code)
 
     def _given_json(self, given: ir.Value) -> ir.Value:
         if given.type().is_struct() or given.type().is_map():
@@ -302,8 +334,8 @@ class _Builder:
 
     def _reject_unparsed(self, name: str, reason: Reason, explanation: str) -> None:
         source_type = self.raw[name].type()
-        if source_type.is_temporal() or source_type.is_numeric():
-            return  # typed sources (Parquet, JSON numbers) cannot fail to parse
+        if source_type.is_temporal() or (source_type.is_numeric() and reason is Reason.BAD_NUMBER):
+            return  # typed sources cannot fail to parse (numeric timestamps can: epoch range)
         self.checks.append(
             _Check(
                 lambda s: s[_src(name)].notnull() & s[name].isnull(),
@@ -358,17 +390,31 @@ class _Builder:
 
     # -- stage 2 --------------------------------------------------------------------------
 
-    def _key(self, s: ir.Table) -> ir.StringValue:
-        """The source's key where given, else an MD5 of the canonical content and the line.
+    def _raw_field(self, s: ir.Table, name: str) -> ir.Value:
+        """A source field as kept in quarantine: truncated, and personal identifiers hashed."""
+        value = s[_src(name)]
+        kind = pii.pii_kind(name)
+        if kind:
+            return self._protected(value, kind)
+        column = next((c for c in self.spec.columns if c.name == name and c.pii), None)
+        if column is not None and "identifier_type" in self.parsed:
+            return pii.protect_by_type(
+                _as_text(value), s.identifier_type, self.ctx.salt, self.ctx.default_country_code
+            )
+        return value.cast(dt.string).substr(0, _RAW_FIELD_CHARS)
 
-        The line keeps identical records of one file apart (process logs repeat events at the
-        same second) while re-ingesting the same file still produces the same keys. Sources
-        that repeat records across files should carry an event_id (Segment's messageId).
+    def _key(self, s: ir.Table) -> ir.StringValue:
+        """The source's key where given, else an MD5 of the record's canonical content.
+
+        With ``ctx.keep_identical`` (XES, or ``--keep-identical``) the record's position is part
+        of the content, so identical events on different lines stay separate events (process
+        logs repeat an activity at the same second); re-ingesting the file still matches.
         """
         content = [
             s[c.name].cast(dt.string).fill_null("\x00") for c in self.spec.columns if c.name != self.spec.key
         ]
-        content.append(s[LINE].cast(dt.string))
+        if self.ctx.keep_identical:
+            content.append(s[LINE].cast(dt.string))
         digest = ibis.literal("\x1f").join(content).hexdigest("md5")
         key = self.spec.key
         if key not in self.source_columns:
@@ -393,9 +439,9 @@ class _Builder:
         reason = per_failure(lambda c: ibis.literal(c.reason.value))
         field = per_failure(lambda c: ibis.literal(c.field) if c.field else s[_LONG_FIELD])
         message = per_failure(lambda c: c.message(s))
-        raw_json = ibis.struct(
-            {c: s[_src(c)].cast(dt.string).substr(0, _RAW_FIELD_CHARS) for c in self.source_columns}
-        ).cast(dt.json).cast(dt.string)  # fmt: skip
+        raw_json = (
+            ibis.struct({c: self._raw_field(s, c) for c in self.source_columns}).cast(dt.json).cast(dt.string)
+        )
         columns = {c.name: s[c.name].cast(c.dtype) for c in self.spec.columns if c.name != self.spec.key}
         columns[self.spec.key] = self._key(s)
         return s.select(

@@ -78,6 +78,9 @@ def _adapt_duckdb(backend: BaseBackend) -> None:
         backend.con = _DuckDBCursorAdapter(raw)
 
 
+_UTC, _NAIVE = dt.Timestamp(timezone="UTC"), dt.Timestamp()
+
+
 # DuckDB JSON functions used by the ingest transform. Ingest always runs on DuckDB (the store's
 # own connection, or a private in-memory one when the store is another engine), so these are safe
 # there; analyses must not use them.
@@ -94,6 +97,11 @@ def json_type(value: dt.JSON) -> str:  # type: ignore[empty-body]
 @ibis.udf.scalar.builtin(name="trim")  # type: ignore[untyped-decorator]
 def trim_spaces(value: str) -> str:  # type: ignore[empty-body]
     """Plain TRIM (spaces); ibis's strip() passes a character set, which is ~3x slower."""
+
+
+@ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
+def try_strptime(text: str, fmt: str) -> _NAIVE:  # type: ignore[valid-type]
+    """Parse ``text`` with a strptime format; null when it does not match."""
 
 
 @ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
@@ -204,9 +212,6 @@ def to_arrow(backend: BaseBackend, expr: ir.Expr) -> Any:
         for f in result.schema
     )
     return result.cast(schema)
-
-
-_UTC, _NAIVE = dt.Timestamp(timezone="UTC"), dt.Timestamp()
 
 
 @ibis.udf.scalar.builtin(name="timezone")  # type: ignore[untyped-decorator]
