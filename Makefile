@@ -16,10 +16,10 @@ fast:           ## tests without the PySpark parity step
 	$(PY) -m pytest -m "not spark" -q
 
 lint:
-	$(PY) -m ruff check src tests scripts bench && $(PY) -m ruff format --check src tests scripts bench && $(PY) -m mypy
+	$(PY) -m ruff check src tests scripts && $(PY) -m ruff format --check src tests scripts && $(PY) -m mypy
 
 format:
-	$(PY) -m ruff format src tests scripts bench && $(PY) -m ruff check --fix src tests scripts bench
+	$(PY) -m ruff format src tests scripts && $(PY) -m ruff check --fix src tests scripts
 
 bench:          ## ingestion benchmark (not part of CI)
 	$(PY) -m journeylens bench --events 1M

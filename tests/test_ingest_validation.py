@@ -89,7 +89,8 @@ def test_junk_phone_values_are_rejected_not_hashed_together(make_workspace: Any,
 def test_identifier_types_are_canonical(workspace: jl.Workspace, tmp_path: Path) -> None:
     _ingest(
         workspace, tmp_path,
-        "identifier_type,identifier_value,user_id\nE-Mail,a@b.nl,u1\nTelephone,+31612345678,u1\nCRM ID,42,u1\n",
+        "identifier_type,identifier_value,user_id\n"
+        "E-Mail,a@b.nl,u1\nTelephone,+31612345678,u1\nCRM ID,42,u1\n",
         table="identities",
     )  # fmt: skip
     assert sorted(r["identifier_type"] for r in _rows(workspace, "identities")) == [
@@ -126,7 +127,8 @@ def test_unknown_channel_keeps_its_original_and_aliases_win(workspace: jl.Worksp
 def test_identical_keyless_records_are_duplicates_unless_kept(
     workspace: jl.Workspace, tmp_path: Path
 ) -> None:
-    text = "user_id,timestamp,channel,touchpoint\nu1,2024-01-01T10:00:00Z,web,home\nu1,2024-01-01T10:00:00Z,web,home\n"
+    row = "u1,2024-01-01T10:00:00Z,web,home\n"
+    text = "user_id,timestamp,channel,touchpoint\n" + row + row
     first = _ingest(workspace, tmp_path, text, "a.csv")
     assert (first.loaded, first.duplicates) == (1, 1)
     kept = _ingest(workspace, tmp_path, text, "b.csv", keep_identical=True)
