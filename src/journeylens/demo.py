@@ -57,6 +57,9 @@ def run_demo(
     directory = directory.resolve()
     _claim(directory)
     ws = Workspace.init(directory, force=True, timezone="UTC")
+    # The synthetic world writes Dutch-style national numbers (06-...), as ground_truth.json says.
+    ws.config.privacy.default_country_code = "31"
+    ws.config.dump(ws.root / CONFIG_FILE)
     data = directory / "data"
     progress.stage("Generating synthetic customers", customers)
     generate_world(data, customers=customers, seed=seed, progress=lambda done, _: progress.advance(done))

@@ -14,7 +14,7 @@ from journeylens.store import Store
 class Status:
     tables: dict[str, int]
     quarantine: list[dict[str, Any]]
-    """Quarantined records by table, reason and field, most frequent first."""
+    """Quarantined records by table, reason and field (each file line once), most frequent first."""
     ingests: list[dict[str, Any]]
     """The most recent ingest runs, newest first."""
 
@@ -29,7 +29,9 @@ def status(store: Store, last: int = 10) -> Status:
         >>> status(Store.connect("duckdb://", timezone="UTC")).tables["events"]
         0
     """
-    q = store.table("quarantine")
+    # Re-ingesting a file quarantines its bad records again; count each (file, line) once.
+    log = store.table("quarantine")
+    q = log.select("table", "source", "line", "reason", "field").distinct()
     by_reason = (
         q.group_by(["table", "reason", "field"])
         .agg(records=q.count(), example_source=q.source.min(), example_line=q.line.min())

@@ -7,7 +7,7 @@ from pathlib import Path
 from journeylens.config import CONFIG_FILE, Config
 from journeylens.errors import WorkspaceError
 from journeylens.ingest import Ingestor, IngestReport, IngestSpec
-from journeylens.ingest.pipeline import ProgressFn
+from journeylens.ingest.pipeline import ProgressFn, build_spec
 from journeylens.store import Store
 from journeylens.store._backend import resolve_url
 
@@ -77,7 +77,7 @@ class Workspace:
         Example:
             >>> ws.ingest(paths=["events.csv"], table="events")  # doctest: +SKIP
         """
-        spec = spec or IngestSpec.model_validate(fields)
+        spec = spec or build_spec(**fields)
         return Ingestor(self.store, self.config).ingest(spec, progress)
 
     def close(self) -> None:

@@ -6,14 +6,16 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import duckdb
+import ibis.common.exceptions
 import typer
-from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from journeylens.cli._output import OutputFormat, err_console, render
 from journeylens.errors import InputError, JourneyLensError, QuarantineLimitError
 from journeylens.ingest import IngestReport, IngestSpec
+from journeylens.ingest.pipeline import build_spec
 from journeylens.workspace import Workspace
 
 app = typer.Typer(
@@ -28,22 +30,6 @@ WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder (default: current folder or a parent).")
 ]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
-_FLAGS = {"paths": "PATH", "table": "--table", "format": "--input-format", "delimiter": "--delimiter",
-          "encoding": "--encoding", "quote": "--quote", "mapping": "--map", "channel": "--channel",
-          "max_bad": "--max-bad", "keep_identical": "--keep-identical"}  # fmt: skip
-
-
-def build_spec(model: type[IngestSpec], **fields: Any) -> IngestSpec:
-    """Validate CLI flags into a spec, naming the flag at fault."""
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "?"
-        flag = _FLAGS.get(name, name)
-        raise InputError.bad_flag(
-            flag, str(fields.get(name)), first["msg"], hint=f"See `journeylens ingest --help` for {flag}."
-        ) from exc
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
@@ -102,7 +88,7 @@ def ingest(
 ) -> None:
     """Load files into a table; invalid records go to quarantine, valid ones are always loaded."""
     spec = build_spec(
-        IngestSpec, paths=paths, table=table, format=input_format, delimiter=delimiter,
+        paths=paths, table=table, format=input_format, delimiter=delimiter,
         encoding=encoding, quote=quote, mapping=parse_mapping(map_ or []), channel=channel,
         max_bad=max_bad, keep_identical=keep_identical,
     )  # fmt: skip
@@ -255,6 +241,12 @@ def main() -> None:
         if exc.hint:
             err_console.print(Text.assemble(("Hint: ", "bold"), exc.hint), soft_wrap=True)
         sys.exit(exc.exit_code)
+    except (ibis.common.exceptions.IbisError, duckdb.Error) as exc:
+        # Not expected: everything users can cause should be a JourneyLensError. Say so plainly.
+        err_console.print(Text.assemble(("Error: ", "bold red"), f"the engine failed: {exc}"), soft_wrap=True)
+        hint = "this is likely a JourneyLens bug; please report the command and the data."
+        err_console.print(Text.assemble(("Hint: ", "bold"), hint))
+        sys.exit(3)
     except typer.Abort:
         sys.exit(130)
     except typer.Exit as exc:

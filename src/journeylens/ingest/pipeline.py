@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends import BaseBackend
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from journeylens.config import Config
 from journeylens.errors import InputError
@@ -90,6 +90,27 @@ class IngestSpec(BaseModel):
         except LookupError as exc:
             raise ValueError(f"unknown encoding {value!r} (try utf-8, latin-1, cp1252, utf-16)") from exc
         return value
+
+
+_FLAGS = {
+    "paths": "PATH", "table": "--table", "format": "--input-format", "delimiter": "--delimiter",
+    "encoding": "--encoding", "quote": "--quote", "mapping": "--map", "channel": "--channel",
+    "max_bad": "--max-bad", "keep_identical": "--keep-identical",
+}  # fmt: skip
+
+
+def build_spec(**fields: object) -> IngestSpec:
+    """Validate ingest options into a spec; errors name the CLI flag (and the field) at fault."""
+    try:
+        return IngestSpec.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "?"
+        flag = _FLAGS.get(name, name)
+        raise InputError.bad_flag(
+            f"{flag} ({name})", str(fields.get(name)), first["msg"],
+            hint=f"See `journeylens ingest --help` for {flag}.",
+        ) from exc  # fmt: skip
 
 
 @dataclass

@@ -1,0 +1,522 @@
+"""The file readers on their own: what each hands the pipeline, line by line and value by value.
+
+These are regression tests for a review of ``ingest/readers.py`` and ``ingest/xes.py``. Where a
+bug showed up in the store (a shifted timestamp, a wrong quarantine line) the test ingests through
+the workspace like a user would; where it lives in the reader alone it reads the batches directly.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import errno
+import gzip
+import json
+import random
+import tracemalloc
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import EVENT_HEADER, customer, quarantine_rows, table_rows, write_csv, write_jsonl
+from journeylens import InputError, Workspace
+from journeylens.ingest import readers
+from journeylens.ingest.readers import (
+    LINE,
+    CsvOptions,
+    RawBatch,
+    default_delimiter,
+    read_csv,
+    read_jsonl,
+    read_parquet,
+    records_to_table,
+    redact_identifiers,
+)
+from journeylens.ingest.xes import read_xes
+
+UTC = _dt.UTC
+HEADER = ",".join(EVENT_HEADER)
+
+
+def _by_touchpoint(ws: Workspace) -> dict[str, dict[str, Any]]:
+    return {e["touchpoint"]: e for e in table_rows(ws, "events")}
+
+
+def _drain(batches: Iterator[RawBatch]) -> tuple[pa.Table, list[readers.Reject]]:
+    """Every record and every reject a reader yields, in file order."""
+    got = list(batches)
+    tables = [b.data for b in got if b.data.num_rows]
+    data = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+    return data, [r for b in got for r in b.rejects]
+
+
+# --- JSON Lines: values keep their text ---------------------------------------------------------
+
+
+def test_jsonl_timestamps_are_the_right_instants_in_an_amsterdam_workspace(
+    make_workspace: Any, tmp_path: Path
+) -> None:
+    ws = make_workspace(timezone="Europe/Amsterdam")
+    forms = {
+        "iso_z": "2024-01-15T10:00:00Z",
+        "iso_offset": "2024-01-15T12:00:00+02:00",
+        "winter_naive": "2024-01-15 10:00:00",
+        "summer_naive": "2024-07-15T10:00:00",
+    }
+    records = [{"user_id": "ann", "timestamp": v, "channel": "web", "touchpoint": k} for k, v in forms.items()]
+    # No blank or bad line: the whole file goes through pyarrow's fast path.
+    path = write_jsonl(tmp_path, "times.jsonl", records)
+
+    (report,) = ws.ingest(paths=[str(path)])
+
+    assert report.loaded == 4 and report.quarantined_total == 0
+    stored = {k: e["timestamp"] for k, e in _by_touchpoint(ws).items()}
+    assert stored == {
+        "iso_z": _dt.datetime(2024, 1, 15, 10, tzinfo=UTC),
+        "iso_offset": _dt.datetime(2024, 1, 15, 10, tzinfo=UTC),
+        "winter_naive": _dt.datetime(2024, 1, 15, 9, tzinfo=UTC),  # CET = UTC+1
+        "summer_naive": _dt.datetime(2024, 7, 15, 8, tzinfo=UTC),  # CEST = UTC+2
+    }
+
+
+def test_jsonl_date_like_text_stays_text_even_for_keys_absent_from_line_one(tmp_path: Path) -> None:
+    records = [
+        {"user_id": "ann", "timestamp": "2024-01-15T10:00:00Z", "meta": {"sent": "2024-01-15T12:00:00+02:00"}},
+        {"user_id": "bob", "timestamp": "2024-01-15 10:00:00", "meta": {"sent": "2024-01-15"},
+         "renewal": "2024-02-01T00:00:00+01:00", "tags": ["2024-03-01"]},
+    ]  # fmt: skip
+    path = write_jsonl(tmp_path, "events.jsonl", records)
+
+    data, rejects = _drain(read_jsonl(path, max_record_bytes=1 << 20))
+
+    assert rejects == []
+    assert all(not pa.types.is_timestamp(f.type) for f in data.schema)
+    rows = data.to_pylist()
+    assert [r["timestamp"] for r in rows] == ["2024-01-15T10:00:00Z", "2024-01-15 10:00:00"]
+    assert rows[1]["renewal"] == "2024-02-01T00:00:00+01:00"
+    meta = [r["meta"] if isinstance(r["meta"], dict) else json.loads(r["meta"]) for r in rows]
+    assert meta == [{"sent": "2024-01-15T12:00:00+02:00"}, {"sent": "2024-01-15"}]
+    assert [r[LINE] for r in rows] == [1, 2]
+
+
+def test_records_to_table_spells_mixed_values_as_json() -> None:
+    table = records_to_table(
+        [{"x": True}, {"x": "yes"}, {"x": False}, {"x": 1.5}, {"x": None}, {"x": 7}, {"x": 10**15}]
+    )
+
+    assert table.column("x").type == pa.string()
+    assert table.column("x").to_pylist() == ["true", "yes", "false", "1.5", None, "7", "1000000000000000"]
+
+
+def test_jsonl_mixed_boolean_property_lands_as_json_true(workspace: Workspace, tmp_path: Path) -> None:
+    first, second = customer("ann", [("web", "home"), ("web", "faq")])
+    path = write_jsonl(tmp_path, "events.jsonl", [{**first, "opted_in": True}, {**second, "opted_in": "n/a"}])
+
+    workspace.ingest(paths=[str(path)])
+
+    props = {k: json.loads(e["properties"]) for k, e in _by_touchpoint(workspace).items()}
+    assert props == {"home": {"opted_in": "true"}, "faq": {"opted_in": "n/a"}}
+
+
+# --- JSON Lines: chunking, oversized lines, arrays ----------------------------------------------
+
+
+def _padded_lines(n: int, width: int) -> list[str]:
+    """``n`` JSON objects of exactly ``width`` bytes each including the newline."""
+    lines = []
+    for i in range(n):
+        bare = json.dumps({"user_id": f"u{i}", "pad": ""})
+        lines.append(json.dumps({"user_id": f"u{i}", "pad": "x" * (width - 1 - len(bare))}))
+        assert len(lines[-1]) == width - 1
+    return lines
+
+
+def test_jsonl_chunk_ending_exactly_on_a_newline_does_not_end_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "_JSON_CHUNK", 64)
+    path = write_jsonl(tmp_path, "events.jsonl", _padded_lines(10, width=32))
+
+    data, rejects = _drain(read_jsonl(path, max_record_bytes=1 << 20))
+
+    assert rejects == []
+    assert data.column("user_id").to_pylist() == [f"u{i}" for i in range(10)]
+    assert data.column(LINE).to_pylist() == list(range(1, 11))
+
+
+@pytest.mark.parametrize("where", ["middle", "last_without_newline"])
+def test_jsonl_line_larger_than_max_record_bytes_is_skipped_not_buffered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    monkeypatch.setattr(readers, "_JSON_CHUNK", 256)
+    huge = json.dumps({"user_id": "big", "note": "n" * 20_000, "email": "big@example.com"})
+    lines = [json.dumps({"user_id": f"u{i}"}) for i in range(3)]
+    if where == "middle":
+        data_bytes = "\n".join([*lines[:2], huge, lines[2]]).encode() + b"\n"
+        expected_users, expected_lines, huge_line = ["u0", "u1", "u2"], [1, 2, 4], 3
+    else:
+        data_bytes = "\n".join([*lines, huge]).encode()
+        expected_users, expected_lines, huge_line = ["u0", "u1", "u2"], [1, 2, 3], 4
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(data_bytes)
+
+    data, rejects = _drain(read_jsonl(path, max_record_bytes=4096))
+
+    assert data.column("user_id").to_pylist() == expected_users
+    assert data.column(LINE).to_pylist() == expected_lines
+    assert [(r.line, r.reason.value) for r in rejects] == [(huge_line, "record_too_large")]
+    assert str(len(huge)) in rejects[0].message
+    assert len(rejects[0].raw) < 300 and "big@example.com" not in rejects[0].raw
+
+
+@pytest.mark.parametrize("prefix", [b"", b"\xef\xbb\xbf", b"  \n"])
+def test_json_array_file_is_refused_with_a_jq_hint(workspace: Workspace, tmp_path: Path, prefix: bytes) -> None:
+    path = tmp_path / "export.json"
+    path.write_bytes(prefix + json.dumps(customer("ann", [("web", "home"), ("web", "faq")]), indent=2).encode())
+
+    with pytest.raises(InputError) as caught:
+        workspace.ingest(paths=[str(path)])
+
+    assert str(path) in caught.value.message
+    assert "JSON array" in caught.value.message
+    assert caught.value.hint and "jq -c '.[]'" in caught.value.hint
+    assert workspace.store.counts()["events"] == 0
+
+
+# --- CSV: physical line numbers -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_csv_bad_timestamp_after_a_blank_line_is_reported_on_its_line(
+    workspace: Workspace, tmp_path: Path, newline: str
+) -> None:
+    lines = [
+        HEADER,  # 1
+        "ann,2024-01-15T09:00:00Z,web,home",  # 2
+        "",  # 3 blank
+        "ann,2024-01-15T09:05:00Z,web,faq",  # 4
+        "bob,not-a-time,app,login",  # 5
+        "bob,2024-01-15T09:10:00Z,app,upgrade",  # 6
+        "",  # 7 blank, trailing
+    ]
+    path = tmp_path / "events.csv"
+    path.write_bytes(newline.join(lines).encode() + newline.encode())
+
+    (report,) = workspace.ingest(paths=[str(path)])
+
+    assert (report.rows_read, report.loaded) == (4, 3)
+    got = [(q["line"], q["reason"]) for q in quarantine_rows(workspace)]
+    assert got == [(5, "bad_timestamp")]  # the blank lines themselves are not quarantined
+
+
+def test_csv_malformed_row_after_blank_lines_and_quoted_newlines(workspace: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "notes.csv"
+    path.write_text(
+        "user_id,timestamp,channel,touchpoint,note\n"  # 1
+        "\n"  # 2 blank
+        'ann,2024-01-15T09:05:00Z,web,form,"line a\n\nline c"\n'  # 3-5, a blank line inside quotes
+        "\n"  # 6 blank
+        "bob,2024-01-15T09:00:00Z,app,login,plain,EXTRA\n"  # 7 too many
+        "bob,not-a-time,app,upgrade,plain\n"  # 8
+        "\n"  # 9 blank
+        "cid,2024-01-15T09:00:00Z,email\n"  # 10 too few
+        "cid,2024-01-15T09:05:00Z,email,open,plain\n"  # 11
+    )
+
+    (report,) = workspace.ingest(paths=[str(path)])
+
+    assert report.loaded == 2
+    got = [(q["line"], q["reason"]) for q in quarantine_rows(workspace)]
+    assert got == [(7, "malformed_row"), (8, "bad_timestamp"), (10, "malformed_row")]
+    form = _by_touchpoint(workspace)["form"]
+    assert json.loads(form["properties"]) == {"note": "line a\n\nline c"}
+
+
+def test_csv_lines_are_physical_across_many_small_blocks(tmp_path: Path) -> None:
+    rnd = random.Random(11)
+    text = ["\n", "user_id,note\n"]  # a blank line before the header too
+    expected: list[tuple[str, int]] = []  # (user_id, line) of each parsed record
+    bad: list[int] = []
+    line = 3
+    for i in range(400):
+        kind = rnd.choice(["plain", "plain", "quoted", "blank", "ragged"])
+        if kind == "plain":
+            text.append(f"u{i},n{i}\n")
+            expected.append((f"u{i}", line))
+            line += 1
+        elif kind == "quoted":
+            text.append(f'u{i},"a\nb\n\nc"\n')
+            expected.append((f"u{i}", line))
+            line += 4
+        elif kind == "blank":
+            text.append("\n")
+            line += 1
+        else:
+            text.append(f"u{i},n{i},extra\n")
+            bad.append(line)
+            line += 1
+    path = tmp_path / "notes.csv"
+    path.write_text("".join(text))
+
+    data, rejects = _drain(read_csv(path, CsvOptions(block_size=256), batch_rows=50))
+
+    assert list(zip(data.column("user_id").to_pylist(), data.column(LINE).to_pylist(), strict=True)) == expected
+    assert [r.line for r in rejects] == bad
+    assert {r.reason.value for r in rejects} == {"malformed_row"}
+
+
+def test_csv_header_with_spaces_after_commas(workspace: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "user_id, timestamp, channel , touchpoint\n"
+        "ann,2024-01-15T10:00:00Z,web,home\n"
+        "bob,2024-01-15T11:00:00+01:00,app,login\n"
+    )
+
+    data, rejects = _drain(read_csv(path, CsvOptions(), batch_rows=1000))
+    (report,) = workspace.ingest(paths=[str(path)])
+
+    assert rejects == []
+    assert data.column_names == [*EVENT_HEADER, LINE]
+    assert all(data.schema.field(n).type == pa.string() for n in EVENT_HEADER)
+    assert data.column("timestamp").to_pylist() == ["2024-01-15T10:00:00Z", "2024-01-15T11:00:00+01:00"]
+    assert report.loaded == 2
+    stored = {k: e["timestamp"] for k, e in _by_touchpoint(workspace).items()}
+    assert stored == {"home": _dt.datetime(2024, 1, 15, 10, tzinfo=UTC), "login": stored["home"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("calls.tsv", "\t"),
+        ("calls.TSV", "\t"),
+        ("calls.tsv.gz", "\t"),
+        ("export.2024.tsv.gzip", "\t"),
+        ("calls.csv", None),
+        ("calls.csv.gz", None),
+        ("calls.txt", None),
+        ("calls.jsonl", None),
+        ("tsv", None),
+    ],
+)
+def test_default_delimiter(name: str, expected: str | None) -> None:
+    assert default_delimiter(Path("exports") / name) == expected
+
+
+def test_tsv_read_with_its_default_delimiter(tmp_path: Path) -> None:
+    rows = customer("ann", [("web", "home"), ("app", "login")])
+    path = write_csv(tmp_path, "events.tsv.gz", rows, EVENT_HEADER, delimiter="\t", compress=True)
+
+    delimiter = default_delimiter(path)
+    assert delimiter is not None
+    data, rejects = _drain(read_csv(path, CsvOptions(delimiter=delimiter), batch_rows=1000))
+
+    assert rejects == []
+    assert data.select(list(EVENT_HEADER)).to_pylist() == rows
+
+
+# --- XES ----------------------------------------------------------------------------------------
+
+
+def _xes_file(path: Path, traces: int, events_per_trace: int) -> Path:
+    with path.open("w") as fh:
+        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<log xmlns="http://www.xes-standard.org/">\n')
+        fh.write('<string key="concept:name" value="log"/>\n')
+        for t in range(traces):
+            fh.write(f'<trace><string key="concept:name" value="case-{t}"/>\n')
+            for e in range(events_per_trace):
+                fh.write(
+                    f'<event><string key="concept:name" value="step {e % 7}"/>'
+                    f'<date key="time:timestamp" value="2024-01-15T10:{e % 60:02d}:00Z"/></event>\n'
+                )
+            fh.write("</trace>\n")
+        fh.write("</log>\n")
+    return path
+
+
+def _peak_bytes_while_reading(path: Path) -> int:
+    tracemalloc.start()
+    try:
+        events = sum(batch.data.num_rows for batch in read_xes(path, batch_rows=1_000))
+        return tracemalloc.get_traced_memory()[1] if events else 0
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(("traces", "events_per_trace"), [(4_000, 1), (1, 4_000)], ids=["traces", "events"])
+def test_xes_memory_does_not_grow_with_the_file(tmp_path: Path, traces: int, events_per_trace: int) -> None:
+    small = _xes_file(tmp_path / "small.xes", traces, events_per_trace)
+    large = _xes_file(tmp_path / "large.xes", traces * 5, events_per_trace * 5)
+
+    small_peak, large_peak = _peak_bytes_while_reading(small), _peak_bytes_while_reading(large)
+
+    # Finished elements stay attached to the tree unless freed: ~16,000 more of them would add
+    # well over a megabyte. Freed, the peak is set by one batch of rows, whatever the file size.
+    assert large_peak < small_peak + 400_000, (small_peak, large_peak)
+
+
+def test_xes_trace_level_lists_are_flattened_like_event_ones(tmp_path: Path) -> None:
+    path = tmp_path / "log.xes"
+    path.write_text(
+        '<log xmlns="http://www.xes-standard.org/"><trace><string key="concept:name" value="c1"/>'
+        '<list key="tags"><string key="segment" value="gold"/><int key="rank" value="3"/></list>'
+        '<container key="owner"><string key="team" value="billing"/></container>'
+        '<event><string key="concept:name" value="register"/>'
+        '<list key="items"><string key="sku" value="A1"/></list></event></trace>'
+        '<trace><string key="concept:name" value="c2"/><event><string key="concept:name" value="pay"/></event>'
+        "</trace></log>"
+    )
+
+    data, _ = _drain(read_xes(path, batch_rows=100))
+
+    rows = data.to_pylist()
+    assert rows[0] == {
+        "case:concept:name": "c1",
+        "case:tags.segment": "gold",
+        "case:tags.rank": "3",
+        "case:owner.team": "billing",
+        "concept:name": "register",
+        "items.sku": "A1",
+        LINE: 1,
+    }
+    assert (rows[1]["case:concept:name"], rows[1]["case:tags.segment"], rows[1][LINE]) == ("c2", None, 2)
+
+
+# --- files the OS will not hand over ------------------------------------------------------------
+
+
+def _read_all(fmt: str, path: Path) -> None:
+    readers_by_format = {
+        "csv": lambda: read_csv(path, CsvOptions(), batch_rows=1000),
+        "jsonl": lambda: read_jsonl(path, max_record_bytes=1 << 20),
+        "xes": lambda: read_xes(path, batch_rows=1000),
+        "parquet": lambda: read_parquet(path, batch_rows=1000),
+    }
+    for _ in readers_by_format[fmt]():
+        pass
+
+
+FORMATS = ["csv", "jsonl", "xes", "parquet"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_directory_is_reported_as_unreadable_not_corrupt(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"events.{fmt}"
+    path.mkdir()
+
+    with pytest.raises(InputError) as caught:
+        _read_all(fmt, path)
+
+    assert caught.value.message == f"{path}: cannot read: Is a directory."
+    assert caught.value.hint and "ls -l" in caught.value.hint
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_permission_denied_is_reported_as_unreadable_not_corrupt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    path = tmp_path / f"events.{fmt}"
+    path.write_bytes(b"user_id\nann\n")
+    real_open = Path.open
+
+    # The tests may run as root, for whom chmod 000 changes nothing: the OS refusal is injected.
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+
+    with pytest.raises(InputError) as caught:
+        _read_all(fmt, path)
+
+    assert caught.value.message == f"{path}: cannot read: Permission denied."
+    assert "truncated" not in str(caught.value)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "xes"])
+def test_gzip_garbage_is_still_reported_as_corrupt(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"events.{fmt}.gz"
+    path.write_bytes(b"\x1f\x8b" + b"garbage" * 50)
+
+    with pytest.raises(InputError) as caught:
+        _read_all(fmt, path)
+
+    assert "truncated or corrupt" in caught.value.message
+    assert caught.value.hint and "gzip -t" in caught.value.hint
+
+
+def test_parquet_that_is_not_parquet_keeps_its_own_message(tmp_path: Path) -> None:
+    path = tmp_path / "events.parquet"
+    path.write_bytes(b"user_id\nann\n")
+
+    with pytest.raises(InputError) as caught:
+        _read_all("parquet", path)
+
+    assert "not a readable Parquet file" in caught.value.message
+
+
+def test_parquet_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "events.parquet"
+    pq.write_table(pa.table({"user_id": ["ann", "bob"]}), path)
+
+    data, _ = _drain(read_parquet(path, batch_rows=1000))
+
+    assert data.to_pylist() == [{"user_id": "ann", LINE: 1}, {"user_id": "bob", LINE: 2}]
+
+
+# --- personal identifiers in reader rejects -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ann.lee+tag@mail.example.co.uk", "[redacted-email]"),
+        ("+31 6 1234 5678", "[redacted-phone]"),
+        ("call (020) 555-0199 now", "call [redacted-phone] now"),
+        ("0612345678,web", "[redacted-phone],web"),
+        ('{"phone": "+1-202-555-0143"}', '{"phone": "[redacted-phone]"}'),
+        ("2024-01-15T09:00:00Z,web", "2024-01-15T09:00:00Z,web"),
+        ("2024-01-15 09:00:00,order 12345", "2024-01-15 09:00:00,order 12345"),
+        ("no identifiers here", "no identifiers here"),
+    ],
+)
+def test_redact_identifiers(text: str, expected: str) -> None:
+    assert redact_identifiers(text) == expected
+    assert redact_identifiers(expected) == expected
+
+
+def test_rejected_csv_and_json_records_are_stored_without_identifiers(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    csv_path = tmp_path / "events.csv"
+    csv_path.write_text(
+        f"{HEADER}\n"
+        "ann,2024-01-15T09:00:00Z,web,home\n"
+        "bob,2024-01-15T09:05:00Z,app,login,bob.smith@example.com,+31 6 1234 5678\n"
+    )
+    jsonl_path = write_jsonl(
+        tmp_path,
+        "events.jsonl",
+        [
+            customer("cid", [("web", "home")])[0],
+            '{"user_id": "dan", "email": "dan@example.org", "phone": "(020) 555-0199",',
+            '["eve@example.net", "06-12345678"]',
+        ],
+    )
+
+    workspace.ingest(paths=[str(csv_path), str(jsonl_path)])
+
+    bad = quarantine_rows(workspace)
+    assert Counter(q["reason"] for q in bad) == Counter({"malformed_row": 1, "bad_json": 1, "not_an_object": 1})
+    raws = " ".join(q["raw"] for q in bad)
+    for secret in ("bob.smith", "example", "1234 5678", "dan@", "555-0199", "eve@", "12345678"):
+        assert secret not in raws
+    by_reason = {q["reason"]: q["raw"] for q in bad}
+    assert by_reason["malformed_row"] == "bob,2024-01-15T09:05:00Z,app,login,[redacted-email],[redacted-phone]"
+    assert by_reason["not_an_object"] == '["[redacted-email]", "[redacted-phone]"]'
+    assert '"user_id": "dan"' in by_reason["bad_json"]
