@@ -13,7 +13,7 @@ test:           ## the whole suite exactly as CI runs it
 	python3 scripts/run_tests.py
 
 fast:           ## tests without the PySpark parity step
-	$(PY) -m pytest -m "not spark" -q
+	$(PY) -m pytest -m "not spark and not browser" -q
 
 lint:
 	$(PY) -m ruff check src tests scripts && $(PY) -m ruff format --check src tests scripts && $(PY) -m mypy

@@ -31,9 +31,16 @@ or `attributes`). E-mail and phone identifiers are normalised (lower-case e-mail
 using `[privacy] default_country_code` for national numbers) and stored only as salted SHA-256.
 
 Every raw table has an idempotency key. When a source lacks it, the key is an MD5 of the record's
-canonical content and its line in the file: re-ingesting the same file loads nothing new, and
-identical records on different lines (common in process logs) are kept as separate events. Give
-sources that repeat records across files an `event_id` (Segment's `messageId`).
+canonical content: re-ingesting a file loads nothing new, and a record repeated inside a file (or
+across files) is counted as a duplicate, not loaded twice. Process logs legitimately repeat an
+identical event at the same second; for them the record's position in the file is part of the key
+(always for XES, or with `journeylens ingest --keep-identical`), so such events stay separate while
+re-ingesting the same file still loads nothing new.
+
+A source column whose name is also a system column (`source`, `ingest_seq`) is kept in the JSON
+column under its own name. A channel that is neither canonical nor an alias is stored as `other`
+with the original value in `properties.channel_raw`. Quarantined records keep their raw fields,
+with e-mail and phone values hashed like stored ones.
 
 Ties between equal timestamps are broken by `ingest_seq`, which keeps file order.
 """

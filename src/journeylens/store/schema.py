@@ -247,7 +247,8 @@ QUARANTINE_DOC = {
     "ingest_id": "Ingest run that met the record (see `ingests`).",
     "table": "Table the record was meant for.",
     "source": "File the record came from.",
-    "line": "Line of the file (CSV, JSON Lines; header is line 1) or event number (XES, Parquet row + 1).",
+    "line": "Physical line of the file (CSV: the header is line 1; JSON Lines: the first record is "
+    "line 1), or the record number from 1 (XES event, Parquet row).",
     "raw": "The record as read, as a JSON object of its fields (or the raw line text).",
     "reason": "Typed reason code: " + ", ".join(r.value for r in Reason) + ".",
     "field": "Field at fault, when there is one.",
