@@ -3,7 +3,9 @@
 Readers never load a file whole. Each yields :class:`RawBatch` objects: the records it could
 parse, as an Arrow table of the source columns plus ``_line`` (line of the file, header = line 1,
 for CSV and JSON Lines; record number for Parquet and XES), and the records it could not parse at
-all (a CSV row with the wrong number of fields, a JSON line that is not an object).
+all (a CSV row with the wrong number of fields, a JSON line that is not an object). The raw text
+of those rejects goes to the quarantine table, so e-mail addresses and phone numbers in it are
+redacted here (:func:`redact_identifiers`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import csv
 import glob
 import gzip
 import io
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -87,12 +90,28 @@ def expand_paths(patterns: list[str]) -> list[Path]:
     return files
 
 
-def guess_format(path: Path) -> Format | None:
-    """Format from the file name (``.csv``, ``.jsonl.gz``, ...), or None."""
+def _base_suffix(path: Path) -> str | None:
+    """The lower-cased suffix that names the format, under any ``.gz``: ``a.TSV.gz`` -> ``.tsv``."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in (".gz", ".gzip"):
         suffixes = suffixes[:-1]
-    return _SUFFIXES.get(suffixes[-1]) if suffixes else None
+    return suffixes[-1] if suffixes else None
+
+
+def guess_format(path: Path) -> Format | None:
+    """Format from the file name (``.csv``, ``.jsonl.gz``, ...), or None."""
+    suffix = _base_suffix(path)
+    return _SUFFIXES.get(suffix) if suffix else None
+
+
+def default_delimiter(path: Path) -> str | None:
+    """The delimiter a file's name implies when the user gave none: a tab for ``.tsv``.
+
+    Example:
+        >>> default_delimiter(Path("calls.tsv.gz")), default_delimiter(Path("calls.csv"))
+        ('\\t', None)
+    """
+    return "\t" if _base_suffix(path) == ".tsv" else None
 
 
 def detect_format(path: Path) -> Format:
@@ -116,6 +135,32 @@ def open_binary(path: Path) -> IO[bytes]:
     if is_gzip(path):
         return cast(IO[bytes], gzip.open(path, "rb"))
     return path.open("rb")
+
+
+def corrupt_file_error(path: Path, exc: BaseException) -> InputError:
+    """The one message for a compressed file that ends early or does not decompress."""
+    return InputError.unreadable(
+        str(path),
+        f"the compressed file is truncated or corrupt ({exc}). Nothing from it was loaded.",
+        hint="Copy or download the file again; `gzip -t FILE` checks it.",
+    )
+
+
+def _is_corrupt(exc: BaseException) -> bool:
+    """gzip/zlib failures; any other OSError (permissions, a directory) is not about the content."""
+    return isinstance(exc, (EOFError, zlib.error, gzip.BadGzipFile))
+
+
+def read_error(path: Path, exc: BaseException) -> InputError:
+    """A file that cannot be read: corrupt compressed data, or what the OS said (``Permission denied``)."""
+    if _is_corrupt(exc):
+        return corrupt_file_error(path, exc)
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return InputError.unreadable(
+        str(path),
+        f"cannot read: {reason}.",
+        hint="Check that the path is a file you may read (`ls -l FILE` shows its type and permissions).",
+    )
 
 
 def _check_not_empty(path: Path, head: bytes) -> None:

@@ -226,7 +226,7 @@ def _spark_local(ts: _NAIVE, zone: str) -> _NAIVE:  # type: ignore[valid-type]
 
 def local_time(backend: BaseBackend, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
     """Wall-clock time of ``ts`` in ``zone``, for cutting days, weeks and hours the same way on
-    every engine. Engines without a known conversion get UTC (and say so in docs/scale.md).
+    every engine. Engines without a known conversion get UTC (documented in docs/configuration.md).
     """
     if backend.name == "duckdb":
         return _duckdb_local(zone, ts)
@@ -283,8 +283,8 @@ def capabilities(backend: BaseBackend) -> Capabilities:
 def transaction(backend: BaseBackend) -> Iterator[None]:
     """Run the block atomically where the engine allows it.
 
-    On engines without transactions the block simply runs; callers that need all-or-nothing
-    there stage into a table first (see ``journeylens.ingest``).
+    On engines without transactions the block simply runs: an interrupted ingest may leave part
+    of a file loaded there (idempotency keys make a re-run load only the rest).
     """
     if not capabilities(backend).transactions:
         yield
