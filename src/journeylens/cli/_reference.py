@@ -24,6 +24,14 @@ the exit status is 2 for invalid input or setup, 1 when `ingest` quarantined mor
 """
 
 
+_NOTES = {
+    "status": "With `--format csv` only the row counts are printed (one table per CSV); use "
+    "`--format json` for the quarantine summary and the recent ingests.",
+    "ingest": "Exit status 1 means more records were quarantined than `--max-bad` allows; the valid "
+    "records of every file were loaded all the same.",
+}
+
+
 def _json_fields() -> dict[str, list[str]]:
     ingest = list(IngestReport("file.csv", "events", 1).to_dict())
     return {
@@ -76,4 +84,6 @@ def cli_markdown() -> str:
             out.append(
                 "\nJSON fields: " + ", ".join(f"`{f}`" if "(" not in f else f for f in fields[name]) + "."
             )
+        if name in _NOTES:
+            out.append("\n" + _NOTES[name])
     return "\n".join(out) + "\n"
