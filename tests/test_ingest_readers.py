@@ -23,14 +23,13 @@ import pytest
 
 from conftest import EVENT_HEADER, customer, quarantine_rows, table_rows, write_csv, write_jsonl
 from journeylens import InputError, Workspace
-from journeylens.ingest import readers
+from journeylens.ingest import jsonlines, readers
+from journeylens.ingest.delimited import CsvOptions, read_csv
+from journeylens.ingest.jsonlines import read_jsonl
 from journeylens.ingest.readers import (
     LINE,
-    CsvOptions,
     RawBatch,
     default_delimiter,
-    read_csv,
-    read_jsonl,
     read_parquet,
     records_to_table,
     redact_identifiers,
@@ -140,7 +139,7 @@ def _padded_lines(n: int, width: int) -> list[str]:
 def test_jsonl_chunk_ending_exactly_on_a_newline_does_not_end_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(readers, "_JSON_CHUNK", 64)
+    monkeypatch.setattr(jsonlines, "_JSON_CHUNK", 64)
     path = write_jsonl(tmp_path, "events.jsonl", _padded_lines(10, width=32))
 
     data, rejects = _drain(read_jsonl(path, max_record_bytes=1 << 20))
@@ -154,7 +153,7 @@ def test_jsonl_chunk_ending_exactly_on_a_newline_does_not_end_the_file(
 def test_jsonl_line_larger_than_max_record_bytes_is_skipped_not_buffered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    monkeypatch.setattr(readers, "_JSON_CHUNK", 256)
+    monkeypatch.setattr(jsonlines, "_JSON_CHUNK", 256)
     huge = json.dumps({"user_id": "big", "note": "n" * 20_000, "email": "big@example.com"})
     lines = [json.dumps({"user_id": f"u{i}"}) for i in range(3)]
     if where == "middle":

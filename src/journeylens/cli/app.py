@@ -65,7 +65,9 @@ def ingest(
         str, typer.Option(help="events|identities|customers|feedback|agents|assignments")
     ] = "events",
     input_format: Annotated[str, typer.Option("--input-format", help="auto|csv|parquet|jsonl|xes")] = "auto",
-    delimiter: Annotated[str, typer.Option(help="CSV delimiter (',', ';', tab, '|').")] = ",",
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV delimiter (',', ';', tab, '|'); default ',' (tab for .tsv).")
+    ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding, e.g. utf-8, latin-1.")] = "utf-8",
     quote: Annotated[str, typer.Option(help="CSV quote character.")] = '"',
     map_: Annotated[

@@ -23,19 +23,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from journeylens.config import Config
 from journeylens.errors import InputError
-from journeylens.ingest.readers import (
+from journeylens.ingest.delimited import (
     CSV_BLOCK,
     CSV_BLOCK_LARGE,
-    LINE,
     CsvOptions,
+    RecordLargerThanBlock,
+    read_csv,
+)
+from journeylens.ingest.jsonlines import read_jsonl
+from journeylens.ingest.readers import (
+    LINE,
     Format,
     RawBatch,
-    RecordLargerThanBlock,
     Reject,
+    default_delimiter,
     detect_format,
     expand_paths,
-    read_csv,
-    read_jsonl,
     read_parquet,
 )
 from journeylens.ingest.validation import (
@@ -65,7 +68,7 @@ class IngestSpec(BaseModel):
     paths: list[str] = Field(min_length=1)
     table: TableName = "events"
     format: Format = "auto"
-    delimiter: str = Field(",", min_length=1, max_length=1)
+    delimiter: str | None = Field(None, min_length=1, max_length=1, description="None: ',' (tab for .tsv)")
     encoding: str = "utf-8"
     quote: str = Field('"', min_length=1, max_length=1)
     mapping: dict[str, str] = Field(default_factory=dict, description="canonical column -> source column")
@@ -235,7 +238,8 @@ class Ingestor:
     def _read(self, path: Path, fmt: Format, spec: IngestSpec, block: int) -> Iterator[RawBatch]:
         rows = self.config.ingest.batch_rows
         if fmt == "csv":
-            return read_csv(path, CsvOptions(spec.delimiter, spec.encoding, spec.quote, block), rows)
+            delimiter = spec.delimiter or default_delimiter(path) or ","
+            return read_csv(path, CsvOptions(delimiter, spec.encoding, spec.quote, block), rows)
         if fmt == "parquet":
             return read_parquet(path, rows)
         if fmt == "jsonl":

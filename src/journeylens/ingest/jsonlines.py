@@ -1,0 +1,199 @@
+"""JSON Lines, read in 16 MB chunks: pyarrow for clean chunks, line by line for the rest.
+
+Values that hold text on a chunk's first line are read as text, so pyarrow cannot turn date-time
+strings into zone-less timestamps; lines that are not JSON objects become rejects with their line.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.json as pajson
+
+from journeylens.errors import InputError
+from journeylens.ingest.readers import (
+    LINE,
+    RawBatch,
+    Reject,
+    check_not_empty,
+    open_binary,
+    read_error,
+    records_to_table,
+    redact_identifiers,
+)
+from journeylens.store.schema import Reason
+
+_JSON_CHUNK = 16 << 20
+_BOM = b"\xef\xbb\xbf"
+
+
+def read_jsonl(path: Path, max_record_bytes: int) -> Iterator[RawBatch]:
+    """Read JSON Lines in chunks; a chunk that pyarrow rejects is re-read line by line.
+
+    A line longer than ``max_record_bytes`` is never held whole: it is skipped up to its newline
+    and reported as ``record_too_large``.
+    """
+    try:
+        stream = open_binary(path)
+    except OSError as exc:
+        raise read_error(path, exc) from exc
+    try:
+        head = stream.read(_JSON_CHUNK)
+        check_not_empty(path, head)
+        _check_not_array(path, head)
+        next_line = 1
+        pending = head
+        while True:
+            more = stream.read(_JSON_CHUNK)
+            block = pending + more
+            if not block:
+                break
+            cut = block.rfind(b"\n") + 1 if more else len(block)
+            if cut == 0:  # one line, longer than everything read so far
+                if len(block) <= max_record_bytes:
+                    pending = block
+                    continue
+                reject, pending = _skip_long_line(stream, block, next_line, max_record_bytes)
+                next_line += 1
+                yield RawBatch(pa.table({LINE: pa.array([], pa.int64())}), [reject])
+                continue
+            chunk, pending = block[:cut], block[cut:]
+            yield _jsonl_chunk(chunk, next_line, max_record_bytes)
+            next_line += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+            if not more:
+                break
+    except (EOFError, OSError, zlib.error) as exc:
+        raise read_error(path, exc) from exc
+    finally:
+        stream.close()
+
+
+def _check_not_array(path: Path, head: bytes) -> None:
+    if head.lstrip(_BOM).lstrip()[:1] == b"[":
+        raise InputError.unreadable(
+            str(path),
+            "the file holds a JSON array, not JSON Lines (one JSON object per line).",
+            hint="Convert it to JSON Lines first, e.g. `jq -c '.[]' FILE > FILE.jsonl`.",
+        )
+
+
+def _skip_long_line(
+    stream: IO[bytes], block: bytes, line: int, max_record_bytes: int
+) -> tuple[Reject, bytes]:
+    """Read past the rest of an oversized line; returns its reject and what follows its newline."""
+    size, start = len(block), block[:1024]
+    rest = b""
+    while more := stream.read(_JSON_CHUNK):
+        newline = more.find(b"\n")
+        if newline >= 0:
+            size, rest = size + newline, more[newline + 1 :]
+            break
+        size += len(more)
+    return _too_large(line, start, size, max_record_bytes), rest
+
+
+def _too_large(line: int, start: bytes, size: int, max_record_bytes: int) -> Reject:
+    # Redacted before it is cut, so that no e-mail or phone survives in part at the cut.
+    preview = redact_identifiers(start[:1024].decode("utf-8", "replace"))[:200]
+    return Reject(
+        line, preview + "...", Reason.RECORD_TOO_LARGE, f"record of {size} bytes exceeds {max_record_bytes}"
+    )
+
+
+def _jsonl_chunk(chunk: bytes, first_line: int, max_record_bytes: int) -> RawBatch:
+    clean = chunk.lstrip(_BOM) if first_line == 1 else chunk
+    if b"\n\n" not in clean and not clean.startswith(b"\n"):
+        table = _jsonl_fast(clean)
+        if table is not None and table.num_rows == clean.count(b"\n") + (0 if clean.endswith(b"\n") else 1):
+            lines = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
+            return RawBatch(table.append_column(LINE, pa.array(lines)))
+    return _jsonl_slow(clean, first_line, max_record_bytes)
+
+
+def _jsonl_fast(chunk: bytes) -> pa.Table | None:
+    """The whole chunk parsed by pyarrow, with text kept as text; None sends it line by line.
+
+    pyarrow infers ISO strings as timestamps, converting offsets to UTC and dropping the zone,
+    and naive strings as timestamps too; later code would read both as workspace-local time. So
+    every key that holds text on the chunk's first line is declared a string, and a chunk in
+    which a timestamp is still inferred (a key that first appears later) goes line by line.
+    """
+    end = chunk.find(b"\n")
+    try:
+        first = orjson.loads(chunk[:end] if end >= 0 else chunk)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(first, dict):
+        return None
+    text_fields = [(key, kind) for key, value in first.items() if (kind := _text_type(value)) is not None]
+    options = pajson.ParseOptions(explicit_schema=pa.schema(text_fields), unexpected_field_behavior="infer")
+    try:
+        table = pajson.read_json(io.BytesIO(chunk), parse_options=options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return None if any(_has_temporal(f.type) for f in table.schema) else table
+
+
+def _text_type(value: object) -> pa.DataType | None:
+    """The Arrow type that keeps ``value``'s text as text (nested objects too), or None to infer."""
+    if isinstance(value, str):
+        return pa.string()
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return pa.list_(pa.string())
+    if isinstance(value, dict):
+        fields = [(k, kind) for k, v in value.items() if (kind := _text_type(v)) is not None]
+        return pa.struct(fields) if fields else None
+    return None
+
+
+def _has_temporal(kind: pa.DataType) -> bool:
+    if pa.types.is_temporal(kind):
+        return True
+    if pa.types.is_struct(kind):
+        return any(_has_temporal(kind.field(i).type) for i in range(kind.num_fields))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _has_temporal(kind.value_type)
+    return False
+
+
+def _jsonl_slow(chunk: bytes, first_line: int, max_record_bytes: int) -> RawBatch:
+    """Line-by-line fallback for chunks with bad lines, blank lines or mixed types."""
+    records: list[dict[str, object]] = []
+    lines: list[int] = []
+    rejects: list[Reject] = []
+    for offset, raw in enumerate(chunk.split(b"\n")):
+        line = first_line + offset
+        if not raw.strip():
+            continue
+        if len(raw) > max_record_bytes:
+            rejects.append(_too_large(line, raw, len(raw), max_record_bytes))
+            continue
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            text = redact_identifiers(raw.decode("utf-8", "replace"))
+            rejects.append(Reject(line, text, Reason.BAD_JSON, f"not valid JSON: {exc}"))
+            continue
+        if not isinstance(value, dict):
+            text = redact_identifiers(raw.decode("utf-8", "replace"))
+            message = f"a JSON {type(value).__name__} is not a record; each line must be an object"
+            rejects.append(Reject(line, text, Reason.NOT_AN_OBJECT, message))
+            continue
+        records.append({k: _json_scalar(v) for k, v in value.items()})
+        lines.append(line)
+    table = records_to_table(records)
+    return RawBatch(table.append_column(LINE, pa.array(lines, pa.int64())), rejects)
+
+
+def _json_scalar(value: object) -> object:
+    """Nested objects and lists travel as JSON text (they land in properties)."""
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return value
