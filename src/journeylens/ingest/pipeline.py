@@ -55,7 +55,7 @@ from journeylens.store import _backend
 from journeylens.store.schema import QUARANTINE_SCHEMA, RAW_TABLES, TableSpec
 from journeylens.store.store import Store
 
-_STAGE, _BATCH = "_jl_ingest_stage", "_jl_ingest_batch"
+_STAGE = "_jl_ingest_stage"
 _SCAN_CHUNK = 65_536  # rows per Arrow chunk, so that DuckDB scans a batch on every core
 TableName = Literal["events", "identities", "customers", "feedback", "agents", "assignments"]
 
@@ -249,9 +249,9 @@ class Ingestor:
     def _load_batch(self, data: pa.Table, table: TableSpec, ctx: Context, report: IngestReport) -> None:
         report.rows_read += data.num_rows
         chunks = pa.Table.from_batches(data.to_batches(max_chunksize=_SCAN_CHUNK))
-        with _backend.arrow_view(self.engine, chunks, _BATCH) as raw:
-            checked = canonicalize(raw, table, ctx)
-            staged = self.engine.create_table(_STAGE, checked, temp=True, overwrite=True)
+        staged = _backend.materialize_over_arrow(
+            self.engine, chunks, lambda raw: canonicalize(raw, table, ctx), _STAGE
+        )
         bad = staged.filter(staged[REASON].notnull())
         reasons = self.engine.to_pyarrow(bad.group_by(REASON).agg(n=bad.count())).to_pylist()
         n_bad = sum(r["n"] for r in reasons)

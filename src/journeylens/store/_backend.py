@@ -7,7 +7,7 @@ Heavy engines (PySpark) are imported only when a URL asks for them.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,24 +235,26 @@ def local_time(backend: BaseBackend, ts: ir.TimestampValue, zone: str) -> ir.Tim
     return ts
 
 
-@contextmanager
-def arrow_view(backend: BaseBackend, data: pa.Table, name: str) -> Iterator[ir.Table]:
-    """``data`` as a table of ``backend`` for the duration of the block.
+def materialize_over_arrow(
+    backend: BaseBackend,
+    data: pa.Table,
+    build: Callable[[ir.Table], ir.Table],
+    target: str,
+) -> ir.Table:
+    """Run ``build(table of data)`` and store the result in temporary table ``target``.
 
-    On DuckDB the rows are copied into a temporary table through a relation. Registering the
-    Arrow data as a view instead (as ``ibis.memtable`` does) pins it: inside a transaction, a
-    dropped view stays in the catalog until COMMIT, so a file ingested batch by batch would hold
-    every batch in Python memory. A DuckDB-owned table obeys the memory cap and can spill.
+    On DuckDB the Arrow data is visible to that one query only (a relation's ``query``), so no
+    catalog entry pins it: inside a transaction a registered view, even when dropped again (as
+    ``ibis.memtable`` does), keeps its Arrow data alive until COMMIT, and a file ingested batch by
+    batch would hold every batch in memory. Other engines get an ``ibis.memtable``.
     """
     if backend.name != "duckdb":
-        yield ibis.memtable(data)
-        return
-    backend.create_table(name, schema=ibis.Schema.from_pyarrow(data.schema), temp=True, overwrite=True)
-    backend.con.from_arrow(data).insert_into(name)
-    try:
-        yield backend.table(name)
-    finally:
-        backend.drop_table(name, force=True)
+        return backend.create_table(target, build(ibis.memtable(data)), temp=True, overwrite=True)
+    name = f"{target}_source"
+    expr = build(ibis.table(ibis.Schema.from_pyarrow(data.schema), name=name))
+    backend.create_table(target, schema=expr.schema(), temp=True, overwrite=True)
+    backend.con.from_arrow(data).query(name, ibis.to_sql(expr, dialect="duckdb")).insert_into(target)
+    return backend.table(target)
 
 
 @contextmanager
