@@ -1,7 +1,8 @@
-"""Customer 360: the identity graph and its connected components."""
+"""Customer 360: the identity graph, its connected components, and stitching into customers."""
 
 from __future__ import annotations
 
 from journeylens.identity.components import Components, connected_components
+from journeylens.identity.stitch import IdentityRules, StitchResult, stitch
 
-__all__ = ["Components", "connected_components"]
+__all__ = ["Components", "IdentityRules", "StitchResult", "connected_components", "stitch"]

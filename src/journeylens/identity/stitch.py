@@ -1,0 +1,126 @@
+"""Identity stitching: who is the customer behind every identifier.
+
+The identity graph has a node per identifier (``user_id:u1``, ``anonymous_id:dev9``,
+``email:<hash>``, ``crm_id:C42``) and an edge per observed link: an event carrying both a user id
+and an anonymous id, or a row of the ``identities`` table. Before the components are computed, the
+**shared-identifier guard** removes identifiers that link more known customers than allowed — a
+family tablet, a store kiosk, a call centre's default number — so they cannot merge those
+customers; they are reported and keep a customer id of their own.
+
+Customer ids are ``c_`` + MD5 of the component's smallest node: deterministic, and unchanged by
+re-runs on the same data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+from pydantic import BaseModel, ConfigDict, Field
+
+from journeylens.identity.components import connected_components
+from journeylens.store import Store
+
+USER, ANONYMOUS = "user_id", "anonymous_id"
+SEP = ":"
+
+
+class IdentityRules(BaseModel):
+    """``[identity]`` in journeylens.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_customers_per_identifier: int = Field(
+        1, ge=1, description="An identifier linked to more known customers than this is shared."
+    )
+    link_types: list[str] | None = Field(
+        None, description="Identifier types that may link customers (None: all)."
+    )
+
+
+@dataclass(frozen=True)
+class StitchResult:
+    customer_map: ir.Table
+    """identifier_type, identifier_value, customer_id, shared."""
+    shared: ir.Table
+    """identifier_type, identifier_value, customers (known customers it linked)."""
+    rounds: int
+
+
+def _node(kind: ir.StringValue | str, value: ir.StringValue) -> ir.StringValue:
+    return ibis.literal(kind) + SEP + value if isinstance(kind, str) else kind + SEP + value
+
+
+def identity_edges(store: Store, rules: IdentityRules) -> ir.Table:
+    """Every observed link between two identifiers, as (src, dst) node pairs."""
+    events = store.table("events")
+    seen = events.filter(events.user_id.notnull() & events.anonymous_id.notnull())
+    from_events = seen.select(src=_node(USER, seen.user_id), dst=_node(ANONYMOUS, seen.anonymous_id))
+    ids = store.table("identities")
+    if rules.link_types is not None:
+        ids = ids.filter(ids.identifier_type.isin(rules.link_types))
+    owner = ibis.cases(
+        (ids.user_id.notnull(), _node(USER, ids.user_id)),
+        else_=_node(ANONYMOUS, ids.anonymous_id),
+    )
+    from_identities = ids.select(src=_node(ids.identifier_type, ids.identifier_value), dst=owner)
+    return from_events.union(from_identities, distinct=True)
+
+
+def all_nodes(store: Store) -> ir.Table:
+    """Every identifier known to the store, linked or not."""
+    events, ids, customers = store.table("events"), store.table("identities"), store.table("customers")
+    parts = [
+        events.filter(events.user_id.notnull()).select(node=_node(USER, events.user_id)),
+        events.filter(events.anonymous_id.notnull()).select(node=_node(ANONYMOUS, events.anonymous_id)),
+        ids.select(node=_node(ids.identifier_type, ids.identifier_value)),
+        customers.select(node=_node(USER, customers.user_id)),
+    ]
+    return ibis.union(*parts, distinct=True)
+
+
+def shared_identifiers(edges: ir.Table, rules: IdentityRules) -> ir.Table:
+    """Non-user nodes directly linked to more known customers than the rules allow."""
+    users_prefix = USER + SEP
+    both = edges.union(edges.select(src=edges.dst, dst=edges.src))
+    links = both.filter(~both.src.startswith(users_prefix) & both.dst.startswith(users_prefix))
+    counts = links.group_by(node=links.src).agg(customers=links.dst.nunique())
+    return counts.filter(counts.customers > rules.max_customers_per_identifier)
+
+
+def stitch(store: Store, rules: IdentityRules | None = None) -> StitchResult:
+    """Build ``customer_map`` in the store and return it with the shared identifiers.
+
+    Example:
+        >>> result = stitch(workspace.store)  # doctest: +SKIP
+        >>> result.customer_map.count().execute()  # doctest: +SKIP
+    """
+    rules = rules or IdentityRules()
+    backend = store.backend
+    edges = backend.create_table(
+        "_jl_identity_edges", identity_edges(store, rules), temp=True, overwrite=True
+    )
+    shared = backend.create_table(
+        "_jl_identity_shared", shared_identifiers(edges, rules), temp=True, overwrite=True
+    )
+    usable = edges.filter(~edges.src.isin(shared.node) & ~edges.dst.isin(shared.node))
+    nodes = all_nodes(store)
+    # Self-edges keep isolated and shared identifiers in the result as customers of their own.
+    graph = usable.union(nodes.select(src=nodes.node, dst=nodes.node))
+    components = connected_components(backend, graph, prefix="_jl_identity_cc")
+    labels = components.labels
+    is_shared = labels.node.isin(shared.node)
+    mapped = labels.select(
+        identifier_type=labels.node.split(SEP)[0],
+        identifier_value=labels.node.substr(labels.node.find(SEP) + 1),
+        customer_id="c_" + labels.label.hexdigest("md5").substr(0, 16),
+        shared=is_shared,
+    )
+    customer_map = backend.create_table("customer_map", mapped, overwrite=True)
+    report = shared.select(
+        identifier_type=shared.node.split(SEP)[0],
+        identifier_value=shared.node.substr(shared.node.find(SEP) + 1),
+        customers=shared.customers,
+    )
+    return StitchResult(customer_map=customer_map, shared=report, rounds=components.rounds)
