@@ -151,3 +151,13 @@ def test_report_is_self_contained_and_shows_volumes(loaded: Path, tmp_path: Path
     for title in ("Overview", "Volumes by channel and touchpoint", "Data quality"):
         assert title in html
     assert "billing_call" in html and "bad_timestamp" in html
+
+
+def test_bare_import_does_not_load_heavy_engines() -> None:
+    code = (
+        "import sys, journeylens\n"
+        "heavy = [m for m in ('pyspark', 'pm4py', 'playwright', 'networkx') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr

@@ -103,6 +103,8 @@ LEGACY_FLAWS = {
     41: ("Start", "gisteren"),
 }
 """Line (1 = header) -> (field, bad value) planted in the legacy export; the report shows them."""
+LEGACY_MALFORMED_LINE = 31
+"""A line with too few fields."""
 
 
 def write_legacy_ivr_export(data: Path, seed: int, rows: int = 400) -> Path:
@@ -118,6 +120,8 @@ def write_legacy_ivr_export(data: Path, seed: int, rows: int = 400) -> Path:
     menus = ["Facturen", "Levering", "Storing", "Opzeggen", "Overig", "Menú principal"]
     lines = ["CallID;Caller;Start;Menu;Medium"]
     for i in range(rows):
+        if len(lines) + 1 == LEGACY_MALFORMED_LINE:
+            lines.append("ivr-broken;line;without;all")
         line_no = len(lines) + 1
         values = {
             "CallID": f"ivr-{seed}-{i:05d}",
@@ -130,7 +134,6 @@ def write_legacy_ivr_export(data: Path, seed: int, rows: int = 400) -> Path:
             field, bad = LEGACY_FLAWS[line_no]
             values[field] = bad
         lines.append(";".join(values.values()))
-    lines.insert(30, "ivr-broken;line;without;all")  # becomes line 31: a malformed row
     path = data / "legacy" / "ivr_export.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
