@@ -74,3 +74,51 @@ def test_customer_ids_are_stable_across_runs(tmp_path: Path) -> None:
     assert again == first
     assert all(v.startswith("c_") and len(v) == 18 for v in first.values())
     ws.close()
+
+
+def test_build_customer_and_export_from_the_cli(tmp_path: Path) -> None:
+    import csv
+    import json
+    import subprocess
+    import sys
+
+    _, _, ws = _customers(tmp_path)
+    root = str(ws.root)
+    ws.close()
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "journeylens", *args, "-w", root],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    built = cli("build", "--format", "json")
+    assert built.returncode == 0, built.stderr
+    summary = json.loads(built.stdout)
+    # 4 people, the kiosk (never seen with a login) and the 2 shared identifiers kept on their own.
+    assert summary["customers"] == 7 and summary["shared_identifiers"] == 2
+    profile = json.loads(cli("customer", "ann", "--format", "json").stdout)
+    assert {i["identifier_type"] for i in profile["identifiers"]} == {"user_id", "anonymous_id"}
+    assert [e["touchpoint"] for e in profile["timeline"]] == ["home", "product_page", "login"]
+    assert profile["events"] == 3
+    missing = cli("customer", "annn")
+    assert missing.returncode == 2 and "No customer 'annn'" in missing.stderr and "ann" in missing.stderr
+    out = tmp_path / "cm.csv"
+    exported = cli("export", "customer-map", "--out", str(out), "--format", "csv")
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert {r["identifier_type"] for r in rows} >= {"user_id", "anonymous_id", "email", "phone"}
+
+
+def test_contradicting_identity_rules_are_refused(tmp_path: Path) -> None:
+    import pytest
+
+    ws = jl.Workspace.init(tmp_path / "ws")
+    path = ws.root / "journeylens.toml"
+    path.write_text(
+        path.read_text().replace("never_link = []", 'never_link = ["phone"]\nlink_types = ["phone", "email"]')
+    )
+    with pytest.raises(jl.ConfigError, match="both link_types and never_link"):
+        jl.Workspace.open(ws.root)

@@ -12,6 +12,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from journeylens.errors import ConfigError
+from journeylens.identity.stitch import IdentityRules
 from journeylens.store.schema import CHANNELS
 
 CONFIG_FILE = "journeylens.toml"
@@ -96,6 +97,7 @@ class Config(_Section):
     privacy: PrivacySettings
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    identity: IdentityRules = Field(default_factory=IdentityRules)
 
     @classmethod
     def new(cls, **overrides: Any) -> Config:

@@ -58,7 +58,11 @@ def render(records: Sequence[Record] | Record, fmt: OutputFormat, *, title: str 
     table = Table(title=title, title_justify="left")
     fields = list(dict.fromkeys(k for row in rows for k in row))
     for name in fields:
-        numeric = all(isinstance(r.get(name), (int, float)) or r.get(name) is None for r in rows)
+        numeric = all(
+            (isinstance(r.get(name), (int, float)) and not isinstance(r.get(name), bool))
+            or r.get(name) is None
+            for r in rows
+        )
         table.add_column(name, justify="right" if numeric else "left")
     for row in rows:
         table.add_row(*(_table_cell(row.get(k)) for k in fields))
@@ -74,6 +78,8 @@ def _table_cell(value: Any) -> str:
     value = _plain(value)
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:,.3f}"
     if isinstance(value, int):

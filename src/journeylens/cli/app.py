@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from journeylens.cli._output import OutputFormat, err_console, render
-from journeylens.errors import InputError, JourneyLensError, QuarantineLimitError
+from journeylens.errors import InputError, JourneyLensError, NotFoundError, QuarantineLimitError
 from journeylens.ingest import IngestReport, IngestSpec
 from journeylens.ingest.pipeline import build_spec
 from journeylens.workspace import Workspace
@@ -132,6 +132,89 @@ def status(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.ta
     render([{"table": k, "rows": v} for k, v in result.tables.items()], fmt, title="Tables")
     render(result.quarantine or [{"quarantined": 0}], fmt, title="Quarantine by reason")
     render(result.ingests or [{"ingests": 0}], fmt, title="Last ingests")
+
+
+@app.command()
+def build(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.table) -> None:
+    """Stitch identities into customers (customer_map); journeys follow in a later release."""
+    import time
+
+    from journeylens.identity import stitch
+
+    ws = Workspace.open(workspace)
+    if ws.store.count("events") == 0 and ws.store.count("identities") == 0:
+        raise NotFoundError(
+            "Nothing has been ingested into this workspace yet.",
+            hint="Load events first: `journeylens ingest FILE`.",
+        )
+    started = time.perf_counter()
+    with err_console.status("Stitching identities..."):
+        result = stitch(ws.store, ws.config.identity)
+        cmap = result.customer_map
+        summary = ws.store.execute(
+            cmap.aggregate(identifiers=cmap.count(), customers=cmap.customer_id.nunique())
+        ).to_pylist()[0]
+        shared = ws.store.execute(result.shared.count()).as_py()
+    render(
+        {**summary, "shared_identifiers": shared, "rounds": result.rounds,
+         "seconds": round(time.perf_counter() - started, 2)},
+        fmt, title="Identity stitching",
+    )  # fmt: skip
+
+
+@app.command()
+def customer(
+    key: Annotated[str, typer.Argument(help="Customer id, user id, anonymous id, or type:value.")],
+    limit: Annotated[int, typer.Option(min=1, help="Timeline events to show.")] = 50,
+    workspace: WorkspaceOpt = Path("."),
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Customer 360: identifiers and how each was linked, traits, cross-channel timeline, feedback."""
+    from journeylens.identity.profile import customer_profile
+
+    profile = customer_profile(Workspace.open(workspace).store, key, timeline_limit=limit)
+    if fmt is not OutputFormat.table:
+        render(profile.to_dict() if fmt is OutputFormat.json else profile.timeline, fmt)
+        return
+    identifiers = [{k: v for k, v in i.items() if k != "customer_id"} for i in profile.identifiers]
+    render(identifiers, fmt, title=f"Customer {profile.customer_id}: identifiers")
+    if profile.traits:
+        render(profile.traits, fmt, title="Traits")
+    render(profile.timeline or [{"events": 0}], fmt, title=f"Timeline ({profile.events:,} events)")
+    if profile.feedback:
+        render(profile.feedback, fmt, title="Feedback")
+
+
+export_app = typer.Typer(help="Export derived tables.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("customer-map")
+def export_customer_map(
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    file_format: Annotated[str, typer.Option("--format", "-f", help="csv, parquet or json")] = "csv",
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Write customer_map (identifier_type, identifier_value, customer_id, shared) to a file."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from journeylens.identity.profile import _require_customer_map
+
+    if file_format not in ("csv", "parquet", "json"):
+        raise InputError.unknown_choice("--format", file_format, ["csv", "parquet", "json"])
+    store = Workspace.open(workspace).store
+    table = store.execute(_require_customer_map(store).order_by(["customer_id", "identifier_type"]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if file_format == "csv":
+        pacsv.write_csv(table, out)
+    elif file_format == "parquet":
+        pq.write_table(table, out)
+    else:
+        import json
+
+        out.write_text(json.dumps(table.to_pylist(), indent=1), encoding="utf-8")
+    err_console.print(f"{table.num_rows:,} rows written to {out}")
 
 
 @app.command()

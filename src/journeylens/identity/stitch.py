@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from journeylens.identity.components import connected_components
 from journeylens.store import Store
@@ -37,6 +37,26 @@ class IdentityRules(BaseModel):
     link_types: list[str] | None = Field(
         None, description="Identifier types that may link customers (None: all)."
     )
+    never_link: list[str] = Field(
+        default_factory=list, description="Identifier types that never link customers."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> IdentityRules:
+        both = sorted(set(self.link_types or []) & set(self.never_link))
+        if both:
+            raise ValueError(
+                f"identifier type(s) {both} are in both link_types and never_link; keep each in one"
+            )
+        if USER in self.never_link:
+            raise ValueError("user_id cannot be in never_link: it is what customers are made of")
+        return self
+
+    def may_link(self, column: ir.StringValue) -> ir.BooleanValue:
+        allowed = ~column.isin(self.never_link) if self.never_link else ibis.literal(True)
+        if self.link_types is not None:
+            allowed &= column.isin(self.link_types)
+        return allowed
 
 
 @dataclass(frozen=True)
@@ -58,8 +78,7 @@ def identity_edges(store: Store, rules: IdentityRules) -> ir.Table:
     seen = events.filter(events.user_id.notnull() & events.anonymous_id.notnull())
     from_events = seen.select(src=_node(USER, seen.user_id), dst=_node(ANONYMOUS, seen.anonymous_id))
     ids = store.table("identities")
-    if rules.link_types is not None:
-        ids = ids.filter(ids.identifier_type.isin(rules.link_types))
+    ids = ids.filter(rules.may_link(ids.identifier_type))
     owner = ibis.cases(
         (ids.user_id.notnull(), _node(USER, ids.user_id)),
         else_=_node(ANONYMOUS, ids.anonymous_id),
@@ -124,3 +143,21 @@ def stitch(store: Store, rules: IdentityRules | None = None) -> StitchResult:
         customers=shared.customers,
     )
     return StitchResult(customer_map=customer_map, shared=report, rounds=components.rounds)
+
+
+def events_with_customers(store: Store) -> ir.Table:
+    """Every event with its ``customer_id``: by user id where known, else by anonymous id.
+
+    Needs ``customer_map`` (run :func:`stitch` first).
+    """
+    events, cmap = store.table("events"), store.backend.table("customer_map")
+    by_user = cmap.filter(cmap.identifier_type == USER).select(
+        _user=cmap.identifier_value, _by_user=cmap.customer_id
+    )
+    by_anon = cmap.filter(cmap.identifier_type == ANONYMOUS).select(
+        _anon=cmap.identifier_value, _by_anon=cmap.customer_id
+    )
+    joined = events.left_join(by_user, events.user_id == by_user._user).left_join(
+        by_anon, events.anonymous_id == by_anon._anon
+    )
+    return joined.select(*events.columns, customer_id=ibis.coalesce(joined._by_user, joined._by_anon))
