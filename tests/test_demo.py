@@ -21,6 +21,10 @@ def test_demo_creates_workspace_ingests_everything_and_writes_the_report(tmp_pat
     assert "report.html" in result.stderr and "works offline" in result.stderr
     report = target / "report.html"
     assert report.is_file() and report.stat().st_size > 1_000_000  # plotly.js is inlined
+    html = report.read_text()
+    for title in ("Volumes by channel and touchpoint", "Customers across channels", "Data quality"):
+        assert title in html
+    assert ">None<" not in html
     ws = jl.Workspace.open(target)
     counts = ws.store.counts()
     truth = json.loads((target / "data" / "ground_truth.json").read_text())

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from journeylens.config import CONFIG_FILE
 from journeylens.errors import WorkspaceError
+from journeylens.identity import stitch
 from journeylens.ingest import IngestReport, IngestSpec
 from journeylens.ingest.pipeline import TableName
 from journeylens.report import write_report
@@ -90,6 +91,8 @@ def run_demo(
             )
         )
     )
+    progress.stage("Stitching identities into customers", None)
+    stitch(ws.store, ws.config.identity)
     progress.stage("Writing the report", None)
     report = write_report(ws.store, directory / "report.html", title="JourneyLens demo")
     ws.close()

@@ -22,7 +22,8 @@ _MAX_TABLE_ROWS = 50
 
 
 def _table_html(frame: pd.DataFrame) -> Markup:
-    shown = frame.head(_MAX_TABLE_ROWS)
+    shown = frame.head(_MAX_TABLE_ROWS).astype(object)
+    shown = shown.where(shown.notna(), "")  # None in text columns too, not only NaN
     text = shown.to_html(index=False, border=0, classes="data", na_rep="", float_format=lambda v: f"{v:,.4g}")
     more = len(frame) - len(shown)
     note = f'<p class="more">{more:,} more rows not shown.</p>' if more > 0 else ""
