@@ -100,11 +100,22 @@ def all_nodes(store: Store) -> ir.Table:
 
 
 def shared_identifiers(edges: ir.Table, rules: IdentityRules) -> ir.Table:
-    """Non-user nodes directly linked to more known customers than the rules allow."""
+    """Non-customer nodes that reach more known customers than the rules allow.
+
+    A node reaches a customer directly (a login on a device, a CRM e-mail) or through one other
+    identifier (a device identified with an e-mail that belongs to someone else). The second case
+    is how households leak into each other: one member logs in on the family tablet while the
+    tablet was identified with the partner's e-mail.
+    """
     users_prefix = USER + SEP
     both = edges.union(edges.select(src=edges.dst, dst=edges.src))
-    links = both.filter(~both.src.startswith(users_prefix) & both.dst.startswith(users_prefix))
-    counts = links.group_by(node=links.src).agg(customers=links.dst.nunique())
+    is_user = both.dst.startswith(users_prefix)
+    from_node = ~both.src.startswith(users_prefix)
+    direct = both.filter(from_node & is_user).select(node=both.src, customer=both.dst)
+    hop = both.filter(from_node & ~is_user).select(node=both.src, via=both.dst)
+    via_other = hop.join(direct, hop.via == direct.node).select(node=hop.node, customer=direct.customer)
+    reach = direct.union(via_other)
+    counts = reach.group_by("node").agg(customers=reach.customer.nunique())
     return counts.filter(counts.customers > rules.max_customers_per_identifier)
 
 
