@@ -72,6 +72,24 @@ def data_model_markdown() -> str:
         out.append(f"\n## `{name}` (system)\n")
         out.append("| column | type | meaning |\n|---|---|---|")
         out.extend(f"| `{c}` | {_type_name(t)} | {docs[c]} |" for c, t in schema.items())
+    out.append("\n## `customer_map` (derived, written by `journeylens build`)\n")
+    out.append(
+        "One row per identifier seen anywhere (events, identities, customers). Identifiers are linked"
+        " by events that carry both a user id and an anonymous id, and by rows of `identities`;"
+        " an identifier that reaches more known customers than `[identity] max_customers_per_identifier`"
+        " (directly, or through one other identifier) is *shared*: it links nobody and is its own"
+        " customer.\n"
+    )
+    out.append("| column | type | meaning |\n|---|---|---|")
+    out.extend(
+        f"| `{c}` | {t} | {d} |"
+        for c, t, d in (
+            ("identifier_type", "string", "user_id, anonymous_id, email, phone, crm_id, ..."),
+            ("identifier_value", "string", "The identifier (e-mail and phone as salted SHA-256)."),
+            ("customer_id", "string", "`c_` + 16 hex characters; stable across runs on the same data."),
+            ("shared", "boolean", "The identifier was kept out of linking (family tablet, kiosk, ...)."),
+        )
+    )
     out.append("\n## Quarantine reasons\n")
     out.append("| reason | when |\n|---|---|")
     out.extend(f"| `{r.value}` | {_REASON_DOC[r]} |" for r in Reason)
