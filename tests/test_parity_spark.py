@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import ibis
 import pytest
 
 from journeylens.config import Config
@@ -38,7 +37,12 @@ e9,u3,,2024-01-17T09:30:00Z,chat,help,sideways,,
 
 @pytest.fixture(scope="module")
 def spark_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    pytest.importorskip("pyspark", reason="the spark extra is installed by scripts/run_tests.py")
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        pytest.fail(
+            "PySpark is missing: scripts/run_tests.py installs the spark extra; parity must not skip."
+        )
     store = Store.connect("pyspark://", timezone="Europe/Amsterdam", root=tmp_path_factory.mktemp("spark"))
     yield store
 
@@ -115,4 +119,3 @@ def test_reingest_is_idempotent_on_spark(tmp_path: Path, spark_store: Store) -> 
     assert (first[0]["loaded"], second[0]["loaded"], second[0]["duplicates"]) == (1, 0, 1)
     events = spark_store.table("events")
     assert spark_store.execute(events.filter(events.event_id == "x1").count()).as_py() == 1
-    assert ibis.__version__.startswith("12.")

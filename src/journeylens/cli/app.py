@@ -199,12 +199,12 @@ def export_customer_map(
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from journeylens.identity.profile import _require_customer_map
+    from journeylens.identity.profile import require_customer_map
 
     if file_format not in ("csv", "parquet", "json"):
         raise InputError.unknown_choice("--format", file_format, ["csv", "parquet", "json"])
     store = Workspace.open(workspace).store
-    table = store.execute(_require_customer_map(store).order_by(["customer_id", "identifier_type"]))
+    table = store.execute(require_customer_map(store).order_by(["customer_id", "identifier_type"]))
     out.parent.mkdir(parents=True, exist_ok=True)
     if file_format == "csv":
         pacsv.write_csv(table, out)

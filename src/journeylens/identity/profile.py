@@ -37,7 +37,7 @@ class CustomerProfile:
         }
 
 
-def _require_customer_map(store: Store) -> ir.Table:
+def require_customer_map(store: Store) -> ir.Table:
     if "customer_map" not in store.backend.list_tables():
         if store.count("events") == 0:
             raise NotFoundError(
@@ -53,7 +53,7 @@ def _require_customer_map(store: Store) -> ir.Table:
 
 def resolve_customer(store: Store, key: str) -> str:
     """A customer id from a customer id, a ``type:value`` identifier, or a bare user/anonymous id."""
-    cmap = _require_customer_map(store)
+    cmap = require_customer_map(store)
     kind, sep, value = key.partition(SEP)
     tries = [cmap.customer_id == key]
     if sep:

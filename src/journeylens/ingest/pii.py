@@ -12,6 +12,8 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from journeylens.ingest.naming import name_key, name_key_expr
+
 EMAIL, PHONE = "email", "phone"
 EMAIL_TYPES = ("email", "e_mail", "mail_address", "email_address", "e_mail_address")
 PHONE_TYPES = (
@@ -25,11 +27,6 @@ _EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 6, 15  # E.164 allows at most 15 digits
 
 
-def name_key(name: str) -> str:
-    """How column and identifier-type names are compared: lower case, spaces and dashes as '_'."""
-    return "_".join(name.strip().lower().replace("-", " ").split())
-
-
 def pii_kind(column: str) -> str | None:
     """'email' or 'phone' when a source column of this name holds personal identifiers."""
     return PII_COLUMNS.get(name_key(column))
@@ -37,7 +34,7 @@ def pii_kind(column: str) -> str | None:
 
 def canonical_identifier_type(value: ir.StringValue) -> ir.StringValue:
     """``E-Mail``/``email_address`` -> ``email``, ``Mobile``/``tel`` -> ``phone``; others lower-cased."""
-    key = value.lower().re_replace(r"[\s\-]+", "_")
+    key = name_key_expr(value)
     return ibis.cases(
         (key.isin(EMAIL_TYPES), ibis.literal(EMAIL)),
         (key.isin(PHONE_TYPES), ibis.literal(PHONE)),

@@ -17,6 +17,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from journeylens.ingest import pii
+from journeylens.ingest.naming import name_key, name_key_expr
 from journeylens.ingest.readers import LINE
 from journeylens.store import _backend
 from journeylens.store.schema import (
@@ -67,15 +68,10 @@ class _Check:
     message: Callable[[ir.Table], ir.StringValue]
 
 
-def channel_key(value: str) -> str:
-    """The form channel names are compared in: lower case, runs of space/dash as '_'."""
-    return "_".join(value.strip().lower().replace("-", " ").split())
-
-
 def normalize_channel_name(value: str, aliases: dict[str, str]) -> str | None:
     """Canonical channel for ``value`` (Python side, for flags); None when unknown."""
-    key = channel_key(value)
-    table = {c: c for c in CHANNELS} | {channel_key(k): v for k, v in aliases.items()}
+    key = name_key(value)
+    table = {c: c for c in CHANNELS} | {name_key(k): v for k, v in aliases.items()}
     return table.get(key)
 
 
@@ -136,8 +132,8 @@ def _parse_number(value: ir.Value) -> ir.FloatingValue:
 
 
 def _normalize_channel(value: ir.Value, aliases: dict[str, str]) -> ir.StringValue:
-    key = _as_text(value).lower().re_replace(r"[\s\-]+", "_")
-    mapping = {c: c for c in CHANNELS} | {channel_key(k): v for k, v in aliases.items()}  # aliases win
+    key = name_key_expr(_as_text(value))
+    mapping = {c: c for c in CHANNELS} | {name_key(k): v for k, v in aliases.items()}  # aliases win
     return ibis.cases((key.isnull(), ibis.null(dt.string)), else_=key.substitute(mapping, else_="other"))
 
 
