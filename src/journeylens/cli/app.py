@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import duckdb
 import ibis.common.exceptions
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
@@ -55,7 +56,8 @@ def init(
     ws = Workspace.init(directory, force=force, timezone=timezone)
     ws.store  # noqa: B018 - creates the tables now, so a broken backend fails here
     ws.close()
-    err_console.print(f"Workspace created at [bold]{ws.root}[/]. Next: journeylens ingest FILE -w {ws.root}")
+    root = escape(str(ws.root))
+    err_console.print(f"Workspace created at [bold]{root}[/]. Next: journeylens ingest FILE -w {root}")
 
 
 @app.command()
@@ -229,7 +231,7 @@ def report(
 
     ws = Workspace.open(workspace)
     path = write_report(ws.store, out or ws.root / "report.html")
-    err_console.print(f"Report written to [bold]{path}[/]")
+    err_console.print(f"Report written to [bold]{escape(str(path))}[/]")
 
 
 @app.command()
@@ -284,11 +286,13 @@ def demo(
     for r in result.ingests:
         loaded[r.table] += r.loaded
     render([{"table": t, "loaded": n} for t, n in loaded.items()], OutputFormat.table, title="Loaded")
+    report, root = escape(str(result.report)), escape(str(result.workspace))
     err_console.print(
-        f"\nReport: [bold]{result.report}[/] (open it in a browser; it works offline)\n"
-        f"Workspace: {result.workspace}\n"
-        f"Explore:  journeylens status -w {result.workspace}\n"
-        f"          journeylens ingest YOUR_FILE.csv -w {result.workspace}"
+        f"\nReport: [bold]{report}[/] (open it in a browser; it works offline)\n"
+        f"Workspace: {root}\n"
+        f"Explore:  journeylens status -w {root}\n"
+        f"          journeylens customer USER_ID -w {root}\n"
+        f"          journeylens ingest YOUR_FILE.csv -w {root}"
     )
 
 
@@ -305,7 +309,7 @@ def bench(
     from journeylens.benchmark import parse_size, run_bench
 
     size = parse_size(events)
-    results = run_bench(size, out, stage, progress=lambda msg: err_console.print(f"[dim]{msg}[/]"))
+    results = run_bench(size, out, stage, progress=lambda msg: err_console.print(f"[dim]{escape(msg)}[/]"))
     render([asdict(r) for r in results], fmt, title=f"Benchmark, {results[0].events:,} events")
 
 
