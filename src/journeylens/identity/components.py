@@ -22,6 +22,8 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
+from journeylens.store._backend import scratch_table
+
 MAX_ROUNDS = 64  # 2^64 is far beyond any graph diameter; reaching this means a bug
 
 
@@ -38,6 +40,8 @@ def connected_components(
 ) -> Components:
     """Label every node of the undirected graph ``edges`` with the smallest node of its component.
 
+    Nodes may be strings or integers (both endpoint columns of one type).
+
     Example:
         >>> import ibis, pyarrow as pa
         >>> con = ibis.duckdb.connect()
@@ -45,20 +49,14 @@ def connected_components(
         >>> result = connected_components(con, edges)
         >>> sorted(map(tuple, con.to_pyarrow(result.labels).to_pylist()))  # doctest: +SKIP
     """
-    pairs = edges.select(a=edges[src].cast("string"), b=edges[dst].cast("string")).filter(
-        lambda t: t.a.notnull() & t.b.notnull()
-    )
+    pairs = edges.select(a=edges[src], b=edges[dst]).filter(lambda t: t.a.notnull() & t.b.notnull())
     both = pairs.union(pairs.select(a=pairs.b, b=pairs.a), distinct=True)
-    both = backend.create_table(f"{prefix}_edges", both, temp=True, overwrite=True)
+    both = scratch_table(backend, f"{prefix}_edges", both)
     nodes = both.select(node=both.a).distinct()
-    labels = backend.create_table(
-        f"{prefix}_labels_0", nodes.mutate(label=nodes.node), temp=True, overwrite=True
-    )
+    labels = scratch_table(backend, f"{prefix}_labels_0", nodes.mutate(label=nodes.node))
     for round_no in range(1, MAX_ROUNDS + 1):
-        hooked = backend.create_table(f"{prefix}_hooked", _hook(both, labels), temp=True, overwrite=True)
-        updated = backend.create_table(
-            f"{prefix}_labels_{round_no % 2}", _jump(hooked), temp=True, overwrite=True
-        )
+        hooked = scratch_table(backend, f"{prefix}_hooked", _hook(both, labels))
+        updated = scratch_table(backend, f"{prefix}_labels_{round_no % 2}", _jump(hooked))
         changed = _changed(backend, labels, updated)
         labels = updated
         if not changed:

@@ -19,8 +19,9 @@ import ibis
 import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from journeylens.identity.components import connected_components
+from journeylens.identity.components import Components, connected_components
 from journeylens.store import Store
+from journeylens.store._backend import hash64, scratch_table
 
 USER, ANONYMOUS = "user_id", "anonymous_id"
 SEP = ":"
@@ -128,24 +129,20 @@ def stitch(store: Store, rules: IdentityRules | None = None) -> StitchResult:
     """
     rules = rules or IdentityRules()
     backend = store.backend
-    edges = backend.create_table(
-        "_jl_identity_edges", identity_edges(store, rules), temp=True, overwrite=True
-    )
-    shared = backend.create_table(
-        "_jl_identity_shared", shared_identifiers(edges, rules), temp=True, overwrite=True
-    )
+    edges = scratch_table(backend, "_jl_identity_edges", identity_edges(store, rules))
+    shared = scratch_table(backend, "_jl_identity_shared", shared_identifiers(edges, rules))
     usable = edges.filter(~edges.src.isin(shared.node) & ~edges.dst.isin(shared.node))
-    nodes = all_nodes(store)
-    # Self-edges keep isolated and shared identifiers in the result as customers of their own.
-    graph = usable.union(nodes.select(src=nodes.node, dst=nodes.node))
-    components = connected_components(backend, graph, prefix="_jl_identity_cc")
-    labels = components.labels
-    is_shared = labels.node.isin(shared.node)
-    mapped = labels.select(
-        identifier_type=labels.node.split(SEP)[0],
-        identifier_value=labels.node.substr(labels.node.find(SEP) + 1),
-        customer_id="c_" + labels.label.hexdigest("md5").substr(0, 16),
-        shared=is_shared,
+    nodes = scratch_table(backend, "_jl_identity_nodes", all_nodes(store))
+    components, node_labels = _components(store, usable, nodes)
+    # The customer is named after the smallest identifier string of its component, so ids do not
+    # depend on the engine's hash function or on how components were labelled internally.
+    reps = node_labels.group_by("label").agg(rep=node_labels.node.min())
+    labelled = node_labels.join(reps, "label")
+    mapped = labelled.select(
+        identifier_type=labelled.node.split(SEP)[0],
+        identifier_value=labelled.node.substr(labelled.node.find(SEP) + 1),
+        customer_id="c_" + labelled.rep.hexdigest("md5").substr(0, 16),
+        shared=labelled.node.isin(shared.node),
     )
     customer_map = backend.create_table("customer_map", mapped, overwrite=True)
     report = shared.select(
@@ -154,6 +151,27 @@ def stitch(store: Store, rules: IdentityRules | None = None) -> StitchResult:
         customers=shared.customers,
     )
     return StitchResult(customer_map=customer_map, shared=report, rounds=components.rounds)
+
+
+def _components(store: Store, usable: ir.Table, nodes: ir.Table) -> tuple[Components, ir.Table]:
+    """Components over 64-bit node ids where the engine can hash (joins on integers are several
+    times cheaper than on identifier strings), else over the strings. Returns (node, label)."""
+    backend = store.backend
+    key = hash64(backend, nodes.node)
+    if key is not None:
+        ids = scratch_table(backend, "_jl_identity_ids", nodes.mutate(id=key))
+        counts = store.execute(ids.aggregate(nodes=ids.count(), ids=ids.id.nunique())).to_pylist()[0]
+        if counts["nodes"] == counts["ids"]:  # no two identifiers share a hash
+            src, dst = ids.view(), ids.view()
+            int_edges = usable.join(src, usable.src == src.node).join(dst, usable.dst == dst.node)
+            graph = int_edges.select(src=src.id, dst=dst.id).union(ids.select(src=ids.id, dst=ids.id))
+            result = connected_components(backend, graph, prefix="_jl_identity_cc")
+            labels = result.labels.join(ids, result.labels.node == ids.id)
+            return result, labels.select(node=ids.node, label=result.labels.label)
+    # Self-edges keep isolated and shared identifiers in the result as customers of their own.
+    graph = usable.union(nodes.select(src=nodes.node, dst=nodes.node))
+    result = connected_components(backend, graph, prefix="_jl_identity_cc")
+    return result, result.labels.select("node", "label")
 
 
 def events_with_customers(store: Store) -> ir.Table:

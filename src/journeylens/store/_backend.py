@@ -224,6 +224,34 @@ def _spark_local(ts: _NAIVE, zone: str) -> _NAIVE:  # type: ignore[valid-type]
     """Spark: the wall-clock time of a UTC instant in ``zone``."""
 
 
+@ibis.udf.scalar.builtin(name="xxhash64")  # type: ignore[untyped-decorator]
+def _spark_xxhash64(value: str) -> int:  # type: ignore[empty-body]
+    """Spark: 64-bit xxHash (Spark's HASH() is only 32-bit)."""
+
+
+def scratch_table(backend: BaseBackend, name: str, obj: ir.Table | None = None, **kwargs: Any) -> ir.Table:
+    """Materialise ``obj`` as a working table for a multi-step computation.
+
+    A temporary table where the engine has them (DuckDB); elsewhere (ibis' PySpark backend has
+    no temporary tables) an ordinary table that each run overwrites.
+    """
+    temp = backend.name == "duckdb"
+    return backend.create_table(name, obj, temp=temp, overwrite=True, **kwargs)
+
+
+def hash64(backend: BaseBackend, value: ir.StringValue) -> ir.IntegerValue | None:
+    """A 64-bit hash of ``value`` on engines that have one, else None (callers keep strings).
+
+    Used to join on compact integers instead of long strings; callers must check for
+    collisions (two values, one hash) and fall back to the strings when one occurs.
+    """
+    if backend.name == "duckdb":
+        return value.hash()
+    if backend.name == "pyspark":
+        return _spark_xxhash64(value)
+    return None
+
+
 def local_time(backend: BaseBackend, ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
     """Wall-clock time of ``ts`` in ``zone``, for cutting days, weeks and hours the same way on
     every engine. Engines without a known conversion get UTC (documented in docs/configuration.md).
