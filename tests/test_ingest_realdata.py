@@ -37,6 +37,15 @@ UTC = _dt.UTC
 SharedFile = Callable[[str], Path]
 
 
+def _ingest_receipt(ws: Workspace, kind: str, csv_path: Path, xes_path: Path) -> Path:
+    """Ingest the receipt log from its CSV (pm4py layout, via --map) or XES copy; return the file."""
+    if kind == "csv":
+        ws.ingest(paths=[str(csv_path)], mapping=RECEIPT_CSV_MAPPING, channel="web")
+        return csv_path
+    ws.ingest(paths=[str(xes_path)], channel="web")
+    return xes_path
+
+
 def _events(ws: Workspace, source: Path) -> list[dict[str, Any]]:
     return [r for r in table_rows(ws, "events") if r["source"] == str(source)]
 
@@ -133,12 +142,7 @@ def test_receipt_first_event_is_stored_as_a_utc_instant(
 ) -> None:
     # The first record of receipt.csv: case-10011, 'Confirmation of receipt',
     # 2011-10-11 13:45:40.276+02:00, i.e. 11:45:40.276 UTC.
-    if kind == "csv":
-        source = receipt_csv
-        workspace.ingest(paths=[str(source)], mapping=RECEIPT_CSV_MAPPING, channel="web")
-    else:
-        source = receipt_xes
-        workspace.ingest(paths=[str(source)], channel="web")
+    source = _ingest_receipt(workspace, kind, receipt_csv, receipt_xes)
 
     first = min(_events(workspace, source), key=lambda e: e["ingest_seq"])
     assert (first["case_id"], first["touchpoint"]) == ("case-10011", "Confirmation of receipt")
@@ -150,12 +154,7 @@ def test_receipt_first_event_is_stored_as_a_utc_instant(
 def test_receipt_keeps_lifecycle_transition_in_properties(
     workspace: Workspace, receipt_csv: Path, receipt_xes: Path, kind: str
 ) -> None:
-    if kind == "csv":
-        source = receipt_csv
-        workspace.ingest(paths=[str(source)], mapping=RECEIPT_CSV_MAPPING, channel="web")
-    else:
-        source = receipt_xes
-        workspace.ingest(paths=[str(source)], channel="web")
+    source = _ingest_receipt(workspace, kind, receipt_csv, receipt_xes)
 
     events = _events(workspace, source)
     props = [json.loads(e["properties"]) for e in events]
