@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from journeylens.errors import ConfigError
 from journeylens.identity.stitch import IdentityRules
+from journeylens.journeys.definitions import JourneyRules
 from journeylens.store.schema import CHANNELS
 
 CONFIG_FILE = "journeylens.toml"
@@ -98,6 +99,7 @@ class Config(_Section):
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     identity: IdentityRules = Field(default_factory=IdentityRules)
+    journeys: JourneyRules = Field(default_factory=JourneyRules)
 
     @classmethod
     def new(cls, **overrides: Any) -> Config:
@@ -140,7 +142,12 @@ class Config(_Section):
             ) from exc
 
     def dump(self, path: Path) -> None:
-        path.write_text(_HEADER + tomli_w.dumps(self.model_dump(exclude_none=True)), encoding="utf-8")
+        data = self.model_dump(exclude_none=True)
+        if not self.journeys.declared():
+            # The default journey types stay in code (docs/configuration.md shows them) until a
+            # workspace declares its own; then those are written back and checked strictly.
+            data["journeys"].pop("types")
+        path.write_text(_HEADER + tomli_w.dumps(data), encoding="utf-8")
 
 
 _HEADER = """\

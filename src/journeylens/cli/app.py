@@ -138,10 +138,11 @@ def status(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.ta
 
 @app.command()
 def build(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.table) -> None:
-    """Stitch identities into customers (customer_map); journeys follow in a later release."""
+    """Stitch identities into customers (customer_map), then split events into journeys."""
     import time
 
     from journeylens.identity import stitch
+    from journeylens.journeys import build_journeys
 
     ws = Workspace.open(workspace)
     if ws.store.count("events") == 0 and ws.store.count("identities") == 0:
@@ -149,19 +150,83 @@ def build(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.tab
             "Nothing has been ingested into this workspace yet.",
             hint="Load events first: `journeylens ingest FILE`.",
         )
-    started = time.perf_counter()
-    with err_console.status("Stitching identities..."):
+    timings: dict[str, float] = {}
+    with _bar() as bar:
+        task = bar.add_task("Stitching identities", total=2)
+        started = time.perf_counter()
         result = stitch(ws.store, ws.config.identity)
-        cmap = result.customer_map
-        summary = ws.store.execute(
-            cmap.aggregate(identifiers=cmap.count(), customers=cmap.customer_id.nunique())
-        ).to_pylist()[0]
-        shared = ws.store.execute(result.shared.count()).as_py()
+        timings["stitch_seconds"] = round(time.perf_counter() - started, 2)
+        bar.update(task, advance=1, description="Building journeys")
+        started = time.perf_counter()
+        built = build_journeys(ws.store, ws.config.journeys)
+        timings["journey_seconds"] = round(time.perf_counter() - started, 2)
+        bar.update(task, advance=1, description="Done")
+    cmap = result.customer_map
+    summary = ws.store.execute(
+        cmap.aggregate(identifiers=cmap.count(), customers=cmap.customer_id.nunique())
+    ).to_pylist()[0]
+    shared = ws.store.execute(result.shared.count()).as_py()
+    journeys = ws.store.execute(built.journeys.count()).as_py()
     render(
-        {**summary, "shared_identifiers": shared, "rounds": result.rounds,
-         "seconds": round(time.perf_counter() - started, 2)},
-        fmt, title="Identity stitching",
+        {**summary, "shared_identifiers": shared, "rounds": result.rounds, "journeys": journeys,
+         **timings},
+        fmt, title="Customers and journeys",
     )  # fmt: skip
+
+
+journeys_app = typer.Typer(help="Journeys: intent episodes and their outcomes.", no_args_is_help=True)
+app.add_typer(journeys_app, name="journeys")
+
+
+@journeys_app.command("summary")
+def journeys_summary(
+    by: Annotated[str, typer.Option(help="journey_type, segment, channel (first channel) or period.")] = (
+        "journey_type"
+    ),
+    period: Annotated[str, typer.Option(help="day, week or month, when --by period.")] = "month",
+    journey_type: Annotated[str | None, typer.Option("--type", help="Only journeys of this type.")] = None,
+    workspace: WorkspaceOpt = Path("."),
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Outcome rates per group, each with numerator/denominator and a 95% interval."""
+    from journeylens.journeys.summary import (
+        DENOMINATORS,
+        JourneySummarySpec,
+        Period,
+        SummaryBy,
+        journey_summary,
+    )
+
+    spec = JourneySummarySpec(
+        by=_choice("--by", by, SummaryBy),
+        period=_choice("--period", period, Period),
+        journey_type=journey_type,
+    )
+    ws = Workspace.open(workspace)
+    if journey_type is not None:
+        _check_journey_type(ws, journey_type)
+    result = journey_summary(ws.store, spec)
+    if fmt is not OutputFormat.table:
+        render(result.rows, fmt)
+        return
+    render(result.compact(), fmt, title=f"Journeys by {spec.by.value}: rate (95% CI) numerator/denominator")
+    err_console.print(
+        "Denominators: " + "; ".join(f"{name}: {what}" for name, what in DENOMINATORS.items()),
+        style="dim",
+    )
+
+
+def _choice(flag: str, value: str, enum: Any) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        raise InputError.unknown_choice(flag, value, [member.value for member in enum]) from None
+
+
+def _check_journey_type(ws: Workspace, name: str) -> None:
+    known = [*ws.config.journeys.types, "other"]
+    if name not in known:
+        raise InputError.unknown_choice("--type", name, known)
 
 
 @app.command()

@@ -290,7 +290,7 @@ class Ingestor:
                 return count
         arrow = self.store.execute(rows) if on_store else self.engine.to_pyarrow(rows)
         self.store.insert(name, arrow)
-        return arrow.num_rows
+        return int(arrow.num_rows)
 
     def _load_rejects(self, rejects: list[Reject], ctx: Context, table: str, report: IngestReport) -> None:
         if not rejects:

@@ -191,4 +191,5 @@ def draw(rng: np.random.Generator, cum: FloatArray, n: int) -> IntArray:
 def draw_rows(rng: np.random.Generator, cum_rows: FloatArray) -> IntArray:
     """Draw one option index per row, each row with its own cumulative probabilities."""
     u = rng.random(len(cum_rows))
-    return (u[:, None] >= cum_rows).sum(axis=1).astype(np.int64)
+    counts: IntArray = (u[:, None] >= cum_rows).sum(axis=1).astype(np.int64)
+    return counts

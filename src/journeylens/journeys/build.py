@@ -1,0 +1,71 @@
+"""``journeys`` and ``journey_events``: the journey model every analysis reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis.expr.types as ir
+
+from journeylens.errors import NotFoundError
+from journeylens.identity.profile import require_customer_map
+from journeylens.identity.stitch import events_with_customers
+from journeylens.journeys.definitions import JourneyRules
+from journeylens.journeys.outcomes import journey_outcomes
+from journeylens.journeys.segment import assign_journeys
+from journeylens.store import Store
+from journeylens.store._backend import scratch_table
+
+
+@dataclass(frozen=True)
+class JourneyBuild:
+    journeys: ir.Table
+    journey_events: ir.Table
+
+
+def check_vocabulary(store: Store, rules: JourneyRules) -> None:
+    """Declared journey types may only name touchpoints the events have."""
+    if not rules.declared():
+        return
+    events = store.table("events")
+    present = store.execute(events.select("touchpoint").distinct()).column(0).to_pylist()
+    rules.check_vocabulary({str(tp) for tp in present})
+
+
+def build_journeys(store: Store, rules: JourneyRules | None = None) -> JourneyBuild:
+    """Split every customer's events into journeys and compute their outcomes.
+
+    Needs ``customer_map`` (run ``identity.stitch`` first). Replaces both tables.
+
+    Example:
+        >>> built = build_journeys(workspace.store, workspace.config.journeys)  # doctest: +SKIP
+        >>> built.journeys.outcome.value_counts().execute()  # doctest: +SKIP
+    """
+    rules = rules or JourneyRules()
+    require_customer_map(store)
+    if store.count("events") == 0:
+        raise NotFoundError(
+            "There are no events to build journeys from.",
+            hint="Load events first: `journeylens ingest FILE`.",
+        )
+    check_vocabulary(store, rules)
+    backend = store.backend
+    events = events_with_customers(store)
+    assigned = scratch_table(backend, "_jl_journey_assigned", assign_journeys(backend, events, rules))
+    journey_events = backend.create_table(
+        "journey_events", assigned.select("event_id", "journey_id", "step"), overwrite=True
+    )
+    journeys = backend.create_table(
+        "journeys", journey_outcomes(assigned, store.table("events"), rules), overwrite=True
+    )
+    return JourneyBuild(journeys=journeys, journey_events=journey_events)
+
+
+def require_journeys(store: Store) -> ir.Table:
+    """The ``journeys`` table, or an error that says how to build it."""
+    if "journeys" not in store.backend.list_tables():
+        require_customer_map(store)
+        raise NotFoundError(
+            "Journeys have not been built yet (no journeys table).",
+            hint="Run `journeylens build` to stitch customers and split their events into journeys.",
+        )
+    return store.backend.table("journeys")

@@ -1,0 +1,308 @@
+"""Journey types as data: ``[journeys]`` in journeylens.toml.
+
+A journey type says which events can open it (``start``), what success and failure look like,
+how long a customer may go quiet before the journey is over (``inactivity_gap``), how long it may
+last at most (``max_duration``) and which type wins when several claim the same events
+(``priority``, 1 = first). The defaults cover purchase, support and information journeys of a
+retailer with a contact centre; declaring ``[journeys.types.*]`` replaces them.
+
+Example (journeylens.toml)::
+
+    [journeys.types.support]
+    priority = 1
+    inactivity_gap = "48h"
+    max_duration = "21d"
+    resolved_without_repeat = true
+    start.touchpoints = ["billing_faq", "track_order", "ivr_menu"]
+    start.contact_reasons = ["billing", "delivery"]
+    success.touchpoints = ["ticket_resolved"]
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from journeylens.errors import ConfigError, close_matches
+from journeylens.store.schema import CHANNELS
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def seconds(duration: str) -> int:
+    """Seconds in a duration such as ``"90m"``, ``"48h"`` or ``"21d"``."""
+    match = _DURATION.match(duration)
+    if not match:
+        raise ValueError(f"{duration!r} is not a duration; write a number and a unit: 30m, 48h, 7d")
+    return int(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def _check_duration(value: str) -> str:
+    seconds(value)
+    return value.strip()
+
+
+class Criteria(BaseModel):
+    """Events that match: any listed touchpoint, channel, contact reason or property value.
+
+    Lists are alternatives (OR); an empty criteria matches nothing. ``contact_reasons`` reads
+    ``properties.contact_reason``; ``properties`` maps a property name to accepted values.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    touchpoints: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+    contact_reasons: list[str] = Field(default_factory=list)
+    properties: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("channels")
+    @classmethod
+    def _canonical_channels(cls, value: list[str]) -> list[str]:
+        for channel in value:
+            if channel not in CHANNELS:
+                near = close_matches(channel, CHANNELS)
+                raise ValueError(
+                    f"unknown channel {channel!r}"
+                    + (f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else "")
+                    + f"; channels are {', '.join(CHANNELS)}"
+                )
+        return value
+
+    def is_empty(self) -> bool:
+        return not (self.touchpoints or self.channels or self.contact_reasons or self.properties)
+
+    def matches(self, events: ir.Table) -> ir.BooleanValue:
+        """A boolean column: does each event meet the criteria (never NULL)."""
+        terms: list[ir.BooleanValue] = []
+        if self.touchpoints:
+            terms.append(events.touchpoint.isin(self.touchpoints))
+        if self.channels:
+            terms.append(events.channel.isin(self.channels))
+        if self.contact_reasons:
+            terms.append(events.properties["contact_reason"].str.isin(self.contact_reasons))
+        for name, values in self.properties.items():
+            terms.append(events.properties[name].str.isin(values))
+        if not terms:
+            return ibis.literal(False)
+        return ibis.or_(*(term.fill_null(False) for term in terms))
+
+
+class JourneyType(BaseModel):
+    """One ``[journeys.types.NAME]`` table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    priority: int = Field(ge=1, description="1 wins over 2 when both claim a journey.")
+    start: Criteria = Field(description="Events that can open a journey of this type.")
+    success: Criteria = Field(default_factory=Criteria)
+    failure: Criteria = Field(default_factory=Criteria)
+    inactivity_gap: str = Field("24h", description="Quiet time after which the journey is over.")
+    max_duration: str = Field("14d", description="Follow-up messages join within this time.")
+    resolved_without_repeat: bool = Field(
+        False,
+        description="An assisted contact with no repeat contact afterwards counts as success "
+        "(the contact-centre convention for journeys that have no explicit 'resolved' event).",
+    )
+
+    _check_gap = field_validator("inactivity_gap", "max_duration")(_check_duration)
+
+    @model_validator(mode="after")
+    def _sensible(self) -> JourneyType:
+        if self.start.is_empty():
+            raise ValueError("start criteria are empty: list touchpoints, channels or contact reasons")
+        if seconds(self.inactivity_gap) > seconds(self.max_duration):
+            raise ValueError(
+                f"inactivity_gap {self.inactivity_gap} is longer than max_duration {self.max_duration}"
+            )
+        return self
+
+
+_SUPPORT_PAGES = [
+    "billing_faq", "my_invoices", "invoice_download", "billing_settings", "track_order",
+    "delivery_faq", "order_status", "troubleshooting_guide", "help_article", "service_status",
+    "device_settings", "my_account", "cancel_subscription", "retention_offer", "contact_form",
+    "social_dm",
+]  # fmt: skip
+# Entry points of the contact centre serve every intent: they take the intent of what follows.
+_SHARED_ENTRIES = ["ivr_menu", "chatbot"]
+_SHARED_BROWSING = ["home", "product_page", "promo_newsletter", "email_click"]
+
+
+def default_types() -> dict[str, JourneyType]:
+    """Purchase, support and information journeys (the synthetic world follows these)."""
+    return {
+        "support": JourneyType(
+            priority=1,
+            start=Criteria(
+                touchpoints=_SUPPORT_PAGES + _SHARED_ENTRIES,
+                contact_reasons=["billing", "delivery", "technical", "cancellation"],
+            ),
+            success=Criteria(touchpoints=["ticket_resolved"]),
+            inactivity_gap="48h",
+            max_duration="21d",
+            resolved_without_repeat=True,
+        ),
+        "purchase": JourneyType(
+            priority=2,
+            start=Criteria(
+                touchpoints=[
+                    "search",
+                    "category_page",
+                    "product_reviews",
+                    "add_to_cart",
+                    "social_ad_click",
+                    *_SHARED_BROWSING,
+                    *_SHARED_ENTRIES,
+                ],
+                contact_reasons=["payment"],
+            ),
+            success=Criteria(touchpoints=["order_confirmation"]),
+            failure=Criteria(touchpoints=["payment_error"]),
+            inactivity_gap="24h",
+            max_duration="10d",
+        ),
+        "information": JourneyType(
+            priority=3,
+            start=Criteria(
+                touchpoints=[
+                    "faq",
+                    "pricing",
+                    "opening_hours",
+                    "store_locator",
+                    "blog_article",
+                    "newsletter_signup",
+                    "promo_terms",
+                    "social_comment",
+                    "store_visit",
+                    "kiosk_product_lookup",
+                    *_SHARED_BROWSING,
+                    *_SHARED_ENTRIES,
+                ],
+                contact_reasons=["promo"],
+            ),
+            success=Criteria(
+                touchpoints=[
+                    "faq",
+                    "pricing",
+                    "opening_hours",
+                    "store_locator",
+                    "promo_terms",
+                    "store_visit",
+                    "newsletter_signup",
+                    "blog_article",
+                ],
+            ),
+            inactivity_gap="24h",
+            max_duration="7d",
+        ),
+    }
+
+
+DEFAULT_COSTS = {
+    "call_center": 6.5, "chat": 3.2, "whatsapp": 2.8, "email": 4.0, "social": 3.5, "store": 9.0,
+    "mail": 5.0, "sms": 0.1, "web": 0.02, "app": 0.02,
+}  # fmt: skip
+
+
+class JourneyRules(BaseModel):
+    """``[journeys]`` in journeylens.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    types: dict[str, JourneyType] = Field(default_factory=default_types)
+    lookahead: str = Field(
+        "1h", description="A shared entry (IVR menu, chatbot) takes the intent of the next event "
+        "within this time."
+    )  # fmt: skip
+    switch_gap: str = Field(
+        "1h", description="A start event of another type after this much quiet opens a new journey."
+    )
+    neutral_gap: str = Field(
+        "24h", description="Quiet time after which an event no single type claims opens a journey."
+    )
+    repeat_window: str = Field(
+        "7d", description="A contact on the same journey type within this time is a repeat contact."
+    )
+    transfer_window: str = Field(
+        "15m", description="A different agent within this time of the previous one is a transfer."
+    )
+    digital_channels: list[str] = Field(default_factory=lambda: ["web", "app"])
+    assisted_channels: list[str] = Field(
+        default_factory=lambda: ["call_center", "chat", "whatsapp", "social", "email", "store"],
+        description="Channels whose agent-handled events are assisted contacts.",
+    )
+    costs: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_COSTS),
+        description="Cost of one assisted contact by channel (digital events: per event).",
+    )
+
+    _check_durations = field_validator(
+        "lookahead", "switch_gap", "neutral_gap", "repeat_window", "transfer_window"
+    )(_check_duration)
+
+    @field_validator("digital_channels", "assisted_channels")
+    @classmethod
+    def _channels(cls, value: list[str]) -> list[str]:
+        return Criteria(channels=value).channels
+
+    @field_validator("costs")
+    @classmethod
+    def _cost_channels(cls, value: dict[str, float]) -> dict[str, float]:
+        Criteria(channels=list(value))
+        if any(cost < 0 for cost in value.values()):
+            raise ValueError("costs cannot be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JourneyRules:
+        if not self.types:
+            raise ValueError("declare at least one journey type under [journeys.types]")
+        names = [name for name in self.types if not re.fullmatch(r"[a-z][a-z0-9_]*", name)]
+        if names:
+            raise ValueError(f"journey type names must be lower_snake_case: {names}")
+        if "other" in self.types:
+            raise ValueError("'other' is reserved for journeys no type claims")
+        priorities = sorted(t.priority for t in self.types.values())
+        if len(set(priorities)) != len(priorities):
+            raise ValueError(f"two journey types share a priority ({priorities}); make them distinct")
+        both = sorted(set(self.digital_channels) & set(self.assisted_channels))
+        if both:
+            raise ValueError(f"channel(s) {both} are both digital and assisted; keep each in one")
+        return self
+
+    def ranked(self) -> list[tuple[str, JourneyType]]:
+        """Types from the highest priority (1) down."""
+        return sorted(self.types.items(), key=lambda item: item[1].priority)
+
+    def declared(self) -> bool:
+        """True when journeylens.toml declares its own types (then they are checked strictly)."""
+        return "types" in self.model_fields_set
+
+    def check_vocabulary(self, touchpoints: set[str], source: str = "journeylens.toml") -> None:
+        """Fail on a declared start/success/failure touchpoint that no event has.
+
+        Args:
+            touchpoints: the touchpoints present in the events.
+            source: where the definitions came from (named in the error).
+        """
+        if not self.declared() or not touchpoints:
+            return
+        for name, jt in self.ranked():
+            for part in ("start", "success", "failure"):
+                criteria: Criteria = getattr(jt, part)
+                for tp in criteria.touchpoints:
+                    if tp not in touchpoints:
+                        near = close_matches(tp, touchpoints)
+                        raise ConfigError.invalid(
+                            Path(source),
+                            f"journeys.types.{name}.{part}.touchpoints",
+                            f"touchpoint {tp!r} does not occur in the events",
+                            hint=(f"Did you mean {', '.join(repr(n) for n in near)}? " if near else "")
+                            + "List touchpoints as they appear in `journeylens status` / the events.",
+                        )

@@ -1,0 +1,162 @@
+"""Behavioural outcomes of each journey, from what customers and agents did (not from surveys).
+
+Definitions (all configurable in ``[journeys]``):
+
+- **assisted contact**: an event on an assisted channel (call centre, chat, ...) handled by an
+  agent (``agent_id`` present). IVR menus and chatbots without an agent are self-service.
+- **outcome**: ``success`` when an event meets the type's success criteria (or, for types with
+  ``resolved_without_repeat``, when the journey had an assisted contact and no repeat journey of
+  the same type followed within ``repeat_window``); else ``failed`` when an event meets the
+  failure criteria; else ``open`` when the journey's last event is within its inactivity gap of
+  the data's end; else ``abandoned``.
+- **leakage**: the journey used a digital channel *before* its first assisted contact (a digital
+  attempt that ended in a call or chat); ``leakage_touchpoint`` is the last digital touchpoint
+  before that contact, where the customer gave up.
+- **first-contact resolution**: exactly one assisted contact, success, and no repeat journey of the
+  same type within ``repeat_window`` on any channel (NULL without an assisted contact).
+- **repeat contacts**: assisted contacts after the first; **transfers**: an assisted event handled
+  by a different agent within ``transfer_window`` of the previous assisted event.
+- **cost to serve**: ``costs[channel]`` per assisted contact plus per event on non-assisted
+  channels (web, app, SMS, ...).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from journeylens.journeys.definitions import JourneyRules, seconds
+
+OUTCOMES = ("success", "failed", "abandoned", "open")
+
+
+def _by_type(journey_type: ir.StringValue, values: dict[str, object], default: object) -> ir.Value:
+    return ibis.cases(*((journey_type == name, v) for name, v in values.items()), else_=default)
+
+
+def journey_outcomes(assigned: ir.Table, events: ir.Table, rules: JourneyRules) -> ir.Table:
+    """One row per journey with its behavioural metrics.
+
+    Args:
+        assigned: ``assign_journeys`` output (event_id, journey_id, journey_type, step, ...).
+        events: the events (timestamp, channel, touchpoint, agent_id, case_id, value, properties).
+        rules: the journey definitions.
+    """
+    ev = assigned.join(events.drop("customer_id") if "customer_id" in events.columns else events, "event_id")
+    digital = ev.channel.isin(rules.digital_channels)
+    assisted = ev.channel.isin(rules.assisted_channels) & ev.agent_id.notnull()
+    succeeded = ibis.or_(
+        ibis.literal(False),
+        *((ev.journey_type == name) & jt.success.matches(ev) for name, jt in rules.types.items()),
+    )
+    failed = ibis.or_(
+        ibis.literal(False),
+        *((ev.journey_type == name) & jt.failure.matches(ev) for name, jt in rules.types.items()),
+    )
+    cost_table = rules.costs
+    cost = ibis.cases(*((ev.channel == ch, c) for ch, c in cost_table.items()), else_=0.0)
+    charged = assisted | ~ev.channel.isin(rules.assisted_channels)
+    in_journey = ibis.window(group_by="journey_id", order_by="step")
+    flagged = ev.mutate(
+        _digital=digital,
+        _assisted=assisted,
+        _success=succeeded,
+        _failure=failed,
+        _cost=ibis.ifelse(charged, cost, 0.0),
+        _switch=(ev.channel != ev.channel.lag().over(in_journey)).fill_null(False),
+    )
+    first_contact = flagged.group_by("journey_id").agg(
+        _first_assisted=flagged.step.min(where=flagged._assisted)
+    )
+    flagged = flagged.join(first_contact, "journey_id")
+    before = flagged._digital & (flagged.step < flagged._first_assisted)
+
+    contacts = flagged.filter(flagged._assisted)
+    by_contact = ibis.window(group_by="journey_id", order_by="step")
+    contacts = contacts.mutate(
+        _transfer=(
+            (contacts.agent_id != contacts.agent_id.lag().over(by_contact))
+            & (
+                contacts.timestamp.epoch_seconds() - contacts.timestamp.epoch_seconds().lag().over(by_contact)
+                <= seconds(rules.transfer_window)
+            )
+        ).fill_null(False)
+    )
+    transfers = contacts.group_by("journey_id").agg(
+        transfers=contacts._transfer.cast("int64").sum(),
+        _last_contact=contacts.timestamp.max(),
+    )
+
+    per = flagged.group_by("journey_id").agg(
+        customer_id=flagged.customer_id.max(),
+        customer_key=flagged.customer_key.max(),
+        journey_type=flagged.journey_type.max(),
+        case_id=flagged.case_id.min(),
+        start=flagged.timestamp.min(),
+        end=flagged.timestamp.max(),
+        touchpoints=flagged.count(),
+        channels=flagged.channel.nunique(),
+        channel_switches=flagged._switch.cast("int64").sum(),
+        first_channel=flagged.channel.argmin(flagged.step),
+        last_channel=flagged.channel.argmax(flagged.step),
+        first_touchpoint=flagged.touchpoint.argmin(flagged.step),
+        last_touchpoint=flagged.touchpoint.argmax(flagged.step),
+        digital_events=flagged._digital.cast("int64").sum(),
+        assisted_contacts=flagged._assisted.cast("int64").sum(),
+        leakage=before.any() & flagged._first_assisted.notnull().any(),
+        leakage_touchpoint=flagged.touchpoint.argmax(flagged.step, where=before),
+        _success_at=flagged.timestamp.min(where=flagged._success),
+        _failed=flagged._failure.any(),
+        cost_to_serve=flagged._cost.sum(),
+        value=flagged.value.sum(),
+    )
+    per = per.left_join(transfers, "journey_id").drop("journey_id_right")
+    return _with_outcome(per, rules)
+
+
+def _with_outcome(per: ir.Table, rules: JourneyRules) -> ir.Table:
+    repeat_window = seconds(rules.repeat_window)
+    after = ibis.window(group_by=["customer_key", "journey_type"], order_by=["start", "journey_id"])
+    per = per.mutate(
+        _next_start=per.start.lead().over(after),
+        _as_of=per.end.max().over(ibis.window()),
+    )
+    start_s, end_s = per.start.epoch_seconds(), per.end.epoch_seconds()
+    repeated = (per._next_start.epoch_seconds() - end_s <= repeat_window).fill_null(False)
+    gap = _by_type(
+        per.journey_type,
+        {n: seconds(t.inactivity_gap) for n, t in rules.types.items()},
+        seconds(rules.neutral_gap),
+    )
+    is_open = per._as_of.epoch_seconds() - end_s <= gap
+    silent_ok = _by_type(
+        per.journey_type, {n: t.resolved_without_repeat for n, t in rules.types.items()}, False
+    )
+    resolved_quietly = silent_ok & (per.assisted_contacts > 0) & ~repeated & ~is_open
+    success = per._success_at.notnull() | resolved_quietly
+    outcome = ibis.cases(
+        (success, "success"),
+        (per._failed, "failed"),
+        (is_open, "open"),
+        else_="abandoned",
+    )
+    resolved_at = ibis.coalesce(per._success_at, ibis.ifelse(resolved_quietly, per._last_contact, None))
+    contacts = per.assisted_contacts
+    return per.mutate(
+        outcome=outcome,
+        duration_s=end_s - start_s,
+        repeat_contacts=ibis.greatest(contacts - 1, 0),
+        repeat_journey=repeated,
+        transfers=per.transfers.fill_null(0),
+        first_contact_resolution=ibis.ifelse(contacts > 0, (contacts == 1) & success & ~repeated, None),
+        time_to_resolution_s=resolved_at.epoch_seconds() - start_s,
+    ).select(*JOURNEY_COLUMNS)
+
+
+JOURNEY_COLUMNS = (
+    "journey_id", "customer_id", "journey_type", "case_id", "start", "end", "outcome",
+    "duration_s", "touchpoints", "channels", "channel_switches", "first_channel", "last_channel",
+    "first_touchpoint", "last_touchpoint", "digital_events", "assisted_contacts",
+    "repeat_contacts", "repeat_journey", "transfers", "leakage", "leakage_touchpoint",
+    "first_contact_resolution", "time_to_resolution_s", "cost_to_serve", "value",
+)  # fmt: skip

@@ -1,0 +1,150 @@
+"""Split each customer's events into journeys: intent episodes across channels and days.
+
+Rules, applied per customer in time order (ties broken by ``event_id``):
+
+1. **Claims.** An event *claims* every journey type whose ``start`` criteria it meets. An event
+   claimed by exactly one type carries that type's *intent*; an event several types claim (a home
+   page, an IVR menu) is neutral; an event none claims (a delivery update, an order confirmation,
+   a survey invitation) is a *follow-up* and never opens a journey on its own.
+2. **Look-ahead.** A start event with no intent or case of its own takes those of the next event
+   when it follows within ``lookahead``: the IVR menu before a billing call is a billing contact.
+3. **Boundaries.** An event opens a new journey when the customer has been quiet for longer than
+   - ``max_duration`` of the current journey type, for follow-ups;
+   - ``switch_gap``, for an event whose intent differs from the current one;
+   - ``neutral_gap``, for a neutral start event;
+   - the current type's ``inactivity_gap``, for an event of the same intent.
+   An event of the same case as the case seen last never opens a journey, however long the gap.
+4. **Cases.** Where events carry a ``case_id`` (ticket, order, XES trace) the case *is* the
+   journey: every event of the case belongs to it, and the case-less events of an episode join
+   the episode's first case. Two cases of one customer stay two journeys even when they overlap
+   in time; the case-less events between them go to the earlier case (the overlap rule).
+5. **Type.** The highest-priority type that some event of the journey claims alone; failing
+   that, the highest-priority type any event claims; failing that ``other``.
+6. **Maximum duration.** A journey without a case that lasts longer than its type's
+   ``max_duration`` is cut into consecutive ``max_duration`` windows.
+
+Every event belongs to exactly one journey. All of it is window functions over the events (no
+Python loop over rows), so it runs where the events live.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from journeylens.journeys.definitions import JourneyRules, seconds
+from journeylens.store._backend import scratch_table
+
+OTHER = "other"
+# Packing a small type code under a row number lets a running MAX carry the last intent forward
+# (a "last non-null value" that every engine supports).
+_PACK = 64
+
+
+def _ordered(group: list[str | ir.Value]) -> ibis.expr.builders.LegacyWindowBuilder:
+    return ibis.window(group_by=group, order_by=["_ts", "event_id"])
+
+
+def _code_cases(conditions: list[ir.BooleanValue]) -> ir.IntegerValue:
+    """The index of the first true condition, else NULL."""
+    return ibis.cases(*((cond, i) for i, cond in enumerate(conditions)), else_=ibis.null("int8"))
+
+
+def _per_type(codes: ir.IntegerValue, values: list[int], default: int) -> ir.IntegerValue:
+    return ibis.cases(*((codes == i, v) for i, v in enumerate(values)), else_=default)
+
+
+def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyRules) -> ir.Table:
+    """Events with ``journey_key``, ``journey_type``, ``customer_key`` and ``step``.
+
+    Args:
+        backend: where scratch tables are materialised.
+        events: events with ``customer_id`` (see ``identity.stitch.events_with_customers``).
+        rules: the journey definitions.
+    """
+    ranked = rules.ranked()
+    names = [name for name, _ in ranked]
+    gaps = [seconds(jt.inactivity_gap) for _, jt in ranked]
+    max_durations = [seconds(jt.max_duration) for _, jt in ranked]
+
+    claims = [jt.start.matches(events) for _, jt in ranked]
+    n_claims = sum((c.cast("int8") for c in claims), ibis.literal(0, "int8"))
+    first = events.mutate(
+        _who=ibis.coalesce(events.customer_id, "case:" + events.case_id),
+        _ts=events.timestamp.epoch_seconds(),
+        _own=ibis.cases(*((c & (n_claims == 1), i) for i, c in enumerate(claims)), else_=ibis.null("int8")),
+        _claimed=_code_cases(claims),
+        _starter=n_claims > 0,
+    )
+    w = _ordered(["_who"])
+    near = first._starter & ((first._ts.lead().over(w) - first._ts) <= seconds(rules.lookahead))
+    first = first.mutate(
+        _intent=ibis.coalesce(first._own, ibis.ifelse(near, first._own.lead().over(w), None)),
+        _case=ibis.coalesce(first.case_id, ibis.ifelse(near, first.case_id.lead().over(w), None)),
+    )
+    first = scratch_table(backend, "_jl_journey_claims", first)
+
+    w = _ordered(["_who"])
+    earlier = ibis.window(group_by="_who", order_by=["_ts", "event_id"], rows=(None, -1))
+    rn = ibis.row_number().over(w)
+    second = first.mutate(_rn=rn, _gap=first._ts - first._ts.lag().over(w))
+    second = second.mutate(
+        _packed=ibis.ifelse(second._intent.notnull(), second._rn * _PACK + second._intent, None),
+        _case_row=ibis.ifelse(second._case.notnull(), second._rn, None),
+        _prev_same_case=ibis.ifelse(
+            second._case.notnull(), second._rn.lag().over(_ordered(["_who", "_case"])), None
+        ),
+    )
+    third = second.mutate(
+        _current=second._packed.max().over(earlier) % _PACK,
+        _last_case_row=second._case_row.max().over(earlier),
+    )
+    current, gap, intent = third._current, third._gap, third._intent
+    same_case = third._prev_same_case.notnull() & (third._prev_same_case == third._last_case_row)
+    opens = third._gap.isnull() | (
+        ~same_case
+        & ibis.cases(
+            (~third._starter, gap > _per_type(current, max_durations, seconds(rules.neutral_gap))),
+            (intent.notnull() & current.notnull() & (intent != current), gap > seconds(rules.switch_gap)),
+            (intent.isnull(), gap > seconds(rules.neutral_gap)),
+            else_=gap > _per_type(current, gaps, seconds(rules.neutral_gap)),
+        )
+    )
+    segmented = third.mutate(
+        _episode=opens.cast("int64")
+        .sum()
+        .over(ibis.cumulative_window(group_by="_who", order_by=["_ts", "event_id"]))
+    )
+    segmented = scratch_table(backend, "_jl_journey_episodes", segmented)
+
+    episodes = segmented.group_by(["_who", "_episode"]).agg(
+        _episode_case=segmented._case.argmin(segmented._ts, where=segmented._case.notnull())
+    )
+    keyed = segmented.join(episodes, ["_who", "_episode"])
+    case_of = ibis.coalesce(keyed._case, keyed._episode_case)
+    keyed = keyed.mutate(
+        _key=ibis.ifelse(case_of.notnull(), "case:" + case_of, "episode:" + keyed._episode.cast("string")),
+        _is_case=case_of.notnull(),
+    )
+    types = keyed.group_by(["_who", "_key"]).agg(
+        _type_code=ibis.coalesce(keyed._own.min(), keyed._claimed.min()),
+        _start=keyed._ts.min(),
+    )
+    typed = keyed.join(types, ["_who", "_key"])
+    limit = _per_type(typed._type_code, max_durations, seconds(rules.neutral_gap))
+    part = ibis.ifelse(typed._is_case, 0, ((typed._ts - typed._start) / limit).floor().cast("int64"))
+    typed = typed.mutate(
+        journey_key=typed._key + "/" + part.cast("string"),
+        journey_type=ibis.cases(*((typed._type_code == i, n) for i, n in enumerate(names)), else_=OTHER),
+    )
+    out = typed.select(
+        "event_id",
+        "customer_id",
+        customer_key=typed._who,
+        journey_key=typed.journey_key,
+        journey_type=typed.journey_type,
+        journey_id="j_" + (typed._who + "|" + typed.journey_key).hexdigest("md5").substr(0, 16),
+        _ts=typed._ts,
+    )
+    step = ibis.row_number().over(_ordered(["journey_id"])) + 1
+    return out.mutate(step=step.cast("int32")).drop("_ts")
