@@ -1,6 +1,6 @@
 """Split each customer's events into journeys: intent episodes across channels and days.
 
-Rules, applied per customer in time order (ties broken by ``event_id``):
+Rules, applied per customer in time order (ties in load order, then by ``event_id``):
 
 1. **Claims.** An event *claims* every journey type whose ``start`` criteria it meets. An event
    claimed by exactly one type carries that type's *intent*; an event several types claim (a home
@@ -39,10 +39,12 @@ OTHER = "other"
 # Packing a small type code under a row number lets a running MAX carry the last intent forward
 # (a "last non-null value" that every engine supports).
 _PACK = 64
+# Time order, ties in the order the events were loaded (file order), then the event id.
+ORDER = ["timestamp", "ingest_seq", "event_id"]
 
 
 def _ordered(group: list[str | ir.Value]) -> ibis.expr.builders.LegacyWindowBuilder:
-    return ibis.window(group_by=group, order_by=["_ts", "event_id"])
+    return ibis.window(group_by=group, order_by=ORDER)
 
 
 def _code_cases(conditions: list[ir.BooleanValue]) -> ir.IntegerValue:
@@ -85,7 +87,7 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
     first = scratch_table(backend, "_jl_journey_claims", first)
 
     w = _ordered(["_who"])
-    earlier = ibis.window(group_by="_who", order_by=["_ts", "event_id"], rows=(None, -1))
+    earlier = ibis.window(group_by="_who", order_by=ORDER, rows=(None, -1))
     rn = ibis.row_number().over(w)
     second = first.mutate(_rn=rn, _gap=first._ts - first._ts.lag().over(w))
     second = second.mutate(
@@ -111,14 +113,12 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
         )
     )
     segmented = third.mutate(
-        _episode=opens.cast("int64")
-        .sum()
-        .over(ibis.cumulative_window(group_by="_who", order_by=["_ts", "event_id"]))
+        _episode=opens.cast("int64").sum().over(ibis.cumulative_window(group_by="_who", order_by=ORDER))
     )
     segmented = scratch_table(backend, "_jl_journey_episodes", segmented)
 
     episodes = segmented.group_by(["_who", "_episode"]).agg(
-        _episode_case=segmented._case.argmin(segmented._ts, where=segmented._case.notnull())
+        _episode_case=segmented._case.argmin(segmented._rn, where=segmented._case.notnull())
     )
     keyed = segmented.join(episodes, ["_who", "_episode"])
     case_of = ibis.coalesce(keyed._case, keyed._episode_case)
@@ -145,6 +145,8 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
         journey_type=typed.journey_type,
         journey_id="j_" + (typed._who + "|" + typed.journey_key).hexdigest("md5").substr(0, 16),
         _ts=typed._ts,
+        timestamp=typed.timestamp,
+        ingest_seq=typed.ingest_seq,
     )
     step = ibis.row_number().over(_ordered(["journey_id"])) + 1
-    return out.mutate(step=step.cast("int32")).drop("_ts")
+    return out.mutate(step=step.cast("int32")).drop("_ts", "timestamp", "ingest_seq")
