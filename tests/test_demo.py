@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import journeylens as jl
-from journeylens.demo import LEGACY_FLAWS, LEGACY_MALFORMED_LINE
+from journeylens.demo import LEGACY_FLAWS, LEGACY_MALFORMED_LINE, DemoProgress, run_demo
 
 
 def test_demo_creates_workspace_ingests_everything_and_writes_the_report(tmp_path: Path) -> None:
@@ -22,8 +22,13 @@ def test_demo_creates_workspace_ingests_everything_and_writes_the_report(tmp_pat
     report = target / "report.html"
     assert report.is_file() and report.stat().st_size > 1_000_000  # plotly.js is inlined
     html = report.read_text()
-    for title in ("Volumes by channel and touchpoint", "Customers across channels", "Data quality"):
-        assert title in html
+    for title in (
+        "Volumes by channel and touchpoint",
+        "Customers across channels",
+        "Journeys",
+        "Data quality",
+    ):
+        assert f"<h2>{title}</h2>" in html
     assert ">None<" not in html
     ws = jl.Workspace.open(target)
     counts = ws.store.counts()
@@ -31,6 +36,12 @@ def test_demo_creates_workspace_ingests_everything_and_writes_the_report(tmp_pat
     for table in ("events", "identities", "customers", "feedback", "agents", "assignments"):
         assert counts[table] > 0, table
     assert counts["customers"] == truth["customers"] == 300
+    # Journeys were built from the stitched customers: every journey belongs to one of them.
+    journeys = ws.store.backend.table("journeys")
+    cmap = ws.store.backend.table("customer_map")
+    orphans = journeys.anti_join(cmap, "customer_id")
+    assert ws.store.execute(journeys.count()).as_py() > 0
+    assert ws.store.execute(orphans.count()).as_py() == 0
     # The legacy IVR export's planted flaws are quarantined with their lines; the rest loaded.
     quarantined = ws.store.execute(ws.store.table("quarantine").select("line", "reason")).to_pylist()
     lines = {r["line"] for r in quarantined}
@@ -47,3 +58,24 @@ def test_demo_creates_workspace_ingests_everything_and_writes_the_report(tmp_pat
         capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
+
+
+class _Stages(DemoProgress):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def stage(self, name: str, total: int | None) -> None:
+        self.names.append(name)
+
+
+def test_demo_builds_journeys_as_its_own_stage_before_the_report(tmp_path: Path) -> None:
+    stages = _Stages()
+    result = run_demo(tmp_path / "demo", customers=100, progress=stages)
+    stitched = stages.names.index("Stitching identities into customers")
+    assert stages.names[stitched + 1 :] == ["Building journeys", "Writing the report"]
+    ws = jl.Workspace.open(result.workspace)
+    journeys = ws.store.backend.table("journeys")
+    assert result.journeys == ws.store.execute(journeys.count()).as_py() > 0
+    ws.close()
+    # The report's headline counts the same journeys.
+    assert f"{result.journeys:,}</div>" in result.report.read_text()

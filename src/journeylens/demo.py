@@ -1,4 +1,4 @@
-"""The main job: a synthetic omnichannel world, ingested into a fresh workspace, and its report."""
+"""The main job: a synthetic omnichannel world, ingested into a fresh workspace; its journeys and report."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from journeylens.errors import WorkspaceError
 from journeylens.identity import stitch
 from journeylens.ingest import IngestReport, IngestSpec
 from journeylens.ingest.pipeline import TableName
+from journeylens.journeys import build_journeys
 from journeylens.report import write_report
 from journeylens.synth import generate_world
 from journeylens.workspace import Workspace
@@ -34,6 +35,8 @@ class DemoResult:
     data: Path
     report: Path
     ingests: list[IngestReport]
+    journeys: int
+    """Journeys built from the stitched customers' events (the report's Journeys section)."""
 
 
 class DemoProgress:
@@ -49,7 +52,7 @@ class DemoProgress:
 def run_demo(
     directory: Path, customers: int = 20_000, seed: int = 7, progress: DemoProgress | None = None
 ) -> DemoResult:
-    """Create (or recreate) a demo workspace in ``directory`` and write its report.
+    """Create (or recreate) a demo workspace in ``directory``, build its journeys, write its report.
 
     Example:
         >>> run_demo(Path("/tmp/jl-demo"), customers=200)  # doctest: +SKIP
@@ -93,10 +96,13 @@ def run_demo(
     )
     progress.stage("Stitching identities into customers", None)
     stitch(ws.store, ws.config.identity)
+    progress.stage("Building journeys", None)
+    built = build_journeys(ws.store, ws.config.journeys)
+    journeys = int(ws.store.execute(built.journeys.count()).as_py())
     progress.stage("Writing the report", None)
     report = write_report(ws.store, directory / "report.html", title="JourneyLens demo")
     ws.close()
-    return DemoResult(directory, data, report, reports)
+    return DemoResult(directory, data, report, reports, journeys)
 
 
 LEGACY_FLAWS = {

@@ -42,11 +42,21 @@ SectionFn = Callable[[Store], Section | None]
 SECTIONS: list[tuple[str, SectionFn]] = []
 
 
-def section(key: str) -> Callable[[SectionFn], SectionFn]:
-    """Register a report section under ``key`` (kept in registration order)."""
+def section(key: str, *, after: str | None = None) -> Callable[[SectionFn], SectionFn]:
+    """Register a report section under ``key``.
+
+    Sections appear in registration order, or right after the section named ``after`` (so a
+    section kept in its own module can still sit next to the ones it builds on).
+
+    Example:
+        >>> @section("churn", after="customers")  # doctest: +SKIP
+        ... def churn(store: Store) -> Section | None: ...
+    """
 
     def register(fn: SectionFn) -> SectionFn:
-        SECTIONS.append((key, fn))
+        keys = [k for k, _ in SECTIONS]
+        at = keys.index(after) + 1 if after in keys else len(SECTIONS)
+        SECTIONS.insert(at, (key, fn))
         return fn
 
     return register
@@ -232,3 +242,9 @@ def data_quality(store: Store) -> Section | None:
         facts={"Records stored": f"{stored:,}", "Records quarantined": f"{quarantined:,}"},
         tables=tables,
     )
+
+
+# Sections kept in their own modules register when imported; importing them here means whoever
+# reads SECTIONS (the HTML writer, the CLI) sees every section. It sits at the end because those
+# modules need the registry defined above.
+from journeylens.report import journeys as _journeys  # noqa: E402, F401
