@@ -217,9 +217,14 @@ class JourneyRules(BaseModel):
 
     types: dict[str, JourneyType] = Field(default_factory=default_types)
     lookahead: str = Field(
-        "1h", description="A shared entry (IVR menu, chatbot) takes the intent of the next event "
-        "within this time."
+        "12h", description="A start event no single type claims (IVR menu, newsletter) takes the "
+        "intent of the first later event that has one, within this time."
     )  # fmt: skip
+    case_lookahead: str = Field(
+        "1h",
+        description="A start event without a case takes the case of the next event within "
+        "this time (the IVR menu before the call that opened a ticket).",
+    )
     switch_gap: str = Field(
         "1h", description="A start event of another type after this much quiet opens a new journey."
     )
@@ -243,7 +248,7 @@ class JourneyRules(BaseModel):
     )
 
     _check_durations = field_validator(
-        "lookahead", "switch_gap", "neutral_gap", "repeat_window", "transfer_window"
+        "lookahead", "case_lookahead", "switch_gap", "neutral_gap", "repeat_window", "transfer_window"
     )(_check_duration)
 
     @field_validator("digital_channels", "assisted_channels")

@@ -6,8 +6,10 @@ Rules, applied per customer in time order (ties in load order, then by ``event_i
    claimed by exactly one type carries that type's *intent*; an event several types claim (a home
    page, an IVR menu) is neutral; an event none claims (a delivery update, an order confirmation,
    a survey invitation) is a *follow-up* and never opens a journey on its own.
-2. **Look-ahead.** A start event with no intent or case of its own takes those of the next event
-   when it follows within ``lookahead``: the IVR menu before a billing call is a billing contact.
+2. **Look-ahead.** A start event with no intent of its own takes the intent of the first later
+   event that has one, when that follows within ``lookahead``: the IVR menu before a billing call
+   is a billing contact, a newsletter the customer answers by reading the FAQ is an information
+   journey. A start event without a case takes the case of the next event within ``case_lookahead``.
 3. **Boundaries.** An event opens a new journey when the customer has been quiet for longer than
    - ``max_duration`` of the current journey type, for follow-ups;
    - ``switch_gap``, for an event whose intent differs from the current one;
@@ -73,15 +75,22 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
     n_claims = sum((c.cast("int8") for c in claims), ibis.literal(0, "int8"))
     first = events.mutate(
         _who=ibis.coalesce(events.customer_id, "case:" + events.case_id),
-        _ts=events.timestamp.epoch_seconds(),
+        # Whole seconds as integers: some engines return fractional epochs, which cannot be packed.
+        _ts=events.timestamp.epoch_seconds().cast("float64").floor().cast("int64"),
         _own=ibis.cases(*((c & (n_claims == 1), i) for i, c in enumerate(claims)), else_=ibis.null("int8")),
         _claimed=_code_cases(claims),
         _starter=n_claims > 0,
     )
     w = _ordered(["_who"])
-    near = first._starter & ((first._ts.lead().over(w) - first._ts) <= seconds(rules.lookahead))
+    later = ibis.window(group_by="_who", order_by=ORDER, rows=(1, None))
+    # The first later event with an intent of its own, packed as (time, intent) for a running MIN.
+    packed = ibis.ifelse(first._own.notnull(), first._ts * _PACK + first._own, None)
+    first = first.mutate(_next_own=packed.min().over(later))
+    reach = seconds(rules.lookahead)
+    ahead = first._starter & first._own.isnull() & (first._next_own // _PACK - first._ts <= reach)
+    near = first._starter & ((first._ts.lead().over(w) - first._ts) <= seconds(rules.case_lookahead))
     first = first.mutate(
-        _intent=ibis.coalesce(first._own, ibis.ifelse(near, first._own.lead().over(w), None)),
+        _intent=ibis.coalesce(first._own, ibis.ifelse(ahead, (first._next_own % _PACK).cast("int8"), None)),
         _case=ibis.coalesce(first.case_id, ibis.ifelse(near, first.case_id.lead().over(w), None)),
     )
     first = scratch_table(backend, "_jl_journey_claims", first)
