@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import journeylens as jl
+from conftest import STORY_START, write_csv
 from journeylens.errors import ConfigError, NotFoundError
 from journeylens.identity import stitch
 from journeylens.journeys import JourneyRules, assign_journeys, build_journeys
 from journeylens.journeys.definitions import seconds
 from journeylens.journeys.summary import JourneySummarySpec, journey_summary, wilson
-from conftest import STORY_START, write_csv
 
 COSTS = JourneyRules().costs
 
@@ -189,7 +189,7 @@ VOCABULARY = {
 TOUCHPOINTS = sorted(VOCABULARY)
 
 
-def reference(rows: list[dict[str, Any]], rules: JourneyRules) -> dict[str, tuple[str, str]]:
+def reference(rows: list[dict[str, Any]], rules: JourneyRules) -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one branch per documented rule, on purpose
     """The documented rules, one customer and one event at a time: event_id -> (journey, type)."""
     ranked = [name for name, _ in rules.ranked()]
     gap_of = {n: seconds(t.inactivity_gap) for n, t in rules.types.items()}

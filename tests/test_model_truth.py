@@ -81,7 +81,7 @@ def test_identity_pairs_against_ground_truth(world: tuple[Path, jl.Workspace]) -
             (select count(*) from t) as truth_rows,
             (select count(*) from j) + (select count(*) from t where shared) as matched
     """,
-    )  # noqa: S608 - test-only SQL over local files
+    )
     r = rows[0]
     assert r["matched"] == r["truth_rows"], "every true identifier is in customer_map"
     precision = r["tp"] / r["pred"]
@@ -104,13 +104,14 @@ def test_shared_identifiers_are_not_merged(world: tuple[Path, jl.Workspace]) -> 
         )
         select t.shared_kind, count(*) n, count(*) filter (where m.shared) flagged,
                max(c.customers) largest
-        from t join customer_map m on m.identifier_type = t.identifier_type and m.identifier_value =
-             case when t.identifier_type in ('email', 'phone') then sha256('{salt}' || ':' || t.v) else t.v end
+        from t join customer_map m on m.identifier_type = t.identifier_type
+             and m.identifier_value = case when t.identifier_type in ('email', 'phone')
+                                           then sha256('{salt}' || ':' || t.v) else t.v end
         join (select customer_id, count(*) filter (where identifier_type = 'user_id') customers
               from customer_map group by 1) c using (customer_id)
         group by 1
     """,
-    )  # noqa: S608
+    )
     assert rows, "the world plants shared identifiers"
     for row in rows:
         # A shared identifier never pulls two known customers into one.
@@ -138,7 +139,7 @@ def test_journey_boundaries_and_types_agree_with_ground_truth(world: tuple[Path,
                (select count(*) from events) events
         from r join bp using (pj) join bt using (tj)
     """,
-    )  # noqa: S608
+    )
     r = rows[0]
     assert r["n"] == r["events"], "every event is in exactly one journey"
     assert r["agree"] >= 0.95, r
@@ -159,5 +160,5 @@ def test_purchase_outcomes_agree_with_ground_truth(world: tuple[Path, jl.Workspa
         join best b on b.tj = g.journey_id join journeys j on j.journey_id = b.pj
         where g.journey_type = 'purchase'
     """,
-    )  # noqa: S608
+    )
     assert rows[0]["n"] > 1_000 and rows[0]["agree"] >= 0.95, rows
