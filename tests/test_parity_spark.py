@@ -162,3 +162,49 @@ def test_identity_stitching_matches_duckdb(tmp_path: Path, spark_store: Store) -
     assert by_id[("anonymous_id", "dev-ann")] == by_id[("user_id", "ann")]
     assert by_id[("anonymous_id", "dev-bob")] == by_id[("user_id", "bob")]
     assert by_id[("user_id", "carl")] != by_id[("user_id", "dora")]
+
+
+def test_journeys_match_duckdb(tmp_path: Path, spark_store: Store) -> None:
+    from journeylens.identity import stitch
+    from journeylens.journeys import build_journeys
+
+    rows = ["user_id,anonymous_id,timestamp,channel,touchpoint,agent_id,case_id,contact_reason"]
+    rows += [
+        ",dev-jx,2024-03-01T09:00:00.250Z,web,billing_faq,,,",
+        "jx,dev-jx,2024-03-01T09:04:00Z,web,my_invoices,,,",
+        "jx,,2024-03-01T11:00:00Z,call_center,ivr_menu,,,",
+        "jx,,2024-03-01T11:03:00Z,call_center,billing_call,ag1,T9,billing",
+        "jx,,2024-03-03T10:00:00Z,chat,billing_chat,ag2,T9,billing",
+        "jx,,2024-03-04T10:00:00Z,web,search,,,",
+        "jx,,2024-03-04T10:05:00Z,web,order_confirmation,,,",
+        "jy,,2024-03-02T10:00:00Z,web,faq,,,",
+        "jy,,2024-03-20T10:00:00Z,email,survey_invite,,,",
+    ]
+    (tmp_path / "j.csv").write_text("\n".join(rows) + "\n")
+    duck = Store.connect("duckdb://", timezone="UTC")
+    config = Config.new()
+    config.privacy.salt = "parity-salt-0123456789"
+    results = []
+    for store in (duck, spark_store):
+        Ingestor(store, config).ingest(IngestSpec(paths=[str(tmp_path / "j.csv")]))
+        stitch(store)
+        built = build_journeys(store, config.journeys)
+        journeys = store.execute(built.journeys).to_pylist()
+        steps = store.execute(built.journey_events).to_pylist()
+        mine = {j["journey_id"]: j for j in journeys}
+        story = sorted((s["journey_id"], s["step"], s["event_id"]) for s in steps if s["journey_id"] in mine)
+        results.append((journeys, story))
+    duck_journeys = {j["journey_id"]: j for j in results[0][0]}
+    spark_journeys = {j["journey_id"]: j for j in results[1][0] if j["journey_id"] in duck_journeys}
+    assert len(duck_journeys) == 4 and spark_journeys.keys() == duck_journeys.keys()
+    for jid, row in duck_journeys.items():
+        other = spark_journeys[jid]
+        for column, value in row.items():
+            if isinstance(value, float):
+                assert float(other[column]) == pytest.approx(value), (jid, column)
+            elif column not in ("start", "end"):
+                assert other[column] == value, (jid, column)
+        assert other["start"].timestamp() == row["start"].timestamp()
+    assert results[0][1] == [s for s in results[1][1] if s[0] in duck_journeys]
+    types = sorted(j["journey_type"] for j in duck_journeys.values())
+    assert types == ["information", "other", "purchase", "support"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from journeylens.journeys.outcomes import JOURNEY_COLUMNS
 from journeylens.store.schema import (
     INGESTS_DOC,
     INGESTS_SCHEMA,
@@ -90,11 +91,50 @@ def data_model_markdown() -> str:
             ("shared", "boolean", "The identifier was kept out of linking (family tablet, kiosk, ...)."),
         )
     )
+    out.append("\n## `journeys` and `journey_events` (derived, written by `journeylens build`)\n")
+    out.append(
+        "Each event belongs to exactly one journey: an intent episode of one customer across"
+        " channels and days, or the case when events carry a `case_id`. The rules are in"
+        " `journeylens/journeys/segment.py` and docs/configuration.md (`[journeys]`);"
+        " `journey_events(event_id, journey_id, step)` lists the events of each journey in order"
+        " (step 1 is the first). `journeys` has one row per journey:\n"
+    )
+    out.append("| column | meaning |\n|---|---|")
+    out.extend(f"| `{c}` | {JOURNEY_COLUMN_DOCS[c]} |" for c in JOURNEY_COLUMNS)
     out.append("\n## Quarantine reasons\n")
     out.append("| reason | when |\n|---|---|")
     out.extend(f"| `{r.value}` | {_REASON_DOC[r]} |" for r in Reason)
     return "\n".join(out) + "\n"
 
+
+JOURNEY_COLUMN_DOCS = {
+    "journey_id": "`j_` + 16 hex characters of the customer and journey key; stable across rebuilds.",
+    "customer_id": "The stitched customer (NULL for events that only carry a case id).",
+    "journey_type": "A type from `[journeys.types]`, or `other` when no type claims any event.",
+    "case_id": "The case (ticket, order, trace) when the journey is a case.",
+    "start": "First event (UTC).",
+    "end": "Last event (UTC).",
+    "outcome": "success, failed, abandoned or open (see docs/configuration.md).",
+    "duration_s": "Seconds from the first to the last event.",
+    "touchpoints": "Number of events.",
+    "channels": "Number of distinct channels.",
+    "channel_switches": "Consecutive events on different channels.",
+    "first_channel": "Channel of the first event.",
+    "last_channel": "Channel of the last event.",
+    "first_touchpoint": "Touchpoint of the first event.",
+    "last_touchpoint": "Touchpoint of the last event.",
+    "digital_events": "Events on `[journeys] digital_channels`.",
+    "assisted_contacts": "Agent-handled events on `[journeys] assisted_channels`.",
+    "repeat_contacts": "Assisted contacts after the first.",
+    "repeat_journey": "Another journey of the same type followed within `repeat_window`.",
+    "transfers": "Assisted events by a different agent within `transfer_window` of the previous one.",
+    "leakage": "A digital channel was used before the first assisted contact.",
+    "leakage_touchpoint": "The last digital touchpoint before the first assisted contact.",
+    "first_contact_resolution": "One assisted contact, success, no repeat journey (NULL: no contact).",
+    "time_to_resolution_s": "Seconds from the start to the success event (or the last contact).",
+    "cost_to_serve": "Sum of `[journeys.costs]` over the journey's contacts and digital events.",
+    "value": "Sum of the events' `value`.",
+}
 
 _REASON_DOC = {
     Reason.MISSING_FIELD: "a required field, or all of a one-of group, is empty",

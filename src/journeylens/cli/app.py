@@ -356,6 +356,7 @@ def demo(
         f"\nReport: [bold]{report}[/] (open it in a browser; it works offline)\n"
         f"Workspace: {root}\n"
         f"Explore:  journeylens status -w {root}\n"
+        f"          journeylens journeys summary --by segment -w {root}  ({result.journeys:,} journeys)\n"
         f"          journeylens customer USER_ID -w {root}\n"
         f"          journeylens ingest YOUR_FILE.csv -w {root}"
     )

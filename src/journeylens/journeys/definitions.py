@@ -28,6 +28,7 @@ import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from journeylens.errors import ConfigError, close_matches
+from journeylens.store._backend import json_text
 from journeylens.store.schema import CHANNELS
 
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|m|h|d|w)\s*$")
@@ -85,9 +86,9 @@ class Criteria(BaseModel):
         if self.channels:
             terms.append(events.channel.isin(self.channels))
         if self.contact_reasons:
-            terms.append(events.properties["contact_reason"].str.isin(self.contact_reasons))
+            terms.append(json_text(events.properties, "contact_reason").isin(self.contact_reasons))
         for name, values in self.properties.items():
-            terms.append(events.properties[name].str.isin(values))
+            terms.append(json_text(events.properties, name).isin(values))
         if not terms:
             return ibis.literal(False)
         return ibis.or_(*(term.fill_null(False) for term in terms))

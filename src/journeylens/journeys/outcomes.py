@@ -62,7 +62,7 @@ def journey_outcomes(assigned: ir.Table, events: ir.Table, rules: JourneyRules) 
         _assisted=assisted,
         _success=succeeded,
         _failure=failed,
-        _cost=ibis.ifelse(charged, cost, 0.0),
+        _cost=ibis.ifelse(charged, cost, 0.0).cast("float64"),
         _switch=(ev.channel != ev.channel.lag().over(in_journey)).fill_null(False),
     )
     first_contact = flagged.group_by("journey_id").agg(
@@ -88,8 +88,8 @@ def journey_outcomes(assigned: ir.Table, events: ir.Table, rules: JourneyRules) 
     )
 
     per = flagged.group_by("journey_id").agg(
-        customer_id=flagged.customer_id.max(),
-        customer_key=flagged.customer_key.max(),
+        customer_id=flagged.customer_id.argmin(flagged.step),
+        customer_key=flagged.customer_key.argmin(flagged.step),
         journey_type=flagged.journey_type.max(),
         case_id=flagged.case_id.min(),
         start=flagged.timestamp.min(),
@@ -107,7 +107,7 @@ def journey_outcomes(assigned: ir.Table, events: ir.Table, rules: JourneyRules) 
         leakage_touchpoint=flagged.touchpoint.argmax(flagged.step, where=before),
         _success_at=flagged.timestamp.min(where=flagged._success),
         _failed=flagged._failure.any(),
-        cost_to_serve=flagged._cost.sum(),
+        cost_to_serve=flagged._cost.sum().cast("float64"),
         value=flagged.value.sum(),
     )
     per = per.left_join(transfers, "journey_id").drop("journey_id_right")

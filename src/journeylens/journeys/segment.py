@@ -17,9 +17,11 @@ Rules, applied per customer in time order (ties in load order, then by ``event_i
    - the current type's ``inactivity_gap``, for an event of the same intent.
    An event of the same case as the case seen last never opens a journey, however long the gap.
 4. **Cases.** Where events carry a ``case_id`` (ticket, order, XES trace) the case *is* the
-   journey: every event of the case belongs to it, and the case-less events of an episode join
-   the episode's first case. Two cases of one customer stay two journeys even when they overlap
-   in time; the case-less events between them go to the earlier case (the overlap rule).
+   journey: every event of the case belongs to it (even when the events name different
+   customers; the journey's customer is the one of its first event), and the case-less events of
+   an episode join the episode's first case. Two cases of one customer stay two journeys even
+   when they overlap in time; the case-less events between them go to the earlier case (the
+   overlap rule).
 5. **Type.** The highest-priority type that some event of the journey claims alone; failing
    that, the highest-priority type any event claims; failing that ``other``.
 6. **Maximum duration.** A journey without a case that lasts longer than its type's
@@ -131,15 +133,21 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
     )
     keyed = segmented.join(episodes, ["_who", "_episode"])
     case_of = ibis.coalesce(keyed._case, keyed._episode_case)
+    # A case is one journey whoever's events it holds (a ticket touched by two customer records);
+    # an episode without a case belongs to its customer.
     keyed = keyed.mutate(
-        _key=ibis.ifelse(case_of.notnull(), "case:" + case_of, "episode:" + keyed._episode.cast("string")),
+        _key=ibis.ifelse(
+            case_of.notnull(),
+            "case:" + case_of,
+            keyed._who + "|episode:" + keyed._episode.cast("string"),
+        ),
         _is_case=case_of.notnull(),
     )
-    types = keyed.group_by(["_who", "_key"]).agg(
+    types = keyed.group_by("_key").agg(
         _type_code=ibis.coalesce(keyed._own.min(), keyed._claimed.min()),
         _start=keyed._ts.min(),
     )
-    typed = keyed.join(types, ["_who", "_key"])
+    typed = keyed.join(types, "_key")
     limit = _per_type(typed._type_code, max_durations, seconds(rules.neutral_gap))
     part = ibis.ifelse(typed._is_case, 0, ((typed._ts - typed._start) / limit).floor().cast("int64"))
     typed = typed.mutate(
@@ -152,7 +160,7 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
         customer_key=typed._who,
         journey_key=typed.journey_key,
         journey_type=typed.journey_type,
-        journey_id="j_" + (typed._who + "|" + typed.journey_key).hexdigest("md5").substr(0, 16),
+        journey_id="j_" + typed.journey_key.hexdigest("md5").substr(0, 16),
         _ts=typed._ts,
         timestamp=typed.timestamp,
         ingest_seq=typed.ingest_seq,

@@ -326,3 +326,17 @@ def transaction(backend: BaseBackend) -> Iterator[None]:
         backend.raw_sql("ROLLBACK")
         raise
     backend.raw_sql("COMMIT")
+
+
+@ibis.udf.scalar.builtin(name="get_json_object")  # type: ignore[untyped-decorator]
+def _get_json_object(value: str, path: str) -> str:  # type: ignore[empty-body]
+    """Spark (and engines that store JSON as text): a JSON path's value as text."""
+
+
+def json_text(value: ir.Value, key: str) -> ir.StringValue:
+    """The string at ``key`` of a JSON object column, on engines with a JSON type (DuckDB) and on
+    engines that keep JSON as text (PySpark)."""
+    if value.type().is_json():
+        text: ir.StringValue = value[key].str
+        return text
+    return _get_json_object(value, f"$.{key}")
