@@ -13,6 +13,16 @@ import pytest
 
 from journeylens.benchmark import parse_size, run_bench
 from journeylens.errors import InputError
+from journeylens.workspace import Workspace
+
+INGEST_STAGES = {"floor_parquet", "ingest_parquet", "reingest_parquet", "floor_csv", "ingest_csv"}
+JOURNEY_STAGES = {"stitch", "floor_sessionize", "journeys"}
+
+
+@pytest.fixture(scope="module")
+def bench_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One output folder per module, so the tiny world is generated once and shared."""
+    return tmp_path_factory.mktemp("bench")
 
 
 def test_parse_size() -> None:
@@ -23,14 +33,44 @@ def test_parse_size() -> None:
         parse_size("lots")
 
 
-def test_bench_smoke(tmp_path: Path) -> None:
-    results = {r.stage: r for r in run_bench(6_000, tmp_path)}
-    assert set(results) == {"floor_parquet", "ingest_parquet", "reingest_parquet", "floor_csv", "ingest_csv"}
+def test_bench_smoke(bench_out: Path) -> None:
+    results = {r.stage: r for r in run_bench(6_000, bench_out)}
+    assert set(results) == INGEST_STAGES | JOURNEY_STAGES
     events = results["floor_parquet"].events
     assert events > 3_000
-    # Every stage saw every event: loaded, re-read as duplicates, or loaded by the floor.
-    assert {r.rows for r in results.values()} == {events}
+    # Every stage saw every event: loaded, re-read as duplicates, loaded by the floor, or placed in
+    # a journey or session. Stitching counts identifiers instead.
+    assert {r.rows for r in results.values() if r.stage != "stitch"} == {events}
+    assert 0 < results["stitch"].rows < events
     assert results["ingest_parquet"].ratio_to_floor is not None
     assert results["ingest_csv"].floor == "floor_csv"
-    saved = json.loads((tmp_path / "results-6000.json").read_text())
-    assert saved["machine"]["cpus"] >= 1 and len(saved["results"]) == 5
+    assert results["journeys"].floor == "floor_sessionize"
+    saved = json.loads((bench_out / "results-6000.json").read_text())
+    assert saved["machine"]["cpus"] >= 1 and len(saved["results"]) == 8
+
+
+def test_journey_stages_prepare_their_workspace(bench_out: Path) -> None:
+    # No stitch stage in this run: the runner must ingest and stitch first, outside the timing.
+    messages: list[str] = []
+    results = run_bench(
+        6_000, bench_out, ["floor_sessionize", "journeys"], progress=messages.append, memory_limit="512MB"
+    )
+    assert [r.stage for r in results] == ["floor_sessionize", "journeys"]
+    prepared = [m for m in messages if m.startswith("preparing")]
+    assert prepared == [
+        "preparing the ingested workspace (not timed)",
+        "preparing the stitched workspace (not timed)",
+    ]
+    floor, journeys = results
+    assert floor.rows == journeys.rows == journeys.events
+    assert all(r.seconds > 0 and r.events_per_s > 0 and r.peak_rss_mb > 0 for r in results)
+    assert floor.ratio_to_floor is None
+    assert journeys.ratio_to_floor is not None and journeys.ratio_to_floor > 0
+    # The cap reached the workspace the stages ran in, and the results say which cap was used.
+    assert Workspace.open(bench_out / "work" / "world").config.backend.memory_limit == "512MB"
+    assert json.loads((bench_out / "results-6000.json").read_text())["memory_limit"] == "512MB"
+
+
+def test_unknown_stage_lists_the_stages(bench_out: Path) -> None:
+    with pytest.raises(InputError, match="floor_sessionize"):
+        run_bench(6_000, bench_out, ["sessionize"])

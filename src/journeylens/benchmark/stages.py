@@ -2,6 +2,11 @@
 so that its peak memory is its own; each JourneyLens stage names the floor it is compared with.
 
 A stage is a function ``(data_dir, work_dir) -> rows``; register one with :func:`stage`.
+
+Stages that read a prepared workspace (stitching, journeys and their floor) name the workspace
+state they need (``needs``, see :data:`PREPARATIONS`). The runner prepares a missing state in a
+process of its own before the stage starts, untimed, unless an earlier stage of the same run left
+it (``leaves``): the stitch stage leaves a stitched workspace for the journeys stage.
 """
 
 from __future__ import annotations
@@ -17,10 +22,16 @@ from pathlib import Path
 
 import duckdb
 
+from journeylens.config import CONFIG_FILE
+from journeylens.identity import stitch
 from journeylens.ingest import IngestSpec
+from journeylens.journeys import build_journeys
+from journeylens.journeys.definitions import seconds as duration_seconds
 from journeylens.workspace import Workspace
 
 StageFn = Callable[[Path, Path], int]
+PrepareFn = Callable[[Path, Path, str | None], int]
+"""``(data_dir, work_dir, memory_limit) -> rows``: the limit is the world workspace's DuckDB cap."""
 
 
 @dataclass(frozen=True)
@@ -30,14 +41,39 @@ class Stage:
     floor: str | None
     """Name of the stage this one is compared with (the hand-written floor), if any."""
     doc: str
+    needs: str | None = None
+    """Workspace state (a key of :data:`PREPARATIONS`) that must exist before the stage starts."""
+    leaves: str | None = None
+    """Workspace state the stage leaves behind for later stages of the same run."""
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """Untimed set-up of a workspace state, run in its own process when no stage left it."""
+
+    name: str
+    run: PrepareFn
+    after: str | None
+    """The state this one builds on (prepared first)."""
 
 
 STAGES: dict[str, Stage] = {}
+PREPARATIONS: dict[str, Preparation] = {}
 
 
-def stage(name: str, doc: str, floor: str | None = None) -> Callable[[StageFn], StageFn]:
+def stage(
+    name: str, doc: str, floor: str | None = None, *, needs: str | None = None, leaves: str | None = None
+) -> Callable[[StageFn], StageFn]:
     def register(fn: StageFn) -> StageFn:
-        STAGES[name] = Stage(name, fn, floor, doc)
+        STAGES[name] = Stage(name, fn, floor, doc, needs, leaves)
+        return fn
+
+    return register
+
+
+def preparation(name: str, after: str | None = None) -> Callable[[PrepareFn], PrepareFn]:
+    def register(fn: PrepareFn) -> PrepareFn:
+        PREPARATIONS[name] = Preparation(name, fn, after)
         return fn
 
     return register
@@ -96,11 +132,143 @@ def ingest_csv(data: Path, work: Path) -> int:
     return _ingest(data, work, "events.csv", "ingest_csv")
 
 
+# The world workspace: customers, identities and events of the synthetic world, shared by the
+# identity and journey stages of one run.
+WORLD = "world"
+INGESTED, STITCHED = "ingested", "stitched"
+
+
+@preparation(INGESTED)
+def ingest_world(data: Path, work: Path, memory_limit: str | None) -> int:
+    """A fresh workspace with the world's customers, identities and events (events.parquet).
+
+    ``memory_limit`` becomes the workspace's ``[backend] memory_limit``: stitching, journeys and
+    their floor run under it (None: DuckDB's default, 80% of RAM), spilling to disk above it.
+    """
+    ws = _fresh_workspace(work, WORLD)
+    ws.config.backend.memory_limit = memory_limit
+    # The synthetic world writes national phone numbers of this country (see its ground_truth.json),
+    # as the demo does; without it those identities could not be hashed and linked.
+    ws.config.privacy.default_country_code = "31"
+    ws.config.dump(ws.root / CONFIG_FILE)
+    loaded = 0
+    for table, source in (
+        ("customers", data / "world" / "customers"),
+        ("identities", data / "world" / "identities"),
+        ("events", data / "events.parquet"),
+    ):
+        loaded += sum(r.loaded for r in ws.ingest(IngestSpec(paths=[str(source)], table=table)))
+    ws.close()
+    return loaded
+
+
+def _stitch_world(work: Path) -> int:
+    ws = Workspace.open(work / WORLD)
+    result = stitch(ws.store, ws.config.identity)
+    identifiers = int(ws.store.execute(result.customer_map.count()).as_py())
+    ws.close()
+    return identifiers
+
+
+@preparation(STITCHED, after=INGESTED)
+def stitch_world(data: Path, work: Path, memory_limit: str | None) -> int:
+    return _stitch_world(work)
+
+
+@stage(
+    "stitch",
+    "identity stitching of the world workspace into customer_map (rows: identifiers mapped)",
+    needs=INGESTED,
+    leaves=STITCHED,
+)
+def stitch_stage(data: Path, work: Path) -> int:
+    return _stitch_world(work)
+
+
+# Sessions by one inactivity gap over each customer's events, with a step number per event, and
+# one row per session: the least work that yields what journeys yield (journey_events, journeys),
+# without journey types, intents, cases or outcomes. Same order and customer join as journeys.
+FLOOR_SESSION_EVENTS = """
+CREATE OR REPLACE TABLE floor_session_events AS
+WITH located AS (
+    SELECT e.event_id, e.timestamp, e.ingest_seq,
+           coalesce(by_user.customer_id, by_anon.customer_id) AS customer_id
+    FROM events e
+    LEFT JOIN customer_map by_user
+        ON by_user.identifier_type = 'user_id' AND by_user.identifier_value = e.user_id
+    LEFT JOIN customer_map by_anon
+        ON by_anon.identifier_type = 'anonymous_id' AND by_anon.identifier_value = e.anonymous_id
+),
+gaps AS (
+    SELECT *, CASE WHEN epoch(timestamp) - epoch(lag(timestamp) OVER by_time) <= ? THEN 0 ELSE 1 END
+        AS opens
+    FROM located
+    WINDOW by_time AS (PARTITION BY customer_id ORDER BY timestamp, ingest_seq, event_id)
+),
+sessions AS (
+    SELECT *, sum(opens) OVER (
+        PARTITION BY customer_id ORDER BY timestamp, ingest_seq, event_id ROWS UNBOUNDED PRECEDING
+    ) AS session
+    FROM gaps
+)
+SELECT event_id, customer_id, session, timestamp,
+       row_number() OVER (PARTITION BY customer_id, session ORDER BY timestamp, ingest_seq, event_id)
+           AS step
+FROM sessions
+"""
+FLOOR_SESSIONS = """
+CREATE OR REPLACE TABLE floor_sessions AS
+SELECT customer_id, session, count(*) AS events, min(timestamp) AS started, max(timestamp) AS ended
+FROM floor_session_events
+GROUP BY customer_id, session
+"""
+
+
+@stage(
+    "floor_sessionize",
+    "plain DuckDB: customer join, gap sessions (lag + running sum), per-session table (the floor)",
+    needs=STITCHED,
+)
+def floor_sessionize(data: Path, work: Path) -> int:
+    ws = Workspace.open(work / WORLD)
+    gap = duration_seconds(ws.config.journeys.neutral_gap)
+    # The workspace's own engine settings, so the floor and journeys run under the same limits.
+    config: dict[str, str | bool | int | float | list[str]] = {"preserve_insertion_order": False}
+    if ws.config.backend.memory_limit:
+        config["memory_limit"] = ws.config.backend.memory_limit
+    con = duckdb.connect(ws.url.removeprefix("duckdb://"), config=config)
+    con.execute(FLOOR_SESSION_EVENTS, [gap])
+    con.execute(FLOOR_SESSIONS)
+    rows = con.execute("SELECT count(*) FROM floor_session_events").fetchone()
+    con.close()
+    return int(rows[0]) if rows else 0
+
+
+@stage(
+    "journeys",
+    "build_journeys on the stitched world workspace (rows: events placed in journeys)",
+    floor="floor_sessionize",
+    needs=STITCHED,
+)
+def journeys_stage(data: Path, work: Path) -> int:
+    ws = Workspace.open(work / WORLD)
+    built = build_journeys(ws.store, ws.config.journeys)
+    placed = int(ws.store.execute(built.journey_events.count()).as_py())
+    ws.close()
+    return placed
+
+
 def main(argv: list[str]) -> None:
-    """Run one stage and print ``{"rows", "seconds", "peak_rss_mb"}`` as JSON."""
+    """Run one stage or preparation and print ``{"rows", "seconds", "peak_rss_mb"}`` as JSON.
+
+    Arguments: ``NAME DATA_DIR WORK_DIR [MEMORY_LIMIT]`` (the limit only for preparations).
+    """
     name, data, work = argv[0], Path(argv[1]), Path(argv[2])
     start = time.perf_counter()
-    rows = STAGES[name].run(data, work)
+    if name in STAGES:
+        rows = STAGES[name].run(data, work)
+    else:
+        rows = PREPARATIONS[name].run(data, work, argv[3] if len(argv) > 3 else None)
     seconds = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}))
