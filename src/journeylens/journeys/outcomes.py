@@ -39,10 +39,10 @@ def journey_outcomes(assigned: ir.Table, events: ir.Table, rules: JourneyRules) 
 
     Args:
         assigned: ``assign_journeys`` output (event_id, journey_id, journey_type, step, ...).
-        events: the events (timestamp, channel, touchpoint, agent_id, case_id, value, properties).
+        events: the stored events (``Store.table("events")``, without customer ids).
         rules: the journey definitions.
     """
-    ev = assigned.join(events.drop("customer_id") if "customer_id" in events.columns else events, "event_id")
+    ev = assigned.join(events, "event_id")
     digital = ev.channel.isin(rules.digital_channels)
     assisted = ev.channel.isin(rules.assisted_channels) & ev.agent_id.notnull()
     succeeded = ibis.or_(
