@@ -411,3 +411,10 @@ def main() -> None:
         if show:
             show()
         sys.exit(int(getattr(exc, "exit_code", 2)))
+
+
+# Discovery commands live in their own modules; importing them registers them on ``app``.
+from journeylens.cli import funnel as _funnel  # noqa: E402,F401
+from journeylens.cli import paths as _paths  # noqa: E402,F401
+from journeylens.cli import process as _process  # noqa: E402,F401
+from journeylens.cli import segments as _segments  # noqa: E402,F401

@@ -1,0 +1,3 @@
+"""Discovery commands (funnel)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Discovery commands (paths)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Discovery commands (process)."""
+
+from __future__ import annotations

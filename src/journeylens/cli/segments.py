@@ -1,0 +1,3 @@
+"""Discovery commands (segments)."""
+
+from __future__ import annotations
