@@ -103,6 +103,11 @@ def test_build_customer_and_export_from_the_cli(tmp_path: Path) -> None:
     assert {i["identifier_type"] for i in profile["identifiers"]} == {"user_id", "anonymous_id"}
     assert [e["touchpoint"] for e in profile["timeline"]] == ["home", "product_page", "login"]
     assert profile["events"] == 3
+    # Browsing then a login two days later: a purchase journey and a journey of its own.
+    assert [(j["journey_type"], j["touchpoints"]) for j in profile["journeys"]] == [
+        ("purchase", 2),
+        ("other", 1),
+    ]
     missing = cli("customer", "annn")
     assert missing.returncode == 2 and "No customer 'annn'" in missing.stderr and "ann" in missing.stderr
     out = tmp_path / "cm.csv"

@@ -248,6 +248,10 @@ def customer(
     if profile.traits:
         render(profile.traits, fmt, title="Traits")
     render(profile.timeline or [{"events": 0}], fmt, title=f"Timeline ({profile.events:,} events)")
+    if profile.journeys is None:
+        err_console.print("[dim]Journeys not built yet: run `journeylens build`.[/]")
+    elif profile.journeys:
+        render(profile.journeys, fmt, title=f"Journeys ({len(profile.journeys)})")
     if profile.feedback:
         render(profile.feedback, fmt, title="Feedback")
 

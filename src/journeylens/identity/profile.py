@@ -25,6 +25,8 @@ class CustomerProfile:
     """The customer's events in time order (first ``TIMELINE_LIMIT``), across channels."""
     events: int
     feedback: list[dict[str, Any]]
+    journeys: list[dict[str, Any]] | None = None
+    """The customer's journeys in start order with their outcomes (None before journeys are built)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -34,6 +36,7 @@ class CustomerProfile:
             "events": self.events,
             "timeline": self.timeline,
             "feedback": self.feedback,
+            "journeys": self.journeys,
         }
 
 
@@ -112,7 +115,26 @@ def customer_profile(store: Store, key: str, timeline_limit: int = TIMELINE_LIMI
         .order_by("timestamp")
         .select("timestamp", "channel", "touchpoint", "metric", "score", "comment", "agent_id")
     ).to_pylist()
-    return CustomerProfile(customer_id, identifiers, traits, timeline, total, feedback)
+    return CustomerProfile(
+        customer_id, identifiers, traits, timeline, total, feedback, _journeys(store, customer_id)
+    )
+
+
+JOURNEY_FIELDS = (
+    "journey_id", "journey_type", "start", "end", "outcome", "touchpoints", "channels",
+    "channel_switches", "assisted_contacts", "leakage", "first_contact_resolution", "cost_to_serve",
+)  # fmt: skip
+
+
+def _journeys(store: Store, customer_id: str) -> list[dict[str, Any]] | None:
+    if "journeys" not in store.backend.list_tables():
+        return None
+    journeys = store.backend.table("journeys")
+    mine = journeys.filter(journeys.customer_id == customer_id)
+    rows: list[dict[str, Any]] = store.execute(
+        mine.order_by(["start", "journey_id"]).select(*JOURNEY_FIELDS)
+    ).to_pylist()
+    return rows
 
 
 def _links(store: Store, kind: str, value: str, users: list[str]) -> str:
