@@ -127,3 +127,99 @@ def test_contradicting_identity_rules_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(jl.ConfigError, match="both link_types and never_link"):
         jl.Workspace.open(ws.root)
+
+
+# --- identifier limits, settled by priority ------------------------------------------------------
+
+LIMIT_EVENTS = """\
+user_id,anonymous_id,timestamp,channel,touchpoint
+u1,d1,2024-01-01T09:00:00Z,app,login
+u2,d1,2024-01-02T09:00:00Z,app,login
+u1,d-own,2024-01-03T09:00:00Z,web,login
+u3,a3,2024-01-04T09:00:00Z,app,login
+"""
+LIMIT_IDENTITIES = """\
+identifier_type,identifier_value,user_id,anonymous_id
+email,one@example.com,u1,
+email,two@example.com,u1,
+email,three@example.com,u1,
+crm_id,C9,u4,
+crm_id,C9,,a3
+"""
+
+
+def _limited(tmp_path: Path, **rules: object) -> tuple[dict[tuple[str, str], str], list[dict[str, object]]]:
+    ws = jl.Workspace.init(tmp_path / "ws")
+    (tmp_path / "events.csv").write_text(LIMIT_EVENTS)
+    (tmp_path / "identities.csv").write_text(LIMIT_IDENTITIES)
+    ws.ingest(paths=[str(tmp_path / "events.csv")])
+    ws.ingest(paths=[str(tmp_path / "identities.csv")], table="identities")
+    # The guard is relaxed so that the limits, not the guard, decide.
+    result = stitch(ws.store, IdentityRules(max_customers_per_identifier=9, **rules))  # type: ignore[arg-type]
+    ids = {
+        (r["identifier_type"], r["identifier_value"]): r["customer_id"]
+        for r in ws.store.execute(result.customer_map).to_pylist()
+    }
+    report = ws.store.execute(result.shared).to_pylist()
+    ws.close()
+    return ids, report
+
+
+def test_without_limits_a_device_seen_with_two_logins_merges_them(tmp_path: Path) -> None:
+    ids, report = _limited(tmp_path)
+    assert ids[("user_id", "u1")] == ids[("user_id", "u2")]
+    assert report == []
+
+
+def test_one_login_per_customer_leaves_the_bridging_device_unlinked(tmp_path: Path) -> None:
+    ids, report = _limited(tmp_path, max_per_customer={"user_id": 1})
+    u1, u2 = ids[("user_id", "u1")], ids[("user_id", "u2")]
+    assert u1 != u2
+    # The shared device stays on its own; u1's own device is still linked (no over-splitting).
+    assert ids[("anonymous_id", "d1")] not in (u1, u2)
+    assert ids[("anonymous_id", "d-own")] == u1
+    # a3 is tied to u4 by a CRM id (trusted more than a device), so u3's login on it is not used.
+    assert {(r["identifier_type"], r["identifier_value"], r["reason"]) for r in report} == {
+        ("anonymous_id", "d1", "limit:anonymous_id"),
+        ("anonymous_id", "a3", "limit:anonymous_id"),
+    }
+    assert ids[("anonymous_id", "a3")] == ids[("user_id", "u4")] != ids[("user_id", "u3")]
+
+
+def test_at_most_two_emails_keep_the_smallest_values(tmp_path: Path) -> None:
+    ids, report = _limited(tmp_path, max_per_customer={"email": 2})
+    u1 = ids[("user_id", "u1")]
+    emails = sorted(value for kind, value in ids if kind == "email")
+    assert [ids[("email", e)] == u1 for e in emails] == [True, True, False]
+    assert [r["reason"] for r in report] == ["limit:email"]
+
+
+def test_priority_decides_which_link_wins(tmp_path: Path) -> None:
+    # C9 (a CRM id) names u4 and also device a3, on which u3 logged in. One login per customer:
+    # with CRM ids trusted above devices, a3 stays with u4; trusted below, a3 stays with u3.
+    crm_first, _ = _limited(tmp_path / "a", max_per_customer={"user_id": 1})
+    assert crm_first[("anonymous_id", "a3")] == crm_first[("user_id", "u4")]
+    assert crm_first[("user_id", "u3")] != crm_first[("user_id", "u4")]
+    devices_first, report = _limited(
+        tmp_path / "b", max_per_customer={"user_id": 1}, priority=["user_id", "anonymous_id", "crm_id"]
+    )
+    assert devices_first[("anonymous_id", "a3")] == devices_first[("user_id", "u3")]
+    assert devices_first[("crm_id", "C9")] not in (
+        devices_first[("user_id", "u3")],
+        devices_first[("user_id", "u4")],
+    )
+    assert ("crm_id", "C9", "limit:crm_id") in {
+        (r["identifier_type"], r["identifier_value"], r["reason"]) for r in report
+    }
+
+
+def test_limits_that_contradict_the_rules_are_refused() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="in never_link"):
+        IdentityRules(never_link=["phone"], max_per_customer={"phone": 1})
+    with pytest.raises(ValidationError, match="at least 1"):
+        IdentityRules(max_per_customer={"email": 0})
+    with pytest.raises(ValidationError, match="more than once"):
+        IdentityRules(priority=["email", "crm_id", "email"])

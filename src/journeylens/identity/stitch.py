@@ -20,11 +20,13 @@ import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from journeylens.identity.components import Components, connected_components
+from journeylens.identity.limits import limited_components
 from journeylens.store import Store
 from journeylens.store._backend import hash64, scratch_table
 
 USER, ANONYMOUS = "user_id", "anonymous_id"
 SEP = ":"
+DEFAULT_PRIORITY = (USER, "crm_id", "email", "phone", ANONYMOUS)
 
 
 class IdentityRules(BaseModel):
@@ -41,6 +43,15 @@ class IdentityRules(BaseModel):
     never_link: list[str] = Field(
         default_factory=list, description="Identifier types that never link customers."
     )
+    priority: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PRIORITY),
+        description="Identifier types, most trusted first: the order links are settled in when "
+        "max_per_customer applies (types not listed come last, by name).",
+    )
+    max_per_customer: dict[str, int] = Field(
+        default_factory=dict,
+        description="Most identifiers of a type one customer may have, e.g. {user_id = 1, email = 3}.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> IdentityRules:
@@ -51,7 +62,23 @@ class IdentityRules(BaseModel):
             )
         if USER in self.never_link:
             raise ValueError("user_id cannot be in never_link: it is what customers are made of")
+        twice = sorted({t for t in self.priority if self.priority.count(t) > 1})
+        if twice:
+            raise ValueError(f"identifier type(s) {twice} are listed more than once in priority")
+        for kind, limit in self.max_per_customer.items():
+            if limit < 1:
+                raise ValueError(f"max_per_customer.{kind} = {limit}: a limit must be at least 1")
+            if kind in self.never_link:
+                raise ValueError(
+                    f"max_per_customer limits {kind!r}, which is in never_link: a type that never "
+                    "links cannot be limited; remove one of the two"
+                )
         return self
+
+    def link_order(self, kinds: list[str]) -> list[str]:
+        """``kinds`` in the order their links are settled: by priority, then by name."""
+        rank = {kind: i for i, kind in enumerate(self.priority)}
+        return sorted(kinds, key=lambda k: (rank.get(k, len(rank)), k))
 
     def may_link(self, column: ir.StringValue) -> ir.BooleanValue:
         allowed = ~column.isin(self.never_link) if self.never_link else ibis.literal(True)
@@ -65,7 +92,8 @@ class StitchResult:
     customer_map: ir.Table
     """identifier_type, identifier_value, customer_id, shared."""
     shared: ir.Table
-    """identifier_type, identifier_value, customers (known customers it linked)."""
+    """identifier_type, identifier_value, customers (known customers it linked), reason: ``shared``
+    (the shared-identifier guard) or ``limit:<type>`` (left unlinked by max_per_customer)."""
     rounds: int
 
 
@@ -74,17 +102,22 @@ def _node(kind: ir.StringValue | str, value: ir.StringValue) -> ir.StringValue:
 
 
 def identity_edges(store: Store, rules: IdentityRules) -> ir.Table:
-    """Every observed link between two identifiers, as (src, dst) node pairs."""
+    """Every observed link between two identifiers: (src, dst) node pairs and the link's ``kind``
+    (the identifier type that makes the link: ``anonymous_id`` for a login seen on a device)."""
     events = store.table("events")
     seen = events.filter(events.user_id.notnull() & events.anonymous_id.notnull())
-    from_events = seen.select(src=_node(USER, seen.user_id), dst=_node(ANONYMOUS, seen.anonymous_id))
+    from_events = seen.select(
+        src=_node(USER, seen.user_id), dst=_node(ANONYMOUS, seen.anonymous_id), kind=ibis.literal(ANONYMOUS)
+    )
     ids = store.table("identities")
     ids = ids.filter(rules.may_link(ids.identifier_type))
     owner = ibis.cases(
         (ids.user_id.notnull(), _node(USER, ids.user_id)),
         else_=_node(ANONYMOUS, ids.anonymous_id),
     )
-    from_identities = ids.select(src=_node(ids.identifier_type, ids.identifier_value), dst=owner)
+    from_identities = ids.select(
+        src=_node(ids.identifier_type, ids.identifier_value), dst=owner, kind=ids.identifier_type
+    )
     return from_events.union(from_identities, distinct=True)
 
 
@@ -95,6 +128,8 @@ def all_nodes(store: Store) -> ir.Table:
         events.filter(events.user_id.notnull()).select(node=_node(USER, events.user_id)),
         events.filter(events.anonymous_id.notnull()).select(node=_node(ANONYMOUS, events.anonymous_id)),
         ids.select(node=_node(ids.identifier_type, ids.identifier_value)),
+        ids.filter(ids.user_id.notnull()).select(node=_node(USER, ids.user_id)),
+        ids.filter(ids.anonymous_id.notnull()).select(node=_node(ANONYMOUS, ids.anonymous_id)),
         customers.select(node=_node(USER, customers.user_id)),
     ]
     return ibis.union(*parts, distinct=True)
@@ -109,7 +144,8 @@ def shared_identifiers(edges: ir.Table, rules: IdentityRules) -> ir.Table:
     tablet was identified with the partner's e-mail.
     """
     users_prefix = USER + SEP
-    both = edges.union(edges.select(src=edges.dst, dst=edges.src))
+    pairs = edges.select("src", "dst")
+    both = pairs.union(pairs.select(src=pairs.dst, dst=pairs.src))
     is_user = both.dst.startswith(users_prefix)
     from_node = ~both.src.startswith(users_prefix)
     direct = both.filter(from_node & is_user).select(node=both.src, customer=both.dst)
@@ -133,7 +169,17 @@ def stitch(store: Store, rules: IdentityRules | None = None) -> StitchResult:
     shared = scratch_table(backend, "_jl_identity_shared", shared_identifiers(edges, rules))
     usable = edges.filter(~edges.src.isin(shared.node) & ~edges.dst.isin(shared.node))
     nodes = scratch_table(backend, "_jl_identity_nodes", all_nodes(store))
-    components, node_labels = _components(store, usable, nodes)
+    if rules.max_per_customer:
+        kinds = store.execute(usable.select("kind").distinct()).column(0).to_pylist()
+        limited = limited_components(
+            backend, usable, nodes, rules.link_order([str(k) for k in kinds]), rules.max_per_customer
+        )
+        node_labels, rounds = limited.labels, limited.rounds
+        unlinked = limited.unlinked
+    else:
+        components, node_labels = _components(store, usable, nodes)
+        rounds = components.rounds
+        unlinked = None
     # The customer is named after the smallest identifier string of its component, so ids do not
     # depend on the engine's hash function or on how components were labelled internally.
     reps = node_labels.group_by("label").agg(rep=node_labels.node.min())
@@ -149,8 +195,18 @@ def stitch(store: Store, rules: IdentityRules | None = None) -> StitchResult:
         identifier_type=shared.node.split(SEP)[0],
         identifier_value=shared.node.substr(shared.node.find(SEP) + 1),
         customers=shared.customers,
+        reason=ibis.literal("shared"),
     )
-    return StitchResult(customer_map=customer_map, shared=report, rounds=components.rounds)
+    if unlinked is not None:
+        report = report.union(
+            unlinked.select(
+                identifier_type=unlinked.node.split(SEP)[0],
+                identifier_value=unlinked.node.substr(unlinked.node.find(SEP) + 1),
+                customers=ibis.null("int64"),
+                reason=unlinked.reason,
+            )
+        )
+    return StitchResult(customer_map=customer_map, shared=report, rounds=rounds)
 
 
 def _components(store: Store, usable: ir.Table, nodes: ir.Table) -> tuple[Components, ir.Table]:
@@ -169,7 +225,7 @@ def _components(store: Store, usable: ir.Table, nodes: ir.Table) -> tuple[Compon
             labels = result.labels.join(ids, result.labels.node == ids.id)
             return result, labels.select(node=ids.node, label=result.labels.label)
     # Self-edges keep isolated and shared identifiers in the result as customers of their own.
-    graph = usable.union(nodes.select(src=nodes.node, dst=nodes.node))
+    graph = usable.select("src", "dst").union(nodes.select(src=nodes.node, dst=nodes.node))
     result = connected_components(backend, graph, prefix="_jl_identity_cc")
     return result, result.labels.select("node", "label")
 
