@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from journeylens.discovery._compare import METRICS, SegmentComparison
+from journeylens.discovery.periods import PeriodComparisonSpec, TimeRange, compare_periods
+from journeylens.discovery.segments import (
+    BehaviourCohort,
+    BuiltinCohort,
+    RfmRules,
+    SegmentComparisonSpec,
+    TraitCohort,
+    compare_segments,
+    parse_cohort,
+    rfm_segments,
+)
 from journeylens.discovery.selection import (
     ActivityKey,
     EmptySelectionError,
@@ -12,10 +24,23 @@ from journeylens.discovery.selection import (
 )
 
 __all__ = [
+    "METRICS",
     "ActivityKey",
+    "BehaviourCohort",
+    "BuiltinCohort",
     "EmptySelectionError",
     "JourneyFilter",
+    "PeriodComparisonSpec",
+    "RfmRules",
+    "SegmentComparison",
+    "SegmentComparisonSpec",
+    "TimeRange",
+    "TraitCohort",
+    "compare_periods",
+    "compare_segments",
     "customer_segments",
     "journey_log",
+    "parse_cohort",
+    "rfm_segments",
     "select_journeys",
 ]

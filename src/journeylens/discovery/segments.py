@@ -1,0 +1,439 @@
+"""Who is in which segment: built-in RFM segments, trait cohorts and behavioural cohorts.
+
+**Built-in segments** (:class:`RfmRules`) come from each customer's purchase history up to the
+reference date (the end of the data — the latest event — unless ``as_of`` is given; never the
+wall clock). A purchase is, by default, a journey of type ``purchase`` with outcome ``success``,
+dated at its first success event (``start + time_to_resolution_s``) and worth its ``value``; with
+``purchases = "events"`` it is every event with ``value > 0`` (for order files without journeys).
+With *frequency* the number of purchases, *recency_days* the whole days from the last purchase
+to the reference date and *monetary* their total value, the first rule that holds wins:
+
+==============  ============================================================================
+prospect        no purchase
+lapsed          last purchase more than ``lapsed_after_days`` ago (only when that is set)
+first-time      exactly one purchase
+loyal           at least ``loyal_min_purchases`` (3), the last within ``loyal_within_days`` (90)
+occasional      every other customer with two or more purchases
+==============  ============================================================================
+
+**Cohorts** say how customers are grouped for a comparison; the CLI writes them as strings
+(:func:`parse_cohort`): ``builtin`` (the segments above), ``trait:NAME`` (one segment per value of
+a customer trait; customers without it are ``(unknown)``), ``trait:NAME=VALUE`` (that value
+against ``others``), and ``did:channel=VALUE[:Nd][:Kx]`` or ``did:touchpoint=VALUE[:Nd][:Kx]``:
+customers with at least K (default 1) events on that channel or touchpoint within the N days up
+to the reference date (default: all history), against ``others``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from journeylens.discovery._compare import (
+    BASELINES,
+    DEFAULT_METRICS,
+    GROUP,
+    SegmentComparison,
+    aggregate,
+    comparison_rows,
+    plan_for,
+    resolve_metrics,
+    selected_journeys,
+    utc_literal,
+)
+from journeylens.discovery.selection import JourneyFilter, customer_segments
+from journeylens.errors import InputError, close_matches
+from journeylens.identity.profile import require_customer_map
+from journeylens.identity.stitch import events_with_customers
+from journeylens.journeys.build import require_journeys
+from journeylens.store import Store
+from journeylens.store._backend import local_time
+
+PROSPECT, FIRST_TIME, OCCASIONAL, LOYAL, LAPSED = "prospect", "first-time", "occasional", "loyal", "lapsed"
+SEGMENT_ORDER = (PROSPECT, FIRST_TIME, OCCASIONAL, LOYAL, LAPSED)
+UNKNOWN, OTHERS = "(unknown)", "others"
+DAY_S = 86_400
+COHORT_SYNTAX = (
+    "builtin | trait:NAME | trait:NAME=VALUE | did:channel=VALUE[:30d][:2x] | did:touchpoint=VALUE[:30d][:2x]"
+)
+
+
+class PurchaseSource(StrEnum):
+    """What counts as one purchase."""
+
+    journeys = "journeys"
+    events = "events"
+
+
+class RfmRules(BaseModel):
+    """The built-in first-time / loyal / occasional rule (see the module docstring).
+
+    Example:
+        >>> RfmRules(loyal_min_purchases=4, loyal_within_days=60).loyal_within_days
+        60
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    purchases: PurchaseSource = Field(
+        PurchaseSource.journeys,
+        description="journeys: successful journeys of purchase_types; events: events with value > 0.",
+    )
+    purchase_types: list[str] = Field(
+        default_factory=lambda: ["purchase"], min_length=1, description="Journey types that are purchases."
+    )
+    loyal_min_purchases: int = Field(3, ge=2, description="Purchases a loyal customer has made at least.")
+    loyal_within_days: int = Field(90, ge=1, description="A loyal customer's last purchase is this recent.")
+    lapsed_after_days: int | None = Field(
+        None, ge=1, description="Purchasers silent for longer are lapsed (None: no lapsed segment)."
+    )
+
+    @model_validator(mode="after")
+    def _lapse_after_loyalty(self) -> RfmRules:
+        if self.lapsed_after_days is not None and self.lapsed_after_days <= self.loyal_within_days:
+            raise ValueError(
+                f"lapsed_after_days ({self.lapsed_after_days}) must exceed loyal_within_days "
+                f"({self.loyal_within_days}), or no customer could be loyal"
+            )
+        return self
+
+
+def reference_date(store: Store, as_of: _dt.datetime | None = None) -> _dt.datetime:
+    """The date segments are computed at: ``as_of`` (UTC if naive), else the latest event."""
+    if as_of is not None:
+        return as_of if as_of.tzinfo else as_of.replace(tzinfo=_dt.UTC)
+    latest = store.execute(store.table("events").timestamp.max()).as_py()
+    if latest is None:
+        raise InputError("There are no events, so there is no end of data to measure from.",
+                         hint="Ingest events first: `journeylens ingest FILE`.")  # fmt: skip
+    moment: _dt.datetime = latest if latest.tzinfo else latest.replace(tzinfo=_dt.UTC)
+    return moment
+
+
+def rfm_segments(store: Store, rules: RfmRules | None = None, as_of: _dt.datetime | None = None) -> ir.Table:
+    """Every stitched customer's built-in segment, as one Ibis expression (nothing runs yet).
+
+    Columns: customer_id, segment, frequency (purchases), recency_days (whole days from the last
+    purchase to the reference date; NULL for prospects), monetary (total value of purchases).
+
+    Example:
+        >>> seg = rfm_segments(ws.store, RfmRules(loyal_min_purchases=4))  # doctest: +SKIP
+        >>> ws.store.execute(seg.group_by("segment").agg(n=seg.count()))  # doctest: +SKIP
+    """
+    rules = rules or RfmRules()
+    ref_s = math.floor(reference_date(store, as_of).timestamp())
+    bought = _purchases(store, rules).filter(lambda t: t.at_s <= ref_s)
+    per = bought.group_by("customer_id").agg(
+        frequency=bought.count(), last_s=bought.at_s.max(), monetary=bought.amount.sum()
+    )
+    customers = require_customer_map(store).select("customer_id").distinct()
+    joined = customers.left_join(per, "customer_id")
+    frequency = joined.frequency.fill_null(0)
+    recency = ((ref_s - joined.last_s) / DAY_S).floor().cast("int64")
+    lapsed = [] if rules.lapsed_after_days is None else [(recency > rules.lapsed_after_days, LAPSED)]
+    segment = ibis.cases(
+        (frequency == 0, PROSPECT),
+        *lapsed,
+        (frequency == 1, FIRST_TIME),
+        ((frequency >= rules.loyal_min_purchases) & (recency <= rules.loyal_within_days), LOYAL),
+        else_=OCCASIONAL,
+    )
+    return joined.select(
+        customer_id=joined.customer_id,
+        segment=segment,
+        frequency=frequency,
+        recency_days=recency,
+        monetary=joined.monetary.fill_null(0.0),
+    )
+
+
+def _purchases(store: Store, rules: RfmRules) -> ir.Table:
+    """(customer_id, at_s epoch seconds UTC, amount) of every purchase."""
+    if rules.purchases is PurchaseSource.events:
+        ev = events_with_customers(store)
+        ev = ev.filter(ev.value > 0, ev.customer_id.notnull())
+        return ev.select("customer_id", at_s=_epoch(store, ev.timestamp), amount=ev.value)
+    journeys = require_journeys(store)
+    _check_purchase_types(store, journeys, rules.purchase_types)
+    won = journeys.filter(journeys.journey_type.isin(rules.purchase_types), journeys.outcome == "success")
+    at_s = _epoch(store, won.start) + won.time_to_resolution_s.fill_null(0)
+    return won.select("customer_id", at_s=at_s, amount=won.value.fill_null(0.0))
+
+
+def _check_purchase_types(store: Store, journeys: ir.Table, wanted: list[str]) -> None:
+    present = sorted(store.execute(journeys.select("journey_type").distinct()).column(0).to_pylist())
+    for name in wanted:
+        if name not in present:
+            raise InputError.unknown_choice("purchase journey type", name, present)
+
+
+def _epoch(store: Store, ts: ir.TimestampValue) -> ir.IntegerValue:
+    # ibis reads the epoch of a zoned timestamp through the session's wall clock (off by the
+    # zone's offset, and by an hour across DST); the UTC wall clock gives the true epoch.
+    seconds: ir.IntegerValue = local_time(store.backend, ts, "UTC").epoch_seconds()
+    return seconds
+
+
+# --- cohorts -----------------------------------------------------------------------------------
+
+
+class BuiltinCohort(BaseModel):
+    """The built-in RFM segments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["builtin"] = "builtin"
+    rules: RfmRules = Field(default_factory=RfmRules)
+
+    @property
+    def outside(self) -> str:
+        return UNKNOWN
+
+    def text(self) -> str:
+        return "builtin"
+
+    def order(self, labels: list[str]) -> list[str]:
+        return sorted(labels, key=lambda s: (SEGMENT_ORDER.index(s) if s in SEGMENT_ORDER else 99, s))
+
+    def members(self, store: Store, ref: _dt.datetime) -> ir.Table:
+        return rfm_segments(store, self.rules, ref).select("customer_id", "segment")
+
+
+class TraitCohort(BaseModel):
+    """One segment per value of a customer trait, or one value against the others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["trait"] = "trait"
+    trait: str = Field(min_length=1)
+    value: str | None = None
+
+    @property
+    def outside(self) -> str:
+        return UNKNOWN if self.value is None else OTHERS
+
+    def text(self) -> str:
+        return f"trait:{self.trait}" + ("" if self.value is None else f"={self.value}")
+
+    def order(self, labels: list[str]) -> list[str]:
+        return sorted(labels, key=lambda s: (s in (UNKNOWN, OTHERS), s))
+
+    def members(self, store: Store, ref: _dt.datetime) -> ir.Table:
+        seg = customer_segments(store, self.trait)
+        seg = seg.filter(seg.segment.notnull())
+        values = sorted(store.execute(seg.select("segment").distinct()).column(0).to_pylist())
+        if not values:
+            names = _trait_names(store)
+            if not names:
+                raise InputError(
+                    f"No customer has trait {self.trait!r}: no customer traits have been ingested.",
+                    hint="Load them with `journeylens ingest customers.csv --table customers`.",
+                )
+            raise InputError.unknown_choice("customer trait", self.trait, names)
+        if self.value is None:
+            return seg
+        if self.value not in values:
+            raise InputError.unknown_choice(f"value of trait {self.trait!r}", self.value, values)
+        return seg.filter(seg.segment == self.value).mutate(segment=ibis.literal(self.text()))
+
+
+def _trait_names(store: Store, sample: int = 1000) -> list[str]:
+    """Trait names seen on (up to ``sample``) customers: for hints only."""
+    customers = store.table("customers")
+    rows = store.execute(customers.select(traits=customers.traits.cast("string")).limit(sample))
+    names: set[str] = set()
+    for text in rows.column(0).to_pylist():
+        parsed = json.loads(text) if text else None
+        if isinstance(parsed, dict):
+            names.update(parsed)
+    return sorted(names)
+
+
+class BehaviourCohort(BaseModel):
+    """Customers who used a channel or touchpoint (at least ``min_count`` times, recently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["did"] = "did"
+    field: Literal["channel", "touchpoint"]
+    value: str = Field(min_length=1)
+    within_days: int | None = Field(None, ge=1, description="Days up to the reference date (None: all).")
+    min_count: int = Field(1, ge=1)
+
+    @property
+    def outside(self) -> str:
+        return OTHERS
+
+    def text(self) -> str:
+        window = "" if self.within_days is None else f":{self.within_days}d"
+        times = "" if self.min_count == 1 else f":{self.min_count}x"
+        return f"did:{self.field}={self.value}{window}{times}"
+
+    def order(self, labels: list[str]) -> list[str]:
+        return sorted(labels, key=lambda s: (s == OTHERS, s))
+
+    def members(self, store: Store, ref: _dt.datetime) -> ir.Table:
+        events = store.table("events")
+        column = events[self.field]
+        if int(store.execute(events.filter(column == self.value).count()).as_py()) == 0:
+            known = store.execute(events.select(self.field).distinct()).column(0).to_pylist()
+            raise InputError.unknown_choice(self.field, self.value, sorted(v for v in known if v))
+        ev = events_with_customers(store)
+        preds = [ev[self.field] == self.value, ev.customer_id.notnull(), ev.timestamp <= utc_literal(ref)]
+        if self.within_days is not None:
+            preds.append(ev.timestamp > utc_literal(ref - _dt.timedelta(days=self.within_days)))
+        used = ev.filter(*preds)
+        hits = used.group_by("customer_id").agg(_n=used.count())
+        hits = hits.filter(hits._n >= self.min_count)
+        if int(store.execute(hits.count()).as_py()) == 0:
+            raise InputError(
+                f"Cohort {self.text()!r} is empty: no customer has {self.min_count}+ events with "
+                f"{self.field} {self.value!r} in the window up to {ref:%Y-%m-%d %H:%M} UTC.",
+                hint="Widen the window (e.g. :90d), lower the count, or set --as-of.",
+            )
+        return hits.select("customer_id", segment=ibis.literal(self.text()))
+
+
+Cohort = Annotated[BuiltinCohort | TraitCohort | BehaviourCohort, Field(discriminator="kind")]
+_FLAG = re.compile(r"^(?:(?P<days>[0-9]+)d|(?P<times>[0-9]+)x)$")
+
+
+def parse_cohort(text: str) -> BuiltinCohort | TraitCohort | BehaviourCohort:
+    """A cohort from its string form (the CLI's ``--cohort``).
+
+    Example:
+        >>> parse_cohort("did:channel=chat:30d").within_days
+        30
+        >>> parse_cohort("trait:segment=premium").value
+        'premium'
+    """
+    kind, _, rest = text.strip().partition(":")
+    if kind in ("builtin", "rfm"):
+        if rest:
+            raise _bad_cohort(text, "builtin takes no arguments")
+        return BuiltinCohort()
+    if kind == "trait":
+        name, sep, value = rest.partition("=")
+        if not name.strip() or (sep and not value.strip()):
+            raise _bad_cohort(text, "expected trait:NAME or trait:NAME=VALUE")
+        return TraitCohort(trait=name.strip(), value=value.strip() if sep else None)
+    if kind == "did":
+        target, *flags = rest.split(":")
+        field, sep, value = target.partition("=")
+        if field not in ("channel", "touchpoint"):
+            near = close_matches(field, ["channel", "touchpoint"])
+            guess = f" (did you mean {near[0]!r}?)" if near else ""
+            raise _bad_cohort(text, f"{field!r} is not channel or touchpoint{guess}")
+        if not sep or not value.strip():
+            raise _bad_cohort(text, f"expected did:{field}=VALUE")
+        days, times = _did_flags(text, flags)
+        on: Literal["channel", "touchpoint"] = "channel" if field == "channel" else "touchpoint"
+        return BehaviourCohort(field=on, value=value.strip(), within_days=days, min_count=times)
+    near = close_matches(kind, ["builtin", "trait", "did"])
+    raise _bad_cohort(text, f"unknown kind {kind!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+
+
+def _did_flags(text: str, flags: list[str]) -> tuple[int | None, int]:
+    days: int | None = None
+    times = 1
+    for flag in flags:
+        match = _FLAG.match(flag.strip())
+        if match is None:
+            raise _bad_cohort(text, f"{flag!r} is neither a window (30d) nor a count (2x)")
+        if match["days"] is not None:
+            days = int(match["days"])
+        else:
+            times = int(match["times"])
+        if (days is not None and days < 1) or times < 1:
+            raise _bad_cohort(text, "a window and a count must be at least 1")
+    return days, times
+
+
+def _bad_cohort(text: str, problem: str) -> InputError:
+    return InputError(
+        f"Cohort {text!r}: {problem}.",
+        hint=f"Write one of {COHORT_SYNTAX}, e.g. did:channel=chat:30d or trait:segment=premium.",
+    )
+
+
+# --- comparisons -------------------------------------------------------------------------------
+
+
+class SegmentComparisonSpec(BaseModel):
+    """What :func:`compare_segments` computes; the CLI builds the same spec.
+
+    ``baseline``: ``rest`` (each segment against all other journeys), ``first`` (against the
+    first segment in display order), ``pairs`` (every pair) or a segment's name.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    cohort: Cohort = Field(default_factory=BuiltinCohort)
+    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS))
+    baseline: str = "rest"
+    filter: JourneyFilter = Field(default_factory=JourneyFilter)
+    as_of: _dt.datetime | None = Field(None, description="Reference date (default: the latest event).")
+
+
+def compare_segments(store: Store, spec: SegmentComparisonSpec | None = None) -> SegmentComparison:
+    """Journey metrics side by side for the segments of a cohort, with intervals and tests.
+
+    Example:
+        >>> spec = SegmentComparisonSpec(cohort=parse_cohort("did:channel=chat:30d"), metrics=["success"])
+        >>> compare_segments(ws.store, spec).to_pandas()  # doctest: +SKIP
+    """
+    spec = spec or SegmentComparisonSpec()
+    metrics = resolve_metrics(spec.metrics)
+    journeys = selected_journeys(store, spec.filter)
+    ref = reference_date(store, spec.as_of)
+    members = spec.cohort.members(store, ref)
+    joined = journeys.left_join(members, "customer_id")
+    grouped = joined.mutate(**{GROUP: joined.segment.fill_null(spec.cohort.outside)})
+    stats_by, sizes = aggregate(store, grouped, metrics)
+    counts = _member_counts(store, members, spec.cohort.outside)
+    order = spec.cohort.order(list(stats_by))
+    _check_baseline(spec.baseline, order, list(counts))
+    rows = comparison_rows("segment", plan_for(order, spec.baseline), metrics, stats_by)
+    groups = [
+        {"segment": s, "members": counts.get(s, 0), **sizes.get(s, {"customers": 0, "journeys": 0})}
+        for s in spec.cohort.order(list(dict.fromkeys([*counts, *stats_by])))
+    ]
+    context = {"cohort": spec.cohort.text(), "baseline": spec.baseline, "reference_date": ref,
+               "filter": spec.filter.describe()}  # fmt: skip
+    return SegmentComparison(pa.Table.from_pylist(rows), "segment", groups, context)
+
+
+def _member_counts(store: Store, members: ir.Table, outside: str) -> dict[str, int]:
+    """Customers per segment over the whole workspace; ``outside`` gets everyone else."""
+    rows = store.execute(members.group_by("segment").agg(n=members.count())).to_pylist()
+    counts = {row["segment"]: int(row["n"]) for row in rows}
+    everyone = int(store.execute(require_customer_map(store).customer_id.nunique()).as_py())
+    rest = everyone - sum(counts.values())
+    if rest > 0:
+        counts[outside] = counts.get(outside, 0) + rest
+    return counts
+
+
+def _check_baseline(baseline: str, order: list[str], known: list[str]) -> None:
+    if len(order) < 2:
+        raise InputError(
+            f"Nothing to compare: every selected journey falls in one segment ({', '.join(order)}).",
+            hint="Use another cohort, loosen the filter, or compare two periods with --period-a/--period-b.",
+        )
+    if baseline in BASELINES or baseline in order:
+        return
+    if baseline in known:
+        raise InputError(
+            f"Segment {baseline!r} has no journeys in the selection, so it cannot be the baseline.",
+            hint=f"Pick one of {', '.join(order)}, or --baseline rest.",
+        )
+    raise InputError.unknown_choice("baseline", baseline, [*BASELINES, *order])
