@@ -73,10 +73,13 @@ def one(user: str, day: float, channel: str, touchpoint: str, **extra: Any) -> l
 
 
 def build(
-    folder: Path, rows: Sequence[dict[str, Any]], traits: Sequence[dict[str, Any]] = ()
+    folder: Path,
+    rows: Sequence[dict[str, Any]],
+    traits: Sequence[dict[str, Any]] = (),
+    timezone: str | None = None,
 ) -> jl.Workspace:
     folder.mkdir(parents=True, exist_ok=True)
-    ws = jl.Workspace.init(folder / "ws")
+    ws = jl.Workspace.init(folder / "ws", timezone=timezone)
     ws.ingest(paths=[str(write_csv(folder, "events.csv", rows))])
     if traits:
         ws.ingest(paths=[str(write_csv(folder, "customers.csv", traits))], table="customers")
@@ -145,21 +148,36 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[jl.Workspace]:
     ws.close()
 
 
+RFM_STORY = {  # user: (segment, frequency, recency_days, monetary)
+    "pia": ("prospect", 0, None, 0.0),
+    "abe": ("prospect", 0, None, 0.0),
+    "cat": ("prospect", 0, None, 0.0),
+    "fay": ("first-time", 1, 140, 35.5),
+    "lou": ("loyal", 3, 10, 90.0),
+    "lin": ("loyal", 4, 90, 80.0),
+    "oto": ("occasional", 4, 91, 80.0),
+    "ola": ("occasional", 2, 15, 40.0),
+    "old": ("occasional", 2, 180, 40.0),
+}
+
+
+def rfm_found(ws: jl.Workspace, rules: RfmRules | None = None) -> dict[str, tuple[Any, ...]]:
+    got = by_user(ws, rfm_segments(ws.store, rules))
+    return {u: (r["segment"], r["frequency"], r["recency_days"], r["monetary"]) for u, r in got.items()}
+
+
 def test_builtin_rfm_segments_follow_the_documented_rule(story: jl.Workspace) -> None:
-    got = by_user(story, rfm_segments(story.store))
-    expected = {  # user: (segment, frequency, recency_days, monetary)
-        "pia": ("prospect", 0, None, 0.0),
-        "abe": ("prospect", 0, None, 0.0),
-        "cat": ("prospect", 0, None, 0.0),
-        "fay": ("first-time", 1, 140, 35.5),
-        "lou": ("loyal", 3, 10, 90.0),
-        "lin": ("loyal", 4, 90, 80.0),
-        "oto": ("occasional", 4, 91, 80.0),
-        "ola": ("occasional", 2, 15, 40.0),
-        "old": ("occasional", 2, 180, 40.0),
-    }
-    found = {u: (r["segment"], r["frequency"], r["recency_days"], r["monetary"]) for u, r in got.items()}
-    assert found == expected
+    assert rfm_found(story) == RFM_STORY
+
+
+def test_recency_is_in_true_days_whatever_the_workspace_time_zone(tmp_path: Path) -> None:
+    # New York changes to summer time between old's purchase (day 20) and the end (day 200): days
+    # measured on the session's wall clock would be an hour short and round down to 179.
+    ws = build(tmp_path, story_rows(), timezone="America/New_York")
+    try:
+        assert rfm_found(ws) == RFM_STORY
+    finally:
+        ws.close()
 
 
 def test_lapsed_reference_date_and_thresholds_are_configurable(story: jl.Workspace) -> None:
@@ -274,8 +292,9 @@ def test_bad_input_names_what_exists(story: jl.Workspace) -> None:
         compare_segments(story.store, SegmentComparisonSpec(cohort=parse_cohort("did:channel=caht")))
     with pytest.raises(InputError, match="is empty"):
         compare_segments(story.store, SegmentComparisonSpec(cohort=parse_cohort("did:channel=chat:3d")))
-    with pytest.raises(InputError, match="purchase journey type 'purchases'"):
+    with pytest.raises(InputError, match="No journeys of type 'purchases'") as info:
         rfm_segments(story.store, RfmRules(purchase_types=["purchases"]))
+    assert "Did you mean 'purchase'?" in (info.value.hint or "")
     with pytest.raises(InputError, match="Unknown baseline 'loyl'") as info:
         compare_segments(story.store, SegmentComparisonSpec(baseline="loyl"))
     assert "'loyal'" in (info.value.hint or "")
@@ -529,10 +548,10 @@ def test_cdnow_rfm_segments_equal_a_pandas_reference(
         ["ingest", str(tmp_path / "cdnow.csv"), "-w", ws_dir, *flags, "--channel", "web", "--keep-identical"]
     )
     assert ingest.exit_code == 0, ingest.output
+    assert run_cli(["build", "-w", ws_dir]).exit_code == 0  # stitch customers, split journeys
     ws = jl.Workspace.open(ws_dir)
     try:
         assert ws.store.count("events") == 6919  # 21 exact repeats are separate purchases
-        stitch(ws.store, ws.config.identity)
         got = pd.DataFrame(by_user(ws, rfm_segments(ws.store, RfmRules(purchases="events"))).values())
     finally:
         ws.close()
@@ -546,3 +565,13 @@ def test_cdnow_rfm_segments_equal_a_pandas_reference(
     assert np.allclose(got.monetary.to_numpy(float), expected.monetary.to_numpy(float), rtol=1e-12, atol=1e-9)
     counts = got.segment.value_counts().to_dict()
     assert counts == {"first-time": 1197, "occasional": 878, "loyal": 274, "prospect": 8}
+
+    # The same segments through the CLI, comparing the money per journey (journeys of a day).
+    out = run_cli(["segments", "-w", ws_dir, "--purchases", "events", "-m", "value", "-f", "json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["reference_date"].startswith("1998-06-30")
+    assert {g["segment"]: g["members"] for g in data["groups"]} == counts
+    first = next(r for r in data["rows"] if r["segment"] == "first-time")
+    once = expected[expected.segment == "first-time"]
+    assert first["n"] == len(once) and first["value"] == pytest.approx(once.monetary.mean(), rel=1e-12)

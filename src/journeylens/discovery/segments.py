@@ -173,7 +173,14 @@ def _check_purchase_types(store: Store, journeys: ir.Table, wanted: list[str]) -
     present = sorted(store.execute(journeys.select("journey_type").distinct()).column(0).to_pylist())
     for name in wanted:
         if name not in present:
-            raise InputError.unknown_choice("purchase journey type", name, present)
+            near = close_matches(name, present)
+            raise InputError(
+                f"No journeys of type {name!r} to count as purchases. Journey types present: "
+                f"{', '.join(repr(p) for p in present)}.",
+                hint=(f"Did you mean {near[0]!r}? " if near else "")
+                + "Name purchase journey types (--purchase-type), or count events with value > 0 "
+                "as purchases (--purchases events).",
+            )
 
 
 def _epoch(store: Store, ts: ir.TimestampValue) -> ir.IntegerValue:
