@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from journeylens.discovery._compare import METRICS, SegmentComparison
+from journeylens.discovery.paths import PathsResult, PathsSpec, UnknownActivityError, paths, paths_from_log
 from journeylens.discovery.periods import PeriodComparisonSpec, TimeRange, compare_periods
 from journeylens.discovery.segments import (
     BehaviourCohort,
@@ -22,6 +23,7 @@ from journeylens.discovery.selection import (
     journey_log,
     select_journeys,
 )
+from journeylens.discovery.touchpoints import InventorySpec, TouchpointInventory, touchpoint_inventory
 
 __all__ = [
     "METRICS",
@@ -29,18 +31,26 @@ __all__ = [
     "BehaviourCohort",
     "BuiltinCohort",
     "EmptySelectionError",
+    "InventorySpec",
     "JourneyFilter",
+    "PathsResult",
+    "PathsSpec",
     "PeriodComparisonSpec",
     "RfmRules",
     "SegmentComparison",
     "SegmentComparisonSpec",
     "TimeRange",
+    "TouchpointInventory",
     "TraitCohort",
+    "UnknownActivityError",
     "compare_periods",
     "compare_segments",
     "customer_segments",
     "journey_log",
     "parse_cohort",
+    "paths",
+    "paths_from_log",
     "rfm_segments",
     "select_journeys",
+    "touchpoint_inventory",
 ]

@@ -1,0 +1,288 @@
+"""The touchpoint inventory: every touchpoint x channel of the selected journeys, measured.
+
+One row per (touchpoint, channel) that an event of a selected journey has, sorted by volume:
+
+- **events**, **customers** (distinct), **journeys** (distinct) and **journey_share**: journeys
+  through it over the selected journeys.
+- **median_position**: the median relative position of its events in their journey,
+  ``(step - 1) / (n - 1)`` from 0 (first event) to 1 (last event); 0 in a one-event journey.
+- **stage**: the most common step bucket of its events: ``start`` (the journey's first event),
+  ``end`` (its last event, in journeys of two or more), else ``early`` (relative position below
+  1/3), ``middle`` (1/3 to 2/3) or ``late`` (above 2/3). Ties go to the earlier stage.
+- **success_rate** of the journeys through it (``success_n`` / ``success_d``, the denominator is
+  every journey through it, as in the journeys summary) with its 95% Wilson interval.
+- **median_time_to_next_s**: median whole seconds from its events to the next event of the same
+  journey (events that end their journey have no next event and are left out).
+- **cost**: ``unit_cost`` is the channel's cost per contact from ``[journeys] costs``; it is charged
+  exactly as the journey's ``cost_to_serve`` is: per agent-handled event on an assisted channel,
+  per event on any other channel (``charged_events``, ``cost``); ``assisted_contacts`` counts the
+  agent-handled ones.
+- **feedback**: for each metric (nps, csat, ces, rating) the number of responses and the mean
+  score of feedback on this touchpoint and channel from customers whose selected journeys went
+  through it (the customer is found by user id, anonymous id, or the case's journey).
+
+Everything is computed by one Ibis aggregate (plus the feedback aggregate joined to it); only the
+intervals are computed in Python on the aggregated rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from journeylens.discovery._result import TableResult
+from journeylens.discovery.selection import ActivityKey, JourneyFilter, journey_log
+from journeylens.identity.stitch import ANONYMOUS, USER
+from journeylens.journeys.definitions import JourneyRules
+from journeylens.journeys.summary import wilson
+from journeylens.store import Store
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+METRICS = ("nps", "csat", "ces", "rating")
+STAGES = ("start", "early", "middle", "late", "end")
+
+SCHEMA = pa.schema(
+    [
+        ("touchpoint", pa.string()),
+        ("channel", pa.string()),
+        *((name, pa.int64()) for name in ("events", "customers", "journeys")),
+        ("journey_share", pa.float64()),
+        ("median_position", pa.float64()),
+        ("stage", pa.string()),
+        *((name, pa.float64()) for name in ("success_rate", "success_lo", "success_hi")),
+        ("success_n", pa.int64()),
+        ("success_d", pa.int64()),
+        ("median_time_to_next_s", pa.float64()),
+        ("assisted_contacts", pa.int64()),
+        ("charged_events", pa.int64()),
+        ("unit_cost", pa.float64()),
+        ("cost", pa.float64()),
+        *(
+            field
+            for metric in METRICS
+            for field in ((f"{metric}_responses", pa.int64()), (f"{metric}_mean", pa.float64()))
+        ),
+    ]
+)
+
+
+class InventorySpec(BaseModel):
+    """Which journeys the inventory covers, and which rows it keeps.
+
+    Example:
+        >>> InventorySpec(min_events=10).min_events
+        10
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    journeys: JourneyFilter = Field(default_factory=JourneyFilter)
+    min_events: int = Field(1, ge=1, description="Leave out touchpoints with fewer events.")
+
+
+@dataclass(frozen=True)
+class TouchpointInventory(TableResult):
+    """One row per touchpoint x channel, by volume (see the module docs for each column)."""
+
+    spec: InventorySpec
+    selected_journeys: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.model_dump(mode="json"),
+            "selected_journeys": self.selected_journeys,
+            "rows": self.records(),
+        }
+
+    def compact(self) -> list[dict[str, Any]]:
+        """Rows for a terminal: the measures present, without empty feedback columns."""
+        rows = self.records()
+        empty = {
+            name
+            for name in self.table.column_names
+            if name.startswith(METRICS) and all(r[name] in (None, 0) for r in rows)
+        }
+        return [{k: v for k, v in r.items() if k not in empty} for r in rows]
+
+    def plot(self) -> go.Figure:
+        """Volume (log scale) against the success rate of journeys through each touchpoint."""
+        import plotly.graph_objects as go
+
+        figure = go.Figure()
+        by_channel: dict[str, list[dict[str, Any]]] = {}
+        for row in self.records():
+            by_channel.setdefault(row["channel"], []).append(row)
+        for channel, rows in sorted(by_channel.items()):
+            rate = [r["success_rate"] for r in rows]
+            figure.add_trace(
+                go.Scatter(
+                    x=[r["events"] for r in rows],
+                    y=rate,
+                    mode="markers",
+                    name=channel,
+                    text=[r["touchpoint"] for r in rows],
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": [r["success_hi"] - r["success_rate"] for r in rows],
+                        "arrayminus": [r["success_rate"] - r["success_lo"] for r in rows],
+                    },
+                    hovertemplate="%{text}<br>events %{x:,}<br>success %{y:.1%}<extra>"
+                    + channel
+                    + "</extra>",
+                )
+            )
+        return figure.update_layout(
+            title=f"Touchpoints: volume and success rate ({self.selected_journeys:,} journeys)",
+            xaxis={"type": "log", "title": "events"},
+            yaxis={"title": "success rate of journeys through it", "tickformat": ".0%"},
+        )
+
+
+def touchpoint_inventory(
+    store: Store, spec: InventorySpec | None = None, rules: JourneyRules | None = None
+) -> TouchpointInventory:
+    """Every touchpoint x channel of the selected journeys with volume, reach, stage, outcome,
+    time, cost and feedback.
+
+    Args:
+        store: the workspace store (journeys must be built).
+        spec: the journeys to cover; all of them by default.
+        rules: the journey rules whose ``costs`` price contacts (the defaults when omitted; pass
+            ``workspace.config.journeys``).
+
+    Raises:
+        EmptySelectionError: the filter selects no journeys.
+
+    Example:
+        >>> inv = touchpoint_inventory(ws.store, InventorySpec(), ws.config.journeys)  # doctest: +SKIP
+        >>> inv.to_pandas()[["touchpoint", "channel", "events", "success_rate"]].head()  # doctest: +SKIP
+    """
+    spec = spec or InventorySpec()
+    rules = rules or JourneyRules()
+    log = journey_log(store, spec.journeys, ActivityKey.touchpoint)
+    selected = int(store.execute(log.filter(log.step == 1).count()).as_py())
+    measures = _measures(store, log, rules)
+    feedback = _feedback(store, log)
+    joined = measures.left_join(
+        feedback, [measures.touchpoint == feedback.f_touchpoint, measures.channel == feedback.f_channel]
+    ).drop("f_touchpoint", "f_channel")
+    joined = joined.filter(joined.events >= spec.min_events)
+    order = [ibis.desc("events"), ibis.asc("touchpoint"), ibis.asc("channel")]
+    rows = store.execute(joined.order_by(order)).to_pylist()
+    table = pa.Table.from_pylist([_finish(r, selected) for r in rows], schema=SCHEMA)
+    return TouchpointInventory(table, spec, selected)
+
+
+def _measures(store: Store, log: ir.Table, rules: JourneyRules) -> ir.Table:
+    events = store.table("events")
+    agents = events.select(e_id=events.event_id, agent_id=events.agent_id)
+    rows = log.join(agents, log.event_id == agents.e_id)
+    in_journey = ibis.window(group_by="journey_id")
+    in_order = ibis.window(group_by="journey_id", order_by="step")
+    rows = rows.mutate(_n=rows.step.max().over(in_journey), _next=rows.timestamp.lead().over(in_order))
+    rel = ibis.ifelse(rows._n > 1, (rows.step - 1).cast("float64") / (rows._n - 1), 0.0)
+    stage = ibis.cases(
+        (rows.step == 1, "start"),
+        (rows.step == rows._n, "end"),
+        (rel < 1 / 3, "early"),
+        (rel <= 2 / 3, "middle"),
+        else_="late",
+    )
+    on_assisted = rows.channel.isin(rules.assisted_channels)
+    assisted = on_assisted & rows.agent_id.notnull()
+    charged = assisted | ~on_assisted
+    priced = [(rows.channel == channel, cost) for channel, cost in rules.costs.items()]
+    unit = ibis.cases(*priced, else_=0.0) if priced else ibis.literal(0.0)
+    success = rows.outcome == "success"
+    per = rows.group_by("touchpoint", "channel").agg(
+        events=rows.count(),
+        customers=rows.customer_id.nunique(),
+        journeys=rows.journey_id.nunique(),
+        success_n=rows.journey_id.nunique(where=success),
+        median_position=rel.median(),
+        median_time_to_next_s=(rows._next.epoch_seconds() - rows.timestamp.epoch_seconds()).median(),
+        assisted_contacts=assisted.cast("int64").sum(),
+        charged_events=charged.cast("int64").sum(),
+        unit_cost=unit.cast("float64").max(),
+        cost=ibis.ifelse(charged, unit, 0.0).cast("float64").sum(),
+        **{f"_stage_{name}": (stage == name).cast("int64").sum() for name in STAGES},
+    )
+    counts = [per[f"_stage_{name}"] for name in STAGES]
+    top = ibis.greatest(*counts)
+    modal = ibis.cases(*((count == top, name) for name, count in zip(STAGES, counts, strict=True)))
+    return per.mutate(stage=modal).drop(*(f"_stage_{name}" for name in STAGES))
+
+
+def _feedback(store: Store, log: ir.Table) -> ir.Table:
+    """Responses per metric on each touchpoint x channel, from customers who went through it."""
+    fb = store.table("feedback")
+    cmap = store.backend.table("customer_map")
+    users, anons = cmap.filter(cmap.identifier_type == USER), cmap.filter(cmap.identifier_type == ANONYMOUS)
+    by_user = users.select(u_value=users.identifier_value, u_cust=users.customer_id)
+    by_anon = anons.select(a_value=anons.identifier_value, a_cust=anons.customer_id)
+    journeys = store.backend.table("journeys")
+    by_case = (
+        journeys.filter(journeys.case_id.notnull())
+        .group_by(c_value=journeys.case_id)
+        .agg(c_cust=journeys.customer_id.min())
+    )
+    linked = (
+        fb.left_join(by_user, fb.user_id == by_user.u_value)
+        .left_join(by_anon, fb.anonymous_id == by_anon.a_value)
+        .left_join(by_case, fb.case_id == by_case.c_value)
+    )
+    linked = linked.select(
+        "touchpoint",
+        "channel",
+        "metric",
+        "score",
+        customer_id=ibis.coalesce(linked.u_cust, linked.a_cust, linked.c_cust),
+    )
+    visited = log.select("customer_id", "touchpoint", "channel").distinct()
+    # ``view()`` closes the join chain: Ibis cannot extend a chain whose projection mixes columns of
+    # several of its tables (the coalesce above).
+    scoped = linked.view().semi_join(visited, ["customer_id", "touchpoint", "channel"])
+    per_metric: dict[str, ir.Value] = {}
+    for metric in METRICS:
+        hit = scoped.metric == metric
+        per_metric[f"{metric}_responses"] = hit.cast("int64").sum()
+        per_metric[f"{metric}_mean"] = scoped.score.cast("float64").mean(where=hit)
+    return scoped.group_by(f_touchpoint=scoped.touchpoint, f_channel=scoped.channel).agg(**per_metric)
+
+
+def _finish(row: dict[str, Any], selected: int) -> dict[str, Any]:
+    """Rates and intervals on one aggregated row; columns in reading order."""
+    n, d = int(row["success_n"]), int(row["journeys"])
+    lo, hi = wilson(n, d)
+    out: dict[str, Any] = {
+        "touchpoint": row["touchpoint"],
+        "channel": row["channel"],
+        "events": int(row["events"]),
+        "customers": int(row["customers"]),
+        "journeys": d,
+        "journey_share": d / selected if selected else None,
+        "median_position": row["median_position"],
+        "stage": row["stage"],
+        "success_rate": n / d if d else None,
+        "success_lo": lo,
+        "success_hi": hi,
+        "success_n": n,
+        "success_d": d,
+        "median_time_to_next_s": row["median_time_to_next_s"],
+        "assisted_contacts": int(row["assisted_contacts"]),
+        "charged_events": int(row["charged_events"]),
+        "unit_cost": row["unit_cost"],
+        "cost": row["cost"],
+    }
+    for metric in METRICS:
+        out[f"{metric}_responses"] = int(row[f"{metric}_responses"] or 0)
+        out[f"{metric}_mean"] = row[f"{metric}_mean"]
+    return out
