@@ -86,6 +86,12 @@ def segments(
     use Wilson intervals and a two-proportion z test (Fisher's exact test when an expected count
     is below 5); means (duration_s, touchpoints, channel_switches, cost_to_serve, value) use t
     intervals and Welch's t test.
+
+    Built-in segments, first rule that holds: prospect (no purchase), lapsed (last purchase more
+    than --lapsed-days ago, when set), first-time (one purchase), loyal (at least --loyal-min
+    purchases, the last within --loyal-days), occasional (the rest). Days count back from the
+    reference date: the latest event, or --as-of. did:channel=chat:30d:2x means at least two chat
+    events in the 30 days up to the reference date.
     """
     from journeylens.discovery._compare import DEFAULT_METRICS
     from journeylens.discovery.periods import TimeRange, compare_periods
