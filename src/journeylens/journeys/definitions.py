@@ -21,6 +21,7 @@ Example (journeylens.toml)::
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import ibis
@@ -78,17 +79,28 @@ class Criteria(BaseModel):
     def is_empty(self) -> bool:
         return not (self.touchpoints or self.channels or self.contact_reasons or self.properties)
 
-    def matches(self, events: ir.Table) -> ir.BooleanValue:
-        """A boolean column: does each event meet the criteria (never NULL)."""
+    def property_names(self) -> list[str]:
+        """The event properties these criteria read."""
+        return (["contact_reason"] if self.contact_reasons else []) + list(self.properties)
+
+    def matches(
+        self, events: ir.Table, prop: Callable[[str], ir.StringValue] | None = None
+    ) -> ir.BooleanValue:
+        """A boolean column: does each event meet the criteria (never NULL).
+
+        ``prop(name)`` gives a property's text; by default it is read from the ``properties``
+        JSON each time (pass already extracted columns when several criteria read one property).
+        """
+        text = prop or (lambda name: json_text(events.properties, name))
         terms: list[ir.BooleanValue] = []
         if self.touchpoints:
             terms.append(events.touchpoint.isin(self.touchpoints))
         if self.channels:
             terms.append(events.channel.isin(self.channels))
         if self.contact_reasons:
-            terms.append(json_text(events.properties, "contact_reason").isin(self.contact_reasons))
+            terms.append(text("contact_reason").isin(self.contact_reasons))
         for name, values in self.properties.items():
-            terms.append(json_text(events.properties, name).isin(values))
+            terms.append(text(name).isin(values))
         if not terms:
             return ibis.literal(False)
         return ibis.or_(*(term.fill_null(False) for term in terms))

@@ -37,7 +37,7 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.journeys.definitions import JourneyRules, seconds
-from journeylens.store._backend import scratch_table
+from journeylens.store._backend import json_text, scratch_table
 
 OTHER = "other"
 # Packing a small type code under a row number lets a running MAX carry the last intent forward
@@ -75,11 +75,21 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
 
     # Only what segmentation reads travels through the scratch tables (properties for criteria);
     # carrying every event column tripled the cost of each materialisation.
+    # Each property the start criteria read is extracted from the JSON once, and each claim is a
+    # column of its own: inlined, the three default types parsed contact_reason 18 times a row.
+    read = sorted({n for _, jt in ranked for n in jt.start.property_names()})
+    extracted = {name: f"_prop{i}" for i, name in enumerate(read)}
     events = events.select(
         "event_id", "customer_id", "case_id", "timestamp", "ingest_seq", "channel", "touchpoint",
-        "properties",
+        **{col: json_text(events.properties, name) for name, col in extracted.items()},
     )  # fmt: skip
-    claims = [jt.start.matches(events) for _, jt in ranked]
+    events = events.mutate(
+        **{
+            f"_claim{i}": jt.start.matches(events, lambda name: events[extracted[name]])
+            for i, (_, jt) in enumerate(ranked)
+        }
+    )
+    claims = [events[f"_claim{i}"] for i in range(len(ranked))]
     n_claims = sum((c.cast("int8") for c in claims), ibis.literal(0, "int8"))
     first = events.mutate(
         _who=ibis.coalesce(events.customer_id, "case:" + events.case_id),
@@ -91,35 +101,45 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
     )
     w = _ordered(["_who"])
     later = ibis.window(group_by="_who", order_by=ORDER, rows=(1, None))
-    # The first later event with an intent of its own, packed as (time, intent) for a running MIN.
+    # Every window over the customer's time order that needs only the raw events, in one pass
+    # (one sort): the first later event with an intent of its own, packed as (time, intent) for
+    # a running MIN; the next event's time and case; the row number and the gap since the last.
     packed = ibis.ifelse(first._own.notnull(), first._ts * _PACK + first._own, None)
-    first = first.mutate(_next_own=packed.min().over(later))
+    first = first.mutate(
+        _next_own=packed.min().over(later),
+        _next_ts=first._ts.lead().over(w),
+        _next_case=first.case_id.lead().over(w),
+        _rn=ibis.row_number().over(w),
+        _gap=first._ts - first._ts.lag().over(w),
+    )
     reach = seconds(rules.lookahead)
     ahead = first._starter & first._own.isnull() & (first._next_own // _PACK - first._ts <= reach)
-    near = first._starter & ((first._ts.lead().over(w) - first._ts) <= seconds(rules.case_lookahead))
+    near = first._starter & ((first._next_ts - first._ts) <= seconds(rules.case_lookahead))
     first = first.mutate(
         _intent=ibis.coalesce(first._own, ibis.ifelse(ahead, (first._next_own % _PACK).cast("int8"), None)),
-        _case=ibis.coalesce(first.case_id, ibis.ifelse(near, first.case_id.lead().over(w), None)),
+        _case=ibis.coalesce(first.case_id, ibis.ifelse(near, first._next_case, None)),
     )
     first = scratch_table(backend, "_jl_journey_claims", first)
 
-    w = _ordered(["_who"])
     earlier = ibis.window(group_by="_who", order_by=ORDER, rows=(None, -1))
-    rn = ibis.row_number().over(w)
-    second = first.mutate(_rn=rn, _gap=first._ts - first._ts.lag().over(w))
-    second = second.mutate(
-        _packed=ibis.ifelse(second._intent.notnull(), second._rn * _PACK + second._intent, None),
-        _case_row=ibis.ifelse(second._case.notnull(), second._rn, None),
-        _prev_same_case=ibis.ifelse(
-            second._case.notnull(), second._rn.lag().over(_ordered(["_who", "_case"])), None
-        ),
+    second = first.mutate(
+        _packed=ibis.ifelse(first._intent.notnull(), first._rn * _PACK + first._intent, None),
+        _case_row=ibis.ifelse(first._case.notnull(), first._rn, None),
     )
-    third = second.mutate(
+    running = second.mutate(
         _current=second._packed.max().over(earlier) % _PACK,
         _last_case_row=second._case_row.max().over(earlier),
     )
+    # The case of the last earlier event that had one: a hash join on (customer, row number) is
+    # cheaper than another window sorted by (customer, case).
+    cases = first.filter(first._case.notnull()).select(
+        _case_who=first._who, _case_rn=first._rn, _last_case=first._case
+    )
+    third = running.left_join(
+        cases, (running._who == cases._case_who) & (running._last_case_row == cases._case_rn)
+    ).drop("_case_who", "_case_rn")
     current, gap, intent = third._current, third._gap, third._intent
-    same_case = third._prev_same_case.notnull() & (third._prev_same_case == third._last_case_row)
+    same_case = third._case.notnull() & (third._case == third._last_case).fill_null(False)
     opens = third._gap.isnull() | (
         ~same_case
         & ibis.cases(
