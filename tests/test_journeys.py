@@ -389,3 +389,20 @@ def test_journeys_before_build_say_how_to_build(tmp_path: Path) -> None:
     ws.ingest(paths=[str(write_csv(tmp_path, "e.csv", [ev("a", 0, "web", "faq")]))])
     with pytest.raises(NotFoundError, match="journeylens build"):
         journey_summary(ws.store)
+
+
+def test_durations_are_true_seconds_across_a_daylight_saving_change(tmp_path: Path) -> None:
+    # New York springs forward at 07:00 UTC on 2024-03-10: 06:30Z and 07:30Z are one hour apart
+    # though their local wall clocks (01:30 EST, 03:30 EDT) are two. Gaps and durations are
+    # measured between instants, whatever the workspace time zone.
+    rows = [
+        {"user_id": "nyc", "timestamp": "2024-03-10T06:30:00Z", "channel": "web", "touchpoint": "search"},
+        {"user_id": "nyc", "timestamp": "2024-03-10T07:30:00Z", "channel": "web", "touchpoint": "checkout"},
+    ]
+    ws = jl.Workspace.init(tmp_path / "ws", timezone="America/New_York")
+    ws.ingest(paths=[str(write_csv(tmp_path, "events.csv", rows))])
+    stitch(ws.store, ws.config.identity)
+    build_journeys(ws.store, ws.config.journeys)
+    (j,) = journeys_of(ws)
+    assert j["duration_s"] == 3600
+    ws.close()

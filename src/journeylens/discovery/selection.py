@@ -194,6 +194,7 @@ def activity_expr(events: ir.Table, key: ActivityKey) -> ir.StringValue:
 
 
 def _utc(value: dt.datetime) -> ir.TimestampValue:
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return ibis.literal(value, type="timestamp")
+    """An instant literal (naive values are read as UTC), comparable with stored UTC instants in
+    any session time zone."""
+    value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    return ibis.literal(value, type=ibis.dtype("timestamp('UTC')"))

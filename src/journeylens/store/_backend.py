@@ -16,9 +16,11 @@ from urllib.parse import urlparse
 
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends import BaseBackend
+from ibis.backends.sql.compilers.duckdb import DuckDBCompiler
 
 from journeylens.errors import BackendError
 
@@ -79,6 +81,20 @@ def _adapt_duckdb(backend: BaseBackend) -> None:
 
 
 _UTC, _NAIVE = dt.Timestamp(timezone="UTC"), dt.Timestamp()
+
+
+def _epoch_of_instant(self: DuckDBCompiler, op: ops.ExtractEpochSeconds, *, arg: Any) -> Any:
+    """ibis 12 compiles ``epoch_seconds()`` on DuckDB as ``EPOCH(CAST(ts AS TIMESTAMP))``; for a
+    UTC instant that cast yields the wall clock of the session time zone (the workspace's), so
+    every epoch was off by the zone's offset and gaps across a daylight-saving change by an hour.
+    ``EPOCH`` of the instant itself is the true epoch."""
+    if op.arg.dtype.is_timestamp() and op.arg.dtype.timezone is not None:
+        return self.f.epoch(arg)
+    return _naive_epoch(self, op, arg=arg)
+
+
+_naive_epoch = DuckDBCompiler.visit_ExtractEpochSeconds
+DuckDBCompiler.visit_ExtractEpochSeconds = _epoch_of_instant
 
 
 # DuckDB JSON functions used by the ingest transform. Ingest always runs on DuckDB (the store's
