@@ -11,8 +11,9 @@ One row per (touchpoint, channel) that an event of a selected journey has, sorte
   1/3), ``middle`` (1/3 to 2/3) or ``late`` (above 2/3). Ties go to the earlier stage.
 - **success_rate** of the journeys through it (``success_n`` / ``success_d``, the denominator is
   every journey through it, as in the journeys summary) with its 95% Wilson interval.
-- **median_time_to_next_s**: median whole seconds from its events to the next event of the same
-  journey (events that end their journey have no next event and are left out).
+- **median_time_to_next_s**: median seconds from its events to the next event of the same
+  journey, timestamps taken to the whole second (events that end their journey have no next
+  event and are left out).
 - **cost**: ``unit_cost`` is the channel's cost per contact from ``[journeys] costs``; it is charged
   exactly as the journey's ``cost_to_serve`` is: per agent-handled event on an assisted channel,
   per event on any other channel (``charged_events``, ``cost``); ``assisted_contacts`` counts the
@@ -208,7 +209,7 @@ def _measures(store: Store, log: ir.Table, rules: JourneyRules) -> ir.Table:
         journeys=rows.journey_id.nunique(),
         success_n=rows.journey_id.nunique(where=success),
         median_position=rel.median(),
-        median_time_to_next_s=(rows._next.epoch_seconds() - rows.timestamp.epoch_seconds()).median(),
+        median_time_to_next_s=(_whole_seconds(rows._next) - _whole_seconds(rows.timestamp)).median(),
         assisted_contacts=assisted.cast("int64").sum(),
         charged_events=charged.cast("int64").sum(),
         unit_cost=unit.cast("float64").max(),
@@ -219,6 +220,12 @@ def _measures(store: Store, log: ir.Table, rules: JourneyRules) -> ir.Table:
     top = ibis.greatest(*counts)
     modal = ibis.cases(*((count == top, name) for name, count in zip(STAGES, counts, strict=True)))
     return per.mutate(stage=modal).drop(*(f"_stage_{name}" for name in STAGES))
+
+
+def _whole_seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
+    # Engines differ in sub-second epochs (DuckDB keeps the fraction, Spark's unix_timestamp drops
+    # it): whole seconds everywhere, so results agree across engines.
+    return ts.epoch_seconds().floor()
 
 
 def _feedback(store: Store, log: ir.Table) -> ir.Table:
