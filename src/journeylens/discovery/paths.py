@@ -2,15 +2,17 @@
 
 Every journey is read as its sequence of activities in ``step`` order (see
 :func:`~journeylens.discovery.selection.journey_log`). The **anchor** is the *first* occurrence of
-the chosen activity in the journey; a journey without it is not drawn and is counted in
-``journeys_without_anchor``.
+the chosen activity in the journey (an activity under the spec's key: a touchpoint by default,
+``web:billing_faq`` under ``channel:touchpoint``); a journey without it is not drawn and is
+counted in ``journeys_without_anchor``.
 
 - **after** (``start``): depth 0 is the anchor, depth ``d`` the ``d``-th event after it.
 - **before** (``end``): depth 0 is the anchor, depth ``-d`` the ``d``-th event before it; the
   Sankey runs left to right into the anchor.
 - **between** (``start`` and ``end``): after the first ``start``, up to the first ``end`` that
   follows it. Journeys whose ``end`` never follows go straight to ``drop-off``; a journey that
-  reaches ``end`` stays there (``reached``) for the remaining depths.
+  reaches ``end`` stays there (``reached``) for the remaining depths; one that reaches it more
+  than ``steps`` events later shows its first ``steps`` events (``reached_end`` counts it).
 - **from the journey start** (neither): depth 0 is the virtual ``journey-start`` node and depth
   ``d`` the ``d``-th event of the journey; every selected journey is anchored.
 
@@ -22,9 +24,10 @@ selected journeys that contain the anchor (a funnel's first-step count for the s
 Links carry the kind of each end (``activity``, ``other``, ``drop-off``, ``journey-start``,
 ``reached``), so a real activity called ``other`` is never confused with the bucket.
 
-The whole walk is one Ibis query: two window aggregates (anchor and length per journey), one join
-with the small top-K table and one ``lag`` over ``journey_id ORDER BY pos``; only the aggregated
-links are touched in Python (to add the carried buckets).
+The whole walk, totals included, is one Ibis query: window aggregates per journey (anchor, length
+and, between, the end), one join with the small top-K table and one ``lag`` over ``journey_id
+ORDER BY pos``; no join per depth and no order assumed. Only the aggregated links are touched in
+Python (to add the carried buckets).
 """
 
 from __future__ import annotations
@@ -225,7 +228,11 @@ class PathsResult(TableResult):
             sources.append(node(depth - 1, link["source"], link["source_kind"]))
             targets.append(node(depth, link["target"], link["target_kind"]))
             values.append(link["count"])
-        grey = {NodeKind.drop_off.value: "#bbbbbb", NodeKind.other.value: "#dddddd"}
+        grey = {
+            NodeKind.drop_off.value: "#bbbbbb",
+            NodeKind.other.value: "#dddddd",
+            NodeKind.journey_start.value: "#dddddd",
+        }
         labels = list(index)
         figure = go.Figure(
             go.Sankey(
