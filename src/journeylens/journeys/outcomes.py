@@ -26,6 +26,7 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.journeys.definitions import JourneyRules, seconds
+from journeylens.store._backend import json_text
 
 OUTCOMES = ("success", "failed", "abandoned", "open")
 
@@ -38,32 +39,42 @@ def journey_outcomes(assigned: ir.Table, events: ir.Table, rules: JourneyRules) 
     """One row per journey with its behavioural metrics.
 
     Args:
-        assigned: ``assign_journeys`` output (event_id, journey_id, journey_type, step, ...).
+        assigned: ``assign_journeys`` output (event_id, journey_id, journey_type, step,
+            channel_switch, ...).
         events: the stored events (``Store.table("events")``, without customer ids).
         rules: the journey definitions.
     """
     ev = assigned.join(events, "event_id")
+    # Each property the success and failure criteria read is extracted from the JSON once.
+    read = sorted(
+        {n for jt in rules.types.values() for c in (jt.success, jt.failure) for n in c.property_names()}
+    )
+    extracted = {name: f"_prop{i}" for i, name in enumerate(read)}
+    ev = ev.mutate(**{col: json_text(ev.properties, name) for name, col in extracted.items()})
+
+    def prop(name: str) -> ir.StringValue:
+        return ev[extracted[name]]
+
     digital = ev.channel.isin(rules.digital_channels)
     assisted = ev.channel.isin(rules.assisted_channels) & ev.agent_id.notnull()
     succeeded = ibis.or_(
         ibis.literal(False),
-        *((ev.journey_type == name) & jt.success.matches(ev) for name, jt in rules.types.items()),
+        *((ev.journey_type == name) & jt.success.matches(ev, prop) for name, jt in rules.types.items()),
     )
     failed = ibis.or_(
         ibis.literal(False),
-        *((ev.journey_type == name) & jt.failure.matches(ev) for name, jt in rules.types.items()),
+        *((ev.journey_type == name) & jt.failure.matches(ev, prop) for name, jt in rules.types.items()),
     )
     cost_table = rules.costs
     cost = ibis.cases(*((ev.channel == ch, c) for ch, c in cost_table.items()), else_=0.0)
     charged = assisted | ~ev.channel.isin(rules.assisted_channels)
-    in_journey = ibis.window(group_by="journey_id", order_by="step")
     flagged = ev.mutate(
         _digital=digital,
         _assisted=assisted,
         _success=succeeded,
         _failure=failed,
         _cost=ibis.ifelse(charged, cost, 0.0).cast("float64"),
-        _switch=(ev.channel != ev.channel.lag().over(in_journey)).fill_null(False),
+        _switch=ev.channel_switch,
     )
     first_contact = flagged.group_by("journey_id").agg(
         _first_assisted=flagged.step.min(where=flagged._assisted)

@@ -61,7 +61,8 @@ def _per_type(codes: ir.IntegerValue, values: list[int], default: int) -> ir.Int
 
 
 def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyRules) -> ir.Table:
-    """Events with ``journey_key``, ``journey_type``, ``customer_key`` and ``step``.
+    """Events with ``journey_key``, ``journey_type``, ``customer_key``, ``step`` and
+    ``channel_switch`` (the channel differs from the journey's previous event's).
 
     Args:
         backend: where scratch tables are materialised.
@@ -190,6 +191,11 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
         _ts=typed._ts,
         timestamp=typed.timestamp,
         ingest_seq=typed.ingest_seq,
+        channel=typed.channel,
     )
-    step = ibis.row_number().over(_ordered(["journey_id"])) + 1
-    return out.mutate(step=step.cast("int32")).drop("_ts", "timestamp", "ingest_seq")
+    # The step number and the channel switch (for outcomes) share one sort by journey.
+    in_journey = _ordered(["journey_id"])
+    return out.mutate(
+        step=(ibis.row_number().over(in_journey) + 1).cast("int32"),
+        channel_switch=(out.channel != out.channel.lag().over(in_journey)).fill_null(False),
+    ).drop("_ts", "timestamp", "ingest_seq", "channel")
