@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from journeylens.discovery._compare import METRICS, SegmentComparison
+from journeylens.discovery.dfg import MapSpec, ProcessMap, process_map
 from journeylens.discovery.paths import PathsResult, PathsSpec, UnknownActivityError, paths, paths_from_log
 from journeylens.discovery.periods import PeriodComparisonSpec, TimeRange, compare_periods
 from journeylens.discovery.segments import (
@@ -24,6 +25,8 @@ from journeylens.discovery.selection import (
     select_journeys,
 )
 from journeylens.discovery.touchpoints import InventorySpec, TouchpointInventory, touchpoint_inventory
+from journeylens.discovery.variants import Variants, VariantSpec, variants
+from journeylens.discovery.xes_export import XesExport, export_xes
 
 __all__ = [
     "METRICS",
@@ -33,9 +36,11 @@ __all__ = [
     "EmptySelectionError",
     "InventorySpec",
     "JourneyFilter",
+    "MapSpec",
     "PathsResult",
     "PathsSpec",
     "PeriodComparisonSpec",
+    "ProcessMap",
     "RfmRules",
     "SegmentComparison",
     "SegmentComparisonSpec",
@@ -43,14 +48,20 @@ __all__ = [
     "TouchpointInventory",
     "TraitCohort",
     "UnknownActivityError",
+    "VariantSpec",
+    "Variants",
+    "XesExport",
     "compare_periods",
     "compare_segments",
     "customer_segments",
+    "export_xes",
     "journey_log",
     "parse_cohort",
     "paths",
     "paths_from_log",
+    "process_map",
     "rfm_segments",
     "select_journeys",
     "touchpoint_inventory",
+    "variants",
 ]

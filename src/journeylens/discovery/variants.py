@@ -1,0 +1,208 @@
+"""Variants: the distinct activity sequences journeys follow, most frequent first.
+
+Each journey's sequence is collected in ``step`` order (ties in time keep ingestion order, as
+pm4py's stable sort does); journeys are then grouped by sequence. Ranking, share, cumulative
+coverage and the "top variants covering X% of journeys" cut are window expressions over the
+grouped rows, so only the kept variants reach Python. Ties in count are broken by the sequence
+itself (element-wise, by code point), so the order is the same on every engine and run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.common.exceptions as ibis_errors
+import ibis.expr.types as ir
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from journeylens.discovery._result import TableResult
+from journeylens.discovery.dfg import duration_text
+from journeylens.discovery.selection import ActivityKey, EmptySelectionError, JourneyFilter, journey_log
+from journeylens.journeys.summary import wilson
+from journeylens.store import Store
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+    from ibis.backends import BaseBackend
+
+ARROW = " → "
+PLOT_LIMIT = 30
+
+
+class VariantSpec(BaseModel):
+    """Which variants to list: the most frequent ones until they cover ``coverage`` of the
+    journeys (the variant that crosses the line is included), at most ``limit`` of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    filter: JourneyFilter = Field(default_factory=JourneyFilter, description="Which journeys.")
+    key: ActivityKey = Field(ActivityKey.touchpoint, description="What one step is.")
+    coverage: float = Field(0.8, gt=0, le=1, description="Share of journeys the listed variants cover.")
+    limit: int | None = Field(None, ge=1, description="List at most this many variants.")
+
+
+@dataclass(frozen=True)
+class Variants(TableResult):
+    """Variants, one row each: rank, steps (list of activities), length, count, share, coverage
+    (cumulative share up to this variant), median_duration_s (first to last event), successes,
+    success_rate and its 95% Wilson interval (success_ci_low, success_ci_high) over ``count``.
+
+    ``totals``: journeys and variants in the selection, and what the listed rows cover.
+    """
+
+    totals: dict[str, Any]
+    spec: VariantSpec
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.spec.key.value,
+            "filter": self.spec.filter.describe(),
+            "totals": dict(self.totals),
+            "variants": self.records(),
+        }
+
+    def plot(self) -> go.Figure:
+        """Horizontal bars of the most frequent variants (at most 30), the largest on top."""
+        import plotly.graph_objects as go
+
+        rows = self.records()[:PLOT_LIMIT]
+        labels = [f"#{r['rank']} {_short(r['steps'])}" for r in rows]
+        hover = [
+            f"{ARROW.join(r['steps'])}<br>{r['count']:,} journeys ({r['share']:.1%}), cumulative "
+            f"{r['coverage']:.1%}<br>median duration {_duration(r['median_duration_s'])}"
+            f"<br>success {r['success_rate']:.1%} of {r['count']:,}"
+            for r in rows
+        ]
+        fig = go.Figure(
+            go.Bar(
+                x=[r["count"] for r in rows],
+                y=labels,
+                orientation="h",
+                hovertext=hover,
+                hoverinfo="text",
+                marker_color="#4C78A8",
+            )
+        )
+        t = self.totals
+        fig.update_layout(
+            title=f"Top variants ({self.spec.key.value}): {len(rows)} shown of {t['variants']:,}, "
+            f"covering {sum(r['share'] for r in rows):.1%} of {t['journeys']:,} journeys",
+            xaxis_title="journeys",
+            yaxis={"autorange": "reversed"},
+            height=max(350, 28 * len(rows) + 120),
+            plot_bgcolor="white",
+        )
+        return fig
+
+
+def variants(store: Store, spec: VariantSpec | None = None) -> Variants:
+    """Distinct sequences of the selected journeys, with counts, share, coverage, duration, success.
+
+    Raises:
+        EmptySelectionError: the filter selects no journeys.
+
+    Example:
+        >>> top = variants(ws.store, VariantSpec(coverage=0.8, limit=10))  # doctest: +SKIP
+        >>> top.records()[0]["steps"], top.records()[0]["count"]  # doctest: +SKIP
+        (['home', 'product_page', 'add_to_cart', 'order_confirmation'], 5120)
+    """
+    spec = spec or VariantSpec()
+    log = journey_log(store, spec.filter, spec.key, check_empty=False)
+    table = store.execute(variant_query(store.backend, log, spec))
+    if table.num_rows == 0:
+        raise EmptySelectionError.for_filter(spec.filter)
+    rows = table.to_pylist()
+    journeys, distinct = rows[0]["journeys_total"], rows[0]["variants_total"]
+    for row in rows:
+        row["success_ci_low"], row["success_ci_high"] = wilson(row["successes"], row["count"])
+        for helper in ("journeys_total", "variants_total", "before"):
+            del row[helper]
+    covered = sum(r["count"] for r in rows)
+    totals = {
+        "journeys": journeys,
+        "variants": distinct,
+        "shown": len(rows),
+        "shown_journeys": covered,
+        "coverage": covered / journeys,
+    }
+    return Variants(table=pa.Table.from_pylist(rows), totals=totals, spec=spec)
+
+
+def variant_query(backend: BaseBackend, log: ir.Table, spec: VariantSpec) -> ir.Table:
+    """Variants ranked by count (then sequence), cut at ``spec.coverage`` and ``spec.limit``."""
+    per_journey = log.group_by("journey_id").agg(
+        steps=_ordered_activities(backend, log),
+        duration_s=log.timestamp.max().delta(log.timestamp.min(), unit="microsecond").cast("float64") / 1e6,
+        success=(log.outcome == "success").any(),
+    )
+    grouped = per_journey.group_by("steps").agg(
+        count=per_journey.count(),
+        median_duration_s=per_journey.duration_s.median().cast("float64"),
+        successes=per_journey.success.cast("int64").sum(),
+    )
+    order = [ibis.desc(grouped["count"]), grouped.steps]
+    running = ibis.window(order_by=order, preceding=None, following=0)
+    everything = ibis.window()
+    ranked = grouped.mutate(
+        rank=(ibis.row_number().over(ibis.window(order_by=order)) + 1).cast("int64"),
+        length=grouped.steps.length().cast("int64"),
+        cumulative=grouped["count"].sum().over(running),
+        journeys_total=grouped["count"].sum().over(everything),
+        variants_total=grouped["count"].count().over(everything),
+    )
+    ranked = ranked.mutate(before=ranked.cumulative - ranked["count"])
+    kept = ranked.filter(ranked.before < spec.coverage * ranked.journeys_total)
+    kept = kept.order_by("rank")
+    if spec.limit is not None:
+        kept = kept.limit(spec.limit)
+    return kept.select(
+        "rank",
+        "steps",
+        "length",
+        "count",
+        share=kept["count"] / kept.journeys_total,
+        coverage=kept.cumulative / kept.journeys_total,
+        median_duration_s=kept.median_duration_s,
+        successes=kept.successes,
+        success_rate=kept.successes / kept["count"],
+        journeys_total=kept.journeys_total.cast("int64"),
+        variants_total=kept.variants_total.cast("int64"),
+        before=kept.before,
+    )
+
+
+def _ordered_activities(backend: BaseBackend, log: ir.Table) -> ir.ArrayValue:
+    """A journey's activities in step order. Engines with ordered aggregation (DuckDB) collect in
+    order directly; the others (Spark) collect (step, activity) pairs and sort them."""
+    if _ordered_collect(backend):
+        return log.activity.collect(order_by=log.step)
+    pairs = ibis.struct({"step": log.step, "activity": log.activity}).collect()
+    return pairs.sort().map(lambda pair: pair.activity)
+
+
+_ORDERED_COLLECT: dict[str, bool] = {}
+
+
+def _ordered_collect(backend: BaseBackend) -> bool:
+    """Whether ``backend`` compiles ``collect(order_by=...)``, asked of its own compiler once per
+    engine (the answer depends on the engine, never on data), so no engine names are tested."""
+    if backend.name not in _ORDERED_COLLECT:
+        probe = ibis.table({"g": "string", "o": "int64", "v": "string"}, name="probe")
+        try:
+            backend.compile(probe.group_by("g").agg(v=probe.v.collect(order_by=probe.o)))
+            _ORDERED_COLLECT[backend.name] = True
+        except ibis_errors.UnsupportedOperationError:
+            _ORDERED_COLLECT[backend.name] = False
+    return _ORDERED_COLLECT[backend.name]
+
+
+def _short(steps: list[str], width: int = 70) -> str:
+    text = ARROW.join(steps)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _duration(seconds: float | None) -> str:
+    return "n/a" if seconds is None else duration_text(seconds)
