@@ -6,6 +6,7 @@ Heavy engines (PySpark) are imported only when a URL asks for them.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -349,10 +350,25 @@ def _get_json_object(value: str, path: str) -> str:  # type: ignore[empty-body]
     """Spark (and engines that store JSON as text): a JSON path's value as text."""
 
 
+@ibis.udf.scalar.builtin(name="json_extract_string")  # type: ignore[untyped-decorator]
+def _json_extract_string(value: dt.JSON, path: str) -> str:  # type: ignore[empty-body]
+    """DuckDB: a JSON path's value as text."""
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 def json_text(value: ir.Value, key: str) -> ir.StringValue:
-    """The string at ``key`` of a JSON object column, on engines with a JSON type (DuckDB) and on
-    engines that keep JSON as text (PySpark)."""
+    """The value at ``key`` of a JSON object column as text (numbers too, as on every engine),
+    on engines with a JSON type (DuckDB) and on engines that keep JSON as text (PySpark).
+
+    Keys are quoted in the JSON path, so XES keys such as ``lifecycle:transition`` or
+    ``org:resource`` are read as one key (ibis' ``value[key]`` split them at the colon).
+    """
     if value.type().is_json():
-        text: ir.StringValue = value[key].str
+        escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+        text: ir.StringValue = _json_extract_string(value, f'$."{escaped}"')
         return text
-    return _get_json_object(value, f"$.{key}")
+    if _PLAIN_KEY.match(key):
+        return _get_json_object(value, f"$.{key}")
+    return _get_json_object(value, "$['" + key.replace("'", "\\'") + "']")
