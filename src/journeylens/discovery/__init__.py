@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from journeylens.discovery._compare import METRICS, SegmentComparison
 from journeylens.discovery.dfg import MapSpec, ProcessMap, process_map
+from journeylens.discovery.funnel import FunnelResult, FunnelSpec, FunnelSpecError, funnel
 from journeylens.discovery.paths import PathsResult, PathsSpec, UnknownActivityError, paths, paths_from_log
 from journeylens.discovery.periods import PeriodComparisonSpec, TimeRange, compare_periods
 from journeylens.discovery.segments import (
@@ -34,6 +35,9 @@ __all__ = [
     "BehaviourCohort",
     "BuiltinCohort",
     "EmptySelectionError",
+    "FunnelResult",
+    "FunnelSpec",
+    "FunnelSpecError",
     "InventorySpec",
     "JourneyFilter",
     "MapSpec",
@@ -55,6 +59,7 @@ __all__ = [
     "compare_segments",
     "customer_segments",
     "export_xes",
+    "funnel",
     "journey_log",
     "parse_cohort",
     "paths",
