@@ -247,4 +247,5 @@ def data_quality(store: Store) -> Section | None:
 # Sections kept in their own modules register when imported; importing them here means whoever
 # reads SECTIONS (the HTML writer, the CLI) sees every section. It sits at the end because those
 # modules need the registry defined above.
+from journeylens.report import discovery as _discovery  # noqa: E402, F401
 from journeylens.report import journeys as _journeys  # noqa: E402, F401
