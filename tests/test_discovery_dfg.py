@@ -38,6 +38,7 @@ from journeylens.errors import InputError
 from journeylens.identity import stitch
 from journeylens.journeys import build_journeys
 from journeylens.journeys.definitions import Criteria, JourneyRules, JourneyType
+from journeylens.journeys.summary import wilson
 from journeylens.store import Store
 
 DAY0 = _dt.datetime(2024, 3, 4, 9, 0, tzinfo=_dt.UTC)
@@ -336,6 +337,9 @@ def test_story_variants_counts_shares_coverage_ties(story: jl.Workspace) -> None
     assert [(r["successes"], r["success_rate"]) for r in rows] == [(2, 1.0), (1, 1.0), (0, 0.0), (0, 0.0)]
     low, high = rows[0]["success_ci_low"], rows[0]["success_ci_high"]
     assert 0.3 < low < 0.4 and high == 1.0  # Wilson interval of 2/2
+    for r in rows:  # computed in the engine, equal to the journeys summary's Python formula
+        expected = wilson(r["successes"], r["count"])
+        assert (r["success_ci_low"], r["success_ci_high"]) == pytest.approx(expected, abs=1e-12)
     assert result.totals == {"journeys": 5, "variants": 4, "shown": 4, "shown_journeys": 5, "coverage": 1.0}
 
 

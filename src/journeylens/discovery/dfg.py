@@ -269,13 +269,14 @@ def _figure(pm: ProcessMap) -> go.Figure:
     import plotly.graph_objects as go
 
     nodes = pm.nodes.to_pylist()
-    pos: dict[str, tuple[float, float]] = {}
-    columns: dict[int, int] = {}
+    columns: dict[int, list[str]] = {}
     for n in sorted(nodes, key=lambda n: (n["mean_step"], -n["events"], n["activity"])):
-        col = round(n["mean_step"])
-        row = columns.get(col, 0)
-        columns[col] = row + 1
-        pos[n["activity"]] = (float(col), -float(row) + (0.5 if col % 2 else 0.0))
+        columns.setdefault(round(n["mean_step"]), []).append(n["activity"])
+    pos: dict[str, tuple[float, float]] = {}
+    for col, names in columns.items():
+        for row, name in enumerate(names):
+            # Centred on the axis; odd columns shifted half a row so straight edges miss nodes.
+            pos[name] = (float(col), (len(names) - 1) / 2 - row + (0.25 if col % 2 else 0.0))
     first = min((x for x, _ in pos.values()), default=1.0) - 1
     last = max((x for x, _ in pos.values()), default=1.0) + 1
     start, end = "▶ start", "■ end"
@@ -294,8 +295,9 @@ def _figure(pm: ProcessMap) -> go.Figure:
         )  # fmt: skip
     fig.add_trace(
         go.Scatter(
-            x=[(pos[s][0] + pos[t][0]) / 2 for s, t, *_ in links],
-            y=[(pos[s][1] + pos[t][1]) / 2 + (0.15 if s == t else 0.0) for s, t, *_ in links],
+            # A third of the way from the source, so a->b and b->a labels do not overlap.
+            x=[pos[s][0] + (pos[t][0] - pos[s][0]) / 3 for s, t, *_ in links],
+            y=[pos[s][1] + (pos[t][1] - pos[s][1]) / 3 + (0.2 if s == t else 0.0) for s, t, *_ in links],
             text=[label for *_, label in links],
             mode="text",
             textfont={"size": 10, "color": "#444"},
@@ -331,7 +333,7 @@ def _figure(pm: ProcessMap) -> go.Figure:
         xaxis={"visible": False},
         yaxis={"visible": False},
         plot_bgcolor="white",
-        height=max(400, 90 * max(columns.values(), default=1)),
+        height=max(450, 110 * max((len(c) for c in columns.values()), default=1) + 150),
     )
     return fig
 

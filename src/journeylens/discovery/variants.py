@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.common.exceptions as ibis_errors
 import ibis.expr.types as ir
-import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
 from journeylens.discovery._result import TableResult
 from journeylens.discovery.dfg import duration_text
 from journeylens.discovery.selection import ActivityKey, EmptySelectionError, JourneyFilter, journey_log
-from journeylens.journeys.summary import wilson
+from journeylens.journeys.summary import Z95
 from journeylens.store import Store
 
 if TYPE_CHECKING:
@@ -114,21 +114,17 @@ def variants(store: Store, spec: VariantSpec | None = None) -> Variants:
     table = store.execute(variant_query(store.backend, log, spec))
     if table.num_rows == 0:
         raise EmptySelectionError.for_filter(spec.filter)
-    rows = table.to_pylist()
-    journeys, distinct = rows[0]["journeys_total"], rows[0]["variants_total"]
-    for row in rows:
-        row["success_ci_low"], row["success_ci_high"] = wilson(row["successes"], row["count"])
-        for helper in ("journeys_total", "variants_total", "before"):
-            del row[helper]
-    covered = sum(r["count"] for r in rows)
+    first = table.slice(0, 1).to_pylist()[0]
+    journeys, distinct = first["journeys_total"], first["variants_total"]
+    covered = int(pc.sum(table["count"]).as_py())
     totals = {
         "journeys": journeys,
         "variants": distinct,
-        "shown": len(rows),
+        "shown": table.num_rows,
         "shown_journeys": covered,
         "coverage": covered / journeys,
     }
-    return Variants(table=pa.Table.from_pylist(rows), totals=totals, spec=spec)
+    return Variants(table=table.drop_columns(["journeys_total", "variants_total"]), totals=totals, spec=spec)
 
 
 def variant_query(backend: BaseBackend, log: ir.Table, spec: VariantSpec) -> ir.Table:
@@ -153,11 +149,12 @@ def variant_query(backend: BaseBackend, log: ir.Table, spec: VariantSpec) -> ir.
         journeys_total=grouped["count"].sum().over(everything),
         variants_total=grouped["count"].count().over(everything),
     )
-    ranked = ranked.mutate(before=ranked.cumulative - ranked["count"])
-    kept = ranked.filter(ranked.before < spec.coverage * ranked.journeys_total)
+    before = ranked.cumulative - ranked["count"]
+    kept = ranked.filter(before < spec.coverage * ranked.journeys_total)
     kept = kept.order_by("rank")
     if spec.limit is not None:
         kept = kept.limit(spec.limit)
+    low, high = _wilson(kept.successes, kept["count"])
     return kept.select(
         "rank",
         "steps",
@@ -168,10 +165,22 @@ def variant_query(backend: BaseBackend, log: ir.Table, spec: VariantSpec) -> ir.
         median_duration_s=kept.median_duration_s,
         successes=kept.successes,
         success_rate=kept.successes / kept["count"],
+        success_ci_low=low,
+        success_ci_high=high,
         journeys_total=kept.journeys_total.cast("int64"),
         variants_total=kept.variants_total.cast("int64"),
-        before=kept.before,
     )
+
+
+def _wilson(successes: ir.IntegerValue, n: ir.IntegerValue) -> tuple[ir.FloatingValue, ir.FloatingValue]:
+    """95% Wilson score interval of ``successes / n`` (n > 0), as column expressions; the same
+    formula as :func:`journeylens.journeys.summary.wilson`."""
+    z2 = Z95 * Z95
+    p = successes.cast("float64") / n
+    denom = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = Z95 * (p * (1 - p) / n + z2 / (4 * n * n)).sqrt() / denom
+    return ibis.greatest(centre - half, 0.0), ibis.least(centre + half, 1.0)
 
 
 def _ordered_activities(backend: BaseBackend, log: ir.Table) -> ir.ArrayValue:
