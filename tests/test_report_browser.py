@@ -104,5 +104,19 @@ def test_journeys_section_renders_offline(tmp_path: Path, browser: object) -> No
     rate = r"\d+\.\d% \(\d+\.\d–\d+\.\d%\) [\d,]+/[\d,]+"
     assert any(re.fullmatch(rate, c) for c in cells), cells[:20]
     assert re.fullmatch(rate, facts[1]), facts
+
+    # Journey discovery follows: process map, funnel, Sankey paths and segments all drawn.
+    discovery = page.locator("section").filter(
+        has=page.get_by_role("heading", name="Journey discovery", exact=True)
+    )
+    discovery.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=20_000)
+    found = discovery.evaluate_all(
+        "ss => [...ss[0].querySelectorAll('.js-plotly-plot')].map(p => p.data.map(t => t.type))"
+    )
+    assert headings.index("Journey discovery") == headings.index("Journeys") + 1
+    drawn = {kind for plot in found for kind in plot}
+    assert len(found) >= 4 and all(found), found
+    assert {"funnel", "sankey"} <= drawn, drawn
+    assert any(re.fullmatch(rate, c) for c in discovery.locator("table.data td").all_inner_texts())
     assert errors == []
     assert outside == [], f"the report tried to fetch {outside}"
