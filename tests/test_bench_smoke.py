@@ -17,6 +17,7 @@ from journeylens.workspace import Workspace
 
 INGEST_STAGES = {"floor_parquet", "ingest_parquet", "reingest_parquet", "floor_csv", "ingest_csv"}
 JOURNEY_STAGES = {"stitch", "floor_sessionize", "journeys"}
+DISCOVERY_STAGES = {"floor_dfg", "process_map", "funnel_20", "pm4py_e2e", "process_e2e"}
 
 
 @pytest.fixture(scope="module")
@@ -35,18 +36,21 @@ def test_parse_size() -> None:
 
 def test_bench_smoke(bench_out: Path) -> None:
     results = {r.stage: r for r in run_bench(6_000, bench_out)}
-    assert set(results) == INGEST_STAGES | JOURNEY_STAGES
+    assert set(results) == INGEST_STAGES | JOURNEY_STAGES | DISCOVERY_STAGES
     events = results["floor_parquet"].events
     assert events > 3_000
     # Every stage saw every event: loaded, re-read as duplicates, loaded by the floor, or placed in
-    # a journey or session. Stitching counts identifiers instead.
-    assert {r.rows for r in results.values() if r.stage != "stitch"} == {events}
+    # a journey or session, or counted in a process map or pm4py's log. Stitching counts
+    # identifiers instead, the funnel its step rows.
+    assert {r.rows for r in results.values() if r.stage not in ("stitch", "funnel_20")} == {events}
     assert 0 < results["stitch"].rows < events
+    assert results["funnel_20"].rows >= 20
+    assert results["process_map"].floor == "floor_dfg" and results["process_e2e"].floor == "pm4py_e2e"
     assert results["ingest_parquet"].ratio_to_floor is not None
     assert results["ingest_csv"].floor == "floor_csv"
     assert results["journeys"].floor == "floor_sessionize"
     saved = json.loads((bench_out / "results-6000.json").read_text())
-    assert saved["machine"]["cpus"] >= 1 and len(saved["results"]) == 8
+    assert saved["machine"]["cpus"] >= 1 and len(saved["results"]) == len(results)
 
 
 def test_journey_stages_prepare_their_workspace(bench_out: Path) -> None:

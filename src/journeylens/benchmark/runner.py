@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from journeylens.benchmark import discovery_stages  # noqa: F401 - registers its stages
 from journeylens.benchmark.stages import PREPARATIONS, STAGES
 from journeylens.errors import InputError
 from journeylens.synth import generate_world
@@ -85,7 +86,7 @@ def prepare_data(events: int, data: Path, progress: Callable[[str], None]) -> in
 def _in_process(name: str, data: Path, work: Path, *extra: str) -> dict[str, float]:
     """Run one stage or preparation in a fresh Python process; its rows, seconds and peak RSS."""
     proc = subprocess.run(
-        [sys.executable, "-m", "journeylens.benchmark.stages", name, str(data), str(work), *extra],
+        [sys.executable, "-m", "journeylens.benchmark._run", name, str(data), str(work), *extra],
         capture_output=True,
         text=True,
         check=False,

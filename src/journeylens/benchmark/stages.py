@@ -1,4 +1,4 @@
-"""Benchmark stages. Each runs in a fresh subprocess (``python -m journeylens.benchmark.stages``)
+"""Benchmark stages. Each runs in a fresh subprocess (``python -m journeylens.benchmark._run``)
 so that its peak memory is its own; each JourneyLens stage names the floor it is compared with.
 
 A stage is a function ``(data_dir, work_dir) -> rows``; register one with :func:`stage`.
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import resource
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -272,7 +271,3 @@ def main(argv: list[str]) -> None:
     seconds = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -1,0 +1,15 @@
+"""Subprocess entry of one benchmark stage: ``python -m journeylens.benchmark._run NAME DATA WORK``.
+
+Importing the stage modules here (not running ``stages`` as ``__main__``) keeps one registry that
+every stage module registers into.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from journeylens.benchmark import discovery_stages  # noqa: F401 - registers its stages
+from journeylens.benchmark.stages import main
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,180 @@
+"""Benchmark stages for discovery: process map + variants next to hand-written DuckDB SQL, a
+20-step funnel, and a file-to-process-map run next to pm4py on the same CSV.
+
+The process log both tools read is written from the world's journeys (untimed): one row per
+journey event, ``case:concept:name`` = journey, ``concept:name`` = touchpoint,
+``time:timestamp`` = the instant, in step order — the layout pm4py documents for CSV logs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from journeylens.benchmark.stages import STITCHED, WORLD, _fresh_workspace, preparation, stage
+from journeylens.discovery.dfg import MapSpec, process_map
+from journeylens.discovery.funnel import FunnelSpec, funnel
+from journeylens.discovery.variants import VariantSpec, variants
+from journeylens.identity import stitch
+from journeylens.ingest import IngestSpec
+from journeylens.journeys import build_journeys
+from journeylens.workspace import Workspace
+
+JOURNEYS = "journeys_built"
+PROCESS_CSV = "process_csv"
+PROCESS_FILE = "process.csv"
+FUNNEL_STEPS = 20
+PM4PY_MAPPING = {
+    "case_id": "case:concept:name",
+    "touchpoint": "concept:name",
+    "timestamp": "time:timestamp",
+}
+
+
+@preparation(JOURNEYS, after=STITCHED)
+def build_world_journeys(data: Path, work: Path, memory_limit: str | None) -> int:
+    ws = Workspace.open(work / WORLD)
+    built = build_journeys(ws.store, ws.config.journeys)
+    rows = int(ws.store.execute(built.journeys.count()).as_py())
+    ws.close()
+    return rows
+
+
+@preparation(PROCESS_CSV, after=JOURNEYS)
+def write_process_csv(data: Path, work: Path, memory_limit: str | None) -> int:
+    con = _world_duckdb(work)
+    path = str(work / PROCESS_FILE)
+    con.execute(
+        f"""COPY (
+            SELECT je.journey_id AS "case:concept:name", e.touchpoint AS "concept:name",
+                   strftime(e.timestamp AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS "time:timestamp"
+            FROM journey_events je JOIN events e USING (event_id)
+            ORDER BY je.journey_id, je.step
+        ) TO '{path}' (HEADER, DELIMITER ',')"""
+    )
+    rows = con.execute(f"SELECT count(*) FROM read_csv('{path}')").fetchone()
+    con.close()
+    return int(rows[0]) if rows else 0
+
+
+def _world_duckdb(work: Path) -> duckdb.DuckDBPyConnection:
+    ws = Workspace.open(work / WORLD)
+    url, limit = ws.url.removeprefix("duckdb://"), ws.config.backend.memory_limit
+    ws.close()
+    config: dict[str, str | bool | int | float | list[str]] = {"preserve_insertion_order": False}
+    if limit:
+        config["memory_limit"] = limit
+    return duckdb.connect(url, config=config)
+
+
+# The same results as process_map + variants, written by hand: edges with count, journeys and
+# median / mean / p90 transition time; start and end activities; activity counts; variants as
+# ordered strings with count and median duration. One window pass over the log, as a person
+# fluent in SQL would write it.
+FLOOR_DFG = """
+CREATE OR REPLACE TEMP TABLE floor_log AS
+SELECT je.journey_id, je.step, e.touchpoint AS activity, e.timestamp,
+       lead(e.touchpoint) OVER w AS next_activity,
+       epoch(lead(e.timestamp) OVER w) - epoch(e.timestamp) AS seconds
+FROM journey_events je JOIN events e USING (event_id)
+WINDOW w AS (PARTITION BY je.journey_id ORDER BY je.step);
+CREATE OR REPLACE TEMP TABLE floor_edges AS
+SELECT activity AS source, next_activity AS target, count(*) AS count,
+       count(DISTINCT journey_id) AS journeys, median(seconds) AS median_s, avg(seconds) AS mean_s,
+       quantile_cont(seconds, 0.9) AS p90_s
+FROM floor_log WHERE next_activity IS NOT NULL GROUP BY ALL;
+CREATE OR REPLACE TEMP TABLE floor_nodes AS
+SELECT activity, count(*) AS events, count(DISTINCT journey_id) AS journeys,
+       count(*) FILTER (WHERE step = 1) AS starts, count(*) FILTER (WHERE next_activity IS NULL) AS ends
+FROM floor_log GROUP BY ALL;
+CREATE OR REPLACE TEMP TABLE floor_variants AS
+SELECT steps, count(*) AS count, median(duration_s) AS median_duration_s
+FROM (
+    SELECT journey_id, string_agg(activity, chr(31) ORDER BY step) AS steps,
+           epoch(max(timestamp)) - epoch(min(timestamp)) AS duration_s
+    FROM floor_log GROUP BY journey_id
+) GROUP BY steps;
+"""
+
+
+@stage(
+    "floor_dfg",
+    "hand-written DuckDB SQL: DFG with timings, start/end activities, variants (the floor)",
+    needs=JOURNEYS,
+)
+def floor_dfg(data: Path, work: Path) -> int:
+    con = _world_duckdb(work)
+    con.execute(FLOOR_DFG)
+    rows = con.execute("SELECT count(*) FROM floor_log").fetchone()
+    con.close()
+    return int(rows[0]) if rows else 0
+
+
+@stage(
+    "process_map",
+    "process_map (DFG + performance + start/end) and variants over all journeys",
+    floor="floor_dfg",
+    needs=JOURNEYS,
+)
+def process_map_stage(data: Path, work: Path) -> int:
+    ws = Workspace.open(work / WORLD)
+    pm = process_map(ws.store, MapSpec())
+    variants(ws.store, VariantSpec(coverage=1.0))
+    events = sum(int(n["events"]) for n in pm.nodes.to_pylist())
+    ws.close()
+    return events
+
+
+@stage(
+    "funnel_20",
+    f"an ordered {FUNNEL_STEPS}-step funnel per customer (14-day window) over every event (rows: step rows)",
+    needs=JOURNEYS,
+)
+def funnel_stage(data: Path, work: Path) -> int:
+    ws = Workspace.open(work / WORLD)
+    events = ws.store.table("events")
+    # The most frequent touchpoints in the order they typically happen: a long, plausible funnel.
+    common = events.group_by("touchpoint").agg(n=events.count(), at=events.timestamp.min())
+    steps = ws.store.execute(common.order_by([common.n.desc(), "touchpoint"]).limit(FUNNEL_STEPS))
+    ordered = sorted(steps.to_pylist(), key=lambda r: (r["at"], r["touchpoint"]))
+    result = funnel(ws.store, FunnelSpec(steps=[r["touchpoint"] for r in ordered], window="14d"))
+    ws.close()
+    return len(result.records())
+
+
+@stage(
+    "pm4py_e2e",
+    "pm4py: read process.csv (pandas), format_dataframe, DFG, variants, performance DFG (the peer)",
+    needs=PROCESS_CSV,
+)
+def pm4py_stage(data: Path, work: Path) -> int:
+    import pandas as pd
+    import pm4py
+
+    frame = pd.read_csv(work / PROCESS_FILE)
+    frame = pm4py.format_dataframe(
+        frame, case_id="case:concept:name", activity_key="concept:name", timestamp_key="time:timestamp"
+    )
+    pm4py.discover_dfg(frame)
+    pm4py.get_variants(frame)
+    pm4py.discover_performance_dfg(frame)
+    return len(frame)
+
+
+@stage(
+    "process_e2e",
+    "journeylens: ingest process.csv into a new workspace, build, process map + variants",
+    floor="pm4py_e2e",
+    needs=PROCESS_CSV,
+)
+def process_e2e_stage(data: Path, work: Path) -> int:
+    ws = _fresh_workspace(work, "process_e2e")
+    ws.ingest(IngestSpec(paths=[str(work / PROCESS_FILE)], mapping=PM4PY_MAPPING, channel="web"))
+    stitch(ws.store, ws.config.identity)
+    build_journeys(ws.store, ws.config.journeys)
+    pm = process_map(ws.store, MapSpec())
+    variants(ws.store, VariantSpec(coverage=1.0))
+    events = sum(int(n["events"]) for n in pm.nodes.to_pylist())
+    ws.close()
+    return events
