@@ -41,6 +41,53 @@ def _json_fields() -> dict[str, list[str]]:
             "quarantine (records: table, reason, field, records, example_source, example_line)",
             "ingests (records: " + ", ".join(INGESTS_SCHEMA.names) + ")",
         ],
+        "dfg": [
+            "key",
+            "filter",
+            "totals (object: journeys, events, activities, edges, transitions, shown_activities, "
+            "shown_edges)",
+            "nodes (records: activity, events, journeys, starts, ends, mean_step)",
+            "edges (records: source, target, count, journeys, median_s, mean_s, p90_s)",
+            "start_activities (records: activity, count)",
+            "end_activities (records: activity, count)",
+        ],
+        "variants": [
+            "key",
+            "filter",
+            "totals (object: journeys, variants, shown, shown_journeys, coverage)",
+            "variants (records: rank, steps (list of activities), length, count, share, coverage, "
+            "median_duration_s, successes, success_rate, success_ci_low, success_ci_high)",
+        ],
+        "paths": [
+            "spec",
+            "totals (object: mode, selected_journeys, anchored_journeys, journeys_without_anchor, ...)",
+            "links (records: step_index, source, target, count, source_kind, target_kind, carried)",
+            "nodes (records: depth, label, kind, count)",
+        ],
+        "touchpoints": [
+            "spec",
+            "selected_journeys",
+            "rows (records: touchpoint, channel, events, customers, journeys, journey_share, "
+            "median_position, stage, success_rate, success_lo, success_hi, success_n, success_d, "
+            "median_time_to_next_s, assisted_contacts, charged_events, unit_cost, cost, "
+            "<metric>_responses, <metric>_mean for nps, csat, ces, rating)",
+        ],
+        "funnel": [
+            "spec",
+            "steps (records: [breakdown], step, step_name, optional, units, dropped_off, "
+            "conversion_from_previous, previous_units, conversion_from_previous_low, "
+            "conversion_from_previous_high, conversion_from_first, first_units, "
+            "conversion_from_first_low, conversion_from_first_high, median_seconds_from_previous, "
+            "mean_seconds_from_previous, median_seconds_from_first, mean_seconds_from_first)",
+            "after_drop_off (records: [breakdown], step, step_name, activity, units, share)",
+        ],
+        "segments": [
+            "cohort or periods, baseline, reference_date, filter",
+            "dimension",
+            "groups (records: segment, members, customers, journeys)",
+            "rows (records: segment, baseline, metric, kind, about, value, lo, hi, n, d, sd, "
+            "baseline_value, diff, diff_lo, diff_hi, test, statistic, p, q, significant)",
+        ],
         "synth": [
             "out",
             "ground_truth",
