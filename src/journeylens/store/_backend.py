@@ -22,6 +22,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends import BaseBackend
 from ibis.backends.sql.compilers.duckdb import DuckDBCompiler
+from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 
 from journeylens.errors import BackendError
 
@@ -88,14 +89,42 @@ def _epoch_of_instant(self: DuckDBCompiler, op: ops.ExtractEpochSeconds, *, arg:
     """ibis 12 compiles ``epoch_seconds()`` on DuckDB as ``EPOCH(CAST(ts AS TIMESTAMP))``; for a
     UTC instant that cast yields the wall clock of the session time zone (the workspace's), so
     every epoch was off by the zone's offset and gaps across a daylight-saving change by an hour.
-    ``EPOCH`` of the instant itself is the true epoch."""
+    ``EPOCH`` of the instant itself is the true epoch.
+
+    ``EPOCH`` also keeps the fraction of a second, while ibis types the result as an integer and
+    Spark's ``unix_timestamp`` drops the fraction (floor): durations and gaps then differed by a
+    second between the engines. It is floored to whole seconds here, as on Spark."""
     if op.arg.dtype.is_timestamp() and op.arg.dtype.timezone is not None:
-        return self.f.epoch(arg)
-    return _naive_epoch(self, op, arg=arg)
+        epoch = self.f.epoch(arg)
+    else:
+        epoch = _naive_epoch(self, op, arg=arg)
+    return self.cast(self.f.floor(epoch), dt.int64)
 
 
 _naive_epoch = DuckDBCompiler.visit_ExtractEpochSeconds
 DuckDBCompiler.visit_ExtractEpochSeconds = _epoch_of_instant
+
+
+def _spark_typed_literal(self: PySparkCompiler, op: ops.Literal, *, value: Any, dtype: dt.DataType) -> Any:
+    """Spark SQL reads a literal such as ``0.35`` as DECIMAL(2,2), not DOUBLE, so arithmetic with
+    float literals ran in decimals there (costs rounded to cents, sums typed decimal(13,2)) while
+    ibis and DuckDB computed in doubles. Float literals are cast to the type ibis gave them."""
+    result = _spark_literal(self, op, value=value, dtype=dtype)
+    return self.cast(result, dtype) if dtype.is_floating() and result is not None else result
+
+
+def _spark_typed_window(self: PySparkCompiler, op: ops.WindowFunction, **kwargs: Any) -> Any:
+    """Spark's ROW_NUMBER, RANK, DENSE_RANK and NTILE return INT where ibis (and DuckDB) give
+    BIGINT: a table materialised from them had int32 columns, and a union with int64 columns
+    failed. Integer window results are cast to the type ibis gave them."""
+    result = _spark_window(self, op, **kwargs)
+    return self.cast(result, op.dtype) if op.dtype.is_integer() else result
+
+
+_spark_literal = PySparkCompiler.visit_NonNullLiteral
+_spark_window = PySparkCompiler.visit_WindowFunction
+PySparkCompiler.visit_NonNullLiteral = _spark_typed_literal
+PySparkCompiler.visit_WindowFunction = _spark_typed_window
 
 
 # DuckDB JSON functions used by the ingest transform. Ingest always runs on DuckDB (the store's

@@ -1,0 +1,1 @@
+"""DuckDB-PySpark parity: every analysis on one synthetic world, on both engines, compared."""

@@ -1,0 +1,576 @@
+"""The registry of parity cases: one function per analysis (or variant of one), run on both engines.
+
+Adding an analysis to the parity run is adding one function here::
+
+    @case("my_analysis")
+    def my_analysis_case(side: Side) -> Any:
+        return my_analysis(side.store, MySpec(...)).to_dict()
+
+A case receives one engine's copy of the world (:class:`~tests.parity.conftest.Side`: its
+``store``, ``config`` and ``ingest_reports``) and returns plain Python data (dicts, lists,
+numbers, strings, datetimes). ``test_parity.py`` runs it on DuckDB and on PySpark and compares the
+two results field by field:
+
+* Order is compared as returned. Results whose order is part of the contract (ranked variants,
+  funnel steps, Sankey links) are returned as they are; unordered tables are sorted with
+  :func:`rows`.
+* Floats are equal within :data:`FLOAT` (relative 1e-9) unless the case names a wider
+  :class:`Tolerance` for a field, and says why. Everything else must be equal exactly.
+* ``expect`` (optional) asserts facts about the DuckDB result that make the comparison mean
+  something (the stories are in it, the tie is ordered by ingestion), so that two equally wrong or
+  equally empty results cannot pass.
+* ``xfail`` (a reason naming the precise cause) marks a known engine gap as a strict xfail: the
+  case keeps running and the test fails as soon as the gap is fixed, so the mark is removed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from journeylens.discovery import (
+    InventorySpec,
+    JourneyFilter,
+    PathsSpec,
+    SegmentComparisonSpec,
+    compare_periods,
+    compare_segments,
+    parse_cohort,
+    paths,
+    rfm_segments,
+    touchpoint_inventory,
+)
+from journeylens.discovery.dfg import MapSpec, process_map
+from journeylens.discovery.funnel import FunnelSpec, funnel
+from journeylens.discovery.selection import ActivityKey
+from journeylens.discovery.variants import VariantSpec, variants
+from journeylens.identity import stitch
+from journeylens.identity.stitch import IdentityRules
+from journeylens.journeys.summary import JourneySummarySpec, journey_summary
+from journeylens.store import Store
+from parity.conftest import Side
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a float field may differ between engines, and why it may differ at all."""
+
+    why: str
+    rel: float = 0.0
+    abs: float = 0.0
+
+
+FLOAT = Tolerance(
+    "sums and means of doubles depend on the order values are added in, which differs between "
+    "engines and partitionings (last-digit differences, never more)",
+    rel=1e-9,
+    abs=1e-9,
+)
+
+
+@dataclass(frozen=True)
+class ParityCase:
+    name: str
+    run: Callable[[Side], Any]
+    tolerances: Mapping[str, Tolerance] = field(default_factory=dict)
+    """Wider tolerances by field name (the key of the value in its dict)."""
+    expect: Callable[[Any], None] | None = None
+    xfail: str | None = None
+    xfail_raises: type[BaseException] = AssertionError
+    """What the known gap raises (any other failure fails the test): AssertionError when the
+    engines disagree, the engine's exception when the case cannot run there."""
+
+
+CASES: dict[str, ParityCase] = {}
+
+
+def case(
+    name: str,
+    *,
+    tolerances: Mapping[str, Tolerance] | None = None,
+    expect: Callable[[Any], None] | None = None,
+    xfail: str | None = None,
+    xfail_raises: type[BaseException] = AssertionError,
+) -> Callable[[Callable[[Side], Any]], Callable[[Side], Any]]:
+    """Register ``fn`` as the parity case ``name``."""
+
+    def register(fn: Callable[[Side], Any]) -> Callable[[Side], Any]:
+        if name in CASES:
+            raise ValueError(f"parity case {name!r} is registered twice")
+        CASES[name] = ParityCase(name, fn, dict(tolerances or {}), expect, xfail, xfail_raises)
+        return fn
+
+    return register
+
+
+# --- comparison -----------------------------------------------------------------------------------
+
+
+def differences(duck: Any, spark: Any, tolerances: Mapping[str, Tolerance], path: str = "$") -> list[str]:
+    """Every place where ``spark`` differs from ``duck``, as ``path: duckdb value != pyspark value``."""
+    if isinstance(duck, Mapping) and isinstance(spark, Mapping):
+        return _mapping_differences(duck, spark, tolerances, path)
+    if isinstance(duck, list | tuple) and isinstance(spark, list | tuple):
+        return _sequence_differences(duck, spark, tolerances, path)
+    if isinstance(duck, float) and isinstance(spark, float | int) and not isinstance(spark, bool):
+        return _float_difference(duck, float(spark), tolerances, path)
+    return [] if type(duck) is type(spark) and duck == spark else [f"{path}: {duck!r} != {spark!r}"]
+
+
+def _mapping_differences(
+    duck: Mapping[str, Any], spark: Mapping[str, Any], tolerances: Mapping[str, Tolerance], path: str
+) -> list[str]:
+    out = [
+        f"{path}: key {k!r} only on {'duckdb' if k in duck else 'pyspark'}"
+        for k in duck.keys() ^ spark.keys()
+    ]
+    for key in duck.keys() & spark.keys():
+        out += differences(duck[key], spark[key], tolerances, f"{path}.{key}")
+    return out
+
+
+def _sequence_differences(
+    duck: Sequence[Any], spark: Sequence[Any], tolerances: Mapping[str, Tolerance], path: str
+) -> list[str]:
+    if len(duck) != len(spark):
+        return [f"{path}: {len(duck)} items on duckdb, {len(spark)} on pyspark"]
+    out = []
+    for i, (a, b) in enumerate(zip(duck, spark, strict=True)):
+        out += differences(a, b, tolerances, f"{path}[{i}]")
+    return out
+
+
+def _float_difference(duck: float, spark: float, tolerances: Mapping[str, Tolerance], path: str) -> list[str]:
+    name = path.rsplit(".", 1)[-1].split("[", 1)[0]
+    tol = tolerances.get(name, FLOAT)
+    if duck == spark or abs(duck - spark) <= max(tol.abs, tol.rel * max(abs(duck), abs(spark))):
+        return []
+    return [f"{path}: {duck!r} != {spark!r} (tolerance for {name}: rel {tol.rel}, abs {tol.abs})"]
+
+
+# --- normalisation helpers ------------------------------------------------------------------------
+
+
+def _sort_key(row: Mapping[str, Any]) -> str:
+    return json.dumps(row, sort_keys=True, default=str)
+
+
+def rows(data: pa.Table | Iterable[Mapping[str, Any]], *, drop: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The rows of an unordered result as dicts, in a canonical order, without ``drop`` columns."""
+    records = data.to_pylist() if isinstance(data, pa.Table) else list(data)
+    return sorted(({k: v for k, v in r.items() if k not in drop} for r in records), key=_sort_key)
+
+
+def table(side: Side, name: str, *, drop: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """A whole stored table, canonically ordered."""
+    return rows(side.store.execute(side.store.backend.table(name)), drop=drop)
+
+
+@contextmanager
+def kept_customer_map(store: Store) -> Any:
+    """Run a block that re-stitches, then put the world's ``customer_map`` back as it was."""
+    backend = store.backend
+    backend.create_table("_parity_customer_map", backend.table("customer_map"), overwrite=True)
+    try:
+        yield
+    finally:
+        backend.create_table("customer_map", backend.table("_parity_customer_map"), overwrite=True)
+        backend.drop_table("_parity_customer_map")
+
+
+def _has(condition: bool, message: str) -> None:
+    assert condition, message
+
+
+# --- ingest ---------------------------------------------------------------------------------------
+
+
+def _reports_expect(reports: list[dict[str, Any]]) -> None:
+    edge = [r for r in reports if str(r["source"]).endswith("edge_cases.csv")]
+    _has(len(edge) == 2, f"edge_cases.csv is ingested twice: {edge}")
+    first, again = edge
+    _has((first["loaded"], first["duplicates"]) == (6, 1), f"first ingest: {first}")
+    _has(
+        first["quarantined_by_reason"] == {"bad_timestamp": 1, "missing_field": 1, "bad_value": 1}, str(first)
+    )
+    _has((again["loaded"], again["duplicates"]) == (0, 7), f"re-ingest loads nothing: {again}")
+
+
+@case("ingest_reports", expect=_reports_expect)
+def ingest_reports(side: Side) -> Any:
+    return side.ingest_reports
+
+
+def _events_expect(events: list[dict[str, Any]]) -> None:
+    by_id = {r["event_id"]: r for r in events}
+    utc = _dt.UTC
+    _has(by_id["e2"]["timestamp"] == _dt.datetime(2024, 1, 15, 9, 5, tzinfo=utc), "naive: Amsterdam")
+    _has(by_id["e4"]["timestamp"] == _dt.datetime(2024, 1, 15, 10, 0, 0, 123000, tzinfo=utc), "epoch ms")
+    _has(
+        by_id["e5"]["timestamp"] == _dt.datetime(2024, 1, 15, 23, 0, tzinfo=utc), "a date: Amsterdam midnight"
+    )
+    _has(
+        [by_id[i]["channel"] for i in ("e2", "e3", "e4", "e7")]
+        == ["call_center", "whatsapp", "email", "other"],
+        "",
+    )
+    _has(len(events) > 4000, f"the synthetic world is in the events ({len(events)} rows)")
+
+
+@case("events", expect=_events_expect)
+def events_table(side: Side) -> Any:
+    # ``source`` is the path of the file: identical on both sides, but noise in a diff.
+    return table(side, "events", drop=("source",))
+
+
+def _quarantine_expect(quarantined: list[dict[str, Any]]) -> None:
+    lines = sorted(r["line"] for r in quarantined if str(r["source"]).endswith("edge_cases.csv"))
+    # Lines 7, 10 and 11, once per ingest of the file (it is ingested twice).
+    _has(lines == [7, 7, 10, 10, 11, 11], f"quarantined lines of edge_cases.csv: {lines}")
+
+
+@case("quarantine", expect=_quarantine_expect)
+def quarantine_table(side: Side) -> Any:
+    return table(side, "quarantine")
+
+
+@case("identities_customers_feedback_assignments")
+def other_raw_tables(side: Side) -> Any:
+    return {
+        name: table(side, name, drop=("source",))
+        for name in ("identities", "customers", "feedback", "assignments")
+    }
+
+
+@case("events_per_local_day_and_channel")
+def daily_by_channel(side: Side) -> Any:
+    store = side.store
+    events = store.table("events")
+    day = store.local_time(events.timestamp).truncate("D").date().name("day")
+    expr = events.group_by([day, "channel"]).agg(n=events.count(), value=events.value.sum())
+    return rows(store.execute(expr))
+
+
+# --- identity -------------------------------------------------------------------------------------
+
+
+def _stitch_expect(cmap: list[dict[str, Any]]) -> None:
+    by_id = {(r["identifier_type"], r["identifier_value"]): r["customer_id"] for r in cmap}
+    _has(by_id[("anonymous_id", "dev-ann")] == by_id[("user_id", "ann")], "ann's device joins her")
+    _has(by_id[("anonymous_id", "dev-bob")] == by_id[("user_id", "bob")], "bob's device joins him")
+    _has(by_id[("user_id", "carl")] != by_id[("user_id", "dora")], "a shared tablet joins no one")
+
+
+@case("customer_map", expect=_stitch_expect)
+def customer_map(side: Side) -> Any:
+    return table(side, "customer_map")
+
+
+def _limits_expect(result: dict[str, Any]) -> None:
+    reasons = {r["reason"] for r in result["report"]}
+    _has(any(r.startswith("limit:") for r in reasons), f"the limits leave some links unused: {reasons}")
+    kinds: dict[tuple[str, str], int] = {}
+    for r in result["customer_map"]:
+        key = (r["customer_id"], r["identifier_type"])
+        kinds[key] = kinds.get(key, 0) + 1
+    _has(max(n for (_, t), n in kinds.items() if t == "user_id") == 1, "no customer has two logins")
+    _has(max(n for (_, t), n in kinds.items() if t == "email") == 2, "ann keeps two of her e-mails")
+
+
+@case("identity_max_per_customer", expect=_limits_expect)
+def identity_limits(side: Side) -> Any:
+    # The shared-identifier guard is relaxed so that the limits, not the guard, decide.
+    rules = IdentityRules(max_customers_per_identifier=3, max_per_customer={"user_id": 1, "email": 2})
+    with kept_customer_map(side.store):
+        result = stitch(side.store, rules)
+        return {
+            "customer_map": rows(side.store.execute(result.customer_map)),
+            "report": rows(side.store.execute(result.shared)),
+        }
+
+
+# --- journeys -------------------------------------------------------------------------------------
+
+
+def _journeys_expect(journeys: list[dict[str, Any]]) -> None:
+    types = {r["journey_type"] for r in journeys}
+    _has({"purchase", "support", "information"} <= types, f"journey types: {types}")
+    _has(len(journeys) > 500, f"{len(journeys)} journeys")
+
+
+def _schema(side: Side, name: str) -> dict[str, str]:
+    # Spark's TIMESTAMP is an instant without a zone in its type; results carry UTC (to_arrow).
+    schema = side.store.backend.table(name).schema()
+    return {col: "timestamp" if dtype.is_timestamp() else str(dtype) for col, dtype in schema.items()}
+
+
+@case("derived_table_types")
+def derived_table_types(side: Side) -> Any:
+    """The model tables have the same column types on both engines (a DECIMAL or INT where DuckDB
+    has DOUBLE or BIGINT would change later arithmetic and unions)."""
+    return {name: _schema(side, name) for name in ("customer_map", "journeys", "journey_events")}
+
+
+def _probe_expect(result: dict[str, Any]) -> None:
+    _has(result["types"]["cost"] == "float64" and result["types"]["pos"] == "int64", str(result["types"]))
+    _has(all(isinstance(r["epoch"], int) for r in result["rows"]), "whole-second epochs")
+
+
+@case("backend_types_epochs_windows", expect=_probe_expect)
+def backend_probe(side: Side) -> Any:
+    """The backend layer's compiler fixes, end to end through a materialised table: float literals
+    stay doubles on Spark (not DECIMAL), integer window results stay BIGINT (Spark: INT), and
+    ``epoch_seconds`` is whole seconds (floor) on both engines, whatever the fraction."""
+    from journeylens.store._backend import scratch_table
+
+    store = side.store
+    ev = store.table("events")
+    expr = ev.select(
+        ev.event_id,
+        cost=ibis.cases((ev.channel == "email", 0.005), (ev.channel == "web", 0.35), else_=0.0),
+        pos=ibis.row_number().over(group_by=ev.user_id, order_by=[ev.timestamp, ev.ingest_seq]),
+        epoch=ev.timestamp.epoch_seconds().cast("int64"),
+        micros=ev.timestamp.delta(ev.timestamp.truncate("s"), unit="microsecond"),
+    )
+    made = scratch_table(store.backend, "_parity_probe", expr)
+    try:
+        stored = made.union(expr)  # fails unless the stored types are the promised ones
+        per = stored.group_by("event_id").agg(
+            cost=stored.cost.sum(), pos=stored.pos.max(), epoch=stored.epoch.max(), micros=stored.micros.max()
+        )
+        types = {col: str(dtype) for col, dtype in made.schema().items()}
+        return {"types": types, "rows": rows(store.execute(per))}
+    finally:
+        store.backend.drop_table("_parity_probe", force=True)
+
+
+@case("journeys", expect=_journeys_expect)
+def journeys_table(side: Side) -> Any:
+    return table(side, "journeys")
+
+
+def _steps_expect(steps: list[dict[str, Any]]) -> None:
+    tie = [r for r in steps if r["touchpoint"] in _TIE and r["timestamp"] == _TIE_AT]
+    _has([r["touchpoint"] for r in sorted(tie, key=lambda r: r["step"])] == list(_TIE), f"tie: {tie}")
+
+
+_TIE = ("product_page", "add_to_cart", "checkout", "payment", "order_confirmation")
+_TIE_AT = _dt.datetime(2024, 3, 5, 10, 0, tzinfo=_dt.UTC)
+
+
+@case("journey_events", expect=_steps_expect)
+def journey_events(side: Side) -> Any:
+    store = side.store
+    je, events = store.backend.table("journey_events"), store.table("events")
+    joined = je.join(events, "event_id").select(
+        je.journey_id, je.step, je.event_id, events.timestamp, events.touchpoint
+    )
+    return rows(store.execute(joined))
+
+
+# Known engine gaps, stated once: each names the code that must change (its owner fixes it).
+TRAITS_ON_SPARK = (
+    "customers.traits[trait] (ibis JSON item access) raises NotImplementedError on PySpark, where "
+    "JSON columns are stored as strings: journeys/summary.py:_group_column and "
+    "discovery/selection.py:customer_segments must read the trait with "
+    "store._backend.json_text(customers.traits, trait), as the event properties are read"
+)
+APPROX_MEDIAN = (
+    "journeys/summary.py computes median_duration_s with approx_median(): DuckDB's t-digest "
+    "interpolates, Spark's percentile_approx returns a stored value (one week: 24.5 h on DuckDB, "
+    "0.0 h on Spark); an exact median() (as the process map and variants use) agrees on both"
+)
+
+
+def _summary(side: Side, spec: JourneySummarySpec) -> list[dict[str, Any]]:
+    # median_duration_h is compared on its own (journeys_summary_median_duration).
+    return [
+        {k: v for k, v in row.items() if k != "median_duration_h"}
+        for row in journey_summary(side.store, spec).rows
+    ]
+
+
+@case("journeys_summary_by_type")
+def summary_by_type(side: Side) -> Any:
+    return _summary(side, JourneySummarySpec(by="journey_type"))
+
+
+@case("journeys_summary_by_week")
+def summary_by_week(side: Side) -> Any:
+    return _summary(side, JourneySummarySpec(by="period", period="week"))
+
+
+@case("journeys_summary_by_first_channel")
+def summary_by_channel(side: Side) -> Any:
+    return _summary(side, JourneySummarySpec(by="channel"))
+
+
+@case("journeys_summary_by_segment", xfail=TRAITS_ON_SPARK, xfail_raises=NotImplementedError)
+def summary_by_segment(side: Side) -> Any:
+    return _summary(side, JourneySummarySpec(by="segment"))
+
+
+@case("journeys_summary_median_duration", xfail=APPROX_MEDIAN)
+def summary_median(side: Side) -> Any:
+    spec = JourneySummarySpec(by="period", period="week")
+    return [(row["group"], row["median_duration_h"]) for row in journey_summary(side.store, spec).rows]
+
+
+# --- discovery ------------------------------------------------------------------------------------
+
+
+@case("process_map_touchpoint")
+def process_map_touchpoint(side: Side) -> Any:
+    return process_map(side.store, MapSpec(key=ActivityKey.touchpoint)).to_dict()
+
+
+def _lifecycle_expect(result: dict[str, Any]) -> None:
+    names = {node["activity"] for node in result["nodes"]}
+    _has({"billing_call+start", "billing_call+complete"} <= names, "the lifecycle story is in the map")
+
+
+@case("process_map_touchpoint_lifecycle", expect=_lifecycle_expect)
+def process_map_lifecycle(side: Side) -> Any:
+    return process_map(side.store, MapSpec(key=ActivityKey.touchpoint_lifecycle)).to_dict()
+
+
+@case("process_map_channel_support")
+def process_map_channel(side: Side) -> Any:
+    spec = MapSpec(key=ActivityKey.channel, filter=JourneyFilter(journey_type=["support"]), max_edges=15)
+    return process_map(side.store, spec).to_dict()
+
+
+@case("variants_touchpoint")
+def variants_touchpoint(side: Side) -> Any:
+    return variants(side.store, VariantSpec(coverage=1.0)).to_dict()
+
+
+@case("variants_channel_touchpoint_purchase")
+def variants_channel_touchpoint(side: Side) -> Any:
+    spec = VariantSpec(
+        key=ActivityKey.channel_touchpoint, filter=JourneyFilter(journey_type=["purchase"]), limit=20
+    )
+    return variants(side.store, spec).to_dict()
+
+
+@case("paths_after_product_page")
+def paths_after(side: Side) -> Any:
+    return paths(side.store, PathsSpec(start="product_page", steps=4, top=5)).to_dict()
+
+
+@case("paths_before_billing_call_by_channel")
+def paths_before(side: Side) -> Any:
+    spec = PathsSpec(end="call_center:billing_call", steps=3, top=4, key=ActivityKey.channel_touchpoint)
+    return paths(side.store, spec).to_dict()
+
+
+@case("paths_between_home_and_checkout")
+def paths_between(side: Side) -> Any:
+    return paths(side.store, PathsSpec(start="home", end="checkout", steps=3, top=5)).to_dict()
+
+
+@case("touchpoint_inventory")
+def inventory(side: Side) -> Any:
+    return touchpoint_inventory(side.store, InventorySpec(), side.config.journeys).to_dict()
+
+
+PURCHASE_STEPS = ["product_page", "add_to_cart", "checkout", "payment", "order_confirmation"]
+
+
+@case("funnel_ordered_customer")
+def funnel_ordered(side: Side) -> Any:
+    return funnel(side.store, FunnelSpec(steps=PURCHASE_STEPS, window="7d")).to_dict()
+
+
+@case("funnel_strict_journey")
+def funnel_strict(side: Side) -> Any:
+    spec = FunnelSpec(
+        steps=["product_page", "add_to_cart", "checkout"], order="strict", unit="journey", window="1d"
+    )
+    return funnel(side.store, spec).to_dict()
+
+
+@case("funnel_any_order_journey")
+def funnel_any(side: Side) -> Any:
+    spec = FunnelSpec(
+        steps=["search", "product_reviews", "add_to_cart"], order="any", unit="journey", window="2d"
+    )
+    return funnel(side.store, spec).to_dict()
+
+
+@case("funnel_optional_step_alternatives_exclusion")
+def funnel_optional_exclusion(side: Side) -> Any:
+    spec = FunnelSpec(
+        steps=["product_page", "?add_to_cart", "checkout", "order_confirmation|order_confirmation_email"],
+        exclusions=["payment_error"],
+        window="14d",
+    )
+    return funnel(side.store, spec).to_dict()
+
+
+@case("funnel_by_segment", xfail=TRAITS_ON_SPARK, xfail_raises=NotImplementedError)
+def funnel_by_segment(side: Side) -> Any:
+    spec = FunnelSpec(steps=["product_page", "checkout", "order_confirmation"], window="14d", by="segment")
+    return funnel(side.store, spec).to_dict()
+
+
+@case("funnel_by_experiment_variant")
+def funnel_by_variant(side: Side) -> Any:
+    spec = FunnelSpec(
+        steps=["checkout", "payment", "order_confirmation"],
+        window="1d",
+        by="variant",
+        experiment="checkout_redesign",
+    )
+    return funnel(side.store, spec).to_dict()
+
+
+@case("funnel_by_channel_journeys_filtered")
+def funnel_by_channel(side: Side) -> Any:
+    spec = FunnelSpec(
+        steps=["home", "product_page", "checkout"],
+        unit="journey",
+        window="3d",
+        by="channel",
+        journeys=JourneyFilter(journey_type=["purchase"]),
+    )
+    return funnel(side.store, spec).to_dict()
+
+
+@case("rfm_segments")
+def rfm(side: Side) -> Any:
+    return rows(side.store.execute(rfm_segments(side.store)))
+
+
+@case("compare_segments_builtin")
+def segments_builtin(side: Side) -> Any:
+    return compare_segments(side.store, SegmentComparisonSpec()).to_dict()
+
+
+@case("compare_segments_behaviour_chat")
+def segments_did_chat(side: Side) -> Any:
+    spec = SegmentComparisonSpec(cohort=parse_cohort("did:channel=chat:60d"), baseline="pairs")
+    return compare_segments(side.store, spec).to_dict()
+
+
+@case("compare_segments_trait_cohort", xfail=TRAITS_ON_SPARK, xfail_raises=NotImplementedError)
+def segments_trait(side: Side) -> Any:
+    spec = SegmentComparisonSpec(cohort=parse_cohort("trait:segment"), baseline="first")
+    return compare_segments(side.store, spec).to_dict()
+
+
+@case("compare_periods_months")
+def periods(side: Side) -> Any:
+    return compare_periods(
+        side.store,
+        ["success", "leakage", "duration_s", "cost_to_serve"],
+        "2026-01-01:2026-02-01",
+        "2026-03-01:2026-04-01",
+    ).to_dict()
