@@ -33,6 +33,7 @@ from journeylens.discovery.funnel import (
     funnel,
     funnel_spec,
 )
+from journeylens.errors import NotFoundError
 from journeylens.store import Store
 
 # --- a store written directly --------------------------------------------------------------------
@@ -543,6 +544,13 @@ def test_unknown_touchpoint_names_the_step_and_suggests_close_matches(shop: Stor
     with pytest.raises(FunnelSpecError) as err:
         funnel(shop, steps=["product_page", "chat"])
     assert "'chat:*'" in str(err.value.hint)  # a channel written as a touchpoint
+
+
+def test_an_empty_workspace_says_what_to_load(store: Store) -> None:
+    load(store, [])
+    with pytest.raises(NotFoundError, match="no events to build a funnel from") as err:
+        funnel(store, steps=["product_page", "checkout"])
+    assert "journeylens ingest" in str(err.value.hint)
 
 
 def test_empty_filter_result_is_a_clear_error(shop: Store) -> None:

@@ -19,7 +19,7 @@ from journeylens.discovery._funnel_spec import (
     FunnelSpecError,
     FunnelUnit,
 )
-from journeylens.discovery.selection import activity_expr, customer_segments
+from journeylens.discovery.selection import customer_segments
 from journeylens.identity.stitch import ANONYMOUS, USER
 from journeylens.journeys.summary import wilson
 from journeylens.store import Store
@@ -168,8 +168,8 @@ def _rows_of(group: dict[str, Any], spec: FunnelSpec) -> list[dict[str, Any]]:
         row |= _rate("conversion_from_previous", units[k - 1], den) | {"previous_units": den}
         row |= _rate("conversion_from_first", units[k - 1], units[0]) | {"first_units": units[0]}
         for name, key in (("previous", "p"), ("first", "f")):
-            row[f"median_seconds_from_{name}"] = _number(group.get(f"m{key}{k}"))
-            row[f"mean_seconds_from_{name}"] = _number(group.get(f"a{key}{k}"))
+            row[f"median_seconds_from_{name}"] = _seconds(group.get(f"m{key}{k}"))
+            row[f"mean_seconds_from_{name}"] = _seconds(group.get(f"a{key}{k}"))
         rows.append(row)
         if not spec.steps[k - 1].optional:
             required = k
@@ -183,35 +183,21 @@ def _rate(name: str, num: int, den: int | None) -> dict[str, float | None]:
     return {name: num / den, f"{name}_low": low, f"{name}_high": high}
 
 
-def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _seconds(millis: Any) -> float | None:
+    return None if millis is None else float(millis) / 1000
 
 
 # --- after drop-off -----------------------------------------------------------------------------
 
 
-def after_drop_off(
-    store: Store, labelled: ir.Table, events: ir.Table, log: ir.Table, spec: FunnelSpec
-) -> pa.Table:
+def after_drop_off(store: Store, labelled: ir.Table, events: ir.Table, spec: FunnelSpec) -> pa.Table:
     """For units that stopped at step k < N: the next activity after their step-k event."""
     n, names = len(spec.steps), step_names(spec)
     dropped = labelled.filter(labelled.level < n)
-    last = events.select(_unit=events.unit, _pos=events.pos, _ts=events.ts, _seq=events.seq,
-                         _eid=events.event_id)  # fmt: skip
-    d = dropped.join(last, (dropped.unit == last._unit) & (dropped.last_pos == last._pos)).select(
-        "unit", "level", "breakdown", "_ts", "_seq", "_eid", _end=dropped.start_sec + spec.window_seconds
-    )
-    later = log.mutate(activity=activity_expr(log, spec.key)).join(d, "unit")
-    after = (later.ts > later._ts) | (
-        (later.ts == later._ts)
-        & ((later.seq > later._seq) | ((later.seq == later._seq) & (later.event_id > later._eid)))
-    )
-    nearby = later.filter(after & (later.sec <= later._end))
-    ranked = nearby.mutate(_r=ibis.row_number().over(group_by="unit", order_by=["ts", "seq", "event_id"]))
-    nxt = ranked.filter(ranked._r == 0).select(_unit=ranked.unit, _activity=ranked.activity)
-    res = d.left_join(nxt, d.unit == nxt._unit).select(
-        "breakdown", "level", activity=nxt._activity.fill_null(NONE)
-    )
+    last = events.select(_unit=events.unit, _pos=events.pos, _next=events.next_activity, _at=events.next_ms)
+    d = dropped.left_join(last, (dropped.unit == last._unit) & (dropped.last_pos == last._pos))
+    inside = d._next.notnull() & (d._at <= d.start_ms + spec.window_ms)
+    res = d.select("breakdown", "level", activity=ibis.ifelse(inside, d._next, NONE))
     counts = store.execute(res.group_by(["breakdown", "level", "activity"]).aggregate(units=res.count()))
     grouped: dict[tuple[str, int], list[tuple[str, int]]] = {}
     for r in counts.to_pylist():

@@ -218,7 +218,8 @@ class FunnelSpec(BaseModel):
     def _positive(cls, value: dt.timedelta) -> dt.timedelta:
         if value.total_seconds() <= 0:
             raise ValueError(f"the conversion window must be longer than zero (got {value})")
-        return value
+        # Times are compared in whole milliseconds on every engine.
+        return dt.timedelta(milliseconds=max(1, round(value.total_seconds() * 1000)))
 
     @model_validator(mode="after")
     def _consistent(self) -> FunnelSpec:
@@ -248,6 +249,10 @@ class FunnelSpec(BaseModel):
     @property
     def window_seconds(self) -> float:
         return self.window.total_seconds()
+
+    @property
+    def window_ms(self) -> int:
+        return round(self.window.total_seconds() * 1000)
 
     def exclusion_range(self, x: Exclusion) -> tuple[int, int]:
         return x.from_step, len(self.steps) if x.to_step is None else x.to_step

@@ -49,11 +49,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from journeylens.discovery import _funnel_engine as engine
+from journeylens.discovery._funnel_match import classify, matches
 from journeylens.discovery._funnel_report import after_drop_off, step_rows, with_breakdown
 from journeylens.discovery._funnel_spec import (
     MAX_STEPS,
@@ -68,11 +68,12 @@ from journeylens.discovery._funnel_spec import (
     funnel_spec,
 )
 from journeylens.discovery._result import TableResult
-from journeylens.discovery.selection import EmptySelectionError, select_journeys
+from journeylens.discovery.selection import EmptySelectionError, activity_expr, select_journeys
+from journeylens.errors import NotFoundError
 from journeylens.identity.profile import require_customer_map
 from journeylens.identity.stitch import events_with_customers
 from journeylens.store import Store
-from journeylens.store._backend import json_text, scratch_table
+from journeylens.store._backend import scratch_table
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -185,11 +186,11 @@ def funnel(store: Store, spec: FunnelSpec | None = None, /, **fields: Any) -> Fu
     log = unit_log(store, spec)
     plan = _plan(spec)
     with _scratch(store) as materialize:
-        events = materialize("events", _matched(log, spec, plan))
+        events = materialize("events", _matched(log, spec, plan, materialize))
         best = materialize("best", _best(events, plan, materialize))
         labelled = materialize("labelled", with_breakdown(store, best, events, spec))
         rows = step_rows(store, labelled, spec)
-        after = after_drop_off(store, labelled, events, log, spec)
+        after = after_drop_off(store, labelled, events, spec)
     return FunnelResult(table=rows, spec=spec, after_drop_off=after)
 
 
@@ -199,19 +200,22 @@ def _plan(spec: FunnelSpec) -> engine.Plan:
     return engine.Plan(
         steps=len(spec.steps),
         order=spec.order.value,
-        window=spec.window_seconds,
+        window=spec.window_ms,
         optional=tuple(s.optional for s in spec.steps),
         exclusions=tuple(spec.exclusion_range(x) for x in spec.exclusions),
         groups=groups,
     )
 
 
-def _matched(log: ir.Table, spec: FunnelSpec, plan: engine.Plan) -> ir.Table:
-    steps = [_matches(log, s.any_of) for s in spec.steps]
-    exclusions = [_matches(log, x.any_of) for x in spec.exclusions]
-    positioned = spec.unit is FunnelUnit.journey
+def _matched(log: ir.Table, spec: FunnelSpec, plan: engine.Plan, materialize: engine.Materialize) -> ir.Table:
+    starting = spec.steps[0].any_of
+    if spec.order is FunnelOrder.any:
+        starting = [m for step in spec.steps for m in step.any_of]
+    # Stored first: a small table the engine can hash, and the events are not read twice.
+    bounds = materialize("spans", engine.spans(log.filter(matches(log, starting)), plan))
     keep = ["channel"] if spec.by is FunnelBreakdown.channel else []
-    return engine.matched_events(log, steps, exclusions, plan, positioned=positioned, keep=keep)
+    positioned = spec.unit is FunnelUnit.journey
+    return engine.matched_events(classify(log, spec), plan, positioned=positioned, bounds=bounds, keep=keep)
 
 
 def _best(events: ir.Table, plan: engine.Plan, materialize: engine.Materialize) -> ir.Table:
@@ -220,19 +224,6 @@ def _best(events: ir.Table, plan: engine.Plan, materialize: engine.Materialize) 
     attempts, path = engine.ordered_attempts(events, plan, materialize)
     best = materialize("winners", engine.best_attempts(attempts))
     return engine.ordered_times(best, path, plan)
-
-
-def _matches(log: ir.Table, matchers: list[StepMatcher]) -> ir.BooleanValue:
-    alternatives = []
-    for m in matchers:
-        preds = []
-        if m.touchpoint is not None:
-            preds.append(log.touchpoint == m.touchpoint)
-        if m.channel is not None:
-            preds.append(log.channel == m.channel)
-        preds.extend(json_text(log.properties, k) == v for k, v in m.properties.items())
-        alternatives.append(ibis.and_(*preds))
-    return ibis.or_(*alternatives)
 
 
 @contextmanager
@@ -272,6 +263,11 @@ def check_vocabulary(store: Store, spec: FunnelSpec) -> None:
         if missing:
             field, value = missing[0]
             vocabulary = store.execute(events.select(column).distinct()).column(0).to_pylist()
+            if not vocabulary:
+                raise NotFoundError(
+                    "There are no events to build a funnel from.",
+                    hint="Load events first: `journeylens ingest FILE`.",
+                )
             raise FunnelSpecError.unknown_value(field, kind, value, sorted(str(v) for v in vocabulary if v))
 
 
@@ -283,7 +279,7 @@ def unit_log(store: Store, spec: FunnelSpec) -> ir.Table:
     """The events a funnel reads, one row per event with its ``unit``.
 
     Columns: unit, customer_id, pos (journey step, journeys only), ts, seq, event_id, channel,
-    touchpoint, properties, sec (epoch seconds, millisecond precision).
+    touchpoint, properties, activity (under ``spec.key``, for "where did they go").
     """
     flt = spec.journeys
     filtered = bool(flt.model_dump(exclude_defaults=True, exclude={"segment_trait"}))
@@ -301,8 +297,7 @@ def unit_log(store: Store, spec: FunnelSpec) -> ir.Table:
         unit = j.journey_id if spec.unit is FunnelUnit.journey else j.customer_id
         log = rows.select(*[ev[c] for c in ev.columns], customer_id=j.customer_id, unit=unit,
                           pos=je.step.cast("int64"))  # fmt: skip
-    sec = log.timestamp.epoch_seconds().cast("float64").floor() + log.timestamp.millisecond() / 1000
     cols = ["unit", "customer_id", "event_id", "channel", "touchpoint", "properties"]
     if spec.unit is FunnelUnit.journey:
         cols.append("pos")
-    return log.select(*cols, ts=log.timestamp, seq=log.ingest_seq, sec=sec.cast("float64"))
+    return log.select(*cols, ts=log.timestamp, seq=log.ingest_seq, activity=activity_expr(log, spec.key))
