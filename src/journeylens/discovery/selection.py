@@ -97,7 +97,7 @@ def customer_segments(store: Store, trait: str = "segment") -> ir.Table:
     cmap = store.backend.table("customer_map")
     customers = store.table("customers")
     users = cmap.filter(cmap.identifier_type == USER)
-    value = customers.traits[trait].str
+    value = json_text(customers.traits, trait)
     return (
         users.join(customers, users.identifier_value == customers.user_id)
         .group_by(users.customer_id)

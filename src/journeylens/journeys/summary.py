@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from journeylens.identity.stitch import USER
 from journeylens.journeys.build import require_journeys
 from journeylens.store import Store
+from journeylens.store._backend import json_text
 
 Z95 = 1.959963984540054
 UNKNOWN = "(unknown)"
@@ -134,7 +135,7 @@ def _group_column(store: Store, journeys: ir.Table, spec: JourneySummarySpec) ->
         return journeys.mutate(group=local.truncate(_TRUNC[spec.period]).strftime(fmt))
     cmap = store.backend.table("customer_map")
     customers = store.table("customers")
-    trait = customers.traits[spec.segment_trait].str
+    trait = json_text(customers.traits, spec.segment_trait)
     users = cmap.filter(cmap.identifier_type == USER)
     seg = (
         users.join(customers, users.identifier_value == customers.user_id)
@@ -167,7 +168,7 @@ def journey_summary(store: Store, spec: JourneySummarySpec | None = None) -> Jou
     metrics["cost_mean"] = grouped.cost_to_serve.mean()
     metrics["cost_std"] = grouped.cost_to_serve.std()
     metrics["cost_total"] = grouped.cost_to_serve.sum()
-    metrics["median_duration_s"] = grouped.duration_s.approx_median()
+    metrics["median_duration_s"] = grouped.duration_s.median()
     table = grouped.group_by(grouped.group.fill_null(UNKNOWN).name("group")).agg(**metrics)
     rows = store.execute(table.order_by("group")).to_pylist()
     return JourneySummary(spec, [_finish(row) for row in rows])
