@@ -375,26 +375,8 @@ def journey_events(side: Side) -> Any:
     return rows(store.execute(joined))
 
 
-# Known engine gaps, stated once: each names the code that must change (its owner fixes it).
-TRAITS_ON_SPARK = (
-    "customers.traits[trait] (ibis JSON item access) raises NotImplementedError on PySpark, where "
-    "JSON columns are stored as strings: journeys/summary.py:_group_column and "
-    "discovery/selection.py:customer_segments must read the trait with "
-    "store._backend.json_text(customers.traits, trait), as the event properties are read"
-)
-APPROX_MEDIAN = (
-    "journeys/summary.py computes median_duration_s with approx_median(): DuckDB's t-digest "
-    "interpolates, Spark's percentile_approx returns a stored value (one week: 24.5 h on DuckDB, "
-    "0.0 h on Spark); an exact median() (as the process map and variants use) agrees on both"
-)
-
-
 def _summary(side: Side, spec: JourneySummarySpec) -> list[dict[str, Any]]:
-    # median_duration_h is compared on its own (journeys_summary_median_duration).
-    return [
-        {k: v for k, v in row.items() if k != "median_duration_h"}
-        for row in journey_summary(side.store, spec).rows
-    ]
+    return journey_summary(side.store, spec).rows
 
 
 @case("journeys_summary_by_type")
@@ -412,15 +394,9 @@ def summary_by_channel(side: Side) -> Any:
     return _summary(side, JourneySummarySpec(by="channel"))
 
 
-@case("journeys_summary_by_segment", xfail=TRAITS_ON_SPARK, xfail_raises=NotImplementedError)
+@case("journeys_summary_by_segment")
 def summary_by_segment(side: Side) -> Any:
     return _summary(side, JourneySummarySpec(by="segment"))
-
-
-@case("journeys_summary_median_duration", xfail=APPROX_MEDIAN)
-def summary_median(side: Side) -> Any:
-    spec = JourneySummarySpec(by="period", period="week")
-    return [(row["group"], row["median_duration_h"]) for row in journey_summary(side.store, spec).rows]
 
 
 # --- discovery ------------------------------------------------------------------------------------
@@ -515,7 +491,7 @@ def funnel_optional_exclusion(side: Side) -> Any:
     return funnel(side.store, spec).to_dict()
 
 
-@case("funnel_by_segment", xfail=TRAITS_ON_SPARK, xfail_raises=NotImplementedError)
+@case("funnel_by_segment")
 def funnel_by_segment(side: Side) -> Any:
     spec = FunnelSpec(steps=["product_page", "checkout", "order_confirmation"], window="14d", by="segment")
     return funnel(side.store, spec).to_dict()
@@ -560,7 +536,7 @@ def segments_did_chat(side: Side) -> Any:
     return compare_segments(side.store, spec).to_dict()
 
 
-@case("compare_segments_trait_cohort", xfail=TRAITS_ON_SPARK, xfail_raises=NotImplementedError)
+@case("compare_segments_trait_cohort")
 def segments_trait(side: Side) -> Any:
     spec = SegmentComparisonSpec(cohort=parse_cohort("trait:segment"), baseline="first")
     return compare_segments(side.store, spec).to_dict()
