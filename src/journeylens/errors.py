@@ -71,10 +71,13 @@ class BackendError(JourneyLensError, RuntimeError):
     """The configured engine cannot be reached or lacks what is needed."""
 
     @classmethod
-    def missing_extra(cls, engine: str, extra: str, exc: Exception) -> BackendError:
+    def missing_extra(
+        cls, engine: str, extra: str, exc: Exception, *, package: str = "journeylens"
+    ) -> BackendError:
+        """``package``: whose extra installs the engine (JourneyLens' own, or ibis-framework's)."""
         return cls(
             f"The {engine} backend needs packages that are not installed ({exc}).",
-            hint=f"Install them with `pip install 'journeylens[{extra}]'`.",
+            hint=f"Install them with `pip install '{package}[{extra}]'`.",
         )
 
     @classmethod

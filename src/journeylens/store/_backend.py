@@ -193,7 +193,8 @@ def connect(
     try:
         return ibis.connect(url)
     except ImportError as exc:
-        raise BackendError.missing_extra(scheme, scheme, exc) from exc
+        # Warehouses come through Ibis' own extras (ibis-framework[bigquery], [snowflake], ...).
+        raise BackendError.missing_extra(scheme, scheme, exc, package="ibis-framework") from exc
     except Exception as exc:
         raise BackendError.bad_url(url, exc) from exc
 
