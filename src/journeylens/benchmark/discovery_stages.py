@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from journeylens.benchmark.stages import STITCHED, WORLD, _fresh_workspace, preparation, stage
+from journeylens.benchmark.stages import JOURNEYS, STITCHED, WORLD, _fresh_workspace, preparation, stage
 from journeylens.discovery.dfg import MapSpec, process_map
 from journeylens.discovery.funnel import FunnelSpec, funnel
 from journeylens.discovery.variants import VariantSpec, variants
@@ -21,7 +21,6 @@ from journeylens.ingest import IngestSpec
 from journeylens.journeys import build_journeys
 from journeylens.workspace import Workspace
 
-JOURNEYS = "journeys_built"
 PROCESS_CSV = "process_csv"
 PROCESS_FILE = "process.csv"
 FUNNEL_STEPS = 20

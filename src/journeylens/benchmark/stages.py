@@ -135,6 +135,8 @@ def ingest_csv(data: Path, work: Path) -> int:
 # identity and journey stages of one run.
 WORLD = "world"
 INGESTED, STITCHED = "ingested", "stitched"
+JOURNEYS = "journeys_built"
+"""Journeys built on the stitched world (prepared in discovery_stages; left by ``journeys``)."""
 
 
 @preparation(INGESTED)
@@ -248,6 +250,7 @@ def floor_sessionize(data: Path, work: Path) -> int:
     "build_journeys on the stitched world workspace (rows: events placed in journeys)",
     floor="floor_sessionize",
     needs=STITCHED,
+    leaves=JOURNEYS,
 )
 def journeys_stage(data: Path, work: Path) -> int:
     ws = Workspace.open(work / WORLD)
