@@ -31,6 +31,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
+
 from journeylens.discovery._result import TableResult
 from journeylens.discovery.selection import EmptySelectionError, JourneyFilter, select_journeys
 from journeylens.errors import InputError
