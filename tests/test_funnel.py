@@ -304,9 +304,13 @@ def logs(draw: st.DrawFn) -> list[Ev]:
 @st.composite
 def step_texts(draw: st.DrawFn) -> str:
     first = draw(st.sampled_from(TOUCHPOINTS))
-    kind = draw(st.sampled_from(["plain", "plain", "plain", "channel", "either", "property"]))
+    kind = draw(
+        st.sampled_from(["plain", "plain", "plain", "channel", "either", "property", "whole channel"])
+    )
     if kind == "channel":
         return f"{draw(st.sampled_from(['web', 'app']))}:{first}"
+    if kind == "whole channel":  # no touchpoint: matched by expressions, not the touchpoint lookup
+        return f"{draw(st.sampled_from(['web', 'app']))}:*"
     if kind == "either":
         return f"{first}|{draw(st.sampled_from(TOUCHPOINTS))}"
     if kind == "property":

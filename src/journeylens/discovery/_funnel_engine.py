@@ -131,7 +131,8 @@ def matched_events(
     t = t.mutate(**extra)
     t = t.filter(_any([t.mask != 0, *[t[f"x{e}"] for e in range(1, n_x + 1)]]))
     cb = {f"x{e}_cb": t[f"x{e}_ci"] - t[f"x{e}"].cast("int64") for e in range(1, n_x + 1)}
-    return t.drop("activity").mutate(pos=t.pos.cast("int64"), **cb)
+    # The sort keys are not needed further on: positions replace them.
+    return t.drop("activity", *SEQUENCE).mutate(pos=t.pos.cast("int64"), **cb)
 
 
 def step_hit(events: ir.Table, step: int) -> ir.BooleanValue:

@@ -99,6 +99,11 @@ class FunnelResult(TableResult):
     """One row per step (per breakdown value): units, conversion, times, drop-off.
 
     ``after_drop_off`` has one row per (breakdown value,) step and next activity.
+
+    Example:
+        >>> result = funnel(ws.store, steps=["home", "checkout"])  # doctest: +SKIP
+        >>> result.to_pandas()[["step_name", "units", "conversion_from_previous"]]  # doctest: +SKIP
+        >>> result.plot().show()  # doctest: +SKIP
     """
 
     spec: FunnelSpec
@@ -182,8 +187,8 @@ def funnel(store: Store, spec: FunnelSpec | None = None, /, **fields: Any) -> Fu
         >>> result.to_pandas()[["breakdown", "step_name", "units", "conversion_from_first"]]  # doctest: +SKIP
     """
     spec = spec if spec is not None else funnel_spec(**fields)
-    check_vocabulary(store, spec)
-    log = unit_log(store, spec)
+    _check_vocabulary(store, spec)
+    log = _unit_log(store, spec)
     plan = _plan(spec)
     with _scratch(store) as materialize:
         events = materialize("events", _matched(log, spec, plan, materialize))
@@ -243,7 +248,7 @@ def _scratch(store: Store) -> Iterator[engine.Materialize]:
             store.backend.drop_table(name, force=True)
 
 
-def check_vocabulary(store: Store, spec: FunnelSpec) -> None:
+def _check_vocabulary(store: Store, spec: FunnelSpec) -> None:
     """Every touchpoint and channel a step or an exclusion names must occur in the events."""
     named: list[tuple[str, str, str]] = []
     for i, step in enumerate(spec.steps, start=1):
@@ -275,7 +280,7 @@ def _names(m: StepMatcher) -> list[tuple[str, str]]:
     return [(k, v) for k, v in (("touchpoint", m.touchpoint), ("channel", m.channel)) if v is not None]
 
 
-def unit_log(store: Store, spec: FunnelSpec) -> ir.Table:
+def _unit_log(store: Store, spec: FunnelSpec) -> ir.Table:
     """The events a funnel reads, one row per event with its ``unit``.
 
     Columns: unit, customer_id, pos (journey step, journeys only), ts, seq, event_id, channel,
