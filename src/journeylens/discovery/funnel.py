@@ -8,7 +8,8 @@ Semantics (what the plain-Python reference in ``tests/test_funnel.py`` implement
   order, then event id; "before" and "after" always mean this order, so ties in time are broken by
   ingestion order.
 * **Attempts.** Every event matching step 1 starts an attempt; the conversion window runs from that
-  event (inclusive: an event exactly ``window`` later still counts). An attempt never goes back.
+  event (inclusive: an event exactly ``window`` later still counts; times are compared in whole
+  milliseconds on every engine). An attempt never goes back.
 * **Ordered.** An attempt at step ``k`` advances at the *first* later event that matches a step it
   may take next (step ``k+1``; also later steps when the steps in between are optional, up to and
   including the next required one); when that event matches several of them it takes the furthest.
