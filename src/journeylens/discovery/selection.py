@@ -105,11 +105,6 @@ def customer_segments(store: Store, trait: str = "segment") -> ir.Table:
     )
 
 
-def _with_customer_events(store: Store, journeys: ir.Table, events_filter: ir.Table) -> ir.Table:
-    keep = events_filter.select("journey_id").distinct()
-    return journeys.semi_join(keep, "journey_id")
-
-
 def select_journeys(store: Store, flt: JourneyFilter | None = None) -> ir.Table:
     """The ``journeys`` rows the filter keeps (an Ibis expression; nothing runs yet)."""
     flt = flt or JourneyFilter()
@@ -138,8 +133,8 @@ def select_journeys(store: Store, flt: JourneyFilter | None = None) -> ir.Table:
         for key, value in flt.properties.items():
             ev_preds.append(json_text(events.properties, key) == value)
         hits = events.filter(*ev_preds).select("event_id")
-        matched = je.semi_join(hits, "event_id")
-        journeys = _with_customer_events(store, journeys, matched)
+        matched = je.semi_join(hits, "event_id").select("journey_id").distinct()
+        journeys = journeys.semi_join(matched, "journey_id")
     return journeys
 
 
