@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.table import Table
@@ -87,3 +87,23 @@ def _table_cell(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items())
     return str(value)
+
+
+class Result(Protocol):
+    """What the discovery results share: a whole-result JSON view and one table of rows."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def records(self) -> list[dict[str, Any]]: ...
+
+
+def render_machine(result: Result, fmt: OutputFormat) -> bool:
+    """JSON (the whole result) or CSV (its rows) for scripts; False when ``fmt`` is the table view,
+    which each command lays out itself."""
+    if fmt is OutputFormat.json:
+        render(result.to_dict(), fmt)
+        return True
+    if fmt is OutputFormat.csv:
+        render(result.records(), fmt)
+        return True
+    return False

@@ -20,7 +20,7 @@ from journeylens.cli._filters import (
     activity_key,
     journey_filter,
 )
-from journeylens.cli._output import OutputFormat, err_console, render
+from journeylens.cli._output import OutputFormat, err_console, render, render_machine
 from journeylens.cli.app import FormatOpt, WorkspaceOpt, app
 from journeylens.discovery.funnel import FunnelBreakdown, FunnelOrder, FunnelUnit, funnel, funnel_spec
 from journeylens.errors import InputError
@@ -87,11 +87,7 @@ def funnel_command(
         journeys=journey_filter(journey_type, segment, channel, outcome, since, until, where),
     )
     result = funnel(Workspace.open(workspace).store, spec)
-    if fmt is OutputFormat.json:
-        render(result.to_dict(), fmt)
-        return
-    if fmt is OutputFormat.csv:
-        render(result.records(), fmt)
+    if render_machine(result, fmt):
         return
     title = f"Funnel ({spec.order.value}, window {window}, per {spec.unit.value})"
     render(result.compact(), fmt, title=title)

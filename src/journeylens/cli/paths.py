@@ -20,7 +20,7 @@ from journeylens.cli._filters import (
     activity_key,
     journey_filter,
 )
-from journeylens.cli._output import OutputFormat, err_console, render
+from journeylens.cli._output import OutputFormat, err_console, render, render_machine
 from journeylens.cli.app import FormatOpt, WorkspaceOpt, app
 from journeylens.errors import InputError
 from journeylens.workspace import Workspace
@@ -65,11 +65,7 @@ def paths_command(
     except ValidationError as exc:
         raise _spec_error(exc) from None
     result = paths(Workspace.open(workspace).store, spec)
-    if fmt is OutputFormat.json:
-        render(result.to_dict(), fmt)
-        return
-    if fmt is OutputFormat.csv:
-        render(result.records(), fmt)
+    if render_machine(result, fmt):
         return
     totals = result.totals()
     render([totals], fmt, title="Journeys")
@@ -103,11 +99,7 @@ def touchpoints_command(
     spec = InventorySpec(journeys=flt, min_events=min_events)
     ws = Workspace.open(workspace)
     inventory = touchpoint_inventory(ws.store, spec, ws.config.journeys)
-    if fmt is OutputFormat.json:
-        render(inventory.to_dict(), fmt)
-        return
-    if fmt is OutputFormat.csv:
-        render(inventory.records(), fmt)
+    if render_machine(inventory, fmt):
         return
     rows = [_terminal_row(r) for r in inventory.records()]
     render(rows or [{"touchpoints": 0}], fmt, title=f"Touchpoints ({inventory.selected_journeys:,} journeys)")

@@ -25,7 +25,7 @@ from journeylens.cli._filters import (
     activity_key,
     journey_filter,
 )
-from journeylens.cli._output import OutputFormat, err_console, render
+from journeylens.cli._output import OutputFormat, err_console, render, render_machine
 from journeylens.cli.app import FormatOpt, WorkspaceOpt, app, export_app
 from journeylens.errors import InputError
 from journeylens.workspace import Workspace
@@ -95,11 +95,7 @@ def dfg(
         max_edges=max_edges,
     )
     result = process_map(Workspace.open(workspace).store, spec)
-    if fmt is OutputFormat.json:
-        render(result.to_dict(), fmt)
-        return
-    if fmt is OutputFormat.csv:
-        render(result.records(), fmt)
+    if render_machine(result, fmt):
         return
     t = result.totals
     render(result.nodes.to_pylist() or [{"activities": 0}], fmt, title="Activities")
@@ -154,11 +150,7 @@ def variants(
         limit=limit,
     )
     result = find_variants(Workspace.open(workspace).store, spec)
-    if fmt is OutputFormat.json:
-        render(result.to_dict(), fmt)
-        return
-    if fmt is OutputFormat.csv:
-        render(result.records(), fmt)
+    if render_machine(result, fmt):
         return
     shown = [
         {

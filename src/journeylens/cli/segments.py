@@ -19,7 +19,7 @@ from journeylens.cli._filters import (
     WhereOpt,
     journey_filter,
 )
-from journeylens.cli._output import OutputFormat, err_console, render
+from journeylens.cli._output import OutputFormat, err_console, render, render_machine
 from journeylens.cli.app import FormatOpt, WorkspaceOpt, app
 from journeylens.errors import InputError
 
@@ -142,11 +142,7 @@ def segments(
             result = compare_segments(ws.store, spec)
         finally:
             ws.close()
-    if fmt is OutputFormat.json:
-        render(result.to_dict(), fmt)
-        return
-    if fmt is OutputFormat.csv:
-        render(result.records(), fmt)
+    if render_machine(result, fmt):
         return
     what = result.context.get("cohort") or f"{result.context['period_a']} vs {result.context['period_b']}"
     render(result.groups, fmt, title=f"Groups ({what})")
