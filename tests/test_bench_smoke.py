@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,8 @@ from journeylens.workspace import Workspace
 
 INGEST_STAGES = {"floor_parquet", "ingest_parquet", "reingest_parquet", "floor_csv", "ingest_csv"}
 JOURNEY_STAGES = {"stitch", "floor_sessionize", "journeys"}
-DISCOVERY_STAGES = {"floor_dfg", "process_map", "funnel_20", "pm4py_e2e", "process_e2e"}
+DISCOVERY_STAGES = {"floor_dfg", "process_map", "floor_funnel", "funnel_20", "pm4py_e2e", "process_e2e"}
+PIPELINE_STAGES = {"pipeline_duckdb", "pipeline_pyspark"}
 
 
 @pytest.fixture(scope="module")
@@ -36,19 +38,28 @@ def test_parse_size() -> None:
 
 def test_bench_smoke(bench_out: Path) -> None:
     results = {r.stage: r for r in run_bench(6_000, bench_out)}
-    assert set(results) == INGEST_STAGES | JOURNEY_STAGES | DISCOVERY_STAGES
+    assert set(results) == INGEST_STAGES | JOURNEY_STAGES | DISCOVERY_STAGES | PIPELINE_STAGES
     events = results["floor_parquet"].events
     assert events > 3_000
     # Every stage saw every event: loaded, re-read as duplicates, loaded by the floor, or placed in
     # a journey or session, or counted in a process map or pm4py's log. Stitching counts
-    # identifiers instead, the funnel its step rows.
-    assert {r.rows for r in results.values() if r.stage not in ("stitch", "funnel_20")} == {events}
+    # identifiers instead, the funnel and its floor their step rows.
+    funnels = ("floor_funnel", "funnel_20")
+    assert {r.rows for r in results.values() if r.stage not in ("stitch", *funnels)} == {events}
     assert 0 < results["stitch"].rows < events
-    assert results["funnel_20"].rows >= 20
+    assert results["funnel_20"].rows >= 20 and results["funnel_20"].floor == "floor_funnel"
+    # The hand-written funnel counts the same customers at every step as `funnel` does.
+    work = bench_out / "work"
+    floor_units, units = (json.loads((work / f"funnel_counts-{s}.json").read_text()) for s in funnels)
+    assert floor_units == units and units[0] > units[-1]
     assert results["process_map"].floor == "floor_dfg" and results["process_e2e"].floor == "pm4py_e2e"
     assert results["ingest_parquet"].ratio_to_floor is not None
     assert results["ingest_csv"].floor == "floor_csv"
     assert results["journeys"].floor == "floor_sessionize"
+    # The same pipeline on Spark maps every event too (rows above), measured against DuckDB, and
+    # its peak memory includes the JVM it starts.
+    assert results["pipeline_pyspark"].floor == "pipeline_duckdb"
+    assert results["pipeline_pyspark"].peak_rss_mb > results["pipeline_duckdb"].peak_rss_mb
     saved = json.loads((bench_out / "results-6000.json").read_text())
     assert saved["machine"]["cpus"] >= 1 and len(saved["results"]) == len(results)
 
@@ -78,3 +89,10 @@ def test_journey_stages_prepare_their_workspace(bench_out: Path) -> None:
 def test_unknown_stage_lists_the_stages(bench_out: Path) -> None:
     with pytest.raises(InputError, match="floor_sessionize"):
         run_bench(6_000, bench_out, ["sessionize"])
+
+
+def test_bench_flags_are_checked_before_any_work(run_journeylens: Any, tmp_path: Path) -> None:
+    done = run_journeylens(["bench", "--events", "1M", "--memory-limit", "lots", "--out", tmp_path])
+    assert done.returncode == 2
+    assert "--memory-limit" in done.stderr and "8GB" in done.stderr
+    assert not any(tmp_path.iterdir())  # nothing generated

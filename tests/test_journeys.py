@@ -297,6 +297,7 @@ def test_segmentation_matches_the_reference_rules(raw: list[tuple[str, int, int,
         "ingest_seq": [r["seq"] for r in rows],
         "touchpoint": [r["touchpoint"] for r in rows],
         "channel": ["web"] * len(rows),
+        "agent_id": pa.array([None] * len(rows), pa.string()),
         "properties": [json.dumps({})] * len(rows),
     })  # fmt: skip
     backend = ibis.duckdb.connect()

@@ -133,7 +133,8 @@ JOURNEY_COLUMN_DOCS = {
     "first_contact_resolution": "One assisted contact, success, no repeat journey (NULL: no contact).",
     "time_to_resolution_s": "Seconds from the start to the success event (or the last contact).",
     "cost_to_serve": "Sum of `[journeys.costs]` over the journey's contacts and digital events.",
-    "value": "Sum of the events' `value`.",
+    "value": "Sum of the events' `value`. Both sums are exact to a millionth (added as whole millionths), "
+    "so every engine gives the same total in any row order.",
 }
 
 _REASON_DOC = {

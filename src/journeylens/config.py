@@ -17,6 +17,8 @@ from journeylens.journeys.definitions import JourneyRules
 from journeylens.store.schema import CHANNELS
 
 CONFIG_FILE = "journeylens.toml"
+MEMORY_SIZE = r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+"""A DuckDB memory size: a number and a unit, e.g. ``8GB`` or ``512MiB``."""
 
 DEFAULT_CHANNEL_ALIASES: dict[str, str] = {
     "website": "web", "www": "web", "online": "web", "internet": "web", "desktop": "web",
@@ -59,7 +61,9 @@ class BackendSettings(_Section):
         "duckdb://journeylens.duckdb",
         description="Ibis connection URL; a relative DuckDB path is inside the workspace.",
     )
-    memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '4GB'.")
+    memory_limit: str | None = Field(
+        None, pattern=MEMORY_SIZE, description="DuckDB memory limit, e.g. '4GB'; it spills to disk beyond it."
+    )
 
 
 class PrivacySettings(_Section):
@@ -87,7 +91,7 @@ class IngestSettings(_Section):
     max_record_bytes: int = Field(4 << 20, ge=1_024, description="Longest accepted record.")
     memory_limit: str = Field(
         "1GB",
-        pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        pattern=MEMORY_SIZE,
         description="DuckDB memory cap while ingesting; it spills to disk beyond it.",
     )
 

@@ -8,6 +8,7 @@ journey event, ``case:concept:name`` = journey, ``concept:name`` = touchpoint,
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -125,21 +126,122 @@ def process_map_stage(data: Path, work: Path) -> int:
     return events
 
 
+FUNNEL_WINDOW_DAYS = 14
+FUNNEL_COUNTS = "funnel_counts-{stage}.json"
+"""Each funnel stage writes its units per step here, so that a run can check floor and funnel agree."""
+
+# The most frequent touchpoints in the order they typically happen: a long, plausible funnel.
+FUNNEL_STEP_CHOICE = f"""
+SELECT touchpoint FROM (
+    SELECT touchpoint, count(*) AS n, min(timestamp) AS first_seen FROM events
+    GROUP BY touchpoint ORDER BY n DESC, touchpoint LIMIT {FUNNEL_STEPS}
+) ORDER BY first_seen, touchpoint
+"""
+
+
+def _funnel_steps(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [str(row[0]) for row in con.execute(FUNNEL_STEP_CHOICE).fetchall()]
+
+
+def _write_counts(work: Path, stage_name: str, counts: list[int]) -> None:
+    (work / FUNNEL_COUNTS.format(stage=stage_name)).write_text(json.dumps(counts))
+
+
+# The same ordered funnel written by hand, as a person fluent in DuckDB would: each customer's
+# events numbered once (with the event that follows each), then one ASOF join per step (the first
+# event of the next step after the current one), kept within the window from the attempt's first
+# step. Every step-1 event starts an attempt; each customer counts with its best attempt (furthest
+# step, earliest there, latest start), as `funnel` defines it. Like `funnel` it reports units and
+# median time from the first step per step, and where the customers who dropped off went next.
+FLOOR_FUNNEL_EVENTS = """
+CREATE OR REPLACE TEMP TABLE floor_funnel_events AS
+WITH located AS (
+    SELECT e.timestamp, e.ingest_seq, e.event_id, e.touchpoint,
+           coalesce(by_user.customer_id, by_anon.customer_id) AS customer_id
+    FROM events e
+    LEFT JOIN customer_map by_user
+        ON by_user.identifier_type = 'user_id' AND by_user.identifier_value = e.user_id
+    LEFT JOIN customer_map by_anon
+        ON by_anon.identifier_type = 'anonymous_id' AND by_anon.identifier_value = e.anonymous_id
+),
+numbered AS (
+    SELECT customer_id, list_position($steps, touchpoint) AS step, epoch_ms(timestamp) AS ms,
+           row_number() OVER w AS pos, lead(touchpoint) OVER w AS next_activity,
+           epoch_ms(lead(timestamp) OVER w) AS next_ms
+    FROM located WHERE customer_id IS NOT NULL
+    WINDOW w AS (PARTITION BY customer_id ORDER BY timestamp, ingest_seq, event_id)
+)
+SELECT * FROM numbered WHERE step IS NOT NULL
+"""
+
+
+def _floor_funnel_sql(steps: int, window_ms: int) -> list[str]:
+    sql = [
+        "CREATE OR REPLACE TEMP TABLE floor_reach_1 AS SELECT customer_id, pos AS start_pos, pos, ms AS t1, "
+        "next_activity, next_ms FROM floor_funnel_events WHERE step = 1"
+    ]
+    for k in range(2, steps + 1):
+        kept = ", ".join(f"a.t{i}" for i in range(1, k))
+        sql.append(
+            f"CREATE OR REPLACE TEMP TABLE floor_reach_{k} AS "
+            f"SELECT a.customer_id, a.start_pos, s.pos, {kept}, s.ms AS t{k}, s.next_activity, s.next_ms "
+            f"FROM floor_reach_{k - 1} a "
+            f"ASOF JOIN (SELECT * FROM floor_funnel_events WHERE step = {k}) s "
+            f"ON a.customer_id = s.customer_id AND a.pos < s.pos WHERE s.ms <= a.t1 + {window_ms}"
+        )
+    levels = " UNION ALL BY NAME ".join(
+        f"SELECT *, {k} AS level FROM floor_reach_{k}" for k in range(1, steps + 1)
+    )
+    sql.append(
+        f"CREATE OR REPLACE TEMP TABLE floor_best AS SELECT * FROM ({levels}) "
+        "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY level DESC, pos, start_pos DESC) = 1"
+    )
+    per_step = ", ".join(
+        f"count(*) FILTER (WHERE level >= {k}) AS units_{k}, median(t{k} - t1) AS median_ms_{k}"
+        for k in range(1, steps + 1)
+    )
+    sql.append(f"CREATE OR REPLACE TEMP TABLE floor_funnel AS SELECT {per_step} FROM floor_best")
+    sql.append(
+        "CREATE OR REPLACE TEMP TABLE floor_went AS SELECT level, count(*) AS units, "
+        f"CASE WHEN next_ms <= t1 + {window_ms} THEN next_activity ELSE '(none)' END AS went "
+        f"FROM floor_best WHERE level < {steps} GROUP BY ALL"
+    )
+    return sql
+
+
+@stage(
+    "floor_funnel",
+    f"hand-written DuckDB SQL: the same {FUNNEL_STEPS}-step funnel, one ASOF join per step (the floor)",
+    needs=JOURNEYS,
+)
+def floor_funnel(data: Path, work: Path) -> int:
+    con = _world_duckdb(work)
+    steps = _funnel_steps(con)
+    con.execute(FLOOR_FUNNEL_EVENTS, {"steps": steps})
+    for statement in _floor_funnel_sql(len(steps), FUNNEL_WINDOW_DAYS * 86_400_000):
+        con.execute(statement)
+    row = con.execute("SELECT * FROM floor_funnel").fetchone()
+    con.close()
+    counts = [int(row[2 * i]) for i in range(len(steps))] if row else []
+    _write_counts(work, "floor_funnel", counts)
+    return len(counts)
+
+
 @stage(
     "funnel_20",
-    f"an ordered {FUNNEL_STEPS}-step funnel per customer (14-day window) over every event (rows: step rows)",
+    f"an ordered {FUNNEL_STEPS}-step funnel per customer ({FUNNEL_WINDOW_DAYS}-day window) over every event "
+    "(rows: step rows)",
+    floor="floor_funnel",
     needs=JOURNEYS,
 )
 def funnel_stage(data: Path, work: Path) -> int:
     ws = Workspace.open(work / WORLD)
-    events = ws.store.table("events")
-    # The most frequent touchpoints in the order they typically happen: a long, plausible funnel.
-    common = events.group_by("touchpoint").agg(n=events.count(), at=events.timestamp.min())
-    steps = ws.store.execute(common.order_by([common.n.desc(), "touchpoint"]).limit(FUNNEL_STEPS))
-    ordered = sorted(steps.to_pylist(), key=lambda r: (r["at"], r["touchpoint"]))
-    result = funnel(ws.store, FunnelSpec(steps=[r["touchpoint"] for r in ordered], window="14d"))
+    steps = _funnel_steps(ws.store.backend.con)
+    result = funnel(ws.store, FunnelSpec(steps=steps, window=f"{FUNNEL_WINDOW_DAYS}d"))
     ws.close()
-    return len(result.records())
+    records = result.records()
+    _write_counts(work, "funnel_20", [int(r["units"]) for r in records])
+    return len(records)
 
 
 @stage(

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from journeylens.benchmark import discovery_stages  # noqa: F401 - registers its stages
+from journeylens.benchmark import discovery_stages, pipeline_stages  # noqa: F401 - register their stages
 from journeylens.benchmark.stages import PREPARATIONS, STAGES
 from journeylens.errors import InputError
 from journeylens.synth import generate_world

@@ -12,6 +12,7 @@ it (``leaves``): the stitch stage leaves a stitched workspace for the journeys s
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
 import time
@@ -272,5 +273,28 @@ def main(argv: list[str]) -> None:
     else:
         rows = PREPARATIONS[name].run(data, work, argv[3] if len(argv) > 3 else None)
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + _helpers_peak_kb(os.getpid())
     print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}))
+
+
+def _helpers_peak_kb(pid: int) -> int:
+    """Peak RSS (``VmHWM``) of every live descendant of ``pid``, summed, in KiB.
+
+    A stage that starts helpers — PySpark's JVM — counts their memory too. The sum of peaks may
+    exceed the true joint peak, never undercut it. 0 where ``/proc`` is missing.
+    """
+    total = 0
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            kids = [int(c) for c in children.read_text().split()]
+        except OSError:
+            continue
+        for kid in kids:
+            try:
+                status = Path(f"/proc/{kid}/status").read_text()
+            except OSError:
+                continue
+            hwm = [line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")]
+            total += int(hwm[0]) if hwm else 0
+            total += _helpers_peak_kb(kid)
+    return total

@@ -373,15 +373,36 @@ def bench(
     events: Annotated[str, typer.Option(help="Synthetic events: 100k, 1M, 10M, 50M.")] = "1M",
     stage: Annotated[list[str] | None, typer.Option(help="Run only these stages (repeatable).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for data, work files and results.")] = Path("bench/out"),
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            help="Cap DuckDB in the world workspace, e.g. 8GB (it spills beyond it); default 80% of RAM."
+        ),
+    ] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Time each stage next to its hand-written floor, in one run; print ratios and peak memory."""
+    import re
     from dataclasses import asdict
 
     from journeylens.benchmark import parse_size, run_bench
+    from journeylens.config import MEMORY_SIZE
 
     size = parse_size(events)
-    results = run_bench(size, out, stage, progress=lambda msg: err_console.print(f"[dim]{escape(msg)}[/]"))
+    if memory_limit is not None and not re.match(MEMORY_SIZE, memory_limit):
+        raise InputError.bad_flag(
+            "--memory-limit",
+            memory_limit,
+            "is not a memory size.",
+            hint="Use a number and a unit, e.g. 8GB or 512MB.",
+        )
+    results = run_bench(
+        size,
+        out,
+        stage,
+        progress=lambda msg: err_console.print(f"[dim]{escape(msg)}[/]"),
+        memory_limit=memory_limit,
+    )
     render([asdict(r) for r in results], fmt, title=f"Benchmark, {results[0].events:,} events")
 
 

@@ -30,6 +30,8 @@ SEQUENCE = ("ts", "seq", "event_id")
 """How a unit's events are ordered: timestamp, then ingestion order, then event id."""
 
 Materialize = Callable[[str, ir.Table], ir.Table]
+Reached = Callable[[ir.Table], set[int]]
+"""Runs a one-column table of levels and returns them as a set."""
 _NOT_DONE = 1 << 62
 
 
@@ -237,10 +239,14 @@ def advance(events: ir.Table, waiting: ir.Table, level: int, plan: Plan) -> ir.T
     return a.select(**out, level=ibis.ifelse(moves, to, level).cast("int64"), done=~moves)
 
 
-def ordered_attempts(events: ir.Table, plan: Plan, materialize: Materialize) -> tuple[ir.Table, ir.Table]:
+def ordered_attempts(
+    events: ir.Table, plan: Plan, materialize: Materialize, reached: Reached
+) -> tuple[ir.Table, ir.Table]:
     """Finished attempts of an ordered or strict funnel (one pass per level), and their arrivals.
 
     Arrivals are ``(unit, start_pos, level, arrived)``: when each attempt did each step it did.
+    ``reached`` tells after each pass which levels attempts moved to, so that levels nobody
+    reaches cost no pass (most attempts of a long funnel stop after a few steps).
     """
     first = materialize("start", starts(events, plan))
     waiting: dict[int, list[ir.Table]] = {1: [first]}
@@ -252,8 +258,10 @@ def ordered_attempts(events: ir.Table, plan: Plan, materialize: Materialize) -> 
         moved = materialize(f"level{level}", advance(events, _union(waiting.pop(level)), level, plan))
         finished.append(moved.filter(moved.done))
         arrivals.append(moved.filter(~moved.done))
+        targets = reached(moved.filter(~moved.done).select("level").distinct())
         for target in plan.candidates(level):
-            waiting.setdefault(target, []).append(moved.filter(~moved.done & (moved.level == target)))
+            if target in targets:
+                waiting.setdefault(target, []).append(moved.filter(~moved.done & (moved.level == target)))
     finished.extend(waiting.get(plan.steps, []))
     every = _union([f.select("unit", "level", "start_pos", "start_ms", last_pos=f.pos) for f in finished])
     path = _union([a.select("unit", "start_pos", "level", "arrived") for a in arrivals])

@@ -193,7 +193,7 @@ def funnel(store: Store, spec: FunnelSpec | None = None, /, **fields: Any) -> Fu
     plan = _plan(spec)
     with _scratch(store) as materialize:
         events = materialize("events", _matched(log, spec, plan, materialize))
-        best = materialize("best", _best(events, plan, materialize))
+        best = materialize("best", _best(store, events, plan, materialize))
         labelled = materialize("labelled", with_breakdown(store, best, events, spec))
         rows = step_rows(store, labelled, spec)
         after = after_drop_off(store, labelled, events, spec)
@@ -224,10 +224,14 @@ def _matched(log: ir.Table, spec: FunnelSpec, plan: engine.Plan, materialize: en
     return engine.matched_events(classify(log, spec), plan, positioned=positioned, bounds=bounds, keep=keep)
 
 
-def _best(events: ir.Table, plan: engine.Plan, materialize: engine.Materialize) -> ir.Table:
+def _best(store: Store, events: ir.Table, plan: engine.Plan, materialize: engine.Materialize) -> ir.Table:
     if plan.order == "any":
         return engine.any_order_times(engine.best_attempts(engine.any_order_attempts(events, plan)), plan)
-    attempts, path = engine.ordered_attempts(events, plan, materialize)
+
+    def reached(levels: ir.Table) -> set[int]:
+        return {int(v) for v in store.execute(levels).column(0).to_pylist()}
+
+    attempts, path = engine.ordered_attempts(events, plan, materialize, reached)
     best = materialize("winners", engine.best_attempts(attempts))
     return engine.ordered_times(best, path, plan)
 

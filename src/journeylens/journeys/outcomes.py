@@ -40,7 +40,7 @@ def journey_outcomes(assigned: ir.Table, events: ir.Table, rules: JourneyRules) 
 
     Args:
         assigned: ``assign_journeys`` output (event_id, journey_id, journey_type, step,
-            channel_switch, ...).
+            channel_switch, last_step, assisted, before_contact, ...).
         events: the stored events (``Store.table("events")``, without customer ids).
         rules: the journey definitions.
     """
@@ -56,7 +56,7 @@ def journey_outcomes(assigned: ir.Table, events: ir.Table, rules: JourneyRules) 
         return ev[extracted[name]]
 
     digital = ev.channel.isin(rules.digital_channels)
-    assisted = ev.channel.isin(rules.assisted_channels) & ev.agent_id.notnull()
+    assisted = ev.assisted  # channel in assisted_channels with an agent (see assign_journeys)
     succeeded = ibis.or_(
         ibis.literal(False),
         *((ev.journey_type == name) & jt.success.matches(ev, prop) for name, jt in rules.types.items()),
@@ -76,11 +76,9 @@ def journey_outcomes(assigned: ir.Table, events: ir.Table, rules: JourneyRules) 
         _cost=ibis.ifelse(charged, cost, 0.0).cast("float64"),
         _switch=ev.channel_switch,
     )
-    first_contact = flagged.group_by("journey_id").agg(
-        _first_assisted=flagged.step.min(where=flagged._assisted)
-    )
-    flagged = flagged.join(first_contact, "journey_id")
-    before = flagged._digital & (flagged.step < flagged._first_assisted)
+    # Digital events before the journey's first assisted contact (in journeys that have one).
+    before = flagged._digital & flagged.before_contact
+    contacted = flagged._assisted.any()
 
     contacts = flagged.filter(flagged._assisted)
     by_contact = ibis.window(group_by="journey_id", order_by="step")
@@ -98,9 +96,12 @@ def journey_outcomes(assigned: ir.Table, events: ir.Table, rules: JourneyRules) 
         _last_contact=contacts.timestamp.max(),
     )
 
+    # First and last values are read at step 1 and at the last step (flagged in the step window):
+    # a filtered max keeps one value per journey, where argmin/argmax compare and copy every row's.
+    first, last = flagged.step == 1, flagged.last_step
     per = flagged.group_by("journey_id").agg(
-        customer_id=flagged.customer_id.argmin(flagged.step),
-        customer_key=flagged.customer_key.argmin(flagged.step),
+        customer_id=flagged.customer_id.max(where=first),
+        customer_key=flagged.customer_key.max(where=first),
         journey_type=flagged.journey_type.max(),
         case_id=flagged.case_id.min(),
         start=flagged.timestamp.min(),
@@ -108,21 +109,34 @@ def journey_outcomes(assigned: ir.Table, events: ir.Table, rules: JourneyRules) 
         touchpoints=flagged.count(),
         channels=flagged.channel.nunique(),
         channel_switches=flagged._switch.cast("int64").sum(),
-        first_channel=flagged.channel.argmin(flagged.step),
-        last_channel=flagged.channel.argmax(flagged.step),
-        first_touchpoint=flagged.touchpoint.argmin(flagged.step),
-        last_touchpoint=flagged.touchpoint.argmax(flagged.step),
+        first_channel=flagged.channel.max(where=first),
+        last_channel=flagged.channel.max(where=last),
+        first_touchpoint=flagged.touchpoint.max(where=first),
+        last_touchpoint=flagged.touchpoint.max(where=last),
         digital_events=flagged._digital.cast("int64").sum(),
         assisted_contacts=flagged._assisted.cast("int64").sum(),
-        leakage=before.any() & flagged._first_assisted.notnull().any(),
-        leakage_touchpoint=flagged.touchpoint.argmax(flagged.step, where=before),
+        leakage=before.any() & contacted,
+        leakage_touchpoint=ibis.ifelse(
+            contacted, flagged.touchpoint.argmax(flagged.step, where=before), ibis.null("string")
+        ),
         _success_at=flagged.timestamp.min(where=flagged._success),
         _failed=flagged._failure.any(),
-        cost_to_serve=flagged._cost.sum().cast("float64"),
-        value=flagged.value.sum(),
+        cost_to_serve=_exact_sum(flagged._cost),
+        value=_exact_sum(flagged.value),
     )
     per = per.left_join(transfers, "journey_id").drop("journey_id_right")
     return _with_outcome(per, rules)
+
+
+MICROS = 1_000_000
+
+
+def _exact_sum(amount: ir.FloatingValue) -> ir.FloatingValue:
+    """A sum of money in whole millionths: exact, so the same on every engine and in any row order
+    (floating-point sums differ in the last digits with the order rows arrive in). NULL when all
+    amounts are NULL, like ``sum``.
+    """
+    return ((amount * MICROS).round().cast("int64").sum() / MICROS).cast("float64")
 
 
 def _with_outcome(per: ir.Table, rules: JourneyRules) -> ir.Table:

@@ -61,8 +61,10 @@ def _per_type(codes: ir.IntegerValue, values: list[int], default: int) -> ir.Int
 
 
 def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyRules) -> ir.Table:
-    """Events with ``journey_key``, ``journey_type``, ``customer_key``, ``step`` and
-    ``channel_switch`` (the channel differs from the journey's previous event's).
+    """Events with ``journey_key``, ``journey_type``, ``customer_key``, ``step``,
+    ``channel_switch`` (the channel differs from the journey's previous event's), ``last_step``,
+    ``assisted`` (an assisted contact) and ``before_contact`` (no assisted contact earlier in the
+    journey).
 
     Args:
         backend: where scratch tables are materialised.
@@ -83,6 +85,8 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
     events = events.select(
         "event_id", "customer_id", "case_id", "timestamp", "ingest_seq", "channel", "touchpoint",
         **{col: json_text(events.properties, name) for name, col in extracted.items()},
+        # An assisted contact (see outcomes): one byte here saves outcomes a join per event.
+        _assisted=events.channel.isin(rules.assisted_channels) & events.agent_id.notnull(),
     )  # fmt: skip
     events = events.mutate(
         **{
@@ -192,10 +196,16 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
         timestamp=typed.timestamp,
         ingest_seq=typed.ingest_seq,
         channel=typed.channel,
+        assisted=typed._assisted,
     )
-    # The step number and the channel switch (for outcomes) share one sort by journey.
+    # What outcomes needs in step order shares one sort by journey: the step number, the channel
+    # switch, the last step, and whether an assisted contact came earlier in the journey.
     in_journey = _ordered(["journey_id"])
+    earlier_in_journey = ibis.window(group_by="journey_id", order_by=ORDER, rows=(None, -1))
+    contact_earlier = out.assisted.cast("int8").max().over(earlier_in_journey).fill_null(0)
     return out.mutate(
         step=(ibis.row_number().over(in_journey) + 1).cast("int32"),
         channel_switch=(out.channel != out.channel.lag().over(in_journey)).fill_null(False),
+        last_step=out.event_id.lead().over(in_journey).isnull(),
+        before_contact=contact_earlier == 0,
     ).drop("_ts", "timestamp", "ingest_seq", "channel")

@@ -282,8 +282,20 @@ def scratch_table(backend: BaseBackend, name: str, obj: ir.Table | None = None, 
     A temporary table where the engine has them (DuckDB); elsewhere (ibis' PySpark backend has
     no temporary tables) an ordinary table that each run overwrites.
     """
-    temp = backend.name == "duckdb"
-    return backend.create_table(name, obj, temp=temp, overwrite=True, **kwargs)
+    if backend.name != "duckdb":
+        return backend.create_table(name, obj, overwrite=True, **kwargs)
+    # ibis overwrites a DuckDB temporary table by writing a new one and copying it under the name
+    # (a second full write: 15% of journey building at 10M events). Dropping first writes once;
+    # only an expression that reads the table it replaces still needs ibis' way.
+    if not isinstance(obj, ir.Table) or name not in _table_names(obj):
+        backend.drop_table(name, force=True)
+        return backend.create_table(name, obj, temp=True, **kwargs)
+    return backend.create_table(name, obj, temp=True, overwrite=True, **kwargs)
+
+
+def _table_names(expr: ir.Table) -> set[str]:
+    """Names of the tables ``expr`` reads."""
+    return {op.name for op in expr.op().find(ops.PhysicalTable)}
 
 
 def hash64(backend: BaseBackend, value: ir.StringValue) -> ir.IntegerValue | None:
