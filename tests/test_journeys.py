@@ -173,6 +173,8 @@ def test_journey_ids_are_stable_across_rebuilds(tmp_path: Path) -> None:
     first = {j["journey_id"] for j in journeys_of(ws)}
     build_journeys(ws.store, ws.config.journeys)
     assert {j["journey_id"] for j in journeys_of(ws)} == first and len(first) == 3
+    # The event-sized working tables (ordinary tables in the workspace file) are gone afterwards.
+    assert not [t for t in ws.store.backend.list_tables() if t.startswith("_jl_journey")]
 
 
 # --- the rules against a plain-Python reference --------------------------------------------------

@@ -144,6 +144,7 @@ def run_bench(
     n = prepare_data(events, data, progress)
     measured: dict[str, dict[str, float]] = {}
     ready: set[str] = set()
+    results: list[BenchResult] = []
     for name in names:
         _prepare(STAGES[name].needs, ready, data, work, memory_limit, progress)
         progress(f"stage {name}")
@@ -151,26 +152,36 @@ def run_bench(
         leaves = STAGES[name].leaves
         if leaves:
             ready.add(leaves)
-    results = []
-    for name in names:
-        m, floor = measured[name], STAGES[name].floor
-        ratio = m["seconds"] / measured[floor]["seconds"] if floor in measured else None
-        results.append(
-            BenchResult(
-                stage=name,
-                events=n,
-                rows=int(m["rows"]),
-                seconds=round(m["seconds"], 3),
-                events_per_s=round(n / m["seconds"]),
-                peak_rss_mb=round(m["peak_rss_mb"]),
-                floor=floor,
-                ratio_to_floor=round(ratio, 2) if ratio else None,
-            )
-        )
-    (out / f"results-{events}.json").write_text(
+        results.append(_result(name, n, measured))
+        m = measured[name]
+        progress(f"  {name}: {m['seconds']:.2f} s, peak RSS {m['peak_rss_mb']:,.0f} MB")
+        # Written after every stage, so that a long run that fails later keeps what it measured.
+        _save(out / f"results-{events}.json", memory_limit, results)
+    # A floor may run after the stage it is compared with: ratios once everything is measured.
+    results = [_result(name, n, measured) for name in names]
+    _save(out / f"results-{events}.json", memory_limit, results)
+    return results
+
+
+def _result(name: str, events: int, measured: dict[str, dict[str, float]]) -> BenchResult:
+    m, floor = measured[name], STAGES[name].floor
+    ratio = m["seconds"] / measured[floor]["seconds"] if floor in measured else None
+    return BenchResult(
+        stage=name,
+        events=events,
+        rows=int(m["rows"]),
+        seconds=round(m["seconds"], 3),
+        events_per_s=round(events / m["seconds"]),
+        peak_rss_mb=round(m["peak_rss_mb"]),
+        floor=floor,
+        ratio_to_floor=round(ratio, 2) if ratio else None,
+    )
+
+
+def _save(path: Path, memory_limit: str | None, results: list[BenchResult]) -> None:
+    path.write_text(
         json.dumps(
             {"machine": machine(), "memory_limit": memory_limit, "results": [asdict(r) for r in results]},
             indent=2,
         )
     )
-    return results

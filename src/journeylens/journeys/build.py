@@ -11,9 +11,11 @@ from journeylens.identity.profile import require_customer_map
 from journeylens.identity.stitch import events_with_customers
 from journeylens.journeys.definitions import JourneyRules
 from journeylens.journeys.outcomes import journey_outcomes
-from journeylens.journeys.segment import assign_journeys
+from journeylens.journeys.segment import CLAIMS, EPISODES, assign_journeys
 from journeylens.store import Store
-from journeylens.store._backend import scratch_table
+from journeylens.store._backend import drop_scratch, scratch_table
+
+ASSIGNED = "_jl_journey_assigned"
 
 
 @dataclass(frozen=True)
@@ -50,13 +52,16 @@ def build_journeys(store: Store, rules: JourneyRules | None = None) -> JourneyBu
     check_vocabulary(store, rules)
     backend = store.backend
     events = events_with_customers(store)
-    assigned = scratch_table(backend, "_jl_journey_assigned", assign_journeys(backend, events, rules))
-    journey_events = backend.create_table(
-        "journey_events", assigned.select("event_id", "journey_id", "step"), overwrite=True
-    )
-    journeys = backend.create_table(
-        "journeys", journey_outcomes(assigned, store.table("events"), rules), overwrite=True
-    )
+    try:
+        assigned = scratch_table(backend, ASSIGNED, assign_journeys(backend, events, rules), large=True)
+        journey_events = backend.create_table(
+            "journey_events", assigned.select("event_id", "journey_id", "step"), overwrite=True
+        )
+        journeys = backend.create_table(
+            "journeys", journey_outcomes(assigned, store.table("events"), rules), overwrite=True
+        )
+    finally:
+        drop_scratch(backend, CLAIMS, EPISODES, ASSIGNED)
     return JourneyBuild(journeys=journeys, journey_events=journey_events)
 
 

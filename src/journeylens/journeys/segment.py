@@ -40,6 +40,8 @@ from journeylens.journeys.definitions import JourneyRules, seconds
 from journeylens.store._backend import json_text, scratch_table
 
 OTHER = "other"
+CLAIMS, EPISODES = "_jl_journey_claims", "_jl_journey_episodes"
+"""Working tables of :func:`assign_journeys` (one row per event; dropped by ``build_journeys``)."""
 # Packing a small type code under a row number lets a running MAX carry the last intent forward
 # (a "last non-null value" that every engine supports).
 _PACK = 64
@@ -124,7 +126,7 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
         _intent=ibis.coalesce(first._own, ibis.ifelse(ahead, (first._next_own % _PACK).cast("int8"), None)),
         _case=ibis.coalesce(first.case_id, ibis.ifelse(near, first._next_case, None)),
     )
-    first = scratch_table(backend, "_jl_journey_claims", first)
+    first = scratch_table(backend, CLAIMS, first, large=True)
 
     earlier = ibis.window(group_by="_who", order_by=ORDER, rows=(None, -1))
     second = first.mutate(
@@ -157,7 +159,7 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
     segmented = third.mutate(
         _episode=opens.cast("int64").sum().over(ibis.cumulative_window(group_by="_who", order_by=ORDER))
     )
-    segmented = scratch_table(backend, "_jl_journey_episodes", segmented)
+    segmented = scratch_table(backend, EPISODES, segmented, large=True)
 
     episodes = segmented.group_by(["_who", "_episode"]).agg(
         _episode_case=segmented._case.argmin(segmented._rn, where=segmented._case.notnull())
