@@ -21,5 +21,5 @@ lint:
 format:
 	$(PY) -m ruff format src tests scripts && $(PY) -m ruff check --fix src tests scripts
 
-bench:          ## ingestion benchmark (not part of CI)
+bench:          ## every stage next to its floor, pm4py and PySpark (not part of CI)
 	$(PY) -m journeylens bench --events 1M

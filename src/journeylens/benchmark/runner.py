@@ -112,7 +112,9 @@ def _prepare(
     _prepare(prep.after, ready, data, work, memory_limit, progress)
     progress(f"preparing the {state} workspace (not timed)")
     took = _in_process(state, data, work, *([memory_limit] if memory_limit else []))
-    progress(f"prepared the {state} workspace in {took['seconds']:.1f} s")
+    progress(
+        f"prepared the {state} workspace in {took['seconds']:.1f} s, peak RSS {took['peak_rss_mb']:,.0f} MB"
+    )
     ready.add(state)
 
 

@@ -13,6 +13,7 @@ both equal numpy's default), in seconds with microsecond resolution.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from journeylens.discovery._result import TableResult
 from journeylens.discovery.selection import ActivityKey, EmptySelectionError, JourneyFilter, journey_log
 from journeylens.store import Store
+from journeylens.store._backend import drop_scratch, scratch_table
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -132,7 +134,16 @@ def process_map(store: Store, spec: MapSpec | None = None) -> ProcessMap:
     """
     spec = spec or MapSpec()
     log = journey_log(store, spec.filter, spec.key, check_empty=False)
-    rows = store.execute(dfg_query(log)).to_pylist()
+    # The transitions are stored first (compressed, one row per event) and aggregated from there:
+    # as one query the engine sorted them for the window and again for each distinct count, and
+    # at 50M events spilled more than 49 GB of temporary files (the hand-written floor, which
+    # stores them first too, needed none of that).
+    name = f"_jl_dfg_{uuid.uuid4().hex[:8]}"  # unique: maps may be computed side by side
+    try:
+        moves = scratch_table(store.backend, name, transitions(log), large=True)
+        rows = store.execute(dfg_query(moves)).to_pylist()
+    finally:
+        drop_scratch(store.backend, name)
     if not rows:
         raise EmptySelectionError.for_filter(spec.filter)
     nodes, edges = _assemble(rows)
@@ -153,10 +164,10 @@ def transitions(log: ir.Table) -> ir.Table:
     )
 
 
-def dfg_query(log: ir.Table) -> ir.Table:
-    """The whole map as one query: ``pair`` rows per (activity, target) incl. a NULL target (the
-    journey ends there) and ``node`` rows with distinct journeys per activity."""
-    t = transitions(log)
+def dfg_query(t: ir.Table) -> ir.Table:
+    """The whole map from :func:`transitions` as one query: ``pair`` rows per (activity, target)
+    incl. a NULL target (the journey ends there) and ``node`` rows with distinct journeys per
+    activity."""
     pairs = t.group_by(["activity", "target"]).agg(
         count=t.count(),
         journeys=t.journey_id.nunique(),
