@@ -13,7 +13,15 @@ from pathlib import Path
 
 import duckdb
 
-from journeylens.benchmark.stages import JOURNEYS, STITCHED, WORLD, _fresh_workspace, preparation, stage
+from journeylens.benchmark.stages import (
+    CUSTOMER_JOIN,
+    JOURNEYS,
+    STITCHED,
+    WORLD,
+    _fresh_workspace,
+    preparation,
+    stage,
+)
 from journeylens.discovery.dfg import MapSpec, process_map
 from journeylens.discovery.funnel import FunnelSpec, funnel
 from journeylens.discovery.variants import VariantSpec, variants
@@ -153,17 +161,12 @@ def _write_counts(work: Path, stage_name: str, counts: list[int]) -> None:
 # step. Every step-1 event starts an attempt; each customer counts with its best attempt (furthest
 # step, earliest there, latest start), as `funnel` defines it. Like `funnel` it reports units and
 # median time from the first step per step, and where the customers who dropped off went next.
-FLOOR_FUNNEL_EVENTS = """
+FLOOR_FUNNEL_EVENTS = f"""
 CREATE OR REPLACE TEMP TABLE floor_funnel_events AS
 WITH located AS (
     SELECT e.timestamp, e.ingest_seq, e.event_id, e.touchpoint,
            coalesce(by_user.customer_id, by_anon.customer_id) AS customer_id
-    FROM events e
-    LEFT JOIN customer_map by_user
-        ON by_user.identifier_type = 'user_id' AND by_user.identifier_value = e.user_id
-    LEFT JOIN customer_map by_anon
-        ON by_anon.identifier_type = 'anonymous_id' AND by_anon.identifier_value = e.anonymous_id
-),
+{CUSTOMER_JOIN}),
 numbered AS (
     SELECT customer_id, list_position($steps, touchpoint) AS step, epoch_ms(timestamp) AS ms,
            row_number() OVER w AS pos, lead(touchpoint) OVER w AS next_activity,

@@ -187,20 +187,24 @@ def stitch_stage(data: Path, work: Path) -> int:
     return _stitch_world(work)
 
 
-# Sessions by one inactivity gap over each customer's events, with a step number per event, and
-# one row per session: the least work that yields what journeys yield (journey_events, journeys),
-# without journey types, intents, cases or outcomes. Same order and customer join as journeys.
-FLOOR_SESSION_EVENTS = """
-CREATE OR REPLACE TABLE floor_session_events AS
-WITH located AS (
-    SELECT e.event_id, e.timestamp, e.ingest_seq,
-           coalesce(by_user.customer_id, by_anon.customer_id) AS customer_id
-    FROM events e
+# Every event with its customer, by user id where known, else by anonymous id (as journeys do):
+# the FROM clause of the floors; they select coalesce(by_user.customer_id, by_anon.customer_id).
+CUSTOMER_JOIN = """    FROM events e
     LEFT JOIN customer_map by_user
         ON by_user.identifier_type = 'user_id' AND by_user.identifier_value = e.user_id
     LEFT JOIN customer_map by_anon
         ON by_anon.identifier_type = 'anonymous_id' AND by_anon.identifier_value = e.anonymous_id
-),
+"""
+
+# Sessions by one inactivity gap over each customer's events, with a step number per event, and
+# one row per session: the least work that yields what journeys yield (journey_events, journeys),
+# without journey types, intents, cases or outcomes. Same order and customer join as journeys.
+FLOOR_SESSION_EVENTS = f"""
+CREATE OR REPLACE TABLE floor_session_events AS
+WITH located AS (
+    SELECT e.event_id, e.timestamp, e.ingest_seq,
+           coalesce(by_user.customer_id, by_anon.customer_id) AS customer_id
+{CUSTOMER_JOIN}),
 gaps AS (
     SELECT *, CASE WHEN epoch(timestamp) - epoch(lag(timestamp) OVER by_time) <= ? THEN 0 ELSE 1 END
         AS opens
