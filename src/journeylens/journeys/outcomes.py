@@ -96,8 +96,7 @@ def journey_outcomes(assigned: ir.Table, events: ir.Table, rules: JourneyRules) 
         _last_contact=contacts.timestamp.max(),
     )
 
-    # First and last values are read at step 1 and at the last step (flagged in the step window):
-    # a filtered max keeps one value per journey, where argmin/argmax compare and copy every row's.
+    # First and last values are read at step 1 and at the last step (flagged in the step window).
     first, last = flagged.step == 1, flagged.last_step
     per = flagged.group_by("journey_id").agg(
         customer_id=flagged.customer_id.max(where=first),
