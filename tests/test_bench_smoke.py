@@ -6,6 +6,7 @@ docs/benchmarks.md); this only proves the harness works and the stages agree on 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from journeylens.benchmark import parse_size, run_bench
+from journeylens.benchmark.stages import STAGES
 from journeylens.errors import InputError
 from journeylens.workspace import Workspace
 
@@ -96,3 +98,14 @@ def test_bench_flags_are_checked_before_any_work(run_journeylens: Any, tmp_path:
     assert done.returncode == 2
     assert "--memory-limit" in done.stderr and "8GB" in done.stderr
     assert not any(tmp_path.iterdir())  # nothing generated
+
+
+def test_a_stage_without_its_package_fails_before_any_work(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    missing = dataclasses.replace(STAGES["pm4py_e2e"], requires=("no_such_module_jl", "test"))
+    monkeypatch.setitem(STAGES, "pm4py_e2e", missing)
+    with pytest.raises(InputError, match="no_such_module_jl") as error:
+        run_bench(6_000, tmp_path, ["stitch", "pm4py_e2e"])
+    assert "journeylens[test]" in str(error.value)
+    assert not list(tmp_path.rglob("*.parquet"))  # no world generated

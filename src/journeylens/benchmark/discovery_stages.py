@@ -251,6 +251,7 @@ def funnel_stage(data: Path, work: Path) -> int:
     "pm4py_e2e",
     "pm4py: read process.csv (pandas), format_dataframe, DFG, variants, performance DFG (the peer)",
     needs=PROCESS_CSV,
+    requires=("pm4py", "test"),
 )
 def pm4py_stage(data: Path, work: Path) -> int:
     import pandas as pd

@@ -69,6 +69,7 @@ def pipeline_duckdb(data: Path, work: Path) -> int:
     "pipeline_pyspark",
     "the same pipeline, same code, with [backend] url = 'pyspark://' (Spark local mode; rows: events mapped)",
     floor="pipeline_duckdb",
+    requires=("pyspark", "spark"),
 )
 def pipeline_pyspark(data: Path, work: Path) -> int:
     # Read by PySpark when it starts the JVM: the standard way to size a local-mode driver.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -143,6 +144,7 @@ def run_bench(
     unknown = [s for s in names if s not in STAGES]
     if unknown:  # before generating data, which takes minutes at 10M events
         raise InputError.unknown_choice("benchmark stage", unknown[0], STAGES)
+    _check_requirements(names, explicit=stages is not None)
     n = prepare_data(events, data, progress)
     measured: dict[str, dict[str, float]] = {}
     ready: set[str] = set()
@@ -163,6 +165,19 @@ def run_bench(
     results = [_result(name, n, measured) for name in names]
     _save(out / f"results-{events}.json", memory_limit, results)
     return results
+
+
+def _check_requirements(names: list[str], *, explicit: bool) -> None:
+    """Every stage's optional package is installed, or a clear error before any work."""
+    for name in names:
+        need = STAGES[name].requires
+        if need and importlib.util.find_spec(need[0]) is None:
+            others = " ".join(f"--stage {n}" for n in names if STAGES[n].requires is None)
+            hint = f"Install it with `pip install 'journeylens[{need[1]}]'`"
+            raise InputError(
+                f"Benchmark stage {name} needs {need[0]}, which is not installed.",
+                hint=hint + ("." if explicit else f", or pick stages without it: {others}"),
+            )
 
 
 def _result(name: str, events: int, measured: dict[str, dict[str, float]]) -> BenchResult:

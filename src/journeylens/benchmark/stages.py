@@ -45,6 +45,8 @@ class Stage:
     """Workspace state (a key of :data:`PREPARATIONS`) that must exist before the stage starts."""
     leaves: str | None = None
     """Workspace state the stage leaves behind for later stages of the same run."""
+    requires: tuple[str, str] | None = None
+    """(module, extra): an optional package the stage imports and the extra that installs it."""
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,16 @@ PREPARATIONS: dict[str, Preparation] = {}
 
 
 def stage(
-    name: str, doc: str, floor: str | None = None, *, needs: str | None = None, leaves: str | None = None
+    name: str,
+    doc: str,
+    floor: str | None = None,
+    *,
+    needs: str | None = None,
+    leaves: str | None = None,
+    requires: tuple[str, str] | None = None,
 ) -> Callable[[StageFn], StageFn]:
     def register(fn: StageFn) -> StageFn:
-        STAGES[name] = Stage(name, fn, floor, doc, needs, leaves)
+        STAGES[name] = Stage(name, fn, floor, doc, needs, leaves, requires)
         return fn
 
     return register
