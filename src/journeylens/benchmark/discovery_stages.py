@@ -28,6 +28,7 @@ from journeylens.discovery.variants import VariantSpec, variants
 from journeylens.identity import stitch
 from journeylens.ingest import IngestSpec
 from journeylens.journeys import build_journeys
+from journeylens.store import Store
 from journeylens.workspace import Workspace
 
 PROCESS_CSV = "process_csv"
@@ -147,8 +148,16 @@ SELECT touchpoint FROM (
 """
 
 
-def _funnel_steps(con: duckdb.DuckDBPyConnection) -> list[str]:
+def _floor_funnel_steps(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [str(row[0]) for row in con.execute(FUNNEL_STEP_CHOICE).fetchall()]
+
+
+def funnel_steps(store: Store) -> list[str]:
+    """The same choice as :data:`FUNNEL_STEP_CHOICE`, in Ibis (it runs on every engine)."""
+    events = store.table("events")
+    common = events.group_by("touchpoint").agg(n=events.count(), first_seen=events.timestamp.min())
+    top = store.execute(common.order_by([common.n.desc(), "touchpoint"]).limit(FUNNEL_STEPS)).to_pylist()
+    return [r["touchpoint"] for r in sorted(top, key=lambda r: (r["first_seen"], r["touchpoint"]))]
 
 
 def _write_counts(work: Path, stage_name: str, counts: list[int]) -> None:
@@ -219,7 +228,7 @@ def _floor_funnel_sql(steps: int, window_ms: int) -> list[str]:
 )
 def floor_funnel(data: Path, work: Path) -> int:
     con = _world_duckdb(work)
-    steps = _funnel_steps(con)
+    steps = _floor_funnel_steps(con)
     con.execute(FLOOR_FUNNEL_EVENTS, {"steps": steps})
     for statement in _floor_funnel_sql(len(steps), FUNNEL_WINDOW_DAYS * 86_400_000):
         con.execute(statement)
@@ -239,7 +248,7 @@ def floor_funnel(data: Path, work: Path) -> int:
 )
 def funnel_stage(data: Path, work: Path) -> int:
     ws = Workspace.open(work / WORLD)
-    steps = _funnel_steps(ws.store.backend.con)
+    steps = funnel_steps(ws.store)
     result = funnel(ws.store, FunnelSpec(steps=steps, window=f"{FUNNEL_WINDOW_DAYS}d"))
     ws.close()
     records = result.records()

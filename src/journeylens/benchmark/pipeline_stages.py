@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from journeylens.benchmark.discovery_stages import FUNNEL_STEPS, FUNNEL_WINDOW_DAYS
+from journeylens.benchmark.discovery_stages import FUNNEL_WINDOW_DAYS, funnel_steps
 from journeylens.benchmark.stages import _fresh_workspace, stage
 from journeylens.config import CONFIG_FILE
 from journeylens.discovery.dfg import MapSpec, process_map
@@ -21,18 +21,9 @@ from journeylens.discovery.variants import VariantSpec, variants
 from journeylens.identity import stitch
 from journeylens.ingest import IngestSpec
 from journeylens.journeys import build_journeys
-from journeylens.store import Store
 
 SPARK_DRIVER_MEMORY = "8g"
 """Local mode runs everything in the driver JVM; Spark's default heap (1 GB) spills at 1M events."""
-
-
-def _funnel_steps(store: Store) -> list[str]:
-    """The funnel's steps as the discovery stages choose them, in Ibis (it runs on both engines)."""
-    events = store.table("events")
-    common = events.group_by("touchpoint").agg(n=events.count(), first_seen=events.timestamp.min())
-    top = store.execute(common.order_by([common.n.desc(), "touchpoint"]).limit(FUNNEL_STEPS)).to_pylist()
-    return [r["touchpoint"] for r in sorted(top, key=lambda r: (r["first_seen"], r["touchpoint"]))]
 
 
 def _pipeline(data: Path, work: Path, name: str, url: str) -> int:
@@ -50,7 +41,7 @@ def _pipeline(data: Path, work: Path, name: str, url: str) -> int:
     build_journeys(ws.store, ws.config.journeys)
     pm = process_map(ws.store, MapSpec())
     variants(ws.store, VariantSpec(coverage=1.0))
-    funnel(ws.store, FunnelSpec(steps=_funnel_steps(ws.store), window=f"{FUNNEL_WINDOW_DAYS}d"))
+    funnel(ws.store, FunnelSpec(steps=funnel_steps(ws.store), window=f"{FUNNEL_WINDOW_DAYS}d"))
     placed = sum(int(n["events"]) for n in pm.nodes.to_pylist())
     ws.close()
     return placed
