@@ -8,6 +8,7 @@ from journeylens.config import CONFIG_FILE, Config
 from journeylens.errors import WorkspaceError
 from journeylens.ingest import Ingestor, IngestReport, IngestSpec
 from journeylens.ingest.pipeline import ProgressFn, build_spec
+from journeylens.model import BuildProgress, BuildSummary, Notice, ensure_model
 from journeylens.store import Store
 from journeylens.store._backend import resolve_url
 
@@ -79,6 +80,19 @@ class Workspace:
         """
         spec = spec or build_spec(**fields)
         return Ingestor(self.store, self.config).ingest(spec, progress)
+
+    def ensure_model(
+        self,
+        *,
+        build: bool = True,
+        progress: BuildProgress | None = None,
+        notice: Notice | None = None,
+    ) -> BuildSummary | None:
+        """Build customers and journeys when they are missing or older than the data.
+
+        Every analysis calls this first; ``build=False`` raises instead of building.
+        """
+        return ensure_model(self.store, self.config, build=build, progress=progress, notice=notice)
 
     def close(self) -> None:
         if self._store is not None:

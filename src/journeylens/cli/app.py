@@ -139,10 +139,9 @@ def status(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.ta
 @app.command()
 def build(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.table) -> None:
     """Stitch identities into customers (customer_map), then split events into journeys."""
-    import time
+    from dataclasses import asdict
 
-    from journeylens.identity import stitch
-    from journeylens.journeys import build_journeys
+    from journeylens.model import build_model
 
     ws = Workspace.open(workspace)
     if ws.store.count("events") == 0 and ws.store.count("identities") == 0:
@@ -150,28 +149,14 @@ def build(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.tab
             "Nothing has been ingested into this workspace yet.",
             hint="Load events first: `journeylens ingest FILE`.",
         )
-    timings: dict[str, float] = {}
     with _bar() as bar:
         task = bar.add_task("Stitching identities", total=2)
-        started = time.perf_counter()
-        result = stitch(ws.store, ws.config.identity)
-        timings["stitch_seconds"] = round(time.perf_counter() - started, 2)
-        bar.update(task, advance=1, description="Building journeys")
-        started = time.perf_counter()
-        built = build_journeys(ws.store, ws.config.journeys)
-        timings["journey_seconds"] = round(time.perf_counter() - started, 2)
-        bar.update(task, advance=1, description="Done")
-    cmap = result.customer_map
-    summary = ws.store.execute(
-        cmap.aggregate(identifiers=cmap.count(), customers=cmap.customer_id.nunique())
-    ).to_pylist()[0]
-    shared = ws.store.execute(result.shared.count()).as_py()
-    journeys = ws.store.execute(built.journeys.count()).as_py()
-    render(
-        {**summary, "shared_identifiers": shared, "rounds": result.rounds, "journeys": journeys,
-         **timings},
-        fmt, title="Customers and journeys",
-    )  # fmt: skip
+
+        def progress(step: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=step)
+
+        summary = build_model(ws.store, ws.config, progress=progress)
+    render(asdict(summary), fmt, title="Customers and journeys")
 
 
 journeys_app = typer.Typer(help="Journeys: intent episodes and their outcomes.", no_args_is_help=True)
