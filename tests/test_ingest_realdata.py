@@ -277,3 +277,45 @@ def test_running_example_xes(workspace: Workspace, shared_file: SharedFile) -> N
     assert _variants(events) == 6
     # Costs is an event attribute outside the model: it travels in properties.
     assert all("Costs" in json.loads(e["properties"]) for e in events)
+
+
+def test_process_logs_ingest_without_a_channel(workspace: Workspace, shared_file: SharedFile) -> None:
+    """XES and pm4py-layout CSV have no channel concept: events get 'other', and the report says
+    how to set one; every event is loaded."""
+    xes, csv_path = shared_file("process-logs/receipt.xes.gz"), shared_file("process-logs/receipt.csv")
+    (from_xes,) = workspace.ingest(paths=[str(xes)])
+    (from_csv,) = workspace.ingest(paths=[str(csv_path)], mapping=RECEIPT_CSV_MAPPING)
+    for report in (from_xes, from_csv):
+        assert report.loaded == 8577 and report.quarantined_total == 0
+        (note,) = report.notes
+        assert "'other'" in note and "--channel" in note and "--map channel=" in note
+    assert {e["channel"] for e in table_rows(workspace, "events")} == {"other"}
+
+
+def test_ordinary_csv_without_channel_is_still_refused(
+    workspace: Workspace, shared_file: SharedFile, run_journeylens: Callable[..., Any]
+) -> None:
+    """Only process logs get a default channel: a plain CSV without one names the column and the flag."""
+    source = shared_file("journeys/BPI2016_Complaints.csv")
+    done = run_journeylens(
+        ["ingest", source, "--delimiter", ";", "--encoding", "latin-1", "-w", workspace.root,
+         *(f"--map={t}={s}" for t, s in BPI2016_MAPPING.items())]
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "channel" in done.stderr and "--channel" in done.stderr
+    assert workspace.store.count("events") == 0
+
+
+def test_process_log_keeps_a_channel_it_has(workspace: Workspace, tmp_path: Path) -> None:
+    """A pm4py-layout file that does carry a channel column keeps it; gaps in it become 'other'."""
+    path = tmp_path / "log.csv"
+    path.write_text(
+        "case:concept:name,concept:name,time:timestamp,channel\n"
+        "c1,register,2024-01-01T10:00:00Z,chat\n"
+        "c1,answer,2024-01-01T11:00:00Z,\n",
+        encoding="utf-8",
+    )
+    (report,) = workspace.ingest(paths=[str(path)], mapping=RECEIPT_CSV_MAPPING)
+    assert report.loaded == 2 and report.notes == []
+    channels = {e["touchpoint"]: e["channel"] for e in table_rows(workspace, "events")}
+    assert channels == {"register": "chat", "answer": "other"}

@@ -40,7 +40,10 @@ re-ingesting the same file still loads nothing new.
 
 A source column whose name is also a system column (`source`, `ingest_seq`) is kept in the JSON
 column under its own name. A channel that is neither canonical nor an alias is stored as `other`
-with the original value in `properties.channel_raw`. Quarantined records keep their raw fields,
+with the original value in `properties.channel_raw`. Process-mining logs (XES, or pm4py's CSV layout
+mapped with `--map`) have no channel concept: their events without one get `other`, and the ingest
+summary says how to set one (`--channel`, or `--map channel=COLUMN`); any other file without a
+channel column is refused with that hint. Quarantined records keep their raw fields,
 with e-mail and phone values hashed like stored ones.
 
 Ties between equal timestamps are broken by `ingest_seq`, which keeps file order.

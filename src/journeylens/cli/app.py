@@ -98,7 +98,13 @@ def ingest(
     )  # fmt: skip
     ws = Workspace.open(workspace)
     reports = _ingest_with_progress(ws, spec)
-    render([r.to_dict() for r in reports], fmt, title="Ingest summary")
+    if fmt is OutputFormat.table:
+        render([{k: v for k, v in r.to_dict().items() if k != "notes"} for r in reports], fmt,
+               title="Ingest summary")  # fmt: skip
+        for note in dict.fromkeys(n for r in reports for n in r.notes):
+            err_console.print(Text(note), style="dim", soft_wrap=True)
+    else:
+        render([r.to_dict() for r in reports], fmt)
     bad = sum(r.quarantined_total for r in reports)
     if bad > spec.max_bad:
         raise QuarantineLimitError(

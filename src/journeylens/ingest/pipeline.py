@@ -128,6 +128,8 @@ class IngestReport:
     duplicates: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    """What the user should know about how records were read (e.g. a default channel)."""
 
     @property
     def quarantined_total(self) -> int:
@@ -144,6 +146,7 @@ class IngestReport:
             "quarantined": self.quarantined_total,
             "quarantined_by_reason": dict(sorted(self.quarantined.items())),
             "seconds": round(self.seconds, 3),
+            "notes": list(self.notes),
         }
 
 
@@ -211,8 +214,10 @@ class Ingestor:
             max_field_bytes=self.config.ingest.max_field_bytes,
             max_record_bytes=self.config.ingest.max_record_bytes,
             channel=channel,
+            default_channel=PROCESS_LOG_CHANNEL if channel is None and _process_log(fmt, spec) else None,
             keep_identical=spec.keep_identical or fmt == "xes",
         )
+        channel_noted = False
         first = True
         with _backend.memory_cap(self.engine, self.config.ingest.memory_limit), self.store.transaction():
             for batch in self._read(path, fmt, spec, block):
@@ -226,6 +231,9 @@ class Ingestor:
                 if first:
                     _check_required(data, table, ctx, str(path))
                     first = False
+                if ctx.default_channel and not channel_noted and "channel" not in data.column_names:
+                    report.notes.append(_default_channel_note(ctx.default_channel))
+                    channel_noted = True
                 self._load_batch(data, table, ctx, report)
                 if progress:
                     progress(str(path), report.rows_read)
@@ -344,6 +352,24 @@ def _quarantine_rows(bad: ir.Table, table: str, ctx: Context) -> ir.Table:
     )
 
 
+PROCESS_LOG_CHANNEL = "other"
+# Columns of pm4py's CSV layout (XES attribute names); a --map from them marks a process log.
+_PM4PY_COLUMNS = frozenset({"case:concept:name", "concept:name", "time:timestamp"})
+
+
+def _process_log(fmt: Format, spec: IngestSpec) -> bool:
+    """A process-mining event log (XES, or pm4py's layout mapped with --map): such logs have no
+    channel concept, so their events get ``other`` instead of being refused."""
+    return spec.table == "events" and (fmt == "xes" or bool(_PM4PY_COLUMNS & set(spec.mapping.values())))
+
+
+def _default_channel_note(channel: str) -> str:
+    return (
+        f"The file has no channel: its events were given channel {channel!r}. Set one with "
+        "--channel web|app|call_center|... or map a column with --map channel=COLUMN."
+    )
+
+
 def _xes_defaults(user: dict[str, str]) -> dict[str, str]:
     """XES standard attributes onto the model, unless the user mapped that target or source."""
     taken = set(user) | set(user.values())
@@ -390,7 +416,7 @@ def _apply_mapping(data: pa.Table, mapping: dict[str, str], source: str, strict:
 def _check_required(data: pa.Table, table: TableSpec, ctx: Context, source: str) -> None:
     """A file missing a required column is refused whole, before anything is loaded."""
     names = [n for n in data.column_names if n != LINE]
-    present = set(names) | ({"channel"} if ctx.channel else set())
+    present = set(names) | ({"channel"} if ctx.channel or ctx.default_channel else set())
     missing = [c.name for c in table.columns if c.required and c.name not in present]
     if table.one_of and not present.intersection(table.one_of):
         missing.append(" or ".join(table.one_of))

@@ -54,6 +54,8 @@ class Context:
     max_record_bytes: int
     channel: str | None = None
     """Constant channel for every record (``--channel``), already normalised."""
+    default_channel: str | None = None
+    """Channel of records whose source has none (process logs: ``other``); never overrides one."""
     keep_identical: bool = False
     """Identical key-less records on different lines are separate records (process logs)."""
 
@@ -204,8 +206,11 @@ class _Builder:
         if name == "channel" and self.ctx.channel:
             return ibis.literal(self.ctx.channel)
         source = self.src(name)
+        default = self.ctx.default_channel if name == "channel" else None
         if source is None:
-            return ibis.literal(None, type=column.dtype)
+            return ibis.literal(default, type=column.dtype)
+        if default is not None:
+            source = _as_text(source).fill_null(default)
         if column.kind is Kind.TIMESTAMP:
             self._reject_unparsed(
                 name,
