@@ -15,6 +15,7 @@ from rich.text import Text
 
 from journeylens.cli._output import OutputFormat, err_console, render
 from journeylens.errors import InputError, JourneyLensError, NotFoundError, QuarantineLimitError
+from journeylens.export import ExportFormat
 from journeylens.ingest import IngestReport, IngestSpec
 from journeylens.ingest.pipeline import build_spec
 from journeylens.workspace import Workspace
@@ -253,30 +254,22 @@ app.add_typer(export_app, name="export")
 
 @export_app.command("customer-map")
 def export_customer_map(
-    out: Annotated[Path, typer.Option(help="File to write.")],
-    file_format: Annotated[str, typer.Option("--format", "-f", help="csv, parquet or json")] = "csv",
+    out: Annotated[
+        str | None, typer.Option(help="File to write; standard output when absent or '-'.")
+    ] = None,
+    file_format: Annotated[ExportFormat, typer.Option("--format", "-f", help="File format.")] = (
+        ExportFormat.csv
+    ),
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
-    """Write customer_map (identifier_type, identifier_value, customer_id, shared) to a file."""
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
+    """Write customer_map (identifier_type, identifier_value, customer_id, shared) to a file or a pipe."""
+    from journeylens.export import export_table
     from journeylens.identity.profile import require_customer_map
 
-    if file_format not in ("csv", "parquet", "json"):
-        raise InputError.unknown_choice("--format", file_format, ["csv", "parquet", "json"])
     store = Workspace.open(workspace).store
-    table = store.execute(require_customer_map(store).order_by(["customer_id", "identifier_type"]))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if file_format == "csv":
-        pacsv.write_csv(table, out)
-    elif file_format == "parquet":
-        pq.write_table(table, out)
-    else:
-        import json
-
-        out.write_text(json.dumps(table.to_pylist(), indent=1), encoding="utf-8")
-    err_console.print(f"{table.num_rows:,} rows written to {out}")
+    rows = require_customer_map(store).order_by(["customer_id", "identifier_type", "identifier_value"])
+    result = export_table(store, rows, out, file_format)
+    err_console.print(f"{result.rows:,} rows written to {escape(result.where)}")
 
 
 @app.command()

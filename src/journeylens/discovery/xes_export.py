@@ -10,18 +10,15 @@ had one. Trace attributes add the journey id, type, outcome and customer.
 The engine hands over one row per journey (its events as a list sorted by step) in Arrow batches,
 and each batch is turned into XML with vectorised string kernels, so memory stays bounded by one
 batch of journeys. The file is written next to its
-destination and renamed when complete; a path ending in ``.gz`` is gzip-compressed.
+destination and renamed when complete; a path ending in ``.gz`` is gzip-compressed; no path (or
+``-``) writes to standard output.
 """
 
 from __future__ import annotations
 
-import gzip
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import ibis
 import ibis.expr.types as ir
@@ -29,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from journeylens.discovery.selection import LIFECYCLE, EmptySelectionError, JourneyFilter, select_journeys
-from journeylens.errors import InputError
+from journeylens.export import destination, text_sink
 from journeylens.store import Store
 from journeylens.store._backend import json_text
 
@@ -71,20 +68,26 @@ _NOT_XML = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
 
 @dataclass(frozen=True)
 class XesExport:
-    """What :func:`export_xes` wrote."""
+    """What :func:`export_xes` wrote (``path`` is None for standard output)."""
 
-    path: Path
+    path: Path | None
     traces: int
     events: int
 
     def to_dict(self) -> dict[str, object]:
-        return {"path": str(self.path), "traces": self.traces, "events": self.events}
+        path = None if self.path is None else str(self.path)
+        return {"path": path, "traces": self.traces, "events": self.events}
 
 
 def export_xes(
-    store: Store, flt: JourneyFilter | None, path: str | Path, *, batch_journeys: int = BATCH_JOURNEYS
+    store: Store,
+    flt: JourneyFilter | None,
+    path: str | Path | None = None,
+    *,
+    batch_journeys: int = BATCH_JOURNEYS,
 ) -> XesExport:
-    """Write the journeys ``flt`` selects to ``path`` as XES (gzip when it ends in ``.gz``).
+    """Write the journeys ``flt`` selects as XES to ``path`` (gzip when it ends in ``.gz``), or to
+    standard output when ``path`` is None or ``-``.
 
     Raises:
         EmptySelectionError: the filter selects no journeys (no file is written).
@@ -95,20 +98,20 @@ def export_xes(
         XesExport(path=PosixPath('support.xes.gz'), traces=4580, events=21348)
     """
     flt = flt or JourneyFilter()
-    target = Path(path)
+    target = destination(path)
     batches = store.backend.to_pyarrow_batches(export_rows(store, flt), chunk_size=batch_journeys)
+    filled = (batch for batch in batches if batch.num_rows)
+    first = next(filled, None)
+    if first is None:  # before anything is written, so a pipe never sees half a log
+        raise EmptySelectionError.for_filter(flt)
     traces = events = 0
-    with _atomic(target) as fh:
+    with text_sink(target) as fh:
         fh.write(_HEADER)
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
+        for batch in itertools.chain([first], filled):
             flat = _flatten(batch)
             fh.write(_traces_xml(flat))
             traces += batch.num_rows
             events += flat.num_rows
-        if traces == 0:
-            raise EmptySelectionError.for_filter(flt)
         fh.write(_FOOTER)
     return XesExport(path=target, traces=traces, events=events)
 
@@ -214,28 +217,3 @@ def _timestamps(values: pa.ChunkedArray) -> pa.Array:
 
 def _join(*parts: pa.Array | pa.ChunkedArray | str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
-
-
-@contextmanager
-def _atomic(target: Path) -> Iterator[IO[str]]:
-    """A text stream to a temporary file beside ``target``, renamed onto it only on success."""
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        raw = _open_text(partial, compress=target.name.endswith(".gz"))
-    except OSError as exc:
-        raise InputError(
-            f"Cannot write {target}: {exc.strerror or exc}.", hint="Check the folder exists and is writable."
-        ) from None
-    try:
-        with raw:
-            yield raw
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def _open_text(path: Path, *, compress: bool) -> IO[str]:
-    if compress:
-        return gzip.open(path, "wt", encoding="utf-8", compresslevel=6)
-    return path.open("w", encoding="utf-8")
