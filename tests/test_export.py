@@ -26,7 +26,8 @@ Run = Callable[..., Any]
 
 @pytest.fixture
 def helpdesk(workspace: Workspace, shared_file: Callable[[str], Path]) -> Path:
-    workspace.ingest(paths=[str(shared_file("process-logs/helpdesk.xes.gz"))], mapping={"user_id": "customer"})
+    log = shared_file("process-logs/helpdesk.xes.gz")
+    workspace.ingest(paths=[str(log)], mapping={"user_id": "customer"})
     build_model(workspace.store, workspace.config)
     root = workspace.root
     workspace.close()
