@@ -20,7 +20,9 @@ from journeylens.workspace import Workspace
 
 INGEST_STAGES = {"floor_parquet", "ingest_parquet", "reingest_parquet", "floor_csv", "ingest_csv"}
 JOURNEY_STAGES = {"stitch", "floor_sessionize", "journeys"}
-DISCOVERY_STAGES = {"floor_dfg", "process_map", "floor_funnel", "funnel_20", "pm4py_e2e", "process_e2e"}
+DISCOVERY_STAGES = {
+    "floor_dfg", "process_map", "floor_funnel", "funnel_20", "pm4py_e2e", "process_e2e", "newcomer",
+}  # fmt: skip
 PIPELINE_STAGES = {"pipeline_duckdb", "pipeline_pyspark"}
 
 
@@ -55,6 +57,8 @@ def test_bench_smoke(bench_out: Path) -> None:
     floor_units, units = (json.loads((work / f"funnel_counts-{s}.json").read_text()) for s in funnels)
     assert floor_units == units and units[0] > units[-1]
     assert results["process_map"].floor == "floor_dfg" and results["process_e2e"].floor == "pm4py_e2e"
+    # The newcomer's CLI session (separate processes, automatic build) is compared with pm4py too.
+    assert results["newcomer"].floor == "pm4py_e2e" and results["newcomer"].ratio_to_floor is not None
     assert results["ingest_parquet"].ratio_to_floor is not None
     assert results["ingest_csv"].floor == "floor_csv"
     assert results["journeys"].floor == "floor_sessionize"

@@ -9,6 +9,7 @@ journey event, ``case:concept:name`` = journey, ``concept:name`` = touchpoint,
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -290,5 +291,47 @@ def process_e2e_stage(data: Path, work: Path) -> int:
     pm = process_map(ws.store, MapSpec())
     variants(ws.store, VariantSpec(coverage=1.0))
     events = sum(int(n["events"]) for n in pm.nodes.to_pylist())
+    ws.close()
+    return events
+
+
+# README's quickstart for a pm4py-layout CSV, each command its own process as a user types it:
+# start-up, the automatic build before the first analysis, and terminal output all count.
+NEWCOMER = "newcomer"
+NEWCOMER_COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("init", "{workspace}"),
+    ("ingest", "{csv}", *(f"--map={target}={source}" for target, source in PM4PY_MAPPING.items())),
+    ("dfg",),
+    ("variants",),
+)
+
+
+@stage(
+    NEWCOMER,
+    "journeylens CLI as a newcomer runs it on process.csv: init, ingest, dfg (builds), variants "
+    "(separate processes)",
+    floor="pm4py_e2e",
+    needs=PROCESS_CSV,
+)
+def newcomer_stage(data: Path, work: Path) -> int:
+    import shutil
+    import subprocess
+    import sys
+
+    root = work / NEWCOMER
+    shutil.rmtree(root, ignore_errors=True)
+    values = {"workspace": str(root), "csv": str(work / PROCESS_FILE)}
+    env = {**os.environ, "COLUMNS": "120"}
+    for command in NEWCOMER_COMMANDS:
+        args = [part.format(**values) for part in command]
+        if command[0] != "init":
+            args += ["--workspace", str(root)]
+        done = subprocess.run(
+            [sys.executable, "-m", "journeylens", *args], env=env, capture_output=True, text=True, check=False
+        )
+        if done.returncode:
+            raise RuntimeError(f"journeylens {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    ws = Workspace.open(root)
+    events = ws.store.count("events")
     ws.close()
     return events

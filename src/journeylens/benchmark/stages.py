@@ -285,7 +285,10 @@ def main(argv: list[str]) -> None:
     else:
         rows = PREPARATIONS[name].run(data, work, argv[3] if len(argv) > 3 else None)
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + _helpers_peak_kb(os.getpid())
+    # Helpers still running (Spark's JVM) and the largest finished child (the CLI processes of a
+    # stage that runs commands one after another) add to the stage's own peak.
+    finished = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + finished + _helpers_peak_kb(os.getpid())
     print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}))
 
 
