@@ -320,3 +320,47 @@ def test_bpi2016_complaints_without_cases(
     repeated = int(journeys["repeat_journey"].sum())
     assert same_day == _repeats_within(complaints, 0) == 34
     assert same_day + repeated == _repeats_within(complaints, days) == expected
+
+
+# --- process logs: the case-log path equals the general one ------------------------------------------
+
+# Types whose start criteria meet help-desk and receipt activities, so the type rule has work to
+# do (several types claim some events, one claims others, none claims the rest).
+TICKET_STARTS = ["Assign seriousness", "Take in charge ticket", "T03 Adjust confirmation of receipt"]
+INTAKE_STARTS = ["Confirmation of receipt", "T02 Check confirmation of receipt"]
+CASE_LOG_RULES = JourneyRules(
+    types={
+        "tickets": {"priority": 1, "start": {"touchpoints": TICKET_STARTS}},
+        "resolution": {"priority": 2, "start": {"touchpoints": ["Take in charge ticket", "Resolve ticket"]}},
+        "intake": {"priority": 3, "start": {"touchpoints": INTAKE_STARTS}},
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("log", "mapping"), [(HELPDESK, HELPDESK_MAPPING), ("process-logs/receipt.xes.gz", {})]
+)
+def test_case_log_path_equals_the_general_path(
+    log: str, mapping: dict[str, str], shared_file: SharedFile, tmp_path: Path
+) -> None:
+    """Every event has a case: skipping intent segmentation changes nothing, row for row (help desk
+    with customers; receipt without any)."""
+    from journeylens.identity.stitch import events_with_customers
+    from journeylens.journeys.segment import assign_journeys
+
+    ws = Workspace.init(tmp_path / "ws")
+    ws.ingest(paths=[str(shared_file(log))], mapping=mapping)
+    stitch(ws.store, ws.config.identity)
+    events = events_with_customers(ws.store)
+    try:
+        general, fast = (
+            ws.store.execute(assign_journeys(ws.store.backend, events, CASE_LOG_RULES, case_log=flag))
+            .to_pandas()
+            .sort_values("event_id", ignore_index=True)
+            for flag in (False, True)
+        )
+    finally:
+        ws.close()
+    pd.testing.assert_frame_equal(general, fast)
+    assert general["journey_id"].nunique() == {HELPDESK: 4580}.get(log, 1434)
+    assert general["journey_type"].nunique() >= 2  # the type rule decided something

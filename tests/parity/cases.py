@@ -375,6 +375,28 @@ def journey_events(side: Side) -> Any:
     return rows(store.execute(joined))
 
 
+def _case_log_expect(result: dict[str, Any]) -> None:
+    _has(len(result["fast"]) > 100, f"{len(result['fast'])} case events")
+    _has(result["fast"] == result["general"], "the case-log path differs from the general one")
+
+
+@case("journeys_case_log_path", expect=_case_log_expect)
+def journeys_case_log_path(side: Side) -> Any:
+    """The events that carry a case, as a process log: the case-log path of ``assign_journeys``
+    (no intent windows) on both engines, and the general path beside it (they must agree)."""
+    from journeylens.identity.stitch import events_with_customers
+    from journeylens.journeys.segment import assign_journeys
+
+    store = side.store
+    events = events_with_customers(store)
+    cases = events.filter(events.case_id.notnull())
+    rules = side.config.journeys
+    return {
+        name: rows(store.execute(assign_journeys(store.backend, cases, rules, case_log=flag)))
+        for name, flag in (("fast", True), ("general", False))
+    }
+
+
 def _summary(side: Side, spec: JourneySummarySpec) -> list[dict[str, Any]]:
     return journey_summary(side.store, spec).rows
 

@@ -52,8 +52,11 @@ def build_journeys(store: Store, rules: JourneyRules | None = None) -> JourneyBu
     check_vocabulary(store, rules)
     backend = store.backend
     events = events_with_customers(store)
+    # A process log (every event in a case) needs no intent segmentation: a cheap check first.
+    case_log = not store.execute(store.table("events").case_id.isnull().any()).as_py()
     try:
-        assigned = scratch_table(backend, ASSIGNED, assign_journeys(backend, events, rules), large=True)
+        journeys = assign_journeys(backend, events, rules, case_log=case_log)
+        assigned = scratch_table(backend, ASSIGNED, journeys, large=True)
         journey_events = backend.create_table(
             "journey_events", assigned.select("event_id", "journey_id", "step"), overwrite=True
         )

@@ -62,7 +62,9 @@ def _per_type(codes: ir.IntegerValue, values: list[int], default: int) -> ir.Int
     return ibis.cases(*((codes == i, v) for i, v in enumerate(values)), else_=default)
 
 
-def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyRules) -> ir.Table:
+def assign_journeys(
+    backend: ibis.BaseBackend, events: ir.Table, rules: JourneyRules, *, case_log: bool = False
+) -> ir.Table:
     """Events with ``journey_key``, ``journey_type``, ``customer_key``, ``step``,
     ``channel_switch`` (the channel differs from the journey's previous event's), ``last_step``,
     ``assisted`` (an assisted contact) and ``before_contact`` (no assisted contact earlier in the
@@ -72,9 +74,11 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
         backend: where scratch tables are materialised.
         events: events with ``customer_id`` (see ``identity.stitch.events_with_customers``).
         rules: the journey definitions.
+        case_log: every event has a ``case_id`` (a process log). Then every journey is a case
+            and rules 1-4 and 6 decide nothing, so the windows over each customer's time order
+            are skipped; the result is the same as without the flag.
     """
     ranked = rules.ranked()
-    names = [name for name, _ in ranked]
     gaps = [seconds(jt.inactivity_gap) for _, jt in ranked]
     max_durations = [seconds(jt.max_duration) for _, jt in ranked]
 
@@ -106,6 +110,8 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
         _claimed=_code_cases(claims),
         _starter=n_claims > 0,
     )
+    if case_log:
+        return _typed(first.mutate(_key="case:" + first.case_id, _is_case=True), rules)
     w = _ordered(["_who"])
     later = ibis.window(group_by="_who", order_by=ORDER, rows=(1, None))
     # Every window over the customer's time order that needs only the raw events, in one pass
@@ -176,6 +182,15 @@ def assign_journeys(backend: ibis.BaseBackend, events: ir.Table, rules: JourneyR
         ),
         _is_case=case_of.notnull(),
     )
+    return _typed(keyed, rules)
+
+
+def _typed(keyed: ir.Table, rules: JourneyRules) -> ir.Table:
+    """Journeys from events keyed by case or episode (``_key``): type (rule 5), the cut at the
+    maximum duration (rule 6), ids, and the step-order columns outcomes reads."""
+    ranked = rules.ranked()
+    names = [name for name, _ in ranked]
+    max_durations = [seconds(jt.max_duration) for _, jt in ranked]
     types = keyed.group_by("_key").agg(
         _type_code=ibis.coalesce(keyed._own.min(), keyed._claimed.min()),
         _start=keyed._ts.min(),
