@@ -18,9 +18,18 @@ from typing import Any
 import pytest
 
 from conftest import EVENT_HEADER, customer, journeys, table_rows, write_csv
-from journeylens import JourneyLensError, Workspace
+from journeylens import JourneyLensError, NotFoundError, Workspace
 from journeylens.config import CONFIG_FILE
-from journeylens.model import BuildSummary, StaleModelError, Staleness, build_model, model_state
+from journeylens.identity import stitch
+from journeylens.journeys import build_journeys
+from journeylens.model import (
+    MODEL_VERSION,
+    BuildSummary,
+    StaleModelError,
+    Staleness,
+    build_model,
+    model_state,
+)
 from journeylens.synth import generate_world
 
 FIRST = {
@@ -177,6 +186,38 @@ def test_dropped_derived_tables_are_rebuilt(workspace: Workspace, tmp_path: Path
     workspace.ensure_model(notice=notice)
     assert lines == [BUILDING + "journey_events is missing although build 1 finished."]
     assert model_state(workspace.store, workspace.config).fresh
+
+
+def test_tables_of_another_model_version_or_without_a_recorded_build_are_rebuilt(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    workspace.ingest(paths=[str(write_csv(tmp_path, "e.csv", journeys(FIRST), EVENT_HEADER))])
+    # Built the way releases before the builds table did: the tables exist, no build is recorded.
+    stitch(workspace.store, workspace.config.identity)
+    build_journeys(workspace.store, workspace.config.journeys)
+    state = model_state(workspace.store, workspace.config)
+    assert state.reasons == (Staleness.NEVER_BUILT,) and not state.missing
+    assert state.why == "no build of the existing tables is recorded"
+    workspace.ensure_model()
+    builds = workspace.store.table("builds")
+    workspace.store.rewrite("builds", builds.mutate(model_version=builds.model_version - 1))
+    state = model_state(workspace.store, workspace.config)
+    assert state.reasons == (Staleness.MODEL_VERSION,)
+    assert state.why == f"the tables were written by model version {MODEL_VERSION - 1} " + (
+        f"(this JourneyLens writes {MODEL_VERSION})"
+    )
+    workspace.ensure_model()
+    assert model_state(workspace.store, workspace.config).fresh
+
+
+def test_an_empty_workspace_gets_its_report_and_analyses_say_to_ingest(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    assert "No events have been ingested yet" in workspace.report(tmp_path / "r.html").read_text()
+    with pytest.raises(NotFoundError, match="no events") as caught:
+        workspace.ensure_model()
+    assert caught.value.hint is not None and "journeylens ingest" in caught.value.hint
+    assert table_rows(workspace, "builds") == []  # a refused build leaves no record
 
 
 # --- kill -9 during a build -----------------------------------------------------------------------

@@ -114,7 +114,8 @@ class Workspace:
         """
         from journeylens.report import write_report  # plotly: only when a report is written
 
-        self.ensure_model(build=build, progress=progress, notice=notice)
+        if self.store.count("events"):  # an empty workspace still gets its (empty) report
+            self.ensure_model(build=build, progress=progress, notice=notice)
         return write_report(
             self.store, Path(out) if out is not None else self.root / "report.html", title=title
         )
