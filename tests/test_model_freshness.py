@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from conftest import EVENT_HEADER, customer, journeys, table_rows, write_csv
-from journeylens import JourneyLensError, NotFoundError, Workspace
+from journeylens import ConfigError, JourneyLensError, NotFoundError, Workspace
 from journeylens.config import CONFIG_FILE
 from journeylens.identity import stitch
 from journeylens.journeys import build_journeys
@@ -157,6 +157,27 @@ def test_editing_journey_rules_makes_journeys_stale(workspace: Workspace, tmp_pa
         assert model_state(ws.store, ws.config).fresh
     finally:
         ws.close()
+
+
+def test_a_journey_type_naming_an_unknown_touchpoint_is_refused_before_anything_is_written(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    workspace.ingest(paths=[str(write_csv(tmp_path, "e.csv", journeys(FIRST), EVENT_HEADER))])
+    workspace.ensure_model()
+    before = _model(workspace)
+    workspace.close()
+    toml = workspace.root / CONFIG_FILE
+    toml.write_text(
+        toml.read_text() + '\n[journeys.types.support]\npriority = 1\nstart.touchpoints = ["biling_faq"]\n'
+    )
+    ws = Workspace.open(workspace.root)
+    with pytest.raises(ConfigError, match="biling_faq"):
+        ws.ensure_model()
+    # The model built before the typo is intact and still the last (finished) build.
+    assert _model(ws) == before
+    assert [r["build_id"] for r in table_rows(ws, "builds")] == [1]
+    assert model_state(ws.store, ws.config).reasons == (Staleness.CONFIG_CHANGED,)
+    ws.close()
 
 
 def test_an_ingest_committed_during_a_build_makes_the_next_analysis_rebuild(
@@ -301,7 +322,7 @@ def test_a_build_killed_half_way_is_detected_and_rebuilt(tmp_path: Path) -> None
         lines, notice = _notices()
         assert ws.ensure_model(notice=notice) is not None
         assert len(lines) == 1 and lines[0].startswith(BUILDING + "the previous build (build 2, started ")
-        assert lines[0].endswith("was interrupted before it finished.")
+        assert lines[0].endswith("was interrupted or failed before it finished.")
         assert _model(ws) == expected
         assert model_state(ws.store, ws.config).fresh
         finished = {r["build_id"]: r["finished_at"] is not None for r in table_rows(ws, "builds")}

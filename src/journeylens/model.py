@@ -160,7 +160,7 @@ def model_state(store: Store, config: Config) -> ModelState:
         return ModelState(
             (Staleness.INTERRUPTED,),
             f"the previous build (build {build_id}, started {started:%Y-%m-%d %H:%M} UTC) was "
-            "interrupted before it finished",
+            "interrupted or failed before it finished",
             build_id,
             missing=missing,
         )
@@ -226,7 +226,8 @@ def build_model(store: Store, config: Config, progress: BuildProgress | None = N
 
     The build is recorded in ``builds``: started first, finished only after every derived table
     is written. A build that is killed or fails stays unfinished, and the next
-    :func:`ensure_model` rebuilds.
+    :func:`ensure_model` rebuilds. Missing events and journey types naming unknown touchpoints
+    are refused before anything is written.
 
     Example:
         >>> summary = build_model(ws.store, ws.config)  # doctest: +SKIP
@@ -235,12 +236,15 @@ def build_model(store: Store, config: Config, progress: BuildProgress | None = N
     """
     from journeylens.identity import stitch
     from journeylens.journeys import build_journeys
+    from journeylens.journeys.build import check_vocabulary
 
+    # Errors a user can fix are raised before anything is written or recorded.
     if store.count("events") == 0:
         raise NotFoundError(
             "There are no events to build customers and journeys from.",
             hint="Load events first: `journeylens ingest FILE`.",
         )
+    check_vocabulary(store, config.journeys)
     report = progress or _quiet
     build_id = _start(store, config)
     report("Stitching identities into customers", 0, 2)
