@@ -9,6 +9,7 @@ from pathlib import Path
 
 import journeylens as jl
 from journeylens.demo import LEGACY_FLAWS, LEGACY_MALFORMED_LINE, DemoProgress, run_demo
+from journeylens.model import model_state
 
 
 def test_demo_creates_workspace_ingests_everything_and_writes_the_report(tmp_path: Path) -> None:
@@ -76,6 +77,9 @@ def test_demo_builds_journeys_as_its_own_stage_before_the_report(tmp_path: Path)
     ws = jl.Workspace.open(result.workspace)
     journeys = ws.store.backend.table("journeys")
     assert result.journeys == ws.store.execute(journeys.count()).as_py() > 0
+    # The demo's build is recorded: the next analysis finds the model fresh and builds nothing.
+    assert model_state(ws.store, ws.config).fresh
+    assert ws.ensure_model(build=False) is None
     ws.close()
     # The report's headline counts the same journeys.
     assert f"{result.journeys:,}</div>" in result.report.read_text()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from journeylens.journeys.outcomes import JOURNEY_COLUMNS
 from journeylens.store.schema import (
+    BUILDS_DOC,
+    BUILDS_SCHEMA,
     INGESTS_DOC,
     INGESTS_SCHEMA,
     QUARANTINE_DOC,
@@ -49,6 +51,12 @@ with e-mail and phone values hashed like stored ones.
 Ties between equal timestamps are broken by `ingest_seq`, which keeps file order.
 """
 
+_BUILDS_INTRO = (
+    "One row per build of the derived tables (`journeylens build`, or the automatic build an"
+    ' analysis starts when the model is stale; see "When the model is rebuilt" in'
+    " docs/configuration.md).\n"
+)
+
 
 def _type_name(dtype: object) -> str:
     return "timestamp (UTC)" if str(dtype).startswith("timestamp('UTC'") else str(dtype)
@@ -72,8 +80,11 @@ def data_model_markdown() -> str:
     for name, schema, docs in (
         ("quarantine", QUARANTINE_SCHEMA, QUARANTINE_DOC),
         ("ingests", INGESTS_SCHEMA, INGESTS_DOC),
+        ("builds", BUILDS_SCHEMA, BUILDS_DOC),
     ):
         out.append(f"\n## `{name}` (system)\n")
+        if name == "builds":
+            out.append(_BUILDS_INTRO)
         out.append("| column | type | meaning |\n|---|---|---|")
         out.extend(f"| `{c}` | {_type_name(t)} | {docs[c]} |" for c, t in schema.items())
     out.append("\n## `customer_map` (derived, written by `journeylens build`)\n")

@@ -9,10 +9,9 @@ from pathlib import Path
 
 from journeylens.config import CONFIG_FILE
 from journeylens.errors import WorkspaceError
-from journeylens.identity import stitch
 from journeylens.ingest import IngestReport, IngestSpec
 from journeylens.ingest.pipeline import TableName
-from journeylens.journeys import build_journeys
+from journeylens.model import BuildProgress, build_model
 from journeylens.report import write_report
 from journeylens.synth import generate_world
 from journeylens.workspace import Workspace
@@ -94,15 +93,12 @@ def run_demo(
             )
         )
     )
-    progress.stage("Stitching identities into customers", None)
-    stitch(ws.store, ws.config.identity)
-    progress.stage("Building journeys", None)
-    built = build_journeys(ws.store, ws.config.journeys)
-    journeys = int(ws.store.execute(built.journeys.count()).as_py())
+    # Through build_model, so the build is recorded and later analyses find the model fresh.
+    summary = build_model(ws.store, ws.config, progress=_steps(progress))
     progress.stage("Writing the report", None)
     report = write_report(ws.store, directory / "report.html", title="JourneyLens demo")
     ws.close()
-    return DemoResult(directory, data, report, reports, journeys)
+    return DemoResult(directory, data, report, reports, summary.journeys)
 
 
 LEGACY_FLAWS = {
@@ -151,6 +147,16 @@ def write_legacy_ivr_export(data: Path, seed: int, rows: int = 400) -> Path:
 
 def _rows(progress: DemoProgress) -> Callable[[str, int], None]:
     return lambda _source, rows: progress.advance(rows)
+
+
+def _steps(progress: DemoProgress) -> BuildProgress:
+    """Each step of the build (stitching, journeys) as a stage of its own."""
+
+    def step(name: str, done: int, total: int) -> None:
+        if done < total:
+            progress.stage(name, None)
+
+    return step
 
 
 def _claim(directory: Path) -> None:

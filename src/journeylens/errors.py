@@ -148,3 +148,15 @@ class NotFoundError(JourneyLensError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the whole message
         return Exception.__str__(self)
+
+
+class StaleModelError(JourneyLensError, RuntimeError):
+    """Derived tables are missing or older than the data, and building them was refused (--no-build)."""
+
+    @classmethod
+    def needs_build(cls, why: str) -> StaleModelError:
+        """``why``: the reason the model is stale, e.g. "2 ingests (events) since the last build"."""
+        return cls(
+            f"Customers and journeys need to be built first: {why}.",
+            hint="Run `journeylens build`, or run without --no-build.",
+        )

@@ -2,28 +2,109 @@
 
 Interface shared by every surface. ``ensure_model`` is what an analysis calls before it reads
 derived tables: it builds them when they are missing or stale (or refuses with ``--no-build``).
+
+Every build is recorded in the ``builds`` system table: a row is written when it starts and gets
+its ``finished_at`` only once every derived table is written, so a build killed half-way is seen
+by the next analysis, which rebuilds instead of reading a new customer_map next to old journeys.
+The row also keeps what the build covered (the last ingest, the settings it used), which is how
+:func:`model_state` tells a fresh model from a stale one with a few small queries.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import hashlib
+import json
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-from journeylens.errors import JourneyLensError
+import ibis
+import pyarrow as pa
+
+from journeylens.errors import NotFoundError, StaleModelError
+from journeylens.store.schema import BUILDS_SCHEMA
 
 if TYPE_CHECKING:
     from journeylens.config import Config
     from journeylens.store import Store
 
+__all__ = [
+    "DERIVED_TABLES",
+    "MODEL_INPUTS",
+    "MODEL_VERSION",
+    "BuildProgress",
+    "BuildSummary",
+    "ModelState",
+    "Notice",
+    "StaleModelError",
+    "Staleness",
+    "build_model",
+    "config_fingerprint",
+    "ensure_model",
+    "model_state",
+]
+
 #: progress(step description, steps done, steps in all)
 BuildProgress = Callable[[str, int, int], None]
-#: notice(one line for the user, e.g. "Building journeys: 2 ingests since the last build")
+#: notice(one line for the user, e.g. "Building customers and journeys: 2 ingests (events) since ...")
 Notice = Callable[[str], None]
 
+MODEL_VERSION = 1
+"""Layout and rules of the derived tables. Bump it when a release changes what a build writes:
+workspaces built by another version are then rebuilt by their next analysis."""
+DERIVED_TABLES = ("customer_map", "journeys", "journey_events")
+MODEL_INPUTS = ("events", "identities", "customers")
+"""Raw tables a build reads. Ingests into the others (feedback, agents, assignments) are joined
+by analyses at query time, so they do not make the model stale."""
 
-class StaleModelError(JourneyLensError):
-    """Derived tables are missing or older than the data, and building was refused (--no-build)."""
+
+class Staleness(StrEnum):
+    """Why the derived tables cannot be used as they are."""
+
+    NEVER_BUILT = "never_built"
+    INTERRUPTED = "interrupted"
+    TABLES_MISSING = "tables_missing"
+    MODEL_VERSION = "model_version"
+    CONFIG_CHANGED = "config_changed"
+    NEW_DATA = "new_data"
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """Whether the derived tables are fresh, and if not, why (see :func:`model_state`)."""
+
+    reasons: tuple[Staleness, ...]
+    """Empty when the model is fresh."""
+    why: str
+    """One phrase for the user: "2 ingests (events) since the last build"."""
+    last_build: int | None = None
+    """``builds.build_id`` of the most recent build, finished or not."""
+    new_ingests: dict[str, int] = field(default_factory=dict)
+    """Ingests that loaded rows since the last build, by table."""
+    missing: tuple[str, ...] = ()
+    """Derived tables that do not exist."""
+
+    @property
+    def fresh(self) -> bool:
+        return not self.reasons
+
+    @property
+    def notice(self) -> str:
+        """The line shown when an analysis builds first."""
+        return f"Building customers and journeys: {self.why}."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fresh": self.fresh,
+            "reasons": [r.value for r in self.reasons],
+            "why": self.why,
+            "last_build": self.last_build,
+            "new_ingests": self.new_ingests,
+            "missing": list(self.missing),
+        }
 
 
 @dataclass(frozen=True)
@@ -37,36 +118,79 @@ class BuildSummary:
     journey_seconds: float
 
 
-def build_model(store: Store, config: Config, progress: BuildProgress | None = None) -> BuildSummary:
-    """Stitch identities into customers, then split their events into journeys (full build)."""
-    import time
+def config_fingerprint(config: Config) -> str:
+    """SHA-256 of the settings the model depends on (``[identity]`` and ``[journeys]``).
 
-    from journeylens.identity import stitch
-    from journeylens.journeys import build_journeys
+    The effective settings are hashed (defaults included), as canonical JSON, so reordering the
+    TOML changes nothing while any changed value, or new defaults in a release, does.
 
-    report = progress or (lambda _step, _done, _total: None)
-    report("Stitching identities", 0, 2)
-    started = time.perf_counter()
-    result = stitch(store, config.identity)
-    stitch_seconds = round(time.perf_counter() - started, 2)
-    report("Building journeys", 1, 2)
-    started = time.perf_counter()
-    built = build_journeys(store, config.journeys)
-    journey_seconds = round(time.perf_counter() - started, 2)
-    report("Done", 2, 2)
-    cmap = result.customer_map
-    summary = store.execute(
-        cmap.aggregate(identifiers=cmap.count(), customers=cmap.customer_id.nunique())
-    ).to_pylist()[0]
-    return BuildSummary(
-        identifiers=int(summary["identifiers"]),
-        customers=int(summary["customers"]),
-        shared_identifiers=int(store.execute(result.shared.count()).as_py()),
-        rounds=result.rounds,
-        journeys=int(store.execute(built.journeys.count()).as_py()),
-        stitch_seconds=stitch_seconds,
-        journey_seconds=journey_seconds,
-    )
+    Example:
+        >>> from journeylens.config import Config
+        >>> len(config_fingerprint(Config.new()))
+        64
+    """
+    sections = {
+        "identity": config.identity.model_dump(mode="json"),
+        "journeys": config.journeys.model_dump(mode="json"),
+    }
+    text = json.dumps(sections, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def model_state(store: Store, config: Config) -> ModelState:
+    """Say whether customer_map, journeys and journey_events can be read as they are, and why not.
+
+    Cheap: the table list, the last ``builds`` row and an aggregate of the ``ingests`` log; no
+    event is read.
+
+    Example:
+        >>> state = model_state(workspace.store, workspace.config)  # doctest: +SKIP
+        >>> state.fresh, state.why  # doctest: +SKIP
+        (False, '2 ingests (events) since the last build')
+    """
+    present = set(store.backend.list_tables())
+    missing = tuple(name for name in DERIVED_TABLES if name not in present)
+    last = _last_build(store)
+    if last is None:
+        why = "they have not been built yet" if missing else "no build of the existing tables is recorded"
+        return ModelState((Staleness.NEVER_BUILT,), why, missing=missing)
+    build_id = int(last["build_id"])
+    if last["finished_at"] is None:
+        started = last["started_at"]
+        return ModelState(
+            (Staleness.INTERRUPTED,),
+            f"the previous build (build {build_id}, started {started:%Y-%m-%d %H:%M} UTC) was "
+            "interrupted or failed before it finished",
+            build_id,
+            missing=missing,
+        )
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        return ModelState(
+            (Staleness.TABLES_MISSING,),
+            f"{', '.join(missing)} {verb} missing although build {build_id} finished",
+            build_id,
+            missing=missing,
+        )
+    reasons: list[Staleness] = []
+    phrases: list[str] = []
+    if last["model_version"] != MODEL_VERSION:
+        reasons.append(Staleness.MODEL_VERSION)
+        phrases.append(
+            f"the tables were written by model version {last['model_version']} "
+            f"(this JourneyLens writes {MODEL_VERSION})"
+        )
+    if last["config_fingerprint"] != config_fingerprint(config):
+        reasons.append(Staleness.CONFIG_CHANGED)
+        phrases.append("the [identity] or [journeys] settings changed since the last build")
+    new = _ingests_since(store, int(last["ingest_watermark"] or 0))
+    if new:
+        reasons.append(Staleness.NEW_DATA)
+        count = sum(new.values())
+        phrases.append(f"{count} ingest{'s' if count != 1 else ''} ({', '.join(new)}) since the last build")
+    if not reasons:
+        return ModelState((), f"up to date (build {build_id})", build_id)
+    return ModelState(tuple(reasons), "; ".join(phrases), build_id, new_ingests=new)
 
 
 def ensure_model(
@@ -79,15 +203,117 @@ def ensure_model(
 ) -> BuildSummary | None:
     """Build the derived tables when they are missing or stale; return the build, or None if fresh.
 
-    With ``build=False`` a stale model raises :class:`StaleModelError` naming `journeylens build`.
-    (Placeholder: only missing tables count as stale until build state is recorded.)
+    When it builds, ``notice`` gets one line saying what and why, and ``progress`` follows the
+    build. With ``build=False`` a stale model raises :class:`StaleModelError` naming
+    `journeylens build`.
+
+    Example:
+        >>> ensure_model(ws.store, ws.config, notice=print)  # doctest: +SKIP
+        Building customers and journeys: 1 ingest (events) since the last build.
     """
-    if "journeys" in store.backend.list_tables():
+    state = model_state(store, config)
+    if state.fresh:
         return None
     if not build:
-        raise StaleModelError(
-            "The journeys have not been built yet.", hint="Run `journeylens build`, or drop --no-build."
-        )
+        raise StaleModelError.needs_build(state.why)
     if notice is not None:
-        notice("Building customers and journeys first (no journeys yet).")
+        notice(state.notice)
     return build_model(store, config, progress)
+
+
+def build_model(store: Store, config: Config, progress: BuildProgress | None = None) -> BuildSummary:
+    """Stitch identities into customers, then split their events into journeys (full build).
+
+    The build is recorded in ``builds``: started first, finished only after every derived table
+    is written. A build that is killed or fails stays unfinished, and the next
+    :func:`ensure_model` rebuilds. Missing events and journey types naming unknown touchpoints
+    are refused before anything is written.
+
+    Example:
+        >>> summary = build_model(ws.store, ws.config)  # doctest: +SKIP
+        >>> summary.journeys  # doctest: +SKIP
+        1204
+    """
+    from journeylens.identity import stitch
+    from journeylens.journeys import build_journeys
+    from journeylens.journeys.build import check_vocabulary
+
+    # Errors a user can fix are raised before anything is written or recorded.
+    if store.count("events") == 0:
+        raise NotFoundError(
+            "There are no events to build customers and journeys from.",
+            hint="Load events first: `journeylens ingest FILE`.",
+        )
+    check_vocabulary(store, config.journeys)
+    report = progress or _quiet
+    build_id = _start(store, config)
+    report("Stitching identities into customers", 0, 2)
+    started = time.perf_counter()
+    result = stitch(store, config.identity)
+    stitch_seconds = round(time.perf_counter() - started, 2)
+    report("Building journeys", 1, 2)
+    started = time.perf_counter()
+    built = build_journeys(store, config.journeys)
+    journey_seconds = round(time.perf_counter() - started, 2)
+    cmap = result.customer_map
+    summary = store.execute(
+        cmap.aggregate(identifiers=cmap.count(), customers=cmap.customer_id.nunique())
+    ).to_pylist()[0]
+    shared = int(store.execute(result.shared.count()).as_py())
+    journeys = int(store.execute(built.journeys.count()).as_py())
+    _finish(store, build_id)
+    report("Done", 2, 2)
+    return BuildSummary(
+        identifiers=int(summary["identifiers"]),
+        customers=int(summary["customers"]),
+        shared_identifiers=shared,
+        rounds=result.rounds,
+        journeys=journeys,
+        stitch_seconds=stitch_seconds,
+        journey_seconds=journey_seconds,
+    )
+
+
+def _quiet(_step: str, _done: int, _total: int) -> None:
+    """Progress callback that shows nothing."""
+
+
+def _last_build(store: Store) -> dict[str, Any] | None:
+    builds = store.table("builds")
+    rows: list[dict[str, Any]] = store.execute(builds.order_by(ibis.desc("build_id")).limit(1)).to_pylist()
+    return rows[0] if rows else None
+
+
+def _ingests_since(store: Store, watermark: int) -> dict[str, int]:
+    """Ingests after ``watermark`` that loaded rows into a table the model reads, by table."""
+    log = store.table("ingests")
+    new = log.filter((log.ingest_id > watermark) & (log.loaded > 0) & log.table.isin(MODEL_INPUTS))
+    rows = store.execute(new.group_by("table").agg(n=new.count())).to_pylist()
+    by_table = {str(r["table"]): int(r["n"]) for r in rows}
+    return {name: by_table[name] for name in MODEL_INPUTS if name in by_table}
+
+
+def _start(store: Store, config: Config) -> int:
+    """Record a started build: its id, and the last ingest and the settings it covers."""
+    last = store.execute(store.table("builds").build_id.max()).as_py()
+    watermark = store.execute(store.table("ingests").ingest_id.max()).as_py()
+    build_id = 1 if last is None else int(last) + 1
+    row = {
+        "build_id": [build_id],
+        "started_at": [_dt.datetime.now(_dt.UTC)],
+        "finished_at": [None],
+        "ingest_watermark": [0 if watermark is None else int(watermark)],
+        "config_fingerprint": [config_fingerprint(config)],
+        "model_version": [MODEL_VERSION],
+    }
+    store.insert("builds", pa.table(row, schema=BUILDS_SCHEMA.to_pyarrow()))
+    return build_id
+
+
+def _finish(store: Store, build_id: int) -> None:
+    builds = store.table("builds")
+    now = ibis.literal(_dt.datetime.now(_dt.UTC), type=BUILDS_SCHEMA["finished_at"])
+    store.rewrite(
+        "builds",
+        builds.mutate(finished_at=ibis.ifelse(builds.build_id == build_id, now, builds.finished_at)),
+    )

@@ -94,6 +94,32 @@ class Workspace:
         """
         return ensure_model(self.store, self.config, build=build, progress=progress, notice=notice)
 
+    def report(
+        self,
+        out: str | Path | None = None,
+        *,
+        title: str = "JourneyLens report",
+        build: bool = True,
+        progress: BuildProgress | None = None,
+        notice: Notice | None = None,
+    ) -> Path:
+        """Write the self-contained HTML report (default ``WORKSPACE/report.html``) and return its path.
+
+        Customers and journeys are built first when they are missing or stale, as for any
+        analysis (``build=False`` raises :class:`~journeylens.errors.StaleModelError` instead).
+
+        Example:
+            >>> ws.report()  # doctest: +SKIP
+            PosixPath('/data/ws/report.html')
+        """
+        from journeylens.report import write_report  # plotly: only when a report is written
+
+        if self.store.count("events"):  # an empty workspace still gets its (empty) report
+            self.ensure_model(build=build, progress=progress, notice=notice)
+        return write_report(
+            self.store, Path(out) if out is not None else self.root / "report.html", title=title
+        )
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()

@@ -279,11 +279,20 @@ def report(
     ] = None,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
-    """Write the self-contained HTML report (works offline)."""
-    from journeylens.report import write_report
-
+    """Write the self-contained HTML report (works offline); builds customers and journeys if stale."""
     ws = Workspace.open(workspace)
-    path = write_report(ws.store, out or ws.root / "report.html")
+    with _bar() as bar:
+        tasks: list[Any] = []
+
+        def progress(step: str, done: int, total: int) -> None:
+            if not tasks:
+                tasks.append(bar.add_task(step, total=total))
+            bar.update(tasks[0], completed=done, total=total, description=step)
+
+        def notice(line: str) -> None:
+            err_console.print(line, markup=False, soft_wrap=True)
+
+        path = ws.report(out, progress=progress, notice=notice)
     err_console.print(f"Report written to [bold]{escape(str(path))}[/]")
 
 

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 
 from journeylens.quality import status
 from journeylens.store import Store
+from journeylens.store.schema import SYSTEM_TABLES
 
 
 @dataclass
@@ -234,7 +235,7 @@ def data_quality(store: Store) -> Section | None:
         tables.append(("Event column completeness", completeness))
     if result.ingests:
         tables.append(("Recent ingests", pd.DataFrame(result.ingests)))
-    stored = sum(n for name, n in result.tables.items() if name not in ("quarantine", "ingests"))
+    stored = sum(n for name, n in result.tables.items() if name not in SYSTEM_TABLES)
     return Section(
         "Data quality",
         intro="Records that failed validation are kept in the quarantine table with their file, "

@@ -280,4 +280,31 @@ INGESTS_DOC = {
     "quarantined": "Records rejected into `quarantine`.",
 }
 
-SYSTEM_TABLES: dict[str, ibis.Schema] = {"quarantine": QUARANTINE_SCHEMA, "ingests": INGESTS_SCHEMA}
+BUILDS_SCHEMA = ibis.schema(
+    {
+        "build_id": dt.int64,
+        "started_at": UTC_TIMESTAMP,
+        "finished_at": UTC_TIMESTAMP,
+        "ingest_watermark": dt.int64,
+        "config_fingerprint": dt.string,
+        "model_version": dt.int64,
+    }
+)
+BUILDS_DOC = {
+    "build_id": "Sequential id of the build of the derived tables (customer_map, journeys, journey_events).",
+    "started_at": "When the build started (UTC); the row is written before any derived table.",
+    "finished_at": "When every derived table was written (UTC); NULL while building, and for ever "
+    "when the build was interrupted or failed (the next analysis then rebuilds).",
+    "ingest_watermark": "Highest `ingests.ingest_id` when the build started (0: none): ingests "
+    "after it that loaded rows into events, identities or customers make the model stale.",
+    "config_fingerprint": "SHA-256 of the `[identity]` and `[journeys]` settings as canonical JSON: "
+    "editing them makes the model stale.",
+    "model_version": "Version of the derived tables' layout and rules this JourneyLens writes; "
+    "tables of another version are rebuilt.",
+}
+
+SYSTEM_TABLES: dict[str, ibis.Schema] = {
+    "quarantine": QUARANTINE_SCHEMA,
+    "ingests": INGESTS_SCHEMA,
+    "builds": BUILDS_SCHEMA,
+}

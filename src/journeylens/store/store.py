@@ -90,6 +90,18 @@ class Store:
             rows = ibis.memtable(rows)
         self.backend.insert(name, rows.select(*schema.names).cast(schema))
 
+    def rewrite(self, name: str, rows: ir.Table) -> None:
+        """Replace the rows of small table ``name`` by ``rows``, which may read the table itself.
+
+        For system tables of a few rows (``builds``): the rows are materialised first, so engines
+        that cannot overwrite a table they read (Spark) work too. Atomic where the engine has
+        transactions; elsewhere an interruption may leave the table empty (it is recreated empty).
+        """
+        schema = self._schemas()[name]
+        with self.transaction():
+            data = self.execute(rows.select(*schema.names).cast(schema))
+            self.backend.create_table(name, data, schema=schema, overwrite=True)
+
     def next_ingest_id(self) -> int:
         last = self.table("ingests").ingest_id.max().to_pyarrow().as_py()
         return 1 if last is None else int(last) + 1
