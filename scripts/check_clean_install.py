@@ -6,7 +6,7 @@ through statsmodels), so a module that ``src/`` imports without declaring it pas
 ``pip install .`` gives users a crash. Here only ``[project] dependencies`` are installed, and the
 check runs what a newcomer runs:
 
-- ``journeylens --version``;
+- ``journeylens --version``, and a usage error (exit 2, a message, no traceback);
 - ``--help`` of every command and subcommand, listed by walking the installed Typer app, so commands
   added later are covered without editing this file;
 - ``journeylens demo`` on a small world: the report must be written, hold every section, and open
@@ -292,6 +292,15 @@ def check(outcome: Outcome, work: Path, *, lowest: bool) -> None:
             result.returncode == 0 and result.stdout.strip() == f"journeylens {version}",
             f"`journeylens --version` printed {result.stdout.strip()!r} (exit {result.returncode}), "
             f"expected 'journeylens {version}':\n{tail(result)}",
+        )
+    with outcome.part("journeylens --no-such-option (a usage error)"):
+        # Goes through the console entry point's error translation (typer.TyperException), which
+        # neither --help nor a successful command reaches.
+        result = run([exe, "--no-such-option"], timeout=120, cwd=work)
+        outcome.expect(
+            result.returncode == 2 and "No such option" in result.stderr and "Traceback" not in result.stderr,
+            f"a usage error exited {result.returncode}, expected 2 and 'No such option': {last_line(result)}"
+            f"\n{tail(result)}",
         )
     with outcome.part("import journeylens, journeylens.cli without " + " or ".join(ABSENT)):
         result = run([python, "-c", BARE_IMPORT], timeout=120, cwd=work)

@@ -3,7 +3,8 @@
 
 Steps: ruff, mypy --strict, deptry (every module src/ imports is a declared dependency), the
 clean-install check (the wheel with no extras in a brand-new virtualenv runs the product; see
-scripts/check_clean_install.py), then pytest. Each step runs even when an earlier one failed.
+scripts/check_clean_install.py), the same at the lowest declared versions, then pytest. Each step
+runs even when an earlier one failed.
 
 Needs only Python 3.11+ and pip. Java (PySpark parity tests) and Chromium (browser tests) are
 installed with apt-get when missing and this runs as root on Debian/Ubuntu; otherwise those tests
@@ -87,6 +88,9 @@ def main() -> int:
     step("clean install: the wheel with no extras in a brand-new virtualenv")
     if run(PY, ROOT / "scripts" / "check_clean_install.py", check=False):
         failures.append("clean install")
+    step("clean install at the floors: the lowest version of every base dependency")
+    if run(PY, ROOT / "scripts" / "check_clean_install.py", "--lowest", check=False):
+        failures.append("clean install --lowest")
     step("pytest")
     code = run(PY, "-m", "pytest", *sys.argv[1:], check=False)
     if code == 5:
