@@ -32,7 +32,6 @@ import sys
 import tempfile
 import time
 import tomllib
-import venv
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -178,9 +177,34 @@ def require(result: subprocess.CompletedProcess[str], what: str) -> None:
         raise CheckFailed(f"{what} failed (exit {result.returncode}): {last_line(result)}\n{tail(result)}")
 
 
-def build_wheel(dist: Path) -> Path:
+# What the build reads. Built from a copy: setuptools reuses ./build/lib, where a module deleted from
+# src/ lives on and would be packaged, hiding exactly the kind of breakage this check is for.
+BUILD_INPUTS = (
+    "pyproject.toml",
+    "README.md",
+    "src",
+    "LICENSE*",
+    "NOTICE*",
+    "MANIFEST.in",
+    "setup.py",
+    "setup.cfg",
+)
+
+
+def build_wheel(work: Path) -> Path:
+    source, dist = work / "source", work / "dist"
+    source.mkdir()
+    for pattern in BUILD_INPUTS:
+        for path in ROOT.glob(pattern):
+            if path.is_dir():
+                ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+                shutil.copytree(path, source / path.name, ignore=ignore)
+            else:
+                shutil.copy2(path, source / path.name)
     result = run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", ".", "-w", dist], timeout=300, cwd=ROOT
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", source, "-w", dist],
+        timeout=300,
+        cwd=work,
     )
     require(result, "pip wheel")
     wheels = sorted(dist.glob("journeylens-*.whl"))
@@ -189,9 +213,10 @@ def build_wheel(dist: Path) -> Path:
     return wheels[0]
 
 
-def install(outcome: Outcome, wheel: Path, env_dir: Path, constraints: Path | None) -> Path:
+def install(outcome: Outcome, wheel: Path, work: Path, constraints: Path | None) -> Path:
     """A brand-new venv (no system site-packages) with the wheel and its base dependencies only."""
-    venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
+    env_dir = work / "venv"
+    require(run([sys.executable, "-m", "venv", "--clear", env_dir], timeout=300, cwd=work), "python -m venv")
     python = env_dir / ("Scripts" if os.name == "nt" else "bin") / "python"
     # --no-compile: pip byte-compiles every installed module (plotly alone has thousands); only the
     # ones that run need it, and they are compiled on first import (whole check here: 69 s -> 60 s).
@@ -199,7 +224,7 @@ def install(outcome: Outcome, wheel: Path, env_dir: Path, constraints: Path | No
     if constraints is not None:
         # An old floor without a wheel for this Python would be compiled from source: say so instead.
         args += ["--constraint", constraints, "--only-binary", ":all:"]
-    result = run(args, timeout=1200, cwd=env_dir)
+    result = run(args, timeout=1200, cwd=work)
     require(result, "pip install of the wheel")
     if constraints is not None:
         # pip installs a pinned yanked release with only a warning; nobody resolving `>=floor` gets it.
@@ -277,10 +302,10 @@ def check(outcome: Outcome, work: Path, *, lowest: bool) -> None:
         constraints = work / "floors.txt"
         constraints.write_text("".join(f"{n}=={v}\n" for n, v in sorted(wanted.items())), encoding="utf-8")
     with outcome.part("build the wheel"):
-        wheel = build_wheel(work / "dist")
+        wheel = build_wheel(work)
     extras = "the lowest declared versions" if lowest else "no extras"
     with outcome.part(f"new virtualenv, install {wheel.name} with {extras}"):
-        python = install(outcome, wheel, work / "venv", constraints)
+        python = install(outcome, wheel, work, constraints)
     exe = python.parent / "journeylens"
     if wanted:
         check_versions(outcome, python, work, wanted)
