@@ -1,7 +1,7 @@
 # The few commands a newcomer needs. Everything also works without make (see README.md).
 PY ?= .venv/bin/python
 
-.PHONY: dev demo test fast lint format bench
+.PHONY: dev demo test fast lint clean-install format bench
 
 dev:            ## editable install with test and spark extras into .venv
 	python3 -m venv .venv && $(PY) -m pip install -q -e ".[test,spark]"
@@ -15,8 +15,12 @@ test:           ## the whole suite exactly as CI runs it
 fast:           ## tests without the PySpark parity step
 	$(PY) -m pytest -m "not spark and not browser" -q
 
-lint:
-	$(PY) -m ruff check src tests scripts && $(PY) -m ruff format --check src tests scripts && $(PY) -m mypy
+lint:           ## ruff, mypy --strict, and deptry (every import in src/ is a declared dependency)
+	$(PY) -m ruff check src tests scripts && $(PY) -m ruff format --check src tests scripts && $(PY) -m mypy \
+		&& $(PY) -m deptry src
+
+clean-install:  ## the wheel with no extras in a brand-new venv, then at the lowest declared versions
+	$(PY) scripts/check_clean_install.py && $(PY) scripts/check_clean_install.py --lowest
 
 format:
 	$(PY) -m ruff format src tests scripts && $(PY) -m ruff check --fix src tests scripts

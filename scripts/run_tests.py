@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """The whole test suite from a fresh clone: make a virtualenv, install, lint, type-check, test.
 
+Steps: ruff, mypy --strict, deptry (every module src/ imports is a declared dependency), the
+clean-install check (the wheel with no extras in a brand-new virtualenv runs the product; see
+scripts/check_clean_install.py), the same at the lowest declared versions, then pytest. Each step
+runs even when an earlier one failed.
+
 Needs only Python 3.11+ and pip. Java (PySpark parity tests) and Chromium (browser tests) are
 installed with apt-get when missing and this runs as root on Debian/Ubuntu; otherwise those tests
 fail with a message saying what to install. Extra arguments go to pytest, e.g. `-k ingest -x`.
@@ -77,6 +82,15 @@ def main() -> int:
     step("mypy --strict src/")
     if run(BIN / "mypy", check=False):
         failures.append("mypy")
+    step("deptry src/: every import is a declared dependency")
+    if run(BIN / "deptry", "src", check=False):
+        failures.append("deptry")
+    step("clean install: the wheel with no extras in a brand-new virtualenv")
+    if run(PY, ROOT / "scripts" / "check_clean_install.py", check=False):
+        failures.append("clean install")
+    step("clean install at the floors: the lowest version of every base dependency")
+    if run(PY, ROOT / "scripts" / "check_clean_install.py", "--lowest", check=False):
+        failures.append("clean install --lowest")
     step("pytest")
     code = run(PY, "-m", "pytest", *sys.argv[1:], check=False)
     if code == 5:

@@ -28,6 +28,31 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    # Imported here: only `--version` pays for reading the installed metadata at start-up.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("journeylens")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        from journeylens import __version__ as number
+    typer.echo(f"journeylens {number}")
+    raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Options of `journeylens` itself (each command has its own)."""
+
+
 WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder (default: current folder or a parent).")
 ]
