@@ -1,4 +1,5 @@
-"""The test extra stays out of the product: deptry's pm4py exception is one benchmark stage, not a hole."""
+"""The test extra stays out of the product: src/ imports none of it (pm4py and other references run
+only in tests and in scripts/, e.g. the benchmark's pm4py peer)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "journeylens"
-# pyproject's [tool.deptry.per_rule_ignores] lets src/ import pm4py (DEP004) for the benchmark's
-# pm4py_e2e stage only; deptry cannot scope an ignore to one file, so this test does.
-ALLOWED = {("pm4py", "benchmark/discovery_stages.py")}
 
 
 def _test_only_modules() -> set[str]:
@@ -38,4 +36,4 @@ def test_src_imports_test_only_packages_only_where_allowed() -> None:
         for path in sorted(SRC.rglob("*.py"))
         for module in _imports(path) & test_only
     }
-    assert used == ALLOWED
+    assert used == set()

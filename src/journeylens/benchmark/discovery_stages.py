@@ -26,6 +26,7 @@ from journeylens.benchmark.stages import (
 from journeylens.discovery.dfg import MapSpec, process_map
 from journeylens.discovery.funnel import FunnelSpec, funnel
 from journeylens.discovery.variants import VariantSpec, variants
+from journeylens.errors import InputError
 from journeylens.identity import stitch
 from journeylens.ingest import IngestSpec
 from journeylens.journeys import build_journeys
@@ -257,6 +258,11 @@ def funnel_stage(data: Path, work: Path) -> int:
     return len(records)
 
 
+# pm4py is a test-only reference (AGPL): the product never imports it. The peer is a script of
+# the source checkout, run as a process of its own (its time includes starting Python and pm4py).
+PM4PY_PEER = Path(__file__).resolve().parents[3] / "scripts" / "pm4py_peer.py"
+
+
 @stage(
     "pm4py_e2e",
     "pm4py: read process.csv (pandas), format_dataframe, DFG, variants, performance DFG (the peer)",
@@ -264,17 +270,23 @@ def funnel_stage(data: Path, work: Path) -> int:
     requires=("pm4py", "test"),
 )
 def pm4py_stage(data: Path, work: Path) -> int:
-    import pandas as pd
-    import pm4py
+    import subprocess
+    import sys
 
-    frame = pd.read_csv(work / PROCESS_FILE)
-    frame = pm4py.format_dataframe(
-        frame, case_id="case:concept:name", activity_key="concept:name", timestamp_key="time:timestamp"
+    if not PM4PY_PEER.is_file():
+        raise InputError(
+            f"The pm4py peer {PM4PY_PEER} is missing: it is part of the source checkout, not the package.",
+            hint="Run `journeylens bench` from a clone of the repository, or leave out --stage pm4py_e2e.",
+        )
+    done = subprocess.run(
+        [sys.executable, str(PM4PY_PEER), str(work / PROCESS_FILE)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    pm4py.discover_dfg(frame)
-    pm4py.get_variants(frame)
-    pm4py.discover_performance_dfg(frame)
-    return len(frame)
+    if done.returncode:
+        raise RuntimeError(f"pm4py peer failed:\n{done.stderr[-2000:]}")
+    return int(done.stdout.split()[-1])
 
 
 @stage(
