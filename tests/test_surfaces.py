@@ -14,7 +14,9 @@ import ibis
 import pytest
 
 import journeylens as jl
-from journeylens._docs import data_model_markdown
+from journeylens._docs import WORKSPACE_METHODS, data_model_markdown
+from journeylens.analyses._generate import _check_loadable, workspace_methods_source
+from journeylens.cli._output import to_json
 from journeylens.cli._reference import cli_markdown
 from journeylens.errors import ConfigError, WorkspaceError
 from journeylens.report import write_report
@@ -43,6 +45,9 @@ def test_docs_are_generated_from_the_code() -> None:
     )
     assert (REPO / "docs" / "cli.md").read_text() == cli_markdown(), (
         "docs/cli.md is stale: run `python -m journeylens._docs`"
+    )
+    assert (REPO / WORKSPACE_METHODS).read_text() == workspace_methods_source(), (
+        f"{WORKSPACE_METHODS} is stale: run `python -m journeylens._docs`"
     )
     text = data_model_markdown()
     for spec in RAW_TABLES.values():
@@ -161,3 +166,30 @@ def test_bare_import_does_not_load_heavy_engines() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_importing_the_cli_leaves_plotting_and_engines_out() -> None:
+    code = (
+        "import sys\n"
+        "from journeylens.cli import app\n"
+        "from typer.main import get_command\n"
+        "get_command(app)\n"  # every command's options, as --help builds them
+        "heavy = [m for m in ('plotly', 'pyspark', 'pm4py', 'pandas', 'ibis', 'duckdb')"
+        " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_registry_reference_resolves() -> None:
+    assert all(obj is not None for obj in _check_loadable())
+
+
+def test_json_output_is_always_valid_json() -> None:
+    import datetime as dt
+
+    text = to_json(
+        {"rate": float("nan"), "hi": float("inf"), 1: dt.date(2024, 3, 1), "rows": [float("-inf")]}
+    )
+    assert json.loads(text) == {"rate": None, "hi": None, "1": "2024-03-01", "rows": [None]}

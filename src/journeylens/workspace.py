@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from journeylens._workspace_analyses import WorkspaceAnalyses
 from journeylens.config import CONFIG_FILE, Config
 from journeylens.errors import WorkspaceError
 from journeylens.ingest import Ingestor, IngestReport, IngestSpec
@@ -12,9 +14,14 @@ from journeylens.model import BuildProgress, BuildSummary, Notice, ensure_model
 from journeylens.store import Store
 from journeylens.store._backend import resolve_url
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
-class Workspace:
-    """Entry point of the Python API.
+    from journeylens.analyses import Analysis
+
+
+class Workspace(WorkspaceAnalyses):
+    """Entry point of the Python API; every analysis is a method (``ws.dfg()``, ``ws.funnel(...)``).
 
     Example:
         >>> ws = Workspace.init("/tmp/jl-doctest", force=True)
@@ -93,6 +100,29 @@ class Workspace:
         Every analysis calls this first; ``build=False`` raises instead of building.
         """
         return ensure_model(self.store, self.config, build=build, progress=progress, notice=notice)
+
+    def run_analysis(self, analysis: Analysis, spec: BaseModel) -> Any:
+        """Run a registered analysis on a ready spec (the model must be fresh; see ``analysis``)."""
+        from journeylens.analyses import load
+
+        return load(analysis.run)(self if analysis.takes_workspace else self.store, spec)
+
+    def analysis(self, name: str, values: dict[str, Any], *, build: bool = True) -> Any:
+        """Build the spec of analysis ``name`` from option values, keep the model fresh, and run it.
+
+        The generated methods (``ws.dfg(...)``) call this; it is the Python twin of the CLI runner.
+
+        Example:
+            >>> ws.analysis("variants", {"type": "purchase", "limit": 5})  # doctest: +SKIP
+        """
+        from journeylens.analyses import ANALYSES
+        from journeylens.analyses._build import build_spec
+
+        chosen = ANALYSES[name]
+        spec = build_spec(chosen, values)
+        if chosen.needs_model:
+            self.ensure_model(build=build)
+        return self.run_analysis(chosen, spec)
 
     def close(self) -> None:
         if self._store is not None:

@@ -6,11 +6,13 @@ import csv
 import datetime as _dt
 import io
 import json
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Protocol
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -27,13 +29,26 @@ class OutputFormat(StrEnum):
 
 
 def _plain(value: Any) -> Any:
+    """JSON-ready values: ISO dates, string keys, and None for NaN and infinities (not valid JSON)."""
     if isinstance(value, (_dt.datetime, _dt.date)):
         return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def to_json(value: Any) -> str:
+    """Always valid JSON: NaN/inf as null, dates ISO 8601, non-string keys as strings.
+
+    Example:
+        >>> to_json({"rate": float("nan"), 1: "a"})
+        '{\n  "rate": null,\n  "1": "a"\n}'
+    """
+    return orjson.dumps(_plain(value), option=orjson.OPT_INDENT_2, default=str).decode()
 
 
 def render(records: Sequence[Record] | Record, fmt: OutputFormat, *, title: str | None = None) -> None:
@@ -43,7 +58,7 @@ def render(records: Sequence[Record] | Record, fmt: OutputFormat, *, title: str 
     every format; scripts can rely on them (documented in docs/cli.md).
     """
     if fmt is OutputFormat.json:
-        sys.stdout.write(json.dumps(_plain(records), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(to_json(records) + "\n")
         return
     rows = [records] if isinstance(records, Mapping) else list(records)
     if fmt is OutputFormat.csv:

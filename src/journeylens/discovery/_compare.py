@@ -271,7 +271,6 @@ METRICS: dict[str, Metric] = {
     "cost_to_serve": MeanMetric("cost_to_serve", "cost to serve per journey"),
     "value": MeanMetric("value", "money per journey (none counts as 0)", fill=0.0),
 }
-DEFAULT_METRICS = ("success", "leakage", "duration_s", "cost_to_serve")
 
 
 def resolve_metrics(names: Sequence[str]) -> list[Metric]:

@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
 
 from journeylens.discovery._result import TableResult
-from journeylens.discovery.selection import ActivityKey, JourneyFilter, journey_log
+from journeylens.discovery.selection import journey_log
 from journeylens.identity.stitch import ANONYMOUS, USER
 from journeylens.journeys.definitions import JourneyRules
 from journeylens.journeys.summary import wilson
+from journeylens.specs.discovery import ActivityKey, InventorySpec
 from journeylens.store import Store
 
 if TYPE_CHECKING:
@@ -72,20 +72,6 @@ SCHEMA = pa.schema(
         ),
     ]
 )
-
-
-class InventorySpec(BaseModel):
-    """Which journeys the inventory covers, and which rows it keeps.
-
-    Example:
-        >>> InventorySpec(min_events=10).min_events
-        10
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    journeys: JourneyFilter = Field(default_factory=JourneyFilter)
-    min_events: int = Field(1, ge=1, description="Leave out touchpoints with fewer events.")
 
 
 @dataclass(frozen=True)
@@ -168,7 +154,7 @@ def touchpoint_inventory(
     """
     spec = spec or InventorySpec()
     rules = rules or JourneyRules()
-    log = journey_log(store, spec.journeys, ActivityKey.touchpoint)
+    log = journey_log(store, spec.filter, ActivityKey.touchpoint)
     selected = int(store.execute(log.filter(log.step == 1).count()).as_py())
     measures = _measures(store, log, rules)
     feedback = _feedback(store, log)

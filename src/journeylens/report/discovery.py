@@ -24,18 +24,20 @@ import ibis
 import pandas as pd
 import plotly.graph_objects as go
 
-from journeylens.discovery.dfg import MapSpec, ProcessMap, duration_text, process_map
+from journeylens._units import duration_text
+from journeylens.discovery.dfg import ProcessMap, process_map
 from journeylens.discovery.funnel import FunnelResult, FunnelSpec, FunnelUnit, funnel
-from journeylens.discovery.paths import PathsResult, PathsSpec, paths
+from journeylens.discovery.paths import PathsResult, paths
 from journeylens.discovery.segments import RfmRules, SegmentComparisonSpec, compare_segments
 from journeylens.discovery.selection import JourneyFilter, journey_log
-from journeylens.discovery.touchpoints import InventorySpec, touchpoint_inventory
-from journeylens.discovery.variants import ARROW, VariantSpec, variants
+from journeylens.discovery.touchpoints import touchpoint_inventory
+from journeylens.discovery.variants import ARROW, variants
 from journeylens.errors import JourneyLensError, NotFoundError
 from journeylens.journeys.build import require_journeys
 from journeylens.journeys.definitions import JourneyRules
 from journeylens.report.journeys import rate_cell
 from journeylens.report.sections import Section, section
+from journeylens.specs.discovery import InventorySpec, MapSpec, PathsSpec, VariantSpec
 from journeylens.store import Store
 
 TITLE = "Journey discovery"
@@ -97,15 +99,11 @@ def _kind_title(kind: str) -> str:
 
 def _window(seconds: float) -> str:
     days = seconds / 86_400
-    return f"{days:g} days" if days.is_integer() and days > 1 else _duration(seconds)
+    return f"{days:g} days" if days.is_integer() and days > 1 else duration_text(seconds)
 
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.1%}"
-
-
-def _duration(seconds: float | None) -> str:
-    return "n/a" if seconds is None or math.isnan(seconds) else duration_text(seconds)
 
 
 def _money(value: float | None) -> str:
@@ -139,8 +137,8 @@ def _edges(pm: ProcessMap) -> pd.DataFrame:
                 "target": e["target"],
                 "count": e["count"],
                 "journeys": e["journeys"],
-                "median time": _duration(e["median_s"]),
-                "p90 time": _duration(e["p90_s"]),
+                "median time": duration_text(e["median_s"]),
+                "p90 time": duration_text(e["p90_s"]),
             }
             for e in pm.records()[:TOP_EDGES]
         ],
@@ -171,7 +169,7 @@ def variants_part(store: Store, scope: Scope) -> Part:
                 "journeys": r["count"],
                 "share": _pct(r["share"]),
                 "cumulative": _pct(r["coverage"]),
-                "median duration": _duration(r["median_duration_s"]),
+                "median duration": duration_text(r["median_duration_s"]),
                 "success rate": rate_cell(r["successes"], r["count"]),
             }
             for r in rows
@@ -205,7 +203,7 @@ def funnel_part(store: Store, scope: Scope) -> Part:
                 f"({', '.join(FUNNEL_STEPS)}); a funnel needs two."
             ]
         )
-    spec = FunnelSpec(steps=steps, unit=FunnelUnit.journey, journeys=scope.focus, top=AFTER_DROP_TOP)
+    spec = FunnelSpec(steps=steps, unit=FunnelUnit.journey, filter=scope.focus, top=AFTER_DROP_TOP)
     result = funnel(store, spec)
     rows = result.records()
     first, last = rows[0], rows[-1]
@@ -224,7 +222,7 @@ def funnel_part(store: Store, scope: Scope) -> Part:
 
 def _funnel_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     def since(r: dict[str, Any], name: str) -> str:
-        return "" if r["step"] == 1 else _duration(r[f"median_seconds_from_{name}"])
+        return "" if r["step"] == 1 else duration_text(r[f"median_seconds_from_{name}"])
 
     return pd.DataFrame(
         [
@@ -280,7 +278,7 @@ def paths_part(store: Store, scope: Scope) -> Part:
     if anchor is None:
         return Part(notes=[f"Paths: no {scope.support_kind or 'selected'} journey contacted the company."])
     touchpoint, first_of = anchor
-    result = paths(store, PathsSpec(start=touchpoint, steps=PATH_STEPS, top=PATH_TOP, journeys=scope.support))
+    result = paths(store, PathsSpec(start=touchpoint, steps=PATH_STEPS, top=PATH_TOP, filter=scope.support))
     through = f"{result.anchored_journeys:,} of {result.selected_journeys:,}"
     return Part(
         notes=[_reconciliation(result, touchpoint, first_of, scope.support_kind)],
