@@ -335,14 +335,6 @@ def main() -> None:
         if exc.hint:
             err_console.print(Text.assemble(("Hint: ", "bold"), exc.hint), soft_wrap=True)
         sys.exit(exc.exit_code)
-    except Exception as exc:
-        if not _engine_error(exc):
-            raise
-        # Not expected: everything users can cause should be a JourneyLensError. Say so plainly.
-        err_console.print(Text.assemble(("Error: ", "bold red"), f"the engine failed: {exc}"), soft_wrap=True)
-        hint = "this is likely a JourneyLens bug; please report the command and the data."
-        err_console.print(Text.assemble(("Hint: ", "bold"), hint))
-        sys.exit(3)
     except typer.Abort:
         sys.exit(130)
     except typer.Exit as exc:
@@ -352,6 +344,14 @@ def main() -> None:
         if show:
             show()
         sys.exit(int(getattr(exc, "exit_code", 2)))
+    except Exception as exc:
+        if not _engine_error(exc):
+            raise
+        # Not expected: everything users can cause should be a JourneyLensError. Say so plainly.
+        err_console.print(Text.assemble(("Error: ", "bold red"), f"the engine failed: {exc}"), soft_wrap=True)
+        hint = "this is likely a JourneyLens bug; please report the command and the data."
+        err_console.print(Text.assemble(("Hint: ", "bold"), hint))
+        sys.exit(3)
 
 
 def _engine_error(exc: Exception) -> bool:
