@@ -149,48 +149,6 @@ class WorkspaceAnalyses:
         result: Variants = self.analysis("variants", values, build=build)
         return result
 
-    def paths(
-        self,
-        *,
-        start: str | None = None,
-        end: str | None = None,
-        steps: int = 5,
-        top: int = 10,
-        type: list[str] | str | None = None,
-        segment: list[str] | str | None = None,
-        channel: list[str] | str | None = None,
-        outcome: list[str] | str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
-        key: str = "touchpoint",
-        build: bool = True,
-    ) -> PathsResult:
-        """Paths after, before or between touchpoints as Sankey links; each depth sums to the journeys.
-
-        Options as on the command line (`journeylens paths --help`);
-        builds customers and journeys first when they are stale (``build=False`` refuses).
-
-        Example:
-            >>> ws.paths(start="billing_faq", steps=3).plot()  # doctest: +SKIP
-        """
-        values = {
-            "start": start,
-            "end": end,
-            "steps": steps,
-            "top": top,
-            "type": type,
-            "segment": segment,
-            "channel": channel,
-            "outcome": outcome,
-            "since": since,
-            "until": until,
-            "where": where,
-            "key": key,
-        }
-        result: PathsResult = self.analysis("paths", values, build=build)
-        return result
-
     def funnel(
         self,
         steps: list[str],
@@ -241,6 +199,83 @@ class WorkspaceAnalyses:
             "where": where,
         }
         result: FunnelResult = self.analysis("funnel", values, build=build)
+        return result
+
+    def paths(
+        self,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        steps: int = 5,
+        top: int = 10,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        outcome: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
+        key: str = "touchpoint",
+        build: bool = True,
+    ) -> PathsResult:
+        """Paths after, before or between touchpoints as Sankey links; each depth sums to the journeys.
+
+        Options as on the command line (`journeylens paths --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.paths(start="billing_faq", steps=3).plot()  # doctest: +SKIP
+        """
+        values = {
+            "start": start,
+            "end": end,
+            "steps": steps,
+            "top": top,
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "outcome": outcome,
+            "since": since,
+            "until": until,
+            "where": where,
+            "key": key,
+        }
+        result: PathsResult = self.analysis("paths", values, build=build)
+        return result
+
+    def touchpoints(
+        self,
+        *,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        outcome: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
+        min_events: int = 1,
+        build: bool = True,
+    ) -> TouchpointInventory:
+        """Touchpoint inventory: every touchpoint x channel with volume, reach, stage, outcome, time, cost
+        and feedback, by volume.
+
+        Options as on the command line (`journeylens touchpoints --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.touchpoints().to_pandas()  # doctest: +SKIP
+        """
+        values = {
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "outcome": outcome,
+            "since": since,
+            "until": until,
+            "where": where,
+            "min_events": min_events,
+        }
+        result: TouchpointInventory = self.analysis("touchpoints", values, build=build)
         return result
 
     def segments(
@@ -296,41 +331,6 @@ class WorkspaceAnalyses:
             "period_b": period_b,
         }
         result: SegmentComparison = self.analysis("segments", values, build=build)
-        return result
-
-    def touchpoints(
-        self,
-        *,
-        type: list[str] | str | None = None,
-        segment: list[str] | str | None = None,
-        channel: list[str] | str | None = None,
-        outcome: list[str] | str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
-        min_events: int = 1,
-        build: bool = True,
-    ) -> TouchpointInventory:
-        """Touchpoint inventory: every touchpoint x channel with volume, reach, stage, outcome, time, cost
-        and feedback, by volume.
-
-        Options as on the command line (`journeylens touchpoints --help`);
-        builds customers and journeys first when they are stale (``build=False`` refuses).
-
-        Example:
-            >>> ws.touchpoints().to_pandas()  # doctest: +SKIP
-        """
-        values = {
-            "type": type,
-            "segment": segment,
-            "channel": channel,
-            "outcome": outcome,
-            "since": since,
-            "until": until,
-            "where": where,
-            "min_events": min_events,
-        }
-        result: TouchpointInventory = self.analysis("touchpoints", values, build=build)
         return result
 
     def export_xes(

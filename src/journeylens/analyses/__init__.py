@@ -21,13 +21,32 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ANALYSES", "Analysis", "load"]
+__all__ = ["ANALYSES", "Analysis", "ReportPart", "ReportSection", "load"]
 
 
 def load(ref: str) -> Any:
     """The object a ``"package.module:attribute"`` reference names (imported now)."""
     module, _, attribute = ref.partition(":")
     return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """A whole report section an analysis contributes: ``build(store) -> Section | None``, placed
+    right after the section ``after`` (report keys: overview, volumes, customers, ...)."""
+
+    key: str
+    build: str
+    after: str
+
+
+@dataclass(frozen=True)
+class ReportPart:
+    """One part of the report's discovery section: ``build(store, scope) -> Part``; ``title`` names
+    it when it cannot be drawn (nothing selected, nothing to compare)."""
+
+    title: str
+    build: str
 
 
 @dataclass(frozen=True)
@@ -38,7 +57,8 @@ class Analysis:
     (it needs the workspace's configuration). ``prepare`` turns flat option values into the spec
     when that is more than validating them (the segments command chooses between two specs).
     ``also`` lists further spec models whose options the command takes. ``json``/``csv`` name
-    the result attribute written by ``--format json``/``csv``.
+    the result attribute written by ``--format json``/``csv``. ``section``/``part`` put it in the
+    HTML report; parts appear in registry order.
     """
 
     name: str
@@ -55,7 +75,8 @@ class Analysis:
     also: tuple[str, ...] = ()
     json: str = "to_dict"
     csv: str = "records"
-    section: str | None = None
+    section: ReportSection | None = None
+    part: ReportPart | None = None
 
     @property
     def method(self) -> str:
@@ -74,6 +95,7 @@ _D = "journeylens.discovery"
 _S = "journeylens.specs"
 _V = "journeylens.cli._views"
 _R = "journeylens.analyses._runs"
+_P = "journeylens.report.discovery"
 
 ANALYSES: dict[str, Analysis] = {
     a.name: a
@@ -90,7 +112,9 @@ ANALYSES: dict[str, Analysis] = {
             json="rows",
             csv="rows",
             example='ws.journeys_summary(by="segment").rows',
-            section="journeys",
+            section=ReportSection(
+                "journeys", "journeylens.report.journeys:journeys_section", after="customers"
+            ),
         ),
         Analysis(
             name="customer",
@@ -115,7 +139,11 @@ ANALYSES: dict[str, Analysis] = {
             result=f"{_D}.dfg:ProcessMap",
             view=f"{_V}:dfg",
             example='ws.dfg(type="purchase").plot()',
-            section="discovery",
+            # The discovery section gathers the parts below; it sits with the process map, its first.
+            section=ReportSection(
+                "discovery", "journeylens.report.discovery:discovery_section", after="journeys"
+            ),
+            part=ReportPart("Process map", f"{_P}:map_part"),
         ),
         Analysis(
             name="variants",
@@ -129,19 +157,7 @@ ANALYSES: dict[str, Analysis] = {
             result=f"{_D}.variants:Variants",
             view=f"{_V}:variants",
             example="ws.variants(limit=10).to_pandas()",
-        ),
-        Analysis(
-            name="paths",
-            summary="Paths after, before or between touchpoints as Sankey links; each depth sums to the "
-            "journeys.",
-            help="Without --start and --end, paths run from the start of every selected journey. A "
-            "journey is anchored on the first occurrence of the touchpoint; journeys without it are "
-            "counted apart.",
-            spec=f"{_S}.discovery:PathsSpec",
-            run=f"{_D}.paths:paths",
-            result=f"{_D}.paths:PathsResult",
-            view=f"{_V}:paths",
-            example='ws.paths(start="billing_faq", steps=3).plot()',
+            part=ReportPart("Variants", f"{_P}:variants_part"),
         ),
         Analysis(
             name="funnel",
@@ -157,6 +173,34 @@ ANALYSES: dict[str, Analysis] = {
             result=f"{_D}.funnel:FunnelResult",
             view=f"{_V}:funnel",
             example='ws.funnel(["product_page", "checkout"], window="2h").plot()',
+            part=ReportPart("Funnel", f"{_P}:funnel_part"),
+        ),
+        Analysis(
+            name="paths",
+            summary="Paths after, before or between touchpoints as Sankey links; each depth sums to the "
+            "journeys.",
+            help="Without --start and --end, paths run from the start of every selected journey. A "
+            "journey is anchored on the first occurrence of the touchpoint; journeys without it are "
+            "counted apart.",
+            spec=f"{_S}.discovery:PathsSpec",
+            run=f"{_D}.paths:paths",
+            result=f"{_D}.paths:PathsResult",
+            view=f"{_V}:paths",
+            example='ws.paths(start="billing_faq", steps=3).plot()',
+            part=ReportPart("Paths", f"{_P}:paths_part"),
+        ),
+        Analysis(
+            name="touchpoints",
+            summary="Touchpoint inventory: every touchpoint x channel with volume, reach, stage, outcome, "
+            "time, cost and feedback, by volume.",
+            help="",
+            spec=f"{_S}.discovery:InventorySpec",
+            run=f"{_R}:touchpoints",
+            takes_workspace=True,
+            result=f"{_D}.touchpoints:TouchpointInventory",
+            view=f"{_V}:touchpoints",
+            example="ws.touchpoints().to_pandas()",
+            part=ReportPart("Touchpoint inventory", f"{_P}:touchpoints_part"),
         ),
         Analysis(
             name="segments",
@@ -180,18 +224,7 @@ ANALYSES: dict[str, Analysis] = {
             result=f"{_D}._compare:SegmentComparison",
             view=f"{_V}:segments",
             example='ws.segments(cohort="did:channel=chat:30d").to_pandas()',
-        ),
-        Analysis(
-            name="touchpoints",
-            summary="Touchpoint inventory: every touchpoint x channel with volume, reach, stage, outcome, "
-            "time, cost and feedback, by volume.",
-            help="",
-            spec=f"{_S}.discovery:InventorySpec",
-            run=f"{_R}:touchpoints",
-            takes_workspace=True,
-            result=f"{_D}.touchpoints:TouchpointInventory",
-            view=f"{_V}:touchpoints",
-            example="ws.touchpoints().to_pandas()",
+            part=ReportPart("Segments", f"{_P}:segments_part"),
         ),
         Analysis(
             name="export xes",

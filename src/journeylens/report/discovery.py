@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import ibis
@@ -25,6 +26,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from journeylens._units import duration_text
+from journeylens.analyses import ANALYSES, ReportPart, load
 from journeylens.discovery.dfg import ProcessMap, process_map
 from journeylens.discovery.funnel import FunnelResult, FunnelSpec, FunnelUnit, funnel
 from journeylens.discovery.paths import PathsResult, paths
@@ -36,7 +38,7 @@ from journeylens.errors import JourneyLensError, NotFoundError
 from journeylens.journeys.build import require_journeys
 from journeylens.journeys.definitions import JourneyRules
 from journeylens.report.journeys import rate_cell
-from journeylens.report.sections import Section, section
+from journeylens.report.sections import Section
 from journeylens.specs.discovery import InventorySpec, MapSpec, PathsSpec, VariantSpec
 from journeylens.store import Store
 
@@ -74,9 +76,16 @@ class Scope:
     support: JourneyFilter
     support_kind: str
     rules: JourneyRules
+    cost_to_serve: float
+    """Total cost to serve of every journey (the touchpoint inventory's denominator)."""
 
 
-def _scope(types: dict[str, int]) -> Scope:
+def _declared_parts() -> list[ReportPart]:
+    """The parts the analyses declare, in registry order (process map, variants, funnel, ...)."""
+    return [a.part for a in ANALYSES.values() if a.part is not None]
+
+
+def _scope(types: dict[str, int], cost_to_serve: float) -> Scope:
     def pick(name: str) -> tuple[JourneyFilter, str, int]:
         if name in types:
             return JourneyFilter(journey_type=[name]), name, types[name]
@@ -85,7 +94,7 @@ def _scope(types: dict[str, int]) -> Scope:
     focus, focus_kind, focus_journeys = pick(PURCHASE)
     support, support_kind, _ = pick(SUPPORT)
     # The report sees only the store, so contacts are told apart and priced by the default rules.
-    return Scope(focus, focus_kind, focus_journeys, support, support_kind, JourneyRules())
+    return Scope(focus, focus_kind, focus_journeys, support, support_kind, JourneyRules(), cost_to_serve)
 
 
 def journeys_text(n: int, kind: str = "") -> str:
@@ -325,7 +334,7 @@ def _path_nodes(result: PathsResult) -> pd.DataFrame:
 # --- touchpoint inventory --------------------------------------------------------------------------
 
 
-def touchpoints_part(store: Store, scope: Scope, cost_to_serve: float) -> Part:
+def touchpoints_part(store: Store, scope: Scope) -> Part:
     inventory = touchpoint_inventory(store, InventorySpec(), scope.rules)
     rows = inventory.records()
     priced = sum(r["cost"] or 0.0 for r in rows)
@@ -334,12 +343,14 @@ def touchpoints_part(store: Store, scope: Scope, cost_to_serve: float) -> Part:
         f"touchpoint × channel pairs in {journeys_text(inventory.selected_journeys)}, with the success "
         "rate of the journeys through each."
     )
-    if math.isclose(priced, cost_to_serve, rel_tol=1e-9, abs_tol=0.005):
-        note += f" The costs of all pairs add up to the journeys' cost to serve ({_money(cost_to_serve)})."
+    if math.isclose(priced, scope.cost_to_serve, rel_tol=1e-9, abs_tol=0.005):
+        note += (
+            f" The costs of all pairs add up to the journeys' cost to serve ({_money(scope.cost_to_serve)})."
+        )
     else:
         note += (
             f" Costs use the default price per contact and add up to {_money(priced)}, not the "
-            f"journeys' cost to serve ({_money(cost_to_serve)}): the report does not see the "
+            f"journeys' cost to serve ({_money(scope.cost_to_serve)}): the report does not see the "
             "workspace's [journeys] costs."
         )
     table = pd.DataFrame(
@@ -363,7 +374,7 @@ def touchpoints_part(store: Store, scope: Scope, cost_to_serve: float) -> Part:
 # --- segments ------------------------------------------------------------------------------------
 
 
-def segments_part(store: Store) -> Part:
+def segments_part(store: Store, scope: Scope) -> Part:
     comparison = compare_segments(store, SegmentComparisonSpec(metrics=list(SEGMENT_METRICS)))
     by = {(r["segment"], r["metric"]): r for r in comparison.records()}
     rows = []
@@ -435,7 +446,6 @@ def _guarded(what: str, build: Callable[[], Part]) -> Part:
         return Part(notes=[f"{what}: {exc.message}"])
 
 
-@section("discovery", after="journeys")
 def discovery_section(store: Store) -> Section | None:
     """Process map, variants, funnel, paths, touchpoint inventory and segments (after ``build``)."""
     try:
@@ -449,15 +459,8 @@ def discovery_section(store: Store) -> Section | None:
     if not sum(types.values()):
         return Section(TITLE, intro="No journeys were found in the events, so there is nothing to discover.")
     cost_to_serve = sum(float(r["cost"] or 0.0) for r in per_type)
-    scope = _scope(types)
-    parts = [
-        _guarded("Process map", lambda: map_part(store, scope)),
-        _guarded("Variants", lambda: variants_part(store, scope)),
-        _guarded("Funnel", lambda: funnel_part(store, scope)),
-        _guarded("Paths", lambda: paths_part(store, scope)),
-        _guarded("Touchpoint inventory", lambda: touchpoints_part(store, scope, cost_to_serve)),
-        _guarded("Segments", lambda: segments_part(store)),
-    ]
+    scope = _scope(types, cost_to_serve)
+    parts = [_guarded(part.title, partial(load(part.build), store, scope)) for part in _declared_parts()]
     facts = {_kind_title(scope.focus_kind): f"{scope.focus_journeys:,}"}
     for part in parts:
         facts |= part.facts
