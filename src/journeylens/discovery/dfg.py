@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -63,6 +63,17 @@ class ProcessMap(TableResult):
     mean_s, p90_s (seconds from source to target). Nodes: activity, events, journeys, starts,
     ends, mean_step (typical position, used for the layout).
     """
+
+    #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "key",
+        "filter",
+        "totals (object: journeys, events, activities, edges, transitions, shown_activities, shown_edges)",
+        "nodes (records: activity, events, journeys, starts, ends, mean_step)",
+        "edges (records: source, target, count, journeys, median_s, mean_s, p90_s)",
+        "start_activities (records: activity, count)",
+        "end_activities (records: activity, count)",
+    )
 
     nodes: pa.Table
     start_activities: pa.Table

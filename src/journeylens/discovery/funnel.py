@@ -47,7 +47,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -106,6 +106,17 @@ class FunnelResult(TableResult):
         >>> result.to_pandas()[["step_name", "units", "conversion_from_previous"]]  # doctest: +SKIP
         >>> result.plot().show()  # doctest: +SKIP
     """
+
+    #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "spec",
+        "steps (records: [breakdown], step, step_name, optional, units, dropped_off, "
+        "conversion_from_previous, previous_units, conversion_from_previous_low, "
+        "conversion_from_previous_high, conversion_from_first, first_units, "
+        "conversion_from_first_low, conversion_from_first_high, median_seconds_from_previous, "
+        "mean_seconds_from_previous, median_seconds_from_first, mean_seconds_from_first)",
+        "after_drop_off (records: [breakdown], step, step_name, activity, units, share)",
+    )
 
     spec: FunnelSpec
     after_drop_off: pa.Table

@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -89,6 +89,14 @@ class PathsResult(TableResult):
     ``target``, ``count`` (journeys), ``source_kind``, ``target_kind`` and ``carried`` (the journey
     had already left the path: drop-off, journey-start or reached carried to the next depth).
     """
+
+    #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "spec",
+        "totals (object: mode, selected_journeys, anchored_journeys, journeys_without_anchor, ...)",
+        "links (records: step_index, source, target, count, source_kind, target_kind, carried)",
+        "nodes (records: depth, label, kind, count)",
+    )
 
     spec: PathsSpec
     selected_journeys: int

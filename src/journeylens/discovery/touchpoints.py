@@ -29,7 +29,7 @@ intervals are computed in Python on the aggregated rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -77,6 +77,16 @@ SCHEMA = pa.schema(
 @dataclass(frozen=True)
 class TouchpointInventory(TableResult):
     """One row per touchpoint x channel, by volume (see the module docs for each column)."""
+
+    #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "spec",
+        "selected_journeys",
+        "rows (records: touchpoint, channel, events, customers, journeys, journey_share, "
+        "median_position, stage, success_rate, success_lo, success_hi, success_n, success_d, "
+        "median_time_to_next_s, assisted_contacts, charged_events, unit_cost, cost, "
+        "<metric>_responses, <metric>_mean for nps, csat, ces, rating)",
+    )
 
     spec: InventorySpec
     selected_journeys: int

@@ -10,7 +10,7 @@ itself (element-wise, by code point), so the order is the same on every engine a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 import ibis.common.exceptions as ibis_errors
@@ -40,6 +40,15 @@ class Variants(TableResult):
 
     ``totals``: journeys and variants in the selection, and what the listed rows cover.
     """
+
+    #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "key",
+        "filter",
+        "totals (object: journeys, variants, shown, shown_journeys, coverage)",
+        "variants (records: rank, steps (list of activities), length, count, share, coverage, "
+        "median_duration_s, successes, success_rate, success_ci_low, success_ci_high)",
+    )
 
     totals: dict[str, Any]
     spec: VariantSpec

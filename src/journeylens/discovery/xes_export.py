@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -72,6 +72,9 @@ _NOT_XML = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
 @dataclass(frozen=True)
 class XesExport:
     """What :func:`export_xes` wrote."""
+
+    #: The JSON contract (docs/cli.md reads it).
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = ("path", "traces", "events")
 
     path: Path
     traces: int

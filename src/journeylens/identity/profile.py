@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -17,6 +17,19 @@ TIMELINE_LIMIT = 200
 
 @dataclass(frozen=True)
 class CustomerProfile:
+    """Everything known about one customer; ``to_dict()`` is the JSON, ``timeline`` the CSV."""
+
+    #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "customer_id",
+        "identifiers (records: identifier_type, identifier_value, shared, linked_by)",
+        "traits",
+        "events",
+        "timeline",
+        "feedback",
+        "journeys (null before journeys are built)",
+    )
+
     customer_id: str
     identifiers: list[dict[str, Any]]
     """identifier_type, identifier_value, shared, linked_by (how the link was observed)."""

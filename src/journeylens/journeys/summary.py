@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -53,6 +53,20 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float | None, float 
 
 @dataclass(frozen=True)
 class JourneySummary:
+    """Outcome rates per group (``rows``); ``--format json`` writes the rows."""
+
+    #: The JSON contract (docs/cli.md reads it): the fields of each row.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "group",
+        "journeys",
+        "<rate>_rate, <rate>_n, <rate>_d, <rate>_lo, <rate>_hi for success, abandoned, leakage, "
+        "first_contact_resolution, repeat_contact, repeat_journey",
+        "cost_mean",
+        "cost_half_width",
+        "cost_total",
+        "median_duration_h",
+    )
+
     spec: JourneySummarySpec
     rows: list[dict[str, Any]]
 
