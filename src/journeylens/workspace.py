@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any
 from journeylens._workspace_analyses import WorkspaceAnalyses
 from journeylens.config import CONFIG_FILE, Config
 from journeylens.errors import WorkspaceError
-from journeylens.ingest import Ingestor, IngestReport, IngestSpec
-from journeylens.ingest.pipeline import ProgressFn, build_spec
 from journeylens.model import BuildProgress, BuildSummary, Notice, ensure_model
 from journeylens.store import Store
 from journeylens.store._backend import resolve_url
@@ -18,6 +16,8 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from journeylens.analyses import Analysis
+    from journeylens.ingest import IngestReport, IngestSpec
+    from journeylens.ingest.pipeline import ProgressFn
 
 
 class Workspace(WorkspaceAnalyses):
@@ -85,6 +85,10 @@ class Workspace(WorkspaceAnalyses):
         Example:
             >>> ws.ingest(paths=["events.csv"], table="events")  # doctest: +SKIP
         """
+        # The readers (CSV, XES, JSON Lines) load with the first ingest, not with every command.
+        from journeylens.ingest import Ingestor
+        from journeylens.ingest.pipeline import build_spec
+
         spec = spec or build_spec(**fields)
         return Ingestor(self.store, self.config).ingest(spec, progress)
 
