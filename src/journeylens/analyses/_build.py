@@ -5,10 +5,13 @@ command-line option at fault, used by every analysis and by ``journeylens ingest
 
 Example:
     >>> from journeylens.specs.discovery import MapSpec
-    >>> validate(MapSpec, {"min_count": 0}, "dfg")
-    Traceback (most recent call last):
-    ...
-    journeylens.errors.InputError: Option --min-count '0': Input should be greater than or equal to 1.
+    >>> validate(MapSpec, {"type": "purchase", "min_count": 2}, "dfg").filter.journey_type
+    ['purchase']
+    >>> try:
+    ...     validate(MapSpec, {"min_count": 0}, "dfg")
+    ... except InputError as exc:
+    ...     print(exc.message)
+    Option --min-count '0': Input should be greater than or equal to 1.
 """
 
 from __future__ import annotations

@@ -4,13 +4,10 @@ A spec declares this once, on the field itself, with :class:`Cli` in ``Annotated
 commands, the generated workspace methods and docs/cli.md all read it through :func:`options`.
 Fields without a :class:`Cli` marker are not options (they keep their default on every surface).
 
-Example:
-    >>> from typing import Annotated
-    >>> from pydantic import BaseModel, Field
-    >>> class Spec(BaseModel):
-    ...     min_edge_count: Annotated[int, Cli(name="min_count")] = Field(1, description="Hide rare ones.")
-    >>> [(o.name, o.flag, o.help) for o in options(Spec)]
-    [('min_count', '--min-count', 'Hide rare ones.')]
+Example (``MapSpec.min_edge_count`` is declared ``Annotated[int, Cli(name="min_count")]``):
+    >>> from journeylens.specs.discovery import MapSpec
+    >>> [(o.name, o.flag, o.path) for o in options(MapSpec)][-4:-2]
+    [('min_count', '--min-count', ('min_edge_count',)), ('min_events', '--min-events', ('min_node_events',))]
 """
 
 from __future__ import annotations

@@ -45,8 +45,11 @@ def to_json(value: Any) -> str:
     """Always valid JSON: NaN/inf as null, dates ISO 8601, non-string keys as strings.
 
     Example:
-        >>> to_json({"rate": float("nan"), 1: "a"})
-        '{\n  "rate": null,\n  "1": "a"\n}'
+        >>> print(to_json({"rate": float("nan"), 1: "a"}))
+        {
+          "rate": null,
+          "1": "a"
+        }
     """
     return orjson.dumps(_plain(value), option=orjson.OPT_INDENT_2, default=str).decode()
 
