@@ -174,7 +174,7 @@ def test_importing_the_cli_leaves_plotting_and_engines_out() -> None:
         "from journeylens.cli import app\n"
         "from typer.main import get_command\n"
         "get_command(app)\n"  # every command's options, as --help builds them
-        "heavy = [m for m in ('plotly', 'pyspark', 'pm4py', 'pandas', 'ibis', 'duckdb')"
+        "heavy = [m for m in ('plotly', 'pyspark', 'pm4py', 'pandas', 'ibis', 'duckdb', 'pyarrow')"
         " if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,10 +126,15 @@ class Workspace(WorkspaceAnalyses):
         chosen = ANALYSES[name]
         spec = build_spec(chosen, values)
         if chosen.needs_model:
-            self.ensure_model(build=build)
+            self.ensure_model(build=build, notice=_say)
         return self.run_analysis(chosen, spec)
 
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def _say(line: str) -> None:
+    """The one line an automatic build prints in a notebook or script (stderr, like the CLI's)."""
+    print(line, file=sys.stderr)
