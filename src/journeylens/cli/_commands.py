@@ -18,7 +18,11 @@ from journeylens.analyses import ANALYSES, Analysis, load
 from journeylens.analyses._options import Option, options
 from journeylens.cli._output import OutputFormat, err_console, render
 
-WORKSPACE_HELP = "Workspace folder (default: current folder or a parent)."
+# The options every command shares (the hand-written commands in app.py use them too).
+WorkspaceOpt = Annotated[
+    Path, typer.Option("--workspace", "-w", help="Workspace folder (default: current folder or a parent).")
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 
 
 def command_options(analysis: Analysis) -> list[Option]:
@@ -46,14 +50,8 @@ def _parameter(opt: Option) -> inspect.Parameter:
 def _common(analysis: Analysis) -> list[inspect.Parameter]:
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     params = [
-        inspect.Parameter(
-            "workspace", kind, default=Path("."),
-            annotation=Annotated[Path, typer.Option("--workspace", "-w", help=WORKSPACE_HELP)],
-        ),
-        inspect.Parameter(
-            "fmt", kind, default=OutputFormat.table,
-            annotation=Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")],
-        ),
+        inspect.Parameter("workspace", kind, default=Path("."), annotation=WorkspaceOpt),
+        inspect.Parameter("fmt", kind, default=OutputFormat.table, annotation=FormatOpt),
     ]  # fmt: skip
     if analysis.needs_model:
         params.append(

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from journeylens.cli._commands import register
+from journeylens.cli._commands import FormatOpt, WorkspaceOpt, register
 from journeylens.cli._output import OutputFormat, err_console, render
 from journeylens.cli._progress import bar as _bar
 from journeylens.errors import InputError, JourneyLensError, NotFoundError, QuarantineLimitError
@@ -29,11 +29,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-WorkspaceOpt = Annotated[
-    Path, typer.Option("--workspace", "-w", help="Workspace folder (default: current folder or a parent).")
-]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
