@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import ibis
 import pytest
@@ -193,3 +194,26 @@ def test_json_output_is_always_valid_json() -> None:
         {"rate": float("nan"), "hi": float("inf"), 1: dt.date(2024, 3, 1), "rows": [float("-inf")]}
     )
     assert json.loads(text) == {"rate": None, "hi": None, "1": "2024-03-01", "rows": [None]}
+
+
+def test_every_analysis_command_runs_through_the_registry_runner(loaded: Path) -> None:
+    from typer.main import get_command
+
+    from journeylens.analyses import ANALYSES
+    from journeylens.cli import app
+
+    group: Any = get_command(app)
+    for analysis in ANALYSES.values():
+        command = group
+        for part in analysis.name.split():
+            command = command.commands[part]
+        flags = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert "--no-build" in flags and "--format" in flags, analysis.name
+        if analysis.name not in ("journeys summary", "customer"):
+            assert {"--type", "--segment", "--where", "--since"} <= flags, analysis.name
+    refused = _cli("dfg", "--no-build", "-w", str(loaded))
+    assert refused.returncode == 2 and "journeylens build" in refused.stderr
+    built = _cli("dfg", "-w", str(loaded), "-f", "json")
+    assert built.returncode == 0, built.stderr
+    # One line says the model was built first (its wording belongs to journeylens.model).
+    assert built.stderr.strip() and json.loads(built.stdout)["nodes"]
