@@ -51,7 +51,7 @@ class WorkspaceAnalyses:
         self,
         key: str,
         *,
-        limit: int = 50,
+        limit: int | None = None,
         build: bool = True,
     ) -> CustomerProfile:
         """Customer 360: identifiers and how each was linked, traits, cross-channel timeline, feedback.

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 TABLE = OutputFormat.table
 #: The share of journeys the variants table covers when the user asked for no cut.
 TABLE_COVERAGE = 0.8
+#: Timeline events the customer table shows when the user asked for no limit.
+TABLE_TIMELINE = 50
 
 
 def _dim(text: str) -> None:
@@ -41,11 +43,13 @@ def journeys_summary(result: JourneySummary, spec: Any) -> None:
 
 
 def customer(profile: CustomerProfile, spec: Any) -> None:
+    # JSON and CSV list the whole timeline; a person reads its start unless they asked for more.
+    timeline = profile.timeline if spec.limit is not None else profile.timeline[:TABLE_TIMELINE]
     identifiers = [{k: v for k, v in i.items() if k != "customer_id"} for i in profile.identifiers]
     render(identifiers, TABLE, title=f"Customer {profile.customer_id}: identifiers")
     if profile.traits:
         render(profile.traits, TABLE, title="Traits")
-    render(profile.timeline or [{"events": 0}], TABLE, title=f"Timeline ({profile.events:,} events)")
+    render(timeline or [{"events": 0}], TABLE, title=f"Timeline ({profile.events:,} events)")
     if profile.journeys is None:
         err_console.print("[dim]Journeys not built yet: run `journeylens build`.[/]")
     elif profile.journeys:
