@@ -109,7 +109,7 @@ def run_command(analysis: Analysis, values: dict[str, Any]) -> None:
 
 
 def _ensure_model(ws: Any, *, build: bool) -> None:
-    from journeylens.cli._progress import bar
+    from journeylens.cli._output import bar
 
     with bar() as progress_bar:
         task: list[Any] = []

@@ -1,4 +1,4 @@
-"""Rendering of command results as a Rich table, JSON or CSV (``--format``)."""
+"""Rendering of command results as a Rich table, JSON or CSV (``--format``), and the progress bar."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import orjson
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 console = Console(stderr=False, highlight=False)
@@ -125,3 +126,16 @@ def render_machine(result: Result, fmt: OutputFormat) -> bool:
         render(result.records(), fmt)
         return True
     return False
+
+
+def bar() -> Progress:
+    """The progress bar of long commands, on stderr (hidden when stderr is not a terminal).
+
+    Example:
+        >>> with bar() as b:  # doctest: +SKIP
+        ...     task = b.add_task("Building journeys", total=2)
+    """
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, disable=not err_console.is_terminal,
+    )  # fmt: skip

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from journeylens.cli._commands import FormatOpt, WorkspaceOpt, register
 from journeylens.cli._output import OutputFormat, err_console, render
-from journeylens.cli._progress import bar as _bar
+from journeylens.cli._output import bar as _bar
 from journeylens.errors import InputError, JourneyLensError, NotFoundError, QuarantineLimitError
 
 if TYPE_CHECKING:
