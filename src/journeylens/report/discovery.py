@@ -31,7 +31,7 @@ from journeylens.discovery.dfg import ProcessMap, process_map
 from journeylens.discovery.funnel import FunnelResult, FunnelSpec, FunnelUnit, funnel
 from journeylens.discovery.paths import PathsResult, paths
 from journeylens.discovery.segments import RfmRules, SegmentComparisonSpec, compare_segments
-from journeylens.discovery.selection import JourneyFilter, journey_log
+from journeylens.discovery.selection import journey_log
 from journeylens.discovery.touchpoints import touchpoint_inventory
 from journeylens.discovery.variants import ARROW, variants
 from journeylens.errors import JourneyLensError, NotFoundError
@@ -39,7 +39,7 @@ from journeylens.journeys.build import require_journeys
 from journeylens.journeys.definitions import JourneyRules
 from journeylens.report.journeys import rate_cell
 from journeylens.report.sections import Section
-from journeylens.specs.discovery import InventorySpec, MapSpec, PathsSpec, VariantSpec
+from journeylens.specs.discovery import InventorySpec, JourneyFilter, MapSpec, PathsSpec, VariantSpec
 from journeylens.store import Store
 
 TITLE = "Journey discovery"
