@@ -410,7 +410,7 @@ def test_result_views(story: jl.Workspace) -> None:
     labels = [t for trace in fig.data for t in (trace.text or [])]
     assert "home" in labels and "3 · 3.0 min" in labels and "▶ start" in labels
     assert "Process map" in pm._repr_html_()
-    top = variants(story.store)
+    top = variants(story.store, VariantSpec(coverage=0.8))
     assert isinstance(top, Variants)
     bars = top.plot().data[0]
     assert list(bars.x) == [2, 1, 1] and bars.y[0].startswith("#1 home → product_page")
@@ -464,10 +464,33 @@ def test_cli_variants_json_and_table(story: jl.Workspace, run_cli: Callable[...,
     assert table.exit_code == 0 and "home →" in table.stdout and "12.0 min" in table.stdout
 
 
+def test_cli_variants_machine_formats_list_every_variant(
+    story: jl.Workspace, run_cli: Callable[..., Any]
+) -> None:
+    # Scripts get every row unless they ask for fewer; the table keeps its 80% cut.
+    every = json.loads(run_cli(["variants", "-w", story.root, "-f", "json"]).stdout)
+    assert len(every["variants"]) == every["totals"]["variants"] == 4
+    assert every["variants"][-1]["coverage"] == pytest.approx(1.0)
+    top = json.loads(run_cli(["variants", "-w", story.root, "--coverage", "0.6", "-f", "json"]).stdout)
+    assert len(top["variants"]) == 2
+    rows = run_cli(["variants", "-w", story.root, "-f", "csv"]).stdout.splitlines()
+    assert len(rows) == 1 + 4
+    table = run_cli(["variants", "-w", story.root])
+    assert table.exit_code == 0 and "of 4 variants, covering" in table.stderr
+
+
+def test_workspace_methods_build_the_cli_spec(story: jl.Workspace) -> None:
+    # The notebook twin of `journeylens dfg --type support --key channel`.
+    pm = story.dfg(type="support", key="channel")
+    assert pm.spec.filter.journey_type == ["support"] and pm.edges.num_rows == 4
+    assert story.variants(limit=1).totals["shown"] == 1
+    with pytest.raises(InputError, match="Option --min-count '0'"):
+        story.dfg(min_count=0)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["dfg", "--key", "page"], "Unknown --key 'page'"),
         (["dfg", "--min-count", "0"], "Option --min-count '0'"),
         (["variants", "--coverage", "1.5"], "Option --coverage '1.5'"),
         (["variants", "--outcome", "won"], "unknown outcome 'won'"),
@@ -479,6 +502,13 @@ def test_cli_bad_options_are_input_errors(
     result = run_cli([*args, "-w", story.root])
     assert isinstance(result.exception, InputError)
     assert message in str(result.exception) and "Hint:" in str(result.exception)
+
+
+def test_cli_choices_are_listed_and_checked(story: jl.Workspace, run_cli: Callable[..., Any]) -> None:
+    # Enum options: --help lists the activity keys, and a wrong one is a usage error naming them.
+    assert "touchpoint+lifecycle" in run_cli(["dfg", "--help"]).stdout
+    result = run_cli(["dfg", "--key", "page", "-w", story.root])
+    assert result.exit_code == 2 and "'page' is not one of" in result.output
 
 
 def test_cli_empty_selection_exits_with_a_message(

@@ -104,3 +104,14 @@ def test_xes_to_a_pipe_reads_back_in_pm4py(helpdesk: Path, tmp_path: Path) -> No
     path.write_text(buffer.getvalue(), encoding="utf-8")
     log = pm4py.read_xes(str(path), return_legacy_log_object=False)
     assert log["case:concept:name"].nunique() == 4580 and len(log) == 21348
+
+
+def test_export_xes_command_writes_to_stdout(helpdesk: Path, run_journeylens: Run) -> None:
+    done = run_journeylens(["export", "xes", "--outcome", "open", "-w", helpdesk])
+    if done.returncode == 2:  # no open journeys in this log: nothing may reach the pipe
+        assert "No journeys match" in done.stderr and done.stdout == ""
+    piped = run_journeylens(["export", "xes", "-", "-w", helpdesk])
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.startswith("<?xml") and piped.stdout.rstrip().endswith("</log>")
+    assert piped.stdout.count("<trace>") == 4580
+    assert "4,580 traces, 21,348 events written to standard output" in piped.stderr

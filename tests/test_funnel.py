@@ -561,7 +561,7 @@ def test_empty_filter_result_is_a_clear_error(shop: Store) -> None:
     with pytest.raises(
         EmptySelectionError, match=r"No journeys match the filter \(journey_type=\['support'\]\)"
     ):
-        funnel(shop, steps=["product_page", "checkout"], journeys=JourneyFilter(journey_type=["support"]))
+        funnel(shop, steps=["product_page", "checkout"], filter=JourneyFilter(journey_type=["support"]))
 
 
 WINDOW, STEPS, EXCLUSIONS = "positive duration", "?step", "FROM-TO"
@@ -661,12 +661,12 @@ def test_customer_funnel_over_filtered_journeys(built: Workspace) -> None:
     types = {
         j["journey_type"] for j in built.store.execute(built.store.backend.table("journeys")).to_pylist()
     }
-    assert units(funnel(built.store, steps=SHOP, journeys=JourneyFilter(journey_type=sorted(types)))) == [
+    assert units(funnel(built.store, steps=SHOP, filter=JourneyFilter(journey_type=sorted(types)))) == [
         5,
         3,
         2,
     ]
-    assert units(funnel(built.store, steps=SHOP, journeys=JourneyFilter(channel=["app"]))) == [2, 1, 0]
+    assert units(funnel(built.store, steps=SHOP, filter=JourneyFilter(channel=["app"]))) == [2, 1, 0]
 
 
 def test_cli_funnel_json_and_table(built: Workspace, run_cli: Callable[[Sequence[str]], Any]) -> None:

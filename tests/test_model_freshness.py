@@ -7,6 +7,7 @@ Stories as a user lives them: ingest, analyse (builds), analyse again (nothing t
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -378,3 +379,42 @@ def test_workspace_report_builds_first(workspace: Workspace, tmp_path: Path) -> 
     assert lines == [BUILDING + "they have not been built yet."]
     assert workspace.report(notice=notice) == workspace.root / "report.html"
     assert len(lines) == 1
+
+
+def test_dfg_builds_then_rebuilds_only_after_new_data(
+    tmp_path: Path, run_journeylens: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    """The issue's story through the CLI: ingest, dfg (builds), ingest more, dfg (rebuilds), dfg
+    again (does not), re-ingest the first file (duplicates only) and dfg --no-build (fresh)."""
+    root = tmp_path / "ws"
+    first = write_csv(tmp_path, "first.csv", journeys(FIRST), EVENT_HEADER)
+    more = write_csv(tmp_path, "more.csv", customer("cid", [("app", "product_page")]), EVENT_HEADER)
+    assert run_journeylens(["init", root]).returncode == 0
+    assert run_journeylens(["ingest", first, "-w", root]).returncode == 0
+
+    built = run_journeylens(["dfg", "-w", root, "-f", "json"])
+    assert built.returncode == 0, built.stderr
+    assert BUILDING + "they have not been built yet." in built.stderr
+    assert json.loads(built.stdout)["totals"]["journeys"] == 2
+
+    assert run_journeylens(["ingest", more, "-w", root]).returncode == 0
+    rebuilt = run_journeylens(["dfg", "-w", root, "-f", "json"])
+    assert BUILDING + "1 ingest (events) since the last build." in rebuilt.stderr
+    assert json.loads(rebuilt.stdout)["totals"]["journeys"] == 3
+
+    again = run_journeylens(["dfg", "-w", root, "-f", "json"])
+    assert again.returncode == 0 and "Building" not in again.stderr, again.stderr
+    assert json.loads(again.stdout) == json.loads(rebuilt.stdout)
+
+    assert run_journeylens(["ingest", first, "-w", root]).returncode == 0
+    fresh = run_journeylens(["dfg", "-w", root, "--no-build", "-f", "json"])
+    assert fresh.returncode == 0 and "Building" not in fresh.stderr, fresh.stderr
+
+    assert run_journeylens(["ingest", more.rename(tmp_path / "more2.csv"), "-w", root]).returncode == 0
+    refused = run_journeylens(["dfg", "-w", root, "--no-build"])
+    # the same rows under another file name are duplicates: still fresh, so nothing to refuse
+    assert refused.returncode == 0, refused.stderr
+    newer = write_csv(tmp_path, "newer.csv", customer("eve", [("web", "faq")]), EVENT_HEADER)
+    assert run_journeylens(["ingest", newer, "-w", root]).returncode == 0
+    stale = run_journeylens(["dfg", "-w", root, "--no-build"])
+    assert stale.returncode == 2 and "journeylens build" in stale.stderr and stale.stdout == ""

@@ -24,16 +24,10 @@ from pydantic import ValidationError
 import journeylens as jl
 from conftest import STORY_START, write_csv
 from journeylens.discovery import ActivityKey, EmptySelectionError, JourneyFilter
-from journeylens.discovery.paths import (
-    MAX_STEPS,
-    PathMode,
-    PathsSpec,
-    UnknownActivityError,
-    paths,
-    paths_from_log,
-)
+from journeylens.discovery.paths import UnknownActivityError, paths, paths_from_log
 from journeylens.identity import stitch
 from journeylens.journeys import build_journeys
+from journeylens.specs.discovery import MAX_STEPS, PathMode, PathsSpec
 
 DROP, START, OTHER = "drop-off", "journey-start", "other"
 Node = tuple[str, str]  # (label, kind)
@@ -245,7 +239,7 @@ def test_world_has_one_journey_per_case(world: jl.Workspace) -> None:
 
 
 def test_paths_after_billing_faq_story(world: jl.Workspace) -> None:
-    spec = PathsSpec(start="billing_faq", steps=2, journeys=JourneyFilter(journey_type=["support"]))
+    spec = PathsSpec(start="billing_faq", steps=2, filter=JourneyFilter(journey_type=["support"]))
     result = paths(world.store, spec)
     expected_seqs = {c: s for c, s in _seqs().items() if "billing_faq" in s}
     assert result.anchored_journeys == len(expected_seqs)
@@ -290,7 +284,7 @@ def test_anchored_journeys_equal_the_journeys_that_contain_it_under_a_filter(wor
     flt = JourneyFilter(channel=["call_center"])
     used = [c for c, steps in WORLD.items() if any(ch == "call_center" for ch, _ in steps)]
     for tp in TOUCHPOINTS:
-        result = paths(world.store, PathsSpec(start=tp, journeys=flt))
+        result = paths(world.store, PathsSpec(start=tp, filter=flt))
         assert result.selected_journeys == len(used)
         assert result.anchored_journeys == sum(tp in _seqs(cases=used)[c] for c in used)
         links, _, _ = reference(_seqs(cases=used), PathsSpec(start=tp))
@@ -349,7 +343,7 @@ def test_unknown_touchpoint_names_close_matches(world: jl.Workspace) -> None:
 
 def test_empty_selection_is_a_clear_error(world: jl.Workspace) -> None:
     with pytest.raises(EmptySelectionError, match="No journeys match"):
-        paths(world.store, PathsSpec(start="billing_faq", journeys=JourneyFilter(journey_type=["nope"])))
+        paths(world.store, PathsSpec(start="billing_faq", filter=JourneyFilter(journey_type=["nope"])))
 
 
 @pytest.mark.parametrize(
@@ -374,7 +368,7 @@ def test_cli_json_reconciles(world: jl.Workspace, run_cli: Callable[..., Any]) -
     result = run_cli([*args, "--type", "support", "-w", world.root])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["spec"]["start"] == "billing_faq" and data["spec"]["journeys"]["journey_type"] == ["support"]
+    assert data["spec"]["start"] == "billing_faq" and data["spec"]["filter"]["journey_type"] == ["support"]
     anchored = data["totals"]["anchored_journeys"]
     assert anchored > 0
     for step in (1, 2, 3):
@@ -395,7 +389,7 @@ def test_cli_rejects_bad_input(
     assert "itself" in str(same.exception)
     done = run_journeylens(["paths", "--steps", "50", "-w", world.root])
     assert done.returncode == 2
-    assert "Option --steps: steps must be between 1 and 20, got 50" in done.stderr
+    assert "Option --steps '50': steps must be between 1 and 20, got 50" in done.stderr
     assert "Hint:" in done.stderr
 
 

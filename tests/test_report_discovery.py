@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import journeylens as jl
-from journeylens.discovery.dfg import duration_text
+from journeylens._units import duration_text
 from journeylens.identity import stitch
 from journeylens.journeys import build_journeys
 from journeylens.journeys.definitions import JourneyRules

@@ -9,12 +9,15 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import ibis
 import pytest
 
 import journeylens as jl
-from journeylens._docs import data_model_markdown
+from journeylens._docs import WORKSPACE_METHODS, data_model_markdown
+from journeylens.analyses._generate import _check_loadable, workspace_methods_source
+from journeylens.cli._output import to_json
 from journeylens.cli._reference import cli_markdown
 from journeylens.errors import ConfigError, WorkspaceError
 from journeylens.report import write_report
@@ -43,6 +46,9 @@ def test_docs_are_generated_from_the_code() -> None:
     )
     assert (REPO / "docs" / "cli.md").read_text() == cli_markdown(), (
         "docs/cli.md is stale: run `python -m journeylens._docs`"
+    )
+    assert (REPO / WORKSPACE_METHODS).read_text() == workspace_methods_source(), (
+        f"{WORKSPACE_METHODS} is stale: run `python -m journeylens._docs`"
     )
     text = data_model_markdown()
     for spec in RAW_TABLES.values():
@@ -161,3 +167,53 @@ def test_bare_import_does_not_load_heavy_engines() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_importing_the_cli_leaves_plotting_and_engines_out() -> None:
+    code = (
+        "import sys\n"
+        "from journeylens.cli import app\n"
+        "from typer.main import get_command\n"
+        "get_command(app)\n"  # every command's options, as --help builds them
+        "heavy = [m for m in ('plotly', 'pyspark', 'pm4py', 'pandas', 'ibis', 'duckdb', 'pyarrow')"
+        " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_registry_reference_resolves() -> None:
+    assert all(obj is not None for obj in _check_loadable())
+
+
+def test_json_output_is_always_valid_json() -> None:
+    import datetime as dt
+
+    text = to_json(
+        {"rate": float("nan"), "hi": float("inf"), 1: dt.date(2024, 3, 1), "rows": [float("-inf")]}
+    )
+    assert json.loads(text) == {"rate": None, "hi": None, "1": "2024-03-01", "rows": [None]}
+
+
+def test_every_analysis_command_runs_through_the_registry_runner(loaded: Path) -> None:
+    from typer.main import get_command
+
+    from journeylens.analyses import ANALYSES
+    from journeylens.cli import app
+
+    group: Any = get_command(app)
+    for analysis in ANALYSES.values():
+        command = group
+        for part in analysis.name.split():
+            command = command.commands[part]
+        flags = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert "--no-build" in flags and "--format" in flags, analysis.name
+        if analysis.name not in ("journeys summary", "customer"):
+            assert {"--type", "--segment", "--where", "--since"} <= flags, analysis.name
+    refused = _cli("dfg", "--no-build", "-w", str(loaded))
+    assert refused.returncode == 2 and "journeylens build" in refused.stderr
+    built = _cli("dfg", "-w", str(loaded), "-f", "json")
+    assert built.returncode == 0, built.stderr
+    # One line says the model was built first (its wording belongs to journeylens.model).
+    assert built.stderr.strip() and json.loads(built.stdout)["nodes"]

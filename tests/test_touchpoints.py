@@ -183,7 +183,7 @@ def test_inventory_matches_the_reference_on_a_random_world(world: jl.Workspace) 
 
 def test_inventory_under_a_filter_matches_the_reference(world: jl.Workspace) -> None:
     flt = JourneyFilter(journey_type=["support"], outcome=["success", "abandoned"])
-    inv = touchpoint_inventory(world.store, InventorySpec(journeys=flt), world.config.journeys)
+    inv = touchpoint_inventory(world.store, InventorySpec(filter=flt), world.config.journeys)
     keep = lambda j: j["journey_type"] == "support" and j["outcome"] in ("success", "abandoned")  # noqa: E731
     _assert_matches(inv, reference(world, keep))
 
@@ -241,7 +241,7 @@ def test_min_events_and_empty_selection(world: jl.Workspace) -> None:
     inv = touchpoint_inventory(world.store, InventorySpec(min_events=10**6), world.config.journeys)
     assert inv.records() == [] and "touchpoint" in inv.to_pandas().columns
     with pytest.raises(EmptySelectionError, match="No journeys match"):
-        touchpoint_inventory(world.store, InventorySpec(journeys=JourneyFilter(journey_type=["nope"])))
+        touchpoint_inventory(world.store, InventorySpec(filter=JourneyFilter(journey_type=["nope"])))
 
 
 def test_result_views(world: jl.Workspace) -> None:
@@ -259,7 +259,7 @@ def test_cli_json_and_table(world: jl.Workspace, run_cli: Callable[..., Any]) ->
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     inv = touchpoint_inventory(
-        world.store, InventorySpec(journeys=JourneyFilter(journey_type=["support"])), world.config.journeys
+        world.store, InventorySpec(filter=JourneyFilter(journey_type=["support"])), world.config.journeys
     )
     assert data["selected_journeys"] == inv.selected_journeys
     assert data["rows"] == json.loads(json.dumps(inv.records()))

@@ -9,8 +9,9 @@ Example:
 
 from __future__ import annotations
 
-from journeylens.config import Config
-from journeylens.demo import DemoResult, run_demo
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from journeylens.errors import (
     BackendError,
     ConfigError,
@@ -20,13 +21,46 @@ from journeylens.errors import (
     QuarantineLimitError,
     WorkspaceError,
 )
-from journeylens.identity import IdentityRules, StitchResult, stitch
-from journeylens.ingest import IngestReport, IngestSpec
-from journeylens.quality import Status, status
-from journeylens.report import write_report
-from journeylens.store import Store
-from journeylens.synth import WorldSummary, generate_world
-from journeylens.workspace import Workspace
+
+if TYPE_CHECKING:
+    from journeylens.config import Config
+    from journeylens.demo import DemoResult, run_demo
+    from journeylens.identity import IdentityRules, StitchResult, stitch
+    from journeylens.ingest import IngestReport, IngestSpec
+    from journeylens.quality import Status, status
+    from journeylens.report import write_report
+    from journeylens.store import Store
+    from journeylens.synth import WorldSummary, generate_world
+    from journeylens.workspace import Workspace
+
+# Public names and the module each lives in: imported on first use, so that `import journeylens`
+# (and the CLI's start-up) does not pay for the engine, pandas and plotly until they are needed.
+_LAZY = {
+    "Config": "journeylens.config",
+    "DemoResult": "journeylens.demo",
+    "run_demo": "journeylens.demo",
+    "IdentityRules": "journeylens.identity",
+    "StitchResult": "journeylens.identity",
+    "stitch": "journeylens.identity",
+    "IngestReport": "journeylens.ingest",
+    "IngestSpec": "journeylens.ingest",
+    "Status": "journeylens.quality",
+    "status": "journeylens.quality",
+    "write_report": "journeylens.report",
+    "Store": "journeylens.store",
+    "WorldSummary": "journeylens.synth",
+    "generate_world": "journeylens.synth",
+    "Workspace": "journeylens.workspace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'journeylens' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

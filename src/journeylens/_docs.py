@@ -1,7 +1,8 @@
 """Reference documents generated from the code (data model, CLI), so docs cannot drift.
 
-``python -m journeylens._docs`` rewrites ``docs/data-model.md`` and ``docs/cli.md``; a test fails
-when the committed files differ from what the code generates.
+``python -m journeylens._docs`` rewrites ``docs/data-model.md``, ``docs/cli.md`` and the generated
+workspace methods (``src/journeylens/_workspace_analyses.py``); a test fails when the committed
+files differ from what the code generates.
 """
 
 from __future__ import annotations
@@ -164,14 +165,21 @@ _REASON_DOC = {
 }
 
 
+WORKSPACE_METHODS = Path("src/journeylens/_workspace_analyses.py")
+
+
 def write_all(root: Path) -> list[Path]:
+    from journeylens.analyses._generate import workspace_methods_source
     from journeylens.cli._reference import cli_markdown
 
-    docs = root / "docs"
-    docs.mkdir(exist_ok=True)
+    (root / "docs").mkdir(exist_ok=True)
     written = []
-    for name, text in (("data-model.md", data_model_markdown()), ("cli.md", cli_markdown())):
-        path = docs / name
+    for name, text in (
+        (Path("docs/data-model.md"), data_model_markdown()),
+        (Path("docs/cli.md"), cli_markdown()),
+        (WORKSPACE_METHODS, workspace_methods_source()),
+    ):
+        path = root / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from journeylens._workspace_analyses import WorkspaceAnalyses
 from journeylens.config import CONFIG_FILE, Config
 from journeylens.errors import WorkspaceError
-from journeylens.ingest import Ingestor, IngestReport, IngestSpec
-from journeylens.ingest.pipeline import ProgressFn, build_spec
 from journeylens.model import BuildProgress, BuildSummary, Notice, ensure_model
 from journeylens.store import Store
 from journeylens.store._backend import resolve_url
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
-class Workspace:
-    """Entry point of the Python API.
+    from journeylens.analyses import Analysis
+    from journeylens.ingest import IngestReport, IngestSpec
+    from journeylens.ingest.pipeline import ProgressFn
+
+
+class Workspace(WorkspaceAnalyses):
+    """Entry point of the Python API; every analysis is a method (``ws.dfg()``, ``ws.funnel(...)``).
 
     Example:
         >>> ws = Workspace.init("/tmp/jl-doctest", force=True)
@@ -78,6 +86,10 @@ class Workspace:
         Example:
             >>> ws.ingest(paths=["events.csv"], table="events")  # doctest: +SKIP
         """
+        # The readers (CSV, XES, JSON Lines) load with the first ingest, not with every command.
+        from journeylens.ingest import Ingestor
+        from journeylens.ingest.pipeline import build_spec
+
         spec = spec or build_spec(**fields)
         return Ingestor(self.store, self.config).ingest(spec, progress)
 
@@ -120,7 +132,35 @@ class Workspace:
             self.store, Path(out) if out is not None else self.root / "report.html", title=title
         )
 
+    def run_analysis(self, analysis: Analysis, spec: BaseModel) -> Any:
+        """Run a registered analysis on a ready spec (the model must be fresh; see ``analysis``)."""
+        from journeylens.analyses import load
+
+        return load(analysis.run)(self if analysis.takes_workspace else self.store, spec)
+
+    def analysis(self, name: str, values: dict[str, Any], *, build: bool = True) -> Any:
+        """Build the spec of analysis ``name`` from option values, keep the model fresh, and run it.
+
+        The generated methods (``ws.dfg(...)``) call this; it is the Python twin of the CLI runner.
+
+        Example:
+            >>> ws.analysis("variants", {"type": "purchase", "limit": 5})  # doctest: +SKIP
+        """
+        from journeylens.analyses import ANALYSES
+        from journeylens.analyses._build import build_spec
+
+        chosen = ANALYSES[name]
+        spec = build_spec(chosen, values)
+        if chosen.needs_model:
+            self.ensure_model(build=build, notice=_say)
+        return self.run_analysis(chosen, spec)
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def _say(line: str) -> None:
+    """The one line an automatic build prints in a notebook or script (stderr, like the CLI's)."""
+    print(line, file=sys.stderr)

@@ -537,7 +537,7 @@ def funnel_by_channel(side: Side) -> Any:
         unit="journey",
         window="3d",
         by="channel",
-        journeys=JourneyFilter(journey_type=["purchase"]),
+        filter=JourneyFilter(journey_type=["purchase"]),
     )
     return funnel(side.store, spec).to_dict()
 

@@ -23,13 +23,14 @@ from journeylens.benchmark.stages import (
     preparation,
     stage,
 )
-from journeylens.discovery.dfg import MapSpec, process_map
+from journeylens.discovery.dfg import process_map
 from journeylens.discovery.funnel import FunnelSpec, funnel
-from journeylens.discovery.variants import VariantSpec, variants
+from journeylens.discovery.variants import variants
 from journeylens.errors import InputError
 from journeylens.identity import stitch
 from journeylens.ingest import IngestSpec
 from journeylens.journeys import build_journeys
+from journeylens.specs.discovery import MapSpec, VariantSpec
 from journeylens.store import Store
 from journeylens.workspace import Workspace
 

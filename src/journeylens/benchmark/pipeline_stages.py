@@ -15,12 +15,13 @@ from pathlib import Path
 from journeylens.benchmark.discovery_stages import FUNNEL_WINDOW_DAYS, funnel_steps
 from journeylens.benchmark.stages import _fresh_workspace, stage
 from journeylens.config import CONFIG_FILE
-from journeylens.discovery.dfg import MapSpec, process_map
+from journeylens.discovery.dfg import process_map
 from journeylens.discovery.funnel import FunnelSpec, funnel
-from journeylens.discovery.variants import VariantSpec, variants
+from journeylens.discovery.variants import variants
 from journeylens.identity import stitch
 from journeylens.ingest import IngestSpec
 from journeylens.journeys import build_journeys
+from journeylens.specs.discovery import MapSpec, VariantSpec
 
 SPARK_DRIVER_MEMORY = "8g"
 """Local mode runs everything in the driver JVM; Spark's default heap (1 GB) spills at 1M events."""

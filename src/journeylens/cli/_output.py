@@ -1,4 +1,4 @@
-"""Rendering of command results as a Rich table, JSON or CSV (``--format``)."""
+"""Rendering of command results as a Rich table, JSON or CSV (``--format``), and the progress bar."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import csv
 import datetime as _dt
 import io
 import json
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Protocol
 
+import orjson
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 console = Console(stderr=False, highlight=False)
@@ -27,13 +30,29 @@ class OutputFormat(StrEnum):
 
 
 def _plain(value: Any) -> Any:
+    """JSON-ready values: ISO dates, string keys, and None for NaN and infinities (not valid JSON)."""
     if isinstance(value, (_dt.datetime, _dt.date)):
         return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def to_json(value: Any) -> str:
+    """Always valid JSON: NaN/inf as null, dates ISO 8601, non-string keys as strings.
+
+    Example:
+        >>> print(to_json({"rate": float("nan"), 1: "a"}))
+        {
+          "rate": null,
+          "1": "a"
+        }
+    """
+    return orjson.dumps(_plain(value), option=orjson.OPT_INDENT_2, default=str).decode()
 
 
 def render(records: Sequence[Record] | Record, fmt: OutputFormat, *, title: str | None = None) -> None:
@@ -43,7 +62,7 @@ def render(records: Sequence[Record] | Record, fmt: OutputFormat, *, title: str 
     every format; scripts can rely on them (documented in docs/cli.md).
     """
     if fmt is OutputFormat.json:
-        sys.stdout.write(json.dumps(_plain(records), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(to_json(records) + "\n")
         return
     rows = [records] if isinstance(records, Mapping) else list(records)
     if fmt is OutputFormat.csv:
@@ -107,3 +126,16 @@ def render_machine(result: Result, fmt: OutputFormat) -> bool:
         render(result.records(), fmt)
         return True
     return False
+
+
+def bar() -> Progress:
+    """The progress bar of long commands, on stderr (hidden when stderr is not a terminal).
+
+    Example:
+        >>> with bar() as b:  # doctest: +SKIP
+        ...     task = b.add_task("Building journeys", total=2)
+    """
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, disable=not err_console.is_terminal,
+    )  # fmt: skip

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import duckdb
-import ibis.common.exceptions
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from journeylens.cli._commands import FormatOpt, WorkspaceOpt, register
 from journeylens.cli._output import OutputFormat, err_console, render
+from journeylens.cli._output import bar as _bar
 from journeylens.errors import InputError, JourneyLensError, NotFoundError, QuarantineLimitError
 from journeylens.export import ExportFormat
-from journeylens.ingest import IngestReport, IngestSpec
-from journeylens.ingest.pipeline import build_spec
-from journeylens.workspace import Workspace
+
+if TYPE_CHECKING:
+    from journeylens.ingest import IngestReport, IngestSpec
+    from journeylens.workspace import Workspace
+
+# The engine (Ibis, DuckDB) and the workspace are imported inside the commands that use them, so
+# that `--help` and commands that do not touch data start fast.
 
 app = typer.Typer(
     name="journeylens",
@@ -53,12 +56,6 @@ def _options(
     """Options of `journeylens` itself (each command has its own)."""
 
 
-WorkspaceOpt = Annotated[
-    Path, typer.Option("--workspace", "-w", help="Workspace folder (default: current folder or a parent).")
-]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
-
-
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for pair in pairs:
@@ -79,6 +76,8 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing journeylens.toml.")] = False,
 ) -> None:
     """Create a workspace: journeylens.toml, a maps/ folder and an embedded DuckDB store."""
+    from journeylens.workspace import Workspace
+
     ws = Workspace.init(directory, force=force, timezone=timezone)
     ws.store  # noqa: B018 - creates the tables now, so a broken backend fails here
     ws.close()
@@ -117,6 +116,9 @@ def ingest(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Load files into a table; invalid records go to quarantine, valid ones are always loaded."""
+    from journeylens.ingest.pipeline import build_spec
+    from journeylens.workspace import Workspace
+
     spec = build_spec(
         paths=paths, table=table, format=input_format, delimiter=delimiter,
         encoding=encoding, quote=quote, mapping=parse_mapping(map_ or []), channel=channel,
@@ -155,6 +157,7 @@ def _ingest_with_progress(ws: Workspace, spec: IngestSpec) -> list[IngestReport]
 def status(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.table) -> None:
     """Row counts of every table, quarantined records by reason, and the last ingests."""
     from journeylens.quality import status as workspace_status
+    from journeylens.workspace import Workspace
 
     result = workspace_status(Workspace.open(workspace).store)
     if fmt is OutputFormat.json:
@@ -174,6 +177,7 @@ def build(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.tab
     from dataclasses import asdict
 
     from journeylens.model import build_model
+    from journeylens.workspace import Workspace
 
     ws = Workspace.open(workspace)
     if ws.store.count("events") == 0 and ws.store.count("identities") == 0:
@@ -195,84 +199,6 @@ journeys_app = typer.Typer(help="Journeys: intent episodes and their outcomes.",
 app.add_typer(journeys_app, name="journeys")
 
 
-@journeys_app.command("summary")
-def journeys_summary(
-    by: Annotated[str, typer.Option(help="journey_type, segment, channel (first channel) or period.")] = (
-        "journey_type"
-    ),
-    period: Annotated[str, typer.Option(help="day, week or month, when --by period.")] = "month",
-    journey_type: Annotated[str | None, typer.Option("--type", help="Only journeys of this type.")] = None,
-    workspace: WorkspaceOpt = Path("."),
-    fmt: FormatOpt = OutputFormat.table,
-) -> None:
-    """Outcome rates per group, each with numerator/denominator and a 95% interval."""
-    from journeylens.journeys.summary import (
-        DENOMINATORS,
-        JourneySummarySpec,
-        Period,
-        SummaryBy,
-        journey_summary,
-    )
-
-    spec = JourneySummarySpec(
-        by=_choice("--by", by, SummaryBy),
-        period=_choice("--period", period, Period),
-        journey_type=journey_type,
-    )
-    ws = Workspace.open(workspace)
-    if journey_type is not None:
-        _check_journey_type(ws, journey_type)
-    result = journey_summary(ws.store, spec)
-    if fmt is not OutputFormat.table:
-        render(result.rows, fmt)
-        return
-    render(result.compact(), fmt, title=f"Journeys by {spec.by.value}: rate (95% CI) numerator/denominator")
-    err_console.print(
-        "Denominators: " + "; ".join(f"{name}: {what}" for name, what in DENOMINATORS.items()),
-        style="dim",
-    )
-
-
-def _choice(flag: str, value: str, enum: Any) -> Any:
-    try:
-        return enum(value)
-    except ValueError:
-        raise InputError.unknown_choice(flag, value, [member.value for member in enum]) from None
-
-
-def _check_journey_type(ws: Workspace, name: str) -> None:
-    known = [*ws.config.journeys.types, "other"]
-    if name not in known:
-        raise InputError.unknown_choice("--type", name, known)
-
-
-@app.command()
-def customer(
-    key: Annotated[str, typer.Argument(help="Customer id, user id, anonymous id, or type:value.")],
-    limit: Annotated[int, typer.Option(min=1, help="Timeline events to show.")] = 50,
-    workspace: WorkspaceOpt = Path("."),
-    fmt: FormatOpt = OutputFormat.table,
-) -> None:
-    """Customer 360: identifiers and how each was linked, traits, cross-channel timeline, feedback."""
-    from journeylens.identity.profile import customer_profile
-
-    profile = customer_profile(Workspace.open(workspace).store, key, timeline_limit=limit)
-    if fmt is not OutputFormat.table:
-        render(profile.to_dict() if fmt is OutputFormat.json else profile.timeline, fmt)
-        return
-    identifiers = [{k: v for k, v in i.items() if k != "customer_id"} for i in profile.identifiers]
-    render(identifiers, fmt, title=f"Customer {profile.customer_id}: identifiers")
-    if profile.traits:
-        render(profile.traits, fmt, title="Traits")
-    render(profile.timeline or [{"events": 0}], fmt, title=f"Timeline ({profile.events:,} events)")
-    if profile.journeys is None:
-        err_console.print("[dim]Journeys not built yet: run `journeylens build`.[/]")
-    elif profile.journeys:
-        render(profile.journeys, fmt, title=f"Journeys ({len(profile.journeys)})")
-    if profile.feedback:
-        render(profile.feedback, fmt, title="Feedback")
-
-
 export_app = typer.Typer(help="Export derived tables.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
@@ -290,6 +216,7 @@ def export_customer_map(
     """Write customer_map (identifier_type, identifier_value, customer_id, shared) to a file or a pipe."""
     from journeylens.export import export_table
     from journeylens.identity.profile import require_customer_map
+    from journeylens.workspace import Workspace
 
     store = Workspace.open(workspace).store
     rows = require_customer_map(store).order_by(["customer_id", "identifier_type", "identifier_value"])
@@ -305,6 +232,8 @@ def report(
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Write the self-contained HTML report (works offline); builds customers and journeys if stale."""
+    from journeylens.workspace import Workspace
+
     ws = Workspace.open(workspace)
     with _bar() as bar:
         tasks: list[Any] = []
@@ -424,13 +353,6 @@ def bench(
     render([asdict(r) for r in results], fmt, title=f"Benchmark, {results[0].events:,} events")
 
 
-def _bar() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, disable=not err_console.is_terminal,
-    )  # fmt: skip
-
-
 def main() -> None:
     """Console entry point: the one place that turns JourneyLensError into a message and exit code."""
     try:
@@ -441,12 +363,6 @@ def main() -> None:
         if exc.hint:
             err_console.print(Text.assemble(("Hint: ", "bold"), exc.hint), soft_wrap=True)
         sys.exit(exc.exit_code)
-    except (ibis.common.exceptions.IbisError, duckdb.Error) as exc:
-        # Not expected: everything users can cause should be a JourneyLensError. Say so plainly.
-        err_console.print(Text.assemble(("Error: ", "bold red"), f"the engine failed: {exc}"), soft_wrap=True)
-        hint = "this is likely a JourneyLens bug; please report the command and the data."
-        err_console.print(Text.assemble(("Hint: ", "bold"), hint))
-        sys.exit(3)
     except typer.Abort:
         sys.exit(130)
     except typer.Exit as exc:
@@ -456,10 +372,22 @@ def main() -> None:
         if show:
             show()
         sys.exit(int(getattr(exc, "exit_code", 2)))
+    except Exception as exc:
+        if not _engine_error(exc):
+            raise
+        # Not expected: everything users can cause should be a JourneyLensError. Say so plainly.
+        err_console.print(Text.assemble(("Error: ", "bold red"), f"the engine failed: {exc}"), soft_wrap=True)
+        hint = "this is likely a JourneyLens bug; please report the command and the data."
+        err_console.print(Text.assemble(("Hint: ", "bold"), hint))
+        sys.exit(3)
 
 
-# Discovery commands live in their own modules; importing them registers them on ``app``.
-from journeylens.cli import funnel as _funnel  # noqa: E402,F401
-from journeylens.cli import paths as _paths  # noqa: E402,F401
-from journeylens.cli import process as _process  # noqa: E402,F401
-from journeylens.cli import segments as _segments  # noqa: E402,F401
+def _engine_error(exc: Exception) -> bool:
+    """An Ibis or DuckDB error; checked by module so that neither is imported just to catch it."""
+    return any(
+        cls.__module__.split(".")[0] in ("ibis", "duckdb", "_duckdb") for cls in type(exc).__mro__[:-1]
+    )
+
+
+# The analysis commands are generated from the registry (journeylens.analyses).
+register(app, {"journeys": journeys_app, "export": export_app})

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from journeylens.discovery._compare import METRICS, SegmentComparison
-from journeylens.discovery.dfg import MapSpec, ProcessMap, process_map
+from journeylens.discovery.dfg import ProcessMap, process_map
 from journeylens.discovery.funnel import FunnelResult, FunnelSpec, FunnelSpecError, funnel
-from journeylens.discovery.paths import PathsResult, PathsSpec, UnknownActivityError, paths, paths_from_log
-from journeylens.discovery.periods import PeriodComparisonSpec, TimeRange, compare_periods
+from journeylens.discovery.paths import PathsResult, UnknownActivityError, paths, paths_from_log
+from journeylens.discovery.periods import compare_periods
 from journeylens.discovery.segments import (
     BehaviourCohort,
     BuiltinCohort,
@@ -25,9 +25,11 @@ from journeylens.discovery.selection import (
     journey_log,
     select_journeys,
 )
-from journeylens.discovery.touchpoints import InventorySpec, TouchpointInventory, touchpoint_inventory
-from journeylens.discovery.variants import Variants, VariantSpec, variants
+from journeylens.discovery.touchpoints import TouchpointInventory, touchpoint_inventory
+from journeylens.discovery.variants import Variants, variants
 from journeylens.discovery.xes_export import XesExport, export_xes
+from journeylens.specs.comparison import PeriodComparisonSpec, TimeRange
+from journeylens.specs.discovery import InventorySpec, MapSpec, PathsSpec, VariantSpec, XesExportSpec
 
 __all__ = [
     "METRICS",
@@ -55,6 +57,7 @@ __all__ = [
     "VariantSpec",
     "Variants",
     "XesExport",
+    "XesExportSpec",
     "compare_periods",
     "compare_segments",
     "customer_segments",

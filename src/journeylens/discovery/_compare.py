@@ -25,7 +25,7 @@ import datetime as _dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -271,7 +271,6 @@ METRICS: dict[str, Metric] = {
     "cost_to_serve": MeanMetric("cost_to_serve", "cost to serve per journey"),
     "value": MeanMetric("value", "money per journey (none counts as 0)", fill=0.0),
 }
-DEFAULT_METRICS = ("success", "leakage", "duration_s", "cost_to_serve")
 
 
 def resolve_metrics(names: Sequence[str]) -> list[Metric]:
@@ -407,6 +406,15 @@ class SegmentComparison(TableResult):
     (``z``, ``fisher`` or ``welch``), ``statistic``, raw ``p``, Benjamini-Hochberg ``q`` over all
     tests of the table, and ``significant`` (q < 0.05). ``groups`` holds the sizes.
     """
+
+    #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "cohort or periods, baseline, reference_date, filter",
+        "dimension",
+        "groups (records: segment, members, customers, journeys)",
+        "rows (records: segment, baseline, metric, kind, about, value, lo, hi, n, d, sd, "
+        "baseline_value, diff, diff_lo, diff_hi, test, statistic, p, q, significant)",
+    )
 
     dimension: str = "segment"
     groups: list[dict[str, Any]] = field(default_factory=list)

@@ -8,7 +8,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from journeylens.discovery._funnel_spec import FunnelSpec, StepMatcher
+from journeylens.specs.funnel import FunnelSpec, StepMatcher
 from journeylens.store._backend import json_text
 
 Target = tuple[str, int, StepMatcher]

@@ -12,16 +12,16 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from journeylens.discovery._funnel_spec import (
+from journeylens.discovery.selection import customer_segments
+from journeylens.identity.stitch import ANONYMOUS, USER
+from journeylens.journeys.summary import wilson
+from journeylens.specs.funnel import (
     FunnelBreakdown,
     FunnelOrder,
     FunnelSpec,
     FunnelSpecError,
     FunnelUnit,
 )
-from journeylens.discovery.selection import customer_segments
-from journeylens.identity.stitch import ANONYMOUS, USER
-from journeylens.journeys.summary import wilson
 from journeylens.store import Store
 
 ALL = "(all)"

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
 
+from journeylens._units import duration_text
 from journeylens.discovery._result import TableResult
-from journeylens.discovery.selection import ActivityKey, EmptySelectionError, JourneyFilter, journey_log
+from journeylens.discovery.selection import EmptySelectionError, journey_log
+from journeylens.specs.discovery import MapSpec
 from journeylens.store import Store
 from journeylens.store._backend import drop_scratch, scratch_table
 
@@ -54,26 +55,6 @@ EDGE_SCHEMA = pa.schema(
 ENDPOINT_SCHEMA = pa.schema([("activity", pa.string()), ("count", pa.int64())])
 
 
-class MapSpec(BaseModel):
-    """What a process map shows.
-
-    Thresholds only hide nodes and edges for readability; they never recount. A node is shown
-    when it has at least ``min_node_events`` events and is among the ``max_nodes`` most frequent
-    (ties by name); an edge when it has at least ``min_edge_count`` transitions, both of its
-    activities are shown, and it is among the ``max_edges`` most frequent. Start and end
-    activities are listed for shown nodes. ``ProcessMap.totals`` keeps the unfiltered totals.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    filter: JourneyFilter = Field(default_factory=JourneyFilter, description="Which journeys.")
-    key: ActivityKey = Field(ActivityKey.touchpoint, description="What one node is.")
-    min_node_events: int = Field(1, ge=1, description="Hide activities with fewer events.")
-    min_edge_count: int = Field(1, ge=1, description="Hide transitions seen fewer times.")
-    max_nodes: int | None = Field(None, ge=1, description="Show at most this many activities.")
-    max_edges: int | None = Field(None, ge=1, description="Show at most this many transitions.")
-
-
 @dataclass(frozen=True)
 class ProcessMap(TableResult):
     """A directly-follows graph. ``table`` (and ``to_pandas()``) holds the shown edges.
@@ -82,6 +63,17 @@ class ProcessMap(TableResult):
     mean_s, p90_s (seconds from source to target). Nodes: activity, events, journeys, starts,
     ends, mean_step (typical position, used for the layout).
     """
+
+    #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "key",
+        "filter",
+        "totals (object: journeys, events, activities, edges, transitions, shown_activities, shown_edges)",
+        "nodes (records: activity, events, journeys, starts, ends, mean_step)",
+        "edges (records: source, target, count, journeys, median_s, mean_s, p90_s)",
+        "start_activities (records: activity, count)",
+        "end_activities (records: activity, count)",
+    )
 
     nodes: pa.Table
     start_activities: pa.Table
@@ -352,11 +344,3 @@ def _figure(pm: ProcessMap) -> go.Figure:
 def _label(edge: dict[str, Any]) -> str:
     median = edge["median_s"]
     return f"{edge['count']:,}" + ("" if median is None else f" · {duration_text(median)}")
-
-
-def duration_text(seconds: float) -> str:
-    """``95`` -> ``"1.6 min"``: a duration in the unit a person would say."""
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
-        if abs(seconds) >= size:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.0f} s"

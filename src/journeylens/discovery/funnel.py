@@ -43,20 +43,25 @@ aggregated rows reach Python.
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from journeylens._units import clock_text
 from journeylens.discovery import _funnel_engine as engine
 from journeylens.discovery._funnel_match import classify, matches
 from journeylens.discovery._funnel_report import after_drop_off, step_rows, with_breakdown
-from journeylens.discovery._funnel_spec import (
+from journeylens.discovery._result import TableResult
+from journeylens.discovery.selection import EmptySelectionError, activity_expr, select_journeys
+from journeylens.errors import NotFoundError
+from journeylens.identity.profile import require_customer_map
+from journeylens.identity.stitch import events_with_customers
+from journeylens.specs.funnel import (
     MAX_STEPS,
     Exclusion,
     FunnelBreakdown,
@@ -68,11 +73,6 @@ from journeylens.discovery._funnel_spec import (
     StepMatcher,
     funnel_spec,
 )
-from journeylens.discovery._result import TableResult
-from journeylens.discovery.selection import EmptySelectionError, activity_expr, select_journeys
-from journeylens.errors import NotFoundError
-from journeylens.identity.profile import require_customer_map
-from journeylens.identity.stitch import events_with_customers
 from journeylens.store import Store
 from journeylens.store._backend import scratch_table
 
@@ -107,6 +107,17 @@ class FunnelResult(TableResult):
         >>> result.plot().show()  # doctest: +SKIP
     """
 
+    #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "spec",
+        "steps (records: [breakdown], step, step_name, optional, units, dropped_off, "
+        "conversion_from_previous, previous_units, conversion_from_previous_low, "
+        "conversion_from_previous_high, conversion_from_first, first_units, "
+        "conversion_from_first_low, conversion_from_first_high, median_seconds_from_previous, "
+        "mean_seconds_from_previous, median_seconds_from_first, mean_seconds_from_first)",
+        "after_drop_off (records: [breakdown], step, step_name, activity, units, share)",
+    )
+
     spec: FunnelSpec
     after_drop_off: pa.Table
 
@@ -129,7 +140,7 @@ class FunnelResult(TableResult):
                                        r["units"], r["previous_units"]),
                 "from first": _rate(r["conversion_from_first"], r, "conversion_from_first",
                                     r["units"], r["first_units"]),
-                "median time from previous": _duration(r["median_seconds_from_previous"]),
+                "median time from previous": clock_text(r["median_seconds_from_previous"]),
                 "dropped off": r["dropped_off"],
             }  # fmt: skip
             out.append(row)
@@ -168,15 +179,6 @@ def _rate(value: float | None, row: dict[str, Any], name: str, num: int, den: in
         return ""
     low, high = row[f"{name}_low"], row[f"{name}_high"]
     return f"{value:.1%} [{low:.1%}-{high:.1%}] {num:,}/{den:,}"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None or math.isnan(seconds):
-        return ""
-    s = round(seconds)
-    parts = [(s // 86_400, "d"), (s % 86_400 // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")]
-    shown = [f"{v}{u}" for v, u in parts if v][:2]
-    return " ".join(shown) or "0s"
 
 
 def funnel(store: Store, spec: FunnelSpec | None = None, /, **fields: Any) -> FunnelResult:
@@ -291,7 +293,7 @@ def _unit_log(store: Store, spec: FunnelSpec) -> ir.Table:
     Columns: unit, customer_id, pos (journey step, journeys only), ts, seq, event_id, channel,
     touchpoint, properties, activity (under ``spec.key``, for "where did they go").
     """
-    flt = spec.journeys
+    flt = spec.filter
     filtered = bool(flt.model_dump(exclude_defaults=True, exclude={"segment_trait"}))
     if spec.unit is FunnelUnit.customer and not filtered:
         require_customer_map(store)

@@ -36,29 +36,21 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from journeylens.discovery._result import TableResult
-from journeylens.discovery.selection import (
-    ActivityKey,
-    EmptySelectionError,
-    JourneyFilter,
-    activity_expr,
-    journey_log,
-)
+from journeylens.discovery.selection import EmptySelectionError, activity_expr, journey_log
 from journeylens.errors import JourneyLensError, close_matches
+from journeylens.specs.discovery import ActivityKey, PathMode, PathsSpec
 from journeylens.store import Store
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-MAX_STEPS = 20
-MAX_TOP = 100
 LINK_COLUMNS = ("step_index", "source", "target", "count", "source_kind", "target_kind", "carried")
 
 
@@ -70,13 +62,6 @@ class NodeKind(StrEnum):
     drop_off = "drop-off"
     journey_start = "journey-start"
     reached = "reached"
-
-
-class PathMode(StrEnum):
-    after = "after"
-    before = "before"
-    between = "between"
-    journey_start = "journey-start"
 
 
 class UnknownActivityError(JourneyLensError, ValueError):
@@ -96,60 +81,6 @@ class UnknownActivityError(JourneyLensError, ValueError):
         )
 
 
-class PathsSpec(BaseModel):
-    """Which paths to draw.
-
-    Example:
-        >>> PathsSpec(start="billing_faq", steps=3).mode.value
-        'after'
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    start: str | None = Field(None, description="Paths after the first occurrence of this activity.")
-    end: str | None = Field(None, description="Paths before the first occurrence of this activity.")
-    steps: int = Field(5, description=f"Depth of the paths, 1 to {MAX_STEPS}.")
-    top: int = Field(10, description=f"Activities kept per depth (1 to {MAX_TOP}); the rest are 'other'.")
-    key: ActivityKey = ActivityKey.touchpoint
-    journeys: JourneyFilter = Field(default_factory=JourneyFilter)
-
-    @field_validator("steps")
-    @classmethod
-    def _steps_in_range(cls, value: int) -> int:
-        if not 1 <= value <= MAX_STEPS:
-            raise ValueError(
-                f"steps must be between 1 and {MAX_STEPS}, got {value}: deeper paths spread journeys "
-                f"over more nodes than a Sankey can show; use variants for whole sequences"
-            )
-        return value
-
-    @field_validator("top")
-    @classmethod
-    def _top_in_range(cls, value: int) -> int:
-        if not 1 <= value <= MAX_TOP:
-            raise ValueError(f"top must be between 1 and {MAX_TOP}, got {value}")
-        return value
-
-    @model_validator(mode="after")
-    def _distinct_anchors(self) -> PathsSpec:
-        if self.start is not None and self.start == self.end:
-            raise ValueError(
-                f"start and end are both {self.start!r}: paths between a touchpoint and itself are "
-                "empty; use start alone (paths after it) or end alone (paths before it)"
-            )
-        return self
-
-    @property
-    def mode(self) -> PathMode:
-        if self.start is not None and self.end is not None:
-            return PathMode.between
-        if self.start is not None:
-            return PathMode.after
-        if self.end is not None:
-            return PathMode.before
-        return PathMode.journey_start
-
-
 @dataclass(frozen=True)
 class PathsResult(TableResult):
     """Sankey links (``table``) plus the totals they reconcile with.
@@ -158,6 +89,14 @@ class PathsResult(TableResult):
     ``target``, ``count`` (journeys), ``source_kind``, ``target_kind`` and ``carried`` (the journey
     had already left the path: drop-off, journey-start or reached carried to the next depth).
     """
+
+    #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "spec",
+        "totals (object: mode, selected_journeys, anchored_journeys, journeys_without_anchor, ...)",
+        "links (records: step_index, source, target, count, source_kind, target_kind, carried)",
+        "nodes (records: depth, label, kind, count)",
+    )
 
     spec: PathsSpec
     selected_journeys: int
@@ -266,10 +205,10 @@ def paths(store: Store, spec: PathsSpec | None = None) -> PathsResult:
     """
     spec = spec or PathsSpec()
     check_anchors(store, spec)
-    log = journey_log(store, spec.journeys, spec.key, check_empty=False)
+    log = journey_log(store, spec.filter, spec.key, check_empty=False)
     result = paths_from_log(log, spec, store.execute)
     if result.selected_journeys == 0:  # counted by the same query, not by a query of its own
-        raise EmptySelectionError.for_filter(spec.journeys)
+        raise EmptySelectionError.for_filter(spec.filter)
     return result
 
 
@@ -294,7 +233,7 @@ def check_anchors(store: Store, spec: PathsSpec) -> None:
 def paths_from_log(log: ir.Table, spec: PathsSpec, execute: Callable[[ir.Expr], Any]) -> PathsResult:
     """Paths over any event log with ``journey_id``, ``step`` (1..n) and ``activity`` columns.
 
-    ``spec.journeys`` is not applied here (the log is already the selection); ``execute`` runs an
+    ``spec.filter`` is not applied here (the log is already the selection); ``execute`` runs an
     expression and returns Arrow (``Store.execute``, or a backend's ``to_pyarrow``).
 
     Example:

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 
 import ibis
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from journeylens.discovery._compare import (
-    DEFAULT_METRICS,
     GROUP,
     SegmentComparison,
     aggregate,
@@ -26,82 +25,10 @@ from journeylens.discovery._compare import (
     selected_journeys,
     utc_literal,
 )
-from journeylens.discovery.selection import JourneyFilter
 from journeylens.errors import InputError
+from journeylens.specs.comparison import PeriodComparisonSpec, TimeRange, problem_text
+from journeylens.specs.discovery import JourneyFilter
 from journeylens.store import Store
-
-
-class TimeRange(BaseModel):
-    """A period of journey starts: ``start`` inclusive, ``end`` exclusive (UTC if naive)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    start: _dt.datetime
-    end: _dt.datetime
-
-    @model_validator(mode="after")
-    def _ordered(self) -> TimeRange:
-        self.start, self.end = _aware(self.start), _aware(self.end)
-        if self.start >= self.end:
-            raise ValueError(
-                f"period {self.label()} is reversed or empty: its start must come before its end"
-            )
-        return self
-
-    @classmethod
-    def parse(cls, text: str, flag: str = "period") -> TimeRange:
-        """``2024-01-01:2024-02-01`` (dates) or ``START..END`` (ISO date-times); end exclusive.
-
-        Example:
-            >>> TimeRange.parse("2024-01-01:2024-02-01").label()
-            '2024-01-01..2024-02-01'
-        """
-        start, _, end = text.partition("..") if ".." in text else text.partition(":")
-        hint = "Write 2024-01-01:2024-02-01 (end exclusive) or 2024-01-01T08:00..2024-01-02T08:00."
-        try:
-            bounds = _dt.datetime.fromisoformat(start.strip()), _dt.datetime.fromisoformat(end.strip())
-        except ValueError:
-            raise InputError.bad_flag(
-                flag, text, "not a period: expected START:END (ISO dates).", hint=hint
-            ) from None
-        try:
-            return cls(start=bounds[0], end=bounds[1])
-        except ValidationError as exc:
-            raise InputError.bad_flag(flag, text, _problem(exc) + ".", hint=hint) from None
-
-    def overlaps(self, other: TimeRange) -> bool:
-        return self.start < other.end and other.start < self.end
-
-    def label(self) -> str:
-        def show(moment: _dt.datetime) -> str:
-            return moment.strftime("%Y-%m-%d" if moment.time() == _dt.time() else "%Y-%m-%dT%H:%M")
-
-        return f"{show(self.start)}..{show(self.end)}"
-
-
-def _aware(moment: _dt.datetime) -> _dt.datetime:
-    return moment.astimezone(_dt.UTC) if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
-
-
-class PeriodComparisonSpec(BaseModel):
-    """Journey metrics in period B against period A (journeys by their start)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS))
-    period_a: TimeRange
-    period_b: TimeRange
-    filter: JourneyFilter = Field(default_factory=JourneyFilter)
-
-    @model_validator(mode="after")
-    def _apart(self) -> PeriodComparisonSpec:
-        if self.period_a.overlaps(self.period_b):
-            raise ValueError(
-                f"periods {self.period_a.label()} and {self.period_b.label()} overlap; a journey "
-                "would count in both"
-            )
-        return self
-
 
 PeriodLike = TimeRange | tuple[_dt.datetime | _dt.date | str, _dt.datetime | _dt.date | str] | str
 
@@ -122,6 +49,16 @@ def compare_periods(
     """
     metrics = [metric] if isinstance(metric, str) else list(metric)
     spec = _period_spec(metrics, _range(period_a, "period_a"), _range(period_b, "period_b"), flt)
+    return period_comparison(store, spec)
+
+
+def period_comparison(store: Store, spec: PeriodComparisonSpec) -> SegmentComparison:
+    """:func:`compare_periods` for a ready :class:`PeriodComparisonSpec` (what every surface builds).
+
+    Example:
+        >>> spec = PeriodComparisonSpec(period_a="2024-01-01:2024-02-01", period_b="2024-02-01:2024-03-01")
+        >>> period_comparison(ws.store, spec).groups  # doctest: +SKIP
+    """
     resolved = resolve_metrics(spec.metrics)
     journeys = selected_journeys(store, spec.filter)
     a, b = spec.period_a, spec.period_b
@@ -157,7 +94,7 @@ def _range(value: PeriodLike, flag: str) -> TimeRange:
         return TimeRange(start=_as_datetime(start), end=_as_datetime(end))
     except ValidationError as exc:
         raise InputError.bad_flag(
-            flag, f"{start}..{end}", _problem(exc), hint="The end must come after the start."
+            flag, f"{start}..{end}", problem_text(exc), hint="The end must come after the start."
         ) from None
 
 
@@ -172,10 +109,6 @@ def _period_spec(
         return PeriodComparisonSpec(metrics=metrics, period_a=a, period_b=b, filter=flt or JourneyFilter())
     except ValidationError as exc:
         raise InputError(
-            f"Cannot compare these periods: {_problem(exc)}.",
+            f"Cannot compare these periods: {problem_text(exc)}.",
             hint="Give two periods that do not overlap, e.g. two consecutive months.",
         ) from None
-
-
-def _problem(exc: ValidationError) -> str:
-    return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())

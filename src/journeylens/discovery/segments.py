@@ -29,18 +29,13 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import re
-from enum import StrEnum
-from typing import Annotated, Literal
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from journeylens.discovery._compare import (
     BASELINES,
-    DEFAULT_METRICS,
     GROUP,
     SegmentComparison,
     aggregate,
@@ -50,61 +45,40 @@ from journeylens.discovery._compare import (
     selected_journeys,
     utc_literal,
 )
-from journeylens.discovery.selection import JourneyFilter, customer_segments
+from journeylens.discovery.selection import customer_segments
 from journeylens.errors import InputError, close_matches
 from journeylens.identity.profile import require_customer_map
 from journeylens.identity.stitch import events_with_customers
 from journeylens.journeys.build import require_journeys
+from journeylens.specs.comparison import (
+    COHORT_SYNTAX,
+    FIRST_TIME,
+    LAPSED,
+    LOYAL,
+    OCCASIONAL,
+    OTHERS,
+    PROSPECT,
+    SEGMENT_ORDER,
+    UNKNOWN,
+    BehaviourCohort,
+    BuiltinCohort,
+    Cohort,
+    PurchaseSource,
+    RfmRules,
+    SegmentComparisonSpec,
+    TraitCohort,
+    parse_cohort,
+)
 from journeylens.store import Store
 from journeylens.store._backend import local_time
 
-PROSPECT, FIRST_TIME, OCCASIONAL, LOYAL, LAPSED = "prospect", "first-time", "occasional", "loyal", "lapsed"
-SEGMENT_ORDER = (PROSPECT, FIRST_TIME, OCCASIONAL, LOYAL, LAPSED)
-UNKNOWN, OTHERS = "(unknown)", "others"
 DAY_S = 86_400
-COHORT_SYNTAX = (
-    "builtin | trait:NAME | trait:NAME=VALUE | did:channel=VALUE[:30d][:2x] | did:touchpoint=VALUE[:30d][:2x]"
-)
-
-
-class PurchaseSource(StrEnum):
-    """What counts as one purchase."""
-
-    journeys = "journeys"
-    events = "events"
-
-
-class RfmRules(BaseModel):
-    """The built-in first-time / loyal / occasional rule (see the module docstring).
-
-    Example:
-        >>> RfmRules(loyal_min_purchases=4, loyal_within_days=60).loyal_within_days
-        60
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    purchases: PurchaseSource = Field(
-        PurchaseSource.journeys,
-        description="journeys: successful journeys of purchase_types; events: events with value > 0.",
-    )
-    purchase_types: list[str] = Field(
-        default_factory=lambda: ["purchase"], min_length=1, description="Journey types that are purchases."
-    )
-    loyal_min_purchases: int = Field(3, ge=2, description="Purchases a loyal customer has made at least.")
-    loyal_within_days: int = Field(90, ge=1, description="A loyal customer's last purchase is this recent.")
-    lapsed_after_days: int | None = Field(
-        None, ge=1, description="Purchasers silent for longer are lapsed (None: no lapsed segment)."
-    )
-
-    @model_validator(mode="after")
-    def _lapse_after_loyalty(self) -> RfmRules:
-        if self.lapsed_after_days is not None and self.lapsed_after_days <= self.loyal_within_days:
-            raise ValueError(
-                f"lapsed_after_days ({self.lapsed_after_days}) must exceed loyal_within_days "
-                f"({self.loyal_within_days}), or no customer could be loyal"
-            )
-        return self
+# Re-exported: the specs live in journeylens.specs.comparison so that the CLI reads them without the engine.
+__all__ = [
+    "COHORT_SYNTAX", "OTHERS", "SEGMENT_ORDER", "UNKNOWN", "BehaviourCohort", "BuiltinCohort", "Cohort",
+    "PurchaseSource", "RfmRules", "SegmentComparisonSpec", "TraitCohort", "compare_segments",
+    "parse_cohort", "reference_date", "rfm_segments",
+]  # fmt: skip
 
 
 def reference_date(store: Store, as_of: _dt.datetime | None = None) -> _dt.datetime:
@@ -190,67 +164,55 @@ def _epoch(store: Store, ts: ir.TimestampValue) -> ir.IntegerValue:
     return seconds
 
 
-# --- cohorts -----------------------------------------------------------------------------------
+# --- cohort members ---------------------------------------------------------------------------
 
 
-class BuiltinCohort(BaseModel):
-    """The built-in RFM segments."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["builtin"] = "builtin"
-    rules: RfmRules = Field(default_factory=RfmRules)
-
-    @property
-    def outside(self) -> str:
-        return UNKNOWN
-
-    def text(self) -> str:
-        return "builtin"
-
-    def order(self, labels: list[str]) -> list[str]:
-        return sorted(labels, key=lambda s: (SEGMENT_ORDER.index(s) if s in SEGMENT_ORDER else 99, s))
-
-    def members(self, store: Store, ref: _dt.datetime) -> ir.Table:
-        return rfm_segments(store, self.rules, ref).select("customer_id", "segment")
+def builtin_members(cohort: BuiltinCohort, store: Store, ref: _dt.datetime) -> ir.Table:
+    """Members (customer_id, segment) of a BuiltinCohort at the reference date."""
+    return rfm_segments(store, cohort.rules, ref).select("customer_id", "segment")
 
 
-class TraitCohort(BaseModel):
-    """One segment per value of a customer trait, or one value against the others."""
+def trait_members(cohort: TraitCohort, store: Store, ref: _dt.datetime) -> ir.Table:
+    """Members (customer_id, segment) of a TraitCohort at the reference date."""
+    seg = customer_segments(store, cohort.trait)
+    seg = seg.filter(seg.segment.notnull())
+    values = sorted(store.execute(seg.select("segment").distinct()).column(0).to_pylist())
+    if not values:
+        names = _trait_names(store)
+        if not names:
+            raise InputError(
+                f"No customer has trait {cohort.trait!r}: no customer traits have been ingested.",
+                hint="Load them with `journeylens ingest customers.csv --table customers`.",
+            )
+        raise InputError.unknown_choice("customer trait", cohort.trait, names)
+    if cohort.value is None:
+        return seg
+    if cohort.value not in values:
+        raise InputError.unknown_choice(f"value of trait {cohort.trait!r}", cohort.value, values)
+    return seg.filter(seg.segment == cohort.value).mutate(segment=ibis.literal(cohort.text()))
 
-    model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["trait"] = "trait"
-    trait: str = Field(min_length=1)
-    value: str | None = None
-
-    @property
-    def outside(self) -> str:
-        return UNKNOWN if self.value is None else OTHERS
-
-    def text(self) -> str:
-        return f"trait:{self.trait}" + ("" if self.value is None else f"={self.value}")
-
-    def order(self, labels: list[str]) -> list[str]:
-        return sorted(labels, key=lambda s: (s in (UNKNOWN, OTHERS), s))
-
-    def members(self, store: Store, ref: _dt.datetime) -> ir.Table:
-        seg = customer_segments(store, self.trait)
-        seg = seg.filter(seg.segment.notnull())
-        values = sorted(store.execute(seg.select("segment").distinct()).column(0).to_pylist())
-        if not values:
-            names = _trait_names(store)
-            if not names:
-                raise InputError(
-                    f"No customer has trait {self.trait!r}: no customer traits have been ingested.",
-                    hint="Load them with `journeylens ingest customers.csv --table customers`.",
-                )
-            raise InputError.unknown_choice("customer trait", self.trait, names)
-        if self.value is None:
-            return seg
-        if self.value not in values:
-            raise InputError.unknown_choice(f"value of trait {self.trait!r}", self.value, values)
-        return seg.filter(seg.segment == self.value).mutate(segment=ibis.literal(self.text()))
+def behaviour_members(cohort: BehaviourCohort, store: Store, ref: _dt.datetime) -> ir.Table:
+    """Members (customer_id, segment) of a BehaviourCohort at the reference date."""
+    events = store.table("events")
+    column = events[cohort.field]
+    if int(store.execute(events.filter(column == cohort.value).count()).as_py()) == 0:
+        known = store.execute(events.select(cohort.field).distinct()).column(0).to_pylist()
+        raise InputError.unknown_choice(cohort.field, cohort.value, sorted(v for v in known if v))
+    ev = events_with_customers(store)
+    preds = [ev[cohort.field] == cohort.value, ev.customer_id.notnull(), ev.timestamp <= utc_literal(ref)]
+    if cohort.within_days is not None:
+        preds.append(ev.timestamp > utc_literal(ref - _dt.timedelta(days=cohort.within_days)))
+    used = ev.filter(*preds)
+    hits = used.group_by("customer_id").agg(_n=used.count())
+    hits = hits.filter(hits._n >= cohort.min_count)
+    if int(store.execute(hits.count()).as_py()) == 0:
+        raise InputError(
+            f"Cohort {cohort.text()!r} is empty: no customer has {cohort.min_count}+ events with "
+            f"{cohort.field} {cohort.value!r} in the window up to {ref:%Y-%m-%d %H:%M} UTC.",
+            hint="Widen the window (e.g. :90d), lower the count, or set --as-of.",
+        )
+    return hits.select("customer_id", segment=ibis.literal(cohort.text()))
 
 
 def _trait_names(store: Store, sample: int = 1000) -> list[str]:
@@ -265,130 +227,7 @@ def _trait_names(store: Store, sample: int = 1000) -> list[str]:
     return sorted(names)
 
 
-class BehaviourCohort(BaseModel):
-    """Customers who used a channel or touchpoint (at least ``min_count`` times, recently)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["did"] = "did"
-    field: Literal["channel", "touchpoint"]
-    value: str = Field(min_length=1)
-    within_days: int | None = Field(None, ge=1, description="Days up to the reference date (None: all).")
-    min_count: int = Field(1, ge=1)
-
-    @property
-    def outside(self) -> str:
-        return OTHERS
-
-    def text(self) -> str:
-        window = "" if self.within_days is None else f":{self.within_days}d"
-        times = "" if self.min_count == 1 else f":{self.min_count}x"
-        return f"did:{self.field}={self.value}{window}{times}"
-
-    def order(self, labels: list[str]) -> list[str]:
-        return sorted(labels, key=lambda s: (s == OTHERS, s))
-
-    def members(self, store: Store, ref: _dt.datetime) -> ir.Table:
-        events = store.table("events")
-        column = events[self.field]
-        if int(store.execute(events.filter(column == self.value).count()).as_py()) == 0:
-            known = store.execute(events.select(self.field).distinct()).column(0).to_pylist()
-            raise InputError.unknown_choice(self.field, self.value, sorted(v for v in known if v))
-        ev = events_with_customers(store)
-        preds = [ev[self.field] == self.value, ev.customer_id.notnull(), ev.timestamp <= utc_literal(ref)]
-        if self.within_days is not None:
-            preds.append(ev.timestamp > utc_literal(ref - _dt.timedelta(days=self.within_days)))
-        used = ev.filter(*preds)
-        hits = used.group_by("customer_id").agg(_n=used.count())
-        hits = hits.filter(hits._n >= self.min_count)
-        if int(store.execute(hits.count()).as_py()) == 0:
-            raise InputError(
-                f"Cohort {self.text()!r} is empty: no customer has {self.min_count}+ events with "
-                f"{self.field} {self.value!r} in the window up to {ref:%Y-%m-%d %H:%M} UTC.",
-                hint="Widen the window (e.g. :90d), lower the count, or set --as-of.",
-            )
-        return hits.select("customer_id", segment=ibis.literal(self.text()))
-
-
-Cohort = Annotated[BuiltinCohort | TraitCohort | BehaviourCohort, Field(discriminator="kind")]
-_FLAG = re.compile(r"^(?:(?P<days>[0-9]+)d|(?P<times>[0-9]+)x)$")
-
-
-def parse_cohort(text: str) -> BuiltinCohort | TraitCohort | BehaviourCohort:
-    """A cohort from its string form (the CLI's ``--cohort``).
-
-    Example:
-        >>> parse_cohort("did:channel=chat:30d").within_days
-        30
-        >>> parse_cohort("trait:segment=premium").value
-        'premium'
-    """
-    kind, _, rest = text.strip().partition(":")
-    if kind in ("builtin", "rfm"):
-        if rest:
-            raise _bad_cohort(text, "builtin takes no arguments")
-        return BuiltinCohort()
-    if kind == "trait":
-        name, sep, value = rest.partition("=")
-        if not name.strip() or (sep and not value.strip()):
-            raise _bad_cohort(text, "expected trait:NAME or trait:NAME=VALUE")
-        return TraitCohort(trait=name.strip(), value=value.strip() if sep else None)
-    if kind == "did":
-        target, *flags = rest.split(":")
-        field, sep, value = target.partition("=")
-        if field not in ("channel", "touchpoint"):
-            near = close_matches(field, ["channel", "touchpoint"])
-            guess = f" (did you mean {near[0]!r}?)" if near else ""
-            raise _bad_cohort(text, f"{field!r} is not channel or touchpoint{guess}")
-        if not sep or not value.strip():
-            raise _bad_cohort(text, f"expected did:{field}=VALUE")
-        days, times = _did_flags(text, flags)
-        on: Literal["channel", "touchpoint"] = "channel" if field == "channel" else "touchpoint"
-        return BehaviourCohort(field=on, value=value.strip(), within_days=days, min_count=times)
-    near = close_matches(kind, ["builtin", "trait", "did"])
-    raise _bad_cohort(text, f"unknown kind {kind!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
-
-
-def _did_flags(text: str, flags: list[str]) -> tuple[int | None, int]:
-    days: int | None = None
-    times = 1
-    for flag in flags:
-        match = _FLAG.match(flag.strip())
-        if match is None:
-            raise _bad_cohort(text, f"{flag!r} is neither a window (30d) nor a count (2x)")
-        if match["days"] is not None:
-            days = int(match["days"])
-        else:
-            times = int(match["times"])
-        if (days is not None and days < 1) or times < 1:
-            raise _bad_cohort(text, "a window and a count must be at least 1")
-    return days, times
-
-
-def _bad_cohort(text: str, problem: str) -> InputError:
-    return InputError(
-        f"Cohort {text!r}: {problem}.",
-        hint=f"Write one of {COHORT_SYNTAX}, e.g. did:channel=chat:30d or trait:segment=premium.",
-    )
-
-
 # --- comparisons -------------------------------------------------------------------------------
-
-
-class SegmentComparisonSpec(BaseModel):
-    """What :func:`compare_segments` computes; the CLI builds the same spec.
-
-    ``baseline``: ``rest`` (each segment against all other journeys), ``first`` (against the
-    first segment in display order), ``pairs`` (every pair) or a segment's name.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    cohort: Cohort = Field(default_factory=BuiltinCohort)
-    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS))
-    baseline: str = "rest"
-    filter: JourneyFilter = Field(default_factory=JourneyFilter)
-    as_of: _dt.datetime | None = Field(None, description="Reference date (default: the latest event).")
 
 
 def compare_segments(store: Store, spec: SegmentComparisonSpec | None = None) -> SegmentComparison:

@@ -11,30 +11,20 @@ reads this log, so a filter means the same thing everywhere and totals reconcile
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 import ibis
 import ibis.expr.types as ir
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from journeylens.errors import JourneyLensError
 from journeylens.identity.stitch import USER
 from journeylens.journeys.build import require_journeys
+from journeylens.specs.discovery import OUTCOMES, ActivityKey, JourneyFilter
 from journeylens.store import Store
 from journeylens.store._backend import json_text
 
-OUTCOMES = ("success", "failed", "abandoned", "open")
 UNKNOWN_SEGMENT = "(unknown)"
 LIFECYCLE = "lifecycle:transition"
-
-
-class ActivityKey(StrEnum):
-    """What one node of a process map is."""
-
-    touchpoint = "touchpoint"
-    channel = "channel"
-    channel_touchpoint = "channel:touchpoint"
-    touchpoint_lifecycle = "touchpoint+lifecycle"
+__all__ = ["OUTCOMES", "ActivityKey", "JourneyFilter", "journey_log", "select_journeys"]
 
 
 class EmptySelectionError(JourneyLensError, LookupError):
@@ -47,49 +37,6 @@ class EmptySelectionError(JourneyLensError, LookupError):
             hint="Loosen the filter; `journeylens journeys summary` lists the journey types, "
             "segments and periods that exist.",
         )
-
-
-class JourneyFilter(BaseModel):
-    """Which journeys to analyse. Empty fields select everything; fields combine with AND."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    journey_type: list[str] | None = Field(None, description="Journey types to keep.")
-    segment: list[str] | None = Field(None, description="Values of the customer segment trait.")
-    segment_trait: str = Field("segment", description="Customer trait that names the segment.")
-    channel: list[str] | None = Field(None, description="Keep journeys that used any of these channels.")
-    outcome: list[str] | None = Field(None, description="success, failed, abandoned or open.")
-    since: dt.datetime | None = Field(None, description="Journeys starting at or after (UTC).")
-    until: dt.datetime | None = Field(None, description="Journeys starting before (UTC).")
-    properties: dict[str, str] = Field(
-        default_factory=dict, description="Keep journeys with an event whose property KEY equals VALUE."
-    )
-
-    @field_validator("outcome")
-    @classmethod
-    def _known_outcomes(cls, value: list[str] | None) -> list[str] | None:
-        for outcome in value or []:
-            if outcome not in OUTCOMES:
-                raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
-        return value
-
-    @model_validator(mode="after")
-    def _period(self) -> JourneyFilter:
-        if self.since is not None and self.until is not None and self.since >= self.until:
-            raise ValueError(f"since ({self.since}) must be before until ({self.until})")
-        return self
-
-    def describe(self) -> str:
-        parts = [
-            f"{name}={value}"
-            for name, value in self.model_dump(exclude_defaults=True).items()
-            if value not in (None, {}, [])
-        ]
-        return ", ".join(parts) or "all journeys"
-
-    @property
-    def needs_events(self) -> bool:
-        return bool(self.channel or self.properties)
 
 
 def customer_segments(store: Store, trait: str = "segment") -> ir.Table:

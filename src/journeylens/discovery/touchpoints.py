@@ -29,18 +29,18 @@ intervals are computed in Python on the aggregated rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
 
 from journeylens.discovery._result import TableResult
-from journeylens.discovery.selection import ActivityKey, JourneyFilter, journey_log
+from journeylens.discovery.selection import journey_log
 from journeylens.identity.stitch import ANONYMOUS, USER
 from journeylens.journeys.definitions import JourneyRules
 from journeylens.journeys.summary import wilson
+from journeylens.specs.discovery import ActivityKey, InventorySpec
 from journeylens.store import Store
 
 if TYPE_CHECKING:
@@ -74,23 +74,19 @@ SCHEMA = pa.schema(
 )
 
 
-class InventorySpec(BaseModel):
-    """Which journeys the inventory covers, and which rows it keeps.
-
-    Example:
-        >>> InventorySpec(min_events=10).min_events
-        10
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    journeys: JourneyFilter = Field(default_factory=JourneyFilter)
-    min_events: int = Field(1, ge=1, description="Leave out touchpoints with fewer events.")
-
-
 @dataclass(frozen=True)
 class TouchpointInventory(TableResult):
     """One row per touchpoint x channel, by volume (see the module docs for each column)."""
+
+    #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "spec",
+        "selected_journeys",
+        "rows (records: touchpoint, channel, events, customers, journeys, journey_share, "
+        "median_position, stage, success_rate, success_lo, success_hi, success_n, success_d, "
+        "median_time_to_next_s, assisted_contacts, charged_events, unit_cost, cost, "
+        "<metric>_responses, <metric>_mean for nps, csat, ces, rating)",
+    )
 
     spec: InventorySpec
     selected_journeys: int
@@ -168,7 +164,7 @@ def touchpoint_inventory(
     """
     spec = spec or InventorySpec()
     rules = rules or JourneyRules()
-    log = journey_log(store, spec.journeys, ActivityKey.touchpoint)
+    log = journey_log(store, spec.filter, ActivityKey.touchpoint)
     selected = int(store.execute(log.filter(log.step == 1).count()).as_py())
     measures = _measures(store, log, rules)
     feedback = _feedback(store, log)

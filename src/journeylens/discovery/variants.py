@@ -10,18 +10,18 @@ itself (element-wise, by code point), so the order is the same on every engine a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 import ibis.common.exceptions as ibis_errors
 import ibis.expr.types as ir
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field
 
+from journeylens._units import duration_text
 from journeylens.discovery._result import TableResult
-from journeylens.discovery.dfg import duration_text
-from journeylens.discovery.selection import ActivityKey, EmptySelectionError, JourneyFilter, journey_log
+from journeylens.discovery.selection import EmptySelectionError, journey_log
 from journeylens.journeys.summary import Z95
+from journeylens.specs.discovery import VariantSpec
 from journeylens.store import Store
 
 if TYPE_CHECKING:
@@ -32,18 +32,6 @@ ARROW = " → "
 PLOT_LIMIT = 30
 
 
-class VariantSpec(BaseModel):
-    """Which variants to list: the most frequent ones until they cover ``coverage`` of the
-    journeys (the variant that crosses the line is included), at most ``limit`` of them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    filter: JourneyFilter = Field(default_factory=JourneyFilter, description="Which journeys.")
-    key: ActivityKey = Field(ActivityKey.touchpoint, description="What one step is.")
-    coverage: float = Field(0.8, gt=0, le=1, description="Share of journeys the listed variants cover.")
-    limit: int | None = Field(None, ge=1, description="List at most this many variants.")
-
-
 @dataclass(frozen=True)
 class Variants(TableResult):
     """Variants, one row each: rank, steps (list of activities), length, count, share, coverage
@@ -52,6 +40,15 @@ class Variants(TableResult):
 
     ``totals``: journeys and variants in the selection, and what the listed rows cover.
     """
+
+    #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "key",
+        "filter",
+        "totals (object: journeys, variants, shown, shown_journeys, coverage)",
+        "variants (records: rank, steps (list of activities), length, count, share, coverage, "
+        "median_duration_s, successes, success_rate, success_ci_low, success_ci_high)",
+    )
 
     totals: dict[str, Any]
     spec: VariantSpec
@@ -72,7 +69,7 @@ class Variants(TableResult):
         labels = [f"#{r['rank']} {_short(r['steps'])}" for r in rows]
         hover = [
             f"{ARROW.join(r['steps'])}<br>{r['count']:,} journeys ({r['share']:.1%}), cumulative "
-            f"{r['coverage']:.1%}<br>median duration {_duration(r['median_duration_s'])}"
+            f"{r['coverage']:.1%}<br>median duration {duration_text(r['median_duration_s'])}"
             f"<br>success {r['success_rate']:.1%} of {r['count']:,}"
             for r in rows
         ]
@@ -150,7 +147,7 @@ def variant_query(backend: BaseBackend, log: ir.Table, spec: VariantSpec) -> ir.
         variants_total=grouped["count"].count().over(everything),
     )
     before = ranked.cumulative - ranked["count"]
-    kept = ranked.filter(before < spec.coverage * ranked.journeys_total)
+    kept = ranked if spec.coverage is None else ranked.filter(before < spec.coverage * ranked.journeys_total)
     kept = kept.order_by("rank")
     if spec.limit is not None:
         kept = kept.limit(spec.limit)
@@ -211,7 +208,3 @@ def _ordered_collect(backend: BaseBackend) -> bool:
 def _short(steps: list[str], width: int = 70) -> str:
     text = ARROW.join(steps)
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _duration(seconds: float | None) -> str:
-    return "n/a" if seconds is None else duration_text(seconds)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -69,6 +70,9 @@ _NOT_XML = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
 @dataclass(frozen=True)
 class XesExport:
     """What :func:`export_xes` wrote (``path`` is None for standard output)."""
+
+    #: The JSON contract (docs/cli.md reads it).
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = ("path", "traces", "events")
 
     path: Path | None
     traces: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -17,12 +17,25 @@ TIMELINE_LIMIT = 200
 
 @dataclass(frozen=True)
 class CustomerProfile:
+    """Everything known about one customer; ``to_dict()`` is the JSON, ``timeline`` the CSV."""
+
+    #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "customer_id",
+        "identifiers (records: identifier_type, identifier_value, shared, linked_by)",
+        "traits",
+        "events",
+        "timeline",
+        "feedback",
+        "journeys (null before journeys are built)",
+    )
+
     customer_id: str
     identifiers: list[dict[str, Any]]
     """identifier_type, identifier_value, shared, linked_by (how the link was observed)."""
     traits: list[dict[str, Any]]
     timeline: list[dict[str, Any]]
-    """The customer's events in time order (first ``TIMELINE_LIMIT``), across channels."""
+    """The customer's events in time order (the first ``timeline_limit``, or all), across channels."""
     events: int
     feedback: list[dict[str, Any]]
     journeys: list[dict[str, Any]] | None = None
@@ -81,7 +94,7 @@ def resolve_customer(store: Store, key: str) -> str:
     )
 
 
-def customer_profile(store: Store, key: str, timeline_limit: int = TIMELINE_LIMIT) -> CustomerProfile:
+def customer_profile(store: Store, key: str, timeline_limit: int | None = TIMELINE_LIMIT) -> CustomerProfile:
     """Everything known about one customer.
 
     Example:
@@ -104,10 +117,11 @@ def customer_profile(store: Store, key: str, timeline_limit: int = TIMELINE_LIMI
     events = events_with_customers(store)
     own = events.filter(events.customer_id == customer_id)
     total = int(store.execute(own.count()).as_py())
+    ordered = own.order_by(["timestamp", "ingest_seq"])
+    if timeline_limit is not None:  # None: the whole timeline (machine formats are complete)
+        ordered = ordered.limit(timeline_limit)
     timeline = store.execute(
-        own.order_by(["timestamp", "ingest_seq"])
-        .limit(timeline_limit)
-        .select("timestamp", "channel", "touchpoint", "direction", "agent_id", "case_id", "value")
+        ordered.select("timestamp", "channel", "touchpoint", "direction", "agent_id", "case_id", "value")
     ).to_pylist()
     fb = store.table("feedback")
     feedback = store.execute(

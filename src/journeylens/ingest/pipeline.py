@@ -103,17 +103,18 @@ _FLAGS = {
 
 
 def build_spec(**fields: object) -> IngestSpec:
-    """Validate ingest options into a spec; errors name the CLI flag (and the field) at fault."""
+    """Validate ingest options into a spec; errors name the CLI flag at fault (one translator for
+    every command: :func:`journeylens.analyses._build.option_error`)."""
+    from journeylens.analyses._build import option_error
+
     try:
         return IngestSpec.model_validate(fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "?"
-        flag = _FLAGS.get(name, name)
-        raise InputError.bad_flag(
-            f"{flag} ({name})", str(fields.get(name)), first["msg"],
-            hint=f"See `journeylens ingest --help` for {flag}.",
-        ) from exc  # fmt: skip
+
+        def option_at(loc: tuple[str, ...]) -> tuple[str, str] | None:
+            return (_FLAGS[loc[0]], loc[0]) if loc and loc[0] in _FLAGS else None
+
+        raise option_error(exc, option_at, fields, "ingest") from exc
 
 
 @dataclass

@@ -28,20 +28,18 @@ import ibis
 import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from journeylens._units import parse_duration
 from journeylens.errors import ConfigError, close_matches
 from journeylens.store._backend import json_text
 from journeylens.store.schema import CHANNELS
 
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|m|h|d|w)\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
 
 def seconds(duration: str) -> int:
-    """Seconds in a duration such as ``"90m"``, ``"48h"`` or ``"21d"``."""
-    match = _DURATION.match(duration)
-    if not match:
-        raise ValueError(f"{duration!r} is not a duration; write a number and a unit: 30m, 48h, 7d")
-    return int(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    """Whole seconds in a duration such as ``"90m"``, ``"48h"`` or ``"21d"`` (see :func:`parse_duration`)."""
+    value = parse_duration(duration)
+    if value < 0:
+        raise ValueError(f"{duration!r} is negative; durations in journey rules are 0 or more")
+    return int(value)
 
 
 def _check_duration(value: str) -> str:

@@ -10,44 +10,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 import ibis.expr.types as ir
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
 
 from journeylens.identity.stitch import USER
 from journeylens.journeys.build import require_journeys
+from journeylens.specs.summary import JourneySummarySpec, Period, SummaryBy
 from journeylens.store import Store
 from journeylens.store._backend import json_text
 
 Z95 = 1.959963984540054
 UNKNOWN = "(unknown)"
-
-
-class SummaryBy(StrEnum):
-    journey_type = "journey_type"
-    segment = "segment"
-    channel = "channel"
-    period = "period"
-
-
-class Period(StrEnum):
-    day = "day"
-    week = "week"
-    month = "month"
-
-
-class JourneySummarySpec(BaseModel):
-    """What ``journeylens journeys summary`` computes."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    by: SummaryBy = SummaryBy.journey_type
-    period: Period = Field(Period.month, description="Calendar unit when by=period (local time).")
-    journey_type: str | None = Field(None, description="Only journeys of this type.")
-    segment_trait: str = Field("segment", description="Customer trait that names the segment.")
+__all__ = ["DENOMINATORS", "JourneySummary", "JourneySummarySpec", "Period", "SummaryBy", "journey_summary"]
 
 
 # (rate name, numerator condition, denominator condition) over journey columns.
@@ -77,6 +53,20 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float | None, float 
 
 @dataclass(frozen=True)
 class JourneySummary:
+    """Outcome rates per group (``rows``); ``--format json`` writes the rows."""
+
+    #: The JSON contract (docs/cli.md reads it): the fields of each row.
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "group",
+        "journeys",
+        "<rate>_rate, <rate>_n, <rate>_d, <rate>_lo, <rate>_hi for success, abandoned, leakage, "
+        "first_contact_resolution, repeat_contact, repeat_journey",
+        "cost_mean",
+        "cost_half_width",
+        "cost_total",
+        "median_duration_h",
+    )
+
     spec: JourneySummarySpec
     rows: list[dict[str, Any]]
 

@@ -18,24 +18,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import ibis
 import pandas as pd
 import plotly.graph_objects as go
 
-from journeylens.discovery.dfg import MapSpec, ProcessMap, duration_text, process_map
+from journeylens._units import duration_text
+from journeylens.analyses import ANALYSES, ReportPart, load
+from journeylens.discovery.dfg import ProcessMap, process_map
 from journeylens.discovery.funnel import FunnelResult, FunnelSpec, FunnelUnit, funnel
-from journeylens.discovery.paths import PathsResult, PathsSpec, paths
+from journeylens.discovery.paths import PathsResult, paths
 from journeylens.discovery.segments import RfmRules, SegmentComparisonSpec, compare_segments
-from journeylens.discovery.selection import JourneyFilter, journey_log
-from journeylens.discovery.touchpoints import InventorySpec, touchpoint_inventory
-from journeylens.discovery.variants import ARROW, VariantSpec, variants
+from journeylens.discovery.selection import journey_log
+from journeylens.discovery.touchpoints import touchpoint_inventory
+from journeylens.discovery.variants import ARROW, variants
 from journeylens.errors import JourneyLensError, NotFoundError
 from journeylens.journeys.build import require_journeys
 from journeylens.journeys.definitions import JourneyRules
 from journeylens.report.journeys import rate_cell
-from journeylens.report.sections import Section, section
+from journeylens.report.sections import Section
+from journeylens.specs.discovery import InventorySpec, JourneyFilter, MapSpec, PathsSpec, VariantSpec
 from journeylens.store import Store
 
 TITLE = "Journey discovery"
@@ -72,9 +76,16 @@ class Scope:
     support: JourneyFilter
     support_kind: str
     rules: JourneyRules
+    cost_to_serve: float
+    """Total cost to serve of every journey (the touchpoint inventory's denominator)."""
 
 
-def _scope(types: dict[str, int]) -> Scope:
+def _declared_parts() -> list[ReportPart]:
+    """The parts the analyses declare, in registry order (process map, variants, funnel, ...)."""
+    return [a.part for a in ANALYSES.values() if a.part is not None]
+
+
+def _scope(types: dict[str, int], cost_to_serve: float) -> Scope:
     def pick(name: str) -> tuple[JourneyFilter, str, int]:
         if name in types:
             return JourneyFilter(journey_type=[name]), name, types[name]
@@ -83,7 +94,7 @@ def _scope(types: dict[str, int]) -> Scope:
     focus, focus_kind, focus_journeys = pick(PURCHASE)
     support, support_kind, _ = pick(SUPPORT)
     # The report sees only the store, so contacts are told apart and priced by the default rules.
-    return Scope(focus, focus_kind, focus_journeys, support, support_kind, JourneyRules())
+    return Scope(focus, focus_kind, focus_journeys, support, support_kind, JourneyRules(), cost_to_serve)
 
 
 def journeys_text(n: int, kind: str = "") -> str:
@@ -97,15 +108,11 @@ def _kind_title(kind: str) -> str:
 
 def _window(seconds: float) -> str:
     days = seconds / 86_400
-    return f"{days:g} days" if days.is_integer() and days > 1 else _duration(seconds)
+    return f"{days:g} days" if days.is_integer() and days > 1 else duration_text(seconds)
 
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.1%}"
-
-
-def _duration(seconds: float | None) -> str:
-    return "n/a" if seconds is None or math.isnan(seconds) else duration_text(seconds)
 
 
 def _money(value: float | None) -> str:
@@ -139,8 +146,8 @@ def _edges(pm: ProcessMap) -> pd.DataFrame:
                 "target": e["target"],
                 "count": e["count"],
                 "journeys": e["journeys"],
-                "median time": _duration(e["median_s"]),
-                "p90 time": _duration(e["p90_s"]),
+                "median time": duration_text(e["median_s"]),
+                "p90 time": duration_text(e["p90_s"]),
             }
             for e in pm.records()[:TOP_EDGES]
         ],
@@ -171,7 +178,7 @@ def variants_part(store: Store, scope: Scope) -> Part:
                 "journeys": r["count"],
                 "share": _pct(r["share"]),
                 "cumulative": _pct(r["coverage"]),
-                "median duration": _duration(r["median_duration_s"]),
+                "median duration": duration_text(r["median_duration_s"]),
                 "success rate": rate_cell(r["successes"], r["count"]),
             }
             for r in rows
@@ -205,7 +212,7 @@ def funnel_part(store: Store, scope: Scope) -> Part:
                 f"({', '.join(FUNNEL_STEPS)}); a funnel needs two."
             ]
         )
-    spec = FunnelSpec(steps=steps, unit=FunnelUnit.journey, journeys=scope.focus, top=AFTER_DROP_TOP)
+    spec = FunnelSpec(steps=steps, unit=FunnelUnit.journey, filter=scope.focus, top=AFTER_DROP_TOP)
     result = funnel(store, spec)
     rows = result.records()
     first, last = rows[0], rows[-1]
@@ -224,7 +231,7 @@ def funnel_part(store: Store, scope: Scope) -> Part:
 
 def _funnel_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     def since(r: dict[str, Any], name: str) -> str:
-        return "" if r["step"] == 1 else _duration(r[f"median_seconds_from_{name}"])
+        return "" if r["step"] == 1 else duration_text(r[f"median_seconds_from_{name}"])
 
     return pd.DataFrame(
         [
@@ -280,7 +287,7 @@ def paths_part(store: Store, scope: Scope) -> Part:
     if anchor is None:
         return Part(notes=[f"Paths: no {scope.support_kind or 'selected'} journey contacted the company."])
     touchpoint, first_of = anchor
-    result = paths(store, PathsSpec(start=touchpoint, steps=PATH_STEPS, top=PATH_TOP, journeys=scope.support))
+    result = paths(store, PathsSpec(start=touchpoint, steps=PATH_STEPS, top=PATH_TOP, filter=scope.support))
     through = f"{result.anchored_journeys:,} of {result.selected_journeys:,}"
     return Part(
         notes=[_reconciliation(result, touchpoint, first_of, scope.support_kind)],
@@ -327,7 +334,7 @@ def _path_nodes(result: PathsResult) -> pd.DataFrame:
 # --- touchpoint inventory --------------------------------------------------------------------------
 
 
-def touchpoints_part(store: Store, scope: Scope, cost_to_serve: float) -> Part:
+def touchpoints_part(store: Store, scope: Scope) -> Part:
     inventory = touchpoint_inventory(store, InventorySpec(), scope.rules)
     rows = inventory.records()
     priced = sum(r["cost"] or 0.0 for r in rows)
@@ -336,12 +343,14 @@ def touchpoints_part(store: Store, scope: Scope, cost_to_serve: float) -> Part:
         f"touchpoint × channel pairs in {journeys_text(inventory.selected_journeys)}, with the success "
         "rate of the journeys through each."
     )
-    if math.isclose(priced, cost_to_serve, rel_tol=1e-9, abs_tol=0.005):
-        note += f" The costs of all pairs add up to the journeys' cost to serve ({_money(cost_to_serve)})."
+    if math.isclose(priced, scope.cost_to_serve, rel_tol=1e-9, abs_tol=0.005):
+        note += (
+            f" The costs of all pairs add up to the journeys' cost to serve ({_money(scope.cost_to_serve)})."
+        )
     else:
         note += (
             f" Costs use the default price per contact and add up to {_money(priced)}, not the "
-            f"journeys' cost to serve ({_money(cost_to_serve)}): the report does not see the "
+            f"journeys' cost to serve ({_money(scope.cost_to_serve)}): the report does not see the "
             "workspace's [journeys] costs."
         )
     table = pd.DataFrame(
@@ -365,7 +374,7 @@ def touchpoints_part(store: Store, scope: Scope, cost_to_serve: float) -> Part:
 # --- segments ------------------------------------------------------------------------------------
 
 
-def segments_part(store: Store) -> Part:
+def segments_part(store: Store, scope: Scope) -> Part:
     comparison = compare_segments(store, SegmentComparisonSpec(metrics=list(SEGMENT_METRICS)))
     by = {(r["segment"], r["metric"]): r for r in comparison.records()}
     rows = []
@@ -437,7 +446,6 @@ def _guarded(what: str, build: Callable[[], Part]) -> Part:
         return Part(notes=[f"{what}: {exc.message}"])
 
 
-@section("discovery", after="journeys")
 def discovery_section(store: Store) -> Section | None:
     """Process map, variants, funnel, paths, touchpoint inventory and segments (after ``build``)."""
     try:
@@ -451,15 +459,8 @@ def discovery_section(store: Store) -> Section | None:
     if not sum(types.values()):
         return Section(TITLE, intro="No journeys were found in the events, so there is nothing to discover.")
     cost_to_serve = sum(float(r["cost"] or 0.0) for r in per_type)
-    scope = _scope(types)
-    parts = [
-        _guarded("Process map", lambda: map_part(store, scope)),
-        _guarded("Variants", lambda: variants_part(store, scope)),
-        _guarded("Funnel", lambda: funnel_part(store, scope)),
-        _guarded("Paths", lambda: paths_part(store, scope)),
-        _guarded("Touchpoint inventory", lambda: touchpoints_part(store, scope, cost_to_serve)),
-        _guarded("Segments", lambda: segments_part(store)),
-    ]
+    scope = _scope(types, cost_to_serve)
+    parts = [_guarded(part.title, partial(load(part.build), store, scope)) for part in _declared_parts()]
     facts = {_kind_title(scope.focus_kind): f"{scope.focus_journeys:,}"}
     for part in parts:
         facts |= part.facts

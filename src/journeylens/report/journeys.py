@@ -27,7 +27,7 @@ from journeylens.journeys.summary import (
     journey_summary,
     wilson,
 )
-from journeylens.report.sections import CHANNEL_COLORS, Section, section
+from journeylens.report.sections import CHANNEL_COLORS, Section
 from journeylens.store import Store
 
 TITLE = "Journeys"
@@ -194,7 +194,6 @@ INTRO = (
 ).format(leakage=DENOMINATORS["leakage"], contacted=DENOMINATORS["first_contact_resolution"])
 
 
-@section("journeys", after="customers")
 def journeys_section(store: Store) -> Section | None:
     """Outcomes, leakage, repeat contacts and cost to serve (after ``journeylens build``)."""
     try:

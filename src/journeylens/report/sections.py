@@ -245,8 +245,15 @@ def data_quality(store: Store) -> Section | None:
     )
 
 
-# Sections kept in their own modules register when imported; importing them here means whoever
-# reads SECTIONS (the HTML writer, the CLI) sees every section. It sits at the end because those
-# modules need the registry defined above.
-from journeylens.report import discovery as _discovery  # noqa: E402, F401
-from journeylens.report import journeys as _journeys  # noqa: E402, F401
+def _register_analysis_sections() -> None:
+    """Add the sections the analyses declare (journeylens.analyses), in registry order; they live in
+    their own modules, which need the registry above, so this runs at the end."""
+    from journeylens.analyses import ANALYSES, load
+
+    for analysis in ANALYSES.values():
+        if analysis.section is not None:
+            declared = analysis.section
+            section(declared.key, after=declared.after)(load(declared.build))
+
+
+_register_analysis_sections()

@@ -17,20 +17,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from journeylens.discovery.selection import ActivityKey, JourneyFilter
+from journeylens._units import parse_duration
+from journeylens.analyses._options import Cli, options
+from journeylens.analyses._options import nest as nest_options
 from journeylens.errors import InputError, close_matches
-from journeylens.store.schema import CHANNELS
+from journeylens.specs.discovery import ActivityKey, FilterField, JourneyFilter, KeyField
 
 MAX_STEPS = 30
 """Longest funnel. Each step adds one window pass over the attempts still in progress, so cost grows
 linearly with the steps; past 30 the chart is unreadable and a process map tells more."""
 
-_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _RANGE = re.compile(r"^(\d+)-(\d+)$")
 
 
@@ -85,6 +85,8 @@ class StepMatcher(BaseModel):
                 props[key.strip()] = value.strip()
             body = body[:cut].strip()
         head, sep, tail = body.partition(":")
+        from journeylens.store.schema import CHANNELS  # the engine's schema module: imported on use
+
         channel, touchpoint = (head, tail.strip()) if sep and head in CHANNELS else (None, body)
         if not touchpoint:
             raise ValueError(f"{text!r} names no touchpoint; write 'channel:*' for a whole channel")
@@ -154,12 +156,7 @@ class Exclusion(BaseModel):
 
 def parse_window(value: Any) -> Any:
     """``30s``, ``15m``, ``2h``, ``14d``, ``1w`` (or a timedelta, or seconds) → timedelta."""
-    if isinstance(value, str):
-        found = _DURATION.match(value)
-        if not found:
-            raise ValueError(f"{value!r} is not a duration like 30m, 2h, 14d or 1w")
-        return dt.timedelta(seconds=float(found[1]) * _SECONDS[found[2]])
-    return value
+    return dt.timedelta(seconds=parse_duration(value)) if isinstance(value, str) else value
 
 
 class FunnelSpec(BaseModel):
@@ -173,17 +170,37 @@ class FunnelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    steps: list[FunnelStep] = Field(min_length=2)
-    order: FunnelOrder = FunnelOrder.ordered
-    window: dt.timedelta = Field(dt.timedelta(days=14), description="Conversion window from step 1.")
-    unit: FunnelUnit = FunnelUnit.customer
-    exclusions: list[Exclusion] = Field(default_factory=list)
-    by: FunnelBreakdown | None = None
-    segment_trait: str = Field("segment", description="Customer trait for by=segment.")
-    experiment: str | None = Field(None, description="Experiment for by=variant.")
-    journeys: JourneyFilter = Field(default_factory=JourneyFilter, description="Which journeys' events.")
-    key: ActivityKey = Field(ActivityKey.touchpoint, description="Activities listed after drop-off.")
-    top: int = Field(5, ge=1, le=100, description="Next activities listed per drop-off step.")
+    steps: Annotated[
+        list[FunnelStep],
+        Cli(argument=True, input=list[str], help="The steps, in order (see the syntax above)."),
+    ] = Field(min_length=2)
+    order: Annotated[FunnelOrder, Cli(help="ordered, strict (nothing in between) or any.")] = (
+        FunnelOrder.ordered
+    )
+    # The default is written as users write it, and parsed like their input.
+    window: Annotated[
+        dt.timedelta, Cli(input=str, help="Conversion window from step 1: 30m, 2h, 14d, 1w.")
+    ] = Field("14d", validate_default=True, description="Conversion window from step 1.")
+    unit: Annotated[FunnelUnit, Cli(help="Who converts: customer or journey.")] = FunnelUnit.customer
+    by: Annotated[
+        FunnelBreakdown | None, Cli(help="Split by segment, channel (entry channel) or variant.")
+    ] = None
+    experiment: Annotated[str | None, Cli(help="Experiment, with --by variant.")] = Field(
+        None, description="Experiment for by=variant."
+    )
+    segment_trait: Annotated[str, Cli(help="Customer trait for --by segment.")] = Field(
+        "segment", description="Customer trait for by=segment."
+    )
+    exclusions: Annotated[
+        list[Exclusion],
+        Cli(name="exclude", input=list[str],
+            help="STEP or STEP@FROM-TO: voids attempts with it in between (repeatable)."),
+    ] = Field(default_factory=list)  # fmt: skip
+    top: Annotated[int, Cli(help="Next activities listed per drop-off step.")] = Field(
+        5, ge=1, le=100, description="Next activities listed per drop-off step."
+    )
+    key: KeyField = Field(ActivityKey.touchpoint, description="Activities listed after drop-off.")
+    filter: FilterField = Field(default_factory=JourneyFilter, description="Which journeys' events.")
 
     @field_validator("steps", mode="before")
     @classmethod
@@ -290,6 +307,8 @@ class FunnelSpecError(InputError):
             if near
             else (f"{len(vocabulary)} {kind}s exist; `journeylens touchpoints` lists them.")
         )
+        from journeylens.store.schema import CHANNELS
+
         if kind == "touchpoint" and value in CHANNELS:
             hint += f" To match every {value} event write '{value}:*'."
         return cls(f"Funnel {field}: no event has the {kind} {value!r}.", hint=hint)
@@ -301,3 +320,14 @@ def funnel_spec(**fields: Any) -> FunnelSpec:
         return FunnelSpec(**fields)
     except ValidationError as exc:
         raise FunnelSpecError.from_validation(exc) from None
+
+
+def funnel_from_options(values: dict[str, Any]) -> FunnelSpec:
+    """The funnel of flat option values (the CLI's and the workspace method's), with funnel errors.
+
+    Example:
+        >>> spec = funnel_from_options({"steps": ["home", "checkout"], "window": "2h", "type": "purchase"})
+        >>> spec.window_seconds
+        7200.0
+    """
+    return funnel_spec(**nest_options(values, options(FunnelSpec)))

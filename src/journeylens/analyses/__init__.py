@@ -1,0 +1,242 @@
+"""The registry of analyses: each is declared once, and every surface is derived from it.
+
+An :class:`Analysis` names its command path, its typed spec, its run function and result type,
+whether it needs the derived model, how its table view looks and (optionally) its report section.
+Everything is referenced as ``"module:attribute"`` text and imported on use, so reading the
+registry (for ``--help``) never imports the engine. The CLI commands (:mod:`journeylens.cli._commands`),
+the workspace methods (generated into ``journeylens/_workspace_analyses.py``) and the CLI
+reference read :data:`ANALYSES`; options come from the spec fields' ``Cli`` metadata.
+
+To add an analysis: write its spec (with ``Cli`` markers) and run function, add one entry below,
+a table view in ``journeylens/cli/_views.py``, and run ``python -m journeylens.analyses._generate``.
+
+Example:
+    >>> ANALYSES["dfg"].method, ANALYSES["journeys summary"].method
+    ('dfg', 'journeys_summary')
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ANALYSES", "Analysis", "ReportPart", "ReportSection", "load"]
+
+
+def load(ref: str) -> Any:
+    """The object a ``"package.module:attribute"`` reference names (imported now)."""
+    module, _, attribute = ref.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """A whole report section an analysis contributes: ``build(store) -> Section | None``, placed
+    right after the section ``after`` (report keys: overview, volumes, customers, ...)."""
+
+    key: str
+    build: str
+    after: str
+
+
+@dataclass(frozen=True)
+class ReportPart:
+    """One part of the report's discovery section: ``build(store, scope) -> Part``; ``title`` names
+    it when it cannot be drawn (nothing selected, nothing to compare)."""
+
+    title: str
+    build: str
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis, declared once.
+
+    ``run`` is called ``run(store, spec)``, or ``run(workspace, spec)`` when ``takes_workspace``
+    (it needs the workspace's configuration). ``prepare`` turns flat option values into the spec
+    when that is more than validating them (the segments command chooses between two specs).
+    ``also`` lists further spec models whose options the command takes. ``json``/``csv`` name
+    the result attribute written by ``--format json``/``csv``. ``section``/``part`` put it in the
+    HTML report; parts appear in registry order.
+    """
+
+    name: str
+    summary: str
+    help: str
+    spec: str
+    run: str
+    result: str
+    view: str
+    example: str
+    needs_model: bool = True
+    takes_workspace: bool = False
+    prepare: str | None = None
+    also: tuple[str, ...] = ()
+    json: str = "to_dict"
+    csv: str = "records"
+    section: ReportSection | None = None
+    part: ReportPart | None = None
+
+    @property
+    def method(self) -> str:
+        """The workspace method's name: the command path with underscores."""
+        return self.name.replace(" ", "_")
+
+    @property
+    def doc(self) -> str:
+        return f"{self.summary}\n\n{self.help}".strip()
+
+    def spec_models(self) -> list[Any]:
+        return [load(self.spec), *(load(ref) for ref in self.also)]
+
+
+_D = "journeylens.discovery"
+_S = "journeylens.specs"
+_V = "journeylens.cli._views"
+_R = "journeylens.analyses._runs"
+_P = "journeylens.report.discovery"
+
+ANALYSES: dict[str, Analysis] = {
+    a.name: a
+    for a in (
+        Analysis(
+            name="journeys summary",
+            summary="Outcome rates per group, each with numerator/denominator and a 95% interval.",
+            help="",
+            spec="journeylens.specs.summary:JourneySummarySpec",
+            run=f"{_R}:journeys_summary",
+            takes_workspace=True,
+            result="journeylens.journeys.summary:JourneySummary",
+            view=f"{_V}:journeys_summary",
+            json="rows",
+            csv="rows",
+            example='ws.journeys_summary(by="segment").rows',
+            section=ReportSection(
+                "journeys", "journeylens.report.journeys:journeys_section", after="customers"
+            ),
+        ),
+        Analysis(
+            name="customer",
+            summary="Customer 360: identifiers and how each was linked, traits, cross-channel timeline, "
+            "feedback.",
+            help="",
+            spec="journeylens.specs.customer:CustomerSpec",
+            run=f"{_R}:customer",
+            result="journeylens.identity.profile:CustomerProfile",
+            view=f"{_V}:customer",
+            csv="timeline",
+            example='ws.customer("u1").timeline',
+        ),
+        Analysis(
+            name="dfg",
+            summary="Directly-follows process map: activities, transitions with times, start and end "
+            "activities.",
+            help="JSON is one object (nodes, edges, start_activities, end_activities, totals); CSV is "
+            "the edges.",
+            spec=f"{_S}.discovery:MapSpec",
+            run=f"{_D}.dfg:process_map",
+            result=f"{_D}.dfg:ProcessMap",
+            view=f"{_V}:dfg",
+            example='ws.dfg(type="purchase").plot()',
+            # The discovery section gathers the parts below; it sits with the process map, its first.
+            section=ReportSection(
+                "discovery", "journeylens.report.discovery:discovery_section", after="journeys"
+            ),
+            part=ReportPart("Process map", f"{_P}:map_part"),
+        ),
+        Analysis(
+            name="variants",
+            summary="Variants: distinct journey sequences with count, share, coverage, duration, success "
+            "rate.",
+            help="JSON is one object (variants as records with ``steps`` and ``count``, totals); CSV the "
+            "variants. JSON and CSV list every variant unless --coverage or --limit is given; the "
+            "table lists those covering 80% of the journeys.",
+            spec=f"{_S}.discovery:VariantSpec",
+            run=f"{_D}.variants:variants",
+            result=f"{_D}.variants:Variants",
+            view=f"{_V}:variants",
+            example="ws.variants(limit=10).to_pandas()",
+            part=ReportPart("Variants", f"{_P}:variants_part"),
+        ),
+        Analysis(
+            name="funnel",
+            summary="How many customers (or journeys) get through STEP STEP ..., how fast, and where the "
+            "rest went.",
+            help="STEP syntax: 'checkout' (touchpoint, any channel), 'web:checkout', 'chat:*' (a whole "
+            "channel), 'pricing|plans' (either), '?coupon' (optional), 'checkout\\[plan=pro]' (event "
+            "property). Quote steps that contain | \\[ ] ? for your shell.\n\nExample: journeylens "
+            "funnel home product_page checkout order_confirmation --window 2h --by segment",
+            spec=f"{_S}.funnel:FunnelSpec",
+            prepare=f"{_S}.funnel:funnel_from_options",
+            run=f"{_D}.funnel:funnel",
+            result=f"{_D}.funnel:FunnelResult",
+            view=f"{_V}:funnel",
+            example='ws.funnel(["product_page", "checkout"], window="2h").plot()',
+            part=ReportPart("Funnel", f"{_P}:funnel_part"),
+        ),
+        Analysis(
+            name="paths",
+            summary="Paths after, before or between touchpoints as Sankey links; each depth sums to the "
+            "journeys.",
+            help="Without --start and --end, paths run from the start of every selected journey. A "
+            "journey is anchored on the first occurrence of the touchpoint; journeys without it are "
+            "counted apart.",
+            spec=f"{_S}.discovery:PathsSpec",
+            run=f"{_D}.paths:paths",
+            result=f"{_D}.paths:PathsResult",
+            view=f"{_V}:paths",
+            example='ws.paths(start="billing_faq", steps=3).plot()',
+            part=ReportPart("Paths", f"{_P}:paths_part"),
+        ),
+        Analysis(
+            name="touchpoints",
+            summary="Touchpoint inventory: every touchpoint x channel with volume, reach, stage, outcome, "
+            "time, cost and feedback, by volume.",
+            help="",
+            spec=f"{_S}.discovery:InventorySpec",
+            run=f"{_R}:touchpoints",
+            takes_workspace=True,
+            result=f"{_D}.touchpoints:TouchpointInventory",
+            view=f"{_V}:touchpoints",
+            example="ws.touchpoints().to_pandas()",
+            part=ReportPart("Touchpoint inventory", f"{_P}:touchpoints_part"),
+        ),
+        Analysis(
+            name="segments",
+            summary="Journey metrics side by side per segment (or for two periods): 95% intervals, a "
+            "test, p and Benjamini-Hochberg q.",
+            help=(
+                "Rates (success, abandoned, leakage, first_contact_resolution, repeat_contact, "
+                "repeat_journey) use Wilson intervals and a two-proportion z test (Fisher's exact test "
+                "when an expected count is below 5); means (duration_s, touchpoints, channel_switches, "
+                "cost_to_serve, value) use t intervals and Welch's t test.\n\nBuilt-in segments, first "
+                "rule that holds: prospect (no purchase), lapsed (last purchase more than --lapsed-days "
+                "ago, when set), first-time (one purchase), loyal (at least --loyal-min purchases, the "
+                "last within --loyal-days), occasional (the rest). Days count back from the reference "
+                "date: the latest event, or --as-of. did:channel=chat:30d:2x means at least two chat "
+                "events in the 30 days up to the reference date."
+            ),
+            spec=f"{_S}.comparison:SegmentComparisonSpec",
+            also=(f"{_S}.comparison:RfmRules", f"{_S}.comparison:PeriodComparisonSpec"),
+            prepare=f"{_S}.comparison:comparison_spec",
+            run=f"{_R}:segments",
+            result=f"{_D}._compare:SegmentComparison",
+            view=f"{_V}:segments",
+            example='ws.segments(cohort="did:channel=chat:30d").to_pandas()',
+            part=ReportPart("Segments", f"{_P}:segments_part"),
+        ),
+        Analysis(
+            name="export xes",
+            summary="Write the selected journeys as an XES event log (one trace per journey), e.g. for "
+            "pm4py.",
+            help="",
+            spec=f"{_S}.discovery:XesExportSpec",
+            run=f"{_R}:export_xes",
+            result=f"{_D}.xes_export:XesExport",
+            view=f"{_V}:export_xes",
+            csv="to_dict",
+            example='ws.export_xes("journeys.xes.gz")',
+        ),
+    )
+}

@@ -1,0 +1,64 @@
+"""Run functions of the analyses whose engine entry point takes more than ``(store, spec)``.
+
+Each adapts one engine function to the registry's calling convention; the engine is imported
+on call, so the registry stays free of engine imports.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from journeylens.errors import InputError
+
+if TYPE_CHECKING:
+    from journeylens.discovery._compare import SegmentComparison
+    from journeylens.discovery.touchpoints import TouchpointInventory
+    from journeylens.discovery.xes_export import XesExport
+    from journeylens.identity.profile import CustomerProfile
+    from journeylens.journeys.summary import JourneySummary
+    from journeylens.specs.comparison import PeriodComparisonSpec, SegmentComparisonSpec
+    from journeylens.specs.customer import CustomerSpec
+    from journeylens.specs.discovery import InventorySpec, XesExportSpec
+    from journeylens.specs.summary import JourneySummarySpec
+    from journeylens.store import Store
+    from journeylens.workspace import Workspace
+
+
+def journeys_summary(ws: Workspace, spec: JourneySummarySpec) -> JourneySummary:
+    """The summary, after checking ``--type`` against the workspace's journey types."""
+    from journeylens.journeys.summary import journey_summary
+
+    known = [*ws.config.journeys.types, "other"]
+    if spec.journey_type is not None and spec.journey_type not in known:
+        raise InputError.unknown_choice("--type", spec.journey_type, known)
+    return journey_summary(ws.store, spec)
+
+
+def customer(store: Store, spec: CustomerSpec) -> CustomerProfile:
+    from journeylens.identity.profile import customer_profile
+
+    return customer_profile(store, spec.key, timeline_limit=spec.limit)
+
+
+def segments(store: Store, spec: SegmentComparisonSpec | PeriodComparisonSpec) -> SegmentComparison:
+    """Segments of a cohort, or two periods: whichever spec the options made."""
+    from journeylens.discovery.periods import period_comparison
+    from journeylens.discovery.segments import compare_segments
+    from journeylens.specs.comparison import PeriodComparisonSpec
+
+    if isinstance(spec, PeriodComparisonSpec):
+        return period_comparison(store, spec)
+    return compare_segments(store, spec)
+
+
+def touchpoints(ws: Workspace, spec: InventorySpec) -> TouchpointInventory:
+    """The inventory, with the workspace's journey rules (costs, digital and assisted channels)."""
+    from journeylens.discovery.touchpoints import touchpoint_inventory
+
+    return touchpoint_inventory(ws.store, spec, ws.config.journeys)
+
+
+def export_xes(store: Store, spec: XesExportSpec) -> XesExport:
+    from journeylens.discovery.xes_export import export_xes as write_xes
+
+    return write_xes(store, spec.filter, spec.out)
