@@ -132,6 +132,32 @@ def test_status_json_and_csv_have_stable_fields(loaded: Path) -> None:
     assert {r["table"]: int(r["rows"]) for r in rows}["events"] == 3
 
 
+def test_status_without_the_engine_equals_status_through_it(loaded: Path, tmp_path: Path) -> None:
+    """The DuckDB fast path of status (no Ibis) and the portable path give the same answer; the
+    fast path declines, and the portable one answers, where it cannot read exactly."""
+    from journeylens.quality import status, workspace_status
+    from journeylens.store._quick import embedded_file, status_rows
+    from journeylens.store.names import RAW_TABLE_NAMES, SYSTEM_TABLE_NAMES
+
+    (tmp_path / "more.csv").write_text(EVENTS_CSV.replace("e1,", "e9,"))
+    ws = jl.Workspace.open(loaded)
+    ws.ingest(paths=[str(tmp_path / "more.csv"), str(tmp_path / "events.csv")])  # re-quarantines line 5
+    portable = status(ws.store)
+    assert list(portable.tables) == [*RAW_TABLE_NAMES, *SYSTEM_TABLE_NAMES]
+    path = embedded_file(ws.url)
+    assert path is not None
+    # This process holds the file open for writing: the fast path steps aside ...
+    assert status_rows(path, list(portable.tables), 10) is None
+    assert workspace_status(ws) == portable
+    ws.close()
+    # ... and answers exactly once nobody writes.
+    quick = status_rows(path, list(portable.tables), 10)
+    assert quick is not None and quick == portable.to_dict()
+    assert len(quick["ingests"]) == 3 and quick["quarantine"][0]["records"] == 2
+    assert status_rows(path, [*portable.tables, "no_such_table"], 10) is None  # an older workspace
+    assert embedded_file("duckdb://") is None and embedded_file("pyspark://") is None
+
+
 def test_ingest_json_summary_and_exit_status(loaded: Path, tmp_path: Path) -> None:
     (tmp_path / "more.csv").write_text(EVENTS_CSV.replace("e1,", "e9,"))
     result = _cli(
@@ -177,6 +203,23 @@ def test_importing_the_cli_leaves_plotting_and_engines_out() -> None:
         "get_command(app)\n"  # every command's options, as --help builds them
         "heavy = [m for m in ('plotly', 'pyspark', 'pm4py', 'pandas', 'ibis', 'duckdb', 'pyarrow')"
         " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_status_of_an_embedded_workspace_reads_it_without_ibis(loaded: Path) -> None:
+    """`journeylens status` is the command scripts poll: on the embedded DuckDB file it opens the
+    settings and the file, never Ibis, pandas or plotly (the start-up budget is 0.5 s)."""
+    code = (
+        "import sys\n"
+        "from journeylens.cli.app import app\n"
+        "from typer.testing import CliRunner\n"
+        f"result = CliRunner().invoke(app, ['status', '-w', {str(loaded)!r}, '-f', 'json'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert '\"events\": 3' in result.stdout, result.stdout\n"
+        "heavy = [m for m in ('ibis', 'pandas', 'plotly', 'pyarrow') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from journeylens.errors import InputError
-from journeylens.store.schema import ASSIGNMENTS, CHANNELS, EVENTS, FEEDBACK, IDENTITIES
+from journeylens.store.names import CHANNELS
+from journeylens.store.schema import ASSIGNMENTS, EVENTS, FEEDBACK, IDENTITIES
 from journeylens.synth import TABLES, WorldSummary, generate_world
 
 ALIASES = {

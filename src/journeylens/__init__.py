@@ -9,9 +9,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from journeylens._lazy import lazy_names
 from journeylens.errors import (
     BackendError,
     ConfigError,
@@ -54,12 +54,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'journeylens' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __version__ = "0.1.0"

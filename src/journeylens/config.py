@@ -12,9 +12,9 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from journeylens.errors import ConfigError
-from journeylens.identity.stitch import IdentityRules
+from journeylens.identity.rules import IdentityRules
 from journeylens.journeys.definitions import JourneyRules
-from journeylens.store.schema import CHANNELS
+from journeylens.store.names import CHANNELS
 
 CONFIG_FILE = "journeylens.toml"
 MEMORY_SIZE = r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"

@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING, Any
 from journeylens._workspace_analyses import WorkspaceAnalyses
 from journeylens.config import CONFIG_FILE, Config
 from journeylens.errors import WorkspaceError
-from journeylens.model import BuildProgress, BuildSummary, Notice, ensure_model
-from journeylens.store import Store
-from journeylens.store._backend import resolve_url
+from journeylens.store._quick import resolve_url
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -19,6 +17,8 @@ if TYPE_CHECKING:
     from journeylens.analyses import Analysis
     from journeylens.ingest import IngestReport, IngestSpec
     from journeylens.ingest.pipeline import ProgressFn
+    from journeylens.model import BuildProgress, BuildSummary, Notice
+    from journeylens.store import Store
 
 
 class Workspace(WorkspaceAnalyses):
@@ -70,6 +70,8 @@ class Workspace(WorkspaceAnalyses):
     @property
     def store(self) -> Store:
         if self._store is None:
+            from journeylens.store import Store  # the engine: only when data is touched
+
             self._store = Store.connect(
                 self.url,
                 timezone=self.config.workspace.timezone,
@@ -104,6 +106,8 @@ class Workspace(WorkspaceAnalyses):
 
         Every analysis calls this first; ``build=False`` raises instead of building.
         """
+        from journeylens.model import ensure_model
+
         return ensure_model(self.store, self.config, build=build, progress=progress, notice=notice)
 
     def report(

@@ -156,10 +156,10 @@ def _ingest_with_progress(ws: Workspace, spec: IngestSpec) -> list[IngestReport]
 @app.command()
 def status(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.table) -> None:
     """Row counts of every table, quarantined records by reason, and the last ingests."""
-    from journeylens.quality import status as workspace_status
+    from journeylens.quality import workspace_status
     from journeylens.workspace import Workspace
 
-    result = workspace_status(Workspace.open(workspace).store)
+    result = workspace_status(Workspace.open(workspace))
     if fmt is OutputFormat.json:
         render(result.to_dict(), fmt)
         return

@@ -13,7 +13,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from journeylens.discovery.selection import customer_segments
-from journeylens.identity.stitch import ANONYMOUS, USER
+from journeylens.identity.rules import ANONYMOUS, USER
 from journeylens.journeys.summary import wilson
 from journeylens.specs.funnel import (
     FunnelBreakdown,

@@ -16,7 +16,7 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.errors import JourneyLensError
-from journeylens.identity.stitch import USER
+from journeylens.identity.rules import USER
 from journeylens.journeys.build import require_journeys
 from journeylens.specs.discovery import OUTCOMES, ActivityKey, JourneyFilter
 from journeylens.store import Store

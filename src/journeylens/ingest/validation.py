@@ -20,8 +20,8 @@ from journeylens.ingest import pii
 from journeylens.ingest.naming import name_key, name_key_expr
 from journeylens.ingest.readers import LINE
 from journeylens.store import _backend
+from journeylens.store.names import CHANNELS
 from journeylens.store.schema import (
-    CHANNELS,
     DIRECTIONS,
     SCORE_RANGES,
     UTC_TIMESTAMP,

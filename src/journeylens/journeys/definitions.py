@@ -23,15 +23,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from journeylens._units import parse_duration
 from journeylens.errors import ConfigError, close_matches
-from journeylens.store._backend import json_text
-from journeylens.store.schema import CHANNELS
+from journeylens.store.names import CHANNELS
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 
 def seconds(duration: str) -> int:
@@ -89,6 +90,10 @@ class Criteria(BaseModel):
         ``prop(name)`` gives a property's text; by default it is read from the ``properties``
         JSON each time (pass already extracted columns when several criteria read one property).
         """
+        import ibis  # the settings are read without the engine; matching needs it
+
+        from journeylens.store._backend import json_text
+
         text = prop or (lambda name: json_text(events.properties, name))
         terms: list[ir.BooleanValue] = []
         if self.touchpoints:

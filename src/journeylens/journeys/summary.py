@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from journeylens.identity.stitch import USER
+from journeylens.identity.rules import USER
 from journeylens.journeys.build import require_journeys
 from journeylens.specs.summary import JourneySummarySpec, Period, SummaryBy
 from journeylens.store import Store

@@ -26,6 +26,7 @@ from journeylens.analyses._options import Cli, options
 from journeylens.analyses._options import nest as nest_options
 from journeylens.errors import InputError, close_matches
 from journeylens.specs.discovery import ActivityKey, FilterField, JourneyFilter, KeyField
+from journeylens.store.names import CHANNELS
 
 MAX_STEPS = 30
 """Longest funnel. Each step adds one window pass over the attempts still in progress, so cost grows
@@ -85,8 +86,6 @@ class StepMatcher(BaseModel):
                 props[key.strip()] = value.strip()
             body = body[:cut].strip()
         head, sep, tail = body.partition(":")
-        from journeylens.store.schema import CHANNELS  # the engine's schema module: imported on use
-
         channel, touchpoint = (head, tail.strip()) if sep and head in CHANNELS else (None, body)
         if not touchpoint:
             raise ValueError(f"{text!r} names no touchpoint; write 'channel:*' for a whole channel")
@@ -307,8 +306,6 @@ class FunnelSpecError(InputError):
             if near
             else (f"{len(vocabulary)} {kind}s exist; `journeylens touchpoints` lists them.")
         )
-        from journeylens.store.schema import CHANNELS
-
         if kind == "touchpoint" and value in CHANNELS:
             hint += f" To match every {value} event write '{value}:*'."
         return cls(f"Funnel {field}: no event has the {kind} {value!r}.", hint=hint)

@@ -155,16 +155,6 @@ def strlen(value: str) -> int:  # type: ignore[empty-body]
     """Length in bytes (no UTF-8 decoding, unlike LENGTH)."""
 
 
-def resolve_url(url: str, root: Path) -> str:
-    """Make a relative DuckDB file path in ``url`` relative to the workspace ``root``."""
-    parsed = urlparse(url)
-    if parsed.scheme == "duckdb":
-        path = url[len("duckdb://") :]
-        if path and path != ":memory:" and not Path(path).is_absolute():
-            return f"duckdb://{(root / path).resolve()}"
-    return url
-
-
 def connect(
     url: str, *, timezone: str, memory_limit: str | None = None, root: Path | None = None
 ) -> BaseBackend:

@@ -14,6 +14,8 @@ from enum import StrEnum
 import ibis
 import ibis.expr.datatypes as dt
 
+from journeylens.store.names import CHANNELS
+
 UTC_TIMESTAMP = dt.Timestamp(timezone="UTC")
 
 
@@ -92,10 +94,6 @@ class TableSpec:
         return ibis.schema(cols)
 
 
-CHANNELS = (
-    "web", "app", "email", "sms", "whatsapp", "social", "chat",
-    "call_center", "store", "mail", "other",
-)  # fmt: skip
 DIRECTIONS = ("inbound", "outbound")
 METRICS = ("nps", "csat", "ces", "rating")
 SCORE_RANGES: dict[str, tuple[float, float]] = {

@@ -7,7 +7,7 @@ behaviour (rates, effects, skills) live in :mod:`journeylens.synth._parameters`.
 
 from __future__ import annotations
 
-# Canonical channels written by the generator (a subset of ``store.schema.CHANNELS``).
+# Canonical channels written by the generator (a subset of ``store.names.CHANNELS``).
 CHANNELS: tuple[str, ...] = (
     "web", "app", "email", "sms", "whatsapp", "social", "chat", "call_center", "store",
 )  # fmt: skip

@@ -1,0 +1,12 @@
+"""Names of the model's tables and channels, without the engine: settings, specs and ``status``
+read them at start-up (the table schemas, which need Ibis, are in ``store.schema``)."""
+
+from __future__ import annotations
+
+CHANNELS = (
+    "web", "app", "email", "sms", "whatsapp", "social", "chat",
+    "call_center", "store", "mail", "other",
+)  # fmt: skip
+RAW_TABLE_NAMES = ("events", "identities", "customers", "feedback", "agents", "assignments")
+SYSTEM_TABLE_NAMES = ("quarantine", "ingests", "builds")
+"""Tables JourneyLens keeps about its own work (``store.schema.SYSTEM_TABLES``)."""
