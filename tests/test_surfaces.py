@@ -226,6 +226,23 @@ def test_status_of_an_embedded_workspace_reads_it_without_ibis(loaded: Path) -> 
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize("package", ["journeylens", "journeylens.store", "journeylens.journeys"])
+def test_lazy_public_names_resolve_to_their_objects(package: str) -> None:
+    """Every name a lazy package exports is its object, not a submodule of the same name (importing
+    a submodule sets that attribute on the package, which would shadow a lazy name for good)."""
+    import importlib
+    import pkgutil
+    import types
+
+    module = importlib.import_module(package)
+    submodules = {info.name for info in pkgutil.iter_modules(module.__path__)}
+    assert not submodules & set(module.__all__), "a public name collides with a submodule"
+    for name in submodules - {"__main__"}:  # __main__ would run the command line
+        importlib.import_module(f"{package}.{name}")
+    for name in module.__all__:
+        assert not isinstance(getattr(module, name), types.ModuleType), name
+
+
 def test_every_registry_reference_resolves() -> None:
     assert all(obj is not None for obj in _check_loadable())
 

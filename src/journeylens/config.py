@@ -12,8 +12,8 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from journeylens.errors import ConfigError
-from journeylens.identity.rules import IdentityRules
 from journeylens.journeys.definitions import JourneyRules
+from journeylens.specs.identity import IdentityRules
 from journeylens.store.names import CHANNELS
 
 CONFIG_FILE = "journeylens.toml"

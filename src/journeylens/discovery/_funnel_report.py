@@ -13,7 +13,6 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from journeylens.discovery.selection import customer_segments
-from journeylens.identity.rules import ANONYMOUS, USER
 from journeylens.journeys.summary import wilson
 from journeylens.specs.funnel import (
     FunnelBreakdown,
@@ -22,6 +21,7 @@ from journeylens.specs.funnel import (
     FunnelSpecError,
     FunnelUnit,
 )
+from journeylens.specs.identity import ANONYMOUS, USER
 from journeylens.store import Store
 
 ALL = "(all)"

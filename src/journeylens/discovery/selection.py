@@ -16,9 +16,9 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.errors import JourneyLensError
-from journeylens.identity.rules import USER
 from journeylens.journeys.build import require_journeys
 from journeylens.specs.discovery import OUTCOMES, ActivityKey, JourneyFilter
+from journeylens.specs.identity import USER
 from journeylens.store import Store
 from journeylens.store._backend import json_text
 

@@ -37,10 +37,10 @@ import pyarrow as pa
 
 from journeylens.discovery._result import TableResult
 from journeylens.discovery.selection import journey_log
-from journeylens.identity.rules import ANONYMOUS, USER
 from journeylens.journeys.definitions import JourneyRules
 from journeylens.journeys.summary import wilson
 from journeylens.specs.discovery import ActivityKey, InventorySpec
+from journeylens.specs.identity import ANONYMOUS, USER
 from journeylens.store import Store
 
 if TYPE_CHECKING:

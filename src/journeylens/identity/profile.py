@@ -9,8 +9,8 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.errors import NotFoundError, close_matches
-from journeylens.identity.rules import ANONYMOUS, SEP, USER
 from journeylens.identity.stitch import events_with_customers
+from journeylens.specs.identity import ANONYMOUS, SEP, USER
 from journeylens.store import Store
 
 TIMELINE_LIMIT = 200

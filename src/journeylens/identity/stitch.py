@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 
 from journeylens.identity.components import Components, connected_components
 from journeylens.identity.limits import limited_components
-from journeylens.identity.rules import ANONYMOUS, SEP, USER, IdentityRules
+from journeylens.specs.identity import ANONYMOUS, SEP, USER, IdentityRules
 from journeylens.store import Store
 from journeylens.store._backend import hash64, scratch_table
 

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from journeylens.identity.rules import USER
 from journeylens.journeys.build import require_journeys
+from journeylens.specs.identity import USER
 from journeylens.specs.summary import JourneySummarySpec, Period, SummaryBy
 from journeylens.store import Store
 from journeylens.store._backend import json_text

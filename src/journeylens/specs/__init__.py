@@ -2,5 +2,6 @@
 ``--help``, the generated workspace methods) imports pydantic only, never Ibis.
 
 ``discovery`` (journey filter, process map, variants, paths, touchpoints, XES export), ``funnel``,
-``comparison`` (segments and periods), ``summary`` (journey outcome rates), ``customer`` (360).
+``comparison`` (segments and periods), ``summary`` (journey outcome rates), ``customer`` (360),
+``identity`` (the ``[identity]`` settings: which identifiers may link customers).
 """

@@ -1,7 +1,7 @@
 """``[identity]`` of journeylens.toml: which identifiers may link customers, and how many.
 
-Kept apart from the stitching algorithm so that reading a workspace's settings does not import the
-engine (``journeylens status`` and ``--help`` start fast).
+Kept apart from the stitching algorithm (``identity.stitch``) so that reading a workspace's settings
+does not import the engine (``journeylens status`` and ``--help`` start fast).
 """
 
 from __future__ import annotations
