@@ -19,6 +19,7 @@ from journeylens.errors import (
     JourneyLensError,
     NotFoundError,
     QuarantineLimitError,
+    StaleModelError,
     WorkspaceError,
 )
 
@@ -71,6 +72,7 @@ __all__ = [
     "JourneyLensError",
     "NotFoundError",
     "QuarantineLimitError",
+    "StaleModelError",
     "Status",
     "StitchResult",
     "Store",

@@ -158,5 +158,5 @@ class StaleModelError(JourneyLensError, RuntimeError):
         """``why``: the reason the model is stale, e.g. "2 ingests (events) since the last build"."""
         return cls(
             f"Customers and journeys need to be built first: {why}.",
-            hint="Run `journeylens build`, or run without --no-build.",
+            hint="Run `journeylens build` (Python: `ws.build()` or build=True), or run without --no-build.",
         )

@@ -110,6 +110,17 @@ class Workspace(WorkspaceAnalyses):
 
         return ensure_model(self.store, self.config, build=build, progress=progress, notice=notice)
 
+    def build(self, progress: BuildProgress | None = None) -> BuildSummary:
+        """Stitch customers and build journeys now, whether or not they are stale (``journeylens build``).
+
+        Example:
+            >>> ws.build().journeys  # doctest: +SKIP
+            4580
+        """
+        from journeylens.model import build_model
+
+        return build_model(self.store, self.config, progress)
+
     def report(
         self,
         out: str | Path | None = None,

@@ -8,7 +8,8 @@ the workspace methods (generated into ``journeylens/_workspace_analyses.py``) an
 reference read :data:`ANALYSES`; options come from the spec fields' ``Cli`` metadata.
 
 To add an analysis: write its spec (with ``Cli`` markers) and run function, add one entry below,
-a table view in ``journeylens/cli/_views.py``, and run ``python -m journeylens.analyses._generate``.
+a table view in ``journeylens/cli/_views.py``, and run ``python -m journeylens._docs`` (it writes the
+workspace methods and docs/cli.md; drift tests fail until it has run).
 
 Example:
     >>> ANALYSES["dfg"].method, ANALYSES["journeys summary"].method

@@ -16,13 +16,20 @@ import typer
 
 from journeylens.analyses import ANALYSES, Analysis, load
 from journeylens.analyses._options import Option, options
-from journeylens.cli._output import OutputFormat, err_console, render
+from journeylens.cli._output import OutputFormat, render
+from journeylens.errors import InputError
 
 # The options every command shares (the hand-written commands in app.py use them too).
 WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder (default: current folder or a parent).")
 ]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+NoBuildOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-build", help="Refuse instead of building customers and journeys when they are missing or stale."
+    ),
+]
 
 
 def command_options(analysis: Analysis) -> list[Option]:
@@ -54,14 +61,7 @@ def _common(analysis: Analysis) -> list[inspect.Parameter]:
         inspect.Parameter("fmt", kind, default=OutputFormat.table, annotation=FormatOpt),
     ]  # fmt: skip
     if analysis.needs_model:
-        params.append(
-            inspect.Parameter(
-                "no_build", kind, default=False,
-                annotation=Annotated[bool, typer.Option(
-                    "--no-build", help="Refuse instead of building customers and journeys when they "
-                    "are missing or stale.")],
-            )
-        )  # fmt: skip
+        params.append(inspect.Parameter("no_build", kind, default=False, annotation=NoBuildOpt))
     return params
 
 
@@ -94,10 +94,16 @@ def run_command(analysis: Analysis, values: dict[str, Any]) -> None:
     workspace, fmt = values.pop("workspace"), values.pop("fmt")
     no_build = values.pop("no_build", False)
     spec = build_spec(analysis, values)
+    if fmt is not OutputFormat.table and getattr(spec, "out", False) is None:
+        raise InputError(
+            f"`journeylens {analysis.name}` writes its output to standard output here, so "
+            f"--format {fmt.value} would mix its summary into it.",
+            hint="Name a file to write, or leave out --format (the summary then goes to stderr).",
+        )
     ws = Workspace.open(workspace)
     try:
         if analysis.needs_model:
-            _ensure_model(ws, build=not no_build)
+            ensure_fresh(ws, build=not no_build)
         result = ws.run_analysis(analysis, spec)
     finally:
         ws.close()
@@ -108,20 +114,13 @@ def run_command(analysis: Analysis, values: dict[str, Any]) -> None:
     render(part() if callable(part) else part, fmt)
 
 
-def _ensure_model(ws: Any, *, build: bool) -> None:
-    from journeylens.cli._output import bar
+def ensure_fresh(ws: Any, *, build: bool) -> None:
+    """Build customers and journeys first when they are stale, with the progress bar and one line
+    saying why (or refuse with ``--no-build``): what every command that reads them does."""
+    from journeylens.cli._output import bar, build_progress, notice
 
     with bar() as progress_bar:
-        task: list[Any] = []
-
-        def progress(step: str, done: int, total: int) -> None:
-            if not task:
-                task.append(progress_bar.add_task(step, total=total))
-            progress_bar.update(task[0], completed=done, total=total, description=step)
-
-        ws.ensure_model(
-            build=build, progress=progress, notice=lambda line: err_console.print(line, style="dim")
-        )
+        ws.ensure_model(build=build, progress=build_progress(progress_bar), notice=notice)
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:

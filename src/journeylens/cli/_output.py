@@ -5,10 +5,9 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
-import json
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -52,7 +51,26 @@ def to_json(value: Any) -> str:
           "1": "a"
         }
     """
-    return orjson.dumps(_plain(value), option=orjson.OPT_INDENT_2, default=str).decode()
+    return orjson.dumps(_plain(value), option=_JSON_OPTIONS, default=_json_default).decode()
+
+
+_JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _json_default(value: Any) -> Any:
+    """Numbers orjson does not know (Decimal, numpy scalars) as numbers; anything else is a bug."""
+    import decimal
+
+    if isinstance(value, decimal.Decimal):
+        return float(value) if value.is_finite() else None
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        number = item()
+        if isinstance(number, float) and not math.isfinite(number):
+            return None
+        if isinstance(number, (int, float, bool, str)):
+            return number
+    raise TypeError(f"{type(value).__name__} is not JSON-serializable")
 
 
 def render(records: Sequence[Record] | Record, fmt: OutputFormat, *, title: str | None = None) -> None:
@@ -90,7 +108,9 @@ def render(records: Sequence[Record] | Record, fmt: OutputFormat, *, title: str 
 
 def _csv_cell(value: Any) -> Any:
     value = _plain(value)
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=_json_default).decode()
+    return value
 
 
 def _table_cell(value: Any) -> str:
@@ -126,6 +146,23 @@ def render_machine(result: Result, fmt: OutputFormat) -> bool:
         render(result.records(), fmt)
         return True
     return False
+
+
+def build_progress(progress_bar: Progress) -> Callable[[str, int, int], None]:
+    """The model build's ``progress(step, done, total)`` drawn as one task of ``progress_bar``."""
+    task: list[Any] = []
+
+    def progress(step: str, done: int, total: int) -> None:
+        if not task:
+            task.append(progress_bar.add_task(step, total=total))
+        progress_bar.update(task[0], completed=done, total=total, description=step)
+
+    return progress
+
+
+def notice(line: str) -> None:
+    """One dim line on stderr: what a command does before its result (e.g. building the model)."""
+    err_console.print(line, style="dim", markup=False, soft_wrap=True)
 
 
 def bar() -> Progress:

@@ -50,9 +50,7 @@ def customer(profile: CustomerProfile, spec: Any) -> None:
     if profile.traits:
         render(profile.traits, TABLE, title="Traits")
     render(timeline or [{"events": 0}], TABLE, title=f"Timeline ({profile.events:,} events)")
-    if profile.journeys is None:
-        err_console.print("[dim]Journeys not built yet: run `journeylens build`.[/]")
-    elif profile.journeys:
+    if profile.journeys:  # the command builds the model first, so journeys are never missing here
         render(profile.journeys, TABLE, title=f"Journeys ({len(profile.journeys)})")
     if profile.feedback:
         render(profile.feedback, TABLE, title="Feedback")

@@ -10,10 +10,10 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from journeylens.cli._commands import FormatOpt, WorkspaceOpt, register
-from journeylens.cli._output import OutputFormat, err_console, render
+from journeylens.cli._commands import FormatOpt, NoBuildOpt, WorkspaceOpt, ensure_fresh, register
+from journeylens.cli._output import OutputFormat, build_progress, err_console, notice, render
 from journeylens.cli._output import bar as _bar
-from journeylens.errors import InputError, JourneyLensError, NotFoundError, QuarantineLimitError
+from journeylens.errors import InputError, JourneyLensError, QuarantineLimitError
 from journeylens.export import ExportFormat
 
 if TYPE_CHECKING:
@@ -180,18 +180,8 @@ def build(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.tab
     from journeylens.workspace import Workspace
 
     ws = Workspace.open(workspace)
-    if ws.store.count("events") == 0 and ws.store.count("identities") == 0:
-        raise NotFoundError(
-            "Nothing has been ingested into this workspace yet.",
-            hint="Load events first: `journeylens ingest FILE`.",
-        )
     with _bar() as bar:
-        task = bar.add_task("Stitching identities", total=2)
-
-        def progress(step: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, description=step)
-
-        summary = build_model(ws.store, ws.config, progress=progress)
+        summary = build_model(ws.store, ws.config, progress=build_progress(bar))
     render(asdict(summary), fmt, title="Customers and journeys")
 
 
@@ -212,13 +202,17 @@ def export_customer_map(
         ExportFormat.csv
     ),
     workspace: WorkspaceOpt = Path("."),
+    no_build: NoBuildOpt = False,
 ) -> None:
-    """Write customer_map (identifier_type, identifier_value, customer_id, shared) to a file or a pipe."""
+    """Write customer_map (identifier_type, identifier_value, customer_id, shared) to a file or a pipe;
+    builds customers and journeys first if they are stale."""
     from journeylens.export import export_table
     from journeylens.identity.profile import require_customer_map
     from journeylens.workspace import Workspace
 
-    store = Workspace.open(workspace).store
+    ws = Workspace.open(workspace)
+    ensure_fresh(ws, build=not no_build)
+    store = ws.store
     rows = require_customer_map(store).order_by(["customer_id", "identifier_type", "identifier_value"])
     result = export_table(store, rows, out, file_format)
     err_console.print(f"{result.rows:,} rows written to {escape(result.where)}")
@@ -230,23 +224,14 @@ def report(
         Path | None, typer.Option(help="Where to write the HTML (default: WORKSPACE/report.html).")
     ] = None,
     workspace: WorkspaceOpt = Path("."),
+    no_build: NoBuildOpt = False,
 ) -> None:
     """Write the self-contained HTML report (works offline); builds customers and journeys if stale."""
     from journeylens.workspace import Workspace
 
     ws = Workspace.open(workspace)
     with _bar() as bar:
-        tasks: list[Any] = []
-
-        def progress(step: str, done: int, total: int) -> None:
-            if not tasks:
-                tasks.append(bar.add_task(step, total=total))
-            bar.update(tasks[0], completed=done, total=total, description=step)
-
-        def notice(line: str) -> None:
-            err_console.print(line, markup=False, soft_wrap=True)
-
-        path = ws.report(out, progress=progress, notice=notice)
+        path = ws.report(out, build=not no_build, progress=build_progress(bar), notice=notice)
     err_console.print(f"Report written to [bold]{escape(str(path))}[/]")
 
 
@@ -363,6 +348,13 @@ def main() -> None:
         if exc.hint:
             err_console.print(Text.assemble(("Hint: ", "bold"), exc.hint), soft_wrap=True)
         sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        # The reader went away (`journeylens export customer-map | head`): stop quietly, as Unix
+        # tools do; stdout is pointed at /dev/null so the interpreter's final flush cannot fail.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
     except typer.Abort:
         sys.exit(130)
     except typer.Exit as exc:

@@ -59,11 +59,11 @@ def require_customer_map(store: Store) -> ir.Table:
         if store.count("events") == 0:
             raise NotFoundError(
                 "Nothing has been ingested into this workspace yet.",
-                hint="Load events first: `journeylens ingest FILE`, then `journeylens build`.",
+                hint="Load events first: `journeylens ingest FILE`; analyses then build customers.",
             )
         raise NotFoundError(
             "Customers have not been built yet (no customer_map table).",
-            hint="Run `journeylens build` to stitch identities into customers.",
+            hint="Run `journeylens build`, or any analysis (it builds customers first when needed).",
         )
     return store.backend.table("customer_map")
 

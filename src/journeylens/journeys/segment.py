@@ -74,9 +74,9 @@ def assign_journeys(
         backend: where scratch tables are materialised.
         events: events with ``customer_id`` (see ``identity.stitch.events_with_customers``).
         rules: the journey definitions.
-        case_log: every event has a ``case_id`` (a process log). Then every journey is a case
-            and rules 1-4 and 6 decide nothing, so the windows over each customer's time order
-            are skipped; the result is the same as without the flag.
+        case_log: every event has a ``case_id`` (a process log). Then every journey is a case:
+            rules 1-4 decide nothing and rule 6 never cuts a case, so the windows over each
+            customer's time order are skipped; the result is the same as without the flag.
     """
     ranked = rules.ranked()
     gaps = [seconds(jt.inactivity_gap) for _, jt in ranked]

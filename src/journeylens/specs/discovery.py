@@ -285,3 +285,8 @@ class XesExportSpec(BaseModel):
         ),
     ] = None
     filter: FilterField = Field(default_factory=JourneyFilter, description="Which journeys.")
+
+    @field_validator("out", mode="before")
+    @classmethod
+    def _dash_is_stdout(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip() == "-" else value
