@@ -115,3 +115,44 @@ def test_export_xes_command_writes_to_stdout(helpdesk: Path, run_journeylens: Ru
     assert piped.stdout.startswith("<?xml") and piped.stdout.rstrip().endswith("</log>")
     assert piped.stdout.count("<trace>") == 4580
     assert "4,580 traces, 21,348 events written to standard output" in piped.stderr
+
+
+def test_export_xes_refuses_a_summary_format_on_its_own_pipe(helpdesk: Path, run_journeylens: Run) -> None:
+    done = run_journeylens(["export", "xes", "-f", "json", "-w", helpdesk])
+    assert done.returncode == 2 and done.stdout == ""
+    assert "--format json" in done.stderr and "Name a file" in done.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_export_quietly(helpdesk: Path) -> None:
+    """`journeylens export xes | head`: the reader closes the pipe; the export stops at once with
+    status 1 and no traceback (Click's handling of EPIPE, which the entry point leaves in place)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "journeylens", "export", "xes", "-w", str(helpdesk)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(100).startswith(b"<?xml")
+    proc.stdout.close()  # about 3 MB of XES are still to come: the next writes hit a closed pipe
+    code = proc.wait(timeout=120)
+    stderr = proc.stderr.read().decode()
+    assert code == 1 and "Traceback" not in stderr and "Error" not in stderr, stderr
+
+
+def test_customer_map_export_is_never_stale(helpdesk: Path, tmp_path: Path, run_journeylens: Run) -> None:
+    """A new customer ingested after the build is in the next export (the model is rebuilt first);
+    with --no-build the stale map is refused, not exported."""
+    extra = tmp_path / "new.csv"
+    extra.write_text(
+        "user_id,timestamp,channel,touchpoint\nbrand-new,2024-01-01T10:00:00Z,web,home\n", encoding="utf-8"
+    )
+    assert run_journeylens(["ingest", extra, "-w", helpdesk]).returncode == 0
+    refused = run_journeylens(["export", "customer-map", "--no-build", "-w", helpdesk])
+    assert refused.returncode == 2 and refused.stdout == "" and "journeylens build" in refused.stderr
+    done = run_journeylens(["export", "customer-map", "-w", helpdesk])
+    assert done.returncode == 0, done.stderr
+    assert "Building customers and journeys" in done.stderr
+    assert any(r["identifier_value"] == "brand-new" for r in csv.DictReader(io.StringIO(done.stdout)))

@@ -254,6 +254,19 @@ def test_json_output_is_always_valid_json() -> None:
         {"rate": float("nan"), "hi": float("inf"), 1: dt.date(2024, 3, 1), "rows": [float("-inf")]}
     )
     assert json.loads(text) == {"rate": None, "hi": None, "1": "2024-03-01", "rows": [None]}
+    import decimal
+
+    import numpy as np
+
+    numbers = {
+        "share": np.float64(0.5),
+        "n": np.int64(3),
+        "gap": np.float64("nan"),
+        "cost": decimal.Decimal("1.25"),
+    }
+    assert json.loads(to_json(numbers)) == {"share": 0.5, "n": 3, "gap": None, "cost": 1.25}
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        to_json({"what": object()})
 
 
 def test_every_analysis_command_runs_through_the_registry_runner(loaded: Path) -> None:

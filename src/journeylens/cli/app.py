@@ -348,13 +348,6 @@ def main() -> None:
         if exc.hint:
             err_console.print(Text.assemble(("Hint: ", "bold"), exc.hint), soft_wrap=True)
         sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        # The reader went away (`journeylens export customer-map | head`): stop quietly, as Unix
-        # tools do; stdout is pointed at /dev/null so the interpreter's final flush cannot fail.
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(141)
     except typer.Abort:
         sys.exit(130)
     except typer.Exit as exc:
