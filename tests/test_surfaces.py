@@ -243,6 +243,18 @@ def test_lazy_public_names_resolve_to_their_objects(package: str) -> None:
         assert not isinstance(getattr(module, name), types.ModuleType), name
 
 
+def test_terminal_tables_keep_a_readable_cut_unless_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    """A person reads the first rows and is told how to get all; a cut they asked for is theirs."""
+    from journeylens.cli._views import TABLE_ROWS, _readable
+
+    rows = [{"n": i} for i in range(100)]
+    assert _readable(rows, "variants", asked=False) == rows[:TABLE_ROWS]
+    assert f"first {TABLE_ROWS} of 100 variants" in capsys.readouterr().err
+    assert _readable(rows, "variants", asked=True) == rows
+    assert _readable(rows[:5], "variants", asked=False) == rows[:5]
+    assert capsys.readouterr().err == ""
+
+
 def test_every_registry_reference_resolves() -> None:
     assert all(obj is not None for obj in _check_loadable())
 

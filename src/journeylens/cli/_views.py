@@ -29,10 +29,25 @@ TABLE = OutputFormat.table
 TABLE_COVERAGE = 0.8
 #: Timeline events the customer table shows when the user asked for no limit.
 TABLE_TIMELINE = 50
+#: Rows a terminal table shows when the user asked for no cut (JSON and CSV list every row): a
+#: process log's thousands of variants or transitions are for scripts, not for reading.
+TABLE_ROWS = 25
 
 
 def _dim(text: str) -> None:
     err_console.print(text, style="dim")
+
+
+def _readable(rows: list[dict[str, Any]], what: str, asked: bool) -> list[dict[str, Any]]:
+    """The first :data:`TABLE_ROWS` of ``rows`` (most frequent first) unless the user ``asked`` for
+    a cut of their own; says what was left out and how to see it."""
+    if asked or len(rows) <= TABLE_ROWS:
+        return rows
+    _dim(
+        f"The table shows the first {TABLE_ROWS} of {len(rows):,} {what}; --format json or csv lists "
+        "every row."
+    )
+    return rows[:TABLE_ROWS]
 
 
 def journeys_summary(result: JourneySummary, spec: Any) -> None:
@@ -58,13 +73,15 @@ def customer(profile: CustomerProfile, spec: Any) -> None:
 
 def dfg(result: ProcessMap, spec: Any) -> None:
     t = result.totals
-    render(result.nodes.to_pylist() or [{"activities": 0}], TABLE, title="Activities")
+    nodes = _readable(result.nodes.to_pylist(), "activities", spec.max_nodes is not None)
+    render(nodes or [{"activities": 0}], TABLE, title="Activities")
+    edges = _readable(result.records(), "transitions", spec.max_edges is not None)
     transitions = [
         {
             **{k: e[k] for k in ("source", "target", "count", "journeys")},
             **{k.removesuffix("_s"): duration_text(e[k]) for k in ("median_s", "mean_s", "p90_s")},
         }
-        for e in result.records()
+        for e in edges
     ]
     render(transitions or [{"transitions": 0}], TABLE, title="Transitions (time from source to target)")
     render(result.start_activities.to_pylist(), TABLE, title="Start activities")
@@ -80,9 +97,11 @@ def variants(result: Variants, spec: Any) -> None:
     from journeylens.discovery.variants import ARROW
 
     rows = result.records()
-    if spec.coverage is None and spec.limit is None:
+    asked = spec.coverage is not None or spec.limit is not None
+    if not asked:
         # Machine formats list every variant; a person reads the ones covering most journeys.
         rows = [r for r in rows if r["coverage"] - r["share"] < TABLE_COVERAGE]
+    rows = _readable(rows, "variants covering 80%", asked)
     shown = [
         {
             "#": r["rank"],
@@ -131,7 +150,7 @@ def funnel(result: FunnelResult, spec: Any) -> None:
 
 
 def touchpoints(inventory: TouchpointInventory, spec: Any) -> None:
-    rows = [_touchpoint_row(r) for r in inventory.records()]
+    rows = [_touchpoint_row(r) for r in _readable(inventory.records(), "touchpoints", False)]
     render(
         rows or [{"touchpoints": 0}], TABLE, title=f"Touchpoints ({inventory.selected_journeys:,} journeys)"
     )
