@@ -68,3 +68,59 @@ def test_readme_notebook_example_runs(demo_dir: Path, monkeypatch: pytest.Monkey
     assert kinds[0] is go.Figure and kinds[1] is go.Figure and kinds[3] is go.Figure
     assert all(k is pd.DataFrame for k in kinds[2:3] + kinds[4:7])
     assert isinstance(results[7][1], list) and results[7][1][0]["timestamp"] is not None
+
+
+def _named(fields: tuple[str, ...]) -> set[str]:
+    """Top-level names of a documented JSON_FIELDS list ("totals (object: ...)" -> "totals")."""
+    names: set[str] = set()
+    for entry in fields:
+        head = entry.split(" (", 1)[0]
+        names.update(part.strip() for chunk in head.split(",") for part in chunk.split(" or "))
+    return names
+
+
+def _records_of(fields: tuple[str, ...]) -> dict[str, set[str]]:
+    """Documented record fields per part, where the list is literal (no <templates> or ...)."""
+    parts: dict[str, set[str]] = {}
+    for entry in fields:
+        head, _, rest = entry.partition(" (records: ")
+        if rest and "<" not in rest and "..." not in rest:
+            inner = rest.removesuffix(")").split(";")[0].replace(" (list of activities)", "")
+            parts[head] = {f.strip() for f in inner.split(",") if not f.strip().startswith("[")}
+    return parts
+
+
+def test_documented_json_fields_are_what_the_results_write(demo_dir: Path, tmp_path: Path) -> None:
+    """docs/cli.md lists each analysis's JSON from its result type's JSON_FIELDS: those names must
+    be the keys the result really writes (top level, and the fields of its record lists)."""
+    from journeylens.analyses import ANALYSES, load
+
+    values: dict[str, dict[str, Any]] = {
+        "funnel": {"steps": ["product_page", "checkout"]},
+        "customer": {"key": "u00000042"},
+        "export xes": {"out": str(tmp_path / "log.xes")},
+        "segments": {},
+    }
+    ws = jl.Workspace.open(demo_dir / "journeylens-demo")
+    try:
+        for name, analysis in ANALYSES.items():
+            result = ws.analysis(name, values.get(name, {}))
+            documented = load(analysis.result).JSON_FIELDS
+            part = getattr(result, analysis.json)
+            written = part() if callable(part) else part
+            names = _named(documented)
+            if isinstance(written, list):  # records (journeys summary): the names are their fields
+                literal = _named(tuple(f for f in documented if "<" not in f))
+                assert literal <= set(written[0]), (name, literal - set(written[0]))
+                continue
+            optional = {"cohort", "periods", "reference_date"}  # segments: one of two shapes
+            assert set(written) <= names | optional, (name, set(written) - names)
+            assert not names - set(written) - optional, (name, names - set(written))
+            for part, fields in _records_of(documented).items():
+                rows = written.get(part) or []
+                if rows:
+                    extra = {k for k in rows[0] if k not in ("segment", "variant", "channel")}
+                    assert extra <= fields, (name, part, extra - fields)
+                    assert fields <= set(rows[0]), (name, part, fields - set(rows[0]))
+    finally:
+        ws.close()

@@ -16,6 +16,13 @@ from journeylens.store import Store
 TIMELINE_LIMIT = 200
 
 
+# The journey columns the 360 view shows (JSON field list and query share them).
+JOURNEY_FIELDS = (
+    "journey_id", "journey_type", "start", "end", "outcome", "touchpoints", "channels",
+    "channel_switches", "assisted_contacts", "leakage", "first_contact_resolution", "cost_to_serve",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class CustomerProfile:
     """Everything known about one customer; ``to_dict()`` is the JSON, ``timeline`` the CSV."""
@@ -23,12 +30,12 @@ class CustomerProfile:
     #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
         "customer_id",
-        "identifiers (records: identifier_type, identifier_value, shared, linked_by)",
+        "identifiers (records: customer_id, identifier_type, identifier_value, shared, linked_by)",
         "traits",
         "events",
         "timeline",
         "feedback",
-        "journeys (null before journeys are built)",
+        "journeys (records: " + ", ".join(JOURNEY_FIELDS) + "; in start order)",
     )
 
     customer_id: str
@@ -133,12 +140,6 @@ def customer_profile(store: Store, key: str, timeline_limit: int | None = TIMELI
     return CustomerProfile(
         customer_id, identifiers, traits, timeline, total, feedback, _journeys(store, customer_id)
     )
-
-
-JOURNEY_FIELDS = (
-    "journey_id", "journey_type", "start", "end", "outcome", "touchpoints", "channels",
-    "channel_switches", "assisted_contacts", "leakage", "first_contact_resolution", "cost_to_serve",
-)  # fmt: skip
 
 
 def _journeys(store: Store, customer_id: str) -> list[dict[str, Any]] | None:
