@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pyarrow as pa
 
-from journeylens.errors import NotFoundError, StaleModelError
+from journeylens.errors import StaleModelError
 from journeylens.store.schema import BUILDS_SCHEMA
 
 if TYPE_CHECKING:
@@ -235,16 +235,10 @@ def build_model(store: Store, config: Config, progress: BuildProgress | None = N
         1204
     """
     from journeylens.identity import stitch
-    from journeylens.journeys import build_journeys
-    from journeylens.journeys.build import check_vocabulary
+    from journeylens.journeys.build import check_inputs, write_journeys
 
     # Errors a user can fix are raised before anything is written or recorded.
-    if store.count("events") == 0:
-        raise NotFoundError(
-            "There are no events to build customers and journeys from.",
-            hint="Load events first: `journeylens ingest FILE`.",
-        )
-    check_vocabulary(store, config.journeys)
+    check_inputs(store, config.journeys)
     report = progress or _quiet
     build_id = _start(store, config)
     report("Stitching identities into customers", 0, 2)
@@ -253,7 +247,7 @@ def build_model(store: Store, config: Config, progress: BuildProgress | None = N
     stitch_seconds = round(time.perf_counter() - started, 2)
     report("Building journeys", 1, 2)
     started = time.perf_counter()
-    built = build_journeys(store, config.journeys)
+    built = write_journeys(store, config.journeys)
     journey_seconds = round(time.perf_counter() - started, 2)
     cmap = result.customer_map
     summary = store.execute(

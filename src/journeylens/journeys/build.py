@@ -33,6 +33,17 @@ def check_vocabulary(store: Store, rules: JourneyRules) -> None:
     rules.check_vocabulary({str(tp) for tp in present})
 
 
+def check_inputs(store: Store, rules: JourneyRules) -> None:
+    """Refuse, before anything is written, what the user must fix: no events, or declared journey
+    types naming touchpoints the events do not have."""
+    if store.count("events") == 0:
+        raise NotFoundError(
+            "There are no events to build customers and journeys from.",
+            hint="Load events first: `journeylens ingest FILE`.",
+        )
+    check_vocabulary(store, rules)
+
+
 def build_journeys(store: Store, rules: JourneyRules | None = None) -> JourneyBuild:
     """Split every customer's events into journeys and compute their outcomes.
 
@@ -44,12 +55,13 @@ def build_journeys(store: Store, rules: JourneyRules | None = None) -> JourneyBu
     """
     rules = rules or JourneyRules()
     require_customer_map(store)
-    if store.count("events") == 0:
-        raise NotFoundError(
-            "There are no events to build journeys from.",
-            hint="Load events first: `journeylens ingest FILE`.",
-        )
-    check_vocabulary(store, rules)
+    check_inputs(store, rules)
+    return write_journeys(store, rules)
+
+
+def write_journeys(store: Store, rules: JourneyRules) -> JourneyBuild:
+    """:func:`build_journeys` once its inputs are checked (``journeylens.model`` checks them
+    before it records a build, so they are not read twice)."""
     backend = store.backend
     events = events_with_customers(store)
     # A process log (every event in a case) needs no intent segmentation: a cheap check first.
