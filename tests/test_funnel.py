@@ -711,5 +711,5 @@ def test_cli_bad_input_is_one_clear_message(tmp_path: Path, run_journeylens: Cal
     bad = run_journeylens(["funnel", "home", "checkout", "--window", "0d", "-w", ws.root])
     assert (
         bad.returncode == 2
-        and "Error: Invalid funnel: window: the conversion window must be longer" in bad.stderr
+        and "Error: Invalid funnel: --window: the conversion window must be longer" in bad.stderr
     )

@@ -288,13 +288,20 @@ class FunnelSpecError(InputError):
 
     @classmethod
     def from_validation(cls, exc: ValidationError) -> FunnelSpecError:
+        # Each problem names the option as the user typed it (--window), from the spec's own
+        # option metadata; the steps are the positional STEPS.
+        flags = {o.path[0]: o.name.upper() if o.argument else o.flag for o in options(FunnelSpec)}
         problems, fields = [], []
         for err in exc.errors():
             loc = [str(p) for p in err["loc"] if not str(p).isdigit() and p not in ("any_of",)]
             msg = str(err["msg"]).removeprefix("Value error, ")
             field = loc[0] if loc else msg.partition(":")[0]
             fields.append(field)
-            problems.append(f"{field}: {msg}" if loc and not msg.startswith(f"{field}:") else msg)
+            named = flags.get(field, field)
+            if msg.startswith(f"{field}:"):
+                problems.append(named + msg[len(field) :])
+            else:
+                problems.append(f"{named}: {msg}" if loc else msg)
         hint = next((_HINTS[f] for f in fields if f in _HINTS), "See `journeylens funnel --help`.")
         return cls(f"Invalid funnel: {'; '.join(problems)}.", hint=hint)
 
