@@ -152,7 +152,7 @@ ANALYSES: dict[str, Analysis] = {
             "rate.",
             help="JSON is one object (variants as records with ``steps`` and ``count``, totals); CSV the "
             "variants. JSON and CSV list every variant unless --coverage or --limit is given; the "
-            "table lists those covering 80% of the journeys.",
+            "table lists those covering 80% of the journeys (at most 25 rows).",
             spec=f"{_S}.discovery:VariantSpec",
             run=f"{_D}.variants:variants",
             result=f"{_D}.variants:Variants",
