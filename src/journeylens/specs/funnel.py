@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -209,20 +210,12 @@ class FunnelSpec(BaseModel):
                 f"{len(value)} steps is more than the limit of {MAX_STEPS}: each step adds one "
                 "window pass over the attempts in progress and longer charts are unreadable"
             )
-        return (
-            [FunnelStep.parse(v) if isinstance(v, str) else v for v in value]
-            if isinstance(value, list)
-            else value
-        )
+        return _parse_texts(value, FunnelStep.parse)
 
     @field_validator("exclusions", mode="before")
     @classmethod
     def _parse_exclusions(cls, value: Any) -> Any:
-        return (
-            [Exclusion.parse(v) if isinstance(v, str) else v for v in value]
-            if isinstance(value, list)
-            else value
-        )
+        return _parse_texts(value, Exclusion.parse)
 
     @field_validator("window", mode="before")
     @classmethod
@@ -281,6 +274,11 @@ _HINTS = {
     "take any range, any-order funnels the whole funnel, strict funnels none.",
     "experiment": "Pass --experiment NAME with --by variant.",
 }
+
+
+def _parse_texts(value: Any, parse: Callable[[str], Any]) -> Any:
+    """A list's text items parsed (the CLI's syntax); objects and non-lists left to pydantic."""
+    return [parse(v) if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
 
 
 class FunnelSpecError(InputError):
