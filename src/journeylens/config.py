@@ -12,7 +12,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from journeylens.errors import ConfigError
-from journeylens.journeys.definitions import JourneyRules
+from journeylens.journeys.definitions import EXAMPLE_COSTS, JourneyRules
 from journeylens.specs.identity import IdentityRules
 from journeylens.store.names import CHANNELS
 
@@ -151,7 +151,12 @@ class Config(_Section):
             # The default journey types stay in code (docs/configuration.md shows them) until a
             # workspace declares its own; then those are written back and checked strictly.
             data["journeys"].pop("types")
-        path.write_text(_HEADER + tomli_w.dumps(data), encoding="utf-8")
+        footer = ""
+        if not self.journeys.priced():
+            # An empty table would read as "everything is free"; an example says how to set it.
+            data["journeys"].pop("costs")
+            footer = _COSTS_EXAMPLE
+        path.write_text(_HEADER + tomli_w.dumps(data) + footer, encoding="utf-8")
 
 
 _HEADER = """\
@@ -161,3 +166,10 @@ _HEADER = """\
 # changes every hashed e-mail and phone.
 
 """
+
+_COSTS_EXAMPLE = (
+    "\n# Cost to serve is not defined until you price contacts: uncomment and set your own costs\n"
+    "# (one agent-handled contact on an assisted channel; one event on any other channel).\n"
+    "# [journeys.costs]\n"
+    + "".join(f"# {channel} = {cost:g}\n" for channel, cost in EXAMPLE_COSTS.items())
+)

@@ -11,6 +11,7 @@ from journeylens.config import CONFIG_FILE
 from journeylens.errors import WorkspaceError
 from journeylens.ingest import IngestReport, IngestSpec
 from journeylens.ingest.pipeline import TableName
+from journeylens.journeys.definitions import EXAMPLE_COSTS
 from journeylens.model import BuildProgress, build_model
 from journeylens.report import write_report
 from journeylens.synth import generate_world
@@ -62,6 +63,8 @@ def run_demo(
     ws = Workspace.init(directory, force=True, timezone="UTC")
     # The synthetic world writes Dutch-style national numbers (06-...), as ground_truth.json says.
     ws.config.privacy.default_country_code = "31"
+    # The demo prices its contact centre explicitly (a new workspace has no costs until set).
+    ws.config.journeys.costs = dict(EXAMPLE_COSTS)
     ws.config.dump(ws.root / CONFIG_FILE)
     data = directory / "data"
     progress.stage("Generating synthetic customers", customers)

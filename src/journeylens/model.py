@@ -52,7 +52,7 @@ BuildProgress = Callable[[str, int, int], None]
 #: notice(one line for the user, e.g. "Building customers and journeys: 2 ingests (events) since ...")
 Notice = Callable[[str], None]
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 """Layout and rules of the derived tables. Bump it when a release changes what a build writes:
 workspaces built by another version are then rebuilt by their next analysis."""
 DERIVED_TABLES = ("customer_map", "journeys", "journey_events")

@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from journeylens._units import clock_text, duration_text
 from journeylens.cli._output import OutputFormat, err_console, render
+from journeylens.journeys.undefined import NOT_DEFINED
 
 if TYPE_CHECKING:
     from journeylens.discovery._compare import SegmentComparison
@@ -50,11 +51,25 @@ def _readable(rows: list[dict[str, Any]], what: str, asked: bool) -> list[dict[s
     return rows[:TABLE_ROWS]
 
 
+def _undefined(reasons: dict[str, str]) -> None:
+    """One line per measure shown as n/d: why it is not defined and the setting that defines it."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(name)
+    for reason, names in by_reason.items():
+        err_console.print(f"{NOT_DEFINED} {escape(', '.join(names))}: {escape(reason)}", style="yellow")
+
+
 def journeys_summary(result: JourneySummary, spec: Any) -> None:
     from journeylens.journeys.summary import DENOMINATORS
+    from journeylens.journeys.undefined import unknown_note
 
     render(result.compact(), TABLE, title=f"Journeys by {spec.by.value}: rate (95% CI) numerator/denominator")
     _dim("Denominators: " + "; ".join(f"{name}: {what}" for name, what in DENOMINATORS.items()))
+    unknown, total = result.unknown_outcomes()
+    if unknown:
+        _dim(unknown_note(unknown, total) + ".")
+    _undefined(result.reasons())
 
 
 def customer(profile: CustomerProfile, spec: Any) -> None:
@@ -158,6 +173,17 @@ def touchpoints(inventory: TouchpointInventory, spec: Any) -> None:
         "success: rate of journeys through it (95% Wilson interval); stage: where in the journey "
         "it usually happens; next: median time to the next event; --format json for every column."
     )
+    _undefined(_row_reasons(inventory.records(), ("success", "cost")))
+
+
+def _row_reasons(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, str]:
+    """The first ``<name>_reason`` of each measure in ``rows``."""
+    found: dict[str, str] = {}
+    for row in rows:
+        for name in names:
+            if row.get(f"{name}_reason"):
+                found.setdefault(name, row[f"{name}_reason"])
+    return found
 
 
 def _touchpoint_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -175,9 +201,9 @@ def _touchpoint_row(row: dict[str, Any]) -> dict[str, Any]:
         "stage": row["stage"],
         "success": f"{rate:.1%} ({row['success_lo']:.1%}-{row['success_hi']:.1%})"
         if rate is not None
-        else "",
+        else NOT_DEFINED,
         "next": duration_text(row["median_time_to_next_s"], missing=""),
-        "cost": row["cost"],
+        "cost": NOT_DEFINED if row["cost"] is None else row["cost"],
         "feedback": "; ".join(feedback),
     }
 

@@ -10,14 +10,16 @@ One row per (touchpoint, channel) that an event of a selected journey has, sorte
   ``end`` (its last event, in journeys of two or more), else ``early`` (relative position below
   1/3), ``middle`` (1/3 to 2/3) or ``late`` (above 2/3). Ties go to the earlier stage.
 - **success_rate** of the journeys through it (``success_n`` / ``success_d``, the denominator is
-  every journey through it, as in the journeys summary) with its 95% Wilson interval.
+  every journey through it whose outcome is defined, as in the journeys summary) with its 95%
+  Wilson interval; ``None`` with ``success_reason`` when no journey through it has a defined
+  outcome (their type has no success or failure criteria).
 - **median_time_to_next_s**: median seconds from its events to the next event of the same
   journey, timestamps taken to the whole second (events that end their journey have no next
   event and are left out).
 - **cost**: ``unit_cost`` is the channel's cost per contact from ``[journeys] costs``; it is charged
   exactly as the journey's ``cost_to_serve`` is: per agent-handled event on an assisted channel,
   per event on any other channel (``charged_events``, ``cost``); ``assisted_contacts`` counts the
-  agent-handled ones.
+  agent-handled ones. Without ``[journeys] costs`` both are ``None`` with ``cost_reason``.
 - **feedback**: for each metric (nps, csat, ces, rating) the number of responses and the mean
   score of feedback on this touchpoint and channel from customers whose selected journeys went
   through it (the customer is found by user id, anonymous id, or the case's journey).
@@ -36,9 +38,10 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from journeylens.discovery._result import TableResult
-from journeylens.discovery.selection import journey_log
+from journeylens.discovery.selection import journey_log, select_journeys
 from journeylens.journeys.definitions import JourneyRules
-from journeylens.journeys.summary import wilson
+from journeylens.journeys.summary import unknown_types, wilson
+from journeylens.journeys.undefined import COST_REASON, UNKNOWN_OUTCOME, outcome_reason
 from journeylens.specs.discovery import ActivityKey, InventorySpec
 from journeylens.specs.identity import ANONYMOUS, USER
 from journeylens.store import Store
@@ -60,11 +63,13 @@ SCHEMA = pa.schema(
         *((name, pa.float64()) for name in ("success_rate", "success_lo", "success_hi")),
         ("success_n", pa.int64()),
         ("success_d", pa.int64()),
+        ("success_reason", pa.string()),
         ("median_time_to_next_s", pa.float64()),
         ("assisted_contacts", pa.int64()),
         ("charged_events", pa.int64()),
         ("unit_cost", pa.float64()),
         ("cost", pa.float64()),
+        ("cost_reason", pa.string()),
         *(
             field
             for metric in METRICS
@@ -84,7 +89,8 @@ class TouchpointInventory(TableResult):
         "selected_journeys",
         "rows (records: touchpoint, channel, events, customers, journeys, journey_share, "
         "median_position, stage, success_rate, success_lo, success_hi, success_n, success_d, "
-        "median_time_to_next_s, assisted_contacts, charged_events, unit_cost, cost, "
+        "success_reason, median_time_to_next_s, assisted_contacts, charged_events, unit_cost, cost, "
+        "cost_reason, "
         "<metric>_responses, <metric>_mean for nps, csat, ces, rating)",
     )
 
@@ -114,7 +120,8 @@ class TouchpointInventory(TableResult):
 
         figure = go.Figure()
         by_channel: dict[str, list[dict[str, Any]]] = {}
-        for row in self.records():
+        # A touchpoint whose journeys have no defined outcome has no rate to place on the axis.
+        for row in (r for r in self.records() if r["success_rate"] is not None):
             by_channel.setdefault(row["channel"], []).append(row)
         for channel, rows in sorted(by_channel.items()):
             rate = [r["success_rate"] for r in rows]
@@ -137,7 +144,8 @@ class TouchpointInventory(TableResult):
                 )
             )
         return figure.update_layout(
-            title=f"Touchpoints: volume and success rate ({self.selected_journeys:,} journeys)",
+            title=f"Touchpoints: volume and success rate ({self.selected_journeys:,} journeys"
+            + (")" if by_channel else "; no outcome is defined, so there is no success rate)"),
             xaxis={"type": "log", "title": "events"},
             yaxis={"title": "success rate of journeys through it", "tickformat": ".0%"},
         )
@@ -174,7 +182,10 @@ def touchpoint_inventory(
     joined = joined.filter(joined.events >= spec.min_events)
     order = [ibis.desc("events"), ibis.asc("touchpoint"), ibis.asc("channel")]
     rows = store.execute(joined.order_by(order)).to_pylist()
-    table = pa.Table.from_pylist([_finish(r, selected) for r in rows], schema=SCHEMA)
+    unknown = outcome_reason(unknown_types(store, select_journeys(store, spec.filter)))
+    cost_reason = None if rules.priced() else COST_REASON
+    finished = [_finish(r, selected, unknown, cost_reason) for r in rows]
+    table = pa.Table.from_pylist(finished, schema=SCHEMA)
     return TouchpointInventory(table, spec, selected)
 
 
@@ -196,14 +207,17 @@ def _measures(store: Store, log: ir.Table, rules: JourneyRules) -> ir.Table:
     on_assisted = rows.channel.isin(rules.assisted_channels)
     assisted = on_assisted & rows.agent_id.notnull()
     charged = assisted | ~on_assisted
+    # Unpriced, the aggregate still needs a column (a literal has no max); the values are then
+    # reported as not defined (see _finish).
     priced = [(rows.channel == channel, cost) for channel, cost in rules.costs.items()]
-    unit = ibis.cases(*priced, else_=0.0) if priced else ibis.literal(0.0)
+    unit = ibis.cases(*(priced or [(rows.channel.isnull(), 0.0)]), else_=0.0)
     success = rows.outcome == "success"
     per = rows.group_by("touchpoint", "channel").agg(
         events=rows.count(),
         customers=rows.customer_id.nunique(),
         journeys=rows.journey_id.nunique(),
         success_n=rows.journey_id.nunique(where=success),
+        success_d=rows.journey_id.nunique(where=rows.outcome != UNKNOWN_OUTCOME),
         median_position=rel.median(),
         median_time_to_next_s=(_whole_seconds(rows._next) - _whole_seconds(rows.timestamp)).median(),
         assisted_contacts=assisted.cast("int64").sum(),
@@ -261,17 +275,17 @@ def _feedback(store: Store, log: ir.Table) -> ir.Table:
     return scoped.group_by(f_touchpoint=scoped.touchpoint, f_channel=scoped.channel).agg(**per_metric)
 
 
-def _finish(row: dict[str, Any], selected: int) -> dict[str, Any]:
+def _finish(row: dict[str, Any], selected: int, unknown: str, cost_reason: str | None) -> dict[str, Any]:
     """Rates and intervals on one aggregated row; columns in reading order."""
-    n, d = int(row["success_n"]), int(row["journeys"])
+    n, d, journeys = int(row["success_n"]), int(row["success_d"]), int(row["journeys"])
     lo, hi = wilson(n, d)
     out: dict[str, Any] = {
         "touchpoint": row["touchpoint"],
         "channel": row["channel"],
         "events": int(row["events"]),
         "customers": int(row["customers"]),
-        "journeys": d,
-        "journey_share": d / selected if selected else None,
+        "journeys": journeys,
+        "journey_share": journeys / selected if selected else None,
         "median_position": row["median_position"],
         "stage": row["stage"],
         "success_rate": n / d if d else None,
@@ -279,11 +293,13 @@ def _finish(row: dict[str, Any], selected: int) -> dict[str, Any]:
         "success_hi": hi,
         "success_n": n,
         "success_d": d,
+        "success_reason": None if d else unknown,
         "median_time_to_next_s": row["median_time_to_next_s"],
         "assisted_contacts": int(row["assisted_contacts"]),
         "charged_events": int(row["charged_events"]),
-        "unit_cost": row["unit_cost"],
-        "cost": row["cost"],
+        "unit_cost": None if cost_reason else row["unit_cost"],
+        "cost": None if cost_reason else row["cost"],
+        "cost_reason": cost_reason,
     }
     for metric in METRICS:
         out[f"{metric}_responses"] = int(row[f"{metric}_responses"] or 0)

@@ -128,6 +128,13 @@ class JourneyType(BaseModel):
 
     _check_gap = field_validator("inactivity_gap", "max_duration")(_check_duration)
 
+    def defines_outcome(self) -> bool:
+        """True when success or failure can be told: criteria, or ``resolved_without_repeat``.
+
+        A type without them has outcome ``unknown``: nothing in the data says how it ended.
+        """
+        return not (self.success.is_empty() and self.failure.is_empty()) or self.resolved_without_repeat
+
     @model_validator(mode="after")
     def _sensible(self) -> JourneyType:
         if self.start.is_empty():
@@ -220,10 +227,12 @@ def default_types() -> dict[str, JourneyType]:
     }
 
 
-DEFAULT_COSTS = {
+EXAMPLE_COSTS = {
     "call_center": 6.5, "chat": 3.2, "whatsapp": 2.8, "email": 4.0, "social": 3.5, "store": 9.0,
     "mail": 5.0, "sms": 0.1, "web": 0.02, "app": 0.02,
 }  # fmt: skip
+"""Costs per contact of a retailer's contact centre: ``journeylens init`` writes them as a commented
+example, and the demo workspace sets them. No workspace is priced until it sets ``[journeys.costs]``."""
 
 
 class JourneyRules(BaseModel):
@@ -259,8 +268,9 @@ class JourneyRules(BaseModel):
         description="Channels whose agent-handled events are assisted contacts.",
     )
     costs: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_COSTS),
-        description="Cost of one assisted contact by channel (digital events: per event).",
+        default_factory=dict,
+        description="Cost of one assisted contact by channel (other channels: per event). Empty: "
+        "cost to serve is not defined (never priced by assumed costs); channels not listed cost 0.",
     )
 
     _check_durations = field_validator(
@@ -296,6 +306,10 @@ class JourneyRules(BaseModel):
         if both:
             raise ValueError(f"channel(s) {both} are both digital and assisted; keep each in one")
         return self
+
+    def priced(self) -> bool:
+        """True when the workspace sets ``[journeys.costs]`` (else cost to serve is not defined)."""
+        return bool(self.costs)
 
     def ranked(self) -> list[tuple[str, JourneyType]]:
         """Types from the highest priority (1) down."""

@@ -4,7 +4,8 @@ Definitions (all configurable in ``[journeys]``):
 
 - **assisted contact**: an event on an assisted channel (call centre, chat, ...) handled by an
   agent (``agent_id`` present). IVR menus and chatbots without an agent are self-service.
-- **outcome**: ``success`` when an event meets the type's success criteria (or, for types with
+- **outcome**: ``unknown`` when the journey's type defines no success or failure criteria (type
+  ``other``, or a declared type without them: nothing in the data says how it ended); else ``success`` when an event meets the type's success criteria (or, for types with
   ``resolved_without_repeat``, when the journey had an assisted contact and no repeat journey of
   the same type followed within ``repeat_window``); else ``failed`` when an event meets the
   failure criteria; else ``open`` when the journey's last event is within its inactivity gap of
@@ -13,11 +14,12 @@ Definitions (all configurable in ``[journeys]``):
   attempt that ended in a call or chat); ``leakage_touchpoint`` is the last digital touchpoint
   before that contact, where the customer gave up.
 - **first-contact resolution**: exactly one assisted contact, success, and no repeat journey of the
-  same type within ``repeat_window`` on any channel (NULL without an assisted contact).
+  same type within ``repeat_window`` on any channel (NULL without an assisted contact, and when
+  the outcome is unknown).
 - **repeat contacts**: assisted contacts after the first; **transfers**: an assisted event handled
   by a different agent within ``transfer_window`` of the previous assisted event.
 - **cost to serve**: ``costs[channel]`` per assisted contact plus per event on non-assisted
-  channels (web, app, SMS, ...).
+  channels (web, app, SMS, ...); NULL when ``[journeys.costs]`` is not set (never assumed costs).
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.journeys.definitions import JourneyRules, seconds
+from journeylens.journeys.undefined import UNKNOWN_OUTCOME
 from journeylens.store._backend import json_text
 
-OUTCOMES = ("success", "failed", "abandoned", "open")
+OUTCOMES = ("success", "failed", "abandoned", "open", UNKNOWN_OUTCOME)
 
 
 def _by_type(journey_type: ir.StringValue, values: dict[str, object], default: object) -> ir.Value:
@@ -65,8 +68,8 @@ def journey_outcomes(assigned: ir.Table, events: ir.Table, rules: JourneyRules) 
         ibis.literal(False),
         *((ev.journey_type == name) & jt.failure.matches(ev, prop) for name, jt in rules.types.items()),
     )
-    cost_table = rules.costs
-    cost = ibis.cases(*((ev.channel == ch, c) for ch, c in cost_table.items()), else_=0.0)
+    priced = [(ev.channel == ch, c) for ch, c in rules.costs.items()]
+    cost = ibis.cases(*priced, else_=0.0) if priced else ibis.literal(0.0)
     charged = assisted | ~ev.channel.isin(rules.assisted_channels)
     flagged = ev.mutate(
         _digital=digital,
@@ -164,16 +167,23 @@ def _with_outcome(per: ir.Table, rules: JourneyRules) -> ir.Table:
         (is_open, "open"),
         else_="abandoned",
     )
+    defined = _by_type(per.journey_type, {n: t.defines_outcome() for n, t in rules.types.items()}, False)
+    outcome = ibis.ifelse(defined, outcome, UNKNOWN_OUTCOME)
     resolved_at = ibis.coalesce(per._success_at, ibis.ifelse(resolved_quietly, per._last_contact, None))
     contacts = per.assisted_contacts
+    # Without configured costs there is no cost to serve (zero would be a claim the data never made).
+    cost = per.cost_to_serve if rules.priced() else ibis.null("float64")
     return per.mutate(
         outcome=outcome,
         duration_s=end_s - start_s,
         repeat_contacts=ibis.greatest(contacts - 1, 0),
         repeat_journey=repeated,
         transfers=per.transfers.fill_null(0),
-        first_contact_resolution=ibis.ifelse(contacts > 0, (contacts == 1) & success & ~repeated, None),
+        first_contact_resolution=ibis.ifelse(
+            (contacts > 0) & defined, (contacts == 1) & success & ~repeated, None
+        ),
         time_to_resolution_s=resolved_at.epoch_seconds() - start_s,
+        cost_to_serve=cost,
     ).select(*JOURNEY_COLUMNS)
 
 

@@ -3,6 +3,11 @@
 Every rate has its numerator, its denominator (named: a leakage rate is over journeys that
 used a digital channel, a first-contact-resolution rate over journeys with an assisted contact)
 and a 95% Wilson score interval; the mean cost to serve has a normal-approximation interval.
+
+Undefined is never zero (see :mod:`journeylens.journeys.undefined`): outcome rates are over the
+journeys whose outcome is defined (``unknown_outcomes`` counts the others), a rate without a
+denominator is ``None`` with ``<rate>_reason`` saying why and what setting defines it, and cost
+is ``None`` with ``cost_reason`` until ``[journeys.costs]`` is set.
 The grouping is one Ibis aggregation; only the handful of aggregated rows reach Python.
 """
 
@@ -16,6 +21,13 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from journeylens.journeys.build import require_journeys
+from journeylens.journeys.undefined import (
+    COST_REASON,
+    NOT_DEFINED,
+    OUTCOME_METRICS,
+    UNKNOWN_OUTCOME,
+    outcome_reason,
+)
 from journeylens.specs.identity import USER
 from journeylens.specs.summary import JourneySummarySpec, Period, SummaryBy
 from journeylens.store import Store
@@ -29,12 +41,13 @@ __all__ = ["DENOMINATORS", "JourneySummary", "JourneySummarySpec", "Period", "Su
 # (rate name, numerator condition, denominator condition) over journey columns.
 def _rates(j: ir.Table) -> list[tuple[str, ir.BooleanValue, ir.BooleanValue]]:
     every = j.journey_id.notnull()
+    defined = j.outcome != UNKNOWN_OUTCOME
     contacted = j.assisted_contacts > 0
     return [
-        ("success", j.outcome == "success", every),
-        ("abandoned", j.outcome == "abandoned", every),
+        ("success", j.outcome == "success", defined),
+        ("abandoned", j.outcome == "abandoned", defined),
         ("leakage", j.leakage, j.digital_events > 0),
-        ("first_contact_resolution", j.first_contact_resolution.fill_null(False), contacted),
+        ("first_contact_resolution", j.first_contact_resolution.fill_null(False), contacted & defined),
         ("repeat_contact", j.repeat_contacts > 0, contacted),
         ("repeat_journey", j.repeat_journey, every),
     ]
@@ -59,11 +72,13 @@ class JourneySummary:
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
         "group",
         "journeys",
-        "<rate>_rate, <rate>_n, <rate>_d, <rate>_lo, <rate>_hi for success, abandoned, leakage, "
-        "first_contact_resolution, repeat_contact, repeat_journey",
+        "unknown_outcomes",
+        "<rate>_rate, <rate>_n, <rate>_d, <rate>_lo, <rate>_hi, <rate>_reason for success, abandoned, "
+        "leakage, first_contact_resolution, repeat_contact, repeat_journey",
         "cost_mean",
         "cost_half_width",
         "cost_total",
+        "cost_reason",
         "median_duration_h",
     )
 
@@ -90,24 +105,41 @@ class JourneySummary:
                 out.append({
                     "group": group,
                     "measure": name,
-                    "value": "-" if rate is None else f"{rate:.1%}",
+                    "value": NOT_DEFINED if rate is None else f"{rate:.1%}",
                     "95% CI": "" if rate is None else f"{row[f'{name}_lo']:.1%}-{row[f'{name}_hi']:.1%}",
                     "n/d": f"{row[f'{name}_n']:,}/{row[f'{name}_d']:,}",
                 })  # fmt: skip
+            mean = row["cost_mean"]
             out.append({
-                "group": group, "measure": "cost_to_serve (mean)", "value": f"{row['cost_mean']:.2f}",
-                "95% CI": f"±{row['cost_half_width']:.2f}", "n/d": f"total {row['cost_total']:,.0f}",
+                "group": group, "measure": "cost_to_serve (mean)",
+                "value": NOT_DEFINED if mean is None else f"{mean:.2f}",
+                "95% CI": "" if mean is None else f"±{row['cost_half_width']:.2f}",
+                "n/d": "" if mean is None else f"total {row['cost_total']:,.0f}",
             })  # fmt: skip
             hours = row["median_duration_h"]
             out.append({"group": group, "measure": "median duration (h)", "value": f"{hours}"})
         return out
 
+    def reasons(self) -> dict[str, str]:
+        """Each measure that is not defined in some group, with why and the setting that defines it."""
+        found: dict[str, str] = {}
+        for row in self.rows:
+            for name in [*(n for n, _ in _RATE_NAMES), "cost"]:
+                reason = row.get(f"{name}_reason")
+                if reason:
+                    found.setdefault(name, reason)
+        return found
+
+    def unknown_outcomes(self) -> tuple[int, int]:
+        """(journeys with an unknown outcome, all journeys) over the groups."""
+        return sum(r["unknown_outcomes"] for r in self.rows), sum(r["journeys"] for r in self.rows)
+
 
 _RATE_NAMES = [
-    ("success", "all journeys"),
-    ("abandoned", "all journeys"),
+    ("success", "journeys with a defined outcome"),
+    ("abandoned", "journeys with a defined outcome"),
     ("leakage", "journeys that used a digital channel"),
-    ("first_contact_resolution", "journeys with an assisted contact"),
+    ("first_contact_resolution", "journeys with an assisted contact and a defined outcome"),
     ("repeat_contact", "journeys with an assisted contact"),
     ("repeat_journey", "all journeys"),
 ]
@@ -151,33 +183,56 @@ def journey_summary(store: Store, spec: JourneySummarySpec | None = None) -> Jou
     if spec.journey_type is not None:
         journeys = journeys.filter(journeys.journey_type == spec.journey_type)
     grouped = _group_column(store, journeys, spec)
-    metrics: dict[str, ir.Value] = {"journeys": grouped.count()}
+    unknown = grouped.outcome == UNKNOWN_OUTCOME
+    metrics: dict[str, ir.Value] = {
+        "journeys": grouped.count(),
+        "unknown_outcomes": unknown.cast("int64").sum(),
+    }
     for name, num, den in _rates(grouped):
         metrics[f"{name}_n"] = (num & den).cast("int64").sum()
         metrics[f"{name}_d"] = den.cast("int64").sum()
+    metrics["cost_n"] = grouped.cost_to_serve.count()
     metrics["cost_mean"] = grouped.cost_to_serve.mean()
     metrics["cost_std"] = grouped.cost_to_serve.std()
     metrics["cost_total"] = grouped.cost_to_serve.sum()
     metrics["median_duration_s"] = grouped.duration_s.median()
     table = grouped.group_by(grouped.group.fill_null(UNKNOWN).name("group")).agg(**metrics)
     rows = store.execute(table.order_by("group")).to_pylist()
-    return JourneySummary(spec, [_finish(row) for row in rows])
+    undefined = unknown_types(store, journeys) if any(row["unknown_outcomes"] for row in rows) else []
+    return JourneySummary(spec, [_finish(row, undefined) for row in rows])
 
 
-def _finish(row: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"group": row["group"], "journeys": row["journeys"]}
+def unknown_types(store: Store, journeys: ir.Table) -> list[str]:
+    """The journey types (of ``journeys``) whose outcome is unknown: they define no criteria."""
+    which = journeys.filter(journeys.outcome == UNKNOWN_OUTCOME).select("journey_type").distinct()
+    return sorted(str(t) for t in store.execute(which).column(0).to_pylist())
+
+
+def rate_reason(name: str, d: int, unknown: int, types: list[str]) -> str | None:
+    """Why rate ``name`` has no value (``None`` when its denominator ``d`` has journeys)."""
+    if d:
+        return None
+    if name in OUTCOME_METRICS and unknown:
+        return outcome_reason(types)
+    return f"not defined: no {DENOMINATORS[name]} in this group"
+
+
+def _finish(row: dict[str, Any], types: list[str]) -> dict[str, Any]:
+    unknown = int(row["unknown_outcomes"] or 0)
+    out: dict[str, Any] = {"group": row["group"], "journeys": row["journeys"], "unknown_outcomes": unknown}
     for name, _ in _RATE_NAMES:
         n, d = int(row[f"{name}_n"] or 0), int(row[f"{name}_d"] or 0)
         lo, hi = wilson(n, d)
         out.update({
             f"{name}_rate": n / d if d else None, f"{name}_n": n, f"{name}_d": d,
-            f"{name}_lo": lo, f"{name}_hi": hi,
+            f"{name}_lo": lo, f"{name}_hi": hi, f"{name}_reason": rate_reason(name, d, unknown, types),
         })  # fmt: skip
-    count = int(row["journeys"])
+    priced = int(row["cost_n"] or 0)
     std = float(row["cost_std"] or 0.0)
-    out["cost_mean"] = float(row["cost_mean"] or 0.0)
-    out["cost_half_width"] = Z95 * std / math.sqrt(count) if count > 1 else 0.0
-    out["cost_total"] = float(row["cost_total"] or 0.0)
+    out["cost_mean"] = float(row["cost_mean"]) if priced else None
+    out["cost_half_width"] = (Z95 * std / math.sqrt(priced) if priced > 1 else 0.0) if priced else None
+    out["cost_total"] = float(row["cost_total"] or 0.0) if priced else None
+    out["cost_reason"] = None if priced else COST_REASON
     median = row["median_duration_s"]
     out["median_duration_h"] = round(float(median) / 3600, 2) if median is not None else None
     return out

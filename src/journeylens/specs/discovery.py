@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from journeylens._units import parse_instant
 from journeylens.analyses._options import Cli
 
-OUTCOMES = ("success", "failed", "abandoned", "open")
+OUTCOMES = ("success", "failed", "abandoned", "open", "unknown")
+"""Journey outcomes (``journeylens.journeys.outcomes.OUTCOMES``, kept here without the engine)."""
 DEFAULT_METRICS = ("success", "leakage", "duration_s", "cost_to_serve")
 MAX_STEPS = 20
 MAX_TOP = 100

@@ -1,0 +1,54 @@
+"""What the data does not define, why, and the setting that would define it.
+
+Undefined is never zero. A journey of a type with no success or failure criteria has outcome
+``unknown``; every rate over outcomes (success, abandoned, first-contact resolution) is taken over
+the journeys whose outcome is defined, and is ``None`` when there are none. Cost to serve is
+``None`` until the workspace sets ``[journeys.costs]``.
+
+Every surface shows the same sentence: the CLI prints ``n/d`` in the cell and the reason under
+the table; JSON carries ``null`` and, in the same record, ``<metric>_reason`` (``reason`` in
+records that name their ``metric``); the report writes the sentence instead of a number or chart.
+
+Example:
+    >>> outcome_reason(["other"])[:37]
+    'no outcome is defined: journey type o'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+UNKNOWN_OUTCOME = "unknown"
+"""The outcome of a journey whose type defines neither success nor failure."""
+OUTCOME_METRICS = ("success", "abandoned", "first_contact_resolution")
+"""Rates over outcomes: not defined for journeys whose outcome is unknown."""
+NOT_DEFINED = "n/d"
+"""What a terminal cell shows for a value the data does not define."""
+
+OUTCOME_FIX = (
+    "declare journey types with outcome criteria in journeylens.toml, e.g. [journeys.types.NAME] "
+    'with priority = 1, start.touchpoints = ["..."] and success.touchpoints = ["..."] '
+    '(or failure.touchpoints = ["..."])'
+)
+COST_REASON = (
+    "cost to serve is not defined: no costs are configured. Price one contact per channel in "
+    "journeylens.toml, e.g. [journeys.costs] call_center = 6.5, chat = 3.2, web = 0.02"
+)
+
+
+def outcome_reason(types: Iterable[str] = ()) -> str:
+    """Why an outcome rate is not defined, naming the journey types without criteria."""
+    names = sorted(set(types))
+    which = f"journey type{'s' if len(names) > 1 else ''} {', '.join(names)}" if names else "the journey types"
+    return (
+        f"no outcome is defined: {which} {'have' if len(names) > 1 else 'has'} no success or failure "
+        f"criteria (other = journeys no declared type claims); {OUTCOME_FIX}"
+    )
+
+
+def unknown_note(unknown: int, total: int) -> str:
+    """The denominator note when some journeys of a selection have no defined outcome."""
+    return (
+        f"{unknown:,} of {total:,} journeys have no defined outcome (their type has no success or "
+        "failure criteria); outcome rates are over the other journeys"
+    )
