@@ -124,7 +124,7 @@ def variants(result: Variants, spec: Any) -> None:
             "share": f"{r['share']:.1%}",
             "cumulative": f"{r['coverage']:.1%}",
             "median time": duration_text(r["median_duration_s"]),
-            "success": f"{r['success_rate']:.0%}",
+            "success": NOT_DEFINED if r["success_rate"] is None else f"{r['success_rate']:.0%}",
             "steps": ARROW.join(r["steps"]),
         }
         for r in rows
@@ -136,6 +136,7 @@ def variants(result: Variants, spec: Any) -> None:
         f"{len(rows):,} of {t['variants']:,} variants, covering {covered:.1%} of "
         f"{t['journeys']:,} journeys ({spec.filter.describe()})."
     )
+    _undefined(_row_reasons(rows, ("success",)))
 
 
 def paths(result: PathsResult, spec: Any) -> None:
@@ -213,6 +214,7 @@ def segments(result: SegmentComparison, spec: Any) -> None:
     render(result.groups, TABLE, title=f"Groups ({what})")
     title = "value [95% CI] n/d; diff vs baseline [95% CI]; test, p, q (Benjamini-Hochberg)"
     render([_comparison_row(row, result.dimension) for row in result.records()], TABLE, title=title)
+    _undefined({row["metric"]: row["reason"] for row in result.records() if row["reason"]})
     if "reference_date" in result.context:
         when = result.context["reference_date"]
         _dim(f"Reference date of the cohort: {when:%Y-%m-%d %H:%M} UTC")
@@ -237,11 +239,11 @@ def _comparison_row(row: dict[str, Any], dimension: str) -> dict[str, Any]:
 
 
 def _pct(value: float | None, signed: bool = False) -> str:
-    return "-" if value is None else (f"{value:+.1%}" if signed else f"{value:.1%}")
+    return NOT_DEFINED if value is None else (f"{value:+.1%}" if signed else f"{value:.1%}")
 
 
 def _num(value: float | None, signed: bool = False) -> str:
-    return "-" if value is None else (f"{value:+,.2f}" if signed else f"{value:,.2f}")
+    return NOT_DEFINED if value is None else (f"{value:+,.2f}" if signed else f"{value:,.2f}")
 
 
 def _ci(lo: float | None, hi: float | None, show: Any) -> str:

@@ -36,6 +36,7 @@ from journeylens.discovery._result import TableResult
 from journeylens.discovery.selection import EmptySelectionError, JourneyFilter, select_journeys
 from journeylens.errors import InputError
 from journeylens.journeys.summary import DENOMINATORS, _rates, wilson
+from journeylens.journeys.undefined import COST_REASON, OUTCOME_METRICS, outcome_reason
 from journeylens.store import Store
 
 if TYPE_CHECKING:
@@ -227,6 +228,13 @@ class RateMetric:
     about: str
     kind: str = "rate"
 
+    @property
+    def undefined(self) -> str:
+        """Why the rate has no value in a group without a denominator."""
+        if self.name in OUTCOME_METRICS:
+            return outcome_reason()
+        return f"not defined: no {DENOMINATORS[self.name]} in this group"
+
     def aggregations(self, j: ir.Table) -> dict[str, ir.Value]:
         num, den = next((n, d) for name, n, d in _rates(j) if name == self.name)
         return {
@@ -246,6 +254,12 @@ class MeanMetric:
     about: str
     fill: float | None = None
     kind: str = "mean"
+    reason: str = "not defined: no journey in this group has a value"
+
+    @property
+    def undefined(self) -> str:
+        """Why the mean has no value in a group without values."""
+        return self.reason
 
     def aggregations(self, j: ir.Table) -> dict[str, ir.Value]:
         column = j[self.name].cast("float64")
@@ -268,7 +282,7 @@ METRICS: dict[str, Metric] = {
     "duration_s": MeanMetric("duration_s", "seconds from first to last event, per journey"),
     "touchpoints": MeanMetric("touchpoints", "events per journey"),
     "channel_switches": MeanMetric("channel_switches", "channel changes per journey"),
-    "cost_to_serve": MeanMetric("cost_to_serve", "cost to serve per journey"),
+    "cost_to_serve": MeanMetric("cost_to_serve", "cost to serve per journey", reason=COST_REASON),
     "value": MeanMetric("value", "money per journey (none counts as 0)", fill=0.0),
 }
 
@@ -381,9 +395,10 @@ def _row(
     lo, hi = own.interval()
     rate = isinstance(own, Proportion)
     test = compare(own, base) if base is not None else NO_TEST
+    value = own.rate if isinstance(own, Proportion) else own.value
     return {
         dimension: group, "baseline": baseline, "metric": metric.name, "kind": metric.kind,
-        "about": metric.about, "value": own.rate if isinstance(own, Proportion) else own.value,
+        "about": metric.about, "value": value, "reason": metric.undefined if value is None else None,
         "lo": lo, "hi": hi,
         "n": own.successes if isinstance(own, Proportion) else own.count,
         "d": own.trials if isinstance(own, Proportion) else None,
@@ -404,7 +419,8 @@ class SegmentComparison(TableResult):
     (``lo``, ``hi``), ``n``/``d`` (numerator/denominator of a rate; ``n`` values of a mean, with
     ``sd``), and against ``baseline``: ``diff`` (group - baseline) with its interval, ``test``
     (``z``, ``fisher`` or ``welch``), ``statistic``, raw ``p``, Benjamini-Hochberg ``q`` over all
-    tests of the table, and ``significant`` (q < 0.05). ``groups`` holds the sizes.
+    tests of the table, and ``significant`` (q < 0.05). ``groups`` holds the sizes. A value the
+    data does not define (no outcome criteria, no costs configured) is ``None`` with ``reason``.
     """
 
     #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
@@ -412,7 +428,7 @@ class SegmentComparison(TableResult):
         "cohort or periods, baseline, reference_date, filter",
         "dimension",
         "groups (records: segment, members, customers, journeys)",
-        "rows (records: segment, baseline, metric, kind, about, value, lo, hi, n, d, sd, "
+        "rows (records: segment, baseline, metric, kind, about, value, reason, lo, hi, n, d, sd, "
         "baseline_value, diff, diff_lo, diff_hi, test, statistic, p, q, significant)",
     )
 

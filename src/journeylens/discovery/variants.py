@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import ibis
 import ibis.common.exceptions as ibis_errors
 import ibis.expr.types as ir
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from journeylens._units import duration_text
 from journeylens.discovery._result import TableResult
-from journeylens.discovery.selection import EmptySelectionError, journey_log
-from journeylens.journeys.summary import Z95
+from journeylens.discovery.selection import EmptySelectionError, journey_log, select_journeys
+from journeylens.journeys.summary import Z95, unknown_types
+from journeylens.journeys.undefined import UNKNOWN_OUTCOME, outcome_reason
 from journeylens.specs.discovery import VariantSpec
 from journeylens.store import Store
 
@@ -36,7 +38,9 @@ PLOT_LIMIT = 30
 class Variants(TableResult):
     """Variants, one row each: rank, steps (list of activities), length, count, share, coverage
     (cumulative share up to this variant), median_duration_s (first to last event), successes,
-    success_rate and its 95% Wilson interval (success_ci_low, success_ci_high) over ``count``.
+    success_rate and its 95% Wilson interval (success_ci_low, success_ci_high) over
+    ``outcomes_defined`` (its journeys whose outcome is not ``unknown``); the rate is ``None`` with
+    ``success_reason`` when none of them has a defined outcome.
 
     ``totals``: journeys and variants in the selection, and what the listed rows cover.
     """
@@ -47,7 +51,8 @@ class Variants(TableResult):
         "filter",
         "totals (object: journeys, variants, shown, shown_journeys, coverage)",
         "variants (records: rank, steps (list of activities), length, count, share, coverage, "
-        "median_duration_s, successes, success_rate, success_ci_low, success_ci_high)",
+        "median_duration_s, successes, outcomes_defined, success_rate, success_ci_low, success_ci_high, "
+        "success_reason)",
     )
 
     totals: dict[str, Any]
@@ -70,7 +75,11 @@ class Variants(TableResult):
         hover = [
             f"{ARROW.join(r['steps'])}<br>{r['count']:,} journeys ({r['share']:.1%}), cumulative "
             f"{r['coverage']:.1%}<br>median duration {duration_text(r['median_duration_s'])}"
-            f"<br>success {r['success_rate']:.1%} of {r['count']:,}"
+            + (
+                f"<br>success {r['success_rate']:.1%} of {r['outcomes_defined']:,}"
+                if r["success_rate"] is not None
+                else "<br>success not defined (unknown outcomes)"
+            )
             for r in rows
         ]
         fig = go.Figure(
@@ -121,7 +130,16 @@ def variants(store: Store, spec: VariantSpec | None = None) -> Variants:
         "shown_journeys": covered,
         "coverage": covered / journeys,
     }
-    return Variants(table=table.drop_columns(["journeys_total", "variants_total"]), totals=totals, spec=spec)
+    table = table.drop_columns(["journeys_total", "variants_total"])
+    if pc.any(pc.equal(table["outcomes_defined"], 0)).as_py():
+        reason = outcome_reason(unknown_types(store, select_journeys(store, spec.filter)))
+        undefined = pc.equal(table["outcomes_defined"], 0)
+        table = table.append_column(
+            "success_reason", pc.if_else(undefined, pa.scalar(reason), pa.scalar(None, pa.string()))
+        )
+    else:
+        table = table.append_column("success_reason", pa.nulls(table.num_rows, pa.string()))
+    return Variants(table=table, totals=totals, spec=spec)
 
 
 def variant_query(backend: BaseBackend, log: ir.Table, spec: VariantSpec) -> ir.Table:
@@ -130,11 +148,13 @@ def variant_query(backend: BaseBackend, log: ir.Table, spec: VariantSpec) -> ir.
         steps=_ordered_activities(backend, log),
         duration_s=log.timestamp.max().delta(log.timestamp.min(), unit="microsecond").cast("float64") / 1e6,
         success=(log.outcome == "success").any(),
+        defined=(log.outcome != UNKNOWN_OUTCOME).any(),
     )
     grouped = per_journey.group_by("steps").agg(
         count=per_journey.count(),
         median_duration_s=per_journey.duration_s.median().cast("float64"),
         successes=per_journey.success.cast("int64").sum(),
+        outcomes_defined=per_journey.defined.cast("int64").sum(),
     )
     order = [ibis.desc(grouped["count"]), grouped.steps]
     running = ibis.window(order_by=order, preceding=None, following=0)
@@ -151,7 +171,9 @@ def variant_query(backend: BaseBackend, log: ir.Table, spec: VariantSpec) -> ir.
     kept = kept.order_by("rank")
     if spec.limit is not None:
         kept = kept.limit(spec.limit)
-    low, high = _wilson(kept.successes, kept["count"])
+    defined = kept.outcomes_defined
+    low, high = _wilson(kept.successes, defined)
+    some = defined > 0
     return kept.select(
         "rank",
         "steps",
@@ -161,9 +183,10 @@ def variant_query(backend: BaseBackend, log: ir.Table, spec: VariantSpec) -> ir.
         coverage=kept.cumulative / kept.journeys_total,
         median_duration_s=kept.median_duration_s,
         successes=kept.successes,
-        success_rate=kept.successes / kept["count"],
-        success_ci_low=low,
-        success_ci_high=high,
+        outcomes_defined=defined,
+        success_rate=ibis.ifelse(some, kept.successes / defined, ibis.null("float64")),
+        success_ci_low=ibis.ifelse(some, low, ibis.null("float64")),
+        success_ci_high=ibis.ifelse(some, high, ibis.null("float64")),
         journeys_total=kept.journeys_total.cast("int64"),
         variants_total=kept.variants_total.cast("int64"),
     )

@@ -39,9 +39,9 @@ COST_REASON = (
 def outcome_reason(types: Iterable[str] = ()) -> str:
     """Why an outcome rate is not defined, naming the journey types without criteria."""
     names = sorted(set(types))
-    which = f"journey type{'s' if len(names) > 1 else ''} {', '.join(names)}" if names else "the journey types"
+    which = f"journey type{'s' if len(names) > 1 else ''} {', '.join(names)}" if names else "their journey types"
     return (
-        f"no outcome is defined: {which} {'have' if len(names) > 1 else 'has'} no success or failure "
+        f"no outcome is defined: {which} {'has' if len(names) == 1 else 'have'} no success or failure "
         f"criteria (other = journeys no declared type claims); {OUTCOME_FIX}"
     )
 
