@@ -170,6 +170,5 @@ _HEADER = """\
 _COSTS_EXAMPLE = (
     "\n# Cost to serve is not defined until you price contacts: uncomment and set your own costs\n"
     "# (one agent-handled contact on an assisted channel; one event on any other channel).\n"
-    "# [journeys.costs]\n"
-    + "".join(f"# {channel} = {cost:g}\n" for channel, cost in EXAMPLE_COSTS.items())
+    "# [journeys.costs]\n" + "".join(f"# {channel} = {cost:g}\n" for channel, cost in EXAMPLE_COSTS.items())
 )

@@ -99,7 +99,9 @@ def run_demo(
     # Through build_model, so the build is recorded and later analyses find the model fresh.
     summary = build_model(ws.store, ws.config, progress=_steps(progress))
     progress.stage("Writing the report", None)
-    report = write_report(ws.store, directory / "report.html", title="JourneyLens demo")
+    report = write_report(
+        ws.store, directory / "report.html", title="JourneyLens demo", rules=ws.config.journeys
+    )
     ws.close()
     return DemoResult(directory, data, report, reports, summary.journeys)
 

@@ -143,9 +143,8 @@ class Workspace(WorkspaceAnalyses):
 
         if self.store.count("events"):  # an empty workspace still gets its (empty) report
             self.ensure_model(build=build, progress=progress, notice=notice)
-        return write_report(
-            self.store, Path(out) if out is not None else self.root / "report.html", title=title
-        )
+        path = Path(out) if out is not None else self.root / "report.html"
+        return write_report(self.store, path, title=title, rules=self.config.journeys)
 
     def run_analysis(self, analysis: Analysis, spec: BaseModel) -> Any:
         """Run a registered analysis on a ready spec (the model must be fresh; see ``analysis``)."""

@@ -225,7 +225,7 @@ ANALYSES: dict[str, Analysis] = {
             result=f"{_D}._compare:SegmentComparison",
             view=f"{_V}:segments",
             example='ws.segments(cohort="did:channel=chat:30d").to_pandas()',
-            part=ReportPart("Segments", f"{_P}:segments_part"),
+            part=ReportPart("Segments", "journeylens.report.segments:segments_part"),
         ),
         Analysis(
             name="export xes",

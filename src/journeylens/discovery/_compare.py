@@ -35,7 +35,7 @@ import pyarrow as pa
 from journeylens.discovery._result import TableResult
 from journeylens.discovery.selection import EmptySelectionError, JourneyFilter, select_journeys
 from journeylens.errors import InputError
-from journeylens.journeys.summary import DENOMINATORS, _rates, wilson
+from journeylens.journeys.summary import DENOMINATORS, _rates, rate_reason, wilson
 from journeylens.journeys.undefined import COST_REASON, OUTCOME_METRICS, outcome_reason
 from journeylens.store import Store
 
@@ -233,7 +233,7 @@ class RateMetric:
         """Why the rate has no value in a group without a denominator."""
         if self.name in OUTCOME_METRICS:
             return outcome_reason()
-        return f"not defined: no {DENOMINATORS[self.name]} in this group"
+        return rate_reason(self.name, 0, 0, []) or ""
 
     def aggregations(self, j: ir.Table) -> dict[str, ir.Value]:
         num, den = next((n, d) for name, n, d in _rates(j) if name == self.name)
@@ -254,7 +254,7 @@ class MeanMetric:
     about: str
     fill: float | None = None
     kind: str = "mean"
-    reason: str = "not defined: no journey in this group has a value"
+    reason: str = "no journey in this group has a value"
 
     @property
     def undefined(self) -> str:

@@ -5,7 +5,8 @@ Definitions (all configurable in ``[journeys]``):
 - **assisted contact**: an event on an assisted channel (call centre, chat, ...) handled by an
   agent (``agent_id`` present). IVR menus and chatbots without an agent are self-service.
 - **outcome**: ``unknown`` when the journey's type defines no success or failure criteria (type
-  ``other``, or a declared type without them: nothing in the data says how it ended); else ``success`` when an event meets the type's success criteria (or, for types with
+  ``other``, or a declared type without them: nothing in the data says how it ended); else
+  ``success`` when an event meets the type's success criteria (or, for types with
   ``resolved_without_repeat``, when the journey had an assisted contact and no repeat journey of
   the same type followed within ``repeat_window``); else ``failed`` when an event meets the
   failure criteria; else ``open`` when the journey's last event is within its inactivity gap of

@@ -23,6 +23,7 @@ import pyarrow as pa
 from journeylens.journeys.build import require_journeys
 from journeylens.journeys.undefined import (
     COST_REASON,
+    NO_CUSTOMER_REASON,
     NOT_DEFINED,
     OUTCOME_METRICS,
     UNKNOWN_OUTCOME,
@@ -40,7 +41,8 @@ __all__ = ["DENOMINATORS", "JourneySummary", "JourneySummarySpec", "Period", "Su
 
 # (rate name, numerator condition, denominator condition) over journey columns.
 def _rates(j: ir.Table) -> list[tuple[str, ir.BooleanValue, ir.BooleanValue]]:
-    every = j.journey_id.notnull()
+    # A repeat journey is the same customer coming back: only journeys of a known customer can tell.
+    known = j.customer_id.notnull()
     defined = j.outcome != UNKNOWN_OUTCOME
     contacted = j.assisted_contacts > 0
     return [
@@ -49,7 +51,7 @@ def _rates(j: ir.Table) -> list[tuple[str, ir.BooleanValue, ir.BooleanValue]]:
         ("leakage", j.leakage, j.digital_events > 0),
         ("first_contact_resolution", j.first_contact_resolution.fill_null(False), contacted & defined),
         ("repeat_contact", j.repeat_contacts > 0, contacted),
-        ("repeat_journey", j.repeat_journey, every),
+        ("repeat_journey", j.repeat_journey, known),
     ]
 
 
@@ -141,7 +143,7 @@ _RATE_NAMES = [
     ("leakage", "journeys that used a digital channel"),
     ("first_contact_resolution", "journeys with an assisted contact and a defined outcome"),
     ("repeat_contact", "journeys with an assisted contact"),
-    ("repeat_journey", "all journeys"),
+    ("repeat_journey", "journeys of a known customer"),
 ]
 DENOMINATORS = dict(_RATE_NAMES)
 
@@ -214,7 +216,9 @@ def rate_reason(name: str, d: int, unknown: int, types: list[str]) -> str | None
         return None
     if name in OUTCOME_METRICS and unknown:
         return outcome_reason(types)
-    return f"not defined: no {DENOMINATORS[name]} in this group"
+    if name == "repeat_journey":
+        return NO_CUSTOMER_REASON
+    return f"no {DENOMINATORS[name]} in this group"
 
 
 def _finish(row: dict[str, Any], types: list[str]) -> dict[str, Any]:

@@ -10,8 +10,8 @@ the table; JSON carries ``null`` and, in the same record, ``<metric>_reason`` (`
 records that name their ``metric``); the report writes the sentence instead of a number or chart.
 
 Example:
-    >>> outcome_reason(["other"])[:37]
-    'no outcome is defined: journey type o'
+    >>> outcome_reason(["other"])[:52]
+    'journey type other has no success or failure criter'
 """
 
 from __future__ import annotations
@@ -31,18 +31,25 @@ OUTCOME_FIX = (
     '(or failure.touchpoints = ["..."])'
 )
 COST_REASON = (
-    "cost to serve is not defined: no costs are configured. Price one contact per channel in "
-    "journeylens.toml, e.g. [journeys.costs] call_center = 6.5, chat = 3.2, web = 0.02"
+    "no costs are configured; price one contact per channel in journeylens.toml, e.g. "
+    "[journeys.costs] call_center = 6.5, chat = 3.2, web = 0.02"
+)
+
+NO_CUSTOMER_REASON = (
+    "no journey has a customer identifier (each case is its own journey), so nobody can be seen "
+    "coming back; map a customer column to user_id when ingesting (--map user_id=COLUMN)"
 )
 
 
 def outcome_reason(types: Iterable[str] = ()) -> str:
     """Why an outcome rate is not defined, naming the journey types without criteria."""
     names = sorted(set(types))
-    which = f"journey type{'s' if len(names) > 1 else ''} {', '.join(names)}" if names else "their journey types"
+    which = (
+        f"journey type{'s' if len(names) > 1 else ''} {', '.join(names)}" if names else "their journey types"
+    )
     return (
-        f"no outcome is defined: {which} {'has' if len(names) == 1 else 'have'} no success or failure "
-        f"criteria (other = journeys no declared type claims); {OUTCOME_FIX}"
+        f"{which} {'has' if len(names) == 1 else 'have'} no success or failure criteria, so no outcome "
+        f"is known (other = journeys no declared type claims); {OUTCOME_FIX}"
     )
 
 

@@ -30,14 +30,14 @@ from journeylens.analyses import ANALYSES, ReportPart, load
 from journeylens.discovery.dfg import ProcessMap, process_map
 from journeylens.discovery.funnel import FunnelResult, FunnelSpec, FunnelUnit, funnel
 from journeylens.discovery.paths import PathsResult, paths
-from journeylens.discovery.segments import RfmRules, SegmentComparisonSpec, compare_segments
 from journeylens.discovery.selection import journey_log
 from journeylens.discovery.touchpoints import touchpoint_inventory
 from journeylens.discovery.variants import ARROW, variants
 from journeylens.errors import JourneyLensError, NotFoundError
 from journeylens.journeys.build import require_journeys
 from journeylens.journeys.definitions import JourneyRules
-from journeylens.report.journeys import rate_cell
+from journeylens.journeys.undefined import COST_REASON
+from journeylens.report.journeys import NOT_DEFINED, rate_cell
 from journeylens.report.sections import Section
 from journeylens.specs.discovery import InventorySpec, JourneyFilter, MapSpec, PathsSpec, VariantSpec
 from journeylens.store import Store
@@ -76,8 +76,9 @@ class Scope:
     support: JourneyFilter
     support_kind: str
     rules: JourneyRules
-    cost_to_serve: float
-    """Total cost to serve of every journey (the touchpoint inventory's denominator)."""
+    cost_to_serve: float | None
+    """Total cost to serve of every journey (the touchpoint inventory's denominator); None when the
+    journeys were built without costs."""
 
 
 def _declared_parts() -> list[ReportPart]:
@@ -85,7 +86,7 @@ def _declared_parts() -> list[ReportPart]:
     return [a.part for a in ANALYSES.values() if a.part is not None]
 
 
-def _scope(types: dict[str, int], cost_to_serve: float) -> Scope:
+def _scope(types: dict[str, int], cost_to_serve: float | None, rules: JourneyRules | None) -> Scope:
     def pick(name: str) -> tuple[JourneyFilter, str, int]:
         if name in types:
             return JourneyFilter(journey_type=[name]), name, types[name]
@@ -93,8 +94,9 @@ def _scope(types: dict[str, int], cost_to_serve: float) -> Scope:
 
     focus, focus_kind, focus_journeys = pick(PURCHASE)
     support, support_kind, _ = pick(SUPPORT)
-    # The report sees only the store, so contacts are told apart and priced by the default rules.
-    return Scope(focus, focus_kind, focus_journeys, support, support_kind, JourneyRules(), cost_to_serve)
+    # Without the workspace's rules, contacts are told apart by the default rules and not priced.
+    rules = rules or JourneyRules()
+    return Scope(focus, focus_kind, focus_journeys, support, support_kind, rules, cost_to_serve)
 
 
 def journeys_text(n: int, kind: str = "") -> str:
@@ -112,11 +114,11 @@ def _window(seconds: float) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:.1%}"
+    return NOT_DEFINED if value is None or math.isnan(value) else f"{value:.1%}"
 
 
 def _money(value: float | None) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:,.2f}"
+    return NOT_DEFINED if value is None or math.isnan(value) else f"{value:,.2f}"
 
 
 # --- process map ---------------------------------------------------------------------------------
@@ -125,6 +127,14 @@ def _money(value: float | None) -> str:
 def map_part(store: Store, scope: Scope) -> Part:
     pm = process_map(store, MapSpec(filter=scope.focus, max_nodes=MAP_NODES, max_edges=MAP_EDGES))
     t = pm.totals
+    if t["activities"] < 2:
+        only = pm.nodes.column("activity").to_pylist()[0] if pm.nodes.num_rows else "none"
+        return Part(
+            notes=[
+                f"Process map: every event of {journeys_text(t['journeys'], scope.focus_kind)} is one "
+                f"touchpoint ({only}), so there is no process to map."
+            ]
+        )
     note = (
         f"Process map: the {t['shown_activities']} busiest of {t['activities']} touchpoints of "
         f"{journeys_text(t['journeys'], scope.focus_kind)} ({t['events']:,} events) and the "
@@ -179,7 +189,7 @@ def variants_part(store: Store, scope: Scope) -> Part:
                 "share": _pct(r["share"]),
                 "cumulative": _pct(r["coverage"]),
                 "median duration": duration_text(r["median_duration_s"]),
-                "success rate": rate_cell(r["successes"], r["count"]),
+                "success rate": rate_cell(r["successes"], r["outcomes_defined"]),
             }
             for r in rows
         ]
@@ -188,7 +198,16 @@ def variants_part(store: Store, scope: Scope) -> Part:
         "Variants": f"{t['variants']:,}",
         f"Variants covering {VARIANT_COVERAGE:.0%}": f"{t['shown']:,}",
     }
-    return Part(notes=[note], facts=facts, tables=[(f"Top {len(rows)} variants", table)])
+    undefined = next((r["success_reason"] for r in rows if r["success_reason"]), None)
+    if undefined:
+        note += f" Success rate {NOT_DEFINED} for some variants: {undefined}."
+    return Part(notes=[note], facts=facts, tables=[(f"Top {len(rows)} variants", drop_undefined(table))])
+
+
+def drop_undefined(frame: pd.DataFrame) -> pd.DataFrame:
+    """Without the columns that are not defined in any row (the notes say why)."""
+    empty = [c for c in frame.columns if len(frame) and (frame[c] == NOT_DEFINED).all()]
+    return frame.drop(columns=empty)
 
 
 def _sequence(steps: Sequence[str]) -> str:
@@ -337,96 +356,50 @@ def _path_nodes(result: PathsResult) -> pd.DataFrame:
 def touchpoints_part(store: Store, scope: Scope) -> Part:
     inventory = touchpoint_inventory(store, InventorySpec(), scope.rules)
     rows = inventory.records()
-    priced = sum(r["cost"] or 0.0 for r in rows)
     note = (
         f"Touchpoint inventory: the {min(TOP_TOUCHPOINTS, len(rows))} busiest of {len(rows):,} "
         f"touchpoint × channel pairs in {journeys_text(inventory.selected_journeys)}, with the success "
-        "rate of the journeys through each."
+        "rate of the journeys through each (over those with a defined outcome)."
     )
-    if math.isclose(priced, scope.cost_to_serve, rel_tol=1e-9, abs_tol=0.005):
-        note += (
-            f" The costs of all pairs add up to the journeys' cost to serve ({_money(scope.cost_to_serve)})."
-        )
-    else:
-        note += (
-            f" Costs use the default price per contact and add up to {_money(priced)}, not the "
-            f"journeys' cost to serve ({_money(scope.cost_to_serve)}): the report does not see the "
-            "workspace's [journeys] costs."
-        )
+    priced = None if not scope.rules.priced() else sum(r["cost"] or 0.0 for r in rows)
+    note += " " + _cost_note(priced, scope.cost_to_serve)
+    undefined = next((r["success_reason"] for r in rows if r["success_reason"]), None)
+    if undefined:
+        note += f" Success rate {NOT_DEFINED} for some touchpoints: {undefined}."
+    has_customers = any(r["customers"] for r in rows)
     table = pd.DataFrame(
         [
             {
                 "touchpoint": r["touchpoint"],
                 "channel": r["channel"],
                 "events": r["events"],
-                "customers": r["customers"],
+                **({"customers": r["customers"]} if has_customers else {}),
                 "share of journeys": _pct(r["journey_share"]),
                 "typical stage": f"{r['stage']} ({r['median_position']:.2f})",
                 "success rate of its journeys": rate_cell(r["success_n"], r["success_d"]),
-                "cost": _money(r["cost"]),
+                **({"cost": _money(r["cost"])} if priced is not None else {}),
             }
             for r in rows[:TOP_TOUCHPOINTS]
         ]
     )
-    return Part(notes=[note], tables=[(f"Top {len(table)} touchpoints by volume", table)])
+    return Part(notes=[note], tables=[(f"Top {len(table)} touchpoints by volume", drop_undefined(table))])
 
 
-# --- segments ------------------------------------------------------------------------------------
-
-
-def segments_part(store: Store, scope: Scope) -> Part:
-    comparison = compare_segments(store, SegmentComparisonSpec(metrics=list(SEGMENT_METRICS)))
-    by = {(r["segment"], r["metric"]): r for r in comparison.records()}
-    rows = []
-    for group in comparison.groups:
-        name = group["segment"]
-        success, cost = by.get((name, "success")), by.get((name, "cost_to_serve"))
-        if success is None or cost is None:
-            continue  # members without journeys in the selection
-        rows.append(
-            {
-                "segment": name,
-                "customers": group["members"],
-                "journeys": group["journeys"],
-                "success rate": rate_cell(success["n"], int(success["d"])),
-                "success vs rest": _diff(success, points=True),
-                "q (success)": _q(success["q"]),
-                "mean cost to serve": f"{_money(cost['value'])} ({_money(cost['lo'])}–{_money(cost['hi'])})",
-                "cost vs rest": _diff(cost, points=False),
-                "q (cost)": _q(cost["q"]),
-            }
+def _cost_note(priced: float | None, cost_to_serve: float | None) -> str:
+    """How the inventory's costs relate to the journeys' cost to serve (or why there are none)."""
+    if cost_to_serve is None:
+        return f"No costs: {COST_REASON}."
+    if priced is None:
+        return (
+            "No costs per touchpoint: the report was not given the workspace's [journeys] costs "
+            "(write it with `journeylens report` or `Workspace.report`)."
         )
-    tested = sum(r["q"] is not None for r in comparison.records())
-    rule = RfmRules()
-    note = (
-        "Segments, built in from each customer's successful purchases: prospect none, first-time one, "
-        f"loyal {rule.loyal_min_purchases} or more with the last within {rule.loyal_within_days} days, "
-        "occasional the other repeat buyers. Each is compared with all other journeys (success: z or "
-        f"Fisher test; cost: Welch test); q is Benjamini-Hochberg adjusted over the {tested} tests, "
-        "* marks q < 0.05."
+    if math.isclose(priced, cost_to_serve, rel_tol=1e-9, abs_tol=0.005):
+        return f"The costs of all pairs add up to the journeys' cost to serve ({_money(cost_to_serve)})."
+    return (
+        f"The costs of all pairs add up to {_money(priced)}, not the journeys' cost to serve "
+        f"({_money(cost_to_serve)}): the journeys were built with other [journeys] costs; rebuild them."
     )
-    return Part(
-        notes=[note],
-        figures=[comparison.plot()],
-        tables=[("Built-in segments: success rate and cost to serve against the rest", pd.DataFrame(rows))],
-    )
-
-
-def _diff(row: dict[str, Any], *, points: bool) -> str:
-    """Segment minus rest with its 95% interval: percentage points for a rate, units for a mean."""
-    if row["diff"] is None:
-        return ""
-    scale, unit, fmt = (100.0, " pp", "+.1f") if points else (1.0, "", "+,.2f")
-    text = f"{row['diff'] * scale:{fmt}}{unit}"
-    if row["diff_lo"] is None or row["diff_hi"] is None:
-        return text
-    return f"{text} ({row['diff_lo'] * scale:{fmt}} to {row['diff_hi'] * scale:{fmt}})"
-
-
-def _q(q: float | None) -> str:
-    if q is None:
-        return ""
-    return f"{q:.2g}" + (" *" if q < 0.05 else "")
 
 
 # --- the section ---------------------------------------------------------------------------------
@@ -446,8 +419,9 @@ def _guarded(what: str, build: Callable[[], Part]) -> Part:
         return Part(notes=[f"{what}: {exc.message}"])
 
 
-def discovery_section(store: Store) -> Section | None:
-    """Process map, variants, funnel, paths, touchpoint inventory and segments (after ``build``)."""
+def discovery_section(store: Store, rules: JourneyRules | None = None) -> Section | None:
+    """Process map, variants, funnel, paths, touchpoint inventory and segments (after ``build``);
+    ``rules`` (the workspace's ``[journeys]``) price the touchpoint inventory."""
     try:
         journeys = require_journeys(store)
     except NotFoundError:
@@ -458,8 +432,8 @@ def discovery_section(store: Store) -> Section | None:
     types = {str(r["journey_type"]): int(r["journeys"]) for r in per_type}
     if not sum(types.values()):
         return Section(TITLE, intro="No journeys were found in the events, so there is nothing to discover.")
-    cost_to_serve = sum(float(r["cost"] or 0.0) for r in per_type)
-    scope = _scope(types, cost_to_serve)
+    costs = [float(r["cost"]) for r in per_type if r["cost"] is not None]
+    scope = _scope(types, sum(costs) if costs else None, rules)
     parts = [_guarded(part.title, partial(load(part.build), store, scope)) for part in _declared_parts()]
     facts = {_kind_title(scope.focus_kind): f"{scope.focus_journeys:,}"}
     for part in parts:

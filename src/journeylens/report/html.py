@@ -11,6 +11,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
+from journeylens.journeys.definitions import JourneyRules
 from journeylens.report.sections import SECTIONS, Section
 from journeylens.store import Store
 
@@ -30,31 +31,40 @@ def _table_html(frame: pd.DataFrame) -> Markup:
     return Markup(text + note)
 
 
-def build_sections(store: Store, only: list[str] | None = None) -> list[Section]:
-    """Compute every registered section (or those named in ``only``) that has something to show."""
+def build_sections(
+    store: Store, only: list[str] | None = None, rules: JourneyRules | None = None
+) -> list[Section]:
+    """Compute every registered section (or those named in ``only``) that has something to show.
+
+    ``rules`` are the workspace's journey rules (``workspace.config.journeys``): the touchpoint
+    inventory prices contacts with their ``costs``; without them no cost is shown for it.
+    """
     built = []
     for key, fn in SECTIONS:
         if only and key not in only:
             continue
-        result = fn(store)
+        result = fn(store, rules)
         if result is not None:
             built.append(result)
     return built
 
 
-def write_report(store: Store, out: Path, *, title: str = "JourneyLens report") -> Path:
-    """Write the report to ``out`` and return its path.
+def write_report(
+    store: Store, out: Path, *, title: str = "JourneyLens report", rules: JourneyRules | None = None
+) -> Path:
+    """Write the report to ``out`` and return its path (``rules``: see :func:`build_sections`).
 
     Example:
         >>> write_report(Store.connect("duckdb://", timezone="UTC"), Path("/tmp/r.html"))  # doctest: +SKIP
     """
-    sections = build_sections(store)
+    sections = build_sections(store, rules=rules)
     rendered = [
         {
             "title": s.title,
             "anchor": "s" + str(i),
             "intro": s.intro,
             "facts": s.facts,
+            "notes": s.notes,
             "figures": [
                 Markup(fig.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True}))
                 for fig in s.figures

@@ -3,12 +3,14 @@
 It reads the ``journeys`` table that ``journeylens build`` writes and is left out until that
 table exists. Outcome rates come from :func:`journey_summary`, so the report and
 ``journeylens journeys summary`` share one definition of every numerator and denominator; each
-rate is shown with its 95% Wilson interval and its counts (see :func:`rate_cell`).
+rate is shown with its 95% Wilson interval and its counts (see :func:`rate_cell`). A rate or cost
+the data does not define reads "not defined" and a note says why and which setting defines it; a
+chart with a single bar (one segment, one type and outcome) is replaced by a sentence.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -27,11 +29,19 @@ from journeylens.journeys.summary import (
     journey_summary,
     wilson,
 )
+from journeylens.journeys.undefined import unknown_note
 from journeylens.report.sections import CHANNEL_COLORS, Section
 from journeylens.store import Store
 
+if TYPE_CHECKING:
+    from journeylens.journeys.definitions import JourneyRules
+
 TITLE = "Journeys"
-OUTCOME_COLORS = {"success": "#54A24B", "failed": "#E45756", "abandoned": "#BAB0AC", "open": "#4C78A8"}
+OUTCOME_COLORS = {
+    "success": "#54A24B", "failed": "#E45756", "abandoned": "#BAB0AC", "open": "#4C78A8",
+    "unknown": "#7F7F7F",
+}  # fmt: skip
+NOT_DEFINED = "not defined"
 RATE_LABELS = {
     "success": "success",
     "abandoned": "abandoned",
@@ -52,17 +62,19 @@ def rate_cell(n: int, d: int) -> str:
     Example:
         >>> rate_cell(1480, 2384)
         '62.1% (60.1–64.0%) 1,480/2,384'
+        >>> rate_cell(0, 0)
+        'not defined'
     """  # noqa: RUF002 - interval bounds are joined by an en dash, as typeset ranges are
 
     lo, hi = wilson(n, d)
     if lo is None or hi is None:
-        return f"n/a {n:,}/{d:,}"
+        return NOT_DEFINED
     return f"{n / d:.1%} ({lo * 100:.1f}–{hi * 100:.1f}%) {n:,}/{d:,}"
 
 
-def _money(value: float) -> str:
+def _money(value: float | None) -> str:
     # Strings, because the table writer prints floats to four significant digits (1.235e+04).
-    return f"{value:,.2f}"
+    return NOT_DEFINED if value is None else f"{value:,.2f}"
 
 
 def _headline(by_type: list[dict[str, Any]]) -> dict[str, str]:
@@ -73,14 +85,18 @@ def _headline(by_type: list[dict[str, Any]]) -> dict[str, str]:
     def rate(name: str) -> str:
         return rate_cell(total(f"{name}_n"), total(f"{name}_d"))
 
-    return {
+    costs = [row["cost_total"] for row in by_type if row["cost_total"] is not None]
+    facts = {
         "Journeys": f"{total('journeys'):,}",
         "Success rate": rate("success"),
         "Leakage rate": rate("leakage"),
         "First-contact resolution": rate("first_contact_resolution"),
         "Repeat journeys": rate("repeat_journey"),
-        "Total cost to serve": _money(total("cost_total")),
+        "Total cost to serve": _money(sum(costs)) if costs else NOT_DEFINED,
     }
+    if total("unknown_outcomes"):
+        facts["Unknown outcomes"] = f"{total('unknown_outcomes'):,}"
+    return facts
 
 
 def _rate_table(rows: list[dict[str, Any]], label: str) -> pd.DataFrame:
@@ -93,7 +109,9 @@ def _rate_table(rows: list[dict[str, Any]], label: str) -> pd.DataFrame:
                     title: rate_cell(row[f"{name}_n"], row[f"{name}_d"])
                     for name, title in RATE_LABELS.items()
                 },
-                "mean cost (95% CI)": f"{_money(row['cost_mean'])} ± {_money(row['cost_half_width'])}",
+                "mean cost (95% CI)": NOT_DEFINED
+                if row["cost_mean"] is None
+                else f"{_money(row['cost_mean'])} ± {_money(row['cost_half_width'])}",
                 "median duration (h)": row["median_duration_h"],
             }
             for row in rows
@@ -101,9 +119,12 @@ def _rate_table(rows: list[dict[str, Any]], label: str) -> pd.DataFrame:
     )
 
 
-def _outcomes_by_type(store: Store, journeys: ir.Table) -> go.Figure:
+def _outcome_counts(store: Store, journeys: ir.Table) -> pd.DataFrame:
     counts = journeys.group_by(["journey_type", "outcome"]).agg(journeys=journeys.count())
-    frame = store.execute(counts.order_by(["journey_type", "outcome"])).to_pandas()
+    return store.execute(counts.order_by(["journey_type", "outcome"])).to_pandas()
+
+
+def _outcomes_by_type(frame: pd.DataFrame) -> go.Figure:
     return px.bar(
         frame, x="journey_type", y="journeys", color="outcome", color_discrete_map=OUTCOME_COLORS,
         category_orders={"outcome": list(OUTCOMES)}, title="Journeys by type and outcome",
@@ -185,39 +206,96 @@ def _cost_table(by: pd.DataFrame) -> pd.DataFrame:
     return by.assign(total=by.total.map(_money), mean=by["mean"].map(_money))
 
 
+def _bars(frame: pd.DataFrame) -> bool:
+    """Whether a bar chart of ``frame`` says something: two bars or more (one bar compares nothing)."""
+    return len(frame) >= 2
+
+
 INTRO = (
     "A journey is one customer's episode around one intent (buying, getting help, finding "
-    "information) across channels and days. Leakage counts journeys that used a digital channel "
-    "before their first assisted contact; its rate is over {leakage}. First-contact resolution and "
-    "repeat contacts are over {contacted}; the other rates over all journeys. Every rate shows its "
-    "95% interval and numerator/denominator."
-).format(leakage=DENOMINATORS["leakage"], contacted=DENOMINATORS["first_contact_resolution"])
+    "information) across channels and days. Success and abandonment are over {defined}. Leakage "
+    "counts journeys that used a digital channel before their first assisted contact; its rate is "
+    "over {leakage}. First-contact resolution is over {fcr}; repeat contacts over journeys with an "
+    "assisted contact; repeat journeys over {repeat}. Every rate shows its 95% interval and "
+    "numerator/denominator."
+).format(
+    defined=DENOMINATORS["success"],
+    leakage=DENOMINATORS["leakage"],
+    fcr=DENOMINATORS["first_contact_resolution"],
+    repeat=DENOMINATORS["repeat_journey"],
+)
 
 
-def journeys_section(store: Store) -> Section | None:
+def journeys_section(store: Store, rules: JourneyRules | None = None) -> Section | None:
     """Outcomes, leakage, repeat contacts and cost to serve (after ``journeylens build``)."""
     try:
         journeys = require_journeys(store)
     except NotFoundError:
         return None
-    by_type = journey_summary(store, JourneySummarySpec(by=SummaryBy.journey_type)).rows
+    summary = journey_summary(store, JourneySummarySpec(by=SummaryBy.journey_type))
+    by_type = summary.rows
     if not by_type:
         return Section(TITLE, intro="No journeys were found in the events.")
-    by_segment = journey_summary(store, JourneySummarySpec(by=SummaryBy.segment)).rows
+    notes = _undefined_notes(summary.reasons(), *summary.unknown_outcomes())
+    figures: list[go.Figure] = []
+    tables = [("Outcome rates by journey type", _rate_table(by_type, "journey type"))]
+    outcomes = _outcome_counts(store, journeys)
+    if _bars(outcomes) and (outcomes.outcome != "unknown").any():
+        figures.append(_outcomes_by_type(outcomes))
+    segment_figures, segment_tables, segment_note = _by_segment(store, journeys)
+    figures += segment_figures
+    tables += segment_tables
+    notes += [segment_note] if segment_note else []
     leakage = _leakage(store, journeys)
-    contacts = _support_contacts(store, journeys)
-    cost = _cost(store, journeys)
-    figures = [_outcomes_by_type(store, journeys), _success_by_segment(by_segment)]
-    tables = [
-        ("Outcome rates by journey type", _rate_table(by_type, "journey type")),
-        ("Outcome rates by customer segment", _rate_table(by_segment, "segment")),
-    ]
     if not leakage.empty:
-        figures.append(_leakage_figure(leakage))
+        figures += [_leakage_figure(leakage)] if _bars(leakage) else []
         tables.append(("Top leakage touchpoints", leakage))
+    contacts = _support_contacts(store, journeys)
     if not contacts.empty:
-        figures.append(_contacts_figure(contacts))
+        figures += [_contacts_figure(contacts)] if _bars(contacts) else []
         tables.append(("Assisted contacts per support journey", contacts))
-    figures.append(_cost_figure(cost))
-    tables.append(("Cost to serve by journey type and first channel", _cost_table(cost)))
-    return Section(TITLE, intro=INTRO, facts=_headline(by_type), figures=figures, tables=tables)
+    cost = _cost(store, journeys)
+    if cost.total.notna().any():
+        figures += [_cost_figure(cost)] if _bars(cost) else []
+        tables.append(("Cost to serve by journey type and first channel", _cost_table(cost)))
+    return Section(TITLE, intro=INTRO, facts=_headline(by_type), figures=figures, tables=tables, notes=notes)
+
+
+def _undefined_notes(reasons: dict[str, str], unknown: int, total: int) -> list[str]:
+    """One sentence per reason a measure is not defined (outcome rates, cost), with its fix."""
+    notes = [unknown_note(unknown, total) + "."] if unknown and unknown < total else []
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(RATE_LABELS.get(name, "cost to serve"))
+    for reason, names in by_reason.items():
+        what = ", ".join(names)
+        notes.append(
+            f"{what[0].upper()}{what[1:]} {'is' if len(names) == 1 else 'are'} {NOT_DEFINED}: {reason}."
+        )
+    return notes
+
+
+def _by_segment(
+    store: Store, journeys: ir.Table
+) -> tuple[list[go.Figure], list[tuple[str, pd.DataFrame]], str]:
+    """The split by customer segment, or why there is none (no customers, a single segment)."""
+    has_customers = store.execute(journeys.customer_id.notnull().any()).as_py()
+    if not has_customers:
+        return [], [], "No split by customer segment: no journey has a customer identifier."
+    by_segment = journey_summary(store, JourneySummarySpec(by=SummaryBy.segment)).rows
+    if len(by_segment) < 2:
+        only = by_segment[0]["group"]
+        why = (
+            "no customer has a 'segment' trait" if only == UNKNOWN else f"every customer is in segment {only}"
+        )
+        return (
+            [],
+            [],
+            (
+                f"No split by customer segment: {why} (load traits with `journeylens ingest customers.csv "
+                "--table customers`)."
+            ),
+        )
+    table = [("Outcome rates by customer segment", _rate_table(by_segment, "segment"))]
+    defined = [row for row in by_segment if row["success_rate"] is not None]
+    return ([_success_by_segment(defined)] if len(defined) >= 2 else []), table, ""

@@ -3,13 +3,16 @@
 Sections register themselves in :data:`SECTIONS` in the order they appear; later analyses add a
 section by decorating one function with :func:`section`. All aggregation happens in the engine
 (Ibis); only small, aggregated results reach Python to be drawn.
+
+A chart or number that does not apply to the data (no customer identifiers in a case log, one
+category only, an outcome or cost the workspace does not define) is never drawn as an empty or
+degenerate chart: the section says why in one sentence of ``notes`` instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import ibis
 import ibis.expr.types as ir
@@ -21,6 +24,11 @@ from journeylens.quality import status
 from journeylens.store import Store
 from journeylens.store.schema import SYSTEM_TABLES
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from journeylens.journeys.definitions import JourneyRules
+
 
 @dataclass
 class Section:
@@ -30,6 +38,8 @@ class Section:
     figures: list[go.Figure] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     """Headline numbers, shown as tiles."""
+    notes: list[str] = field(default_factory=list)
+    """What does not apply to this data and why (instead of an empty or degenerate chart)."""
 
 
 # One colour per channel in every chart of every report.
@@ -39,8 +49,18 @@ CHANNEL_COLORS = {
     "mail": "#BAB0AC", "other": "#7F7F7F",
 }  # fmt: skip
 
-SectionFn = Callable[[Store], Section | None]
+
+class SectionFn(Protocol):
+    """A section: the store, and the workspace's journey rules (costs, channels) when known."""
+
+    def __call__(self, store: Store, rules: JourneyRules | None = None, /) -> Section | None: ...
+
+
 SECTIONS: list[tuple[str, SectionFn]] = []
+NO_CUSTOMERS = (
+    "No customer identifiers: the events carry no user, anonymous or CRM id, so each case is its "
+    "own journey and there are no customers to count across channels."
+)
 
 
 def section(key: str, *, after: str | None = None) -> Callable[[SectionFn], SectionFn]:
@@ -51,7 +71,7 @@ def section(key: str, *, after: str | None = None) -> Callable[[SectionFn], Sect
 
     Example:
         >>> @section("churn", after="customers")  # doctest: +SKIP
-        ... def churn(store: Store) -> Section | None: ...
+        ... def churn(store: Store, rules: JourneyRules | None = None) -> Section | None: ...
     """
 
     def register(fn: SectionFn) -> SectionFn:
@@ -71,7 +91,7 @@ def _grain(events: ir.Table, store: Store) -> tuple[str, str]:
 
 
 @section("overview")
-def overview(store: Store) -> Section | None:
+def overview(store: Store, rules: JourneyRules | None = None) -> Section | None:
     events = store.table("events")
     summary = store.execute(
         events.aggregate(
@@ -103,7 +123,7 @@ def overview(store: Store) -> Section | None:
 
 
 @section("volumes")
-def volumes(store: Store) -> Section | None:
+def volumes(store: Store, rules: JourneyRules | None = None) -> Section | None:
     events = store.table("events")
     if not store.count("events"):
         return None
@@ -124,6 +144,10 @@ def volumes(store: Store) -> Section | None:
         .limit(25)
     )
     top_frame = store.execute(top).to_pandas()
+    notes: list[str] = []
+    if not top_frame.customers.any():
+        # A case log names no customers: a column of zeros would read as "nobody came".
+        top_frame = top_frame.drop(columns="customers")
     bars = px.bar(
         top_frame.iloc[::-1],
         x="events",
@@ -154,19 +178,31 @@ def volumes(store: Store) -> Section | None:
         .agg(events=events.count())
         .order_by(["channel", "direction"])
     )
+    figures = [over_time, touchpoints_over_time, bars]
+    if len(top_frame) < 2:
+        only = top_frame.iloc[0]
+        notes.append(
+            f"Every event is one touchpoint ({only.channel} · {only.touchpoint}), so there is no "
+            "ranking of touchpoints to draw."
+        )
+        figures = [over_time]
+    tables = [("Busiest touchpoints", top_frame)]
+    directions = store.execute(direction).to_pandas()
+    if directions.direction.notna().any():
+        tables.append(("Inbound and outbound by channel", directions))
+    else:
+        notes.append("No event says whether it was inbound or outbound (no direction column).")
     return Section(
         "Volumes by channel and touchpoint",
         intro=f"Touchpoint volume per {label}; the table lists the busiest touchpoints.",
-        figures=[over_time, touchpoints_over_time, bars],
-        tables=[
-            ("Busiest touchpoints", top_frame),
-            ("Inbound and outbound by channel", store.execute(direction).to_pandas()),
-        ],
+        figures=figures,
+        tables=tables,
+        notes=notes,
     )
 
 
 @section("customers")
-def customers(store: Store) -> Section | None:
+def customers(store: Store, rules: JourneyRules | None = None) -> Section | None:
     """One customer across channels: what identity stitching found (after `journeylens build`)."""
     if "customer_map" not in store.backend.list_tables():
         return None
@@ -186,14 +222,27 @@ def customers(store: Store) -> Section | None:
         .agg(identifiers=cmap.count(), customers=cmap.customer_id.nunique())
         .order_by(ibis.desc("identifiers"))
     ).to_pandas()
+    if not summary["profiles"]:
+        return Section("Customers across channels", notes=[NO_CUSTOMERS])
     events = events_with_customers(store)
-    per_customer = events.group_by("customer_id").agg(channels=events.channel.nunique())
+    known = events.filter(events.customer_id.notnull())
+    per_customer = known.group_by("customer_id").agg(channels=known.channel.nunique())
     spread = store.execute(
         per_customer.group_by("channels").agg(customers=per_customer.count()).order_by("channels")
     ).to_pandas()
     multi = int(spread.loc[spread.channels >= 2, "customers"].sum())
-    total = int(spread.customers.sum()) or 1
-    figure = px.bar(spread, x="channels", y="customers", title="Customers by number of channels used")
+    total = int(spread.customers.sum())
+    figures, notes = [], []
+    if len(spread) >= 2:
+        figures.append(
+            px.bar(spread, x="channels", y="customers", title="Customers by number of channels used")
+        )
+    else:
+        used = int(spread.channels.iloc[0]) if total else 0
+        notes.append(
+            f"Every customer used {used} channel{'' if used == 1 else 's'}, so there is no spread "
+            "across channels to draw."
+        )
     return Section(
         "Customers across channels",
         intro="Identifiers (logins, devices, hashed e-mails and phones, CRM ids) stitched into customers. "
@@ -205,15 +254,16 @@ def customers(store: Store) -> Section | None:
             "Anonymous-only profiles": f"{summary['profiles'] - summary['known']:,}",
             "Identifiers": f"{summary['identifiers']:,}",
             "Shared identifiers": f"{summary['shared'] or 0:,}",
-            "Cross-channel customers": f"{multi / total:.0%}",
+            "Cross-channel customers": f"{multi / total:.0%}" if total else "none",
         },
-        figures=[figure],
+        figures=figures,
         tables=[("Identifiers by type", by_type)],
+        notes=notes,
     )
 
 
 @section("quality")
-def data_quality(store: Store) -> Section | None:
+def data_quality(store: Store, rules: JourneyRules | None = None) -> Section | None:
     result = status(store)
     events = store.table("events")
     total = store.count("events")
