@@ -19,10 +19,11 @@ from conftest import STORY_START, write_csv
 from journeylens.errors import ConfigError, NotFoundError
 from journeylens.identity import stitch
 from journeylens.journeys import JourneyRules, assign_journeys, build_journeys
-from journeylens.journeys.definitions import seconds
+from journeylens.journeys.definitions import EXAMPLE_COSTS, seconds
 from journeylens.journeys.summary import JourneySummarySpec, journey_summary, wilson
 
-COSTS = JourneyRules().costs
+COSTS = EXAMPLE_COSTS
+PRICED = JourneyRules(costs=COSTS)
 
 
 def at(hours: float) -> str:
@@ -69,7 +70,7 @@ def test_support_journey_across_app_chat_call_and_sms_over_five_days(tmp_path: P
         ev("ann", 50.1, "call_center", "billing_call", agent_id="a3", contact_reason="billing"),
         ev("ann", 120, "sms", "ticket_resolved", direction="outbound"),
     ]
-    ws = built(tmp_path, rows)
+    ws = built(tmp_path, rows, PRICED)
     (j,) = journeys_of(ws)
     assert j["journey_type"] == "support"
     assert j["outcome"] == "success"

@@ -14,6 +14,7 @@ import random
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +25,10 @@ from journeylens.discovery import EmptySelectionError, JourneyFilter
 from journeylens.discovery.touchpoints import STAGES, InventorySpec, touchpoint_inventory
 from journeylens.identity import stitch
 from journeylens.journeys import JourneyRules, build_journeys
+from journeylens.journeys.definitions import EXAMPLE_COSTS
 from journeylens.journeys.summary import wilson
 
-RULES = JourneyRules()
+RULES = JourneyRules(costs=EXAMPLE_COSTS)
 # (channel, touchpoint, handled by an agent)
 VOCABULARY = [
     ("web", "billing_faq", False),
@@ -67,6 +69,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[jl.Workspace]:
     tmp = tmp_path_factory.mktemp("inventory")
     events, feedback = _world(random.Random(7), 40)
     ws = jl.Workspace.init(tmp / "ws")
+    ws.config.journeys.costs = dict(EXAMPLE_COSTS)  # priced as a user would: in journeylens.toml
+    ws.config.dump(ws.root / "journeylens.toml")
     ws.ingest(paths=[str(write_csv(tmp, "events.csv", events))])
     ws.ingest(paths=[str(write_csv(tmp, "feedback.csv", feedback))], table="feedback")
     stitch(ws.store, ws.config.identity)
@@ -135,7 +139,7 @@ def reference(
             ),
             "stage": next(s for s in STAGES if stages[s] == top),
             "success_n": len(wins),
-            "success_d": len(through),
+            "success_d": len({jid for jid in through if journeys[jid]["outcome"] != "unknown"}),
             "median_time_to_next_s": statistics.median(gaps) if gaps else None,
             "assisted_contacts": sum(assisted),
             "charged_events": sum(charged),
@@ -167,7 +171,11 @@ def _assert_matches(inv: Any, ref: dict[tuple[str, str], dict[str, Any]]) -> Non
                 assert got[name] == value, (key, name)
         lo, hi = wilson(got["success_n"], got["success_d"])
         assert (got["success_lo"], got["success_hi"]) == (lo, hi)
-        assert got["success_rate"] == pytest.approx(got["success_n"] / got["success_d"])
+        if got["success_d"]:
+            assert got["success_rate"] == pytest.approx(got["success_n"] / got["success_d"])
+            assert got["success_reason"] is None
+        else:  # every journey through it is of a type without outcome criteria
+            assert got["success_rate"] is None and "no success or failure criteria" in got["success_reason"]
 
 
 # --- tests -------------------------------------------------------------------------------------------
@@ -217,6 +225,7 @@ def test_story_rules(tmp_path: Any) -> None:
     survey = [{"user_id": "ann", "timestamp": "2024-01-16T09:00:00Z", "channel": "call_center",
                "touchpoint": "billing_call", "metric": "csat", "score": s} for s in (4, 5)]  # fmt: skip
     ws = jl.Workspace.init(tmp_path / "ws")
+    ws.config.journeys.costs = dict(EXAMPLE_COSTS)
     try:
         ws.ingest(paths=[str(write_csv(tmp_path, "events.csv", rows))])
         ws.ingest(paths=[str(write_csv(tmp_path, "feedback.csv", survey))], table="feedback")
@@ -271,3 +280,26 @@ def test_cli_json_and_table(world: jl.Workspace, run_cli: Callable[..., Any]) ->
     assert len(lines) - 1 == sum(r["events"] >= 3 for r in touchpoint_inventory(world.store).records())
     empty = run_cli(["touchpoints", "--type", "nope", "-w", world.root])
     assert isinstance(empty.exception, EmptySelectionError)
+
+
+def test_without_costs_or_outcome_criteria_nothing_is_invented(tmp_path: Path) -> None:
+    """A case log priced by nobody, of a type nobody defined: no cost, no success rate, and why."""
+    rows = [
+        {"case_id": f"c{c}", "timestamp": f"2024-01-0{c}T10:0{i}:00Z", "channel": "call_center",
+         "touchpoint": tp, "agent_id": "a1"}
+        for c in (1, 2) for i, tp in enumerate(["open_ticket", "close_ticket"])
+    ]  # fmt: skip
+    ws = jl.Workspace.init(tmp_path / "ws")
+    try:
+        ws.ingest(paths=[str(write_csv(tmp_path, "events.csv", rows))])
+        stitch(ws.store, ws.config.identity)
+        build_journeys(ws.store, ws.config.journeys)
+        records = touchpoint_inventory(ws.store, rules=ws.config.journeys).records()
+    finally:
+        ws.close()
+    assert [r["touchpoint"] for r in records] == ["close_ticket", "open_ticket"]
+    for r in records:
+        assert (r["success_rate"], r["success_n"], r["success_d"], r["journeys"]) == (None, 0, 0, 2)
+        assert "journey type other has no success or failure criteria" in r["success_reason"]
+        assert (r["unit_cost"], r["cost"]) == (None, None)
+        assert "[journeys.costs]" in r["cost_reason"]
