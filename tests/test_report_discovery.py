@@ -14,7 +14,7 @@ import journeylens as jl
 from journeylens._units import duration_text
 from journeylens.identity import stitch
 from journeylens.journeys import build_journeys
-from journeylens.journeys.definitions import JourneyRules
+from journeylens.journeys.definitions import EXAMPLE_COSTS, JourneyRules
 from journeylens.report import SECTIONS, build_sections, write_report
 from journeylens.report.discovery import (
     FUNNEL_STEPS,
@@ -42,6 +42,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[jl.Workspace]:
     root = tmp_path_factory.mktemp("discovery_report")
     generate_world(root / "data", customers=150, seed=3)
     ws = jl.Workspace.init(root / "ws", timezone="UTC")
+    ws.config.journeys.costs = dict(EXAMPLE_COSTS)  # priced like the demo workspace
+    ws.config.dump(ws.root / "journeylens.toml")
     for table in ("agents", "customers", "identities", "events", "feedback"):
         ws.ingest(paths=[str(root / "data" / table)], table=table)
     stitch(ws.store, ws.config.identity)
@@ -73,7 +75,7 @@ def purchase(log: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def built(world: jl.Workspace) -> Section:
-    result = discovery_section(world.store)
+    result = discovery_section(world.store, world.config.journeys)
     assert result is not None
     return result
 
@@ -313,7 +315,8 @@ def test_builtin_segments_partition_customers_and_journeys(
         theirs = journeys[journeys.customer_id.isin(members)]
         row = got.loc[segment]
         assert row.customers == len(members) and row.journeys == len(theirs)
-        assert row["success rate"] == rate_cell(int((theirs.outcome == "success").sum()), len(theirs))
+        defined = int((theirs.outcome != "unknown").sum())  # over journeys with a defined outcome
+        assert row["success rate"] == rate_cell(int((theirs.outcome == "success").sum()), defined)
     for cell in [*got["q (success)"], *got["q (cost)"]]:
         q, _, star = cell.partition(" ")
         assert (float(q) < 0.05) == (star == "*"), cell

@@ -14,6 +14,7 @@ import pytest
 import journeylens as jl
 from journeylens.identity import stitch
 from journeylens.journeys import build_journeys
+from journeylens.journeys.definitions import EXAMPLE_COSTS
 from journeylens.report import SECTIONS, build_sections
 from journeylens.report.journeys import TOP_LEAKAGE, journeys_section, rate_cell
 from journeylens.report.sections import CHANNEL_COLORS, Section
@@ -45,6 +46,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[jl.Workspace]:
     root = tmp_path_factory.mktemp("journeys_report")
     generate_world(root / "data", customers=150, seed=3)
     ws = jl.Workspace.init(root / "ws", timezone="UTC")
+    ws.config.journeys.costs = dict(EXAMPLE_COSTS)  # priced like the demo workspace
+    ws.config.dump(ws.root / "journeylens.toml")
     for table in ("agents", "customers", "identities", "events"):
         ws.ingest(paths=[str(root / "data" / table)], table=table)
     stitch(ws.store, ws.config.identity)
@@ -75,7 +78,7 @@ def table(section: Section, name: str) -> pd.DataFrame:
 def test_rate_cell_shows_rate_interval_and_counts() -> None:
     assert rate_cell(1480, 2384) == "62.1% (60.1–64.0%) 1,480/2,384"
     assert rate_cell(0, 5) == "0.0% (0.0–43.4%) 0/5"
-    assert rate_cell(0, 0) == "n/a 0/0"
+    assert rate_cell(0, 0) == "not defined"  # no denominator: no rate, never 0%
 
 
 def test_section_sits_after_customers_and_waits_for_journeys(tmp_path: Path) -> None:
@@ -101,12 +104,16 @@ def test_section_sits_after_customers_and_waits_for_journeys(tmp_path: Path) -> 
 def test_headline_facts_match_the_journeys_table(built: Section, frame: pd.DataFrame) -> None:
     facts = built.facts
     assert facts["Journeys"] == f"{len(frame):,}"
-    expect_rate(facts["Success rate"], int((frame.outcome == "success").sum()), len(frame))
+    # Outcome rates are over journeys whose type defines an outcome (not the 'other' journeys).
+    defined = frame[frame.outcome != "unknown"]
+    assert set(frame.journey_type[frame.outcome == "unknown"]) == {"other"}
+    assert facts["Unknown outcomes"] == f"{len(frame) - len(defined):,}"
+    expect_rate(facts["Success rate"], int((frame.outcome == "success").sum()), len(defined))
     digital = frame[frame.digital_events > 0]
     expect_rate(facts["Leakage rate"], int(digital.leakage.sum()), len(digital))
     contacted = frame[frame.assisted_contacts > 0]
-    fcr = int(contacted.first_contact_resolution.astype(bool).sum())
-    expect_rate(facts["First-contact resolution"], fcr, len(contacted))
+    fcr = int(contacted.first_contact_resolution.eq(True).sum())
+    expect_rate(facts["First-contact resolution"], fcr, int((contacted.outcome != "unknown").sum()))
     expect_rate(facts["Repeat journeys"], int(frame.repeat_journey.sum()), len(frame))
     assert facts["Total cost to serve"] == f"{frame.cost_to_serve.sum():,.2f}"
     # The world is rich enough that these rates are not trivially 0 or 100%.
@@ -119,13 +126,16 @@ def test_rates_by_journey_type_carry_their_denominators(built: Section, frame: p
     for journey_type, group in frame.groupby("journey_type"):
         row = by_type.loc[journey_type]
         assert row["journeys"] == f"{len(group):,}"
-        expect_rate(row["success"], int((group.outcome == "success").sum()), len(group))
-        expect_rate(row["abandoned"], int((group.outcome == "abandoned").sum()), len(group))
+        if journey_type == "other":  # no type claims them, so nothing defines their outcome
+            assert (row["success"], row["abandoned"]) == ("not defined", "not defined")
+        else:
+            expect_rate(row["success"], int((group.outcome == "success").sum()), len(group))
+            expect_rate(row["abandoned"], int((group.outcome == "abandoned").sum()), len(group))
         contacted = group[group.assisted_contacts > 0]
         if len(contacted):
             expect_rate(row["repeat contact"], int((contacted.repeat_contacts > 0).sum()), len(contacted))
         else:
-            assert row["repeat contact"] == "n/a 0/0"
+            assert row["repeat contact"] == "not defined"
 
 
 def _segments(world: jl.Workspace, frame: pd.DataFrame) -> pd.Series:
