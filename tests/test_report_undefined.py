@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import pytest
 
 import journeylens as jl
-from journeylens.report import build_sections, write_report
+from journeylens.report import build_sections
 from journeylens.report.sections import Section
 
 pytestmark = pytest.mark.realdata
