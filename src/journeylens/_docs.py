@@ -129,7 +129,8 @@ JOURNEY_COLUMN_DOCS = {
     "case_id": "The case (ticket, order, trace) when the journey is a case.",
     "start": "First event (UTC).",
     "end": "Last event (UTC).",
-    "outcome": "success, failed, abandoned or open (see docs/configuration.md).",
+    "outcome": "success, failed, abandoned, open, or unknown when the type has no success or failure "
+    "criteria (see docs/configuration.md).",
     "duration_s": "Seconds from the first to the last event.",
     "touchpoints": "Number of events.",
     "channels": "Number of distinct channels.",
@@ -145,9 +146,11 @@ JOURNEY_COLUMN_DOCS = {
     "transfers": "Assisted events by a different agent within `transfer_window` of the previous one.",
     "leakage": "A digital channel was used before the first assisted contact.",
     "leakage_touchpoint": "The last digital touchpoint before the first assisted contact.",
-    "first_contact_resolution": "One assisted contact, success, no repeat journey (NULL: no contact).",
+    "first_contact_resolution": "One assisted contact, success, no repeat journey (NULL: no contact, "
+    "or the outcome is unknown).",
     "time_to_resolution_s": "Seconds from the start to the success event (or the last contact).",
-    "cost_to_serve": "Sum of `[journeys.costs]` over the journey's contacts and digital events.",
+    "cost_to_serve": "Sum of `[journeys.costs]` over the journey's contacts and digital events (NULL "
+    "until `[journeys.costs]` is set).",
     "value": "Sum of the events' `value`. Both sums are exact to a millionth (added as whole millionths), "
     "so every engine gives the same total in any row order.",
 }
