@@ -217,14 +217,16 @@ def test_helpdesk_journeys_summary_cli(
     (row,) = rows
     assert row["journeys"] == len(j)
     assert (row["repeat_journey_n"], row["repeat_journey_d"]) == (int(j["repeat_journey"].sum()), len(j))
-    assert (row["success_n"], row["abandoned_n"]) == (
-        int((j["outcome"] == "success").sum()),
-        int((j["outcome"] == "abandoned").sum()),
-    )
-    # Every help-desk event has an agent on an assisted channel: each journey has a contact.
-    assert row["first_contact_resolution_d"] == len(j)
+    # 'other' has no success or failure criteria: every outcome is unknown, and no outcome rate is
+    # stated (not 0% success and 100% abandoned), with the reason and the setting that defines it.
+    assert set(j["outcome"]) == {"unknown"} and row["unknown_outcomes"] == len(j)
+    for rate in ("success", "abandoned", "first_contact_resolution"):
+        assert (row[f"{rate}_rate"], row[f"{rate}_n"], row[f"{rate}_d"]) == (None, 0, 0)
+        assert "[journeys.types.NAME]" in row[f"{rate}_reason"]
     assert row["repeat_journey_lo"] <= row["repeat_journey_rate"] <= row["repeat_journey_hi"]
-    assert row["cost_total"] == pytest.approx(j["cost_to_serve"].sum())
+    # The workspace sets no costs: no cost to serve is invented.
+    assert j["cost_to_serve"].isna().all()
+    assert row["cost_total"] is None and "[journeys.costs]" in row["cost_reason"]
 
 
 # --- BPI Challenge 2016: repeat complaints per customer -------------------------------------------
