@@ -397,6 +397,42 @@ def journeys_case_log_path(side: Side) -> Any:
     }
 
 
+def _undefined_expect(result: dict[str, Any]) -> None:
+    outcomes = {r["outcome"] for r in result["journeys"]}
+    _has({"unknown", "success"} <= outcomes, f"outcomes: {outcomes}")
+    _has(all(r["cost_to_serve"] is None for r in result["journeys"]), "a cost without [journeys.costs]")
+    unknown = [r for r in result["journeys"] if r["outcome"] == "unknown"]
+    _has(all(r["first_contact_resolution"] is None for r in unknown), "FCR of an unknown outcome")
+
+
+@case("journey_outcomes_unknown_unpriced", expect=_undefined_expect)
+def journey_outcomes_unknown_unpriced(side: Side) -> Any:
+    """Outcomes under rules with a type that defines no success or failure (``browse``: outcome
+    ``unknown``) and no costs (cost to serve NULL)."""
+    from journeylens.identity.stitch import events_with_customers
+    from journeylens.journeys import Criteria, JourneyRules, JourneyType, default_types
+    from journeylens.journeys.outcomes import journey_outcomes
+    from journeylens.journeys.segment import CLAIMS, EPISODES, assign_journeys
+    from journeylens.store._backend import drop_scratch
+
+    defaults = default_types()
+    rules = JourneyRules(
+        types={
+            "support": defaults["support"],
+            "browse": JourneyType(priority=2, start=Criteria(touchpoints=["home", "product_page", "search"])),
+        }
+    )
+    store = side.store
+    try:
+        assigned = assign_journeys(store.backend, events_with_customers(store), rules)
+        per = journey_outcomes(assigned, store.table("events"), rules)
+        keep = ["journey_type", "outcome", "first_contact_resolution", "cost_to_serve", "assisted_contacts"]
+        journeys = rows(store.execute(per.select("journey_id", "customer_id", "start", *keep)))
+        return {"journeys": journeys}
+    finally:
+        drop_scratch(store.backend, CLAIMS, EPISODES)
+
+
 def _summary(side: Side, spec: JourneySummarySpec) -> list[dict[str, Any]]:
     return journey_summary(side.store, spec).rows
 

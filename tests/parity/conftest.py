@@ -30,6 +30,7 @@ from journeylens.config import Config
 from journeylens.identity import stitch
 from journeylens.ingest import Ingestor, IngestSpec
 from journeylens.journeys import build_journeys
+from journeylens.journeys.definitions import EXAMPLE_COSTS
 from journeylens.store import Store, _backend
 from journeylens.synth import generate_world
 
@@ -125,6 +126,8 @@ def world_config() -> Config:
     config.privacy.salt = SALT
     # The synthetic world writes national phone numbers of this country (see benchmark/stages.py).
     config.privacy.default_country_code = "31"
+    # Priced like the demo workspace, so cost to serve is compared (unpriced: see cases.py).
+    config.journeys.costs = dict(EXAMPLE_COSTS)
     return config
 
 

@@ -81,7 +81,18 @@ def customer(profile: CustomerProfile, spec: Any) -> None:
         render(profile.traits, TABLE, title="Traits")
     render(timeline or [{"events": 0}], TABLE, title=f"Timeline ({profile.events:,} events)")
     if profile.journeys:  # the command builds the model first, so journeys are never missing here
-        render(profile.journeys, TABLE, title=f"Journeys ({len(profile.journeys)})")
+        from journeylens.journeys.undefined import COST_REASON, UNKNOWN_OUTCOME, outcome_reason
+
+        unpriced = any(j["cost_to_serve"] is None for j in profile.journeys)
+        shown = [
+            {**j, "cost_to_serve": NOT_DEFINED if unpriced else j["cost_to_serve"]} for j in profile.journeys
+        ]
+        render(shown, TABLE, title=f"Journeys ({len(profile.journeys)})")
+        unknown = sorted({j["journey_type"] for j in profile.journeys if j["outcome"] == UNKNOWN_OUTCOME})
+        _undefined(
+            ({"outcome": outcome_reason(unknown)} if unknown else {})
+            | ({"cost_to_serve": COST_REASON} if unpriced else {})
+        )
     if profile.feedback:
         render(profile.feedback, TABLE, title="Feedback")
 
