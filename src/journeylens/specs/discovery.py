@@ -62,8 +62,9 @@ class JourneyFilter(BaseModel):
         list[str] | None, Cli(help="Journeys that used this channel (repeatable).", api_type=ONE_OR_MORE)
     ] = Field(None, description="Keep journeys that used any of these channels.")
     outcome: Annotated[
-        list[str] | None, Cli(help="success, failed, abandoned, open, unknown (repeatable).", api_type=ONE_OR_MORE)
-    ] = Field(None, description="success, failed, abandoned or open.")
+        list[str] | None,
+        Cli(help="success, failed, abandoned, open, unknown (repeatable).", api_type=ONE_OR_MORE),
+    ] = Field(None, description="success, failed, abandoned, open or unknown.")
     since: Annotated[
         dt.datetime | None, Cli(input=str, help="Journeys starting on/after (ISO date, UTC).")
     ] = Field(None, description="Journeys starting at or after (UTC).")
