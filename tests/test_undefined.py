@@ -173,3 +173,21 @@ def test_cli_says_not_defined_why_and_how_to_define_it(
     touch = run_cli(["touchpoints", "-w", root])
     assert touch.exit_code == 0 and "n/d" in touch.stdout
     assert "[journeys.costs]" in " ".join(touch.output.split())
+
+
+def test_customer_360_says_why_an_outcome_or_cost_is_missing(
+    tmp_path: Path, run_cli: Callable[[Sequence[str]], Any]
+) -> None:
+    ws = built(tmp_path)
+    root = ws.root
+    ws.close()
+    data = json.loads(run_cli(["customer", "bob", "-w", root, "-f", "json"]).stdout)
+    (journey,) = data["journeys"]
+    assert (journey["outcome"], journey["cost_to_serve"]) == ("unknown", None)
+    assert "journey type other has no success or failure criteria" in journey["outcome_reason"]
+    assert "[journeys.costs]" in journey["cost_to_serve_reason"]
+    (ann,) = json.loads(run_cli(["customer", "ann", "-w", root, "-f", "json"]).stdout)["journeys"]
+    assert (ann["outcome"], ann["outcome_reason"]) == ("success", None)
+    table = run_cli(["customer", "bob", "-w", root])
+    assert table.exit_code == 0 and "n/d" in table.stdout
+    assert "no success or failure criteria" in " ".join(table.output.split())

@@ -81,18 +81,16 @@ def customer(profile: CustomerProfile, spec: Any) -> None:
         render(profile.traits, TABLE, title="Traits")
     render(timeline or [{"events": 0}], TABLE, title=f"Timeline ({profile.events:,} events)")
     if profile.journeys:  # the command builds the model first, so journeys are never missing here
-        from journeylens.journeys.undefined import COST_REASON, UNKNOWN_OUTCOME, outcome_reason
-
-        unpriced = any(j["cost_to_serve"] is None for j in profile.journeys)
+        reasons = _row_reasons(profile.journeys, ("outcome", "cost_to_serve"))
         shown = [
-            {**j, "cost_to_serve": NOT_DEFINED if unpriced else j["cost_to_serve"]} for j in profile.journeys
+            {
+                **{k: v for k, v in j.items() if not k.endswith("_reason")},
+                **({"cost_to_serve": NOT_DEFINED} if j["cost_to_serve_reason"] else {}),
+            }
+            for j in profile.journeys
         ]
         render(shown, TABLE, title=f"Journeys ({len(profile.journeys)})")
-        unknown = sorted({j["journey_type"] for j in profile.journeys if j["outcome"] == UNKNOWN_OUTCOME})
-        _undefined(
-            ({"outcome": outcome_reason(unknown)} if unknown else {})
-            | ({"cost_to_serve": COST_REASON} if unpriced else {})
-        )
+        _undefined(reasons)
     if profile.feedback:
         render(profile.feedback, TABLE, title="Feedback")
 

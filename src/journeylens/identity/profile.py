@@ -10,6 +10,7 @@ import ibis.expr.types as ir
 
 from journeylens.errors import NotFoundError, close_matches
 from journeylens.identity.stitch import events_with_customers
+from journeylens.journeys.undefined import COST_REASON, UNKNOWN_OUTCOME, outcome_reason
 from journeylens.specs.identity import ANONYMOUS, SEP, USER
 from journeylens.store import Store
 
@@ -35,7 +36,8 @@ class CustomerProfile:
         "events",
         "timeline",
         "feedback",
-        "journeys (records: " + ", ".join(JOURNEY_FIELDS) + "; in start order)",
+        "journeys (records: " + ", ".join(JOURNEY_FIELDS) + ", outcome_reason, cost_to_serve_reason; "
+        "in start order)",
     )
 
     customer_id: str
@@ -150,6 +152,11 @@ def _journeys(store: Store, customer_id: str) -> list[dict[str, Any]] | None:
     rows: list[dict[str, Any]] = store.execute(
         mine.order_by(["start", "journey_id"]).select(*JOURNEY_FIELDS)
     ).to_pylist()
+    # What the data does not define says why, in the same record (see journeys/undefined.py).
+    for row in rows:
+        unknown = row["outcome"] == UNKNOWN_OUTCOME
+        row["outcome_reason"] = outcome_reason([row["journey_type"]]) if unknown else None
+        row["cost_to_serve_reason"] = COST_REASON if row["cost_to_serve"] is None else None
     return rows
 
 
