@@ -447,8 +447,9 @@ class SegmentComparison(TableResult):
         from plotly.subplots import make_subplots
 
         rows = self.records()
-        metrics = list(dict.fromkeys(row["metric"] for row in rows))
-        fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics)
+        # A metric the data does not define (every value None, see ``reason``) gets no empty panel.
+        metrics = list(dict.fromkeys(row["metric"] for row in rows if row["value"] is not None))
+        fig = make_subplots(rows=1, cols=max(len(metrics), 1), subplot_titles=metrics)
         for col, metric in enumerate(metrics, start=1):
             seen: dict[str, dict[str, Any]] = {}
             for row in rows:
