@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 import pytest
 
 import journeylens as jl
+from honest_output import degenerate, plotted
 from journeylens.report import build_sections
 from journeylens.report.sections import Section
 
@@ -85,35 +85,12 @@ def built(request: pytest.FixtureRequest, shared_file: SharedFile, tmp_path_fact
     ws.close()
 
 
-def _values(trace: Any) -> list[float]:
-    """The plotted quantities of a trace: y, or x of a horizontal bar."""
-    horizontal = getattr(trace, "orientation", None) == "h"
-    values = trace.x if horizontal else getattr(trace, "y", None)
-    return [float(v) for v in (values if values is not None else []) if v is not None]
-
-
-def degenerate(figure: go.Figure) -> str | None:
-    """Why a chart says nothing (one bar, nothing but zeros, no data), or None."""
-    traces = [t for t in figure.data if t.type != "sankey"]
-    if not traces:
-        return None
-    values = [v for t in traces for v in _values(t)]
-    if not values:
-        return "no values"
-    if all(v == 0 for v in values):
-        return "only zeros"
-    bars = [t for t in traces if t.type == "bar"]
-    if bars and sum(len(_values(t)) for t in bars) < 2:
-        return "a single bar"
-    return None
-
-
 def test_no_chart_of_nothing(built: Built) -> None:
     for section in built.sections:
         for figure in section.figures:
             title = figure.layout.title.text
             assert degenerate(figure) is None, (section.title, title, degenerate(figure))
-            assert "number of channels" not in (title or "") or len(_values(figure.data[0])) >= 2
+            assert "number of channels" not in (title or "") or len(plotted(figure.data[0])) >= 2
 
 
 def test_no_rate_over_undefined_outcomes(built: Built) -> None:
