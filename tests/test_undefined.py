@@ -191,3 +191,37 @@ def test_customer_360_says_why_an_outcome_or_cost_is_missing(
     table = run_cli(["customer", "bob", "-w", root])
     assert table.exit_code == 0 and "n/d" in table.stdout
     assert "no success or failure criteria" in " ".join(table.output.split())
+
+
+def test_leakage_is_not_defined_where_no_contact_can_be_seen(tmp_path: Path) -> None:
+    # Web purchases only: nobody could have ended a digital attempt in a call, so 0% would be a claim.
+    rows = [ev("ann", 0, "web", "product_page"), ev("ann", 4, "web", "checkout", value="30"),
+            ev("bob", 0, "web", "product_page"), ev("bob", 1, "app", "search")]  # fmt: skip
+    ws = built(tmp_path, rows=rows)
+    by_channel = journey_summary(ws.store, JourneySummarySpec(by="channel")).rows
+    assert {r["group"] for r in by_channel} == {"web"} and by_channel[0]["journeys"] == 2
+    for row in by_channel:
+        leakage = (row["leakage_rate"], row["leakage_n"], row["leakage_d"], row["leakage_lo"])
+        assert leakage == (None, 0, 0, None)
+        assert "no assisted-channel events in the selection" in row["leakage_reason"]
+        assert "assisted_channels" in row["leakage_reason"]  # the setting that defines it
+    compared = compare_segments(
+        ws.store, SegmentComparisonSpec(cohort=parse_cohort("did:touchpoint=checkout"), metrics=["leakage"])
+    ).records()
+    assert compared and all(r["value"] is None and r["diff"] is None for r in compared)
+    assert all("no assisted-channel events" in r["reason"] for r in compared)
+
+
+def test_leakage_is_defined_once_the_selection_has_a_contact(tmp_path: Path) -> None:
+    # The same web journeys next to one call: a journey that stayed digital did not leak (0 of 1).
+    rows = [ev("ann", 0, "web", "product_page"), ev("bob", 0, "call_center", "billing_call", agent_id="a1")]
+    ws = built(tmp_path, rows=rows)
+    by_channel = {r["group"]: r for r in journey_summary(ws.store, JourneySummarySpec(by="channel")).rows}
+    web = by_channel["web"]
+    assert (web["leakage_rate"], web["leakage_n"], web["leakage_d"]) == (0.0, 0, 1)
+    assert web["leakage_reason"] is None
+    call = by_channel["call_center"]
+    assert (
+        call["leakage_rate"] is None
+        and call["leakage_reason"] == "no journeys that used a digital channel in this group"
+    )

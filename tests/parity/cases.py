@@ -457,6 +457,29 @@ def summary_by_segment(side: Side) -> Any:
     return _summary(side, JourneySummarySpec(by="segment"))
 
 
+def _no_contact_expect(result: dict[str, Any]) -> None:
+    (row,) = result["summary"]
+    _has(row["journeys"] > 0 and row["repeat_contact_d"] == 0, f"type other: {row}")
+    _has(row["leakage_rate"] is None and "assisted" in (row["leakage_reason"] or ""), "leakage of no contact")
+    leakage = [r for r in result["segments"]["rows"] if r["metric"] == "leakage"]
+    _has(bool(leakage) and all(r["value"] is None and r["reason"] for r in leakage), "segment leakage")
+    _has(any("assisted" in r["reason"] for r in leakage), "no segment says that no contact can be seen")
+
+
+@case("leakage_without_assisted_contacts", expect=_no_contact_expect)
+def leakage_without_contacts(side: Side) -> Any:
+    """Type ``other`` has digital journeys and no assisted contact: leakage is not defined (the
+    selection's contacts are summed in the engine), in the summary and between segments."""
+    only_other = JourneyFilter(journey_type=["other"])
+    spec = SegmentComparisonSpec(
+        cohort=parse_cohort("did:channel=web"), filter=only_other, metrics=["leakage", "touchpoints"]
+    )
+    return {
+        "summary": _summary(side, JourneySummarySpec(journey_type="other")),
+        "segments": compare_segments(side.store, spec).to_dict(),
+    }
+
+
 # --- discovery ------------------------------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ from journeylens.discovery._result import TableResult
 from journeylens.discovery.selection import EmptySelectionError, JourneyFilter, select_journeys
 from journeylens.errors import InputError
 from journeylens.journeys.summary import DENOMINATORS, _rates, rate_reason, wilson
-from journeylens.journeys.undefined import COST_REASON, OUTCOME_METRICS, outcome_reason
+from journeylens.journeys.undefined import COST_REASON, NO_CONTACT_REASON, OUTCOME_METRICS, outcome_reason
 from journeylens.store import Store
 
 if TYPE_CHECKING:
@@ -49,13 +49,15 @@ MIN_EXPECTED = 5.0
 
 @dataclass(frozen=True)
 class Proportion:
-    """``successes`` out of ``trials`` (the rate's numerator and named denominator)."""
+    """``successes`` out of ``trials`` (the rate's numerator and named denominator); ``why``: why
+    the rate is not defined, when the reason is the whole selection's rather than the group's."""
 
     successes: int
     trials: int
+    why: str | None = None
 
     def __add__(self, other: Proportion) -> Proportion:
-        return Proportion(self.successes + other.successes, self.trials + other.trials)
+        return Proportion(self.successes + other.successes, self.trials + other.trials, self.why or other.why)
 
     @property
     def rate(self) -> float | None:
@@ -345,8 +347,16 @@ def aggregate(
     aggs: dict[str, ir.Value] = {"journeys": grouped.count(), "customers": grouped.customer_id.nunique()}
     for metric in metrics:
         aggs.update(metric.aggregations(grouped))
+    leakage = any(m.name == "leakage" for m in metrics)
+    if leakage:
+        aggs["_contacts"] = grouped.assisted_contacts.sum()
     rows = store.execute(grouped.group_by(GROUP).agg(**aggs)).to_pylist()
     stats_by = {row[GROUP]: {m.name: m.statistic(row) for m in metrics} for row in rows}
+    if leakage and not any(row["_contacts"] for row in rows):
+        # Digital journeys, but no contact anywhere in the selection: none could have leaked.
+        for stats in stats_by.values():
+            if isinstance(stats["leakage"], Proportion) and stats["leakage"].trials:
+                stats["leakage"] = Proportion(0, 0, NO_CONTACT_REASON)
     sizes = {
         row[GROUP]: {"customers": int(row["customers"]), "journeys": int(row["journeys"])} for row in rows
     }
@@ -398,7 +408,8 @@ def _row(
     value = own.rate if isinstance(own, Proportion) else own.value
     return {
         dimension: group, "baseline": baseline, "metric": metric.name, "kind": metric.kind,
-        "about": metric.about, "value": value, "reason": metric.undefined if value is None else None,
+        "about": metric.about, "value": value,
+        "reason": (_why(own) or metric.undefined) if value is None else None,
         "lo": lo, "hi": hi,
         "n": own.successes if isinstance(own, Proportion) else own.count,
         "d": own.trials if isinstance(own, Proportion) else None,
@@ -409,6 +420,10 @@ def _row(
         "diff": test.diff, "diff_lo": test.diff_lo, "diff_hi": test.diff_hi,
         "test": test.test, "statistic": test.statistic, "p": test.p,
     }  # fmt: skip
+
+
+def _why(stat: Stat) -> str | None:
+    return stat.why if isinstance(stat, Proportion) else None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ and a 95% Wilson score interval; the mean cost to serve has a normal-approximati
 Undefined is never zero (see :mod:`journeylens.journeys.undefined`): outcome rates are over the
 journeys whose outcome is defined (``unknown_outcomes`` counts the others), a rate without a
 denominator is ``None`` with ``<rate>_reason`` saying why and what setting defines it, and cost
-is ``None`` with ``cost_reason`` until ``[journeys.costs]`` is set.
+is ``None`` with ``cost_reason`` until ``[journeys.costs]`` is set. Leakage needs an assisted
+contact somewhere in the selection: without one (purchase data, say) no journey could have leaked,
+so its rate is ``None`` in every group (``leakage_n`` and ``leakage_d`` are 0).
 The grouping is one Ibis aggregation; only the handful of aggregated rows reach Python.
 """
 
@@ -23,6 +25,7 @@ import pyarrow as pa
 from journeylens.journeys.build import require_journeys
 from journeylens.journeys.undefined import (
     COST_REASON,
+    NO_CONTACT_REASON,
     NO_CUSTOMER_REASON,
     NOT_DEFINED,
     OUTCOME_METRICS,
@@ -193,6 +196,7 @@ def journey_summary(store: Store, spec: JourneySummarySpec | None = None) -> Jou
     for name, num, den in _rates(grouped):
         metrics[f"{name}_n"] = (num & den).cast("int64").sum()
         metrics[f"{name}_d"] = den.cast("int64").sum()
+    metrics["assisted_contacts"] = grouped.assisted_contacts.sum()
     metrics["cost_n"] = grouped.cost_to_serve.count()
     metrics["cost_mean"] = grouped.cost_to_serve.mean()
     metrics["cost_std"] = grouped.cost_to_serve.std()
@@ -201,7 +205,8 @@ def journey_summary(store: Store, spec: JourneySummarySpec | None = None) -> Jou
     table = grouped.group_by(grouped.group.fill_null(UNKNOWN).name("group")).agg(**metrics)
     rows = store.execute(table.order_by("group")).to_pylist()
     undefined = unknown_types(store, journeys) if any(row["unknown_outcomes"] for row in rows) else []
-    return JourneySummary(spec, [_finish(row, undefined) for row in rows])
+    contacts = sum(int(row["assisted_contacts"] or 0) for row in rows)
+    return JourneySummary(spec, [_finish(row, undefined, contacts) for row in rows])
 
 
 def unknown_types(store: Store, journeys: ir.Table) -> list[str]:
@@ -221,15 +226,19 @@ def rate_reason(name: str, d: int, unknown: int, types: list[str]) -> str | None
     return f"no {DENOMINATORS[name]} in this group"
 
 
-def _finish(row: dict[str, Any], types: list[str]) -> dict[str, Any]:
+def _finish(row: dict[str, Any], types: list[str], contacts: int) -> dict[str, Any]:
     unknown = int(row["unknown_outcomes"] or 0)
     out: dict[str, Any] = {"group": row["group"], "journeys": row["journeys"], "unknown_outcomes": unknown}
     for name, _ in _RATE_NAMES:
         n, d = int(row[f"{name}_n"] or 0), int(row[f"{name}_d"] or 0)
+        reason = rate_reason(name, d, unknown, types)
+        if name == "leakage" and d and not contacts:
+            # Digital journeys, but no contact anywhere in the selection: none could have leaked.
+            n, d, reason = 0, 0, NO_CONTACT_REASON
         lo, hi = wilson(n, d)
         out.update({
             f"{name}_rate": n / d if d else None, f"{name}_n": n, f"{name}_d": d,
-            f"{name}_lo": lo, f"{name}_hi": hi, f"{name}_reason": rate_reason(name, d, unknown, types),
+            f"{name}_lo": lo, f"{name}_hi": hi, f"{name}_reason": reason,
         })  # fmt: skip
     priced = int(row["cost_n"] or 0)
     std = float(row["cost_std"] or 0.0)

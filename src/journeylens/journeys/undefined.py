@@ -3,7 +3,9 @@
 Undefined is never zero. A journey of a type with no success or failure criteria has outcome
 ``unknown``; every rate over outcomes (success, abandoned, first-contact resolution) is taken over
 the journeys whose outcome is defined, and is ``None`` when there are none. Cost to serve is
-``None`` until the workspace sets ``[journeys.costs]``.
+``None`` until the workspace sets ``[journeys.costs]``. Leakage (a digital attempt that ended in an
+assisted contact) is ``None`` over a selection without any assisted contact: where no contact can
+be seen, "0% leaked" would be a claim the data cannot make.
 
 Every surface shows the same sentence: the CLI prints ``n/d`` in the cell and the reason under
 the table; JSON carries ``null`` and, in the same record, ``<metric>_reason`` (``reason`` in
@@ -34,6 +36,14 @@ COST_REASON = (
     "no costs are configured; price one contact per channel in journeylens.toml, e.g. "
     "[journeys.costs] call_center = 6.5, chat = 3.2, web = 0.02"
 )
+
+NO_CONTACT_REASON = (
+    "no assisted-channel events in the selection (a call, chat or other contact on an assisted channel "
+    "handled by an agent), so a digital attempt that ended in a contact cannot be observed; ingest the "
+    "contact-centre or chat events with their agent (--map agent_id=COLUMN), or name their channel in "
+    "journeylens.toml under [journeys] assisted_channels"
+)
+"""Why leakage is not defined: the selection has no assisted contact at all."""
 
 NO_CUSTOMER_REASON = (
     "no journey has a customer identifier (each case is its own journey), so nobody can be seen "
