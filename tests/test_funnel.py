@@ -527,7 +527,7 @@ def test_result_views(run: Callable[..., FunnelResult]) -> None:
     fig = result.plot()
     assert fig.data[0].type == "funnel" and list(fig.data[0].x) == [2, 1]
     assert "<table" in result._repr_html_() and "Where they went" in result._repr_html_()
-    assert result.compact()[1]["from first"] == "50.0% [9.5-90.5]\n1/2"
+    assert result.compact()[1]["from first"] == "50.0% [9.5–90.5]\n1/2"
 
 
 # --- bad input ---------------------------------------------------------------------------------

@@ -121,13 +121,27 @@ def render(
     for cells in zip(*(c.cells for c in columns), strict=True):
         out.add_row(*cells)
     # --wide: the whole table at its natural width (the terminal may wrap it; `less -S` reads it).
-    console.print(out, width=max(console.width, sum(widths) + _GAP * len(widths)) if wide else None)
+    if wide:  # Console.print never goes wider than the console: widen it for this table
+        narrow = console.width
+        console.width = max(narrow, sum(widths) + _GAP * len(widths))
+        try:
+            console.print(out)
+        finally:
+            console.width = narrow
+    else:
+        console.print(out)
     hidden = [_header(k) for k in fields if k not in {c.name for c in columns}]
     if hidden:
         err_console.print(
             f"--wide adds {', '.join(hidden)}; --format json or csv has every field.",
             style="dim", markup=False, soft_wrap=True,
         )  # fmt: skip
+
+
+def first(rows: Sequence[Record], keys: Sequence[str]) -> list[dict[str, Any]]:
+    """``rows`` with the fields ``keys`` (those present) moved to the front, for a table that reads
+    the important columns first."""
+    return [{**{k: row[k] for k in keys if k in row}, **row} for row in rows]
 
 
 @dataclass(frozen=True)
@@ -144,7 +158,7 @@ class _Column:
 
 
 #: A text column narrows to this many characters (longer words fold) before columns are left out.
-TEXT_MIN = 12
+TEXT_MIN = 16
 #: Characters between two columns: padding, rule, padding.
 _GAP = 3
 

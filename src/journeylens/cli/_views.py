@@ -4,7 +4,7 @@ A view gets the result, the spec that made it and ``wide`` (``--wide``); JSON an
 by the runner from the result itself, so a view only decides what a person reads. Tables are laid
 out for 80 columns (:func:`~journeylens.cli._output.render`): each view lists its most important
 columns first and names the ones only ``--wide`` shows; a rate and its interval share one short
-cell ("12.3% [11.0-13.6]") with the count on its own line.
+cell ("12.3% [11.0-13.6]", an en dash between the bounds) with the count on its own line.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.text import Text
 
-from journeylens._units import clock_text, duration_text
+from journeylens._units import clock_text, duration_text, short_duration
 from journeylens.cli._output import OutputFormat, err_console, render
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ def _touchpoint_row(row: dict[str, Any]) -> dict[str, Any]:
         "journeys": f"{row['journeys']:,} ({row['journey_share']:.1%})",
         "events": row["events"],
         "success": _rate_cell(row["success_rate"], row["success_lo"], row["success_hi"]),
-        "next": duration_text(row["median_time_to_next_s"], missing=""),
+        "next": short_duration(row["median_time_to_next_s"]),
         "feedback": "; ".join(feedback),
         "stage": row["stage"],
         "cost": row["cost"],
@@ -197,7 +197,7 @@ def segments(result: SegmentComparison, spec: Any, *, wide: bool = False) -> Non
     records = result.records()
     baselines = {row["baseline"] for row in records if row["baseline"]}
     against = f" vs {next(iter(baselines))}" if len(baselines) == 1 else ""
-    title = f"value [95% CI]; diff{against} [95% CI]; q (Benjamini-Hochberg), * q < 0.05"
+    title = f"value [95% CI]; diff{against} [95% CI]; q (Benjamini-Hochberg), * when q < 0.05"
     rows = [_comparison_row(row, result.dimension, show_baseline=len(baselines) > 1) for row in records]
     render(rows, TABLE, title=title, extra=("test", "p"), wide=wide)
     if "reference_date" in result.context:
@@ -218,21 +218,21 @@ def _comparison_row(row: dict[str, Any], dimension: str, *, show_baseline: bool)
         "diff": ""
         if row["diff"] is None
         else _with_ci(row["diff"], row["diff_lo"], row["diff_hi"], show, signed=True),
-        "q": _p(row["q"]),
-        "sig": "*" if row["significant"] else "",
+        "q": _p(row["q"]) + (" *" if row["significant"] else ""),
         "test": row["test"] or "",
         "p": _p(row["p"]),
     }
 
 
 def _with_ci(value: float | None, lo: float | None, hi: float | None, show: Any, signed: bool = False) -> str:
-    """``12.3% [11.0-13.6]``: the value and, when defined, its interval on one short cell."""
+    """``12.3% [11.0-13.6]`` (an en dash between the bounds): the value and, when defined, its
+    interval on one short cell."""
     if value is None:
         return "n/d"
     text = show(value, signed=signed)
     if lo is None or hi is None:
         return text
-    return f"{text} [{show(lo, bare=True)}-{show(hi, bare=True)}]"
+    return f"{text} [{show(lo, bare=True)}–{show(hi, bare=True)}]"
 
 
 def _pct(value: float | None, signed: bool = False, *, bare: bool = False, digits: int = 1) -> str:
@@ -255,8 +255,8 @@ def _num(value: float | None, signed: bool = False, *, bare: bool = False) -> st
 def _seconds(value: float | None, signed: bool = False, *, bare: bool = False) -> str:
     if value is None:
         return "n/d"
-    text = duration_text(abs(value)).replace(" ", "")
-    return ("-" if value < 0 else "+") + text if signed else ("-" if value < 0 else "") + text
+    sign = "-" if value < 0 else ("+" if signed else "")
+    return sign + short_duration(abs(value))
 
 
 def _rate_cell(rate: float | None, lo: float | None, hi: float | None) -> str:

@@ -148,7 +148,7 @@ class FunnelResult(TableResult):
         }
 
     def compact(self) -> list[dict[str, Any]]:
-        """Rows for a terminal table: rates as ``45.0% [40.1-50.2]`` over ``90/200`` (two lines of
+        """Rows for a terminal table: rates as ``45.0% [40.1-50.2]`` (en dash) over ``90/200`` (two lines of
         one cell), ``n/d`` when nobody reached the step they divide by; times as ``2h 5m``."""
         out = []
         for r in self.records():
@@ -200,7 +200,7 @@ def _rate(value: float | None, row: dict[str, Any], name: str, num: int, den: in
     if value is None:  # nobody at the step it divides by: not defined, not zero
         return "n/d"
     low, high = row[f"{name}_low"], row[f"{name}_high"]
-    return f"{value:.1%} [{low * 100:.1f}-{high * 100:.1f}]\n{num:,}/{den:,}"
+    return f"{value:.1%} [{low * 100:.1f}–{high * 100:.1f}]\n{num:,}/{den:,}"
 
 
 def funnel(store: Store, spec: FunnelSpec | None = None, /, **fields: Any) -> FunnelResult:
