@@ -5,6 +5,7 @@ is covered as soon as it is registered (one that needs arguments must name them 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,27 @@ def test_a_case_log_reads_at_80_columns(shared_file: Callable[[str], Path], tmp_
     ws.ingest(paths=[str(shared_file("process-logs/helpdesk.xes.gz"))], channel="other")
     ws.close()
     steps = ["Assign seriousness", "Take in charge ticket", "Resolve ticket"]
-    for args in (["variants"], ["dfg"], ["touchpoints"], ["journeys", "summary"], ["funnel", *steps]):
+    periods = ["segments", "--period-a", "2011-01-01:2012-01-01", "--period-b", "2012-01-01:2013-01-01"]
+    for args in (
+        ["variants"],
+        ["dfg"],
+        ["touchpoints"],
+        ["journeys", "summary"],
+        ["funnel", *steps],
+        periods,
+    ):
         result = _run([*args, "-w", ws.root])
         assert result.exit_code == 0, (args, result.output)
     _readable(terminal())
+    # No journey type defines outcomes and no event carries money: what every journey defines.
+    compared = json.loads(_run([*periods, "-w", ws.root, "-f", "json"]).stdout)
+    assert compared["metrics"] == ["duration_s", "touchpoints"]
+    assert compared["metrics_reason"].startswith("no journey type of the selection (other) defines success")
+
+
+def test_segments_default_to_outcome_metrics_where_journey_types_define_them(world: Path) -> None:
+    compared = json.loads(_run(["segments", "-w", world, "-f", "json"]).stdout)
+    assert compared["metrics"] == ["success", "leakage", "duration_s", "cost_to_serve"]
+    assert "define success or failure, so outcome rates are defined" in compared["metrics_reason"]
+    asked = json.loads(_run(["segments", "-w", world, "-f", "json", "-m", "value"]).stdout)
+    assert asked["metrics"] == ["value"] and asked["metrics_reason"] == "as asked"

@@ -200,6 +200,8 @@ def segments(result: SegmentComparison, spec: Any, *, wide: bool = False) -> Non
     title = f"value [95% CI]; diff{against} [95% CI]; q (Benjamini-Hochberg), * when q < 0.05"
     rows = [_comparison_row(row, result.dimension, show_baseline=len(baselines) > 1) for row in records]
     render(rows, TABLE, title=title, extra=("test", "p"), wide=wide)
+    if result.context.get("metrics_reason", "as asked") != "as asked":
+        _dim(f"Metrics: {result.context['metrics_reason']}; -m names others.")
     if "reference_date" in result.context:
         when = result.context["reference_date"]
         _dim(f"Reference date of the cohort: {when:%Y-%m-%d %H:%M} UTC")

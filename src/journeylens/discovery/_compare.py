@@ -239,13 +239,25 @@ class RateMetric:
 
 
 @dataclass(frozen=True)
+class PurchaseMetric(RateMetric):
+    """The share of journeys with a purchase: money attached (``value > 0``), over all journeys."""
+
+    def aggregations(self, j: ir.Table) -> dict[str, ir.Value]:
+        return {f"{self.name}__n": (j.value.fill_null(0.0) > 0).cast("int64").sum(),
+                f"{self.name}__d": j.count()}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class MeanMetric:
-    """A mean per journey of a ``journeys`` column (NULL counts as ``fill`` when given)."""
+    """A mean of a column: per journey (a ``journeys`` column), or per customer (``per="customer"``:
+    a column of :func:`~journeylens.discovery.segments.rfm_segments`, once for each customer of the
+    group). NULL counts as ``fill`` when given."""
 
     name: str
     about: str
     fill: float | None = None
     kind: str = "mean"
+    per: str = "journey"
 
     def aggregations(self, j: ir.Table) -> dict[str, ir.Value]:
         column = j[self.name].cast("float64")
@@ -270,7 +282,14 @@ METRICS: dict[str, Metric] = {
     "channel_switches": MeanMetric("channel_switches", "channel changes per journey"),
     "cost_to_serve": MeanMetric("cost_to_serve", "cost to serve per journey"),
     "value": MeanMetric("value", "money per journey (none counts as 0)", fill=0.0),
+    "purchases": PurchaseMetric("purchases", "share of journeys with a purchase (value > 0)"),
+    "frequency": MeanMetric("frequency", "purchases per customer up to the reference date", per="customer"),
+    "recency_days": MeanMetric(
+        "recency_days", "days from a customer's last purchase to the reference date", per="customer"
+    ),
 }
+#: Metrics read once per customer (segments only: a period has no one customer set).
+CUSTOMER_METRICS = tuple(name for name, m in METRICS.items() if getattr(m, "per", "journey") == "customer")
 
 
 def resolve_metrics(names: Sequence[str]) -> list[Metric]:
@@ -404,12 +423,15 @@ class SegmentComparison(TableResult):
     (``lo``, ``hi``), ``n``/``d`` (numerator/denominator of a rate; ``n`` values of a mean, with
     ``sd``), and against ``baseline``: ``diff`` (group - baseline) with its interval, ``test``
     (``z``, ``fisher`` or ``welch``), ``statistic``, raw ``p``, Benjamini-Hochberg ``q`` over all
-    tests of the table, and ``significant`` (q < 0.05). ``groups`` holds the sizes.
+    tests of the table, and ``significant`` (q < 0.05). ``groups`` holds the sizes; the context
+    says which ``metrics`` were compared and why (``metrics_reason``: "as asked", or what the
+    data defines when no metric was named).
     """
 
     #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
         "cohort or periods, baseline, reference_date, filter",
+        "metrics, metrics_reason",
         "dimension",
         "groups (records: segment, members, customers, journeys)",
         "rows (records: segment, baseline, metric, kind, about, value, lo, hi, n, d, sd, "
