@@ -172,7 +172,9 @@ def _column(name: str, values: list[Any]) -> _Column:
     word = max((len(w) for w in header.split()), default=0)
     widest = max((len(line) for c in cells for line in c.splitlines() or [""]), default=0)
     longest = max((len(w) for c in cells for w in c.split()), default=0)
-    least = max(widest, word) if numeric else max(min(longest, TEXT_MIN), min(word, TEXT_MIN), 1)
+    # Numbers and instants keep their whole width: a folded number or time misreads.
+    whole = numeric or all(isinstance(v, _dt.datetime) or v is None for v in values)
+    least = max(widest, word) if whole else max(min(longest, TEXT_MIN), min(word, TEXT_MIN), 1)
     return _Column(name, header, cells, numeric, max(len(header), widest, 1), least)
 
 

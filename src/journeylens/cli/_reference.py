@@ -21,7 +21,11 @@ Every command takes `--workspace/-w DIR` (default: the current folder or the nea
 of records (or an object for a single result) whose field names are listed below and kept stable;
 CSV has the same fields as columns. JSON and CSV are complete: they list every row unless an
 option asks for fewer (e.g. `variants --coverage/--limit`); the table view may show a readable cut
-(the variants covering 80% of the journeys) and says what it left out. NaN and infinite values
+(the variants covering 80% of the journeys) and says what it left out. Tables fit an 80-column
+terminal: the most important columns first, header names wrapped (never cut), long text folded
+onto the next line, a rate and its interval in one cell; the columns that do not fit are named on
+stderr and `--wide` shows them. A value that is not defined for the data (a rate over nobody)
+reads `n/d` in a table and `null` in JSON, with the reason. NaN and infinite values
 are written as `null`, dates and times in ISO 8601. Errors go to stderr as `Error: ...` followed
 by `Hint: ...`;
 the exit status is 2 for invalid input or setup, 1 when `ingest` quarantined more records than

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from journeylens._units import clock_text, duration_text, short_duration
-from journeylens.cli._output import OutputFormat, err_console, render
+from journeylens.cli._output import OutputFormat, err_console, first, render
 
 if TYPE_CHECKING:
     from journeylens.discovery._compare import SegmentComparison
@@ -69,9 +69,11 @@ def customer(profile: CustomerProfile, spec: Any, *, wide: bool = False) -> None
     render(identifiers, TABLE, title=f"Customer {profile.customer_id}: identifiers", wide=wide)
     if profile.traits:
         render(profile.traits, TABLE, title="Traits", wide=wide)
-    render(timeline or [{"events": 0}], TABLE, title=f"Timeline ({profile.events:,} events)", wide=wide)
+    render(timeline or [{"events": 0}], TABLE, title=f"Timeline ({profile.events:,} events)",
+           extra=("direction", "event_id"), wide=wide)  # fmt: skip
     if profile.journeys:  # the command builds the model first, so journeys are never missing here
-        render(profile.journeys, TABLE, title=f"Journeys ({len(profile.journeys)})", wide=wide)
+        journeys = first(profile.journeys, ("journey_type", "outcome", "start", "touchpoints", "channels"))
+        render(journeys, TABLE, title=f"Journeys ({len(profile.journeys)})", extra=("end",), wide=wide)
     if profile.feedback:
         render(profile.feedback, TABLE, title="Feedback", wide=wide)
 
@@ -132,7 +134,8 @@ def variants(result: Variants, spec: Any, *, wide: bool = False) -> None:
 def paths(result: PathsResult, spec: Any, *, wide: bool = False) -> None:
     render([result.totals()], TABLE, title="Journeys", wide=wide)
     shown = [{k: v for k, v in link.items() if k not in ("carried",)} for link in result.records()]
-    render(shown or [{"links": 0}], TABLE, title=f"Paths ({spec.mode.value}, {spec.steps} steps)", wide=wide)
+    title = f"Paths ({spec.mode.value}, {spec.steps} steps)"
+    render(shown or [{"links": 0}], TABLE, title=title, extra=("source_kind", "target_kind"), wide=wide)
     _dim(
         f"Each step's counts sum to the {result.anchored_journeys:,} anchored journeys "
         "(drop-off and journey-start are carried to the last step)."
