@@ -82,14 +82,17 @@ def render(
     *,
     title: str | None = None,
     extra: Collection[str] = (),
-    wide: bool = False,
+    wide: bool | None = None,
 ) -> None:
     """Print ``records`` (a list of records, or one record for single results) in ``fmt``.
 
     JSON is an array of records (or an object for a single result) with the same field names in
-    every format; scripts can rely on them (documented in docs/cli.md). The table is laid out for
-    an 80-column terminal (see :func:`table`): the ``extra`` fields appear only when ``wide``
-    (``--wide``); JSON and CSV always carry every field.
+    every format; scripts can rely on them (documented in docs/cli.md). The table fits the
+    terminal (80 columns when it is not one): header names wrap at their words, long text folds,
+    numbers and instants keep their whole width, and the leading columns that fit are shown (views
+    put the important first); the ``extra`` fields and those that do not fit appear only when
+    ``wide`` (``--wide``; None: the command has no such flag), and stderr names them. JSON and
+    CSV always carry every field.
     """
     if fmt is OutputFormat.json:
         sys.stdout.write(to_json(records) + "\n")
@@ -132,8 +135,9 @@ def render(
         console.print(out)
     hidden = [_header(k) for k in fields if k not in {c.name for c in columns}]
     if hidden:
+        where = "--wide adds" if wide is not None else "Not shown at this width:"
         err_console.print(
-            f"--wide adds {', '.join(hidden)}; --format json or csv has every field.",
+            f"{where} {', '.join(hidden)}; --format json or csv has every field.",
             style="dim", markup=False, soft_wrap=True,
         )  # fmt: skip
 
