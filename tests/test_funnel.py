@@ -824,5 +824,15 @@ def test_a_misspelt_first_step_on_a_case_log_gives_the_closest_names(helpdesk: P
             funnel(ws.store, steps=["Asign seriousnes", "Take in charge ticket"])
         assert err.value.message == "Funnel step 1: no event has the touchpoint 'Asign seriousnes'."
         assert err.value.hint == "Did you mean 'Assign seriousness'?"
+        # A name the log has, but not the filtered journeys: not an error; the result says what the
+        # filter kept and what would define the rates.
+        late = funnel(ws.store, steps=["VERIFIED", "Closed"], filter=JourneyFilter(since="2013-06-01"))
+        assert [r["units"] for r in late.records()] == [0, 0]
+        assert late.undefined is not None
+        assert late.undefined.reason == (
+            "The filter (since=2013-06-01 00:00:00+00:00) kept 286 journeys, and no journey in the "
+            "selection has an event matching step 1 (VERIFIED), so every rate is undefined."
+        )
+        assert "Loosen the filter" in late.undefined.hint
     finally:
         ws.close()
