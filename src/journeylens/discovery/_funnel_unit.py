@@ -33,7 +33,7 @@ class Selection:
 
 
 @dataclass(frozen=True)
-class Undefined:
+class FunnelUndefined:
     """Why a funnel's rates are not defined (no unit at step 1) and what would define them."""
 
     reason: str
@@ -70,14 +70,16 @@ def resolve_unit(spec: FunnelSpec, chosen: Selection) -> tuple[FunnelUnit, str]:
     return FunnelUnit.customer, reason + "; --unit journey counts journeys instead"
 
 
-def diagnose(store: Store, log: ir.Table, spec: FunnelSpec, unit: FunnelUnit, chosen: Selection) -> Undefined:
+def diagnose(
+    store: Store, log: ir.Table, spec: FunnelSpec, unit: FunnelUnit, chosen: Selection
+) -> FunnelUndefined:
     """Why no ``unit`` reached step 1 of ``spec`` over ``log`` (the funnel's events)."""
     scope = (
         f"the filter ({spec.filter.describe()}) kept {chosen.journeys:,} journeys" if chosen.filtered else ""
     )
     if unit is FunnelUnit.customer and chosen.with_customer == 0:
         where = f"{scope}, none with a customer" if scope else "no journey has a customer"
-        return Undefined(
+        return FunnelUndefined(
             f"No customer in the selection: {where} (no user or anonymous id, as in a case log), so "
             "no customer can reach step 1 and every rate is undefined.",
             "Count journeys with --unit journey (the default when there are no customers).",
@@ -89,7 +91,7 @@ def diagnose(store: Store, log: ir.Table, spec: FunnelSpec, unit: FunnelUnit, ch
     starting = int(store.execute(log.filter(matches(log, first)).unit.nunique()).as_py() or 0)
     if starting:
         exclusions = ", ".join(f"--exclude {x.label}" for x in spec.exclusions)
-        return Undefined(
+        return FunnelUndefined(
             f"{starting:,} {unit.value}s did step 1 ({label}), but an exclusion voided every attempt "
             "(an excluded event came before the next step), so every rate is undefined.",
             f"Drop or narrow the exclusions ({exclusions}), e.g. to a range of steps with @FROM-TO.",
@@ -110,4 +112,4 @@ def diagnose(store: Store, log: ir.Table, spec: FunnelSpec, unit: FunnelUnit, ch
         hints.append("Loosen the filter (--type, --segment, --channel, --where, --since, --until).")
     if not hints:
         hints.append("`journeylens touchpoints` lists the touchpoints of the selection.")
-    return Undefined(reason, " ".join(hints), closest)
+    return FunnelUndefined(reason, " ".join(hints), closest)

@@ -58,7 +58,7 @@ from journeylens._units import clock_text
 from journeylens.discovery import _funnel_engine as engine
 from journeylens.discovery._funnel_match import classify, matches
 from journeylens.discovery._funnel_report import after_drop_off, step_rows, with_breakdown
-from journeylens.discovery._funnel_unit import Undefined, diagnose, resolve_unit, selection
+from journeylens.discovery._funnel_unit import FunnelUndefined, diagnose, resolve_unit, selection
 from journeylens.discovery._result import TableResult
 from journeylens.discovery.selection import activity_expr, select_journeys
 from journeylens.errors import NotFoundError
@@ -91,6 +91,7 @@ __all__ = [
     "FunnelSpec",
     "FunnelSpecError",
     "FunnelStep",
+    "FunnelUndefined",
     "FunnelUnit",
     "StepMatcher",
     "funnel",
@@ -132,7 +133,7 @@ class FunnelResult(TableResult):
     unit: FunnelUnit = FunnelUnit.customer
     unit_reason: str = ""
     #: Set when no unit reached step 1: why every rate is undefined, and what would define it.
-    undefined: Undefined | None = None
+    undefined: FunnelUndefined | None = None
 
     def to_dict(self) -> dict[str, Any]:
         why = self.undefined
