@@ -190,7 +190,7 @@ def _touchpoint_row(row: dict[str, Any]) -> dict[str, Any]:
         "next": short_duration(row["median_time_to_next_s"]),
         "feedback": "; ".join(feedback),
         "stage": row["stage"],
-        "cost": row["cost"],
+        "cost": "n/d" if row["cost"] is None else row["cost"],  # None: no cost configured
     }
 
 
@@ -203,6 +203,8 @@ def segments(result: SegmentComparison, spec: Any, *, wide: bool = False) -> Non
     title = f"value [95% CI]; diff{against} [95% CI]; q (Benjamini-Hochberg), * when q < 0.05"
     rows = [_comparison_row(row, result.dimension, show_baseline=len(baselines) > 1) for row in records]
     render(rows, TABLE, title=title, extra=("test", "p"), wide=wide)
+    _dim("n: numerator/denominator of a rate; values of a mean (journeys, or customers for frequency "
+         "and recency_days).")  # fmt: skip
     if result.context.get("metrics_reason", "as asked") != "as asked":
         _dim(f"Metrics: {result.context['metrics_reason']}; -m names others.")
     if "reference_date" in result.context:
