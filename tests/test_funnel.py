@@ -29,6 +29,7 @@ from journeylens.discovery.funnel import (
     FunnelResult,
     FunnelSpec,
     FunnelSpecError,
+    FunnelUnit,
     StepMatcher,
     funnel,
     funnel_spec,
@@ -526,7 +527,7 @@ def test_result_views(run: Callable[..., FunnelResult]) -> None:
     fig = result.plot()
     assert fig.data[0].type == "funnel" and list(fig.data[0].x) == [2, 1]
     assert "<table" in result._repr_html_() and "Where they went" in result._repr_html_()
-    assert result.compact()[1]["from first"] == "50.0% [9.5%-90.5%] 1/2"
+    assert result.compact()[1]["from first"] == "50.0% [9.5–90.5]\n1/2"
 
 
 # --- bad input ---------------------------------------------------------------------------------
@@ -713,3 +714,125 @@ def test_cli_bad_input_is_one_clear_message(tmp_path: Path, run_journeylens: Cal
         bad.returncode == 2
         and "Error: Invalid funnel: --window: the conversion window must be longer" in bad.stderr
     )
+
+
+# --- who is counted, and why nobody is ------------------------------------------------------------
+
+
+def test_default_unit_is_customer_when_the_journeys_have_customers(shop: Store) -> None:
+    result = funnel(shop, steps=["product_page", "checkout"])
+    assert result.unit is FunnelUnit.customer and units(result) == [1, 1]
+    assert result.unit_reason.startswith("customer: 1 of the 1 journeys belong to a known customer")
+    assert result.to_dict()["unit"] == "customer" and result.to_dict()["reason"] is None
+    assert "unit" not in result.to_dict()["spec"]  # the spec as asked: no unit given
+
+
+def test_an_exclusion_that_voids_every_attempt_is_said(run: Callable[..., FunnelResult]) -> None:
+    events = story({"ann": [(0, "product_page"), (1, "payment_error"), (5, "checkout")]})
+    result = run(events, steps=["product_page", "checkout"], exclusions=["payment_error"])
+    assert result.undefined is not None
+    assert "1 customers did step 1 (product_page), but an exclusion voided every attempt" in (
+        result.undefined.reason
+    )
+    assert "--exclude payment_error" in result.undefined.hint
+
+
+def test_a_filter_without_step_one_says_what_it_kept_and_the_closest_names(
+    run: Callable[..., FunnelResult],
+) -> None:
+    events = story({
+        "ann": [(0, "home"), (5, "product_page")],
+        "bob": [(0, "web", "product_pages", {"props": {"plan": "pro"}}), (5, "checkout")],
+    })  # fmt: skip
+    flt = JourneyFilter(properties={"plan": "pro"})
+    result = run(events, steps=["product_page", "checkout"], filter=flt)
+    assert units(result) == [0, 0]
+    out = result.to_dict()
+    assert out["reason"] == (
+        "The filter (properties={'plan': 'pro'}) kept 1 journeys, and no customer in the selection has "
+        "an event matching step 1 (product_page), so every rate is undefined."
+    )
+    assert out["closest_touchpoints"] == ["product_pages"]
+    assert "Closest touchpoints in the selection: 'product_pages'." in out["hint"]
+    assert "Loosen the filter" in out["hint"]
+    assert [r["conversion_from_first"] for r in out["steps"]] == [None, None]
+    assert result.compact()[1]["from first"] == "n/d"
+
+
+@pytest.fixture(scope="module")
+def helpdesk(shared_file: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The help-desk case log (XES: cases, no customers) ingested and built as a user would."""
+    from journeylens.identity import stitch
+    from journeylens.journeys import build_journeys
+
+    ws = Workspace.init(tmp_path_factory.mktemp("helpdesk") / "ws")
+    ws.ingest(paths=[str(shared_file("process-logs/helpdesk.xes.gz"))], channel="other")
+    stitch(ws.store, ws.config.identity)
+    build_journeys(ws.store, ws.config.journeys)
+    ws.close()
+    yield ws.root
+
+
+HELPDESK_STEPS = ["Assign seriousness", "Take in charge ticket", "Resolve ticket"]
+
+
+@pytest.mark.realdata
+def test_a_case_log_counts_journeys_by_default(
+    helpdesk: Path, run_cli: Callable[[Sequence[str]], Any]
+) -> None:
+    out = run_cli(["funnel", *HELPDESK_STEPS, "-w", helpdesk, "-f", "json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["unit"] == "journey" and data["reason"] is None
+    assert data["unit_reason"].startswith("journey: none of the 4,580 journeys has a customer")
+    # The real funnel (what --unit journey gave before), not zeros.
+    assert [r["units"] for r in data["steps"]] == [4495, 3776, 2684]
+    explicit = json.loads(
+        run_cli(["funnel", *HELPDESK_STEPS, "-w", helpdesk, "-f", "json", "--unit", "journey"]).stdout
+    )
+    assert explicit["steps"] == data["steps"]
+    table = run_cli(["funnel", *HELPDESK_STEPS, "-w", helpdesk])
+    assert "per journey" in table.stdout and "4,495/4,495" in table.stdout
+    assert "Unit: journey: none of the 4,580 journeys has a customer" in " ".join(table.stderr.split())
+
+
+@pytest.mark.realdata
+def test_a_case_log_counted_by_customer_says_why_it_is_undefined(
+    helpdesk: Path, run_cli: Callable[[Sequence[str]], Any]
+) -> None:
+    out = run_cli(["funnel", *HELPDESK_STEPS, "-w", helpdesk, "-f", "json", "--unit", "customer"])
+    assert out.exit_code == 0, out.output  # undefined for this data is not an error
+    data = json.loads(out.stdout)
+    assert [r["units"] for r in data["steps"]] == [0, 0, 0]
+    assert all(r["conversion_from_first"] is None for r in data["steps"])
+    assert data["reason"].startswith("No customer in the selection: no journey has a customer")
+    assert "--unit journey" in data["hint"]
+    table = run_cli(["funnel", *HELPDESK_STEPS, "-w", helpdesk, "--unit", "customer"])
+    said = " ".join(table.stderr.split())
+    assert (
+        "Not defined: No customer in the selection" in said
+        and "Hint: Count journeys with --unit journey" in said
+    )
+    assert "n/d" in table.stdout
+
+
+@pytest.mark.realdata
+def test_a_misspelt_first_step_on_a_case_log_gives_the_closest_names(helpdesk: Path) -> None:
+    ws = Workspace.open(helpdesk)
+    try:
+        with pytest.raises(FunnelSpecError) as err:
+            funnel(ws.store, steps=["Asign seriousnes", "Take in charge ticket"])
+        assert err.value.message == "Funnel step 1: no event has the touchpoint 'Asign seriousnes'."
+        assert err.value.hint == "Did you mean 'Assign seriousness'?"
+        # A name the log has, but not the filtered journeys: not an error; the result says what the
+        # filter kept and what would define the rates.
+        late = funnel(ws.store, steps=["VERIFIED", "Closed"], filter=JourneyFilter(since="2013-06-01"))
+        assert [r["units"] for r in late.records()] == [0, 0]
+        assert late.undefined is not None
+        assert late.undefined.reason == (
+            "The filter (since=2013-06-01 00:00:00+00:00) kept 286 journeys, and no journey in the "
+            "selection has an event matching step 1 (VERIFIED), so every rate is undefined."
+        )
+        assert "Loosen the filter" in late.undefined.hint
+    finally:
+        ws.close()

@@ -33,7 +33,7 @@ from journeylens.discovery import (
     parse_cohort,
     rfm_segments,
 )
-from journeylens.discovery._compare import (
+from journeylens.discovery._stats import (
     Moments,
     Proportion,
     benjamini_hochberg,
@@ -575,3 +575,21 @@ def test_cdnow_rfm_segments_equal_a_pandas_reference(
     first = next(r for r in data["rows"] if r["segment"] == "first-time")
     once = expected[expected.segment == "first-time"]
     assert first["n"] == len(once) and first["value"] == pytest.approx(once.monetary.mean(), rel=1e-12)
+
+    # Without -m the metrics are the ones purchase data defines (no journey type defines outcomes);
+    # the per-customer ones count each customer of a segment once, as the pandas reference does.
+    out = run_cli(["segments", "-w", ws_dir, "--purchases", "events", "-f", "json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["metrics"] == ["purchases", "value", "recency_days", "frequency"]
+    assert "no journey type of the selection (other) defines success or failure" in data["metrics_reason"]
+    level = {(r["segment"], r["metric"]): r for r in data["rows"]}
+    for segment, members in expected.groupby("segment"):
+        frequency = level[(segment, "frequency")]
+        assert frequency["n"] == len(members)
+        assert frequency["value"] == pytest.approx(members.frequency.mean(), rel=1e-12)
+    loyal = expected[expected.segment == "loyal"]
+    assert level[("loyal", "recency_days")]["value"] == pytest.approx(loyal.recency_days.mean(), rel=1e-12)
+    assert level[("prospect", "recency_days")]["value"] is None  # no purchase: recency is not defined
+    table = run_cli(["segments", "-w", ws_dir, "--purchases", "events"])
+    assert "recency_days" in table.stdout and "…" not in table.stdout

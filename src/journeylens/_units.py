@@ -54,6 +54,13 @@ def duration_text(seconds: float | None, *, missing: str = "n/a") -> str:
     return f"{seconds:.0f} s"
 
 
+def short_duration(seconds: float | None) -> str:
+    """``95`` -> ``"1.6m"``: :func:`duration_text` without spaces, for narrow table cells ('' if unknown)."""
+    if seconds is None or math.isnan(seconds):
+        return ""
+    return duration_text(seconds).replace(" min", "m").replace(" ", "")
+
+
 def clock_text(seconds: float | None) -> str:
     """``93784`` -> ``"1d 2h"``: the two largest whole units, for step-to-step times ('' if unknown)."""
     if seconds is None or math.isnan(seconds):

@@ -155,7 +155,7 @@ class WorkspaceAnalyses:
         *,
         order: str = "ordered",
         window: str = "14d",
-        unit: str = "customer",
+        unit: str | None = None,
         by: str | None = None,
         experiment: str | None = None,
         segment_trait: str = "segment",

@@ -601,6 +601,20 @@ def funnel_by_channel(side: Side) -> Any:
     return funnel(side.store, spec).to_dict()
 
 
+def _undefined(result: Any) -> None:
+    assert result["reason"] and result["closest_touchpoints"], result["reason"]
+    assert [r["units"] for r in result["steps"]] == [0, 0]
+
+
+@case("funnel_undefined_first_step_says_why", expect=_undefined)
+def funnel_undefined(side: Side) -> Any:
+    # Support journeys never reach the order confirmation: the result says why, with the
+    # closest touchpoint names of the selection (distinct names, an aggregate on each engine).
+    support = JourneyFilter(journey_type=["support"])
+    spec = FunnelSpec(steps=["order_confirmation", "checkout"], filter=support)
+    return funnel(side.store, spec).to_dict()
+
+
 @case("rfm_segments")
 def rfm(side: Side) -> Any:
     return rows(side.store.execute(rfm_segments(side.store)))
@@ -609,6 +623,18 @@ def rfm(side: Side) -> Any:
 @case("compare_segments_builtin")
 def segments_builtin(side: Side) -> Any:
     return compare_segments(side.store, SegmentComparisonSpec()).to_dict()
+
+
+@case("compare_segments_purchase_metrics", expect=lambda r: _has_metrics(r, ["frequency", "recency_days"]))
+def segments_purchase_metrics(side: Side) -> Any:
+    # Per-customer metrics: each customer of a segment once, joined with the RFM table.
+    spec = SegmentComparisonSpec(metrics=["purchases", "value", "recency_days", "frequency"])
+    return compare_segments(side.store, spec).to_dict()
+
+
+def _has_metrics(result: Any, names: list[str]) -> None:
+    for name in names:
+        assert any(r["metric"] == name and r["n"] for r in result["rows"]), name
 
 
 @case("compare_segments_behaviour_chat")

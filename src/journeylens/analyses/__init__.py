@@ -222,6 +222,7 @@ ANALYSES: dict[str, Analysis] = {
             also=(f"{_S}.comparison:RfmRules", f"{_S}.comparison:PeriodComparisonSpec"),
             prepare=f"{_S}.comparison:comparison_spec",
             run=f"{_R}:segments",
+            takes_workspace=True,
             result=f"{_D}._compare:SegmentComparison",
             view=f"{_V}:segments",
             example='ws.segments(cohort="did:channel=chat:30d").to_pandas()',

@@ -40,15 +40,16 @@ def customer(store: Store, spec: CustomerSpec) -> CustomerProfile:
     return customer_profile(store, spec.key, timeline_limit=spec.limit)
 
 
-def segments(store: Store, spec: SegmentComparisonSpec | PeriodComparisonSpec) -> SegmentComparison:
-    """Segments of a cohort, or two periods: whichever spec the options made."""
+def segments(ws: Workspace, spec: SegmentComparisonSpec | PeriodComparisonSpec) -> SegmentComparison:
+    """Segments of a cohort, or two periods: whichever spec the options made; default metrics are
+    the ones the workspace's journey types and the data define."""
     from journeylens.discovery.periods import period_comparison
     from journeylens.discovery.segments import compare_segments
     from journeylens.specs.comparison import PeriodComparisonSpec
 
     if isinstance(spec, PeriodComparisonSpec):
-        return period_comparison(store, spec)
-    return compare_segments(store, spec)
+        return period_comparison(ws.store, spec, rules=ws.config.journeys)
+    return compare_segments(ws.store, spec, rules=ws.config.journeys)
 
 
 def touchpoints(ws: Workspace, spec: InventorySpec) -> TouchpointInventory:

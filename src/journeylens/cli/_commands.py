@@ -24,6 +24,14 @@ WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder (default: current folder or a parent).")
 ]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Table: every column, at its natural width (the default fits 80 columns, most important "
+        "first). JSON and CSV always have every field.",
+    ),
+]
 NoBuildOpt = Annotated[
     bool,
     typer.Option(
@@ -59,6 +67,7 @@ def _common(analysis: Analysis) -> list[inspect.Parameter]:
     params = [
         inspect.Parameter("workspace", kind, default=Path("."), annotation=WorkspaceOpt),
         inspect.Parameter("fmt", kind, default=OutputFormat.table, annotation=FormatOpt),
+        inspect.Parameter("wide", kind, default=False, annotation=WideOpt),
     ]  # fmt: skip
     if analysis.needs_model:
         params.append(inspect.Parameter("no_build", kind, default=False, annotation=NoBuildOpt))
@@ -91,7 +100,7 @@ def run_command(analysis: Analysis, values: dict[str, Any]) -> None:
     from journeylens.analyses._build import build_spec
     from journeylens.workspace import Workspace
 
-    workspace, fmt = values.pop("workspace"), values.pop("fmt")
+    workspace, fmt, wide = values.pop("workspace"), values.pop("fmt"), values.pop("wide", False)
     no_build = values.pop("no_build", False)
     spec = build_spec(analysis, values)
     if fmt is not OutputFormat.table and getattr(spec, "out", False) is None:
@@ -108,7 +117,7 @@ def run_command(analysis: Analysis, values: dict[str, Any]) -> None:
     finally:
         ws.close()
     if fmt is OutputFormat.table:
-        load(analysis.view)(result, spec)
+        load(analysis.view)(result, spec, wide=wide)
         return
     part = getattr(result, analysis.json if fmt is OutputFormat.json else analysis.csv)
     render(part() if callable(part) else part, fmt)

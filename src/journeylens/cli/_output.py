@@ -7,14 +7,17 @@ import datetime as _dt
 import io
 import math
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
 import orjson
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -73,11 +76,23 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serializable")
 
 
-def render(records: Sequence[Record] | Record, fmt: OutputFormat, *, title: str | None = None) -> None:
+def render(
+    records: Sequence[Record] | Record,
+    fmt: OutputFormat,
+    *,
+    title: str | None = None,
+    extra: Collection[str] = (),
+    wide: bool | None = None,
+) -> None:
     """Print ``records`` (a list of records, or one record for single results) in ``fmt``.
 
     JSON is an array of records (or an object for a single result) with the same field names in
-    every format; scripts can rely on them (documented in docs/cli.md).
+    every format; scripts can rely on them (documented in docs/cli.md). The table fits the
+    terminal (80 columns when it is not one): header names wrap at their words, long text folds,
+    numbers and instants keep their whole width, and the leading columns that fit are shown (views
+    put the important first); the ``extra`` fields and those that do not fit appear only when
+    ``wide`` (``--wide``; None: the command has no such flag), and stderr names them. JSON and
+    CSV always carry every field.
     """
     if fmt is OutputFormat.json:
         sys.stdout.write(to_json(records) + "\n")
@@ -92,18 +107,118 @@ def render(records: Sequence[Record] | Record, fmt: OutputFormat, *, title: str 
             writer.writerow({k: _csv_cell(row.get(k)) for k in fields})
         sys.stdout.write(buffer.getvalue())
         return
-    table = Table(title=title, title_justify="left")
     fields = list(dict.fromkeys(k for row in rows for k in row))
-    for name in fields:
-        numeric = all(
-            (isinstance(r.get(name), (int, float)) and not isinstance(r.get(name), bool))
-            or r.get(name) is None
-            for r in rows
+    shown = fields if wide else [k for k in fields if k not in extra]
+    columns = [_column(name, [row.get(name) for row in rows]) for name in shown]
+    if not wide:
+        columns = _fit(columns, console.width)
+    widths = _widths(columns, None if wide else console.width)
+    out = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column, width in zip(columns, widths, strict=True):
+        out.add_column(
+            Text(column.header, overflow="fold"),
+            justify="right" if column.numeric else "left",
+            overflow="fold",
+            width=width,
         )
-        table.add_column(name, justify="right" if numeric else "left")
-    for row in rows:
-        table.add_row(*(_table_cell(row.get(k)) for k in fields))
-    console.print(table)
+    for cells in zip(*(c.cells for c in columns), strict=True):
+        out.add_row(*cells)
+    # --wide: the whole table at its natural width (the terminal may wrap it; `less -S` reads it).
+    if wide:  # Console.print never goes wider than the console: widen it for this table
+        narrow = console.width
+        console.width = max(narrow, sum(widths) + _GAP * len(widths))
+        try:
+            console.print(out)
+        finally:
+            console.width = narrow
+    else:
+        console.print(out)
+    hidden = [_header(k) for k in fields if k not in {c.name for c in columns}]
+    if hidden:
+        where = "--wide adds" if wide is not None else "Not shown at this width:"
+        err_console.print(
+            f"{where} {', '.join(hidden)}; --format json or csv has every field.",
+            style="dim", markup=False, soft_wrap=True,
+        )  # fmt: skip
+
+
+def first(rows: Sequence[Record], keys: Sequence[str]) -> list[dict[str, Any]]:
+    """``rows`` with the fields ``keys`` (those present) moved to the front, for a table that reads
+    the important columns first."""
+    return [{**{k: row[k] for k in keys if k in row}, **row} for row in rows]
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    header: str
+    cells: list[str]
+    numeric: bool
+    natural: int
+    """Width on one line: the header and the widest cell."""
+    least: int
+    """Narrowest readable width: a number's whole width (numbers never fold), a text's word (up to
+    :data:`TEXT_MIN`; longer words fold)."""
+
+
+#: A text column narrows to this many characters (longer words fold) before columns are left out.
+TEXT_MIN = 16
+#: Characters between two columns: padding, rule, padding.
+_GAP = 3
+
+
+def _column(name: str, values: list[Any]) -> _Column:
+    """How one field reads in a table; ``None`` is ``n/d`` (not defined) in a number column and an
+    empty cell in a text column."""
+    numeric = all(_number(v) or v is None for v in values) and any(v is not None for v in values)
+    cells = [_table_cell(v, missing="n/d" if numeric else "") for v in values]
+    header = _header(name)
+    word = max((len(w) for w in header.split()), default=0)
+    widest = max((len(line) for c in cells for line in c.splitlines() or [""]), default=0)
+    longest = max((len(w) for c in cells for w in c.split()), default=0)
+    # Numbers and instants keep their whole width: a folded number or time misreads.
+    whole = numeric or all(isinstance(v, _dt.datetime) or v is None for v in values)
+    least = max(widest, word) if whole else max(min(longest, TEXT_MIN), min(word, TEXT_MIN), 1)
+    return _Column(name, header, cells, numeric, max(len(header), widest, 1), least)
+
+
+def _fit(columns: list[_Column], width: int) -> list[_Column]:
+    """The leading columns whose narrowest layout fits ``width`` (views put the important first);
+    at least the first one."""
+    kept: list[_Column] = []
+    used = -_GAP
+    for column in columns:
+        used += column.least + _GAP
+        if used > width and kept:
+            break
+        kept.append(column)
+    return kept
+
+
+def _widths(columns: list[_Column], width: int | None) -> list[int]:
+    """Each column's width: its natural width, the widest narrowed first (down to its least) until
+    the table fits ``width`` (None: no limit)."""
+    widths = [c.natural for c in columns]
+    if width is None:
+        return widths
+    excess = sum(widths) + _GAP * (len(widths) - 1) - width
+    while excess > 0:
+        slack = [i for i, c in enumerate(columns) if widths[i] > c.least]
+        if not slack:
+            break
+        widest = max(slack, key=lambda i: widths[i])
+        widths[widest] -= 1
+        excess -= 1
+    return widths
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _header(name: str) -> str:
+    """A field name as a table header: words split so that they wrap (``rows_read`` -> ``rows read``)."""
+    return name.replace("_", " ")
 
 
 def _csv_cell(value: Any) -> Any:
@@ -113,10 +228,12 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def _table_cell(value: Any) -> str:
-    value = _plain(value)
+def _table_cell(value: Any, missing: str = "") -> str:
+    # A person reads the second (a space lets the column wrap between date and time); JSON and
+    # CSV keep the full ISO 8601 instant.
+    value = value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, _dt.datetime) else _plain(value)
     if value is None:
-        return ""
+        return missing
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):

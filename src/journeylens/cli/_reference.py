@@ -21,11 +21,14 @@ Every command takes `--workspace/-w DIR` (default: the current folder or the nea
 of records (or an object for a single result) whose field names are listed below and kept stable;
 CSV has the same fields as columns. JSON and CSV are complete: they list every row unless an
 option asks for fewer (e.g. `variants --coverage/--limit`); the table view may show a readable cut
-(the variants covering 80% of the journeys) and says what it left out. NaN and infinite values
-are written as `null`, dates and times in ISO 8601. A value the data does not define (a rate over
-journeys whose type has no outcome criteria, a cost before `[journeys.costs]` is set) is `null`,
-and the same record carries `<metric>_reason` (`reason` in records that name their `metric`): why,
-and the setting that defines it; the table shows `n/d` and prints that reason under the table.
+(the variants covering 80% of the journeys) and says what it left out. Tables fit an 80-column
+terminal: the most important columns first, header names wrapped (never cut), long text folded
+onto the next line, a rate and its interval in one cell; the columns that do not fit are named on
+stderr and `--wide` shows them. NaN and infinite values are written as `null`, dates and times in
+ISO 8601. A value the data does not define (a rate over nobody, a rate over journeys whose type has
+no outcome criteria, a cost before `[journeys.costs]` is set) is `null`, and the same record
+carries `<metric>_reason` (`reason` in records that name their `metric`): why, and the setting that
+defines it; the table shows `n/d` and prints that reason under the table.
 Errors go to stderr as `Error: ...` followed
 by `Hint: ...`;
 the exit status is 2 for invalid input or setup, 1 when `ingest` quarantined more records than

@@ -1,7 +1,10 @@
 """The terminal (``--format table``) layout of each analysis's result, named by the registry.
 
-A view gets the result and the spec that made it; JSON and CSV are written by the runner from the
-result itself, so a view only decides what a person reads.
+A view gets the result, the spec that made it and ``wide`` (``--wide``); JSON and CSV are written
+by the runner from the result itself, so a view only decides what a person reads. Tables are laid
+out for 80 columns (:func:`~journeylens.cli._output.render`): each view lists its most important
+columns first and names the ones only ``--wide`` shows; a rate and its interval share one short
+cell ("12.3% [11.0-13.6]", an en dash between the bounds) with the count on its own line.
 """
 
 from __future__ import annotations
@@ -9,9 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+from rich.text import Text
 
-from journeylens._units import clock_text, duration_text
-from journeylens.cli._output import OutputFormat, err_console, render
+from journeylens._units import clock_text, duration_text, short_duration
+from journeylens.cli._output import OutputFormat, err_console, first, render
 from journeylens.journeys.undefined import NOT_DEFINED
 
 if TYPE_CHECKING:
@@ -60,11 +64,12 @@ def _undefined(reasons: dict[str, str]) -> None:
         err_console.print(f"{NOT_DEFINED} {escape(', '.join(names))}: {escape(reason)}", style="yellow")
 
 
-def journeys_summary(result: JourneySummary, spec: Any) -> None:
+def journeys_summary(result: JourneySummary, spec: Any, *, wide: bool = False) -> None:
     from journeylens.journeys.summary import DENOMINATORS
     from journeylens.journeys.undefined import unknown_note
 
-    render(result.compact(), TABLE, title=f"Journeys by {spec.by.value}: rate (95% CI) numerator/denominator")
+    title = f"Journeys by {spec.by.value}: rate (95% CI) numerator/denominator"
+    render(result.compact(), TABLE, title=title, wide=wide)
     _dim("Denominators: " + "; ".join(f"{name}: {what}" for name, what in DENOMINATORS.items()))
     unknown, total = result.unknown_outcomes()
     if unknown:
@@ -72,14 +77,15 @@ def journeys_summary(result: JourneySummary, spec: Any) -> None:
     _undefined(result.reasons())
 
 
-def customer(profile: CustomerProfile, spec: Any) -> None:
+def customer(profile: CustomerProfile, spec: Any, *, wide: bool = False) -> None:
     # JSON and CSV list the whole timeline; a person reads its start unless they asked for more.
     timeline = profile.timeline if spec.limit is not None else profile.timeline[:TABLE_TIMELINE]
     identifiers = [{k: v for k, v in i.items() if k != "customer_id"} for i in profile.identifiers]
-    render(identifiers, TABLE, title=f"Customer {profile.customer_id}: identifiers")
+    render(identifiers, TABLE, title=f"Customer {profile.customer_id}: identifiers", wide=wide)
     if profile.traits:
-        render(profile.traits, TABLE, title="Traits")
-    render(timeline or [{"events": 0}], TABLE, title=f"Timeline ({profile.events:,} events)")
+        render(profile.traits, TABLE, title="Traits", wide=wide)
+    render(timeline or [{"events": 0}], TABLE, title=f"Timeline ({profile.events:,} events)",
+           extra=("direction", "event_id"), wide=wide)  # fmt: skip
     if profile.journeys:  # the command builds the model first, so journeys are never missing here
         reasons = _row_reasons(profile.journeys, ("outcome", "cost_to_serve"))
         shown = [
@@ -89,16 +95,17 @@ def customer(profile: CustomerProfile, spec: Any) -> None:
             }
             for j in profile.journeys
         ]
-        render(shown, TABLE, title=f"Journeys ({len(profile.journeys)})")
+        journeys = first(shown, ("journey_type", "outcome", "start", "touchpoints", "channels"))
+        render(journeys, TABLE, title=f"Journeys ({len(profile.journeys)})", extra=("end",), wide=wide)
         _undefined(reasons)
     if profile.feedback:
-        render(profile.feedback, TABLE, title="Feedback")
+        render(profile.feedback, TABLE, title="Feedback", wide=wide)
 
 
-def dfg(result: ProcessMap, spec: Any) -> None:
+def dfg(result: ProcessMap, spec: Any, *, wide: bool = False) -> None:
     t = result.totals
     nodes = _readable(result.nodes.to_pylist(), "activities", spec.max_nodes is not None)
-    render(nodes or [{"activities": 0}], TABLE, title="Activities")
+    render(nodes or [{"activities": 0}], TABLE, title="Activities", wide=wide)
     edges = _readable(result.records(), "transitions", spec.max_edges is not None)
     transitions = [
         {
@@ -107,9 +114,10 @@ def dfg(result: ProcessMap, spec: Any) -> None:
         }
         for e in edges
     ]
-    render(transitions or [{"transitions": 0}], TABLE, title="Transitions (time from source to target)")
-    render(result.start_activities.to_pylist(), TABLE, title="Start activities")
-    render(result.end_activities.to_pylist(), TABLE, title="End activities")
+    render(transitions or [{"transitions": 0}], TABLE, title="Transitions (time from source to target)",
+           extra=("mean", "p90"), wide=wide)  # fmt: skip
+    render(result.start_activities.to_pylist(), TABLE, title="Start activities", wide=wide)
+    render(result.end_activities.to_pylist(), TABLE, title="End activities", wide=wide)
     _dim(
         f"{t['journeys']:,} journeys, {t['events']:,} events ({spec.filter.describe()}); showing "
         f"{t['shown_activities']:,} of {t['activities']:,} activities and {t['shown_edges']:,} of "
@@ -117,7 +125,7 @@ def dfg(result: ProcessMap, spec: Any) -> None:
     )
 
 
-def variants(result: Variants, spec: Any) -> None:
+def variants(result: Variants, spec: Any, *, wide: bool = False) -> None:
     from journeylens.discovery.variants import ARROW
 
     rows = result.records()
@@ -133,14 +141,14 @@ def variants(result: Variants, spec: Any) -> None:
             "share": f"{r['share']:.1%}",
             "cumulative": f"{r['coverage']:.1%}",
             "median time": duration_text(r["median_duration_s"]),
-            "success": NOT_DEFINED if r["success_rate"] is None else f"{r['success_rate']:.0%}",
+            "success": _pct(r["success_rate"], digits=0),
             "steps": ARROW.join(r["steps"]),
         }
         for r in rows
     ]
     t = result.totals
     covered = rows[-1]["coverage"] if rows else 0.0
-    render(shown, TABLE, title="Variants")
+    render(shown, TABLE, title="Variants", extra=("cumulative",), wide=wide)
     _dim(
         f"{len(rows):,} of {t['variants']:,} variants, covering {covered:.1%} of "
         f"{t['journeys']:,} journeys ({spec.filter.describe()})."
@@ -148,37 +156,44 @@ def variants(result: Variants, spec: Any) -> None:
     _undefined(_row_reasons(rows, ("success",)))
 
 
-def paths(result: PathsResult, spec: Any) -> None:
-    render([result.totals()], TABLE, title="Journeys")
+def paths(result: PathsResult, spec: Any, *, wide: bool = False) -> None:
+    render([result.totals()], TABLE, title="Journeys", wide=wide)
     shown = [{k: v for k, v in link.items() if k not in ("carried",)} for link in result.records()]
-    render(shown or [{"links": 0}], TABLE, title=f"Paths ({spec.mode.value}, {spec.steps} steps)")
+    title = f"Paths ({spec.mode.value}, {spec.steps} steps)"
+    render(shown or [{"links": 0}], TABLE, title=title, extra=("source_kind", "target_kind"), wide=wide)
     _dim(
         f"Each step's counts sum to the {result.anchored_journeys:,} anchored journeys "
         "(drop-off and journey-start are carried to the last step)."
     )
 
 
-def funnel(result: FunnelResult, spec: Any) -> None:
+def funnel(result: FunnelResult, spec: Any, *, wide: bool = False) -> None:
     window = clock_text(spec.window_seconds)
-    render(
-        result.compact(), TABLE, title=f"Funnel ({spec.order.value}, window {window}, per {spec.unit.value})"
-    )
+    title = f"Funnel ({spec.order.value}, window {window}, per {result.unit.value})"
+    render(result.compact(), TABLE, title=title, wide=wide)
+    _dim(f"Unit: {result.unit_reason}.")
+    if result.undefined is not None:
+        err_console.print(
+            Text.assemble(("Not defined: ", "bold yellow"), result.undefined.reason), soft_wrap=True
+        )
+        err_console.print(Text.assemble(("Hint: ", "bold"), result.undefined.hint), soft_wrap=True)
+        return
     after = result.after_drop_off.to_pylist()
     if after:
         for row in after:
             row["share"] = f"{row['share']:.1%}"
-        render(after, TABLE, title="Where they went after dropping off (next activity within the window)")
+        render(after, TABLE, title="Where they went after dropping off (next activity within the window)",
+               extra=("step_name",), wide=wide)  # fmt: skip
     _dim(
         "Rates: 95% Wilson interval, units/denominator; 'from previous' divides by the previous "
         "required step."
     )
 
 
-def touchpoints(inventory: TouchpointInventory, spec: Any) -> None:
+def touchpoints(inventory: TouchpointInventory, spec: Any, *, wide: bool = False) -> None:
     rows = [_touchpoint_row(r) for r in _readable(inventory.records(), "touchpoints", False)]
-    render(
-        rows or [{"touchpoints": 0}], TABLE, title=f"Touchpoints ({inventory.selected_journeys:,} journeys)"
-    )
+    title = f"Touchpoints ({inventory.selected_journeys:,} journeys)"
+    render(rows or [{"touchpoints": 0}], TABLE, title=title, extra=("stage", "cost"), wide=wide)
     _dim(
         "success: rate of journeys through it (95% Wilson interval); stage: where in the journey "
         "it usually happens; next: median time to the next event; --format json for every column."
@@ -197,7 +212,6 @@ def _row_reasons(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str
 
 
 def _touchpoint_row(row: dict[str, Any]) -> dict[str, Any]:
-    rate = row["success_rate"]
     feedback = [
         f"{metric} {row[f'{metric}_mean']:.1f} (n={row[f'{metric}_responses']})"
         for metric in ("nps", "csat", "ces", "rating")
@@ -206,57 +220,91 @@ def _touchpoint_row(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "touchpoint": row["touchpoint"],
         "channel": row["channel"],
-        "events": row["events"],
         "journeys": f"{row['journeys']:,} ({row['journey_share']:.1%})",
-        "stage": row["stage"],
-        "success": f"{rate:.1%} ({row['success_lo']:.1%}-{row['success_hi']:.1%})"
-        if rate is not None
-        else NOT_DEFINED,
-        "next": duration_text(row["median_time_to_next_s"], missing=""),
-        "cost": NOT_DEFINED if row["cost"] is None else row["cost"],
+        "events": row["events"],
+        "success": _rate_cell(row["success_rate"], row["success_lo"], row["success_hi"]),
+        "next": short_duration(row["median_time_to_next_s"]),
         "feedback": "; ".join(feedback),
+        "stage": row["stage"],
+        "cost": NOT_DEFINED if row["cost"] is None else row["cost"],  # None: no cost configured
     }
 
 
-def segments(result: SegmentComparison, spec: Any) -> None:
+def segments(result: SegmentComparison, spec: Any, *, wide: bool = False) -> None:
     what = result.context.get("cohort") or f"{result.context['period_a']} vs {result.context['period_b']}"
-    render(result.groups, TABLE, title=f"Groups ({what})")
-    title = "value [95% CI] n/d; diff vs baseline [95% CI]; test, p, q (Benjamini-Hochberg)"
-    render([_comparison_row(row, result.dimension) for row in result.records()], TABLE, title=title)
-    _undefined({row["metric"]: row["reason"] for row in result.records() if row["reason"]})
+    render(result.groups, TABLE, title=f"Groups ({what})", wide=wide)
+    records = result.records()
+    baselines = {row["baseline"] for row in records if row["baseline"]}
+    against = f" vs {next(iter(baselines))}" if len(baselines) == 1 else ""
+    title = f"value [95% CI]; diff{against} [95% CI]; q (Benjamini-Hochberg), * when q < 0.05"
+    rows = [_comparison_row(row, result.dimension, show_baseline=len(baselines) > 1) for row in records]
+    render(rows, TABLE, title=title, extra=("test", "p"), wide=wide)
+    _dim("n: numerator/denominator of a rate; values of a mean (journeys, or customers for frequency "
+         "and recency_days).")  # fmt: skip
+    if result.context.get("metrics_reason", "as asked") != "as asked":
+        _dim(f"Metrics: {result.context['metrics_reason']}; -m names others.")
+    _undefined({row["metric"]: row["reason"] for row in records if row["reason"]})
     if "reference_date" in result.context:
         when = result.context["reference_date"]
         _dim(f"Reference date of the cohort: {when:%Y-%m-%d %H:%M} UTC")
 
 
-def _comparison_row(row: dict[str, Any], dimension: str) -> dict[str, Any]:
-    rate = row["kind"] == "rate"
-    show = _pct if rate else _num
-    diff = "" if row["diff"] is None else show(row["diff"], signed=True)
+def _comparison_row(row: dict[str, Any], dimension: str, *, show_baseline: bool) -> dict[str, Any]:
+    show = _pct if row["kind"] == "rate" else _num
+    if row["metric"].endswith("_s"):
+        show = _seconds
     return {
         dimension: row[dimension],
         "metric": row["metric"],
-        "value": show(row["value"]) + _ci(row["lo"], row["hi"], show),
-        "n/d": f"{row['n']:,}/{row['d']:,}" if rate else f"n={row['n']:,}",
-        "vs": row["baseline"] or "",
-        "diff": diff + _ci(row["diff_lo"], row["diff_hi"], show),
+        "value": _with_ci(row["value"], row["lo"], row["hi"], show),
+        "n": f"{row['n']:,}/{row['d']:,}" if row["kind"] == "rate" else f"{row['n']:,}",
+        **({"vs": row["baseline"] or ""} if show_baseline else {}),
+        "diff": ""
+        if row["diff"] is None
+        else _with_ci(row["diff"], row["diff_lo"], row["diff_hi"], show, signed=True),
+        "q": _p(row["q"]) + (" *" if row["significant"] else ""),
         "test": row["test"] or "",
         "p": _p(row["p"]),
-        "q": _p(row["q"]),
-        "sig": "*" if row["significant"] else "",
     }
 
 
-def _pct(value: float | None, signed: bool = False) -> str:
-    return NOT_DEFINED if value is None else (f"{value:+.1%}" if signed else f"{value:.1%}")
+def _with_ci(value: float | None, lo: float | None, hi: float | None, show: Any, signed: bool = False) -> str:
+    """``12.3% [11.0-13.6]`` (an en dash between the bounds): the value and, when defined, its
+    interval on one short cell."""
+    if value is None:
+        return NOT_DEFINED
+    text = show(value, signed=signed)
+    if lo is None or hi is None:
+        return text
+    return f"{text} [{show(lo, bare=True)}–{show(hi, bare=True)}]"
 
 
-def _num(value: float | None, signed: bool = False) -> str:
-    return NOT_DEFINED if value is None else (f"{value:+,.2f}" if signed else f"{value:,.2f}")
+def _pct(value: float | None, signed: bool = False, *, bare: bool = False, digits: int = 1) -> str:
+    """A share as a percentage (``bare``: without the sign, for an interval's bounds)."""
+    if value is None:
+        return NOT_DEFINED
+    text = f"{value * 100:+.{digits}f}" if signed else f"{value * 100:.{digits}f}"
+    return text if bare else text + "%"
 
 
-def _ci(lo: float | None, hi: float | None, show: Any) -> str:
-    return "" if lo is None or hi is None else f" [{show(lo)}, {show(hi)}]"
+def _num(value: float | None, signed: bool = False, *, bare: bool = False) -> str:
+    """A mean with as many decimals as it needs: 1,234 / 12.3 / 1.23."""
+    if value is None:
+        return NOT_DEFINED
+    size = abs(value)
+    spec = ",.0f" if size >= 100 else (".1f" if size >= 10 else ".2f")
+    return f"{value:+{spec}}" if signed else f"{value:{spec}}"
+
+
+def _seconds(value: float | None, signed: bool = False, *, bare: bool = False) -> str:
+    if value is None:
+        return NOT_DEFINED
+    sign = "-" if value < 0 else ("+" if signed else "")
+    return sign + short_duration(abs(value))
+
+
+def _rate_cell(rate: float | None, lo: float | None, hi: float | None) -> str:
+    return _with_ci(rate, lo, hi, _pct)
 
 
 def _p(value: float | None) -> str:
@@ -265,6 +313,6 @@ def _p(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def export_xes(result: XesExport, spec: Any) -> None:
+def export_xes(result: XesExport, spec: Any, *, wide: bool = False) -> None:
     where = "standard output" if result.path is None else str(result.path)
     err_console.print(f"{result.traces:,} traces, {result.events:,} events written to {escape(where)}")

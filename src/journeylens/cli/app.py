@@ -10,8 +10,8 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from journeylens.cli._commands import FormatOpt, NoBuildOpt, WorkspaceOpt, ensure_fresh, register
-from journeylens.cli._output import OutputFormat, build_progress, err_console, notice, render
+from journeylens.cli._commands import FormatOpt, NoBuildOpt, WideOpt, WorkspaceOpt, ensure_fresh, register
+from journeylens.cli._output import OutputFormat, build_progress, err_console, first, notice, render
 from journeylens.cli._output import bar as _bar
 from journeylens.errors import InputError, JourneyLensError, QuarantineLimitError
 from journeylens.export import ExportFormat
@@ -114,6 +114,7 @@ def ingest(
     ] = False,
     workspace: WorkspaceOpt = Path("."),
     fmt: FormatOpt = OutputFormat.table,
+    wide: WideOpt = False,
 ) -> None:
     """Load files into a table; invalid records go to quarantine, valid ones are always loaded."""
     from journeylens.ingest.pipeline import build_spec
@@ -127,8 +128,9 @@ def ingest(
     ws = Workspace.open(workspace)
     reports = _ingest_with_progress(ws, spec)
     if fmt is OutputFormat.table:
-        render([{k: v for k, v in r.to_dict().items() if k != "notes"} for r in reports], fmt,
-               title="Ingest summary")  # fmt: skip
+        rows = [{k: v for k, v in r.to_dict().items() if k != "notes"} for r in reports]
+        render(first(rows, _INGEST_FIRST), fmt, title="Ingest summary", extra=("ingest_id", "seconds"),
+               wide=wide)  # fmt: skip
         for note in dict.fromkeys(n for r in reports for n in r.notes):
             err_console.print(Text(note), style="dim", soft_wrap=True)
     else:
@@ -153,8 +155,14 @@ def _ingest_with_progress(ws: Workspace, spec: IngestSpec) -> list[IngestReport]
         return ws.ingest(spec, progress=progress)
 
 
+#: What a person reads first in the ingest summaries (at 80 columns); the rest follows, or --wide.
+_INGEST_FIRST = ("source", "table", "loaded", "duplicates", "quarantined", "finished_at")
+
+
 @app.command()
-def status(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.table) -> None:
+def status(
+    workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.table, wide: WideOpt = False
+) -> None:
     """Row counts of every table, quarantined records by reason, and the last ingests."""
     from journeylens.quality import workspace_status
     from journeylens.workspace import Workspace
@@ -167,8 +175,9 @@ def status(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.ta
         render([{"table": k, "rows": v} for k, v in result.tables.items()], fmt)
         return
     render([{"table": k, "rows": v} for k, v in result.tables.items()], fmt, title="Tables")
-    render(result.quarantine or [{"quarantined": 0}], fmt, title="Quarantine by reason")
-    render(result.ingests or [{"ingests": 0}], fmt, title="Last ingests")
+    render(result.quarantine or [{"quarantined": 0}], fmt, title="Quarantine by reason", wide=wide)
+    ingests = first(result.ingests, _INGEST_FIRST) or [{"ingests": 0}]
+    render(ingests, fmt, title="Last ingests", extra=("ingest_id", "started_at"), wide=wide)
 
 
 @app.command()

@@ -4,9 +4,11 @@ the others went instead.
 Semantics (what the plain-Python reference in ``tests/test_funnel.py`` implements too):
 
 * **Unit and events.** A unit is a customer (all their events, or only those of the journeys a
-  :class:`JourneyFilter` selects) or a journey. Its events are ordered by timestamp, then ingestion
-  order, then event id; "before" and "after" always mean this order, so ties in time are broken by
-  ingestion order.
+  :class:`JourneyFilter` selects) or a journey; without a unit, customers when the selected
+  journeys have any and journeys otherwise (``FunnelResult.unit`` and ``unit_reason`` say which).
+  When no unit reaches step 1 the rates are undefined (None) and ``reason`` says why. A unit's
+  events are ordered by timestamp, then ingestion order, then event id; "before" and "after"
+  always mean this order, so ties in time are broken by ingestion order.
 * **Attempts.** Every event matching step 1 starts an attempt; the conversion window runs from that
   event (inclusive: an event exactly ``window`` later still counts; times are compared in whole
   milliseconds on every engine). An attempt never goes back.
@@ -56,8 +58,9 @@ from journeylens._units import clock_text
 from journeylens.discovery import _funnel_engine as engine
 from journeylens.discovery._funnel_match import classify, matches
 from journeylens.discovery._funnel_report import after_drop_off, step_rows, with_breakdown
+from journeylens.discovery._funnel_unit import FunnelUndefined, diagnose, resolve_unit, selection
 from journeylens.discovery._result import TableResult
-from journeylens.discovery.selection import EmptySelectionError, activity_expr, select_journeys
+from journeylens.discovery.selection import activity_expr, select_journeys
 from journeylens.errors import NotFoundError
 from journeylens.identity.profile import require_customer_map
 from journeylens.identity.stitch import events_with_customers
@@ -88,6 +91,7 @@ __all__ = [
     "FunnelSpec",
     "FunnelSpecError",
     "FunnelStep",
+    "FunnelUndefined",
     "FunnelUnit",
     "StepMatcher",
     "funnel",
@@ -110,6 +114,11 @@ class FunnelResult(TableResult):
     #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
         "spec",
+        "unit",
+        "unit_reason",
+        "reason",
+        "hint",
+        "closest_touchpoints",
         "steps (records: [breakdown], step, step_name, optional, units, dropped_off, "
         "conversion_from_previous, previous_units, conversion_from_previous_low, "
         "conversion_from_previous_high, conversion_from_first, first_units, "
@@ -120,16 +129,28 @@ class FunnelResult(TableResult):
 
     spec: FunnelSpec
     after_drop_off: pa.Table
+    #: The unit counted (``spec.unit``, or the one chosen for the data) and why.
+    unit: FunnelUnit = FunnelUnit.customer
+    unit_reason: str = ""
+    #: Set when no unit reached step 1: why every rate is undefined, and what would define it.
+    undefined: FunnelUndefined | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        why = self.undefined
         return {
             "spec": self.spec.model_dump(mode="json", exclude_defaults=True),
+            "unit": self.unit.value,
+            "unit_reason": self.unit_reason,
+            "reason": None if why is None else why.reason,
+            "hint": None if why is None else why.hint,
+            "closest_touchpoints": [] if why is None else list(why.closest),
             "steps": self.records(),
             "after_drop_off": self.after_drop_off.to_pylist(),
         }
 
     def compact(self) -> list[dict[str, Any]]:
-        """Rows for a terminal table: rates as ``45.0% [40.1-50.2] 90/200``, times as ``2h 5m``."""
+        """Rows for a terminal table: rates as ``45.0% [40.1-50.2]`` (en dash) over ``90/200`` (two lines of
+        one cell), ``n/d`` when nobody reached the step they divide by; times as ``2h 5m``."""
         out = []
         for r in self.records():
             row = {"breakdown": r["breakdown"]} if "breakdown" in r else {}
@@ -164,7 +185,7 @@ class FunnelResult(TableResult):
                     textinfo="value+percent initial",
                 )
             )
-        unit = self.spec.unit.value
+        unit = self.unit.value
         fig.update_layout(title=f"Funnel ({self.spec.order.value}, window {self.spec.window}) — {unit}s")
         return fig
 
@@ -175,10 +196,12 @@ class FunnelResult(TableResult):
 
 
 def _rate(value: float | None, row: dict[str, Any], name: str, num: int, den: int | None) -> str:
-    if value is None or den is None:
+    if den is None:  # step 1 has no previous step
         return ""
+    if value is None:  # nobody at the step it divides by: not defined, not zero
+        return "n/d"
     low, high = row[f"{name}_low"], row[f"{name}_high"]
-    return f"{value:.1%} [{low:.1%}-{high:.1%}] {num:,}/{den:,}"
+    return f"{value:.1%} [{low * 100:.1f}–{high * 100:.1f}]\n{num:,}/{den:,}"
 
 
 def funnel(store: Store, spec: FunnelSpec | None = None, /, **fields: Any) -> FunnelResult:
@@ -189,8 +212,12 @@ def funnel(store: Store, spec: FunnelSpec | None = None, /, **fields: Any) -> Fu
         ...                 window="2h", by="segment")  # doctest: +SKIP
         >>> result.to_pandas()[["breakdown", "step_name", "units", "conversion_from_first"]]  # doctest: +SKIP
     """
-    spec = spec if spec is not None else funnel_spec(**fields)
-    _check_vocabulary(store, spec)
+    asked = spec if spec is not None else funnel_spec(**fields)
+    _check_vocabulary(store, asked)
+    chosen = selection(store, asked)
+    unit, why_unit = resolve_unit(asked, chosen)
+    # The engine reads one resolved spec; the result keeps the spec as asked.
+    spec = asked.model_copy(update={"unit": unit})
     log = _unit_log(store, spec)
     plan = _plan(spec)
     with _scratch(store) as materialize:
@@ -199,7 +226,12 @@ def funnel(store: Store, spec: FunnelSpec | None = None, /, **fields: Any) -> Fu
         labelled = materialize("labelled", with_breakdown(store, best, events, spec))
         rows = step_rows(store, labelled, spec)
         after = after_drop_off(store, labelled, events, spec)
-    return FunnelResult(table=rows, spec=spec, after_drop_off=after)
+    first = sum(
+        int(u) for s, u in zip(rows["step"].to_pylist(), rows["units"].to_pylist(), strict=True) if s == 1
+    )
+    undefined = None if first else diagnose(store, log, spec, unit, chosen)
+    return FunnelResult(table=rows, spec=asked, after_drop_off=after, unit=unit, unit_reason=why_unit,
+                        undefined=undefined)  # fmt: skip
 
 
 def _plan(spec: FunnelSpec) -> engine.Plan:
@@ -300,9 +332,7 @@ def _unit_log(store: Store, spec: FunnelSpec) -> ir.Table:
         events = events_with_customers(store)
         log = events.filter(events.customer_id.notnull()).mutate(unit=events.customer_id)
     else:
-        journeys = select_journeys(store, flt)
-        if int(store.execute(journeys.count()).as_py()) == 0:
-            raise EmptySelectionError.for_filter(flt)
+        journeys = select_journeys(store, flt)  # not empty: `selection` checked it
         je, ev = store.backend.table("journey_events"), store.table("events")
         j = journeys.select("journey_id", "customer_id")
         rows = je.join(j, "journey_id").join(ev, je.event_id == ev.event_id)

@@ -16,6 +16,7 @@ import pyarrow as pa
 from pydantic import ValidationError
 
 from journeylens.discovery._compare import (
+    CUSTOMER_METRICS,
     GROUP,
     SegmentComparison,
     aggregate,
@@ -25,7 +26,9 @@ from journeylens.discovery._compare import (
     selected_journeys,
     utc_literal,
 )
+from journeylens.discovery._default_metrics import default_metrics
 from journeylens.errors import InputError
+from journeylens.journeys.definitions import JourneyRules
 from journeylens.specs.comparison import PeriodComparisonSpec, TimeRange, problem_text
 from journeylens.specs.discovery import JourneyFilter
 from journeylens.store import Store
@@ -52,15 +55,28 @@ def compare_periods(
     return period_comparison(store, spec)
 
 
-def period_comparison(store: Store, spec: PeriodComparisonSpec) -> SegmentComparison:
+def period_comparison(
+    store: Store, spec: PeriodComparisonSpec, *, rules: JourneyRules | None = None
+) -> SegmentComparison:
     """:func:`compare_periods` for a ready :class:`PeriodComparisonSpec` (what every surface builds).
 
     Example:
         >>> spec = PeriodComparisonSpec(period_a="2024-01-01:2024-02-01", period_b="2024-02-01:2024-03-01")
         >>> period_comparison(ws.store, spec).groups  # doctest: +SKIP
     """
-    resolved = resolve_metrics(spec.metrics)
     journeys = selected_journeys(store, spec.filter)
+    names, why = (
+        (spec.metrics, "as asked")
+        if spec.metrics
+        else default_metrics(store, spec.filter, rules, per_customer=False)
+    )
+    resolved = resolve_metrics(names)
+    per_customer = [m.name for m in resolved if m.name in CUSTOMER_METRICS]
+    if per_customer:
+        raise InputError(
+            f"{', '.join(per_customer)} are per customer, and a customer is not in one period.",
+            hint="Compare them between segments (--cohort), or compare periods on journey metrics.",
+        )
     a, b = spec.period_a, spec.period_b
     start = journeys.start
     group = ibis.cases(
@@ -80,7 +96,8 @@ def period_comparison(store: Store, spec: PeriodComparisonSpec) -> SegmentCompar
     rows = comparison_rows("period", plan, resolved, stats_by)
     groups = [{"period": p.label(), **sizes[p.label()]} for p in (a, b)]
     context = {"period_a": a.label(), "period_b": b.label(), "baseline": a.label(),
-               "filter": spec.filter.describe()}  # fmt: skip
+               "filter": spec.filter.describe(), "metrics": [m.name for m in resolved],
+               "metrics_reason": why}  # fmt: skip
     return SegmentComparison(pa.Table.from_pylist(rows), "period", groups, context)
 
 

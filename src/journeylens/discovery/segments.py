@@ -36,8 +36,11 @@ import pyarrow as pa
 
 from journeylens.discovery._compare import (
     BASELINES,
+    CUSTOMER_METRICS,
     GROUP,
+    Metric,
     SegmentComparison,
+    Stat,
     aggregate,
     comparison_rows,
     plan_for,
@@ -45,11 +48,14 @@ from journeylens.discovery._compare import (
     selected_journeys,
     utc_literal,
 )
+from journeylens.discovery._default_metrics import default_metrics
+from journeylens.discovery._stats import Moments
 from journeylens.discovery.selection import customer_segments
 from journeylens.errors import InputError, close_matches
 from journeylens.identity.profile import require_customer_map
 from journeylens.identity.stitch import events_with_customers
 from journeylens.journeys.build import require_journeys
+from journeylens.journeys.definitions import JourneyRules
 from journeylens.specs.comparison import (
     COHORT_SYNTAX,
     FIRST_TIME,
@@ -230,21 +236,34 @@ def _trait_names(store: Store, sample: int = 1000) -> list[str]:
 # --- comparisons -------------------------------------------------------------------------------
 
 
-def compare_segments(store: Store, spec: SegmentComparisonSpec | None = None) -> SegmentComparison:
+def compare_segments(
+    store: Store, spec: SegmentComparisonSpec | None = None, *, rules: JourneyRules | None = None
+) -> SegmentComparison:
     """Journey metrics side by side for the segments of a cohort, with intervals and tests.
+
+    Without ``spec.metrics`` the metrics are the ones the selected journeys define (see
+    :mod:`journeylens.discovery._default_metrics`; ``rules`` are the workspace's journey types).
+    Per-customer metrics (frequency, recency_days) count each customer of a segment once, with
+    the cohort's purchase rules (builtin) or purchases as events with value > 0 (other cohorts).
 
     Example:
         >>> spec = SegmentComparisonSpec(cohort=parse_cohort("did:channel=chat:30d"), metrics=["success"])
         >>> compare_segments(ws.store, spec).to_pandas()  # doctest: +SKIP
     """
     spec = spec or SegmentComparisonSpec()
-    metrics = resolve_metrics(spec.metrics)
     journeys = selected_journeys(store, spec.filter)
+    names, why = (
+        (spec.metrics, "as asked")
+        if spec.metrics
+        else default_metrics(store, spec.filter, rules, per_customer=True)
+    )
+    metrics = resolve_metrics(names)
     ref = reference_date(store, spec.as_of)
     members = spec.cohort.members(store, ref)
     joined = journeys.left_join(members, "customer_id")
     grouped = joined.mutate(**{GROUP: joined.segment.fill_null(spec.cohort.outside)})
-    stats_by, sizes = aggregate(store, grouped, metrics)
+    stats_by, sizes = aggregate(store, grouped, [m for m in metrics if m.name not in CUSTOMER_METRICS])
+    _per_customer(store, spec, ref, grouped, [m for m in metrics if m.name in CUSTOMER_METRICS], stats_by)
     counts = _member_counts(store, members, spec.cohort.outside)
     order = spec.cohort.order(list(stats_by))
     _check_baseline(spec.baseline, order, list(counts))
@@ -254,8 +273,25 @@ def compare_segments(store: Store, spec: SegmentComparisonSpec | None = None) ->
         for s in spec.cohort.order(list(dict.fromkeys([*counts, *stats_by])))
     ]
     context = {"cohort": spec.cohort.text(), "baseline": spec.baseline, "reference_date": ref,
-               "filter": spec.filter.describe()}  # fmt: skip
+               "filter": spec.filter.describe(), "metrics": [m.name for m in metrics],
+               "metrics_reason": why}  # fmt: skip
     return SegmentComparison(pa.Table.from_pylist(rows), "segment", groups, context)
+
+
+def _per_customer(
+    store: Store, spec: SegmentComparisonSpec, ref: _dt.datetime, grouped: ir.Table,
+    metrics: list[Metric], stats_by: dict[str, dict[str, Stat]],
+) -> None:  # fmt: skip
+    """Add the per-customer metrics to ``stats_by``: each customer of a group once, with their
+    purchase history (frequency, recency_days) at the reference date."""
+    if not metrics:
+        return
+    rules = spec.cohort.rules if isinstance(spec.cohort, BuiltinCohort) else RfmRules(purchases="events")
+    rfm = rfm_segments(store, rules, ref).drop("segment")
+    people = grouped.filter(grouped.customer_id.notnull()).select("customer_id", GROUP).distinct()
+    per, _ = aggregate(store, people.join(rfm, "customer_id"), metrics)
+    for group, stats in stats_by.items():
+        stats.update(per.get(group) or {m.name: Moments(0, 0.0, 0.0) for m in metrics})
 
 
 def _member_counts(store: Store, members: ir.Table, outside: str) -> dict[str, int]:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from journeylens._units import parse_instant
 from journeylens.analyses._options import Cli
 from journeylens.errors import InputError, close_matches
-from journeylens.specs.discovery import DEFAULT_METRICS, FilterField, JourneyFilter
+from journeylens.specs.discovery import FilterField, JourneyFilter
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -35,7 +35,11 @@ COHORT_HELP = (
     "builtin (RFM: prospect, first-time, occasional, loyal[, lapsed]) | trait:NAME | trait:NAME=VALUE | "
     "did:channel=VALUE[:30d][:2x] | did:touchpoint=VALUE[:30d][:2x]. Default: builtin."
 )
-METRIC_HELP = "Metric to compare (repeatable); default success, leakage, duration_s, cost_to_serve."
+METRIC_HELP = (
+    "Metric to compare (repeatable). Default: what the data defines: success, leakage, duration_s, "
+    "cost_to_serve where journey types define success or failure; purchases, value, recency_days, "
+    "frequency for purchase data; else duration_s, touchpoints."
+)
 COHORT_SYNTAX = (
     "builtin | trait:NAME | trait:NAME=VALUE | did:channel=VALUE[:30d][:2x] | did:touchpoint=VALUE[:30d][:2x]"
 )
@@ -247,8 +251,10 @@ class SegmentComparisonSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cohort: Annotated[Cohort, Cli(input=str, help=COHORT_HELP)] = Field(default_factory=BuiltinCohort)
-    metrics: Annotated[list[str], Cli(name="metric", short="-m", help=METRIC_HELP)] = Field(
-        default_factory=lambda: list(DEFAULT_METRICS)
+    metrics: Annotated[list[str] | None, Cli(name="metric", short="-m", help=METRIC_HELP)] = Field(
+        None,
+        description="Metrics to compare; None: the ones the selected journeys define (the result "
+        "says which and why).",
     )
     baseline: Annotated[
         str, Cli(help="rest (each segment vs all others), first, pairs (every pair), or a segment name.")
@@ -342,8 +348,10 @@ class PeriodComparisonSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    metrics: Annotated[list[str], Cli(name="metric", short="-m", help=METRIC_HELP)] = Field(
-        default_factory=lambda: list(DEFAULT_METRICS)
+    metrics: Annotated[list[str] | None, Cli(name="metric", short="-m", help=METRIC_HELP)] = Field(
+        None,
+        description="Metrics to compare; None: the ones the selected journeys define (the result "
+        "says which and why).",
     )
     period_a: Annotated[TimeRange, Cli(input=str, help="Baseline period: START:END.")]
     period_b: Annotated[TimeRange, Cli(input=str, help="START:END (dates, end exclusive) or START..END.")]

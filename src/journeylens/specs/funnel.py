@@ -45,7 +45,11 @@ class FunnelOrder(StrEnum):
 
 
 class FunnelUnit(StrEnum):
-    """Who converts: a customer (over all their events) or a journey."""
+    """Who converts: a customer (over all their events) or a journey.
+
+    A spec without a unit counts customers when the selected journeys have any, else journeys
+    (a case log has no customers); :class:`~journeylens.discovery.funnel.FunnelResult` says which.
+    """
 
     customer = "customer"
     journey = "journey"
@@ -181,7 +185,12 @@ class FunnelSpec(BaseModel):
     window: Annotated[
         dt.timedelta, Cli(input=str, help="Conversion window from step 1: 30m, 2h, 14d, 1w.")
     ] = Field("14d", validate_default=True, description="Conversion window from step 1.")
-    unit: Annotated[FunnelUnit, Cli(help="Who converts: customer or journey.")] = FunnelUnit.customer
+    unit: Annotated[
+        FunnelUnit | None,
+        Cli(help="Who converts: customer or journey (default: customer when the selected journeys "
+            "have customers, else journey).")
+    ] = Field(None, description="customer or journey; None: customer when the selected journeys have "
+              "customers, else journey (the result says which and why).")  # fmt: skip
     by: Annotated[
         FunnelBreakdown | None, Cli(help="Split by segment, channel (entry channel) or variant.")
     ] = None
