@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 
 class JourneyLensError(Exception):
@@ -135,6 +136,15 @@ class InputError(JourneyLensError, ValueError):
             f"Unknown {what} {value!r}. Available: {_listing(choices)}.",
             hint=f"Did you mean {_listing(near)}?" if near else f"Use one of {_listing(choices)}.",
         )
+
+
+class IngestFailedError(InputError):
+    """Some files of an ingest could not be loaded; the others were (``reports`` has every file's
+    outcome, failed ones with ``error`` set)."""
+
+    def __init__(self, message: str, hint: str | None, reports: list[Any]) -> None:
+        super().__init__(message, hint)
+        self.reports = reports
 
 
 class QuarantineLimitError(JourneyLensError):

@@ -32,6 +32,21 @@ from journeylens.store.schema import (
 )
 
 REASON, FIELD, MESSAGE, RAW = "_reason", "_field", "_message", "_raw"
+FILE, SOURCE = "_jl_file", "_jl_source"
+"""Optional raw columns of a batch that holds several files: the file's ingest id and its path
+(without them the whole batch is ``ctx.ingest_id`` / ``ctx.source``). The output always has FILE."""
+CONTENT, DST_SHIFTED = "_content", "_dst_shifted"
+"""Output bookkeeping: MD5 of a key-less record's canonical content (null when the source gave a
+key), and whether a local time inside a daylight-saving gap was shifted forward."""
+_BOOKKEEPING = frozenset({LINE, FILE, SOURCE})
+# Offsets beyond +-18:00 (ISO 8601 / java.time's limit; real zones use -12:00..+14:00) and years
+# outside 1-9999 are impossible, not merely unusual: the engine would store them shifted or
+# beyond what Spark, Parquet and Python can represent.
+_MAX_OFFSET_S = 18 * 3600
+_MIN_INSTANT = ibis.literal(_dt.datetime(1, 1, 1, tzinfo=_dt.UTC), type=UTC_TIMESTAMP)
+_MAX_INSTANT = ibis.literal(_dt.datetime.max.replace(tzinfo=_dt.UTC), type=UTC_TIMESTAMP)
+# ISO text without an offset or zone name: a wall-clock time read in the workspace zone.
+_NAIVE_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.,]*)?$"
 _EPOCH = ibis.literal(_dt.datetime(1970, 1, 1, tzinfo=_dt.UTC), type=UTC_TIMESTAMP)
 # Epochs are accepted for 1990-01-01 .. 2100-01-01 only: a bare number outside that range is far
 # more likely a compact date, an id or microseconds than a touchpoint from 1970 or 2611.
@@ -56,8 +71,10 @@ class Context:
     """Constant channel for every record (``--channel``), already normalised."""
     default_channel: str | None = None
     """Channel of records whose source has none (process logs: ``other``); never overrides one."""
-    keep_identical: bool = False
-    """Identical key-less records on different lines are separate records (process logs)."""
+    timezone: str = "UTC"
+    """Workspace zone naive timestamps are read in (the engine session's zone)."""
+    dst_gaps: bool = False
+    """The zone has daylight-saving changes, so naive times may fall in a gap (counted)."""
 
 
 @dataclass
@@ -158,9 +175,13 @@ class _Builder:
 
     def __init__(self, raw: ir.Table, spec: TableSpec, ctx: Context) -> None:
         self.raw, self.spec, self.ctx = raw, spec, ctx
-        self.source_columns = [c for c in raw.columns if c != LINE]
+        self.source_columns = [c for c in raw.columns if c not in _BOOKKEEPING]
         self.checks: list[_Check] = []
         self.parsed: dict[str, ir.Value] = {}
+        self.helpers: dict[str, ir.Value] = {}
+        """Stage-1 columns the checks need besides the parsed ones (a timestamp's wall clock)."""
+        self.dst: Callable[[ir.Table], ir.BooleanValue] | None = None
+        """Which valid records had a local time inside a daylight-saving gap (shifted forward)."""
 
     def src(self, name: str) -> ir.Value | None:
         return self.raw[name] if name in self.source_columns else None
@@ -172,6 +193,8 @@ class _Builder:
             **{c: _clean(raw[c]) if c in model else raw[c] for c in self.source_columns},
             **self._measure(raw),
             **{LINE: raw[LINE]},
+            **{FILE: raw[FILE] if FILE in raw.columns else ibis.literal(self.ctx.ingest_id, type=dt.int64)},
+            **{SOURCE: raw[SOURCE] if SOURCE in raw.columns else ibis.literal(self.ctx.source)},
         )
         self._check_sizes()
         for column in self.spec.columns:
@@ -187,7 +210,8 @@ class _Builder:
         stage1 = self.raw.select(
             **{_src(c): self.raw[c] for c in self.source_columns},
             **self.parsed,
-            **{c: self.raw[c] for c in (_RECORD_LEN, _LONG_FIELD, LINE)},
+            **self.helpers,
+            **{c: self.raw[c] for c in (_RECORD_LEN, _LONG_FIELD, LINE, FILE, SOURCE)},
         )
         return self._assemble(stage1)
 
@@ -217,9 +241,11 @@ class _Builder:
                 Reason.BAD_TIMESTAMP,
                 " (expected ISO 8601 with or without offset, a date, or epoch seconds/milliseconds)",
             )
+            self._check_time_range(name, source)
             return _parse_timestamp(source)
         if column.kind is Kind.NUMBER:
             self._reject_unparsed(name, Reason.BAD_NUMBER, " is not a number")
+            self._reject_not_finite(name)
             return _parse_number(source)
         return self._text(column, source)
 
@@ -346,6 +372,64 @@ class _Builder:
             )
         )
 
+    def _reject_not_finite(self, name: str) -> None:
+        self.checks.append(
+            _Check(
+                lambda s: s[name].isnan() | s[name].isinf(),
+                Reason.NOT_FINITE,
+                name,
+                lambda s: f"{name}: " + _quote(s[_src(name)]) + " is not a finite number",
+            )
+        )
+
+    def _check_time_range(self, name: str, source: ir.Value) -> None:
+        """Quarantine impossible instants; find naive times inside a daylight-saving gap.
+
+        The wall clock as written (offset dropped) is kept next to the parsed instant: their
+        difference is the offset the text carried, and a naive time whose instant does not read
+        back as the same wall clock in the workspace zone fell in a gap. The engine, like
+        zoneinfo with ``fold=0``, reads such a time with the offset before the change, i.e. it
+        is shifted forward by the gap (02:30 on a 02:00->03:00 night is stored as 03:30 local).
+        """
+        dtype = source.type()
+        wall = f"_wall__{name}"
+        naive: Callable[[ir.Table], ir.BooleanValue] | None = None
+        if dtype.is_string():
+            self.helpers[wall] = source.try_cast(dt.Timestamp())
+            naive = lambda s: s[_src(name)].re_search(_NAIVE_ISO)  # noqa: E731
+        elif dtype.is_timestamp() and dtype.timezone is None:
+            self.helpers[wall] = source
+            naive = lambda s: ibis.literal(True)  # noqa: E731
+        else:
+            self.helpers[wall] = ibis.null(dt.Timestamp())
+
+        def offset(s: ir.Table) -> ir.IntegerValue:
+            return (s[wall].epoch_seconds() - s[name].epoch_seconds()).abs()
+
+        def failed(s: ir.Table) -> ir.BooleanValue:
+            year = s[wall].year()
+            written = (year > 9999) | (year < 1) | (offset(s) > _MAX_OFFSET_S)
+            return s[name].notnull() & ((s[name] < _MIN_INSTANT) | (s[name] > _MAX_INSTANT) | written)
+
+        def message(s: ir.Table) -> ir.StringValue:
+            why = ibis.cases(
+                (offset(s) > _MAX_OFFSET_S, " has a UTC offset beyond +-18:00"),
+                else_=" is outside the years 1-9999",
+            )
+            return f"{name}: " + _quote(s[_src(name)]) + why
+
+        self.checks.append(_Check(failed, Reason.IMPOSSIBLE_TIMESTAMP, name, message))
+        if self.ctx.dst_gaps and naive is not None:
+            zone, earlier, written_naive = self.ctx.timezone, self.dst, naive
+
+            def in_gap(s: ir.Table) -> ir.BooleanValue:
+                moved = _backend.duckdb_wall_clock(s[name], zone) != s[wall]
+                # CASE: the pattern runs only on the few values whose wall clock moved.
+                gap = s[wall].notnull() & ibis.cases((moved, written_naive(s)), else_=False)
+                return gap if earlier is None else earlier(s) | gap
+
+            self.dst = in_gap
+
     def _reject_choice(self, name: str, choices: tuple[str, ...]) -> None:
         self.checks.append(
             _Check(
@@ -404,25 +488,27 @@ class _Builder:
             )
         return value.cast(dt.string).substr(0, _RAW_FIELD_CHARS)
 
-    def _key(self, s: ir.Table) -> ir.StringValue:
-        """The source's key where given, else an MD5 of the record's canonical content.
+    def _content(self, s: ir.Table) -> ir.StringValue:
+        """MD5 of the record's canonical content, for records without a key of their own.
 
-        With ``ctx.keep_identical`` (XES, or ``--keep-identical``) the record's position is part
-        of the content, so identical events on different lines stay separate events (process
-        logs repeat an activity at the same second); re-ingesting the file still matches.
+        The stored key of such a record also counts its occurrence among identical records of
+        its file (see ``ingest.batches``): identical rows are real records, not duplicates.
         """
         content = [
             s[c.name].cast(dt.string).fill_null("\x00") for c in self.spec.columns if c.name != self.spec.key
         ]
-        if self.ctx.keep_identical:
-            content.append(s[LINE].cast(dt.string))
         digest = ibis.literal("\x1f").join(content).hexdigest("md5")
         key = self.spec.key
         if key not in self.source_columns:
             return digest
-        given = _as_text(s[_src(key)])
         # CASE, not COALESCE: the engine then hashes only the rows that lack a key.
-        return ibis.cases((given.notnull(), given), else_=digest)
+        return ibis.cases((_as_text(s[_src(key)]).isnull(), digest), else_=ibis.null(dt.string))
+
+    def _given_key(self, s: ir.Table) -> ir.StringValue:
+        key = self.spec.key
+        if key not in self.source_columns:
+            return ibis.null(dt.string)
+        return _as_text(s[_src(key)])
 
     def _assemble(self, s: ir.Table) -> ir.Table:
         # Evaluate the checks once, as the index of the first failed one (0 = valid); reason,
@@ -444,13 +530,16 @@ class _Builder:
             ibis.struct({c: self._raw_field(s, c) for c in self.source_columns}).cast(dt.json).cast(dt.string)
         )
         columns = {c.name: s[c.name].cast(c.dtype) for c in self.spec.columns if c.name != self.spec.key}
-        columns[self.spec.key] = self._key(s)
+        columns[self.spec.key] = self._given_key(s)
+        dst = self.dst(s) if self.dst is not None else ibis.literal(False)
         return s.select(
             *(columns[name].name(name) for name in self.spec.column_names),
-            source=ibis.literal(self.ctx.source),
-            ingest_seq=ibis.literal(self.ctx.ingest_id << 32, type=dt.int64) + s[LINE],
-            **{LINE: s[LINE], REASON: reason, FIELD: field, MESSAGE: message},
+            source=s[SOURCE],
+            ingest_seq=s[FILE] * (1 << 32) + s[LINE],
+            **{LINE: s[LINE], FILE: s[FILE], CONTENT: self._content(s)},
+            **{REASON: reason, FIELD: field, MESSAGE: message},
             **{RAW: ibis.cases((failure > 0, raw_json), else_=ibis.null(dt.string))},
+            **{DST_SHIFTED: (failure == 0) & dst.fill_null(False)},
         )
 
 

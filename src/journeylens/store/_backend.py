@@ -256,6 +256,12 @@ def _duckdb_local(zone: str, ts: _UTC) -> _NAIVE:  # type: ignore[valid-type]
     """DuckDB: the wall-clock time of an instant in ``zone`` (a naive timestamp)."""
 
 
+def duckdb_wall_clock(ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+    """DuckDB only (the ingest engine): the wall-clock time of instant ``ts`` in ``zone``."""
+    clock: ir.TimestampValue = _duckdb_local(zone, ts)
+    return clock
+
+
 @ibis.udf.scalar.builtin(name="from_utc_timestamp")  # type: ignore[untyped-decorator]
 def _spark_local(ts: _NAIVE, zone: str) -> _NAIVE:  # type: ignore[valid-type]
     """Spark: the wall-clock time of a UTC instant in ``zone``."""
