@@ -82,6 +82,24 @@ class BackendError(JourneyLensError, RuntimeError):
         )
 
     @classmethod
+    def locked(cls, path: str, holder: str) -> BackendError:
+        return cls(
+            f"The workspace store {path} is in use by another process ({holder}): another ingest, "
+            "or a notebook or command that has the workspace open. DuckDB lets one process write "
+            "at a time.",
+            hint="Wait for that process to finish, or close the workspace there (ws.close()), "
+            "then run again.",
+        )
+
+    @classmethod
+    def read_only(cls, path: str, problem: str) -> BackendError:
+        return cls(
+            f"The workspace store {path} cannot be written: {problem}.",
+            hint="Make the workspace folder and its journeylens.duckdb* files writable for this user "
+            "(or copy the workspace to a writable folder), then run again.",
+        )
+
+    @classmethod
     def bad_url(cls, url: str, exc: Exception) -> BackendError:
         return cls(
             f"Cannot connect to backend URL {url!r}: {exc}",

@@ -149,24 +149,12 @@ def ingest(
 
 
 def _ingest_spec(mapping: list[str], **fields: object) -> IngestSpec:
-    """The spec, with the --map flags and every other option checked before either fails, so
-    that all bad options are reported at once."""
-    from journeylens.ingest.pipeline import build_spec
+    """The spec; the --map flags and every other option are checked together, so that all bad
+    options are reported at once."""
+    from journeylens.ingest.spec import build_spec, split_mapping
 
-    mapping_error: InputError | None = None
-    try:
-        pairs = parse_mapping(mapping)
-    except InputError as exc:
-        mapping_error, pairs = exc, {}
-    try:
-        spec = build_spec(mapping=pairs, **fields)
-    except InputError as exc:
-        if mapping_error is None:
-            raise
-        raise InputError(f"{mapping_error.message}\n{exc.message}", hint=exc.hint) from exc
-    if mapping_error is not None:
-        raise mapping_error
-    return spec
+    pairs, problems = split_mapping(mapping)
+    return build_spec(problems, mapping=pairs, **fields)
 
 
 def _show_ingest(reports: list[IngestReport], fmt: OutputFormat, zone: str) -> None:

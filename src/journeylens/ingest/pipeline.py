@@ -91,6 +91,23 @@ class Ingestor:
         """Ingest every file of ``spec``; see the module docstring for what a failure does."""
         files = expand(spec)
         channel = self._constant_channel(spec.channel)
+        try:
+            reports = self._ingest_all(files, spec, channel, progress)
+        except JourneyLensError:
+            raise
+        except Exception as exc:  # the store refusing writes is the same for every file: say why
+            cause = _backend.storage_error(exc, self.store.url.removeprefix("duckdb://"))
+            if cause is None:
+                raise
+            raise cause from exc
+        failed = [r for r in reports if r.failed]
+        if failed:
+            raise _failure(reports, failed)
+        return reports
+
+    def _ingest_all(
+        self, files: list[Path], spec: IngestSpec, channel: str | None, progress: ProgressFn | None
+    ) -> list[IngestReport]:
         reports: list[IngestReport] = []
         for group in _groups(files):
             if len(group) == 1 and group[0].stat().st_size > SMALL_FILE_BYTES:
@@ -99,9 +116,6 @@ class Ingestor:
                 )
             else:
                 reports += self._ingest_group(group, spec, channel, progress)
-        failed = [r for r in reports if r.failed]
-        if failed:
-            raise _failure(reports, failed)
         return reports
 
     def _constant_channel(self, channel: str | None) -> str | None:

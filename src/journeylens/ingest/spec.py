@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from journeylens.errors import InputError
 from journeylens.ingest.readers import Format, expand_paths
@@ -54,19 +54,23 @@ class IngestSpec(BaseModel):
             raise ValueError(f"unknown encoding {value!r} (try utf-8, latin-1, cp1252, utf-16)") from exc
         return value
 
-    @model_validator(mode="after")
-    def _known_targets(self) -> IngestSpec:
+    @field_validator("mapping")
+    @classmethod
+    def _known_targets(cls, mapping: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         """A ``--map`` target must be a column of the table. The one exception moves a file's
         column that has a model name out of the way (``--map timestamp_original=timestamp``):
         it then lands in the JSON column under the new name."""
-        table = RAW_TABLES[self.table]
+        name = info.data.get("table")
+        if name not in RAW_TABLES:
+            return mapping
+        table = RAW_TABLES[name]
         model = set(table.column_names)
-        unknown = [t for t, source in self.mapping.items() if t not in model and source not in model]
+        unknown = [t for t, source in mapping.items() if t not in model and source not in model]
         if unknown:
             listing = ", ".join(repr(t) for t in unknown)
             columns = ", ".join(table.column_names)
-            raise ValueError(f"{listing}: not a column of table {self.table} (its columns: {columns})")
-        return self
+            raise ValueError(f"{listing}: not a column of table {name} (its columns: {columns})")
+        return mapping
 
 
 _FLAGS = {
@@ -76,15 +80,16 @@ _FLAGS = {
 }  # fmt: skip
 
 
-def build_spec(**fields: object) -> IngestSpec:
+def build_spec(earlier: Sequence[str] = (), /, **fields: object) -> IngestSpec:
     """Validate ingest options into a spec; every bad option and every missing path is reported
-    in one :class:`InputError` naming the CLI flag at fault.
+    in one :class:`InputError` naming the CLI flag at fault (with ``earlier`` problems the
+    caller found, e.g. in the ``--map`` flags).
 
     Example:
         >>> build_spec(paths=["a.csv"], table="events").table  # doctest: +SKIP
         'events'
     """
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = [(p, _MAP_HINT) for p in earlier]
     spec: IngestSpec | None = None
     try:
         spec = IngestSpec.model_validate(fields)
@@ -106,6 +111,7 @@ def build_spec(**fields: object) -> IngestSpec:
 
 
 _OPTION_HINT = "See `journeylens ingest --help`."
+_MAP_HINT = "For example --map case_id=case:concept:name --map touchpoint=concept:name."
 _PATH_HINT = "Check the path; globs like 'data/*.csv' and directories are accepted."
 
 
@@ -113,9 +119,7 @@ def _option_problem(error: object, fields: dict[str, object]) -> str:
     assert isinstance(error, dict)
     loc = tuple(str(p) for p in error["loc"])
     problem = str(error["msg"]).removeprefix("Value error, ").rstrip(".")
-    if not loc:  # a model-level rule: today only the --map targets
-        loc = ("mapping",)
-    name = loc[0]
+    name = loc[0] if loc else ""
     flag = _FLAGS.get(name)
     if flag is None:
         return f"Invalid ingest request: {problem}."
@@ -143,6 +147,14 @@ def missing_paths(patterns: Iterable[str]) -> list[str]:
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
     """``--map TARGET=SOURCE`` flags as a mapping; a malformed pair, or two sources for one
     target (the second would silently win), is an error naming the flags."""
+    mapping, problems = split_mapping(pairs)
+    if problems:
+        raise InputError("\n".join(problems), hint=_MAP_HINT)
+    return mapping
+
+
+def split_mapping(pairs: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The mapping the well-formed ``--map`` flags give, and one problem per bad flag."""
     mapping: dict[str, str] = {}
     problems: list[str] = []
     for pair in pairs:
@@ -150,20 +162,14 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
         target, source = target.strip(), source.strip()
         if not sep or not target or not source:
             problems.append(f"Option --map {pair!r}: expected TARGET=SOURCE.")
-            continue
-        if target in mapping and mapping[target] != source:
+        elif target in mapping and mapping[target] != source:
             problems.append(
                 f"Option --map {pair!r}: {target} is already mapped from {mapping[target]!r} "
                 f"(--map {target}={mapping[target]}); a column has one source."
             )
-            continue
-        mapping[target] = source
-    if problems:
-        hint = "For example --map case_id=case:concept:name --map touchpoint=concept:name."
-        if len(problems) == 1:
-            raise InputError(problems[0], hint=hint)
-        raise InputError("\n".join(problems), hint=hint)
-    return mapping
+        else:
+            mapping[target] = source
+    return mapping, problems
 
 
 def expand(spec: IngestSpec) -> list[Path]:
