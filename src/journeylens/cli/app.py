@@ -181,12 +181,18 @@ def _dst_note(shifted: int, zone: str) -> str:
     )
 
 
+_PROGRESS_FILES = 8
+
+
 def _ingest_with_progress(ws: Workspace, spec: IngestSpec) -> list[IngestReport]:
     with _bar() as bar:
         tasks: dict[str, Any] = {}
 
         def progress(source: str, rows: int) -> None:
             if source not in tasks:
+                # A folder of thousands of small files: show the latest few, not thousands of bars.
+                if len(tasks) >= _PROGRESS_FILES:
+                    bar.remove_task(tasks.pop(next(iter(tasks))))
                 tasks[source] = bar.add_task(Path(source).name, total=None)
             bar.update(tasks[source], completed=rows)
 

@@ -240,7 +240,7 @@ class Ingestor:
                 progress(str(path), rows)
         if not rows:
             raise InputError.empty_file(str(path))
-        report = IngestReport(str(path), table.name, 0, seconds=-started)
+        report = IngestReport(str(path), table.name, 0, seconds=time.perf_counter() - started)
         return _Read(path, columns, batches, report)
 
     def _load_group(self, ready: list[_Read], spec: IngestSpec, started_at: _dt.datetime) -> None:
@@ -273,7 +273,8 @@ class Ingestor:
                         single.load(batch.data, ctx, {item.report.ingest_id: item.report})
             share = (time.perf_counter() - started) / len(ready)
             for item in ready:
-                _finish(item.report, item.columns, -item.report.seconds - share)
+                # Its own reading time plus its share of the group's transaction.
+                _finish(item.report, item.columns, time.perf_counter() - item.report.seconds - share)
             self._log([item.report for item in ready], started_at)
 
     def _combined(self, items: list[_Read]) -> tuple[pa.Table, Context, dict[int, IngestReport]]:
