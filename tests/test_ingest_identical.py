@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,28 @@ def test_unknown_map_target_is_an_error(workspace: Workspace, tmp_path: Path) ->
     path = write_csv(tmp_path, "x.csv", [BUY], HEADER)
     with pytest.raises(InputError, match=r"--map.*usr_id.*not a column of table events"):
         workspace.ingest(paths=[str(path)], mapping={"usr_id": "user_id_typo"})
+
+
+@pytest.mark.realdata
+def test_cdnow_sample_loads_every_purchase(
+    workspace: Workspace, tmp_path: Path, shared_file: Callable[[str], Path]
+) -> None:
+    """The CD retailer's rows include identical purchases (same customer, day, CDs and amount):
+    all of them load, and loading the file again adds nothing."""
+    import pandas as pd
+
+    names = ["customer_id", "customer_index", "date", "number_of_cds", "dollar_value"]
+    raw = pd.read_csv(
+        shared_file("journeys/CDNOW_sample.txt"), sep=r"\s+", header=None, names=names, dtype=str
+    )
+    identical = int(raw.duplicated().sum())
+    path = tmp_path / "cdnow.csv"
+    raw.assign(touchpoint="cd_purchase").to_csv(path, index=False)
+    mapping = {"user_id": "customer_id", "timestamp": "date", "value": "dollar_value"}
+
+    first = _ingest(workspace, path, mapping=mapping, channel="store")
+    again = _ingest(workspace, path, mapping=mapping, channel="store")
+
+    assert identical > 0, "the sample has identical rows, so this test means something"
+    assert (first.rows_read, first.loaded, first.duplicates) == (len(raw), len(raw), 0)
+    assert (again.loaded, again.duplicates) == (0, len(raw))
