@@ -250,7 +250,8 @@ QUARANTINE_SCHEMA = ibis.schema(
     }
 )
 QUARANTINE_DOC = {
-    "ingest_id": "Ingest run that met the record (see `ingests`).",
+    "ingest_id": "Ingest run that first met the record (see `ingests`); a record is kept once per "
+    "table, source, line, reason and raw text, however often its file is ingested.",
     "table": "Table the record was meant for.",
     "source": "File the record came from.",
     "line": "Physical line of the file (CSV: the header is line 1; JSON Lines: the first record is "
