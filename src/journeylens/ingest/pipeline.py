@@ -109,8 +109,8 @@ class Ingestor:
         self, files: list[Path], spec: IngestSpec, channel: str | None, progress: ProgressFn | None
     ) -> list[IngestReport]:
         reports: list[IngestReport] = []
-        for group in _groups(files):
-            if len(group) == 1 and group[0].stat().st_size > SMALL_FILE_BYTES:
+        for group, streamed in _groups(files):
+            if streamed:
                 reports.append(
                     self._guarded(group[0], spec, lambda p: self.ingest_file(p, spec, channel, progress))
                 )
@@ -320,8 +320,9 @@ def _finish(report: IngestReport, columns: Columns, started: float) -> None:
     report.seconds = time.perf_counter() - started
 
 
-def _groups(files: list[Path]) -> Iterator[list[Path]]:
-    """Runs of small files (bounded in count and bytes), and every large file on its own."""
+def _groups(files: list[Path]) -> Iterator[tuple[list[Path], bool]]:
+    """Runs of small files (bounded in count and bytes), and every large file on its own to be
+    streamed (``(files, streamed)``), in the order given."""
     run: list[Path] = []
     size = 0
     for path in files:
@@ -331,17 +332,17 @@ def _groups(files: list[Path]) -> Iterator[list[Path]]:
             nbytes = 0  # the reader reports why it cannot be read
         if nbytes > SMALL_FILE_BYTES:
             if run:
-                yield run
+                yield run, False
             run, size = [], 0
-            yield [path]
+            yield [path], True
             continue
         if run and (len(run) >= GROUP_FILES or size + nbytes > GROUP_BYTES):
-            yield run
+            yield run, False
             run, size = [], 0
         run.append(path)
         size += nbytes
     if run:
-        yield run
+        yield run, False
 
 
 def _failure(reports: list[IngestReport], failed: list[IngestReport]) -> IngestFailedError:
