@@ -92,7 +92,12 @@ def ingest(
     encoding: Annotated[str, typer.Option(help="Text encoding, e.g. utf-8, latin-1.")] = "utf-8",
     quote: Annotated[str, typer.Option(help="CSV quote character.")] = '"',
     map_: Annotated[
-        list[str] | None, typer.Option("--map", help="TARGET=SOURCE column rename; repeatable.")
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="TARGET=SOURCE column rename; repeatable. TARGET is a column of --table, with one "
+            "SOURCE each.",
+        ),
     ] = None,
     channel: Annotated[str | None, typer.Option(help="One channel for every record of these files.")] = None,
     max_bad: Annotated[
@@ -102,8 +107,8 @@ def ingest(
         bool,
         typer.Option(
             "--keep-identical",
-            help="No effect; kept for old scripts. Records without an event_id that repeat exactly "
-            "are always kept, each identical copy once (re-ingesting loads nothing new).",
+            help="No effect; kept for old scripts. Identical event or feedback records without an "
+            "id are always loaded, each as its own record; re-ingesting a file loads nothing new.",
         ),
     ] = False,
     workspace: WorkspaceOpt = Path("."),
