@@ -100,7 +100,7 @@ def loaded(
             source = shared_file(LOGS[name])
             ws = Workspace.init(tmp_path_factory.mktemp(name) / "ws")
             if source.suffix == ".csv":
-                ws.ingest(paths=[str(source)], mapping=CSV_MAPPING, channel="other", keep_identical=True)
+                ws.ingest(paths=[str(source)], mapping=CSV_MAPPING, channel="other")
             else:
                 ws.ingest(paths=[str(source)], channel="other")
             stitch(ws.store, ws.config.identity)

@@ -226,11 +226,15 @@ def _xes(traces: int, events_per_trace: int, seed: int = 7) -> bytes:
     return "".join(out).encode()
 
 
-def test_truncated_gzip_xes_rolls_back_batches_already_loaded(workspace: Workspace, tmp_path: Path) -> None:
+def test_truncated_gzip_xes_rolls_back_batches_already_loaded(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = gzip.compress(_xes(traces=600, events_per_trace=10))
     path = tmp_path / "cut.xes.gz"
     path.write_bytes(data[: len(data) * 3 // 4])
     workspace.config.ingest.batch_rows = 1000  # several batches are inserted before the cut
+    # Streamed like a large file (small files are read whole before anything is inserted).
+    monkeypatch.setattr("journeylens.ingest.pipeline.SMALL_FILE_BYTES", 0)
     progressed: list[int] = []
 
     with pytest.raises(InputError) as caught:

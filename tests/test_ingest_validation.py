@@ -124,19 +124,6 @@ def test_unknown_channel_keeps_its_original_and_aliases_win(workspace: jl.Worksp
     assert rows["u2"]["channel"] == "email" and rows["u2"]["properties"] is None
 
 
-def test_identical_keyless_records_are_duplicates_unless_kept(
-    workspace: jl.Workspace, tmp_path: Path
-) -> None:
-    row = "u1,2024-01-01T10:00:00Z,web,home\n"
-    text = "user_id,timestamp,channel,touchpoint\n" + row + row
-    first = _ingest(workspace, tmp_path, text, "a.csv")
-    assert (first.loaded, first.duplicates) == (1, 1)
-    kept = _ingest(workspace, tmp_path, text, "b.csv", keep_identical=True)
-    assert kept.loaded == 2  # position is part of the key now, so both are new records
-    again = _ingest(workspace, tmp_path, text, "b.csv", keep_identical=True)
-    assert (again.loaded, again.duplicates) == (0, 2)
-
-
 def test_init_force_keeps_the_salt_and_bad_settings_leave_nothing(tmp_path: Path) -> None:
     ws = jl.Workspace.init(tmp_path / "w")
     salt = ws.config.privacy.salt

@@ -34,12 +34,22 @@ column that is not part of the model is kept in the table's JSON column (`proper
 or `attributes`). E-mail and phone identifiers are normalised (lower-case e-mail; E.164 phone,
 using `[privacy] default_country_code` for national numbers) and stored only as salted SHA-256.
 
-Every raw table has an idempotency key. When a source lacks it, the key is an MD5 of the record's
-canonical content: re-ingesting a file loads nothing new, and a record repeated inside a file (or
-across files) is counted as a duplicate, not loaded twice. Process logs legitimately repeat an
-identical event at the same second; for them the record's position in the file is part of the key
-(always for XES, or with `journeylens ingest --keep-identical`), so such events stay separate while
-re-ingesting the same file still loads nothing new.
+Every raw table has an idempotency key. When a source lacks it, the key is derived from the
+record's canonical content. In `events` and `feedback`, whose rows are occurrences, identical
+records are real records (a customer buying the same thing twice in a day): the key is the MD5 of
+the content and the record's occurrence number among the identical records of its file, so every
+row of a file loads, re-ingesting it loads nothing new, and the k-th identical copy has the same key
+in every file, so an export that repeats stored rows and adds new ones loads only the new ones
+(two files holding one copy each hold the same record). In the other tables an identical record
+states the same fact again and is counted as a duplicate. A repeated source key (`event_id`) is
+always a duplicate. `journeylens ingest --keep-identical` is accepted and changes nothing.
+
+Quarantine is idempotent too: a bad record is kept once per table, file path, line, reason and raw
+text, however often its file is ingested. Values that are NaN or infinite (`not_finite`), and
+timestamps with a UTC offset beyond +-18:00 or a year outside 1-9999 (`impossible_timestamp`) are
+quarantined. A naive local time that falls in a daylight-saving gap of the workspace zone (02:30 on
+a night the clocks jump from 02:00 to 03:00) is stored shifted forward by the gap (03:30 local), as
+Python's zoneinfo reads it with `fold=0`, and counted in the ingest summary (`dst_shifted`).
 
 A source column whose name is also a system column (`source`, `ingest_seq`) is kept in the JSON
 column under its own name. A channel that is neither canonical nor an alias is stored as `other`
@@ -165,6 +175,9 @@ _REASON_DOC = {
     Reason.MALFORMED_ROW: "a CSV row with a different number of fields than the header",
     Reason.NOT_AN_OBJECT: "a JSON Lines line that is valid JSON but not an object",
     Reason.BAD_JSON: "a line, or a `properties` value, that is not valid JSON (object)",
+    Reason.NOT_FINITE: "a numeric field (value, score, tenure) is NaN or infinite (`inf`, `1e309`)",
+    Reason.IMPOSSIBLE_TIMESTAMP: "a timestamp with a UTC offset beyond +-18:00 (`+25:00`) or a year "
+    "outside 1-9999",
 }
 
 

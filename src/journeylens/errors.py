@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 
 class JourneyLensError(Exception):
@@ -81,6 +82,24 @@ class BackendError(JourneyLensError, RuntimeError):
         )
 
     @classmethod
+    def locked(cls, path: str, holder: str) -> BackendError:
+        return cls(
+            f"The workspace store {path} is in use by another process ({holder}): another ingest, "
+            "or a notebook or command that has the workspace open. DuckDB lets one process write "
+            "at a time.",
+            hint="Wait for that process to finish, or close the workspace there (ws.close()), "
+            "then run again.",
+        )
+
+    @classmethod
+    def read_only(cls, path: str, problem: str) -> BackendError:
+        return cls(
+            f"The workspace store {path} cannot be written: {problem}.",
+            hint="Make the workspace folder and its journeylens.duckdb* files writable for this user "
+            "(or copy the workspace to a writable folder), then run again.",
+        )
+
+    @classmethod
     def bad_url(cls, url: str, exc: Exception) -> BackendError:
         return cls(
             f"Cannot connect to backend URL {url!r}: {exc}",
@@ -135,6 +154,15 @@ class InputError(JourneyLensError, ValueError):
             f"Unknown {what} {value!r}. Available: {_listing(choices)}.",
             hint=f"Did you mean {_listing(near)}?" if near else f"Use one of {_listing(choices)}.",
         )
+
+
+class IngestFailedError(InputError):
+    """Some files of an ingest could not be loaded; the others were (``reports`` has every file's
+    outcome, failed ones with ``error`` set)."""
+
+    def __init__(self, message: str, hint: str | None, reports: list[Any]) -> None:
+        super().__init__(message, hint)
+        self.reports = reports
 
 
 class QuarantineLimitError(JourneyLensError):

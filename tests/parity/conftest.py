@@ -55,9 +55,13 @@ e7,u3,,2024-01-17T08:00:00Z,carrier pigeon,odd_channel,inbound,,
 e1,u1,,2024-01-15T10:00:00+01:00,web,home,inbound,,ios
 e8,,,2024-01-17T09:00:00Z,web,orphan,inbound,,
 e9,u3,,2024-01-17T09:30:00Z,chat,help,sideways,,
+,u4,,2024-01-18T10:00:00Z,store,purchase,inbound,15.98,
+,u4,,2024-01-18T10:00:00Z,store,purchase,inbound,15.98,
 """
-"""Line 9 repeats line 2 (a duplicate); lines 7, 10 and 11 are quarantined (bad timestamp,
-no customer key, bad direction); e2 is naive (Amsterdam), e3/e4 epoch seconds/milliseconds."""
+"""Line 9 repeats line 2 (a duplicate event_id); lines 7, 10 and 11 are quarantined (bad timestamp,
+no customer key, bad direction); e2 is naive (Amsterdam), e3/e4 epoch seconds/milliseconds; lines
+12 and 13 are two identical purchases without an event_id: two records (keyed by content and
+occurrence), which the re-ingest must find again in the scrambled Spark table."""
 
 STITCH_EVENTS = """\
 user_id,anonymous_id,timestamp,channel,touchpoint

@@ -39,8 +39,11 @@ the exit status is 2 for invalid input or setup, 1 when `ingest` quarantined mor
 _NOTES = {
     "status": "With `--format csv` only the row counts are printed (one table per CSV); use "
     "`--format json` for the quarantine summary and the recent ingests.",
-    "ingest": "Exit status 1 means more records were quarantined than `--max-bad` allows; the valid "
-    "records of every file were loaded all the same.",
+    "ingest": "Each file loads completely or not at all. A file that cannot be read is reported on "
+    "stderr (`Failed: FILE: reason`, with a hint) and the other files are still loaded; the exit "
+    "status is then 2. Exit status 1 means more records were quarantined than `--max-bad` allows; "
+    "the valid records of every file were loaded all the same. A line under the summary counts "
+    "local times that fell in a daylight-saving gap and were shifted forward (`dst_shifted`).",
 }
 
 

@@ -13,7 +13,7 @@ from rich.text import Text
 from journeylens.cli._commands import FormatOpt, NoBuildOpt, WideOpt, WorkspaceOpt, ensure_fresh, register
 from journeylens.cli._output import OutputFormat, build_progress, err_console, first, notice, render
 from journeylens.cli._output import bar as _bar
-from journeylens.errors import InputError, JourneyLensError, QuarantineLimitError
+from journeylens.errors import IngestFailedError, InputError, JourneyLensError, QuarantineLimitError
 from journeylens.export import ExportFormat
 
 if TYPE_CHECKING:
@@ -57,16 +57,10 @@ def _options(
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for pair in pairs:
-        target, sep, source = pair.partition("=")
-        if not sep or not target.strip() or not source.strip():
-            raise InputError.bad_flag(
-                "--map", pair, "expected TARGET=SOURCE.",
-                hint="For example --map case_id=case:concept:name --map touchpoint=concept:name.",
-            )  # fmt: skip
-        mapping[target.strip()] = source.strip()
-    return mapping
+    """``--map TARGET=SOURCE`` flags (see :func:`journeylens.ingest.spec.parse_mapping`)."""
+    from journeylens.ingest.spec import parse_mapping as parse
+
+    return parse(pairs)
 
 
 @app.command()
@@ -98,7 +92,12 @@ def ingest(
     encoding: Annotated[str, typer.Option(help="Text encoding, e.g. utf-8, latin-1.")] = "utf-8",
     quote: Annotated[str, typer.Option(help="CSV quote character.")] = '"',
     map_: Annotated[
-        list[str] | None, typer.Option("--map", help="TARGET=SOURCE column rename; repeatable.")
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="TARGET=SOURCE column rename; repeatable. TARGET is a column of --table, with one "
+            "SOURCE each.",
+        ),
     ] = None,
     channel: Annotated[str | None, typer.Option(help="One channel for every record of these files.")] = None,
     max_bad: Annotated[
@@ -108,33 +107,45 @@ def ingest(
         bool,
         typer.Option(
             "--keep-identical",
-            help="Keep records without an event_id that repeat exactly as separate records (process "
-            "logs); by default they count as duplicates. Always on for XES.",
+            help="No effect; kept for old scripts. Identical event or feedback records without an "
+            "id are always loaded, each as its own record; re-ingesting a file loads nothing new.",
         ),
     ] = False,
     workspace: WorkspaceOpt = Path("."),
     fmt: FormatOpt = OutputFormat.table,
     wide: WideOpt = False,
 ) -> None:
-    """Load files into a table; invalid records go to quarantine, valid ones are always loaded."""
-    from journeylens.ingest.pipeline import build_spec
+    """Load files into a table; invalid records go to quarantine, valid ones are always loaded.
+
+    Each file loads completely or not at all; a file that cannot be read is reported and the
+    others are still loaded (the exit status is then 2)."""
     from journeylens.workspace import Workspace
 
-    spec = build_spec(
+    spec = _ingest_spec(
         paths=paths, table=table, format=input_format, delimiter=delimiter,
-        encoding=encoding, quote=quote, mapping=parse_mapping(map_ or []), channel=channel,
+        encoding=encoding, quote=quote, mapping=map_ or [], channel=channel,
         max_bad=max_bad, keep_identical=keep_identical,
     )  # fmt: skip
     ws = Workspace.open(workspace)
-    reports = _ingest_with_progress(ws, spec)
-    if fmt is OutputFormat.table:
-        rows = [{k: v for k, v in r.to_dict().items() if k != "notes"} for r in reports]
-        render(first(rows, _INGEST_FIRST), fmt, title="Ingest summary", extra=("ingest_id", "seconds"),
-               wide=wide)  # fmt: skip
-        for note in dict.fromkeys(n for r in reports for n in r.notes):
-            err_console.print(Text(note), style="dim", soft_wrap=True)
-    else:
-        render([r.to_dict() for r in reports], fmt)
+    failure: IngestFailedError | None = None
+    try:
+        reports = _ingest_with_progress(ws, spec)
+    except IngestFailedError as exc:
+        failure, reports = exc, exc.reports
+    _show_ingest(reports, fmt, ws.config.workspace.timezone, wide=wide)
+    if failure is not None and len(reports) == 1:
+        raise failure  # one file: its own message and hint say it all
+    if failure is not None:
+        failed = [r for r in reports if r.failed]
+        for r in failed:
+            err_console.print(Text.assemble(("Failed: ", "bold red"), r.error or ""), soft_wrap=True)
+            if r.hint:
+                err_console.print(Text.assemble(("  Hint: ", "bold"), r.hint), soft_wrap=True)
+        raise InputError(
+            f"{len(failed)} of {len(reports)} file(s) could not be loaded (listed above); "
+            f"{len(reports) - len(failed)} file(s) were loaded.",
+            hint="Fix the files listed above and ingest them again; loaded files will not load twice.",
+        )
     bad = sum(r.quarantined_total for r in reports)
     if bad > spec.max_bad:
         raise QuarantineLimitError(
@@ -143,12 +154,52 @@ def ingest(
         )
 
 
+def _ingest_spec(mapping: list[str], **fields: object) -> IngestSpec:
+    """The spec; the --map flags and every other option are checked together, so that all bad
+    options are reported at once."""
+    from journeylens.ingest.spec import build_spec, split_mapping
+
+    pairs, problems = split_mapping(mapping)
+    return build_spec(problems, mapping=pairs, **fields)
+
+
+def _show_ingest(reports: list[IngestReport], fmt: OutputFormat, zone: str, *, wide: bool = False) -> None:
+    if fmt is not OutputFormat.table:
+        render([r.to_dict() for r in reports], fmt)
+        return
+    done = [r for r in reports if not r.failed]
+    hidden = ("notes", "error", "hint", "dst_shifted")
+    if done:
+        rows = [{k: v for k, v in r.to_dict().items() if k not in hidden} for r in done]
+        render(first(rows, _INGEST_FIRST), fmt, title="Ingest summary", extra=("ingest_id", "seconds"),
+               wide=wide)  # fmt: skip
+    for note in dict.fromkeys(n for r in done for n in r.notes):
+        err_console.print(Text(note), style="dim", soft_wrap=True)
+    shifted = sum(r.dst_shifted for r in done)
+    if shifted:
+        err_console.print(Text(_dst_note(shifted, zone)), soft_wrap=True)
+
+
+def _dst_note(shifted: int, zone: str) -> str:
+    return (
+        f"{shifted:,} local time(s) fell in a daylight-saving gap of {zone} (a time the clocks "
+        "skipped) and were stored shifted forward by the gap, e.g. 02:30 on a 02:00->03:00 night "
+        "as 03:30 local (zoneinfo's fold=0 rule)."
+    )
+
+
+_PROGRESS_FILES = 8
+
+
 def _ingest_with_progress(ws: Workspace, spec: IngestSpec) -> list[IngestReport]:
     with _bar() as bar:
         tasks: dict[str, Any] = {}
 
         def progress(source: str, rows: int) -> None:
             if source not in tasks:
+                # A folder of thousands of small files: show the latest few, not thousands of bars.
+                if len(tasks) >= _PROGRESS_FILES:
+                    bar.remove_task(tasks.pop(next(iter(tasks))))
                 tasks[source] = bar.add_task(Path(source).name, total=None)
             bar.update(tasks[source], completed=rows)
 

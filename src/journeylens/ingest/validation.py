@@ -8,7 +8,6 @@ that quotes the offending value. Everything is vectorised in the engine: no Pyth
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,12 +18,20 @@ import ibis.expr.types as ir
 from journeylens.ingest import pii
 from journeylens.ingest.naming import name_key, name_key_expr
 from journeylens.ingest.readers import LINE
+from journeylens.ingest.values import (
+    Check,
+    as_text,
+    parse_number,
+    parse_timestamp,
+    quote,
+    source_column,
+    time_checks,
+)
 from journeylens.store import _backend
 from journeylens.store.names import CHANNELS
 from journeylens.store.schema import (
     DIRECTIONS,
     SCORE_RANGES,
-    UTC_TIMESTAMP,
     Column,
     Kind,
     Reason,
@@ -32,11 +39,13 @@ from journeylens.store.schema import (
 )
 
 REASON, FIELD, MESSAGE, RAW = "_reason", "_field", "_message", "_raw"
-_EPOCH = ibis.literal(_dt.datetime(1970, 1, 1, tzinfo=_dt.UTC), type=UTC_TIMESTAMP)
-# Epochs are accepted for 1990-01-01 .. 2100-01-01 only: a bare number outside that range is far
-# more likely a compact date, an id or microseconds than a touchpoint from 1970 or 2611.
-_EPOCH_S_RANGE = (631_152_000, 4_102_444_800)
-_EPOCH_MS_RANGE = (_EPOCH_S_RANGE[0] * 1000, _EPOCH_S_RANGE[1] * 1000)
+FILE, SOURCE = "_jl_file", "_jl_source"
+"""Optional raw columns of a batch that holds several files: the file's ingest id and its path
+(without them the whole batch is ``ctx.ingest_id`` / ``ctx.source``). The output always has FILE."""
+CONTENT, DST_SHIFTED = "_content", "_dst_shifted"
+"""Output bookkeeping: MD5 of a key-less record's canonical content (null when the source gave a
+key), and whether a local time inside a daylight-saving gap was shifted forward."""
+_BOOKKEEPING = frozenset({LINE, FILE, SOURCE})
 _RAW_FIELD_CHARS = 4096
 _DIRECTION_ALIASES = {"in": "inbound", "incoming": "inbound", "out": "outbound", "outgoing": "outbound"}
 
@@ -56,18 +65,10 @@ class Context:
     """Constant channel for every record (``--channel``), already normalised."""
     default_channel: str | None = None
     """Channel of records whose source has none (process logs: ``other``); never overrides one."""
-    keep_identical: bool = False
-    """Identical key-less records on different lines are separate records (process logs)."""
-
-
-@dataclass
-class _Check:
-    """A rule over the parsed batch: which rows fail it, and how to explain the failure."""
-
-    failed: Callable[[ir.Table], ir.BooleanValue]
-    reason: Reason
-    field: str | None
-    message: Callable[[ir.Table], ir.StringValue]
+    timezone: str = "UTC"
+    """Workspace zone naive timestamps are read in (the engine session's zone)."""
+    dst_gaps: bool = False
+    """The zone has daylight-saving changes, so naive times may fall in a gap (counted)."""
 
 
 def normalize_channel_name(value: str, aliases: dict[str, str]) -> str | None:
@@ -77,71 +78,15 @@ def normalize_channel_name(value: str, aliases: dict[str, str]) -> str | None:
     return table.get(key)
 
 
-def _quote(value: ir.Value) -> ir.StringValue:
-    text = value.cast(dt.string)
-    short = ibis.cases((text.length() > 60, text.substr(0, 57) + "..."), else_=text)
-    return "'" + short + "'"
-
-
 def _clean(value: ir.Value) -> ir.Value:
     """Stage 0 for model columns: text trimmed, empty as null; other types untouched."""
     return _backend.trim_spaces(value).nullif("") if value.type().is_string() else value
 
 
-def _as_text(value: ir.Value) -> ir.StringValue:
-    """A cleaned source value as text (non-text sources are cast)."""
-    return value if value.type().is_string() else value.cast(dt.string)
-
-
-def _parse_timestamp(value: ir.Value) -> ir.TimestampValue:
-    """ISO 8601 with or without offset, date only, compact ``YYYYMMDD[HHMMSS]``, epoch seconds or
-    milliseconds (1990-2100). Anything else is null (and quarantined as ``bad_timestamp``).
-
-    Naive values take the session time zone, which the backend layer sets to the workspace's.
-    """
-    dtype = value.type()
-    if dtype.is_timestamp() or dtype.is_date():
-        return value.cast(UTC_TIMESTAMP)
-    if dtype.is_numeric():
-        return _from_epoch(value.cast(dt.float64))
-    text = _as_text(value)
-    parsed = text.try_cast(UTC_TIMESTAMP)
-    # CASE evaluates lazily: only values that are not ISO date-times reach the other branches.
-    return ibis.cases(
-        (parsed.notnull(), parsed),
-        (text.re_search(r"^[0-9]{8}$"), _backend.try_strptime(text, "%Y%m%d").cast(UTC_TIMESTAMP)),
-        (text.re_search(r"^[0-9]{14}$"), _backend.try_strptime(text, "%Y%m%d%H%M%S").cast(UTC_TIMESTAMP)),
-        (text.re_search(r"^[0-9]+(\.[0-9]+)?$"), _from_epoch(text.try_cast(dt.float64))),
-        else_=ibis.null(UTC_TIMESTAMP),
-    )
-
-
-def _from_epoch(number: ir.FloatingValue) -> ir.TimestampValue:
-    """Epoch seconds or milliseconds within 1990-2100, told apart by magnitude; else null."""
-    seconds = (number >= _EPOCH_S_RANGE[0]) & (number < _EPOCH_S_RANGE[1])
-    millis = (number >= _EPOCH_MS_RANGE[0]) & (number < _EPOCH_MS_RANGE[1])
-    return ibis.cases(
-        (seconds, _EPOCH + (number * 1000).round().cast(dt.int64).as_interval("ms")),
-        (millis, _EPOCH + number.round().cast(dt.int64).as_interval("ms")),
-        else_=ibis.null(UTC_TIMESTAMP),
-    )
-
-
-def _parse_number(value: ir.Value) -> ir.FloatingValue:
-    if value.type().is_numeric():
-        return value.cast(dt.float64)
-    return _as_text(value).try_cast(dt.float64)
-
-
 def _normalize_channel(value: ir.Value, aliases: dict[str, str]) -> ir.StringValue:
-    key = name_key_expr(_as_text(value))
+    key = name_key_expr(as_text(value))
     mapping = {c: c for c in CHANNELS} | {name_key(k): v for k, v in aliases.items()}  # aliases win
     return ibis.cases((key.isnull(), ibis.null(dt.string)), else_=key.substitute(mapping, else_="other"))
-
-
-def _src(name: str) -> str:
-    """Stage-1 column carrying the untouched source value of ``name``."""
-    return f"_src__{name}"
 
 
 _RECORD_LEN, _LONG_FIELD = "_record_len", "_long_field"
@@ -158,9 +103,13 @@ class _Builder:
 
     def __init__(self, raw: ir.Table, spec: TableSpec, ctx: Context) -> None:
         self.raw, self.spec, self.ctx = raw, spec, ctx
-        self.source_columns = [c for c in raw.columns if c != LINE]
-        self.checks: list[_Check] = []
+        self.source_columns = [c for c in raw.columns if c not in _BOOKKEEPING]
+        self.checks: list[Check] = []
         self.parsed: dict[str, ir.Value] = {}
+        self.helpers: dict[str, ir.Value] = {}
+        """Stage-1 columns the checks need besides the parsed ones (a timestamp's wall clock)."""
+        self.dst: Callable[[ir.Table], ir.BooleanValue] | None = None
+        """Which valid records had a local time inside a daylight-saving gap (shifted forward)."""
 
     def src(self, name: str) -> ir.Value | None:
         return self.raw[name] if name in self.source_columns else None
@@ -172,6 +121,8 @@ class _Builder:
             **{c: _clean(raw[c]) if c in model else raw[c] for c in self.source_columns},
             **self._measure(raw),
             **{LINE: raw[LINE]},
+            **{FILE: raw[FILE] if FILE in raw.columns else ibis.literal(self.ctx.ingest_id, type=dt.int64)},
+            **{SOURCE: raw[SOURCE] if SOURCE in raw.columns else ibis.literal(self.ctx.source)},
         )
         self._check_sizes()
         for column in self.spec.columns:
@@ -185,9 +136,10 @@ class _Builder:
         if self.spec.extras:
             self.parsed[self.spec.extras] = self._extras()
         stage1 = self.raw.select(
-            **{_src(c): self.raw[c] for c in self.source_columns},
+            **{source_column(c): self.raw[c] for c in self.source_columns},
             **self.parsed,
-            **{c: self.raw[c] for c in (_RECORD_LEN, _LONG_FIELD, LINE)},
+            **self.helpers,
+            **{c: self.raw[c] for c in (_RECORD_LEN, _LONG_FIELD, LINE, FILE, SOURCE)},
         )
         return self._assemble(stage1)
 
@@ -210,21 +162,23 @@ class _Builder:
         if source is None:
             return ibis.literal(default, type=column.dtype)
         if default is not None:
-            source = _as_text(source).fill_null(default)
+            source = as_text(source).fill_null(default)
         if column.kind is Kind.TIMESTAMP:
             self._reject_unparsed(
                 name,
                 Reason.BAD_TIMESTAMP,
                 " (expected ISO 8601 with or without offset, a date, or epoch seconds/milliseconds)",
             )
-            return _parse_timestamp(source)
+            self._check_time_range(name, source)
+            return parse_timestamp(source)
         if column.kind is Kind.NUMBER:
             self._reject_unparsed(name, Reason.BAD_NUMBER, " is not a number")
-            return _parse_number(source)
+            self._reject_not_finite(name)
+            return parse_number(source)
         return self._text(column, source)
 
     def _text(self, column: Column, source: ir.Value) -> ir.Value:
-        name, text = column.name, _as_text(source)
+        name, text = column.name, as_text(source)
         if name == "channel":
             return _normalize_channel(text, self.ctx.channel_aliases)
         if name == "direction":
@@ -237,8 +191,8 @@ class _Builder:
             return pii.canonical_identifier_type(text)
         if column.pii and "identifier_type" in self.parsed:
             self.checks.append(
-                _Check(
-                    lambda s: s[_src(name)].notnull() & s[name].isnull(),
+                Check(
+                    lambda s: s[source_column(name)].notnull() & s[name].isnull(),
                     Reason.BAD_VALUE,
                     name,
                     lambda s: (
@@ -265,8 +219,8 @@ class _Builder:
         channel = self.src("channel")
         if channel is not None and not self.ctx.channel and "channel" in self.parsed:
             # Unknown channels become 'other'; keep what the source said so nothing is lost.
-            unknown = (self.parsed["channel"] == "other") & (_as_text(channel).lower() != "other")
-            fields["channel_raw"] = ibis.cases((unknown, _as_text(channel)), else_=ibis.null(dt.string))
+            unknown = (self.parsed["channel"] == "other") & (as_text(channel).lower() != "other")
+            fields["channel_raw"] = ibis.cases((unknown, as_text(channel)), else_=ibis.null(dt.string))
         empty = ibis.literal("{}").cast(dt.json)
         given = self.src(self.spec.extras)
         base: ir.Value = empty if given is None else self._given_json(given)
@@ -279,7 +233,7 @@ class _Builder:
         return _backend.json_merge_patch(base.fill_null(empty), extras).nullif(empty)
 
     def _protected(self, value: ir.Value, kind: str) -> ir.StringValue:
-        return pii.protect(_as_text(value), kind, self.ctx.salt, self.ctx.default_country_code)
+        return pii.protect(as_text(value), kind, self.ctx.salt, self.ctx.default_country_code)
 
     def _given_json(self, given: ir.Value) -> ir.Value:
         if given.type().is_struct() or given.type().is_map():
@@ -289,14 +243,14 @@ class _Builder:
         name = self.spec.extras
         assert name
         self.checks.append(
-            _Check(
-                lambda s: s[_src(name)].notnull() & s[name].isnull(),
+            Check(
+                lambda s: s[source_column(name)].notnull() & s[name].isnull(),
                 Reason.BAD_JSON,
                 name,
-                lambda s: f"{name}: " + _quote(s[_src(name)]) + " is not a JSON object",
+                lambda s: f"{name}: " + quote(s[source_column(name)]) + " is not a JSON object",
             )
         )
-        parsed = _as_text(given).try_cast(dt.json)
+        parsed = as_text(given).try_cast(dt.json)
         return ibis.cases((_backend.json_type(parsed) == "OBJECT", parsed), else_=ibis.null(dt.json))
 
     # -- checks (evaluated in stage 2) ----------------------------------------------------
@@ -305,7 +259,7 @@ class _Builder:
         limit, field_limit = self.ctx.max_record_bytes, self.ctx.max_field_bytes
         # The field check comes first: one oversized field is the more precise diagnosis.
         self.checks.append(
-            _Check(
+            Check(
                 lambda s: s[_LONG_FIELD].notnull(),
                 Reason.FIELD_TOO_LARGE,
                 None,  # named per row, see _assemble
@@ -313,7 +267,7 @@ class _Builder:
             )
         )
         self.checks.append(
-            _Check(
+            Check(
                 lambda s: s[_RECORD_LEN] > limit,
                 Reason.RECORD_TOO_LARGE,
                 None,
@@ -325,7 +279,7 @@ class _Builder:
 
     def _require(self, name: str) -> None:
         self.checks.append(
-            _Check(
+            Check(
                 lambda s: s[name].isnull(),
                 Reason.MISSING_FIELD,
                 name,
@@ -338,22 +292,40 @@ class _Builder:
         if source_type.is_temporal() or (source_type.is_numeric() and reason is Reason.BAD_NUMBER):
             return  # typed sources cannot fail to parse (numeric timestamps can: epoch range)
         self.checks.append(
-            _Check(
-                lambda s: s[_src(name)].notnull() & s[name].isnull(),
+            Check(
+                lambda s: s[source_column(name)].notnull() & s[name].isnull(),
                 reason,
                 name,
-                lambda s: f"{name}: cannot parse " + _quote(s[_src(name)]) + explanation,
+                lambda s: f"{name}: cannot parse " + quote(s[source_column(name)]) + explanation,
             )
         )
 
+    def _reject_not_finite(self, name: str) -> None:
+        self.checks.append(
+            Check(
+                lambda s: s[name].isnan() | s[name].isinf(),
+                Reason.NOT_FINITE,
+                name,
+                lambda s: f"{name}: " + quote(s[source_column(name)]) + " is not a finite number",
+            )
+        )
+
+    def _check_time_range(self, name: str, source: ir.Value) -> None:
+        found = time_checks(name, source, self.ctx.timezone if self.ctx.dst_gaps else None)
+        self.helpers.update(found.wall)
+        self.checks.append(found.impossible)
+        if found.in_gap is not None:
+            earlier, gap = self.dst, found.in_gap
+            self.dst = gap if earlier is None else (lambda s: earlier(s) | gap(s))
+
     def _reject_choice(self, name: str, choices: tuple[str, ...]) -> None:
         self.checks.append(
-            _Check(
+            Check(
                 lambda s: s[name].notnull() & ~s[name].isin(choices),
                 reason=Reason.BAD_VALUE,
                 field=name,
                 message=lambda s: (
-                    f"{name}: " + _quote(s[_src(name)]) + f" is not one of {', '.join(choices)}"
+                    f"{name}: " + quote(s[source_column(name)]) + f" is not one of {', '.join(choices)}"
                 ),
             )
         )
@@ -364,7 +336,7 @@ class _Builder:
         names = self.spec.one_of
         label = " / ".join(names)
         self.checks.append(
-            _Check(
+            Check(
                 lambda s: ibis.and_(*(s[c].isnull() for c in names)),
                 Reason.MISSING_FIELD,
                 label,
@@ -381,7 +353,7 @@ class _Builder:
             return score.notnull() & outside
 
         self.checks.append(
-            _Check(
+            Check(
                 out_of_range,
                 Reason.BAD_VALUE,
                 "score",
@@ -393,36 +365,38 @@ class _Builder:
 
     def _raw_field(self, s: ir.Table, name: str) -> ir.Value:
         """A source field as kept in quarantine: truncated, and personal identifiers hashed."""
-        value = s[_src(name)]
+        value = s[source_column(name)]
         kind = pii.pii_kind(name)
         if kind:
             return self._protected(value, kind)
         column = next((c for c in self.spec.columns if c.name == name and c.pii), None)
         if column is not None and "identifier_type" in self.parsed:
             return pii.protect_by_type(
-                _as_text(value), s.identifier_type, self.ctx.salt, self.ctx.default_country_code
+                as_text(value), s.identifier_type, self.ctx.salt, self.ctx.default_country_code
             )
         return value.cast(dt.string).substr(0, _RAW_FIELD_CHARS)
 
-    def _key(self, s: ir.Table) -> ir.StringValue:
-        """The source's key where given, else an MD5 of the record's canonical content.
+    def _content(self, s: ir.Table) -> ir.StringValue:
+        """MD5 of the record's canonical content, for records without a key of their own.
 
-        With ``ctx.keep_identical`` (XES, or ``--keep-identical``) the record's position is part
-        of the content, so identical events on different lines stay separate events (process
-        logs repeat an activity at the same second); re-ingesting the file still matches.
+        The stored key of such a record also counts its occurrence among identical records of
+        its file (see ``ingest.batches``): identical rows are real records, not duplicates.
         """
         content = [
             s[c.name].cast(dt.string).fill_null("\x00") for c in self.spec.columns if c.name != self.spec.key
         ]
-        if self.ctx.keep_identical:
-            content.append(s[LINE].cast(dt.string))
         digest = ibis.literal("\x1f").join(content).hexdigest("md5")
         key = self.spec.key
         if key not in self.source_columns:
             return digest
-        given = _as_text(s[_src(key)])
         # CASE, not COALESCE: the engine then hashes only the rows that lack a key.
-        return ibis.cases((given.notnull(), given), else_=digest)
+        return ibis.cases((as_text(s[source_column(key)]).isnull(), digest), else_=ibis.null(dt.string))
+
+    def _given_key(self, s: ir.Table) -> ir.StringValue:
+        key = self.spec.key
+        if key not in self.source_columns:
+            return ibis.null(dt.string)
+        return as_text(s[source_column(key)])
 
     def _assemble(self, s: ir.Table) -> ir.Table:
         # Evaluate the checks once, as the index of the first failed one (0 = valid); reason,
@@ -433,7 +407,7 @@ class _Builder:
         s = s.mutate(_failure=first)
         failure = s._failure
 
-        def per_failure(value: Callable[[_Check], ir.Value]) -> ir.StringValue:
+        def per_failure(value: Callable[[Check], ir.Value]) -> ir.StringValue:
             branches = ((failure == i, value(c)) for i, c in enumerate(self.checks, start=1))
             return ibis.cases(*branches, else_=ibis.null(dt.string))
 
@@ -444,13 +418,16 @@ class _Builder:
             ibis.struct({c: self._raw_field(s, c) for c in self.source_columns}).cast(dt.json).cast(dt.string)
         )
         columns = {c.name: s[c.name].cast(c.dtype) for c in self.spec.columns if c.name != self.spec.key}
-        columns[self.spec.key] = self._key(s)
+        columns[self.spec.key] = self._given_key(s)
+        dst = self.dst(s) if self.dst is not None else ibis.literal(False)
         return s.select(
             *(columns[name].name(name) for name in self.spec.column_names),
-            source=ibis.literal(self.ctx.source),
-            ingest_seq=ibis.literal(self.ctx.ingest_id << 32, type=dt.int64) + s[LINE],
-            **{LINE: s[LINE], REASON: reason, FIELD: field, MESSAGE: message},
+            source=s[SOURCE],
+            ingest_seq=s[FILE] * (1 << 32) + s[LINE],
+            **{LINE: s[LINE], FILE: s[FILE], CONTENT: self._content(s)},
+            **{REASON: reason, FIELD: field, MESSAGE: message},
             **{RAW: ibis.cases((failure > 0, raw_json), else_=ibis.null(dt.string))},
+            **{DST_SHIFTED: (failure == 0) & dst.fill_null(False)},
         )
 
 

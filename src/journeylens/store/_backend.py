@@ -171,7 +171,7 @@ def connect(
         try:
             backend = ibis.duckdb.connect(path)
         except Exception as exc:  # duckdb raises IOException, lock errors, ...
-            raise BackendError.bad_url(url, exc) from exc
+            raise (storage_error(exc, path) or BackendError.bad_url(url, exc)) from exc
         _adapt_duckdb(backend)
         backend.raw_sql(f"SET TimeZone = '{_quote(timezone)}'")
         if memory_limit:
@@ -187,6 +187,26 @@ def connect(
         raise BackendError.missing_extra(scheme, scheme, exc, package="ibis-framework") from exc
     except Exception as exc:
         raise BackendError.bad_url(url, exc) from exc
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?)(?: \(PID (\d+)\))?\.?(?: See|$)")
+_READ_ONLY = ("read-only", "read only", "permission denied")
+
+
+def storage_error(exc: BaseException, path: str) -> BackendError | None:
+    """The real cause of an embedded store that cannot be opened or written (another process
+    holds its lock; the file or folder is read-only), or None for any other error."""
+    text = str(exc)
+    if "Could not set lock" in text or "Conflicting lock" in text:
+        found = _LOCK_HOLDER.search(text)
+        holder = "unknown process"
+        if found:
+            holder = f"PID {found.group(2)}: {found.group(1)}" if found.group(2) else found.group(1)
+        return BackendError.locked(path, holder)
+    lowered = text.lower()
+    if any(marker in lowered for marker in _READ_ONLY):
+        return BackendError.read_only(path, text.splitlines()[0])
+    return None
 
 
 def _quote(value: str) -> str:
@@ -254,6 +274,12 @@ def to_arrow(backend: BaseBackend, expr: ir.Expr) -> Any:
 @ibis.udf.scalar.builtin(name="timezone")  # type: ignore[untyped-decorator]
 def _duckdb_local(zone: str, ts: _UTC) -> _NAIVE:  # type: ignore[valid-type]
     """DuckDB: the wall-clock time of an instant in ``zone`` (a naive timestamp)."""
+
+
+def duckdb_wall_clock(ts: ir.TimestampValue, zone: str) -> ir.TimestampValue:
+    """DuckDB only (the ingest engine): the wall-clock time of instant ``ts`` in ``zone``."""
+    clock: ir.TimestampValue = _duckdb_local(zone, ts)
+    return clock
 
 
 @ibis.udf.scalar.builtin(name="from_utc_timestamp")  # type: ignore[untyped-decorator]

@@ -45,7 +45,8 @@ def _quoted(name: str) -> str:
 
 
 # The same three answers as quality.status, in DuckDB SQL over the same tables. Quarantined
-# records are counted once per (file, line): re-ingesting a file quarantines them again.
+# records are counted once per (file, line): stores written before quarantine became idempotent
+# hold a copy per ingest of the file.
 _QUARANTINE = """
 SELECT "table", reason, field, count(*) AS records, min(source) AS example_source,
        min(line) AS example_line

@@ -41,6 +41,8 @@ class Reason(StrEnum):
     MALFORMED_ROW = "malformed_row"
     NOT_AN_OBJECT = "not_an_object"
     BAD_JSON = "bad_json"
+    NOT_FINITE = "not_finite"
+    IMPOSSIBLE_TIMESTAMP = "impossible_timestamp"
 
 
 _DTYPES: dict[Kind, dt.DataType] = {
@@ -79,6 +81,10 @@ class TableSpec:
     """JSON column that receives every source column not in the model."""
     one_of: tuple[str, ...] = ()
     """At least one of these columns must be present in each record."""
+    occurrences: bool = False
+    """Rows are occurrences (events, survey answers): identical key-less rows of a file are
+    separate records, keyed by content and occurrence number. Otherwise (links, customers,
+    agents, assignments) an identical row states the same fact again and is a duplicate."""
 
     @property
     def column_names(self) -> list[str]:
@@ -121,6 +127,7 @@ EVENTS = TableSpec(
     key="event_id",
     extras="properties",
     one_of=("user_id", "anonymous_id", "case_id"),
+    occurrences=True,
     columns=(
         Column("event_id", Kind.TEXT, "Idempotency key (Segment messageId); a content hash when absent."),
         Column("timestamp", Kind.TIMESTAMP, "When it happened, stored as a UTC instant.", required=True),
@@ -176,6 +183,7 @@ FEEDBACK = TableSpec(
     key="feedback_id",
     extras="properties",
     one_of=("user_id", "anonymous_id", "case_id"),
+    occurrences=True,
     columns=(
         Column("feedback_id", Kind.TEXT, "Idempotency key; a content hash when absent."),
         Column("timestamp", Kind.TIMESTAMP, "When the answer was given (UTC instant).", required=True),
@@ -242,7 +250,8 @@ QUARANTINE_SCHEMA = ibis.schema(
     }
 )
 QUARANTINE_DOC = {
-    "ingest_id": "Ingest run that met the record (see `ingests`).",
+    "ingest_id": "Ingest run that first met the record (see `ingests`); a record is kept once per "
+    "table, source, line, reason and raw text, however often its file is ingested.",
     "table": "Table the record was meant for.",
     "source": "File the record came from.",
     "line": "Physical line of the file (CSV: the header is line 1; JSON Lines: the first record is "

@@ -33,6 +33,8 @@ class Store:
         self.backend = backend
         self.timezone = timezone
         self.capabilities = _backend.capabilities(backend)
+        self.url = f"{backend.name}://"
+        """Where the store lives (for messages)."""
         self._migrate()
 
     @classmethod
@@ -40,7 +42,9 @@ class Store:
         cls, url: str, *, timezone: str, memory_limit: str | None = None, root: Path | None = None
     ) -> Store:
         backend = _backend.connect(url, timezone=timezone, memory_limit=memory_limit, root=root)
-        return cls(backend, timezone)
+        store = cls(backend, timezone)
+        store.url = url
+        return store
 
     def _schemas(self) -> dict[str, ibis.Schema]:
         schemas = {name: spec.schema() for name, spec in RAW_TABLES.items()}

@@ -1,0 +1,185 @@
+"""What to ingest: :class:`IngestSpec`, built identically by the CLI and the Python API.
+
+:func:`build_spec` validates every option and every path at once, so a user with a bad
+``--delimiter``, an unknown ``--map`` target and a missing file hears about all three in one run.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from journeylens.errors import InputError
+from journeylens.ingest.readers import Format, expand_paths
+from journeylens.store.schema import RAW_TABLES
+
+TableName = Literal["events", "identities", "customers", "feedback", "agents", "assignments"]
+
+
+class IngestSpec(BaseModel):
+    """What to ingest and how to read it; built identically by the CLI and the Python API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[str] = Field(min_length=1)
+    table: TableName = "events"
+    format: Format = "auto"
+    delimiter: str | None = Field(None, min_length=1, max_length=1, description="None: ',' (tab for .tsv)")
+    encoding: str = "utf-8"
+    quote: str = Field('"', min_length=1, max_length=1)
+    mapping: dict[str, str] = Field(default_factory=dict, description="canonical column -> source column")
+    channel: str | None = None
+    max_bad: int = Field(0, ge=0)
+    keep_identical: bool = Field(
+        False,
+        description="No effect, kept so that old scripts run: identical records are always kept "
+        "apart by their occurrence in the file (see docs/data-model.md).",
+    )
+
+    @field_validator("delimiter", mode="before")
+    @classmethod
+    def _named_delimiters(cls, value: str) -> str:
+        return {"\\t": "\t", "tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(value, value)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError as exc:
+            raise ValueError(f"unknown encoding {value!r} (try utf-8, latin-1, cp1252, utf-16)") from exc
+        return value
+
+    @field_validator("mapping")
+    @classmethod
+    def _known_targets(cls, mapping: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        """A ``--map`` target must be a column of the table. The one exception moves a file's
+        column that has a model name out of the way (``--map timestamp_original=timestamp``):
+        it then lands in the JSON column under the new name."""
+        name = info.data.get("table")
+        if name not in RAW_TABLES:
+            return mapping
+        table = RAW_TABLES[name]
+        model = set(table.column_names)
+        unknown = [t for t, source in mapping.items() if t not in model and source not in model]
+        if unknown:
+            listing = ", ".join(repr(t) for t in unknown)
+            columns = ", ".join(table.column_names)
+            raise ValueError(f"{listing}: not a column of table {name} (its columns: {columns})")
+        return mapping
+
+
+_FLAGS = {
+    "paths": "PATH", "table": "--table", "format": "--input-format", "delimiter": "--delimiter",
+    "encoding": "--encoding", "quote": "--quote", "mapping": "--map", "channel": "--channel",
+    "max_bad": "--max-bad", "keep_identical": "--keep-identical",
+}  # fmt: skip
+
+
+def build_spec(earlier: Sequence[str] = (), /, **fields: object) -> IngestSpec:
+    """Validate ingest options into a spec; every bad option and every missing path is reported
+    in one :class:`InputError` naming the CLI flag at fault (with ``earlier`` problems the
+    caller found, e.g. in the ``--map`` flags).
+
+    Example:
+        >>> build_spec(paths=["a.csv"], table="events").table  # doctest: +SKIP
+        'events'
+    """
+    problems: list[tuple[str, str]] = [(p, _MAP_HINT) for p in earlier]
+    spec: IngestSpec | None = None
+    try:
+        spec = IngestSpec.model_validate(fields)
+    except ValidationError as exc:
+        problems += [(_option_problem(e, fields), _OPTION_HINT) for e in exc.errors()]
+    paths = fields.get("paths")
+    if isinstance(paths, list):
+        problems += [(p, _PATH_HINT) for p in missing_paths(str(p) for p in paths)]
+    if len(problems) == 1:
+        raise InputError(*problems[0])
+    if problems:
+        raise InputError(
+            f"{len(problems)} problems with the ingest options; nothing was loaded:\n"
+            + "\n".join(f"  - {p}" for p, _ in problems),
+            hint="Fix them all and run again; see `journeylens ingest --help`.",
+        )
+    assert spec is not None
+    return spec
+
+
+_OPTION_HINT = "See `journeylens ingest --help`."
+_MAP_HINT = "For example --map case_id=case:concept:name --map touchpoint=concept:name."
+_PATH_HINT = "Check the path; globs like 'data/*.csv' and directories are accepted."
+
+
+def _option_problem(error: object, fields: dict[str, object]) -> str:
+    assert isinstance(error, dict)
+    loc = tuple(str(p) for p in error["loc"])
+    problem = str(error["msg"]).removeprefix("Value error, ").rstrip(".")
+    name = loc[0] if loc else ""
+    flag = _FLAGS.get(name)
+    if flag is None:
+        return f"Invalid ingest request: {problem}."
+    value = fields.get(name)
+    if name == "mapping" and isinstance(value, dict):
+        shown = " ".join(f"{t}={s}" for t, s in value.items())
+    elif isinstance(value, (list, tuple)):
+        shown = ", ".join(str(v) for v in value)
+    else:
+        shown = str(value)
+    return f"Option {flag} {shown!r}: {problem}."
+
+
+def missing_paths(patterns: Iterable[str]) -> list[str]:
+    """One problem per path or glob that names nothing (checked before anything is read)."""
+    problems = []
+    for pattern in patterns:
+        try:
+            expand_paths([pattern])
+        except InputError as exc:
+            problems.append(exc.message)
+    return problems
+
+
+def parse_mapping(pairs: list[str]) -> dict[str, str]:
+    """``--map TARGET=SOURCE`` flags as a mapping; a malformed pair, or two sources for one
+    target (the second would silently win), is an error naming the flags."""
+    mapping, problems = split_mapping(pairs)
+    if problems:
+        raise InputError("\n".join(problems), hint=_MAP_HINT)
+    return mapping
+
+
+def split_mapping(pairs: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The mapping the well-formed ``--map`` flags give, and one problem per bad flag."""
+    mapping: dict[str, str] = {}
+    problems: list[str] = []
+    for pair in pairs:
+        target, sep, source = pair.partition("=")
+        target, source = target.strip(), source.strip()
+        if not sep or not target or not source:
+            problems.append(f"Option --map {pair!r}: expected TARGET=SOURCE.")
+        elif target in mapping and mapping[target] != source:
+            problems.append(
+                f"Option --map {pair!r}: {target} is already mapped from {mapping[target]!r} "
+                f"(--map {target}={mapping[target]}); a column has one source."
+            )
+        else:
+            mapping[target] = source
+    return mapping, problems
+
+
+def expand(spec: IngestSpec) -> list[Path]:
+    """The files of ``spec``, every missing path reported at once."""
+    problems = missing_paths(spec.paths)
+    if len(problems) == 1:
+        raise InputError(problems[0], hint=_PATH_HINT)
+    if problems:
+        raise InputError(
+            "Paths that name no file; nothing was loaded:\n" + "\n".join(f"  - {p}" for p in problems),
+            hint=_PATH_HINT,
+        )
+    return expand_paths(spec.paths)

@@ -1,0 +1,158 @@
+"""Parsing single values (timestamps, numbers) and the checks on what they parse to, as Ibis
+expressions; :mod:`journeylens.ingest.validation` assembles them into a table's transform."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from journeylens.store import _backend
+from journeylens.store.schema import UTC_TIMESTAMP, Reason
+
+# Offsets beyond +-18:00 (ISO 8601 / java.time's limit; real zones use -12:00..+14:00) and years
+# outside 1-9999 are impossible, not merely unusual: the engine would store them shifted or
+# beyond what Spark, Parquet and Python can represent.
+_MAX_OFFSET_S = 18 * 3600
+_MIN_INSTANT = ibis.literal(_dt.datetime(1, 1, 1, tzinfo=_dt.UTC), type=UTC_TIMESTAMP)
+_MAX_INSTANT = ibis.literal(_dt.datetime.max.replace(tzinfo=_dt.UTC), type=UTC_TIMESTAMP)
+# ISO text without an offset or zone name: a wall-clock time read in the workspace zone.
+_NAIVE_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.,]*)?$"
+_EPOCH = ibis.literal(_dt.datetime(1970, 1, 1, tzinfo=_dt.UTC), type=UTC_TIMESTAMP)
+# Epochs are accepted for 1990-01-01 .. 2100-01-01 only: a bare number outside that range is far
+# more likely a compact date, an id or microseconds than a touchpoint from 1970 or 2611.
+_EPOCH_S_RANGE = (631_152_000, 4_102_444_800)
+_EPOCH_MS_RANGE = (_EPOCH_S_RANGE[0] * 1000, _EPOCH_S_RANGE[1] * 1000)
+
+
+@dataclass
+class Check:
+    """A rule over the parsed batch: which rows fail it, and how to explain the failure."""
+
+    failed: Callable[[ir.Table], ir.BooleanValue]
+    reason: Reason
+    field: str | None
+    message: Callable[[ir.Table], ir.StringValue]
+
+
+def quote(value: ir.Value) -> ir.StringValue:
+    text = value.cast(dt.string)
+    short = ibis.cases((text.length() > 60, text.substr(0, 57) + "..."), else_=text)
+    return "'" + short + "'"
+
+
+def as_text(value: ir.Value) -> ir.StringValue:
+    """A cleaned source value as text (non-text sources are cast)."""
+    return value if value.type().is_string() else value.cast(dt.string)
+
+
+def parse_timestamp(value: ir.Value) -> ir.TimestampValue:
+    """ISO 8601 with or without offset, date only, compact ``YYYYMMDD[HHMMSS]``, epoch seconds or
+    milliseconds (1990-2100). Anything else is null (and quarantined as ``bad_timestamp``).
+
+    Naive values take the session time zone, which the backend layer sets to the workspace's.
+    """
+    dtype = value.type()
+    if dtype.is_timestamp() or dtype.is_date():
+        return value.cast(UTC_TIMESTAMP)
+    if dtype.is_numeric():
+        return _from_epoch(value.cast(dt.float64))
+    text = as_text(value)
+    parsed = text.try_cast(UTC_TIMESTAMP)
+    # CASE evaluates lazily: only values that are not ISO date-times reach the other branches.
+    return ibis.cases(
+        (parsed.notnull(), parsed),
+        (text.re_search(r"^[0-9]{8}$"), _backend.try_strptime(text, "%Y%m%d").cast(UTC_TIMESTAMP)),
+        (text.re_search(r"^[0-9]{14}$"), _backend.try_strptime(text, "%Y%m%d%H%M%S").cast(UTC_TIMESTAMP)),
+        (text.re_search(r"^[0-9]+(\.[0-9]+)?$"), _from_epoch(text.try_cast(dt.float64))),
+        else_=ibis.null(UTC_TIMESTAMP),
+    )
+
+
+def _from_epoch(number: ir.FloatingValue) -> ir.TimestampValue:
+    """Epoch seconds or milliseconds within 1990-2100, told apart by magnitude; else null."""
+    seconds = (number >= _EPOCH_S_RANGE[0]) & (number < _EPOCH_S_RANGE[1])
+    millis = (number >= _EPOCH_MS_RANGE[0]) & (number < _EPOCH_MS_RANGE[1])
+    return ibis.cases(
+        (seconds, _EPOCH + (number * 1000).round().cast(dt.int64).as_interval("ms")),
+        (millis, _EPOCH + number.round().cast(dt.int64).as_interval("ms")),
+        else_=ibis.null(UTC_TIMESTAMP),
+    )
+
+
+def parse_number(value: ir.Value) -> ir.FloatingValue:
+    if value.type().is_numeric():
+        return value.cast(dt.float64)
+    return as_text(value).try_cast(dt.float64)
+
+
+def source_column(name: str) -> str:
+    """Stage-1 column carrying the untouched source value of ``name``."""
+    return f"_src__{name}"
+
+
+@dataclass
+class TimeChecks:
+    """What a timestamp column adds to a transform (see :func:`time_checks`)."""
+
+    wall: dict[str, ir.Value]
+    """Stage-1 column: the wall clock as written, offset dropped (null when not text/naive)."""
+    impossible: Check
+    in_gap: Callable[[ir.Table], ir.BooleanValue] | None
+
+
+def time_checks(name: str, source: ir.Value, dst_zone: str | None) -> TimeChecks:
+    """Quarantine impossible instants; find naive times inside a daylight-saving gap of
+    ``dst_zone`` (None: the zone has no gaps).
+
+    The wall clock as written (offset dropped) is kept next to the parsed instant ``name``: their
+    difference is the offset the text carried, and a naive time whose instant does not read back
+    as the same wall clock in the workspace zone fell in a gap. The engine, like zoneinfo with
+    ``fold=0``, reads such a time with the offset before the change, i.e. it is shifted forward by
+    the gap (02:30 on a 02:00->03:00 night is stored as 03:30 local).
+    """
+    dtype = source.type()
+    wall, src = f"_wall__{name}", source_column(name)
+    naive: Callable[[ir.Table], ir.BooleanValue] | None = None
+    if dtype.is_string():
+        # A 'Z' suffix is offset zero and not naive: only the instant's own range needs checking,
+        # so the commonest machine-written form skips the second parse.
+        clock: ir.Value = ibis.cases(
+            (source.endswith("Z"), ibis.null(dt.Timestamp())), else_=source.try_cast(dt.Timestamp())
+        )
+        naive = lambda s: s[src].re_search(_NAIVE_ISO)  # noqa: E731
+    elif dtype.is_timestamp() and dtype.timezone is None:
+        clock = source
+        naive = lambda s: ibis.literal(True)  # noqa: E731
+    else:
+        clock = ibis.null(dt.Timestamp())
+
+    def offset(s: ir.Table) -> ir.IntegerValue:
+        return (s[wall].epoch_seconds() - s[name].epoch_seconds()).abs()
+
+    def failed(s: ir.Table) -> ir.BooleanValue:
+        year = s[wall].year()
+        written = (year > 9999) | (year < 1) | (offset(s) > _MAX_OFFSET_S)
+        return s[name].notnull() & ((s[name] < _MIN_INSTANT) | (s[name] > _MAX_INSTANT) | written)
+
+    def message(s: ir.Table) -> ir.StringValue:
+        why = ibis.cases(
+            (offset(s) > _MAX_OFFSET_S, " has a UTC offset beyond +-18:00"),
+            else_=" is outside the years 1-9999",
+        )
+        return f"{name}: " + quote(s[src]) + why
+
+    in_gap = None
+    if dst_zone is not None and naive is not None:
+        written_naive, zone = naive, dst_zone
+
+        def in_gap(s: ir.Table) -> ir.BooleanValue:
+            moved = _backend.duckdb_wall_clock(s[name], zone) != s[wall]
+            # CASE: the pattern runs only on the few values whose wall clock moved.
+            return s[wall].notnull() & ibis.cases((moved, written_naive(s)), else_=False)
+
+    return TimeChecks({wall: clock}, Check(failed, Reason.IMPOSSIBLE_TIMESTAMP, name, message), in_gap)
