@@ -334,7 +334,7 @@ def test_leakage_is_not_defined_without_an_assisted_contact(quickstart: Quicksta
     digital = {"web", "app"} & {row["channel"] for row in json.loads(inventory.stdout)["rows"]}
     # Digital journeys without any contact (purchases) say so; a log without digital journeys
     # says that first.
-    why = "no assisted-channel events in the selection" if digital else "no journeys that used a digital"
+    why = "no assisted contact in the selection" if digital else "no journeys that used a digital"
     _, summary = quickstart.analysis("journeys summary")
     for row in json.loads(summary.stdout):
         assert (row["leakage_rate"], row["leakage_n"], row["leakage_d"]) == (None, 0, 0), row

@@ -203,13 +203,13 @@ def test_leakage_is_not_defined_where_no_contact_can_be_seen(tmp_path: Path) -> 
     for row in by_channel:
         leakage = (row["leakage_rate"], row["leakage_n"], row["leakage_d"], row["leakage_lo"])
         assert leakage == (None, 0, 0, None)
-        assert "no assisted-channel events in the selection" in row["leakage_reason"]
+        assert "no assisted contact in the selection" in row["leakage_reason"]
         assert "assisted_channels" in row["leakage_reason"]  # the setting that defines it
     compared = compare_segments(
         ws.store, SegmentComparisonSpec(cohort=parse_cohort("did:touchpoint=checkout"), metrics=["leakage"])
     ).records()
     assert compared and all(r["value"] is None and r["diff"] is None for r in compared)
-    assert all("no assisted-channel events" in r["reason"] for r in compared)
+    assert all("no assisted contact" in r["reason"] for r in compared)
 
 
 def test_leakage_is_defined_once_the_selection_has_a_contact(tmp_path: Path) -> None:

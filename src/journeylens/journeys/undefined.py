@@ -38,10 +38,10 @@ COST_REASON = (
 )
 
 NO_CONTACT_REASON = (
-    "no assisted-channel events in the selection (a call, chat or other contact on an assisted channel "
-    "handled by an agent), so a digital attempt that ended in a contact cannot be observed; ingest the "
-    "contact-centre or chat events with their agent (--map agent_id=COLUMN), or name their channel in "
-    "journeylens.toml under [journeys] assisted_channels"
+    "no assisted contact in the selection (an event on an assisted channel such as call_center or chat "
+    "that names its agent_id), so a digital attempt that ended in a contact cannot be observed; ingest "
+    "the contact-centre or chat events with their agent (--map agent_id=COLUMN), or name their channel "
+    "in journeylens.toml under [journeys] assisted_channels"
 )
 """Why leakage is not defined: the selection has no assisted contact at all."""
 
