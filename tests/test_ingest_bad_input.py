@@ -117,22 +117,41 @@ def test_wrong_delimiter_hints_at_delimiter(workspace: Workspace, tmp_path: Path
     assert report.loaded == 5
 
 
-@pytest.mark.parametrize("where", ["value", "header"])
-def test_wrong_encoding_hints_at_encoding(workspace: Workspace, tmp_path: Path, where: str) -> None:
+def test_wrong_encoding_in_the_header_refuses_the_file(workspace: Workspace, tmp_path: Path) -> None:
     rows = numbered_events(600)
     rows[500]["touchpoint"] = "Bénédicte's café"
-    header = [*EVENT_HEADER, "Straße" if where == "header" else "note"]
-    path = write_csv(tmp_path, "latin1.csv", rows, header, encoding="latin-1")
+    path = write_csv(tmp_path, "latin1.csv", rows, [*EVENT_HEADER, "Straße"], encoding="latin-1")
 
     with pytest.raises(InputError) as caught:
         workspace.ingest(paths=[str(path)])
 
     assert str(path) in caught.value.message
+    assert "header (line 1)" in caught.value.message and "0xdf" in caught.value.message
     assert caught.value.hint and "--encoding" in caught.value.hint
     _nothing_loaded(workspace)
 
     (report,) = workspace.ingest(paths=[str(path)], encoding="latin-1")
     assert report.loaded == 600
+    assert "Bénédicte's café" in _by_touchpoint(workspace)
+
+
+def test_one_latin1_byte_quarantines_its_record_and_the_rest_loads(workspace: Workspace, tmp_path: Path) -> None:
+    rows = numbered_events(600)
+    rows[500]["touchpoint"] = "Bénédicte's café"  # record 501 sits on line 502
+    path = write_csv(tmp_path, "latin1.csv", rows, [*EVENT_HEADER, "note"], encoding="latin-1")
+
+    (report,) = workspace.ingest(paths=[str(path)])
+
+    assert (report.rows_read, report.loaded, report.quarantined_total) == (600, 599, 1)
+    (bad,) = quarantine_rows(workspace)
+    assert (bad["line"], bad["reason"], bad["source"]) == (502, "encoding", str(path))
+    assert "0xe9" in bad["message"] and "byte offset 1" in bad["message"]  # the "é" after "B"
+    assert "'touchpoint'" in bad["message"] and "--encoding" in bad["message"]
+    assert "Bénédicte" not in {e["touchpoint"] for e in table_rows(workspace, "events")}
+
+    # Read with the right encoding, the record loads too and nothing else twice.
+    (again,) = workspace.ingest(paths=[str(path)], encoding="latin-1")
+    assert (again.loaded, again.duplicates) == (1, 599)
     assert "Bénédicte's café" in _by_touchpoint(workspace)
 
 
@@ -884,8 +903,10 @@ def cli_files(tmp_path: Path) -> dict[str, Path]:
     return {
         "good": write_csv(tmp_path, "good.csv", journeys(STORIES), EVENT_HEADER),
         "semicolons": write_csv(tmp_path, "semicolons.csv", journeys(STORIES), EVENT_HEADER, delimiter=";"),
+        # A latin-1 byte in the header refuses the file (one in a value quarantines its record).
         "latin1": write_csv(
-            tmp_path, "latin1.csv", customer("zoë", [("web", "café")]), EVENT_HEADER, encoding="latin-1"
+            tmp_path, "latin1.csv", customer("zoë", [("web", "café")]), [*EVENT_HEADER, "Straße"],
+            encoding="latin-1",
         ),
         "no_time": write_csv(
             tmp_path, "no_time.csv", [{"user_id": "a", "channel": "web", "touchpoint": "t"}]

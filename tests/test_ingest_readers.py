@@ -468,7 +468,9 @@ def test_parquet_that_is_not_parquet_keeps_its_own_message(tmp_path: Path) -> No
     with pytest.raises(InputError) as caught:
         _read_all("parquet", path)
 
-    assert "not a readable Parquet file" in caught.value.message
+    # It says what the file is instead, and which flag reads it.
+    assert "the file is text, not Parquet" in caught.value.message
+    assert caught.value.hint and "--input-format csv" in caught.value.hint
 
 
 def test_parquet_still_reads(tmp_path: Path) -> None:

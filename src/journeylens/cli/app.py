@@ -93,7 +93,15 @@ def ingest(
     ] = "events",
     input_format: Annotated[str, typer.Option("--input-format", help="auto|csv|parquet|jsonl|xes")] = "auto",
     delimiter: Annotated[
-        str | None, typer.Option(help="CSV delimiter (',', ';', tab, '|'); default ',' (tab for .tsv).")
+        str | None,
+        typer.Option(
+            help="CSV delimiter (',', ';', tab, '|', or whitespace for runs of spaces/tabs in "
+            "aligned text); default ',' (tab for .tsv)."
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(help="Column names of a file without a header row, comma-separated: a,b,c."),
     ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding, e.g. utf-8, latin-1.")] = "utf-8",
     quote: Annotated[str, typer.Option(help="CSV quote character.")] = '"',
@@ -120,7 +128,7 @@ def ingest(
     from journeylens.workspace import Workspace
 
     spec = build_spec(
-        paths=paths, table=table, format=input_format, delimiter=delimiter,
+        paths=paths, table=table, format=input_format, delimiter=delimiter, columns=columns,
         encoding=encoding, quote=quote, mapping=parse_mapping(map_ or []), channel=channel,
         max_bad=max_bad, keep_identical=keep_identical,
     )  # fmt: skip

@@ -6,12 +6,17 @@ quoted values with newlines and malformed rows; malformed rows become rejects wi
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import sys
 import zlib
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
@@ -19,14 +24,17 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from journeylens.errors import InputError
+from journeylens.ingest import _resync
 from journeylens.ingest.readers import (
     LINE,
     RawBatch,
     Reject,
+    check_content,
     check_not_empty,
     corrupt_file_error,
     is_corrupt,
     open_binary,
+    printable,
     read_error,
     redact_identifiers,
 )
@@ -36,6 +44,10 @@ from journeylens.store.schema import Reason
 # memory is 138 MB with 1 MB blocks, 256 MB with 8 MB, 756 MB with 16 MB and 1.2 GB with 32 MB.
 # A record must fit in one block, so a file with larger records is re-read with LARGE blocks.
 CSV_BLOCK, CSV_BLOCK_LARGE = 8 << 20, 64 << 20
+MAX_COLUMNS = 10_000
+"""Most columns a delimited file may have; a wider header is refused before it is parsed."""
+WHITESPACE = "whitespace"
+"""``--delimiter whitespace``: fields separated by runs of spaces and tabs (aligned text)."""
 
 
 class RecordLargerThanBlock(Exception):
@@ -48,13 +60,20 @@ class CsvOptions:
     encoding: str = "utf-8"
     quote: str = '"'
     block_size: int = CSV_BLOCK
+    columns: tuple[str, ...] | None = None
+    """Names of the columns of a file without a header row (``--columns``)."""
 
 
 def read_csv(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[RawBatch]:
     """Parse blocks with pyarrow and hand them on in batches of about ``batch_rows`` records
     (fewer, larger batches: each batch costs a few statements in the engine)."""
+    if options.delimiter == WHITESPACE:
+        from journeylens.ingest.whitespace import read_whitespace
+
+        yield from read_whitespace(path, options, batch_rows)
+        return
     pending: list[RawBatch] = []
-    for block in _csv_blocks(path, options):
+    for block in _csv_blocks(path, options, batch_rows):
         pending.append(block)
         if sum(b.data.num_rows for b in pending) >= batch_rows:
             yield _concat(pending)
@@ -69,101 +88,249 @@ def _concat(batches: list[RawBatch]) -> RawBatch:
     return RawBatch(data, [r for b in batches for r in b.rejects])
 
 
-def _csv_blocks(path: Path, options: CsvOptions) -> Iterator[RawBatch]:
+def _is_utf8(encoding: str) -> bool:
+    return codecs.lookup(encoding).name == "utf-8"
+
+
+@contextmanager
+def _captured_decode_errors(captured: list[BaseException]) -> Iterator[None]:
+    """pyarrow decodes a malformed row as UTF-8 before calling the handler; when that fails it
+    prints "Exception ignored" and stops with a parse error. Catch the first, so the second
+    sends the rest of the file to the line reader instead of the user's terminal."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, UnicodeDecodeError):
+            captured.append(unraisable.exc_value)
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+def _csv_blocks(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[RawBatch]:
     names, header_lines = _csv_header(path, options)
     first_line = header_lines + 1  # file line of the first data record
     rejects: list[Reject] = []
+    decode_errors: list[BaseException] = []
+    utf8 = _is_utf8(options.encoding)
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         line = int(row.number) if row.number is not None else -1
-        rejects.append(
-            Reject(
-                line,
-                redact_identifiers(row.text),
-                Reason.MALFORMED_ROW,
-                f"expected {row.expected_columns} fields, found {row.actual_columns}",
+        first, newline, span = row.text.partition("\n")
+        message = f"expected {row.expected_columns} fields, found {row.actual_columns}"
+        if newline:  # a quote opened here ran on over later lines: only this line is lost
+            message = (
+                f"this line starts a record of {row.actual_columns} fields (expected "
+                f"{row.expected_columns}) that runs over {span.count(chr(10)) + 2} lines: an "
+                f"unbalanced quote? This line is quarantined and reading resumes at the next line"
             )
-        )
+        raw = redact_identifiers(first.removesuffix("\r"))
+        rejects.append(Reject(line, raw, Reason.MALFORMED_ROW, message, span if newline else None))
         return "skip"
 
     try:
         stream = open_binary(path)
     except OSError as exc:
         raise _csv_error(path, options, exc) from exc
+    next_record = 0  # data records seen so far, including blank lines and malformed rows
+    newlines_before = 0  # newlines inside quoted values and malformed records of earlier batches
+    held: tuple[RawBatch, int | None] | None = None  # one batch is held back to check the file end
     try:
         # The header is parsed once, above, and pyarrow is given its names: skip_rows counts
         # physical lines, which is what header_lines is. Blank lines are kept (as all-null rows)
-        # so that record numbers stay line numbers; they are dropped after numbering.
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(
-                column_names=names,
-                skip_rows=header_lines,
-                encoding=options.encoding,
-                block_size=options.block_size,
-                use_threads=False,
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=options.delimiter,
-                quote_char=options.quote,
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
-                strings_can_be_null=True,
-                null_values=[""],
-            ),
-        )
-        next_record = 0  # data records seen so far, including blank lines and malformed rows
-        newlines_before = 0  # newlines inside quoted values of earlier batches
+        # so that record numbers stay line numbers; they are dropped after numbering. UTF-8 is
+        # read as bytes and checked per value, so one bad byte costs one record, not the file.
+        try:
+            reader = _open(
+                stream,
+                read_options=pacsv.ReadOptions(
+                    column_names=names,
+                    skip_rows=header_lines,
+                    encoding=options.encoding,
+                    block_size=options.block_size,
+                    use_threads=False,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=options.delimiter,
+                    quote_char=options.quote,
+                    newlines_in_values=True,
+                    ignore_empty_lines=False,
+                    invalid_row_handler=on_invalid,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.binary() if utf8 else pa.string() for name in names},
+                    strings_can_be_null=True,
+                    null_values=[""],
+                ),
+                decode_errors=decode_errors,
+            )
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:  # damage in the first block
+            _check_block_size(exc, options)
+            yield from _resume(path, options, names, first_line, batch_rows)
+            return
         # The parser runs blocks ahead of the batches it hands out, so a malformed row is often
         # reported before the batch it sits in: rows wait here until their batch comes.
         waiting: list[Reject] = []
         while True:
             try:
-                batch = reader.read_next_batch()
+                with _captured_decode_errors(decode_errors):
+                    batch = reader.read_next_batch()
             except StopIteration:
                 break
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                _check_block_size(exc, options)
+                # Damage pyarrow cannot step over: the rest of the file is read line by line.
+                if held:
+                    yield held[0]
+                yield from _resume(path, options, names, first_line + next_record + newlines_before, batch_rows)
+                return
             table = pa.Table.from_batches([batch])
             waiting += rejects
             rejects.clear()
             skipped, waiting = _rejects_within(waiting, first_line + next_record, table.num_rows)
-            lines, skipped, newlines_before = _csv_lines(
+            lines, skipped, newlines_before, last_spans = _csv_lines(
                 table, first_line, next_record, skipped, newlines_before
             )
             next_record += table.num_rows + len(skipped)
             table = _drop_blank_rows(table.append_column(LINE, pa.array(lines, pa.int64())))
-            yield RawBatch(table, skipped)
+            if held:
+                yield held[0]
+            held = (_finish(table, skipped, names, options, utf8), int(lines[-1]) if last_spans else None)
+        if held and held[1] is not None:
+            # The last record runs over several lines: if its quote never closes, pyarrow took
+            # everything after it as one value. The line reader reads it again from its line.
+            data, kept = held[0].data, [r for r in held[0].rejects if r.line < held[1]]
+            yield RawBatch(data.filter(pc.less(data.column(LINE), held[1])), kept)
+            yield from _resume(path, options, names, held[1], batch_rows)
+            return
+        if held:
+            yield held[0]
         waiting += rejects
         if waiting:
             empty = pa.table({name: pa.array([], pa.string()) for name in names})
-            _, skipped, _ = _csv_lines(empty, first_line, next_record, waiting, newlines_before)
-            yield RawBatch(pa.table({LINE: pa.array([], pa.int64())}), skipped)
+            _, skipped, _, _ = _csv_lines(empty, first_line, next_record, waiting, newlines_before)
+            yield _finish(pa.table({LINE: pa.array([], pa.int64())}), skipped, names, options, utf8)
     except (pa.ArrowInvalid, EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
-        if "straddling" in str(exc) and options.block_size < CSV_BLOCK_LARGE:
-            raise RecordLargerThanBlock from exc
         raise _csv_error(path, options, exc) from exc
     finally:
         stream.close()
 
 
+def _open(stream: IO[bytes], decode_errors: list[BaseException], **options: Any) -> pacsv.CSVStreamingReader:
+    with _captured_decode_errors(decode_errors):  # pyarrow parses the first block on open
+        return pacsv.open_csv(stream, **options)
+
+
+def _check_block_size(exc: BaseException, options: CsvOptions) -> None:
+    """A record larger than a small block is read again with large blocks (by the caller);
+    anything else pyarrow stops at, the line reader takes over."""
+    if "straddling" in str(exc) and options.block_size < CSV_BLOCK_LARGE:
+        raise RecordLargerThanBlock from exc
+
+
+def _resume(path: Path, options: CsvOptions, names: list[str], line: int, batch_rows: int) -> Iterator[RawBatch]:
+    """Records from file line ``line`` on, read line by line (see ``_resync``)."""
+    try:
+        with open_binary(path) as stream:
+            source = _resync.lines_from(stream, options.encoding, 1, line - 1)
+            found = _resync.records(source, names, options.delimiter, options.quote)
+            yield from _resync.batches(found, names, batch_rows)
+    except (EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
+        raise _csv_error(path, options, exc) from exc
+
+
+def _finish(table: pa.Table, skipped: list[Reject], names: list[str], options: CsvOptions, utf8: bool) -> RawBatch:
+    """Values checked as text of the encoding, and the lines after a broken multi-line record
+    read again (those records join the batch in line order)."""
+    rejects = list(skipped)
+    if utf8:
+        table, bad = _utf8_checked(table, options.delimiter)
+        rejects += bad
+    spans = [r for r in skipped if r.span is not None]
+    if not spans:
+        return RawBatch(table, rejects)
+    extra: list[pa.Table] = []
+    for reject in spans:
+        lines = [(reject.line + 1 + i, text.removesuffix("\r")) for i, text in enumerate((reject.span or "").split("\n"))]
+        found = _resync.records(lines, names, options.delimiter, options.quote)
+        for recovered in _resync.batches(found, names, 1 << 30):
+            extra.append(recovered.data)
+            rejects += recovered.rejects
+    if not extra:
+        return RawBatch(table, sorted(rejects, key=lambda r: r.line))
+    if table.num_rows:
+        extra.append(table.select([*names, LINE]).cast(extra[0].schema))
+    merged = pa.concat_tables(extra)
+    merged = merged.take(pc.sort_indices(merged.column(LINE)))
+    return RawBatch(merged, sorted(rejects, key=lambda r: r.line))
+
+
+def _utf8_checked(table: pa.Table, delimiter: str) -> tuple[pa.Table, list[Reject]]:
+    """Binary columns as UTF-8 text; records with a value that is not UTF-8 become rejects.
+
+    Clean columns convert in one pass; only a column that fails is looked at value by value.
+    """
+    columns: dict[str, pa.ChunkedArray] = {}
+    bad_rows: dict[int, str] = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if name == LINE or not pa.types.is_binary(column.type):
+            continue
+        try:
+            columns[name] = column.cast(pa.string())
+        except pa.ArrowInvalid:
+            for row, value in enumerate(column.to_pylist()):
+                if value is None or row in bad_rows:
+                    continue
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    bad_rows[row] = (
+                        f"field {name!r}: byte 0x{value[exc.start]:02x} at byte offset {exc.start} of "
+                        f"the value is not valid utf-8. {_resync.encoding_hint('utf-8')}"
+                    )
+    if not bad_rows:
+        for name, column in columns.items():
+            table = table.set_column(table.schema.get_field_index(name), name, column)
+        return table, []
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[list(bad_rows)] = False
+    bad = table.filter(pa.array(~keep))
+    rejects = []
+    lines = bad.column(LINE).to_pylist()
+    raws = zip(*(bad.column(n).to_pylist() for n in table.column_names if n != LINE), strict=True)
+    for row, line, values in zip(sorted(bad_rows), lines, raws, strict=True):
+        raw = delimiter.join((v or b"").decode("utf-8", "replace") for v in values)
+        rejects.append(Reject(line, redact_identifiers(raw), Reason.ENCODING, bad_rows[row]))
+    good = table.filter(pa.array(keep))
+    casted = {n: good.column(n).cast(pa.string()) for n in good.column_names if n != LINE}
+    return pa.table({**casted, LINE: good.column(LINE)}), rejects
+
+
 def _csv_header(path: Path, options: CsvOptions) -> tuple[list[str], int]:
     """Column names (stripped) and the number of file lines up to and including the header row.
 
-    Blank lines before the header and quoted newlines inside it count as lines.
+    Blank lines before the header and quoted newlines inside it count as lines. With
+    ``options.columns`` the file has no header: those are the names, and no line is skipped.
     """
     try:
         with open_binary(path) as fh:
-            head = fh.read(1 << 20)
+            head = _head(path, fh, options)
     except (EOFError, OSError, zlib.error) as exc:
         raise _csv_error(path, options, exc) from exc
     check_not_empty(path, head)
+    check_content(path, head, "csv", options.encoding)
+    if options.columns:
+        return check_names(path, [n.strip() for n in options.columns]), 0
     try:
-        text = head.decode(options.encoding)
-    except UnicodeDecodeError:
-        text = head.decode(options.encoding, errors="ignore")
+        text, error = head.decode(options.encoding), None
+    except UnicodeDecodeError as exc:
+        text, error = head[: exc.start].decode(options.encoding, "ignore"), exc
     text = text.lstrip("\ufeff")
     # newline="": lines end at \n, \r\n or \r, as they do for pyarrow, which skips them by count.
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=options.delimiter, quotechar=options.quote)
@@ -171,17 +338,65 @@ def _csv_header(path: Path, options: CsvOptions) -> tuple[list[str], int]:
         first = next((row for row in rows if row), [])
     except csv.Error as exc:
         raise _csv_error(path, options, exc) from exc
+    complete = len(io.StringIO(text, newline="").readlines()) > rows.line_num or text.endswith(("\n", "\r"))
+    if error is not None and not complete:
+        raise InputError.unreadable(
+            str(path),
+            f"the header (line {max(rows.line_num, 1)}) is not valid {options.encoding} text: byte "
+            f"0x{head[error.start]:02x} at byte offset {error.start}.",
+            hint="Pass the file's encoding, e.g. --encoding latin-1 (or cp1252, utf-16).",
+        )
     if not first:
         raise InputError.empty_file(str(path))
-    names = [n.strip() for n in first]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    return check_names(path, [n.strip() for n in first]), rows.line_num
+
+
+def _head(path: Path, stream: IO[bytes], options: CsvOptions) -> bytes:
+    """The first megabyte, or more when the header row is longer: its fields are counted as it
+    streams past, so that a header of a million columns is refused in a moment, not parsed."""
+    head = stream.read(1 << 20)
+    if len(head) < 1 << 20 or b"\n" in head.lstrip():
+        return head
+    delimiter = options.delimiter.encode(options.encoding, "replace").lstrip(b"\xff\xfe\xfe\xff")
+    fields = head.count(delimiter) + 1
+    parts = [head]
+    while fields <= MAX_COLUMNS and (chunk := stream.read(1 << 20)):
+        line_end = chunk.find(b"\n")
+        fields += chunk[: line_end if line_end >= 0 else len(chunk)].count(delimiter)
+        parts.append(chunk)
+        if line_end >= 0:
+            break
+    while fields > MAX_COLUMNS and (chunk := stream.read(8 << 20)):  # count only: nothing is kept
+        line_end = chunk.find(b"\n")
+        fields += chunk[: line_end if line_end >= 0 else len(chunk)].count(delimiter)
+        if line_end >= 0:
+            break
+    if fields > MAX_COLUMNS:
+        raise too_many_columns(path, fields)
+    return b"".join(parts)
+
+
+def too_many_columns(path: Path, count: int) -> InputError:
+    return InputError.unreadable(
+        str(path),
+        f"the header has {count:,} columns; at most {MAX_COLUMNS:,} are read.",
+        hint="Check --delimiter (a wrong one can split every value); keep the columns you need, "
+        "e.g. with `cut -d, -f1-20 FILE`.",
+    )
+
+
+def check_names(path: Path, names: list[str]) -> list[str]:
+    """Column names that can name a table: at most MAX_COLUMNS, unique and not empty."""
+    if len(names) > MAX_COLUMNS:
+        raise too_many_columns(path, len(names))
+    dupes = sorted(n for n, k in Counter(names).items() if k > 1)
     if dupes or "" in names:
         raise InputError.unreadable(
             str(path),
             f"the header has {'duplicate' if dupes else 'empty'} column names {dupes or ['']}.",
-            hint="Give every column a unique name in the header row.",
+            hint="Give every column a unique name in the header row (or in --columns).",
         )
-    return names, rows.line_num
+    return names
 
 
 def _rejects_within(waiting: list[Reject], first: int, parsed: int) -> tuple[list[Reject], list[Reject]]:
@@ -199,18 +414,20 @@ def _rejects_within(waiting: list[Reject], first: int, parsed: int) -> tuple[lis
 
 def _csv_lines(
     table: pa.Table, first_line: int, first_record: int, skipped: list[Reject], newlines_before: int
-) -> tuple[np.ndarray, list[Reject], int]:
+) -> tuple[np.ndarray, list[Reject], int, bool]:
     """File line of each parsed and each skipped record (``first_line``: the first record's line).
 
     Records are numbered consecutively; blank lines are records too (pyarrow reads them as
     all-null rows), and malformed rows that the parser skipped occupy numbers as well (pyarrow
-    reports them by record, as ``first_line + record``). Quoted values with newlines push later
-    records down by that many lines. Returns the parsed records' lines, the skipped rows with
-    their lines corrected, and the running count of embedded newlines.
+    reports them by record, as ``first_line + record``). Quoted values with newlines, and
+    malformed records over several lines, push later records down by that many lines. Returns
+    the parsed records' lines, the skipped rows with their lines corrected, the running count of
+    embedded newlines, and whether the batch's last record runs over several lines.
     """
     n = table.num_rows
     records = np.arange(n, dtype=np.int64) + first_record
-    skipped_records = np.sort(np.asarray([r.line for r in skipped], dtype=np.int64) - first_line)
+    ordered = sorted(skipped, key=lambda r: r.line)
+    skipped_records = np.asarray([r.line for r in ordered], dtype=np.int64) - first_line
     if len(skipped_records):
         free = skipped_records - np.arange(len(skipped_records))
         records = records + np.searchsorted(free, records, side="right")
@@ -218,14 +435,16 @@ def _csv_lines(
     for column in table.columns:
         if pc.any(pc.match_substring(column, "\n")).as_py():
             extra += pc.fill_null(pc.count_substring(column, "\n"), 0).to_numpy(zero_copy_only=False)
-    before = newlines_before + np.concatenate([[0], np.cumsum(extra)[:-1]]) if n else extra
-    lines = records + first_line + before
-    corrected = []
-    for reject in sorted(skipped, key=lambda r: r.line):
-        earlier = np.searchsorted(records, reject.line - first_line)  # parsed records before this row
-        shift = newlines_before + int(extra[:earlier].sum())
-        corrected.append(Reject(reject.line + shift, reject.raw, reject.reason, reject.message))
-    return lines, corrected, newlines_before + int(extra.sum())
+    spans = np.asarray([0 if r.span is None else r.span.count("\n") + 1 for r in ordered], dtype=np.int64)
+    every = np.concatenate([records, skipped_records])
+    newlines = np.concatenate([extra, spans])
+    order = np.argsort(every, kind="stable") if len(ordered) else np.arange(len(every))
+    shift = np.empty(len(every), dtype=np.int64)
+    shift[order] = newlines_before + np.concatenate([[0], np.cumsum(newlines[order])[:-1]]) if len(every) else 0
+    lines = records + first_line + shift[:n]
+    corrected = [replace(r, line=r.line + int(s)) for r, s in zip(ordered, shift[n:], strict=True)]
+    last_spans = bool(n) and int(extra[-1]) > 0 and (not len(ordered) or records[-1] > skipped_records[-1])
+    return lines, corrected, newlines_before + int(newlines.sum()), last_spans
 
 
 def _drop_blank_rows(table: pa.Table) -> pa.Table:
@@ -243,7 +462,7 @@ def _drop_blank_rows(table: pa.Table) -> pa.Table:
 
 
 def _csv_error(path: Path, options: CsvOptions, exc: Exception) -> InputError:
-    text = str(exc)
+    text = printable(str(exc), 300)
     if "UTF8" in text or "utf-8" in text.lower() or isinstance(exc, UnicodeDecodeError):
         return InputError.unreadable(
             str(path),

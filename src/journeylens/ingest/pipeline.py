@@ -26,6 +26,7 @@ from journeylens.errors import InputError
 from journeylens.ingest.delimited import (
     CSV_BLOCK,
     CSV_BLOCK_LARGE,
+    WHITESPACE,
     CsvOptions,
     RecordLargerThanBlock,
     read_csv,
@@ -68,7 +69,12 @@ class IngestSpec(BaseModel):
     paths: list[str] = Field(min_length=1)
     table: TableName = "events"
     format: Format = "auto"
-    delimiter: str | None = Field(None, min_length=1, max_length=1, description="None: ',' (tab for .tsv)")
+    delimiter: str | None = Field(
+        None, min_length=1, description="One character, or 'whitespace'; None: ',' (tab for .tsv)"
+    )
+    columns: list[str] | None = Field(
+        None, description="Names of the columns of a header-less file (CSV, whitespace-aligned text)"
+    )
     encoding: str = "utf-8"
     quote: str = Field('"', min_length=1, max_length=1)
     mapping: dict[str, str] = Field(default_factory=dict, description="canonical column -> source column")
@@ -80,8 +86,22 @@ class IngestSpec(BaseModel):
 
     @field_validator("delimiter", mode="before")
     @classmethod
-    def _named_delimiters(cls, value: str) -> str:
-        return {"\\t": "\t", "tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(value, value)
+    def _named_delimiters(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        named = {"\\t": "\t", "tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(value, value)
+        if len(named) != 1 and named != WHITESPACE:
+            raise ValueError("expected one character, or tab, semicolon, comma, pipe or whitespace")
+        return named
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _column_list(cls, value: str | list[str] | None) -> list[str] | None:
+        if isinstance(value, str):  # the CLI's --columns a,b,c
+            value = [name.strip() for name in value.split(",")]
+        if value is not None and (not value or any(not name for name in value)):
+            raise ValueError("expected comma-separated column names, e.g. user_id,timestamp,value")
+        return value
 
     @field_validator("encoding")
     @classmethod
@@ -98,7 +118,7 @@ class IngestSpec(BaseModel):
 _FLAGS = {
     "paths": "PATH", "table": "--table", "format": "--input-format", "delimiter": "--delimiter",
     "encoding": "--encoding", "quote": "--quote", "mapping": "--map", "channel": "--channel",
-    "max_bad": "--max-bad", "keep_identical": "--keep-identical",
+    "max_bad": "--max-bad", "keep_identical": "--keep-identical", "columns": "--columns",
 }  # fmt: skip
 
 
@@ -248,7 +268,8 @@ class Ingestor:
         rows = self.config.ingest.batch_rows
         if fmt == "csv":
             delimiter = spec.delimiter or default_delimiter(path) or ","
-            return read_csv(path, CsvOptions(delimiter, spec.encoding, spec.quote, block), rows)
+            columns = tuple(spec.columns) if spec.columns else None
+            return read_csv(path, CsvOptions(delimiter, spec.encoding, spec.quote, block, columns), rows)
         if fmt == "parquet":
             return read_parquet(path, rows)
         if fmt == "jsonl":

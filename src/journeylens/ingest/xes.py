@@ -18,7 +18,14 @@ from xml.etree.ElementTree import Element, ParseError, iterparse
 import pyarrow as pa
 
 from journeylens.errors import InputError
-from journeylens.ingest.readers import LINE, RawBatch, open_binary, read_error, records_to_table
+from journeylens.ingest.readers import (
+    LINE,
+    RawBatch,
+    check_content,
+    open_binary,
+    read_error,
+    records_to_table,
+)
 
 XES_MAPPING: dict[str, str] = {
     "case_id": "case:concept:name",
@@ -63,8 +70,10 @@ def read_xes(path: Path, batch_rows: int) -> Iterator[RawBatch]:
     except OSError as exc:
         raise read_error(path, exc) from exc
     try:
-        if not stream.read(1):
+        head = stream.read(65536)
+        if not head:
             raise InputError.empty_file(str(path))
+        check_content(path, head, "xes")
         stream.seek(0)
         rows: list[dict[str, str]] = []
         for row in _events(stream):

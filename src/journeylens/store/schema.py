@@ -41,6 +41,8 @@ class Reason(StrEnum):
     MALFORMED_ROW = "malformed_row"
     NOT_AN_OBJECT = "not_an_object"
     BAD_JSON = "bad_json"
+    TOO_DEEP = "too_deep"
+    ENCODING = "encoding"
 
 
 _DTYPES: dict[Kind, dt.DataType] = {

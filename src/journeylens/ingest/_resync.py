@@ -1,0 +1,178 @@
+"""Line-by-line reading of damaged delimited text: the slow path that loses no valid row.
+
+pyarrow reads clean files fast, but some damage stops it or makes it swallow lines: an undecodable
+byte in a transcoded file, a quote that opens and never closes, a record larger than its blocks.
+From the damaged spot on, records are read here one physical line at a time with the ``csv``
+module, and every line ends up either in a record or in quarantine:
+
+- a line with a byte the encoding cannot decode is quarantined (``encoding``, with the byte offset);
+- a record that reaches the end of the file (or :data:`MAX_SPAN_BYTES`) inside a quoted value, or
+  that spans several lines with the wrong number of fields, costs only its first line
+  (``malformed_row``): reading resumes at the next physical line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import IO
+
+import pyarrow as pa
+
+from journeylens.ingest.readers import LINE, RawBatch, Reject, redact_identifiers
+from journeylens.store.schema import Reason
+
+MAX_SPAN_BYTES = 64 << 20
+"""Longest record the line reader assembles across lines before it calls its quote unbalanced."""
+_READ = 1 << 20
+
+Line = tuple[int, str]
+"""A physical line: its number in the file and its text without the line break."""
+Record = tuple[int, list[str | None]]
+
+
+def encoding_hint(encoding: str) -> str:
+    return (
+        f"Hint: if the file is not {encoding}, pass its encoding, e.g. --encoding latin-1 (or cp1252, utf-16)."
+    )
+
+
+def lines_from(stream: IO[bytes], encoding: str, first_line: int, skip: int) -> Iterator[Line | Reject]:
+    """Physical lines of ``stream`` from line ``first_line + skip`` on (``first_line`` is the
+    line the stream starts at); a line that does not decode becomes an ``encoding`` reject."""
+    if codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+        yield from _text_lines(stream, encoding, first_line, skip)
+        return
+    number, offset, rest = first_line, 0, b""
+    while chunk := stream.read(_READ):
+        parts = (rest + chunk).split(b"\n")
+        rest = parts.pop()
+        for raw in parts:
+            if number >= first_line + skip:
+                yield _decoded(raw, number, offset, encoding)
+            number, offset = number + 1, offset + len(raw) + 1
+    if rest:
+        yield _decoded(rest, number, offset, encoding)
+
+
+def _text_lines(stream: IO[bytes], encoding: str, first_line: int, skip: int) -> Iterator[Line | Reject]:
+    """Encodings whose line breaks are not the byte ``\\n``: decoded as a stream (a bad byte there
+    cannot be isolated to a line, so it stops the file with the encoding hint)."""
+    text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+    for number, line in enumerate(text, start=first_line):
+        if number >= first_line + skip:
+            yield number, line.rstrip("\r\n")
+
+
+def _decoded(raw: bytes, number: int, offset: int, encoding: str) -> Line | Reject:
+    try:
+        return number, raw.decode(encoding).removesuffix("\r")
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start]
+        text = redact_identifiers(raw.decode(encoding, "replace").removesuffix("\r"))
+        message = (
+            f"byte 0x{bad:02x} at byte offset {offset + exc.start} of the file (column {exc.start + 1} "
+            f"of the line) is not valid {encoding}. {encoding_hint(encoding)}"
+        )
+        return Reject(number, text, Reason.ENCODING, message)
+
+
+class _Feed:
+    """Hands ``csv.reader`` the lines of one record, remembering which it took and whether the
+    record wanted more than there was (a quote still open at the end, or past the size limit)."""
+
+    def __init__(self, first: Line, pull: Iterator[Line | Reject]) -> None:
+        self.taken: list[Line | Reject] = [first]
+        self.size = len(first[1])
+        self.pull = pull
+        self.starved = False
+
+    def __iter__(self) -> Iterator[str]:
+        yield self.taken[0][1] + "\n"  # type: ignore[index]
+        for item in self.pull:
+            self.taken.append(item)
+            if isinstance(item, Reject) or self.size > MAX_SPAN_BYTES:
+                break  # a quoted value does not run across an undecodable line, nor forever
+            self.size += len(item[1])
+            yield item[1] + "\n"
+        self.starved = True
+
+
+def records(source: Iterable[Line | Reject], names: list[str], delimiter: str, quote: str) -> Iterator[Record | Reject]:
+    """Records and rejects, in file order, with every line accounted for exactly once."""
+    backlog: deque[Line | Reject] = deque()
+    upstream = iter(source)
+
+    def pull() -> Iterator[Line | Reject]:
+        while True:
+            if backlog:
+                yield backlog.popleft()
+                continue
+            item = next(upstream, None)
+            if item is None:
+                return
+            yield item
+
+    stream = pull()
+    for item in stream:
+        if isinstance(item, Reject):
+            yield item
+            continue
+        if not item[1].strip():
+            continue  # a blank line is no record
+        feed = _Feed(item, stream)
+        row = next(csv.reader(feed, delimiter=delimiter, quotechar=quote), [])
+        number, text = item
+        last = feed.taken[-1].line if isinstance(feed.taken[-1], Reject) else feed.taken[-1][0]
+        if feed.starved:
+            yield _reject(number, text, "a quote opened on this line is never closed")
+        elif len(row) != len(names) and len(feed.taken) > 1:
+            yield _reject(
+                number, text,
+                f"the record starting here runs to line {last} and has {len(row)} fields, expected "
+                f"{len(names)} (an unbalanced quote?)",
+            )  # fmt: skip
+        elif len(row) != len(names):
+            yield Reject(number, redact_identifiers(text), Reason.MALFORMED_ROW,
+                         f"expected {len(names)} fields, found {len(row)}")  # fmt: skip
+            continue
+        else:
+            yield number, [value or None for value in row]
+            continue
+        backlog.extendleft(reversed(feed.taken[1:]))  # re-read from the next physical line
+
+
+def _reject(number: int, text: str, what: str) -> Reject:
+    return Reject(
+        number, redact_identifiers(text), Reason.MALFORMED_ROW,
+        f"{what}; this line is quarantined and reading resumes at line {number + 1}. Hint: close "
+        "or double the quote (\"\"), or pass --quote if the file quotes with another character.",
+    )  # fmt: skip
+
+
+def batches(items: Iterable[Record | Reject], names: list[str], batch_rows: int) -> Iterator[RawBatch]:
+    """Records gathered into Arrow batches of text columns (plus ``_line``), rejects alongside."""
+    columns: list[list[str | None]] = [[] for _ in names]
+    lines: list[int] = []
+    rejects: list[Reject] = []
+    for item in items:
+        if isinstance(item, Reject):
+            rejects.append(item)
+            continue
+        lines.append(item[0])
+        for column, value in zip(columns, item[1], strict=True):
+            column.append(value)
+        if len(lines) >= batch_rows:
+            yield _batch(names, columns, lines, rejects)
+            columns, lines, rejects = [[] for _ in names], [], []
+    if lines or rejects:
+        yield _batch(names, columns, lines, rejects)
+
+
+def _batch(names: list[str], columns: list[list[str | None]], lines: list[int], rejects: list[Reject]) -> RawBatch:
+    data = {name: pa.array(values, pa.string()) for name, values in zip(names, columns, strict=True)}
+    data[LINE] = pa.array(lines, pa.int64())
+    return RawBatch(pa.table(data), rejects)
