@@ -135,7 +135,9 @@ def test_wrong_encoding_in_the_header_refuses_the_file(workspace: Workspace, tmp
     assert "Bénédicte's café" in _by_touchpoint(workspace)
 
 
-def test_one_latin1_byte_quarantines_its_record_and_the_rest_loads(workspace: Workspace, tmp_path: Path) -> None:
+def test_one_latin1_byte_quarantines_its_record_and_the_rest_loads(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     rows = numbered_events(600)
     rows[500]["touchpoint"] = "Bénédicte's café"  # record 501 sits on line 502
     path = write_csv(tmp_path, "latin1.csv", rows, [*EVENT_HEADER, "note"], encoding="latin-1")
@@ -905,7 +907,10 @@ def cli_files(tmp_path: Path) -> dict[str, Path]:
         "semicolons": write_csv(tmp_path, "semicolons.csv", journeys(STORIES), EVENT_HEADER, delimiter=";"),
         # A latin-1 byte in the header refuses the file (one in a value quarantines its record).
         "latin1": write_csv(
-            tmp_path, "latin1.csv", customer("zoë", [("web", "café")]), [*EVENT_HEADER, "Straße"],
+            tmp_path,
+            "latin1.csv",
+            customer("zoë", [("web", "café")]),
+            [*EVENT_HEADER, "Straße"],
             encoding="latin-1",
         ),
         "no_time": write_csv(

@@ -109,6 +109,9 @@ def ingest(
         list[str] | None, typer.Option("--map", help="TARGET=SOURCE column rename; repeatable.")
     ] = None,
     channel: Annotated[str | None, typer.Option(help="One channel for every record of these files.")] = None,
+    touchpoint: Annotated[
+        str | None, typer.Option(help="One touchpoint for every record of files without that column.")
+    ] = None,
     max_bad: Annotated[
         int, typer.Option("--max-bad", help="Quarantined records tolerated before exit 1.")
     ] = 0,
@@ -130,6 +133,7 @@ def ingest(
     spec = build_spec(
         paths=paths, table=table, format=input_format, delimiter=delimiter, columns=columns,
         encoding=encoding, quote=quote, mapping=parse_mapping(map_ or []), channel=channel,
+        touchpoint=touchpoint,
         max_bad=max_bad, keep_identical=keep_identical,
     )  # fmt: skip
     ws = Workspace.open(workspace)

@@ -35,9 +35,7 @@ Record = tuple[int, list[str | None]]
 
 
 def encoding_hint(encoding: str) -> str:
-    return (
-        f"Hint: if the file is not {encoding}, pass its encoding, e.g. --encoding latin-1 (or cp1252, utf-16)."
-    )
+    return f"Hint: if the file is not {encoding}, pass its encoding, e.g. --encoding latin-1 or cp1252."
 
 
 def lines_from(stream: IO[bytes], encoding: str, first_line: int, skip: int) -> Iterator[Line | Reject]:
@@ -101,7 +99,9 @@ class _Feed:
         self.starved = True
 
 
-def records(source: Iterable[Line | Reject], names: list[str], delimiter: str, quote: str) -> Iterator[Record | Reject]:
+def records(
+    source: Iterable[Line | Reject], names: list[str], delimiter: str, quote: str
+) -> Iterator[Record | Reject]:
     """Records and rejects, in file order, with every line accounted for exactly once."""
     backlog: deque[Line | Reject] = deque()
     upstream = iter(source)
@@ -145,11 +145,15 @@ def records(source: Iterable[Line | Reject], names: list[str], delimiter: str, q
         backlog.extendleft(reversed(feed.taken[1:]))  # re-read from the next physical line
 
 
+QUOTE_HINT = (
+    'Hint: close or double the quote (""), or pass --quote if the file quotes with another character.'
+)
+
+
 def _reject(number: int, text: str, what: str) -> Reject:
     return Reject(
         number, redact_identifiers(text), Reason.MALFORMED_ROW,
-        f"{what}; this line is quarantined and reading resumes at line {number + 1}. Hint: close "
-        "or double the quote (\"\"), or pass --quote if the file quotes with another character.",
+        f"{what}; this line is quarantined and reading resumes at line {number + 1}. {QUOTE_HINT}",
     )  # fmt: skip
 
 
@@ -172,7 +176,9 @@ def batches(items: Iterable[Record | Reject], names: list[str], batch_rows: int)
         yield _batch(names, columns, lines, rejects)
 
 
-def _batch(names: list[str], columns: list[list[str | None]], lines: list[int], rejects: list[Reject]) -> RawBatch:
+def _batch(
+    names: list[str], columns: list[list[str | None]], lines: list[int], rejects: list[Reject]
+) -> RawBatch:
     data = {name: pa.array(values, pa.string()) for name, values in zip(names, columns, strict=True)}
     data[LINE] = pa.array(lines, pa.int64())
     return RawBatch(pa.table(data), rejects)

@@ -7,11 +7,8 @@ quoted values with newlines and malformed rows; malformed rows become rejects wi
 from __future__ import annotations
 
 import codecs
-import csv
-import io
 import sys
 import zlib
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -25,12 +22,11 @@ import pyarrow.csv as pacsv
 
 from journeylens.errors import InputError
 from journeylens.ingest import _resync
+from journeylens.ingest._header import MAX_COLUMNS, csv_header
 from journeylens.ingest.readers import (
     LINE,
     RawBatch,
     Reject,
-    check_content,
-    check_not_empty,
     corrupt_file_error,
     is_corrupt,
     open_binary,
@@ -44,8 +40,7 @@ from journeylens.store.schema import Reason
 # memory is 138 MB with 1 MB blocks, 256 MB with 8 MB, 756 MB with 16 MB and 1.2 GB with 32 MB.
 # A record must fit in one block, so a file with larger records is re-read with LARGE blocks.
 CSV_BLOCK, CSV_BLOCK_LARGE = 8 << 20, 64 << 20
-MAX_COLUMNS = 10_000
-"""Most columns a delimited file may have; a wider header is refused before it is parsed."""
+__all__ = ["MAX_COLUMNS", "WHITESPACE", "CsvOptions", "RecordLargerThanBlock", "read_csv"]
 WHITESPACE = "whitespace"
 """``--delimiter whitespace``: fields separated by runs of spaces and tabs (aligned text)."""
 
@@ -113,69 +108,23 @@ def _captured_decode_errors(captured: list[BaseException]) -> Iterator[None]:
 
 
 def _csv_blocks(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[RawBatch]:
-    names, header_lines = _csv_header(path, options)
-    first_line = header_lines + 1  # file line of the first data record
-    rejects: list[Reject] = []
+    names, header_lines = csv_header(path, options)
+    at = _Cursor(header_lines + 1)
+    invalid = _InvalidRows()
     decode_errors: list[BaseException] = []
     utf8 = _is_utf8(options.encoding)
-
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        line = int(row.number) if row.number is not None else -1
-        first, newline, span = row.text.partition("\n")
-        message = f"expected {row.expected_columns} fields, found {row.actual_columns}"
-        if newline:  # a quote opened here ran on over later lines: only this line is lost
-            message = (
-                f"this line starts a record of {row.actual_columns} fields (expected "
-                f"{row.expected_columns}) that runs over {span.count(chr(10)) + 2} lines: an "
-                f"unbalanced quote? This line is quarantined and reading resumes at the next line"
-            )
-        raw = redact_identifiers(first.removesuffix("\r"))
-        rejects.append(Reject(line, raw, Reason.MALFORMED_ROW, message, span if newline else None))
-        return "skip"
-
     try:
         stream = open_binary(path)
     except OSError as exc:
         raise _csv_error(path, options, exc) from exc
-    next_record = 0  # data records seen so far, including blank lines and malformed rows
-    newlines_before = 0  # newlines inside quoted values and malformed records of earlier batches
     held: tuple[RawBatch, int | None] | None = None  # one batch is held back to check the file end
     try:
-        # The header is parsed once, above, and pyarrow is given its names: skip_rows counts
-        # physical lines, which is what header_lines is. Blank lines are kept (as all-null rows)
-        # so that record numbers stay line numbers; they are dropped after numbering. UTF-8 is
-        # read as bytes and checked per value, so one bad byte costs one record, not the file.
         try:
-            reader = _open(
-                stream,
-                read_options=pacsv.ReadOptions(
-                    column_names=names,
-                    skip_rows=header_lines,
-                    encoding=options.encoding,
-                    block_size=options.block_size,
-                    use_threads=False,
-                ),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=options.delimiter,
-                    quote_char=options.quote,
-                    newlines_in_values=True,
-                    ignore_empty_lines=False,
-                    invalid_row_handler=on_invalid,
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={name: pa.binary() if utf8 else pa.string() for name in names},
-                    strings_can_be_null=True,
-                    null_values=[""],
-                ),
-                decode_errors=decode_errors,
-            )
+            reader = _open(stream, names, header_lines, options, invalid, decode_errors)
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:  # damage in the first block
             _check_block_size(exc, options)
-            yield from _resume(path, options, names, first_line, batch_rows)
+            yield from _resume(path, options, names, at.next_line, batch_rows)
             return
-        # The parser runs blocks ahead of the batches it hands out, so a malformed row is often
-        # reported before the batch it sits in: rows wait here until their batch comes.
-        waiting: list[Reject] = []
         while True:
             try:
                 with _captured_decode_errors(decode_errors):
@@ -187,20 +136,12 @@ def _csv_blocks(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[Ra
                 # Damage pyarrow cannot step over: the rest of the file is read line by line.
                 if held:
                     yield held[0]
-                yield from _resume(path, options, names, first_line + next_record + newlines_before, batch_rows)
+                yield from _resume(path, options, names, at.next_line, batch_rows)
                 return
-            table = pa.Table.from_batches([batch])
-            waiting += rejects
-            rejects.clear()
-            skipped, waiting = _rejects_within(waiting, first_line + next_record, table.num_rows)
-            lines, skipped, newlines_before, last_spans = _csv_lines(
-                table, first_line, next_record, skipped, newlines_before
-            )
-            next_record += table.num_rows + len(skipped)
-            table = _drop_blank_rows(table.append_column(LINE, pa.array(lines, pa.int64())))
+            table, skipped, multiline_end = at.number(pa.Table.from_batches([batch]), invalid.take())
             if held:
                 yield held[0]
-            held = (_finish(table, skipped, names, options, utf8), int(lines[-1]) if last_spans else None)
+            held = (_finish(table, skipped, names, options, utf8), multiline_end)
         if held and held[1] is not None:
             # The last record runs over several lines: if its quote never closes, pyarrow took
             # everything after it as one value. The line reader reads it again from its line.
@@ -210,10 +151,8 @@ def _csv_blocks(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[Ra
             return
         if held:
             yield held[0]
-        waiting += rejects
-        if waiting:
-            empty = pa.table({name: pa.array([], pa.string()) for name in names})
-            _, skipped, _, _ = _csv_lines(empty, first_line, next_record, waiting, newlines_before)
+        skipped = at.rest(invalid.take(), names)
+        if skipped:
             yield _finish(pa.table({LINE: pa.array([], pa.int64())}), skipped, names, options, utf8)
     except (pa.ArrowInvalid, EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
         raise _csv_error(path, options, exc) from exc
@@ -221,9 +160,107 @@ def _csv_blocks(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[Ra
         stream.close()
 
 
-def _open(stream: IO[bytes], decode_errors: list[BaseException], **options: Any) -> pacsv.CSVStreamingReader:
-    with _captured_decode_errors(decode_errors):  # pyarrow parses the first block on open
-        return pacsv.open_csv(stream, **options)
+class _Cursor:
+    """Where pyarrow's batches sit in the file: turns record numbers into physical lines."""
+
+    def __init__(self, first_line: int) -> None:
+        self.first_line = first_line  # file line of the first data record
+        self.records = 0  # data records seen so far, including blank lines and malformed rows
+        self.newlines = 0  # newlines inside quoted values and malformed records so far
+        # The parser runs blocks ahead of the batches it hands out, so a malformed row is often
+        # reported before the batch it sits in: rows wait here until their batch comes.
+        self.waiting: list[Reject] = []
+
+    @property
+    def next_line(self) -> int:
+        return self.first_line + self.records + self.newlines
+
+    def number(self, table: pa.Table, reported: list[Reject]) -> tuple[pa.Table, list[Reject], int | None]:
+        """The batch with ``_line`` (blank rows dropped), the malformed rows inside it, and the
+        line of its last record when that record runs over several lines."""
+        self.waiting += reported
+        skipped, self.waiting = _rejects_within(self.waiting, self.first_line + self.records, table.num_rows)
+        lines, skipped, self.newlines, last_spans = _csv_lines(
+            table, self.first_line, self.records, skipped, self.newlines
+        )
+        self.records += table.num_rows + len(skipped)
+        table = _drop_blank_rows(table.append_column(LINE, pa.array(lines, pa.int64())))
+        return table, skipped, int(lines[-1]) if last_spans else None
+
+    def rest(self, reported: list[Reject], names: list[str]) -> list[Reject]:
+        """Malformed rows after the last batch."""
+        waiting = self.waiting + reported
+        if not waiting:
+            return []
+        empty = pa.table({name: pa.array([], pa.string()) for name in names})
+        return _csv_lines(empty, self.first_line, self.records, waiting, self.newlines)[1]
+
+
+class _InvalidRows:
+    """pyarrow's handler for rows with the wrong number of fields: each becomes a reject."""
+
+    def __init__(self) -> None:
+        self.rejects: list[Reject] = []
+
+    def take(self) -> list[Reject]:
+        taken, self.rejects = self.rejects, []
+        return taken
+
+    def __call__(self, row: pacsv.InvalidRow) -> str:
+        line = int(row.number) if row.number is not None else -1
+        first, newline, span = row.text.partition("\n")
+        message = f"expected {row.expected_columns} fields, found {row.actual_columns}"
+        if newline:  # a quote opened here ran on over later lines: only this line is lost
+            message = (
+                f"this line starts a record of {row.actual_columns} fields (expected "
+                f"{row.expected_columns}) that runs over {span.count(chr(10)) + 2} lines: an "
+                f"unbalanced quote? This line is quarantined and reading resumes at the next "
+                f"line. {_resync.QUOTE_HINT}"
+            )
+        raw = redact_identifiers(first.removesuffix("\r"))
+        self.rejects.append(Reject(line, raw, Reason.MALFORMED_ROW, message, span if newline else None))
+        return "skip"
+
+
+def _open(
+    stream: IO[bytes],
+    names: list[str],
+    header_lines: int,
+    options: CsvOptions,
+    invalid: _InvalidRows,
+    decode_errors: list[BaseException],
+) -> pacsv.CSVStreamingReader:
+    """pyarrow's streaming reader (which parses the first block on open).
+
+    The header is parsed once, by ``_csv_header``, and pyarrow is given its names: skip_rows
+    counts physical lines, which is what header_lines is. Blank lines are kept (as all-null rows)
+    so that record numbers stay line numbers; they are dropped after numbering. UTF-8 is read
+    as bytes and checked per value, so one bad byte costs one record, not the file.
+    """
+    utf8 = _is_utf8(options.encoding)
+    with _captured_decode_errors(decode_errors):
+        return pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(
+                column_names=names,
+                skip_rows=header_lines,
+                encoding=options.encoding,
+                block_size=options.block_size,
+                use_threads=False,
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=options.delimiter,
+                quote_char=options.quote,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.binary() if utf8 else pa.string() for name in names},
+                strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
 
 
 def _check_block_size(exc: BaseException, options: CsvOptions) -> None:
@@ -233,7 +270,9 @@ def _check_block_size(exc: BaseException, options: CsvOptions) -> None:
         raise RecordLargerThanBlock from exc
 
 
-def _resume(path: Path, options: CsvOptions, names: list[str], line: int, batch_rows: int) -> Iterator[RawBatch]:
+def _resume(
+    path: Path, options: CsvOptions, names: list[str], line: int, batch_rows: int
+) -> Iterator[RawBatch]:
     """Records from file line ``line`` on, read line by line (see ``_resync``)."""
     try:
         with open_binary(path) as stream:
@@ -244,7 +283,9 @@ def _resume(path: Path, options: CsvOptions, names: list[str], line: int, batch_
         raise _csv_error(path, options, exc) from exc
 
 
-def _finish(table: pa.Table, skipped: list[Reject], names: list[str], options: CsvOptions, utf8: bool) -> RawBatch:
+def _finish(
+    table: pa.Table, skipped: list[Reject], names: list[str], options: CsvOptions, utf8: bool
+) -> RawBatch:
     """Values checked as text of the encoding, and the lines after a broken multi-line record
     read again (those records join the batch in line order)."""
     rejects = list(skipped)
@@ -256,7 +297,10 @@ def _finish(table: pa.Table, skipped: list[Reject], names: list[str], options: C
         return RawBatch(table, rejects)
     extra: list[pa.Table] = []
     for reject in spans:
-        lines = [(reject.line + 1 + i, text.removesuffix("\r")) for i, text in enumerate((reject.span or "").split("\n"))]
+        lines = [
+            (reject.line + 1 + i, text.removesuffix("\r"))
+            for i, text in enumerate((reject.span or "").split("\n"))
+        ]
         found = _resync.records(lines, names, options.delimiter, options.quote)
         for recovered in _resync.batches(found, names, 1 << 30):
             extra.append(recovered.data)
@@ -312,93 +356,6 @@ def _utf8_checked(table: pa.Table, delimiter: str) -> tuple[pa.Table, list[Rejec
     return pa.table({**casted, LINE: good.column(LINE)}), rejects
 
 
-def _csv_header(path: Path, options: CsvOptions) -> tuple[list[str], int]:
-    """Column names (stripped) and the number of file lines up to and including the header row.
-
-    Blank lines before the header and quoted newlines inside it count as lines. With
-    ``options.columns`` the file has no header: those are the names, and no line is skipped.
-    """
-    try:
-        with open_binary(path) as fh:
-            head = _head(path, fh, options)
-    except (EOFError, OSError, zlib.error) as exc:
-        raise _csv_error(path, options, exc) from exc
-    check_not_empty(path, head)
-    check_content(path, head, "csv", options.encoding)
-    if options.columns:
-        return check_names(path, [n.strip() for n in options.columns]), 0
-    try:
-        text, error = head.decode(options.encoding), None
-    except UnicodeDecodeError as exc:
-        text, error = head[: exc.start].decode(options.encoding, "ignore"), exc
-    text = text.lstrip("\ufeff")
-    # newline="": lines end at \n, \r\n or \r, as they do for pyarrow, which skips them by count.
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter=options.delimiter, quotechar=options.quote)
-    try:
-        first = next((row for row in rows if row), [])
-    except csv.Error as exc:
-        raise _csv_error(path, options, exc) from exc
-    complete = len(io.StringIO(text, newline="").readlines()) > rows.line_num or text.endswith(("\n", "\r"))
-    if error is not None and not complete:
-        raise InputError.unreadable(
-            str(path),
-            f"the header (line {max(rows.line_num, 1)}) is not valid {options.encoding} text: byte "
-            f"0x{head[error.start]:02x} at byte offset {error.start}.",
-            hint="Pass the file's encoding, e.g. --encoding latin-1 (or cp1252, utf-16).",
-        )
-    if not first:
-        raise InputError.empty_file(str(path))
-    return check_names(path, [n.strip() for n in first]), rows.line_num
-
-
-def _head(path: Path, stream: IO[bytes], options: CsvOptions) -> bytes:
-    """The first megabyte, or more when the header row is longer: its fields are counted as it
-    streams past, so that a header of a million columns is refused in a moment, not parsed."""
-    head = stream.read(1 << 20)
-    if len(head) < 1 << 20 or b"\n" in head.lstrip():
-        return head
-    delimiter = options.delimiter.encode(options.encoding, "replace").lstrip(b"\xff\xfe\xfe\xff")
-    fields = head.count(delimiter) + 1
-    parts = [head]
-    while fields <= MAX_COLUMNS and (chunk := stream.read(1 << 20)):
-        line_end = chunk.find(b"\n")
-        fields += chunk[: line_end if line_end >= 0 else len(chunk)].count(delimiter)
-        parts.append(chunk)
-        if line_end >= 0:
-            break
-    while fields > MAX_COLUMNS and (chunk := stream.read(8 << 20)):  # count only: nothing is kept
-        line_end = chunk.find(b"\n")
-        fields += chunk[: line_end if line_end >= 0 else len(chunk)].count(delimiter)
-        if line_end >= 0:
-            break
-    if fields > MAX_COLUMNS:
-        raise too_many_columns(path, fields)
-    return b"".join(parts)
-
-
-def too_many_columns(path: Path, count: int) -> InputError:
-    return InputError.unreadable(
-        str(path),
-        f"the header has {count:,} columns; at most {MAX_COLUMNS:,} are read.",
-        hint="Check --delimiter (a wrong one can split every value); keep the columns you need, "
-        "e.g. with `cut -d, -f1-20 FILE`.",
-    )
-
-
-def check_names(path: Path, names: list[str]) -> list[str]:
-    """Column names that can name a table: at most MAX_COLUMNS, unique and not empty."""
-    if len(names) > MAX_COLUMNS:
-        raise too_many_columns(path, len(names))
-    dupes = sorted(n for n, k in Counter(names).items() if k > 1)
-    if dupes or "" in names:
-        raise InputError.unreadable(
-            str(path),
-            f"the header has {'duplicate' if dupes else 'empty'} column names {dupes or ['']}.",
-            hint="Give every column a unique name in the header row (or in --columns).",
-        )
-    return names
-
-
 def _rejects_within(waiting: list[Reject], first: int, parsed: int) -> tuple[list[Reject], list[Reject]]:
     """Split malformed rows into those among a batch's records and those after it.
 
@@ -438,12 +395,14 @@ def _csv_lines(
     spans = np.asarray([0 if r.span is None else r.span.count("\n") + 1 for r in ordered], dtype=np.int64)
     every = np.concatenate([records, skipped_records])
     newlines = np.concatenate([extra, spans])
-    order = np.argsort(every, kind="stable") if len(ordered) else np.arange(len(every))
+    order = np.argsort(every, kind="stable") if ordered else np.arange(len(every))
     shift = np.empty(len(every), dtype=np.int64)
-    shift[order] = newlines_before + np.concatenate([[0], np.cumsum(newlines[order])[:-1]]) if len(every) else 0
+    shift[order] = (
+        newlines_before + np.concatenate([[0], np.cumsum(newlines[order])[:-1]]) if len(every) else 0
+    )
     lines = records + first_line + shift[:n]
     corrected = [replace(r, line=r.line + int(s)) for r, s in zip(ordered, shift[n:], strict=True)]
-    last_spans = bool(n) and int(extra[-1]) > 0 and (not len(ordered) or records[-1] > skipped_records[-1])
+    last_spans = bool(n) and int(extra[-1]) > 0 and (not ordered or records[-1] > skipped_records[-1])
     return lines, corrected, newlines_before + int(newlines.sum()), last_spans
 
 

@@ -79,6 +79,9 @@ class IngestSpec(BaseModel):
     quote: str = Field('"', min_length=1, max_length=1)
     mapping: dict[str, str] = Field(default_factory=dict, description="canonical column -> source column")
     channel: str | None = None
+    touchpoint: str | None = Field(
+        None, min_length=1, description="One touchpoint for every record of files without that column"
+    )
     max_bad: int = Field(0, ge=0)
     keep_identical: bool = Field(
         False, description="Keep identical key-less records on different lines apart (always on for XES)."
@@ -119,6 +122,7 @@ _FLAGS = {
     "paths": "PATH", "table": "--table", "format": "--input-format", "delimiter": "--delimiter",
     "encoding": "--encoding", "quote": "--quote", "mapping": "--map", "channel": "--channel",
     "max_bad": "--max-bad", "keep_identical": "--keep-identical", "columns": "--columns",
+    "touchpoint": "--touchpoint",
 }  # fmt: skip
 
 
@@ -249,6 +253,7 @@ class Ingestor:
                 # missing required column); later ones may lack optional keys (JSON Lines, XES).
                 data = _apply_mapping(batch.data, defaults, str(path), strict=False)
                 data = _apply_mapping(data, spec.mapping, str(path), strict=first)
+                data = _constant_touchpoint(data, spec.touchpoint, str(path))
                 if first:
                     _check_required(data, table, ctx, str(path))
                     first = False
@@ -433,6 +438,19 @@ def _apply_mapping(data: pa.Table, mapping: dict[str, str], source: str, strict:
             arrays.append(data.column(name))
             out_names.append(target)
     return pa.Table.from_arrays(arrays, names=out_names)
+
+
+def _constant_touchpoint(data: pa.Table, touchpoint: str | None, source: str) -> pa.Table:
+    """``--touchpoint``: one step name for files that have none (a purchase log, one file per step)."""
+    if touchpoint is None:
+        return data
+    if "touchpoint" in data.column_names:
+        raise InputError.bad_flag(
+            "--touchpoint", touchpoint, f"{source} already has a touchpoint column.",
+            hint="Drop --touchpoint to use the file's column, or rename that "
+            "(--map touchpoint_original=touchpoint).",
+        )  # fmt: skip
+    return data.append_column("touchpoint", pa.array([touchpoint] * data.num_rows, pa.string()))
 
 
 def _check_required(data: pa.Table, table: TableSpec, ctx: Context, source: str) -> None:

@@ -209,7 +209,9 @@ def check_content(path: Path, head: bytes, fmt: str, encoding: str = "utf-8") ->
             if fmt == "csv"
             else f"Convert it to UTF-8 first: `iconv -f {bom.upper()} -t UTF-8 FILE > FILE.utf8`."
         )
-        raise InputError.unreadable(str(path), f"the file is {bom.upper()} text (it starts with a byte-order mark).", hint=hint)
+        raise InputError.unreadable(
+            str(path), f"the file is {bom.upper()} text (it starts with a byte-order mark).", hint=hint
+        )
     if not bom and _binary(head[:65536]):
         named_gz = path.suffix.lower() in (".gz", ".gzip") and not is_gzip(path)
         raise InputError.unreadable(

@@ -22,7 +22,8 @@ import pyarrow.compute as pc
 
 from journeylens.errors import InputError
 from journeylens.ingest import _resync
-from journeylens.ingest.delimited import MAX_COLUMNS, CsvOptions, check_names, too_many_columns
+from journeylens.ingest._header import MAX_COLUMNS, check_names, too_many_columns
+from journeylens.ingest.delimited import CsvOptions
 from journeylens.ingest.readers import (
     LINE,
     RawBatch,
@@ -205,10 +206,10 @@ def _fields(lines: _Lines, names: list[str]) -> RawBatch:
     fits = counts == len(names)
     rejects = list(lines.rejects)
     if not fits.all():
+        texts = lines.text.filter(pa.array(~fits)).to_pylist()
         for number, text, found in zip(
-            lines.numbers[~fits].tolist(), lines.text.filter(pa.array(~fits)).to_pylist(), counts[~fits].tolist(),
-            strict=True,
-        ):  # fmt: skip
+            lines.numbers[~fits].tolist(), texts, counts[~fits].tolist(), strict=True
+        ):
             message = f"expected {len(names)} fields separated by spaces/tabs, found {found}"
             rejects.append(Reject(number, redact_identifiers(text), Reason.MALFORMED_ROW, message))
         parts = parts.filter(pa.array(fits))
