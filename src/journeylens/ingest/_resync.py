@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import IO
 
+import numpy as np
 import pyarrow as pa
 
 from journeylens.ingest.readers import LINE, RawBatch, Reject, redact_identifiers
@@ -99,50 +100,128 @@ class _Feed:
         self.starved = True
 
 
+class _Source:
+    """Lines from upstream, after any pushed back for reading again (never finished for good:
+    lines pushed back after the end are still handed out)."""
+
+    def __init__(self, upstream: Iterable[Line | Reject]) -> None:
+        self.upstream = iter(upstream)
+        self.backlog: deque[Line | Reject] = deque()
+
+    def __iter__(self) -> _Source:
+        return self
+
+    def __next__(self) -> Line | Reject:
+        return self.backlog.popleft() if self.backlog else next(self.upstream)
+
+
 def records(
-    source: Iterable[Line | Reject], names: list[str], delimiter: str, quote: str
+    source: Iterable[Line | Reject], names: list[str], delimiter: str, quote: str, *, strict: bool = False
 ) -> Iterator[Record | Reject]:
-    """Records and rejects, in file order, with every line accounted for exactly once."""
-    backlog: deque[Line | Reject] = deque()
-    upstream = iter(source)
+    """Records and rejects, in file order, with every line accounted for exactly once.
 
-    def pull() -> Iterator[Line | Reject]:
-        while True:
-            if backlog:
-                yield backlog.popleft()
-                continue
-            item = next(upstream, None)
-            if item is None:
-                return
-            yield item
-
-    stream = pull()
-    for item in stream:
+    ``strict`` also refuses text after a closing quote (``"a"b``), the mark of a stray quote
+    closed by another one lines later.
+    """
+    stream = _Source(source)
+    while (item := next(stream, None)) is not None:
         if isinstance(item, Reject):
             yield item
             continue
         if not item[1].strip():
             continue  # a blank line is no record
         feed = _Feed(item, stream)
-        row = next(csv.reader(feed, delimiter=delimiter, quotechar=quote), [])
+        try:
+            row = next(csv.reader(feed, delimiter=delimiter, quotechar=quote, strict=strict), [])
+            broken = None
+        except csv.Error as exc:
+            row, broken = [], str(exc)
         number, text = item
         last = feed.taken[-1].line if isinstance(feed.taken[-1], Reject) else feed.taken[-1][0]
         if feed.starved:
             yield _reject(number, text, "a quote opened on this line is never closed")
-        elif len(row) != len(names) and len(feed.taken) > 1:
+        elif len(feed.taken) > 1 and (broken or len(row) != len(names)):
+            found = f"is not valid CSV there ({broken})" if broken else f"has {len(row)} fields"
             yield _reject(
                 number, text,
-                f"the record starting here runs to line {last} and has {len(row)} fields, expected "
-                f"{len(names)} (an unbalanced quote?)",
+                f"the record starting here runs to line {last} and {found}, expected {len(names)} "
+                "fields (an unbalanced quote?)",
             )  # fmt: skip
-        elif len(row) != len(names):
-            yield Reject(number, redact_identifiers(text), Reason.MALFORMED_ROW,
-                         f"expected {len(names)} fields, found {len(row)}")  # fmt: skip
+        elif broken or len(row) != len(names):
+            found = (
+                f"not valid CSV ({broken})" if broken else f"expected {len(names)} fields, found {len(row)}"
+            )
+            yield Reject(number, redact_identifiers(text), Reason.MALFORMED_ROW, found)
             continue
         else:
             yield number, [value or None for value in row]
             continue
-        backlog.extendleft(reversed(feed.taken[1:]))  # re-read from the next physical line
+        stream.backlog.extendleft(reversed(feed.taken[1:]))  # re-read from the next physical line
+
+
+class LineSeeker:
+    """Physical lines of a file by number, read forward once: the lines of pyarrow's multi-line
+    records are read again here to check them, skipping everything in between at C speed."""
+
+    def __init__(self, stream: IO[bytes], encoding: str) -> None:
+        self.stream, self.encoding = stream, encoding
+        self.text = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+        self.lines: Iterator[Line | Reject] = lines_from(stream, encoding, 1, 0) if self.text else iter(())
+        self.pending: Line | Reject | None = None
+        self.buffer, self.line, self.offset = b"", 1, 0  # self.buffer starts at line self.line
+
+    def take(self, start: int, end: int) -> list[Line | Reject]:
+        """Lines ``start`` to ``end`` (inclusive); ``start`` is past every line taken before."""
+        if self.text:
+            return self._take_text(start, end)
+        self._skip(start - self.line)
+        out: list[Line | Reject] = []
+        while self.line <= end:
+            newline = self.buffer.find(b"\n")
+            if newline < 0:
+                more = self.stream.read(_READ)
+                if more:
+                    self.buffer += more
+                    continue
+                newline = len(self.buffer)  # the last line, without a line break
+                if not self.buffer:
+                    break
+            raw = self.buffer[:newline]
+            out.append(_decoded(raw, self.line, self.offset, self.encoding))
+            self.buffer = self.buffer[newline + 1 :]
+            self.line, self.offset = self.line + 1, self.offset + newline + 1
+        return out
+
+    def _take_text(self, start: int, end: int) -> list[Line | Reject]:
+        out: list[Line | Reject] = []
+        while (item := self.pending or next(self.lines, None)) is not None:
+            self.pending = None
+            if _number(item) > end:
+                self.pending = item
+                break
+            if _number(item) >= start:
+                out.append(item)
+        return out
+
+    def _skip(self, lines: int) -> None:
+        while lines > 0:
+            found = np.flatnonzero(np.frombuffer(self.buffer, np.uint8) == ord("\n"))
+            if len(found) >= lines:
+                cut = int(found[lines - 1]) + 1
+                self.buffer, self.offset, self.line = self.buffer[cut:], self.offset + cut, self.line + lines
+                return
+            self.line, self.offset, lines = (
+                self.line + len(found),
+                self.offset + len(self.buffer),
+                lines - len(found),
+            )
+            self.buffer = self.stream.read(_READ)
+            if not self.buffer:
+                return
+
+
+def _number(item: Line | Reject) -> int:
+    return item.line if isinstance(item, Reject) else item[0]
 
 
 QUOTE_HINT = (

@@ -117,7 +117,7 @@ def _csv_blocks(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[Ra
         stream = open_binary(path)
     except OSError as exc:
         raise _csv_error(path, options, exc) from exc
-    held: tuple[RawBatch, int | None] | None = None  # one batch is held back to check the file end
+    check = _Recheck(path, options, names)
     try:
         try:
             reader = _open(stream, names, header_lines, options, invalid, decode_errors)
@@ -134,30 +134,62 @@ def _csv_blocks(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[Ra
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
                 _check_block_size(exc, options)
                 # Damage pyarrow cannot step over: the rest of the file is read line by line.
-                if held:
-                    yield held[0]
                 yield from _resume(path, options, names, at.next_line, batch_rows)
                 return
-            table, skipped, multiline_end = at.number(pa.Table.from_batches([batch]), invalid.take())
-            if held:
-                yield held[0]
-            held = (_finish(table, skipped, names, options, utf8), multiline_end)
-        if held and held[1] is not None:
-            # The last record runs over several lines: if its quote never closes, pyarrow took
-            # everything after it as one value. The line reader reads it again from its line.
-            data, kept = held[0].data, [r for r in held[0].rejects if r.line < held[1]]
-            yield RawBatch(data.filter(pc.less(data.column(LINE), held[1])), kept)
-            yield from _resume(path, options, names, held[1], batch_rows)
-            return
-        if held:
-            yield held[0]
+            table, skipped, multiline = at.number(pa.Table.from_batches([batch]), invalid.take())
+            table, found = check.multiline(table, multiline)
+            yield _finish(table, skipped, found, names, options, utf8)
         skipped = at.rest(invalid.take(), names)
         if skipped:
-            yield _finish(pa.table({LINE: pa.array([], pa.int64())}), skipped, names, options, utf8)
+            yield _finish(pa.table({LINE: pa.array([], pa.int64())}), skipped, [], names, options, utf8)
     except (pa.ArrowInvalid, EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
         raise _csv_error(path, options, exc) from exc
     finally:
         stream.close()
+        check.close()
+
+
+class _Recheck:
+    """Records pyarrow read over several lines, read again strictly from the file's own lines.
+
+    pyarrow is lenient: a stray quote closed by another stray quote lines later, or one never
+    closed before the end of the file, gives a record of the right field count that swallowed
+    the lines between. The ``csv`` module in strict mode refuses text after a closing quote and
+    an unclosed quote; such a record costs its first line and the rest is read again. Clean
+    files with no value over several lines never open the file a second time.
+    """
+
+    def __init__(self, path: Path, options: CsvOptions, names: list[str]) -> None:
+        self.path, self.options, self.names = path, options, names
+        self.seeker: _resync.LineSeeker | None = None
+        self.stream: IO[bytes] | None = None
+
+    def multiline(
+        self, table: pa.Table, spans: list[tuple[int, int]]
+    ) -> tuple[pa.Table, list[_resync.Record | Reject]]:
+        if not spans:
+            return table, []
+        if self.seeker is None:
+            self.stream = open_binary(self.path)
+            self.seeker = _resync.LineSeeker(self.stream, self.options.encoding)
+        dropped: list[int] = []
+        found: list[_resync.Record | Reject] = []
+        for start, end in spans:
+            lines = self.seeker.take(start, end)
+            again = list(
+                _resync.records(lines, self.names, self.options.delimiter, self.options.quote, strict=True)
+            )
+            if len(again) == 1 and not isinstance(again[0], Reject) and again[0][0] == start:
+                continue  # a value with line breaks, quoted as it should be
+            dropped.append(start)
+            found += again
+        if dropped:
+            table = table.filter(pc.invert(pc.is_in(table.column(LINE), pa.array(dropped, pa.int64()))))
+        return table, found
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
 
 
 class _Cursor:
@@ -175,17 +207,24 @@ class _Cursor:
     def next_line(self) -> int:
         return self.first_line + self.records + self.newlines
 
-    def number(self, table: pa.Table, reported: list[Reject]) -> tuple[pa.Table, list[Reject], int | None]:
+    def number(
+        self, table: pa.Table, reported: list[Reject]
+    ) -> tuple[pa.Table, list[Reject], list[tuple[int, int]]]:
         """The batch with ``_line`` (blank rows dropped), the malformed rows inside it, and the
-        line of its last record when that record runs over several lines."""
+        first and last line of each record that runs over several lines."""
         self.waiting += reported
         skipped, self.waiting = _rejects_within(self.waiting, self.first_line + self.records, table.num_rows)
-        lines, skipped, self.newlines, last_spans = _csv_lines(
+        lines, skipped, self.newlines, extra = _csv_lines(
             table, self.first_line, self.records, skipped, self.newlines
         )
         self.records += table.num_rows + len(skipped)
         table = _drop_blank_rows(table.append_column(LINE, pa.array(lines, pa.int64())))
-        return table, skipped, int(lines[-1]) if last_spans else None
+        several = np.flatnonzero(extra)
+        return (
+            table,
+            skipped,
+            list(zip(lines[several].tolist(), (lines + extra)[several].tolist(), strict=True)),
+        )
 
     def rest(self, reported: list[Reject], names: list[str]) -> list[Reject]:
         """Malformed rows after the last batch."""
@@ -284,32 +323,31 @@ def _resume(
 
 
 def _finish(
-    table: pa.Table, skipped: list[Reject], names: list[str], options: CsvOptions, utf8: bool
+    table: pa.Table,
+    skipped: list[Reject],
+    found: list[_resync.Record | Reject],
+    names: list[str],
+    options: CsvOptions,
+    utf8: bool,
 ) -> RawBatch:
-    """Values checked as text of the encoding, and the lines after a broken multi-line record
-    read again (those records join the batch in line order)."""
-    rejects = list(skipped)
+    """Values checked as text of the encoding; the lines after a broken multi-line record read
+    again (see ``_resync``), and their records, with ``found``, join the batch in line order."""
+    rejects = [r for r in skipped]
     if utf8:
         table, bad = _utf8_checked(table, options.delimiter)
         rejects += bad
-    spans = [r for r in skipped if r.span is not None]
-    if not spans:
-        return RawBatch(table, rejects)
-    extra: list[pa.Table] = []
-    for reject in spans:
-        lines = [
-            (reject.line + 1 + i, text.removesuffix("\r"))
-            for i, text in enumerate((reject.span or "").split("\n"))
-        ]
-        found = _resync.records(lines, names, options.delimiter, options.quote)
-        for recovered in _resync.batches(found, names, 1 << 30):
-            extra.append(recovered.data)
-            rejects += recovered.rejects
-    if not extra:
+    for reject in skipped:
+        if reject.span is not None:
+            texts = reject.span.split("\n")
+            lines = [(reject.line + 1 + i, text.removesuffix("\r")) for i, text in enumerate(texts)]
+            found += _resync.records(lines, names, options.delimiter, options.quote)
+    if not found:
         return RawBatch(table, sorted(rejects, key=lambda r: r.line))
+    extra = next(_resync.batches(found, names, len(found) + 1))
+    rejects += extra.rejects
+    merged = extra.data
     if table.num_rows:
-        extra.append(table.select([*names, LINE]).cast(extra[0].schema))
-    merged = pa.concat_tables(extra)
+        merged = pa.concat_tables([merged, table.select([*names, LINE]).cast(merged.schema)])
     merged = merged.take(pc.sort_indices(merged.column(LINE)))
     return RawBatch(merged, sorted(rejects, key=lambda r: r.line))
 
@@ -371,7 +409,7 @@ def _rejects_within(waiting: list[Reject], first: int, parsed: int) -> tuple[lis
 
 def _csv_lines(
     table: pa.Table, first_line: int, first_record: int, skipped: list[Reject], newlines_before: int
-) -> tuple[np.ndarray, list[Reject], int, bool]:
+) -> tuple[np.ndarray, list[Reject], int, np.ndarray]:
     """File line of each parsed and each skipped record (``first_line``: the first record's line).
 
     Records are numbered consecutively; blank lines are records too (pyarrow reads them as
@@ -379,7 +417,7 @@ def _csv_lines(
     reports them by record, as ``first_line + record``). Quoted values with newlines, and
     malformed records over several lines, push later records down by that many lines. Returns
     the parsed records' lines, the skipped rows with their lines corrected, the running count of
-    embedded newlines, and whether the batch's last record runs over several lines.
+    embedded newlines, and the number of line breaks inside each parsed record.
     """
     n = table.num_rows
     records = np.arange(n, dtype=np.int64) + first_record
@@ -402,8 +440,7 @@ def _csv_lines(
     )
     lines = records + first_line + shift[:n]
     corrected = [replace(r, line=r.line + int(s)) for r, s in zip(ordered, shift[n:], strict=True)]
-    last_spans = bool(n) and int(extra[-1]) > 0 and (not ordered or records[-1] > skipped_records[-1])
-    return lines, corrected, newlines_before + int(newlines.sum()), last_spans
+    return lines, corrected, newlines_before + int(newlines.sum()), extra
 
 
 def _drop_blank_rows(table: pa.Table) -> pa.Table:
