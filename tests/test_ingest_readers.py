@@ -7,9 +7,11 @@ the workspace like a user would; where it lives in the reader alone it reads the
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import errno
 import gzip
+import io
 import json
 import random
 import tracemalloc
@@ -21,6 +23,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import EVENT_HEADER, customer, quarantine_rows, table_rows, write_csv, write_jsonl
 from journeylens import InputError, Workspace
@@ -755,3 +759,116 @@ def test_jsonl_line_at_the_depth_limit_loads_and_one_deeper_is_quarantined(
     assert data.column(LINE).to_pylist() == [1, 3]
     assert [(r.line, r.reason.value) for r in rejects] == [(2, "too_deep")]
     assert str(limit) in rejects[0].message and "Hint:" in rejects[0].message
+
+
+# --- property: damaged records cost themselves, valid ones are read exactly once ----------------
+
+# Commas and line breaks need quoting; no quotes inside. A note starts with a letter: a stray quote
+# closes at the next quote, and if a comma or line break followed it there, the text would be
+# valid CSV that means something else (no reader can tell), rather than damage.
+_NOTE = st.one_of(
+    st.just(""), st.builds(str.__add__, st.sampled_from("ab"), st.text(alphabet="ab ,\n", max_size=5))
+)
+_DAMAGE = {
+    "quote": lambda i: f'u{i},2024-01-15T09:00:00Z,web,"p{i},x'.encode(),  # opens, never closes
+    "byte": lambda i: f"u{i},2024-01-15T09:00:00Z,web,p{i},caf".encode() + b"\xe9",
+    "ragged": lambda i: f"u{i},2024-01-15T09:00:00Z".encode(),
+}
+_REASON = {"quote": "malformed_row", "byte": "encoding", "ragged": "malformed_row", "deep": "too_deep"}
+
+
+def damaged_csv(kinds: list[str | None], notes: list[str]) -> tuple[bytes, dict[str, int], dict[int, str]]:
+    """A CSV of valid rows (``None``) and damaged lines; returns the file, the line of each valid
+    row by its touchpoint, and the reason expected on each damaged line."""
+    out, valid, damaged, line = [b"user_id,timestamp,channel,touchpoint,note"], {}, {}, 2
+    for i, (kind, note) in enumerate(zip(kinds, notes, strict=True)):
+        if kind is None:
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerow(
+                [f"u{i}", "2024-01-15T09:00:00Z", "web", f"p{i}", note]
+            )
+            out.append(buffer.getvalue().removesuffix("\n").encode())
+            valid[f"p{i}"] = line
+            line += note.count("\n") + 1
+        else:
+            out.append(_DAMAGE[kind](i))
+            damaged[line] = _REASON[kind]
+            line += 1
+    return b"\n".join(out) + b"\n", valid, damaged
+
+
+def _read_like_the_pipeline(path: Path, block_size: int) -> tuple[pa.Table, list[readers.Reject]]:
+    """Small blocks first; a record larger than a block reads the file again with large ones."""
+    try:
+        return _drain(read_csv(path, CsvOptions(block_size=block_size), batch_rows=1000))
+    except delimited.RecordLargerThanBlock:
+        return _drain(read_csv(path, CsvOptions(block_size=delimited.CSV_BLOCK_LARGE), batch_rows=1000))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.tuples(st.one_of(st.none(), st.none(), st.sampled_from(sorted(_DAMAGE))), _NOTE),
+        min_size=1,
+        max_size=25,
+    ),
+    small_blocks=st.booleans(),
+)
+def test_csv_damage_costs_only_the_damaged_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: list[tuple[str | None, str]], small_blocks: bool
+) -> None:
+    # Small blocks: several pyarrow batches, and a quote never closed outgrows even "large" ones.
+    monkeypatch.setattr(delimited, "CSV_BLOCK_LARGE", 512 if small_blocks else 64 << 20)
+    data_bytes, valid, damaged = damaged_csv([k for k, _ in rows], [n for _, n in rows])
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(data_bytes)
+
+    data, rejects = _read_like_the_pipeline(path, 256 if small_blocks else delimited.CSV_BLOCK)
+
+    if not valid:
+        data = pa.table(
+            {"touchpoint": pa.array([], pa.string()), "note": pa.array([], pa.string()), LINE: []}
+        )
+    got = dict(zip(data.column("touchpoint").to_pylist(), data.column(LINE).to_pylist(), strict=True))
+    assert got == valid and data.num_rows == len(valid)  # each valid row once, on its own line
+    assert {r.line: r.reason.value for r in rejects} == damaged and len(rejects) == len(damaged)
+    notes = dict(zip(data.column("touchpoint").to_pylist(), data.column("note").to_pylist(), strict=True))
+    for i, (kind, note) in enumerate(rows):
+        if kind is None:
+            assert (notes[f"p{i}"] or "") == note
+
+
+def _deep(depth: int) -> str:
+    return '{"user_id": "x", "p": ' + "[" * (depth - 1) + "1" + "]" * (depth - 1) + "}"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kinds=st.lists(
+        st.one_of(st.none(), st.none(), st.sampled_from(["deep", "byte"])), min_size=1, max_size=25
+    ),
+    depth=st.integers(jsonlines.MAX_JSON_DEPTH + 1, 5_000),
+)
+def test_jsonl_damage_costs_only_the_damaged_lines(
+    tmp_path: Path, kinds: list[str | None], depth: int
+) -> None:
+    lines, valid, damaged = [], {}, {}
+    for i, kind in enumerate(kinds, start=1):
+        if kind is None:
+            lines.append(json.dumps({"user_id": f"u{i}", "touchpoint": f"p{i}"}).encode())
+            valid[f"p{i}"] = i
+        elif kind == "deep":
+            lines.append(_deep(depth).encode())
+            damaged[i] = "too_deep"
+        else:
+            lines.append(b'{"user_id": "caf\xe9"}')
+            damaged[i] = "encoding"
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    data, rejects = _drain(read_jsonl(path, max_record_bytes=1 << 20))
+
+    if valid:
+        got = dict(zip(data.column("touchpoint").to_pylist(), data.column(LINE).to_pylist(), strict=True))
+        assert got == valid and data.num_rows == len(valid)
+    assert {r.line: r.reason.value for r in rejects} == damaged and len(rejects) == len(damaged)

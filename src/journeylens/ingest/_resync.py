@@ -47,6 +47,9 @@ def lines_from(stream: IO[bytes], encoding: str, first_line: int, skip: int) -> 
         return
     number, offset, rest = first_line, 0, b""
     while chunk := stream.read(_READ):
+        if number + chunk.count(b"\n") < first_line + skip:  # skipped whole, without splitting
+            number, offset = number + chunk.count(b"\n"), offset + len(chunk)
+            continue
         parts = (rest + chunk).split(b"\n")
         rest = parts.pop()
         for raw in parts:
@@ -116,7 +119,7 @@ class _Source:
 
 
 def records(
-    source: Iterable[Line | Reject], names: list[str], delimiter: str, quote: str, *, strict: bool = False
+    source: Iterable[Line | Reject], names: list[str], delimiter: str, quote: str, *, strict: bool = True
 ) -> Iterator[Record | Reject]:
     """Records and rejects, in file order, with every line accounted for exactly once.
 
@@ -137,7 +140,9 @@ def records(
         except csv.Error as exc:
             row, broken = [], str(exc)
         number, text = item
-        last = feed.taken[-1].line if isinstance(feed.taken[-1], Reject) else feed.taken[-1][0]
+        last = _number(feed.taken[-1])
+        if not broken and len(feed.taken) > 1 and not _quoted_line_breaks(feed.taken, quote):
+            broken = "a quote that is not at the start or end of a value"
         if feed.starved:
             yield _reject(number, text, "a quote opened on this line is never closed")
         elif len(feed.taken) > 1 and (broken or len(row) != len(names)):
@@ -218,6 +223,19 @@ class LineSeeker:
             self.buffer = self.stream.read(_READ)
             if not self.buffer:
                 return
+
+
+def _quoted_line_breaks(taken: list[Line | Reject], quote: str) -> bool:
+    """Whether every line break of a record falls inside a quoted value, counting quotes as
+    RFC 4180 does (each one toggles; a doubled one toggles twice). A stray quote closed by a
+    quote of a later record breaks this even when the ``csv`` module accepts the result."""
+    total = 0
+    texts = [item[1] for item in taken if not isinstance(item, Reject)]
+    for text in texts[:-1]:
+        total += text.count(quote)
+        if total % 2 == 0:
+            return False
+    return (total + texts[-1].count(quote)) % 2 == 0
 
 
 def _number(item: Line | Reject) -> int:

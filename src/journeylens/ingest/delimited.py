@@ -137,11 +137,23 @@ def _csv_blocks(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[Ra
                 yield from _resume(path, options, names, at.next_line, batch_rows)
                 return
             table, skipped, multiline = at.number(pa.Table.from_batches([batch]), invalid.take())
-            table, found = check.multiline(table, multiline)
-            yield _finish(table, skipped, found, names, options, utf8)
+            damaged = check.first_damaged(skipped, multiline)
+            if damaged is not None:
+                # pyarrow's reading went astray at a quote on that line, and what it read after
+                # is not to be trusted: the rest of the file is read line by line from there.
+                before = table.filter(pc.less(table.column(LINE), damaged))
+                yield _finish(before, [r for r in skipped if r.line < damaged], options, utf8)
+                yield from _resume(path, options, names, damaged, batch_rows)
+                return
+            yield _finish(table, skipped, options, utf8)
         skipped = at.rest(invalid.take(), names)
-        if skipped:
-            yield _finish(pa.table({LINE: pa.array([], pa.int64())}), skipped, [], names, options, utf8)
+        damaged = check.first_damaged(skipped, [])
+        empty = pa.table({LINE: pa.array([], pa.int64())})
+        if damaged is not None:
+            yield _finish(empty, [r for r in skipped if r.line < damaged], options, utf8)
+            yield from _resume(path, options, names, damaged, batch_rows)
+        elif skipped:
+            yield _finish(empty, skipped, options, utf8)
     except (pa.ArrowInvalid, EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
         raise _csv_error(path, options, exc) from exc
     finally:
@@ -154,9 +166,9 @@ class _Recheck:
 
     pyarrow is lenient: a stray quote closed by another stray quote lines later, or one never
     closed before the end of the file, gives a record of the right field count that swallowed
-    the lines between. The ``csv`` module in strict mode refuses text after a closing quote and
-    an unclosed quote; such a record costs its first line and the rest is read again. Clean
-    files with no value over several lines never open the file a second time.
+    the lines between. Read again with the ``csv`` module in strict mode (which refuses text
+    after a closing quote) and the quote count of each line, such a record is not one record.
+    Clean files with no value over several lines never open the file a second time.
     """
 
     def __init__(self, path: Path, options: CsvOptions, names: list[str]) -> None:
@@ -164,28 +176,23 @@ class _Recheck:
         self.seeker: _resync.LineSeeker | None = None
         self.stream: IO[bytes] | None = None
 
-    def multiline(
-        self, table: pa.Table, spans: list[tuple[int, int]]
-    ) -> tuple[pa.Table, list[_resync.Record | Reject]]:
-        if not spans:
-            return table, []
-        if self.seeker is None:
-            self.stream = open_binary(self.path)
-            self.seeker = _resync.LineSeeker(self.stream, self.options.encoding)
-        dropped: list[int] = []
-        found: list[_resync.Record | Reject] = []
-        for start, end in spans:
+    def first_damaged(self, skipped: list[Reject], multiline: list[tuple[int, int]]) -> int | None:
+        """The first line where a quote led pyarrow astray: a malformed record over several
+        lines, or a multi-line record that is not one record when read strictly."""
+        broken = [r.line for r in skipped if r.line_breaks]
+        for start, end in multiline:
+            if broken and start > min(broken):
+                break
+            if self.seeker is None:
+                self.stream = open_binary(self.path)
+                self.seeker = _resync.LineSeeker(self.stream, self.options.encoding)
             lines = self.seeker.take(start, end)
-            again = list(
-                _resync.records(lines, self.names, self.options.delimiter, self.options.quote, strict=True)
-            )
-            if len(again) == 1 and not isinstance(again[0], Reject) and again[0][0] == start:
-                continue  # a value with line breaks, quoted as it should be
-            dropped.append(start)
-            found += again
-        if dropped:
-            table = table.filter(pc.invert(pc.is_in(table.column(LINE), pa.array(dropped, pa.int64()))))
-        return table, found
+            delimiter, quote = self.options.delimiter, self.options.quote
+            again = list(_resync.records(lines, self.names, delimiter, quote, strict=True))
+            if len(again) != 1 or isinstance(again[0], Reject) or again[0][0] != start:
+                broken.append(start)
+                break
+        return min(broken) if broken else None
 
     def close(self) -> None:
         if self.stream is not None:
@@ -257,7 +264,7 @@ class _InvalidRows:
                 f"line. {_resync.QUOTE_HINT}"
             )
         raw = redact_identifiers(first.removesuffix("\r"))
-        self.rejects.append(Reject(line, raw, Reason.MALFORMED_ROW, message, span if newline else None))
+        self.rejects.append(Reject(line, raw, Reason.MALFORMED_ROW, message, row.text.count("\n")))
         return "skip"
 
 
@@ -322,34 +329,12 @@ def _resume(
         raise _csv_error(path, options, exc) from exc
 
 
-def _finish(
-    table: pa.Table,
-    skipped: list[Reject],
-    found: list[_resync.Record | Reject],
-    names: list[str],
-    options: CsvOptions,
-    utf8: bool,
-) -> RawBatch:
-    """Values checked as text of the encoding; the lines after a broken multi-line record read
-    again (see ``_resync``), and their records, with ``found``, join the batch in line order."""
-    rejects = [r for r in skipped]
-    if utf8:
-        table, bad = _utf8_checked(table, options.delimiter)
-        rejects += bad
-    for reject in skipped:
-        if reject.span is not None:
-            texts = reject.span.split("\n")
-            lines = [(reject.line + 1 + i, text.removesuffix("\r")) for i, text in enumerate(texts)]
-            found += _resync.records(lines, names, options.delimiter, options.quote)
-    if not found:
-        return RawBatch(table, sorted(rejects, key=lambda r: r.line))
-    extra = next(_resync.batches(found, names, len(found) + 1))
-    rejects += extra.rejects
-    merged = extra.data
-    if table.num_rows:
-        merged = pa.concat_tables([merged, table.select([*names, LINE]).cast(merged.schema)])
-    merged = merged.take(pc.sort_indices(merged.column(LINE)))
-    return RawBatch(merged, sorted(rejects, key=lambda r: r.line))
+def _finish(table: pa.Table, skipped: list[Reject], options: CsvOptions, utf8: bool) -> RawBatch:
+    """UTF-8 read as bytes becomes text; a record with bytes that are not UTF-8 becomes a reject."""
+    if not utf8:
+        return RawBatch(table, skipped)
+    table, bad = _utf8_checked(table, options.delimiter)
+    return RawBatch(table, sorted([*skipped, *bad], key=lambda r: r.line) if bad else skipped)
 
 
 def _utf8_checked(table: pa.Table, delimiter: str) -> tuple[pa.Table, list[Reject]]:
@@ -430,7 +415,7 @@ def _csv_lines(
     for column in table.columns:
         if pc.any(pc.match_substring(column, "\n")).as_py():
             extra += pc.fill_null(pc.count_substring(column, "\n"), 0).to_numpy(zero_copy_only=False)
-    spans = np.asarray([0 if r.span is None else r.span.count("\n") + 1 for r in ordered], dtype=np.int64)
+    spans = np.asarray([r.line_breaks for r in ordered], dtype=np.int64)
     every = np.concatenate([records, skipped_records])
     newlines = np.concatenate([extra, spans])
     order = np.argsort(every, kind="stable") if ordered else np.arange(len(every))

@@ -120,12 +120,21 @@ def _too_large(line: int, start: bytes, size: int, max_record_bytes: int) -> Rej
 def _jsonl_chunk(chunk: bytes, first_line: int, max_record_bytes: int) -> RawBatch:
     clean = chunk.lstrip(_BOM) if first_line == 1 else chunk
     deep = _deep_lines(clean)
-    if not deep and b"\n\n" not in clean and not clean.startswith(b"\n"):
+    if not deep and b"\n\n" not in clean and not clean.startswith(b"\n") and _is_utf8(clean):
         table = _jsonl_fast(clean)
         if table is not None and table.num_rows == clean.count(b"\n") + (0 if clean.endswith(b"\n") else 1):
             lines = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
             return RawBatch(table.append_column(LINE, pa.array(lines)))
     return _jsonl_slow(clean, first_line, max_record_bytes, deep)
+
+
+def _is_utf8(chunk: bytes) -> bool:
+    """pyarrow's JSON reader passes invalid UTF-8 through into text; checked in one pass here."""
+    try:
+        pa.array([chunk], pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _deep_lines(chunk: bytes) -> dict[int, int]:
@@ -235,6 +244,11 @@ def _jsonl_slow(chunk: bytes, first_line: int, max_record_bytes: int, deep: dict
             rejects.append(_too_deep(line, raw))
             continue
         try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            rejects.append(_not_utf8(line, raw, exc))
+            continue
+        try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             text = redact_identifiers(raw.decode("utf-8", "replace"))
@@ -249,6 +263,14 @@ def _jsonl_slow(chunk: bytes, first_line: int, max_record_bytes: int, deep: dict
         lines.append(line)
     table = records_to_table(records)
     return RawBatch(table.append_column(LINE, pa.array(lines, pa.int64())), rejects)
+
+
+def _not_utf8(line: int, raw: bytes, exc: UnicodeDecodeError) -> Reject:
+    message = (
+        f"byte 0x{raw[exc.start]:02x} at byte offset {exc.start} of the line is not valid UTF-8. Hint: "
+        "JSON Lines must be UTF-8; convert the file, e.g. `iconv -f LATIN1 -t UTF-8 FILE > FILE.utf8`."
+    )
+    return Reject(line, redact_identifiers(raw.decode("utf-8", "replace")), Reason.ENCODING, message)
 
 
 def _too_deep(line: int, raw: bytes) -> Reject:

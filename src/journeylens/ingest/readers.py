@@ -43,9 +43,8 @@ class Reject:
     raw: str
     reason: Reason
     message: str
-    span: str | None = field(default=None, compare=False, repr=False)
-    """For a malformed CSV record over several lines: the (unredacted) text of the lines after
-    its first, which the reader reads again as records; None for a one-line record."""
+    line_breaks: int = field(default=0, compare=False, repr=False)
+    """Line breaks inside the record (a malformed CSV record that ran over several lines)."""
 
 
 @dataclass
