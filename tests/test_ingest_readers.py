@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from conftest import EVENT_HEADER, customer, quarantine_rows, table_rows, write_csv, write_jsonl
 from journeylens import InputError, Workspace
-from journeylens.ingest import delimited, jsonlines, readers, whitespace
+from journeylens.ingest import delimited, jsonlines, readers, whitespace, xes
 from journeylens.ingest.delimited import CsvOptions, read_csv
 from journeylens.ingest.jsonlines import read_jsonl
 from journeylens.ingest.readers import (
@@ -872,3 +872,33 @@ def test_jsonl_damage_costs_only_the_damaged_lines(
         got = dict(zip(data.column("touchpoint").to_pylist(), data.column(LINE).to_pylist(), strict=True))
         assert got == valid and data.num_rows == len(valid)
     assert {r.line: r.reason.value for r in rejects} == damaged and len(rejects) == len(damaged)
+
+
+def _nested_container(depth: int) -> str:
+    inner = '<string key="leaf" value="1"/>'
+    for level in range(depth):
+        inner = f'<container key="c{level}">{inner}</container>'
+    return inner
+
+
+@pytest.mark.parametrize("where", ["event", "trace"])
+def test_xes_attributes_nested_too_deep_quarantine_their_events(tmp_path: Path, where: str) -> None:
+    deep = _nested_container(5_000)  # far past Python's recursion limit
+    event = '<event><string key="concept:name" value="{}"/>{}</event>'
+    path = tmp_path / "deep.xes"
+    path.write_text(
+        "<log>"
+        f'<trace><string key="concept:name" value="c1"/>{deep if where == "trace" else ""}'
+        f"{event.format('a', deep if where == 'event' else '')}{event.format('b', '')}</trace>"
+        f'<trace><string key="concept:name" value="c2"/>{event.format("c", _nested_container(3))}</trace>'
+        "</log>"
+    )
+
+    data, rejects = _drain(read_xes(path, batch_rows=100))
+
+    quarantined = [1] if where == "event" else [1, 2]  # a deep trace attribute costs all its events
+    assert [(r.line, r.reason.value) for r in rejects] == [(n, "too_deep") for n in quarantined]
+    assert "'c1'" in rejects[0].raw and str(xes.MAX_XES_DEPTH) in rejects[0].message
+    rows = data.to_pylist()
+    assert [r["concept:name"] for r in rows] == (["b", "c"] if where == "event" else ["c"])
+    assert rows[-1]["c2.c1.c0.leaf"] == "1"  # shallow nesting still flattens to dotted keys
