@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from conftest import EVENT_HEADER, customer, quarantine_rows, table_rows, write_csv, write_jsonl
 from journeylens import InputError, Workspace
-from journeylens.ingest import delimited, jsonlines, readers, whitespace, xes
+from journeylens.ingest import _resync, delimited, jsonlines, readers, whitespace, xes
 from journeylens.ingest.delimited import CsvOptions, read_csv
 from journeylens.ingest.jsonlines import read_jsonl
 from journeylens.ingest.readers import (
@@ -817,8 +817,10 @@ def _read_like_the_pipeline(path: Path, block_size: int) -> tuple[pa.Table, list
 def test_csv_damage_costs_only_the_damaged_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: list[tuple[str | None, str]], small_blocks: bool
 ) -> None:
-    # Small blocks: several pyarrow batches, and a quote never closed outgrows even "large" ones.
+    # Small blocks: several pyarrow batches, and a quote never closed outgrows even "large" ones;
+    # the line reader then hands back to pyarrow after three clean records.
     monkeypatch.setattr(delimited, "CSV_BLOCK_LARGE", 512 if small_blocks else 64 << 20)
+    monkeypatch.setattr(_resync, "CALM_LINES", 3 if small_blocks else 10_000)
     data_bytes, valid, damaged = damaged_csv([k for k, _ in rows], [n for _, n in rows])
     path = tmp_path / "mixed.csv"
     path.write_bytes(data_bytes)

@@ -9,6 +9,9 @@ module, and every line ends up either in a record or in quarantine:
 - a record that reaches the end of the file (or :data:`MAX_SPAN_BYTES`) inside a quoted value, or
   that spans several lines with the wrong number of fields, costs only its first line
   (``malformed_row``): reading resumes at the next physical line.
+
+Once :data:`CALM_LINES` clean records in a row have been read, pyarrow takes over again from the
+next line, so one damaged spot in a large file costs little more than its own lines.
 """
 
 from __future__ import annotations
@@ -18,13 +21,17 @@ import csv
 import io
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import IO
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
-from journeylens.ingest.readers import LINE, RawBatch, Reject, redact_identifiers
+from journeylens.ingest.readers import LINE, RawBatch, Reject, open_binary, redact_identifiers
 from journeylens.store.schema import Reason
+
+if TYPE_CHECKING:
+    from journeylens.ingest.delimited import CsvOptions
 
 MAX_SPAN_BYTES = 64 << 20
 """Longest record the line reader assembles across lines before it calls its quote unbalanced."""
@@ -103,19 +110,25 @@ class _Feed:
         self.starved = True
 
 
-class _Source:
+class Source:
     """Lines from upstream, after any pushed back for reading again (never finished for good:
     lines pushed back after the end are still handed out)."""
 
     def __init__(self, upstream: Iterable[Line | Reject]) -> None:
         self.upstream = iter(upstream)
         self.backlog: deque[Line | Reject] = deque()
+        self.furthest = 0
+        """Number of the last line read from upstream."""
 
-    def __iter__(self) -> _Source:
+    def __iter__(self) -> Source:
         return self
 
     def __next__(self) -> Line | Reject:
-        return self.backlog.popleft() if self.backlog else next(self.upstream)
+        if self.backlog:
+            return self.backlog.popleft()
+        item = next(self.upstream)
+        self.furthest = _number(item)
+        return item
 
 
 def records(
@@ -126,7 +139,7 @@ def records(
     ``strict`` also refuses text after a closing quote (``"a"b``), the mark of a stray quote
     closed by another one lines later.
     """
-    stream = _Source(source)
+    stream = source if isinstance(source, Source) else Source(source)
     while (item := next(stream, None)) is not None:
         if isinstance(item, Reject):
             yield item
@@ -179,7 +192,7 @@ class LineSeeker:
         """Lines ``start`` to ``end`` (inclusive); ``start`` is past every line taken before."""
         if self.text:
             return self._take_text(start, end)
-        self._skip(start - self.line)
+        self.skip(start - self.line)
         out: list[Line | Reject] = []
         while self.line <= end:
             newline = self.buffer.find(b"\n")
@@ -208,7 +221,8 @@ class LineSeeker:
                 out.append(item)
         return out
 
-    def _skip(self, lines: int) -> None:
+    def skip(self, lines: int) -> None:
+        """Pass ``lines`` lines without reading them one by one."""
         while lines > 0:
             found = np.flatnonzero(np.frombuffer(self.buffer, np.uint8) == ord("\n"))
             if len(found) >= lines:
@@ -279,3 +293,88 @@ def _batch(
     data = {name: pa.array(values, pa.string()) for name, values in zip(names, columns, strict=True)}
     data[LINE] = pa.array(lines, pa.int64())
     return RawBatch(pa.table(data), rejects)
+
+
+# --- handing over between the line reader and pyarrow ----------------------------------------
+
+CALM_LINES = 10_000
+"""Clean records the line reader reads past damage before pyarrow takes over again."""
+
+
+def until_calm(
+    found: Iterator[Record | Reject], source: Source, handback: list[int], enabled: bool
+) -> Iterator[Record | Reject]:
+    """Pass records on until :data:`CALM_LINES` clean ones in a row; then note the next line."""
+    clean = 0
+    for item in found:
+        yield item
+        clean = 0 if isinstance(item, Reject) else clean + 1
+        if enabled and clean >= CALM_LINES and not source.backlog:
+            handback.append(source.furthest + 1)
+            return
+
+
+def from_line(path: Path, line: int) -> IO[bytes]:
+    """The file, positioned at the start of physical line ``line``."""
+    stream = open_binary(path)
+    seeker = LineSeeker(stream, "utf-8")
+    seeker.skip(line - 1)
+    return io.BufferedReader(_Prefixed(seeker.buffer, stream), buffer_size=1 << 20)
+
+
+class _Prefixed(io.RawIOBase):
+    """Bytes already read, then the rest of a stream."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self.head, self.stream = head, stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.head[: len(buffer)] if self.head else self.stream.read(len(buffer))
+        self.head = self.head[len(data) :] if self.head else b""
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.stream.close()
+        super().close()
+
+
+class Recheck:
+    """Records pyarrow read over several lines, read again strictly from the file's own lines.
+
+    pyarrow is lenient: a stray quote closed by another stray quote lines later, or one never
+    closed before the end of the file, gives a record of the right field count that swallowed
+    the lines between. Read again with the ``csv`` module in strict mode (which refuses text
+    after a closing quote) and the quote count of each line, such a record is not one record.
+    Clean files with no value over several lines never open the file a second time.
+    """
+
+    def __init__(self, path: Path, options: CsvOptions, names: list[str]) -> None:
+        self.path, self.options, self.names = path, options, names
+        self.seeker: LineSeeker | None = None
+        self.stream: IO[bytes] | None = None
+
+    def first_damaged(self, skipped: list[Reject], multiline: list[tuple[int, int]]) -> int | None:
+        """The first line where a quote led pyarrow astray: a malformed record over several
+        lines, or a multi-line record that is not one record when read strictly."""
+        broken = [r.line for r in skipped if r.line_breaks]
+        for start, end in multiline:
+            if broken and start > min(broken):
+                break
+            if self.seeker is None:
+                self.stream = open_binary(self.path)
+                self.seeker = LineSeeker(self.stream, self.options.encoding)
+            lines = self.seeker.take(start, end)
+            delimiter, quote = self.options.delimiter, self.options.quote
+            again = list(records(lines, self.names, delimiter, quote, strict=True))
+            if len(again) != 1 or isinstance(again[0], Reject) or again[0][0] != start:
+                broken.append(start)
+                break
+        return min(broken) if broken else None
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()

@@ -108,22 +108,52 @@ def _captured_decode_errors(captured: list[BaseException]) -> Iterator[None]:
 
 
 def _csv_blocks(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[RawBatch]:
+    """pyarrow reads until damage leads it astray; the line reader reads from the damaged line
+    until the damage is well behind; pyarrow takes over again; and so on, in a loop."""
     names, header_lines = csv_header(path, options)
-    at = _Cursor(header_lines + 1)
-    invalid = _InvalidRows()
+    line: int | None = header_lines + 1
+    after_header = True
+    while line is not None:
+        handover: list[int] = []
+        yield from _pyarrow_blocks(
+            path, options, names, line, batch_rows, handover, after_header=after_header
+        )
+        if not handover:
+            return
+        handback: list[int] = []
+        handover[0] = max(handover[0], line)  # never back: each round reads past some lines
+        yield from _line_blocks(path, options, names, handover[0], batch_rows, handback)
+        line, after_header = (handback[0] if handback else None), False
+
+
+def _pyarrow_blocks(
+    path: Path,
+    options: CsvOptions,
+    names: list[str],
+    first_line: int,
+    batch_rows: int,
+    handover: list[int],
+    *,
+    after_header: bool,
+) -> Iterator[RawBatch]:
+    """Records from line ``first_line`` on, read by pyarrow: right after the header, or where
+    the line reader hands back after damage. Stops at damage, with its line in ``handover``."""
+    at = _Cursor(first_line)
+    invalid = _InvalidRows(0 if after_header else first_line - 1)
     decode_errors: list[BaseException] = []
     utf8 = _is_utf8(options.encoding)
     try:
-        stream = open_binary(path)
+        stream = open_binary(path) if after_header else _resync.from_line(path, first_line)
     except OSError as exc:
         raise _csv_error(path, options, exc) from exc
-    check = _Recheck(path, options, names)
+    check = _resync.Recheck(path, options, names)
     try:
         try:
-            reader = _open(stream, names, header_lines, options, invalid, decode_errors)
+            skip = first_line - 1 if after_header else 0
+            reader = _open(stream, names, skip, options, invalid, decode_errors)
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:  # damage in the first block
             _check_block_size(exc, options)
-            yield from _resume(path, options, names, at.next_line, batch_rows)
+            handover.append(at.next_line)
             return
         while True:
             try:
@@ -134,7 +164,7 @@ def _csv_blocks(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[Ra
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
                 _check_block_size(exc, options)
                 # Damage pyarrow cannot step over: the rest of the file is read line by line.
-                yield from _resume(path, options, names, at.next_line, batch_rows)
+                handover.append(at.next_line)
                 return
             table, skipped, multiline = at.number(pa.Table.from_batches([batch]), invalid.take())
             damaged = check.first_damaged(skipped, multiline)
@@ -143,7 +173,7 @@ def _csv_blocks(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[Ra
                 # is not to be trusted: the rest of the file is read line by line from there.
                 before = table.filter(pc.less(table.column(LINE), damaged))
                 yield _finish(before, [r for r in skipped if r.line < damaged], options, utf8)
-                yield from _resume(path, options, names, damaged, batch_rows)
+                handover.append(damaged)
                 return
             yield _finish(table, skipped, options, utf8)
         skipped = at.rest(invalid.take(), names)
@@ -151,7 +181,7 @@ def _csv_blocks(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[Ra
         empty = pa.table({LINE: pa.array([], pa.int64())})
         if damaged is not None:
             yield _finish(empty, [r for r in skipped if r.line < damaged], options, utf8)
-            yield from _resume(path, options, names, damaged, batch_rows)
+            handover.append(damaged)
         elif skipped:
             yield _finish(empty, skipped, options, utf8)
     except (pa.ArrowInvalid, EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
@@ -159,44 +189,6 @@ def _csv_blocks(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[Ra
     finally:
         stream.close()
         check.close()
-
-
-class _Recheck:
-    """Records pyarrow read over several lines, read again strictly from the file's own lines.
-
-    pyarrow is lenient: a stray quote closed by another stray quote lines later, or one never
-    closed before the end of the file, gives a record of the right field count that swallowed
-    the lines between. Read again with the ``csv`` module in strict mode (which refuses text
-    after a closing quote) and the quote count of each line, such a record is not one record.
-    Clean files with no value over several lines never open the file a second time.
-    """
-
-    def __init__(self, path: Path, options: CsvOptions, names: list[str]) -> None:
-        self.path, self.options, self.names = path, options, names
-        self.seeker: _resync.LineSeeker | None = None
-        self.stream: IO[bytes] | None = None
-
-    def first_damaged(self, skipped: list[Reject], multiline: list[tuple[int, int]]) -> int | None:
-        """The first line where a quote led pyarrow astray: a malformed record over several
-        lines, or a multi-line record that is not one record when read strictly."""
-        broken = [r.line for r in skipped if r.line_breaks]
-        for start, end in multiline:
-            if broken and start > min(broken):
-                break
-            if self.seeker is None:
-                self.stream = open_binary(self.path)
-                self.seeker = _resync.LineSeeker(self.stream, self.options.encoding)
-            lines = self.seeker.take(start, end)
-            delimiter, quote = self.options.delimiter, self.options.quote
-            again = list(_resync.records(lines, self.names, delimiter, quote, strict=True))
-            if len(again) != 1 or isinstance(again[0], Reject) or again[0][0] != start:
-                broken.append(start)
-                break
-        return min(broken) if broken else None
-
-    def close(self) -> None:
-        if self.stream is not None:
-            self.stream.close()
 
 
 class _Cursor:
@@ -245,15 +237,16 @@ class _Cursor:
 class _InvalidRows:
     """pyarrow's handler for rows with the wrong number of fields: each becomes a reject."""
 
-    def __init__(self) -> None:
+    def __init__(self, lines_before: int) -> None:
         self.rejects: list[Reject] = []
+        self.lines_before = lines_before  # pyarrow numbers rows from where its stream starts
 
     def take(self) -> list[Reject]:
         taken, self.rejects = self.rejects, []
         return taken
 
     def __call__(self, row: pacsv.InvalidRow) -> str:
-        line = int(row.number) if row.number is not None else -1
+        line = int(row.number) + self.lines_before if row.number is not None else -1
         first, newline, span = row.text.partition("\n")
         message = f"expected {row.expected_columns} fields, found {row.actual_columns}"
         if newline:  # a quote opened here ran on over later lines: only this line is lost
@@ -316,17 +309,23 @@ def _check_block_size(exc: BaseException, options: CsvOptions) -> None:
         raise RecordLargerThanBlock from exc
 
 
-def _resume(
-    path: Path, options: CsvOptions, names: list[str], line: int, batch_rows: int
+def _line_blocks(
+    path: Path, options: CsvOptions, names: list[str], line: int, batch_rows: int, handback: list[int]
 ) -> Iterator[RawBatch]:
-    """Records from file line ``line`` on, read line by line (see ``_resync``)."""
+    """Records from file line ``line`` on, read line by line (see ``_resync``), until the damage
+    is well behind: then the line pyarrow may read on from is put in ``handback``."""
     try:
         with open_binary(path) as stream:
-            source = _resync.lines_from(stream, options.encoding, 1, line - 1)
+            source = _resync.Source(_resync.lines_from(stream, options.encoding, 1, line - 1))
             found = _resync.records(source, names, options.delimiter, options.quote)
-            yield from _resync.batches(found, names, batch_rows)
+            calm = _resync.until_calm(found, source, handback, _is_ascii_compatible(options.encoding))
+            yield from _resync.batches(calm, names, min(batch_rows, 100_000))
     except (EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
         raise _csv_error(path, options, exc) from exc
+
+
+def _is_ascii_compatible(encoding: str) -> bool:
+    return not codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
 
 
 def _finish(table: pa.Table, skipped: list[Reject], options: CsvOptions, utf8: bool) -> RawBatch:
