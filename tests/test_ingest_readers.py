@@ -904,3 +904,17 @@ def test_xes_attributes_nested_too_deep_quarantine_their_events(tmp_path: Path, 
     rows = data.to_pylist()
     assert [r["concept:name"] for r in rows] == (["b", "c"] if where == "event" else ["c"])
     assert rows[-1]["c2.c1.c0.leaf"] == "1"  # shallow nesting still flattens to dotted keys
+
+
+@pytest.mark.parametrize("delimiter", [",", "whitespace"])
+def test_a_byte_order_mark_is_not_part_of_the_first_value_of_a_header_less_file(
+    tmp_path: Path, delimiter: str
+) -> None:
+    path = tmp_path / "events.txt"
+    sep = "," if delimiter == "," else "  "
+    path.write_bytes(b"\xef\xbb\xbf" + f"ann{sep}1\nbob{sep}2\n".encode())
+
+    data, rejects = _drain(read_csv(path, CsvOptions(delimiter=delimiter, columns=("u", "n")), batch_rows=10))
+
+    assert rejects == []
+    assert data.column("u").to_pylist() == ["ann", "bob"] and data.column(LINE).to_pylist() == [1, 2]

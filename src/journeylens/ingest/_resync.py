@@ -78,7 +78,8 @@ def _text_lines(stream: IO[bytes], encoding: str, first_line: int, skip: int) ->
 
 def _decoded(raw: bytes, number: int, offset: int, encoding: str) -> Line | Reject:
     try:
-        return number, raw.decode(encoding).removesuffix("\r")
+        text = raw.decode(encoding).removesuffix("\r")
+        return number, text.removeprefix("\ufeff") if number == 1 else text
     except UnicodeDecodeError as exc:
         bad = raw[exc.start]
         text = redact_identifiers(raw.decode(encoding, "replace").removesuffix("\r"))

@@ -38,6 +38,7 @@ from journeylens.store.schema import Reason
 
 _BLOCK = 8 << 20
 _GAPS = r"[ \t]+"
+_BOM = b"\xef\xbb\xbf"
 
 
 def read_whitespace(path: Path, options: CsvOptions, batch_rows: int) -> Iterator[RawBatch]:
@@ -97,8 +98,8 @@ def _blocks(path: Path, stream: IO[bytes], encoding: str) -> Iterator[tuple[int,
         pieces: Iterator[bytes] = iter([decoder.decode(head).encode(), *source])
         codec = "utf-8"
     else:
-        pieces = iter([head, *iter(lambda: read(_BLOCK), b"")])
-    line, offset, rest = 1, 0, b""
+        pieces = iter([head.removeprefix(_BOM), *iter(lambda: read(_BLOCK), b"")])
+    line, offset, rest = 1, len(head) - len(head.removeprefix(_BOM)), b""
     for piece in pieces:
         data = rest + piece
         cut = data.rfind(b"\n") + 1
