@@ -450,7 +450,7 @@ def _constant_touchpoint(data: pa.Table, touchpoint: str | None, source: str) ->
             hint="Drop --touchpoint to use the file's column, or rename that "
             "(--map touchpoint_original=touchpoint).",
         )  # fmt: skip
-    return data.append_column("touchpoint", pa.array([touchpoint] * data.num_rows, pa.string()))
+    return data.append_column("touchpoint", pa.repeat(pa.scalar(touchpoint, pa.string()), data.num_rows))
 
 
 def _check_required(data: pa.Table, table: TableSpec, ctx: Context, source: str) -> None:
