@@ -163,7 +163,8 @@ _REASON_DOC = {
     "where a quote opens and never closes (reading resumes at the next line)",
     Reason.NOT_AN_OBJECT: "a JSON Lines line that is valid JSON but not an object",
     Reason.BAD_JSON: "a line, or a `properties` value, that is not valid JSON (object)",
-    Reason.TOO_DEEP: "a JSON Lines line nested deeper than 64 objects/arrays",
+    Reason.TOO_DEEP: "a JSON Lines line nested deeper than 64 objects/arrays, or an XES event whose "
+    "(or whose trace's) list/container attributes nest deeper than 64",
     Reason.ENCODING: "a record with bytes that are not valid in the file's `--encoding` (the message "
     "gives the byte offset)",
 }
