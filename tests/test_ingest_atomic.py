@@ -114,8 +114,9 @@ def test_error_in_a_later_file_keeps_earlier_files_committed(workspace: Workspac
         tmp_path, "a_good.csv", journeys({"ann": [("web", "home"), ("web", "faq")]}), EVENT_HEADER
     )
     broken = tmp_path / "b_broken.csv"
+    # A latin-1 byte in the header refuses the file (in a record it would quarantine that record).
     broken.write_bytes(
-        (",".join(EVENT_HEADER) + "\n").encode() + "zoë,2024-01-15,web,café\n".encode("latin-1")
+        (",".join([*EVENT_HEADER, "Straße"]) + "\nzoë,2024-01-15,web,café,x\n").encode("latin-1")
     )
 
     with pytest.raises(InputError, match=r"b_broken\.csv"):

@@ -21,6 +21,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import (
     EVENT_HEADER,
@@ -117,22 +119,43 @@ def test_wrong_delimiter_hints_at_delimiter(workspace: Workspace, tmp_path: Path
     assert report.loaded == 5
 
 
-@pytest.mark.parametrize("where", ["value", "header"])
-def test_wrong_encoding_hints_at_encoding(workspace: Workspace, tmp_path: Path, where: str) -> None:
+def test_wrong_encoding_in_the_header_refuses_the_file(workspace: Workspace, tmp_path: Path) -> None:
     rows = numbered_events(600)
     rows[500]["touchpoint"] = "Bénédicte's café"
-    header = [*EVENT_HEADER, "Straße" if where == "header" else "note"]
-    path = write_csv(tmp_path, "latin1.csv", rows, header, encoding="latin-1")
+    path = write_csv(tmp_path, "latin1.csv", rows, [*EVENT_HEADER, "Straße"], encoding="latin-1")
 
     with pytest.raises(InputError) as caught:
         workspace.ingest(paths=[str(path)])
 
     assert str(path) in caught.value.message
+    assert "header (line 1)" in caught.value.message and "0xdf" in caught.value.message
     assert caught.value.hint and "--encoding" in caught.value.hint
     _nothing_loaded(workspace)
 
     (report,) = workspace.ingest(paths=[str(path)], encoding="latin-1")
     assert report.loaded == 600
+    assert "Bénédicte's café" in _by_touchpoint(workspace)
+
+
+def test_one_latin1_byte_quarantines_its_record_and_the_rest_loads(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    rows = numbered_events(600)
+    rows[500]["touchpoint"] = "Bénédicte's café"  # record 501 sits on line 502
+    path = write_csv(tmp_path, "latin1.csv", rows, [*EVENT_HEADER, "note"], encoding="latin-1")
+
+    (report,) = workspace.ingest(paths=[str(path)])
+
+    assert (report.rows_read, report.loaded, report.quarantined_total) == (600, 599, 1)
+    (bad,) = quarantine_rows(workspace)
+    assert (bad["line"], bad["reason"], bad["source"]) == (502, "encoding", str(path))
+    assert "0xe9" in bad["message"] and "byte offset 1" in bad["message"]  # the "é" after "B"
+    assert "'touchpoint'" in bad["message"] and "--encoding" in bad["message"]
+    assert "Bénédicte" not in {e["touchpoint"] for e in table_rows(workspace, "events")}
+
+    # Read with the right encoding, the record loads too and nothing else twice.
+    (again,) = workspace.ingest(paths=[str(path)], encoding="latin-1")
+    assert (again.loaded, again.duplicates) == (1, 599)
     assert "Bénédicte's café" in _by_touchpoint(workspace)
 
 
@@ -888,8 +911,13 @@ def cli_files(tmp_path: Path) -> dict[str, Path]:
     return {
         "good": write_csv(tmp_path, "good.csv", journeys(STORIES), EVENT_HEADER),
         "semicolons": write_csv(tmp_path, "semicolons.csv", journeys(STORIES), EVENT_HEADER, delimiter=";"),
+        # A latin-1 byte in the header refuses the file (one in a value quarantines its record).
         "latin1": write_csv(
-            tmp_path, "latin1.csv", customer("zoë", [("web", "café")]), EVENT_HEADER, encoding="latin-1"
+            tmp_path,
+            "latin1.csv",
+            customer("zoë", [("web", "café")]),
+            [*EVENT_HEADER, "Straße"],
+            encoding="latin-1",
         ),
         "no_time": write_csv(
             tmp_path, "no_time.csv", [{"user_id": "a", "channel": "web", "touchpoint": "t"}]
@@ -1005,3 +1033,242 @@ def test_cli_unknown_extension_hint_names_the_real_flag(
     followed = run_journeylens(["ingest", path, "--input-format", "csv", "-w", workspace.root])
     assert followed.returncode == 0, followed.stderr
     assert counts_at(workspace.root)["events"] == 5
+
+
+# --- damaged files: the damaged records are quarantined, the rest loads -------------------------
+
+
+def test_deeply_nested_json_lines_are_quarantined_as_too_deep(workspace: Workspace, tmp_path: Path) -> None:
+    good = journeys(STORIES)
+    deep = '{"user_id": "x", "p": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    path = write_jsonl(tmp_path, "deep.jsonl", [good[0], deep, good[1], good[2], deep, good[3], good[4]])
+
+    (report,) = workspace.ingest(paths=[str(path)])
+
+    assert (report.rows_read, report.loaded) == (7, 5)
+    assert report.quarantined == Counter({"too_deep": 2})
+    got = [(q["line"], q["reason"]) for q in quarantine_rows(workspace)]
+    assert got == [(2, "too_deep"), (5, "too_deep")]
+    assert all(len(q["raw"]) < 300 for q in quarantine_rows(workspace))  # a preview, not 20 KB
+
+
+def test_unbalanced_quote_on_line_5_of_8_costs_that_line_only(workspace: Workspace, tmp_path: Path) -> None:
+    rows = [
+        ",".join((r["user_id"], r["timestamp"], r["channel"], r["touchpoint"])) for r in numbered_events(7)
+    ]
+    rows[3] = rows[3].replace(",web,", ',"web,', 1).replace(",app,", ',"app,', 1)  # line 5
+    path = tmp_path / "quote.csv"
+    path.write_text(HEADER_LINE + "\n" + "\n".join(rows) + "\n")
+    assert rows[3].count('"') == 1
+
+    (report,) = workspace.ingest(paths=[str(path)])
+
+    assert (report.rows_read, report.loaded, report.quarantined_total) == (7, 6, 1)  # 8 lines, 1 header
+    (bad,) = quarantine_rows(workspace)
+    assert (bad["line"], bad["reason"]) == (5, "malformed_row")
+    assert "quote" in bad["message"] and "Hint:" in bad["message"]
+    assert workspace.store.count("events") == 6
+
+
+def test_utf16_files_load_with_encoding_utf16(workspace: Workspace, tmp_path: Path) -> None:
+    text = (
+        HEADER_LINE
+        + "\n"
+        + "\n".join(
+            ",".join((r["user_id"], r["timestamp"], r["channel"], r["touchpoint"])) for r in journeys(STORIES)
+        )
+    )
+    little = tmp_path / "little.csv"
+    little.write_bytes(text.encode("utf-16"))  # with its byte-order mark
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"\xfe\xff" + text.encode("utf-16-be"))
+
+    reports = workspace.ingest(paths=[str(little), str(big)], encoding="utf-16")
+
+    assert [r.loaded for r in reports] == [5, 0] and [r.duplicates for r in reports] == [0, 5]
+
+
+HEADER_LINE = ",".join(EVENT_HEADER)
+
+
+def _gzip_twice(data: bytes) -> bytes:
+    return gzip.compress(gzip.compress(data))
+
+
+def _parquet_bytes(tmp_path: Path) -> bytes:
+    pq.write_table(pa.table({"user_id": ["ann"]}), tmp_path / "real.parquet")
+    return (tmp_path / "real.parquet").read_bytes()
+
+
+def _zip_bytes(tmp_path: Path) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "real.zip", "w") as archive:
+        archive.writestr("events.csv", HEADER_LINE + "\n")
+    return (tmp_path / "real.zip").read_bytes()
+
+
+_CSV_TEXT = (HEADER_LINE + "\nann,2024-01-15T09:00:00Z,web,home\n").encode()
+GARBAGE: dict[str, tuple[str, Any, list[str]]] = {
+    "random-bytes-named-csv-gz": ("events.csv.gz", lambda _: random.Random(7).randbytes(5000),
+                                  ["binary data", "not gzip-compressed"]),
+    "random-bytes-named-jsonl": ("events.jsonl", lambda _: random.Random(8).randbytes(5000),
+                                 ["binary data", "--input-format"]),
+    "parquet-named-csv": ("events.csv", _parquet_bytes, ["a Parquet file", "--input-format parquet"]),
+    "parquet-named-jsonl": ("events.jsonl", _parquet_bytes, ["a Parquet file", "--input-format parquet"]),
+    "zip-named-csv": ("events.csv", _zip_bytes, ["zip archive", "unzip"]),
+    "utf16-le": ("events.csv", lambda _: _CSV_TEXT.decode().encode("utf-16"),
+                 ["UTF-16", "--encoding utf-16"]),
+    "utf16-be": ("events.csv", lambda _: b"\xfe\xff" + _CSV_TEXT.decode().encode("utf-16-be"),
+                 ["UTF-16", "--encoding utf-16"]),
+    "utf16-jsonl": ("events.jsonl", lambda _: b'{"user_id": "ann"}\n'.decode().encode("utf-16"),
+                    ["UTF-16", "iconv"]),
+    "gzip-inside-gzip": ("events.csv.gz", lambda _: _gzip_twice(_CSV_TEXT), ["gzip inside gzip", "gunzip"]),
+    "csv-named-parquet": ("events.parquet", lambda _: _CSV_TEXT, ["text, not Parquet", "--input-format csv"]),
+    "binary-named-xes": ("log.xes", lambda _: b"PK\x03\x04" + bytes(range(256)), ["zip archive"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(GARBAGE))
+def test_garbage_and_misnamed_files_say_what_they_are_without_a_traceback(
+    workspace: Workspace, tmp_path: Path, run_journeylens: Any, case: str
+) -> None:
+    name, content, must_say = GARBAGE[case]
+    path = tmp_path / name
+    path.write_bytes(content(tmp_path))
+
+    done = run_journeylens(["ingest", path, "-w", workspace.root])
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("Error: ") and str(path) in done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert all(c.isprintable() or c == "\n" for c in done.stderr), done.stderr  # no raw bytes
+    for text in must_say:
+        assert text in done.stderr
+    assert "Hint:" in done.stderr
+
+
+def test_a_bad_byte_in_a_malformed_row_prints_nothing_but_the_summary(
+    workspace: Workspace, tmp_path: Path, run_journeylens: Any
+) -> None:
+    # pyarrow decodes a malformed row before its handler sees it; a bad byte there made it print
+    # "Exception ignored ... UnicodeDecodeError" and give up on the file.
+    path = tmp_path / "events.csv"
+    path.write_bytes(
+        _CSV_TEXT + b"bob,2024-01-15T09:05:00Z,caf\xe9\n" + b"cid,2024-01-15T09:06:00Z,app,login\n"
+    )
+
+    done = run_journeylens(["ingest", path, "-w", workspace.root, "--max-bad", "1", "--format", "json"])
+
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    (summary,) = json.loads(done.stdout)
+    assert (summary["rows_read"], summary["loaded"], summary["quarantined_by_reason"]) == (
+        3,
+        2,
+        {"encoding": 1},
+    )
+
+
+def test_whitespace_aligned_file_on_the_command_line(
+    workspace: Workspace, tmp_path: Path, run_journeylens: Any
+) -> None:
+    path = tmp_path / "purchases.txt"
+    path.write_text(
+        " 00004 0001 19970101  2   29.33\n 00004 0001 19970118  2   29.73\n 00021 0002 19970101  3\n"
+    )
+    columns = "user_id,index,timestamp,cds,value"
+
+    done = run_journeylens(
+        ["ingest", path, "-w", workspace.root, "--delimiter", "whitespace", "--columns", columns,
+         "--touchpoint", "purchase", "--channel", "store", "--max-bad", "1", "--format", "json"]
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    (summary,) = json.loads(done.stdout)
+    assert (summary["loaded"], summary["quarantined_by_reason"]) == (2, {"malformed_row": 1})
+    ws = Workspace.open(workspace.root)
+    try:
+        events = sorted(table_rows(ws, "events"), key=lambda e: e["timestamp"])
+        assert [(e["user_id"], e["touchpoint"], e["value"]) for e in events] == [
+            ("00004", "purchase", 29.33), ("00004", "purchase", 29.73),
+        ]  # fmt: skip
+        assert [q["line"] for q in quarantine_rows(ws)] == [3]
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--delimiter", "spaces"], "--delimiter"),
+        (["--columns", "a,,b"], "--columns"),
+        (["--touchpoint", "home"], "--touchpoint"),  # the file has a touchpoint column
+    ],
+)
+def test_bad_reader_flags_are_named(
+    workspace: Workspace, tmp_path: Path, run_journeylens: Any, flags: list[str], says: str
+) -> None:
+    path = tmp_path / "events.csv"
+    path.write_bytes(_CSV_TEXT)
+
+    done = run_journeylens(["ingest", path, "-w", workspace.root, *flags])
+
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and says in done.stderr and "Hint:" in done.stderr
+
+
+_LINE_DAMAGE = {
+    "quote": lambda i: f'u{i},2024-01-15T09:00:00Z,web,"p{i}'.encode(),  # a quote never closed
+    "byte": lambda i: f"u{i},2024-01-15T09:00:00Z,web,p{i}-caf".encode() + b"\xe9",
+    "deep": lambda i: ('{"user_id": "x", "p": ' + "[" * 500 + "]" * 500 + "}").encode(),
+}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from([None, None, "quote", "byte", "deep"]), min_size=1, max_size=14))
+def test_every_valid_row_loads_once_and_every_damaged_record_is_quarantined_once(
+    tmp_path_factory: pytest.TempPathFactory, kinds: list[str | None]
+) -> None:
+    folder = tmp_path_factory.mktemp("damage")
+    csv_lines, jsonl_lines = [HEADER_LINE.encode()], []
+    valid: set[str] = set()
+    damaged: dict[tuple[str, int], str] = {}
+    for i, kind in enumerate(kinds):
+        touchpoint = f"p{i}"
+        if kind is None:  # the same row in both files, with its own touchpoint in each
+            csv_lines.append(f"u{i},2024-01-15T09:00:00Z,web,{touchpoint}".encode())
+            jsonl_lines.append(json.dumps({"user_id": f"u{i}", "timestamp": "2024-01-15T09:00:00Z",
+                                           "channel": "web", "touchpoint": f"j{i}"}).encode())  # fmt: skip
+            valid |= {touchpoint, f"j{i}"}
+        elif kind == "deep":
+            jsonl_lines.append(_LINE_DAMAGE[kind](i))
+            damaged[("events.jsonl", len(jsonl_lines))] = "too_deep"
+        else:
+            csv_lines.append(_LINE_DAMAGE[kind](i))
+            damaged[("events.csv", len(csv_lines))] = "malformed_row" if kind == "quote" else "encoding"
+    (folder / "events.csv").write_bytes(b"\n".join(csv_lines) + b"\n")
+    (folder / "events.jsonl").write_bytes(b"\n".join(jsonl_lines) + b"\n" if jsonl_lines else b"\n")
+    # (a file with no record at all is refused as empty: each file here holds at least one line)
+    files = [
+        f
+        for f, n in ((folder / "events.csv", len(csv_lines) - 1), (folder / "events.jsonl", len(jsonl_lines)))
+        if n
+    ]
+    ws = Workspace.init(folder / "ws")
+    try:
+        reports = ws.ingest(paths=[str(f) for f in files])
+
+        events = [e["touchpoint"] for e in table_rows(ws, "events")]
+        assert sorted(events) == sorted(valid)  # every valid row, once
+        quarantined = [(Path(q["source"]).name, q["line"], q["reason"]) for q in quarantine_rows(ws)]
+        assert sorted(quarantined) == sorted((f, line, reason) for (f, line), reason in damaged.items())
+        lines = {"events.csv": len(csv_lines) - 1, "events.jsonl": len(jsonl_lines)}
+        for report in reports:
+            assert (
+                report.rows_read
+                == lines[Path(report.source).name]
+                == report.loaded + report.quarantined_total
+            )
+    finally:
+        ws.close()

@@ -7,8 +7,11 @@ the workspace like a user would; where it lives in the reader alone it reads the
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import errno
+import gzip
+import io
 import json
 import random
 import tracemalloc
@@ -20,10 +23,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import EVENT_HEADER, customer, quarantine_rows, table_rows, write_csv, write_jsonl
 from journeylens import InputError, Workspace
-from journeylens.ingest import jsonlines, readers
+from journeylens.ingest import _resync, delimited, jsonlines, readers, whitespace, xes
 from journeylens.ingest.delimited import CsvOptions, read_csv
 from journeylens.ingest.jsonlines import read_jsonl
 from journeylens.ingest.readers import (
@@ -468,7 +473,9 @@ def test_parquet_that_is_not_parquet_keeps_its_own_message(tmp_path: Path) -> No
     with pytest.raises(InputError) as caught:
         _read_all("parquet", path)
 
-    assert "not a readable Parquet file" in caught.value.message
+    # It says what the file is instead, and which flag reads it.
+    assert "the file is text, not Parquet" in caught.value.message
+    assert caught.value.hint and "--input-format csv" in caught.value.hint
 
 
 def test_parquet_still_reads(tmp_path: Path) -> None:
@@ -547,3 +554,367 @@ def test_csv_lines_after_a_header_spanning_two_lines(tmp_path: Path) -> None:
     assert data.column("user_id").to_pylist() == ["ann", "cid"]
     assert data.column(LINE).to_pylist() == [3, 6]
     assert [(r.line, r.raw) for r in rejects] == [(5, "bob,hi,EXTRA")]
+
+
+# --- damaged delimited text: only the damaged lines are lost ------------------------------------
+
+QUOTED_DAMAGE = {
+    # An unbalanced quote on line 5 of 8, in the shapes that swallowed the rest of the file.
+    "fields-differ": 'dan,"2024-01-15T09:00:00Z,web,home',
+    "fields-match-at-end": 'dan,2024-01-15T09:00:00Z,web,"home',
+    "closed-by-a-later-quote": 'dan,2024-01-15T09:00:00Z,web,"home',
+}
+
+
+@pytest.mark.parametrize("shape", list(QUOTED_DAMAGE))
+def test_unbalanced_quote_costs_its_line_and_reading_resumes_at_the_next(tmp_path: Path, shape: str) -> None:
+    good = [f"u{i},2024-01-15T09:0{i}:00Z,web,p{i}" for i in range(6)]
+    if shape == "closed-by-a-later-quote":
+        good[4] = 'u4,2024-01-15T09:04:00Z,web,"p4"'  # its quotes would close line 5's
+    lines = [HEADER, *good[:3], QUOTED_DAMAGE[shape], *good[3:]]  # 1 header, 7 records
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join(lines) + "\n")
+
+    data, rejects = _drain(read_csv(path, CsvOptions(), batch_rows=1000))
+
+    assert data.column("touchpoint").to_pylist() == [f"p{i}" for i in range(6)]
+    assert data.column(LINE).to_pylist() == [2, 3, 4, 6, 7, 8]
+    (reject,) = rejects
+    assert (reject.line, reject.reason.value) == (5, "malformed_row")
+    assert reject.raw == QUOTED_DAMAGE[shape]
+    assert "quote" in reject.message and "Hint:" in reject.message
+
+
+def test_unbalanced_quote_in_a_file_larger_than_a_block_is_read_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With the quote never closed, pyarrow finds no record end in any block and stops.
+    monkeypatch.setattr(delimited, "CSV_BLOCK_LARGE", 4096)
+    rows = [f"u{i},2024-01-15T09:00:00Z,web,p{i}" for i in range(400)]
+    rows[250] = 'u250,2024-01-15T09:00:00Z,web,"p250'
+    path = tmp_path / "events.csv"
+    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n")
+
+    with pytest.raises(delimited.RecordLargerThanBlock):  # small blocks: the pipeline retries
+        _drain(read_csv(path, CsvOptions(block_size=1024), batch_rows=100))
+    data, rejects = _drain(read_csv(path, CsvOptions(block_size=4096), batch_rows=100))
+
+    assert [(r.line, r.reason.value) for r in rejects] == [(252, "malformed_row")]
+    lines = data.column(LINE).to_pylist()
+    assert lines == [i + 2 for i in range(400) if i != 250]
+    assert data.column("touchpoint").to_pylist() == [f"p{i}" for i in range(400) if i != 250]
+
+
+def test_legit_quoted_newlines_still_load_at_the_end_of_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "notes.csv"
+    path.write_text('user_id,note\nann,plain\nbob,"two\nlines"\n')
+
+    data, rejects = _drain(read_csv(path, CsvOptions(), batch_rows=1000))
+
+    assert rejects == []
+    assert data.to_pylist() == [
+        {"user_id": "ann", "note": "plain", LINE: 2},
+        {"user_id": "bob", "note": "two\nlines", LINE: 3},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "damaged", "where"),
+    [
+        ("utf-8", b"dan,2024-01-15T09:00:00Z,web,caf\xe9", "field 'touchpoint': byte 0xe9 at byte offset 3"),
+        ("utf-8", b"dan,caf\xe9,web", "byte 0xe9 at byte offset"),  # also malformed: read line by line
+        ("cp1252", b"dan,2024-01-15T09:00:00Z,web,\x81", "byte 0x81 at byte offset {offset} of the file"),
+    ],
+    ids=["utf8-value", "utf8-malformed-row", "cp1252-undefined-byte"],
+)
+def test_undecodable_byte_quarantines_its_record_only(
+    tmp_path: Path, encoding: str, damaged: bytes, where: str
+) -> None:
+    good = [f"u{i},2024-01-15T09:0{i}:00Z,web,p{i}".encode() for i in range(5)]
+    path = tmp_path / "events.csv"
+    path.write_bytes(b"\n".join([HEADER.encode(), *good[:3], damaged, *good[3:]]) + b"\n")
+
+    data, rejects = _drain(read_csv(path, CsvOptions(encoding=encoding), batch_rows=1000))
+
+    assert data.column("touchpoint").to_pylist() == [f"p{i}" for i in range(5)]
+    assert data.column(LINE).to_pylist() == [2, 3, 4, 6, 7]
+    (reject,) = rejects
+    assert (reject.line, reject.reason.value) == (5, "encoding")
+    offset = path.read_bytes().index(damaged) + len(damaged) - 1
+    assert where.format(offset=offset) in reject.message and "--encoding" in reject.message
+
+
+def test_a_header_of_a_million_columns_is_refused_with_its_count(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_bytes(b",".join(b"c%d" % i for i in range(1_000_006)) + b"\n" + b"1,2\n")
+
+    with pytest.raises(InputError) as caught:
+        _drain(read_csv(path, CsvOptions(), batch_rows=1000))
+
+    assert str(path) in caught.value.message and "1,000,006 columns" in caught.value.message
+    assert f"{delimited.MAX_COLUMNS:,}" in caught.value.message
+    assert caught.value.hint and "--delimiter" in caught.value.hint
+
+
+def test_the_column_limit_counts_a_short_header_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    names = [f"c{i}" for i in range(delimited.MAX_COLUMNS + 1)]
+    path.write_text(",".join(names) + "\n" + ",".join("1" for _ in names) + "\n")
+
+    with pytest.raises(InputError, match="10,001 columns"):
+        _drain(read_csv(path, CsvOptions(), batch_rows=1000))
+
+
+def test_header_less_csv_takes_its_names_from_columns(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("ann,2024-01-15T09:00:00Z\n\nbob,2024-01-15T09:05:00Z\n")
+
+    data, _ = _drain(read_csv(path, CsvOptions(columns=("user_id", "timestamp")), batch_rows=1000))
+
+    assert data.to_pylist() == [
+        {"user_id": "ann", "timestamp": "2024-01-15T09:00:00Z", LINE: 1},
+        {"user_id": "bob", "timestamp": "2024-01-15T09:05:00Z", LINE: 3},
+    ]
+
+
+# --- whitespace-aligned text ----------------------------------------------------------------------
+
+ALIGNED = (
+    b"  customer   day        cds  dollars\r\n"  # 1 header, indented
+    b" 00004      19970101     2    29.33\r\n"  # 2
+    b" 00004\t19970118\t2\t29.73\r\n"  # 3 tabs
+    b"\r\n"  # 4 blank
+    b" 00021      19970101     3\r\n"  # 5 a field short
+    b' "00022"    19970102     1    "9.99"\r\n'  # 6 quotes are ordinary characters
+    b" 00023      19970103     1    caf\xe9\r\n"  # 7 not UTF-8
+    b" 00024      19970104     1    1.00"  # 8 no final line break
+)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_whitespace_aligned_text_splits_at_runs_of_spaces_and_tabs(tmp_path: Path, compress: bool) -> None:
+    path = tmp_path / ("cd.txt.gz" if compress else "cd.txt")
+    path.write_bytes(gzip.compress(ALIGNED) if compress else ALIGNED)
+
+    data, rejects = _drain(read_csv(path, CsvOptions(delimiter="whitespace"), batch_rows=1000))
+
+    assert data.column_names == ["customer", "day", "cds", "dollars", LINE]
+    assert data.to_pylist() == [
+        {"customer": "00004", "day": "19970101", "cds": "2", "dollars": "29.33", LINE: 2},
+        {"customer": "00004", "day": "19970118", "cds": "2", "dollars": "29.73", LINE: 3},
+        {"customer": '"00022"', "day": "19970102", "cds": "1", "dollars": '"9.99"', LINE: 6},
+        {"customer": "00024", "day": "19970104", "cds": "1", "dollars": "1.00", LINE: 8},
+    ]
+    assert [(r.line, r.reason.value) for r in rejects] == [(5, "malformed_row"), (7, "encoding")]
+    assert "expected 4 fields" in rejects[0].message and "found 3" in rejects[0].message
+    offset = ALIGNED.index(b"\xe9")
+    assert f"byte 0xe9 at byte offset {offset}" in rejects[1].message and "--encoding" in rejects[1].message
+
+
+def test_whitespace_text_streams_in_batches_with_file_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(whitespace, "_BLOCK", 256)  # many blocks, lines cut across them
+    rows = [f"  c{i:05d}  {i}\t{i % 7}  " for i in range(3000)]
+    path = tmp_path / "aligned.txt"
+    path.write_text("\n".join(rows) + "\n")
+    options = CsvOptions(delimiter="whitespace", columns=("customer", "n", "k"))
+
+    batches = list(read_csv(path, options, batch_rows=1000))
+
+    assert len(batches) >= 3 and all(b.data.num_rows <= 1000 + 100 for b in batches)
+    data, rejects = _drain(iter(batches))
+    assert rejects == []
+    assert data.column("customer").to_pylist() == [f"c{i:05d}" for i in range(3000)]
+    assert data.column("k").to_pylist() == [str(i % 7) for i in range(3000)]
+    assert data.column(LINE).to_pylist() == list(range(1, 3001))
+
+
+# --- JSON Lines nested too deep ---------------------------------------------------------------------
+
+
+def test_json_depth_is_measured_without_recursion() -> None:
+    assert jsonlines.json_depth(b'{"a": [{"b": "[[[{{{"}]}') == 3
+    assert jsonlines.json_depth(b'{"a": "\\"[["}') == 1
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert jsonlines.json_depth(deep) == jsonlines.MAX_JSON_DEPTH + 1  # stops just past the limit
+
+
+@pytest.mark.parametrize("blank_line", [False, True], ids=["fast-path", "line-by-line"])
+def test_jsonl_line_at_the_depth_limit_loads_and_one_deeper_is_quarantined(
+    tmp_path: Path, blank_line: bool
+) -> None:
+    limit = jsonlines.MAX_JSON_DEPTH
+
+    def nested(depth: int) -> str:  # the record itself is one level
+        return '{"user_id": "ann", "p": ' + '{"a": ' * (depth - 1) + "1" + "}" * (depth - 1) + "}"
+
+    lines = [nested(limit), nested(limit + 1), '{"user_id": "bob"}']
+    path = tmp_path / "deep.jsonl"
+    path.write_text("\n".join(lines) + ("\n\n" if blank_line else "\n"))
+
+    data, rejects = _drain(read_jsonl(path, max_record_bytes=1 << 20))
+
+    assert data.column("user_id").to_pylist() == ["ann", "bob"]
+    assert data.column(LINE).to_pylist() == [1, 3]
+    assert [(r.line, r.reason.value) for r in rejects] == [(2, "too_deep")]
+    assert str(limit) in rejects[0].message and "Hint:" in rejects[0].message
+
+
+# --- property: damaged records cost themselves, valid ones are read exactly once ----------------
+
+# Commas and line breaks need quoting; no quotes inside. A note starts with a letter: a stray quote
+# closes at the next quote, and if a comma or line break followed it there, the text would be
+# valid CSV that means something else (no reader can tell), rather than damage.
+_NOTE = st.one_of(
+    st.just(""), st.builds(str.__add__, st.sampled_from("ab"), st.text(alphabet="ab ,\n", max_size=5))
+)
+_DAMAGE = {
+    "quote": lambda i: f'u{i},2024-01-15T09:00:00Z,web,"p{i},x'.encode(),  # opens, never closes
+    "byte": lambda i: f"u{i},2024-01-15T09:00:00Z,web,p{i},caf".encode() + b"\xe9",
+    "ragged": lambda i: f"u{i},2024-01-15T09:00:00Z".encode(),
+}
+_REASON = {"quote": "malformed_row", "byte": "encoding", "ragged": "malformed_row", "deep": "too_deep"}
+
+
+def damaged_csv(kinds: list[str | None], notes: list[str]) -> tuple[bytes, dict[str, int], dict[int, str]]:
+    """A CSV of valid rows (``None``) and damaged lines; returns the file, the line of each valid
+    row by its touchpoint, and the reason expected on each damaged line."""
+    out, valid, damaged, line = [b"user_id,timestamp,channel,touchpoint,note"], {}, {}, 2
+    for i, (kind, note) in enumerate(zip(kinds, notes, strict=True)):
+        if kind is None:
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerow(
+                [f"u{i}", "2024-01-15T09:00:00Z", "web", f"p{i}", note]
+            )
+            out.append(buffer.getvalue().removesuffix("\n").encode())
+            valid[f"p{i}"] = line
+            line += note.count("\n") + 1
+        else:
+            out.append(_DAMAGE[kind](i))
+            damaged[line] = _REASON[kind]
+            line += 1
+    return b"\n".join(out) + b"\n", valid, damaged
+
+
+def _read_like_the_pipeline(path: Path, block_size: int) -> tuple[pa.Table, list[readers.Reject]]:
+    """Small blocks first; a record larger than a block reads the file again with large ones."""
+    try:
+        return _drain(read_csv(path, CsvOptions(block_size=block_size), batch_rows=1000))
+    except delimited.RecordLargerThanBlock:
+        return _drain(read_csv(path, CsvOptions(block_size=delimited.CSV_BLOCK_LARGE), batch_rows=1000))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.tuples(st.one_of(st.none(), st.none(), st.sampled_from(sorted(_DAMAGE))), _NOTE),
+        min_size=1,
+        max_size=25,
+    ),
+    small_blocks=st.booleans(),
+)
+def test_csv_damage_costs_only_the_damaged_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: list[tuple[str | None, str]], small_blocks: bool
+) -> None:
+    # Small blocks: several pyarrow batches, and a quote never closed outgrows even "large" ones;
+    # the line reader then hands back to pyarrow after three clean records.
+    monkeypatch.setattr(delimited, "CSV_BLOCK_LARGE", 512 if small_blocks else 64 << 20)
+    monkeypatch.setattr(_resync, "CALM_LINES", 3 if small_blocks else 10_000)
+    data_bytes, valid, damaged = damaged_csv([k for k, _ in rows], [n for _, n in rows])
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(data_bytes)
+
+    data, rejects = _read_like_the_pipeline(path, 256 if small_blocks else delimited.CSV_BLOCK)
+
+    if not valid:
+        data = pa.table(
+            {"touchpoint": pa.array([], pa.string()), "note": pa.array([], pa.string()), LINE: []}
+        )
+    got = dict(zip(data.column("touchpoint").to_pylist(), data.column(LINE).to_pylist(), strict=True))
+    assert got == valid and data.num_rows == len(valid)  # each valid row once, on its own line
+    assert {r.line: r.reason.value for r in rejects} == damaged and len(rejects) == len(damaged)
+    notes = dict(zip(data.column("touchpoint").to_pylist(), data.column("note").to_pylist(), strict=True))
+    for i, (kind, note) in enumerate(rows):
+        if kind is None:
+            assert (notes[f"p{i}"] or "") == note
+
+
+def _deep(depth: int) -> str:
+    return '{"user_id": "x", "p": ' + "[" * (depth - 1) + "1" + "]" * (depth - 1) + "}"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kinds=st.lists(
+        st.one_of(st.none(), st.none(), st.sampled_from(["deep", "byte"])), min_size=1, max_size=25
+    ),
+    depth=st.integers(jsonlines.MAX_JSON_DEPTH + 1, 5_000),
+)
+def test_jsonl_damage_costs_only_the_damaged_lines(
+    tmp_path: Path, kinds: list[str | None], depth: int
+) -> None:
+    lines, valid, damaged = [], {}, {}
+    for i, kind in enumerate(kinds, start=1):
+        if kind is None:
+            lines.append(json.dumps({"user_id": f"u{i}", "touchpoint": f"p{i}"}).encode())
+            valid[f"p{i}"] = i
+        elif kind == "deep":
+            lines.append(_deep(depth).encode())
+            damaged[i] = "too_deep"
+        else:
+            lines.append(b'{"user_id": "caf\xe9"}')
+            damaged[i] = "encoding"
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    data, rejects = _drain(read_jsonl(path, max_record_bytes=1 << 20))
+
+    if valid:
+        got = dict(zip(data.column("touchpoint").to_pylist(), data.column(LINE).to_pylist(), strict=True))
+        assert got == valid and data.num_rows == len(valid)
+    assert {r.line: r.reason.value for r in rejects} == damaged and len(rejects) == len(damaged)
+
+
+def _nested_container(depth: int) -> str:
+    inner = '<string key="leaf" value="1"/>'
+    for level in range(depth):
+        inner = f'<container key="c{level}">{inner}</container>'
+    return inner
+
+
+@pytest.mark.parametrize("where", ["event", "trace"])
+def test_xes_attributes_nested_too_deep_quarantine_their_events(tmp_path: Path, where: str) -> None:
+    deep = _nested_container(5_000)  # far past Python's recursion limit
+    event = '<event><string key="concept:name" value="{}"/>{}</event>'
+    path = tmp_path / "deep.xes"
+    path.write_text(
+        "<log>"
+        f'<trace><string key="concept:name" value="c1"/>{deep if where == "trace" else ""}'
+        f"{event.format('a', deep if where == 'event' else '')}{event.format('b', '')}</trace>"
+        f'<trace><string key="concept:name" value="c2"/>{event.format("c", _nested_container(3))}</trace>'
+        "</log>"
+    )
+
+    data, rejects = _drain(read_xes(path, batch_rows=100))
+
+    quarantined = [1] if where == "event" else [1, 2]  # a deep trace attribute costs all its events
+    assert [(r.line, r.reason.value) for r in rejects] == [(n, "too_deep") for n in quarantined]
+    assert "'c1'" in rejects[0].raw and str(xes.MAX_XES_DEPTH) in rejects[0].message
+    rows = data.to_pylist()
+    assert [r["concept:name"] for r in rows] == (["b", "c"] if where == "event" else ["c"])
+    assert rows[-1]["c2.c1.c0.leaf"] == "1"  # shallow nesting still flattens to dotted keys
+
+
+@pytest.mark.parametrize("delimiter", [",", "whitespace"])
+def test_a_byte_order_mark_is_not_part_of_the_first_value_of_a_header_less_file(
+    tmp_path: Path, delimiter: str
+) -> None:
+    path = tmp_path / "events.txt"
+    sep = "," if delimiter == "," else "  "
+    path.write_bytes(b"\xef\xbb\xbf" + f"ann{sep}1\nbob{sep}2\n".encode())
+
+    data, rejects = _drain(read_csv(path, CsvOptions(delimiter=delimiter, columns=("u", "n")), batch_rows=10))
+
+    assert rejects == []
+    assert data.column("u").to_pylist() == ["ann", "bob"] and data.column(LINE).to_pylist() == [1, 2]

@@ -534,18 +534,24 @@ def cdnow_rfm(raw: pd.DataFrame, loyal_min: int = 3, loyal_days: int = 90) -> pd
 def test_cdnow_rfm_segments_equal_a_pandas_reference(
     shared_file: Callable[[str], Path], tmp_path: Path, run_cli: Callable[[Sequence[str]], Any]
 ) -> None:
-    raw = pd.read_csv(
-        shared_file("journeys/CDNOW_sample.txt"), sep=r"\s+", header=None, names=CDNOW_COLUMNS, dtype=str
-    )
+    cdnow = shared_file("journeys/CDNOW_sample.txt")
+    raw = pd.read_csv(cdnow, sep=r"\s+", header=None, names=CDNOW_COLUMNS, dtype=str)  # the reference
     assert len(raw) == 6919 and raw.customer_id.nunique() == 2357
-    # The file is whitespace-aligned without a header, which `ingest` does not read: write it as
-    # CSV with a header and the touchpoint it lacks; everything else is done by ingest's flags.
-    raw.assign(touchpoint="cd_purchase").to_csv(tmp_path / "cdnow.csv", index=False)
+    # The file is whitespace-aligned without a header: ingest reads it as it is, given the
+    # column names, the touchpoint it lacks and the mapping onto the event model.
     ws_dir = str(tmp_path / "ws")
     assert run_cli(["init", ws_dir]).exit_code == 0
     flags = ["--map", "user_id=customer_id", "--map", "timestamp=date", "--map", "value=dollar_value"]
+    layout = [
+        "--delimiter",
+        "whitespace",
+        "--columns",
+        ",".join(CDNOW_COLUMNS),
+        "--touchpoint",
+        "cd_purchase",
+    ]
     ingest = run_cli(
-        ["ingest", str(tmp_path / "cdnow.csv"), "-w", ws_dir, *flags, "--channel", "web", "--keep-identical"]
+        ["ingest", str(cdnow), "-w", ws_dir, *layout, *flags, "--channel", "web", "--keep-identical"]
     )
     assert ingest.exit_code == 0, ingest.output
     assert run_cli(["build", "-w", ws_dir]).exit_code == 0  # stitch customers, split journeys

@@ -172,12 +172,17 @@ _REASON_DOC = {
     Reason.BAD_VALUE: "a value outside its allowed set or range (direction, metric, score range)",
     Reason.FIELD_TOO_LARGE: "one field exceeds `[ingest] max_field_bytes`",
     Reason.RECORD_TOO_LARGE: "the whole record exceeds `[ingest] max_record_bytes`",
-    Reason.MALFORMED_ROW: "a CSV row with a different number of fields than the header",
+    Reason.MALFORMED_ROW: "a CSV row with a different number of fields than the header, or a line "
+    "where a quote opens and never closes (reading resumes at the next line)",
     Reason.NOT_AN_OBJECT: "a JSON Lines line that is valid JSON but not an object",
     Reason.BAD_JSON: "a line, or a `properties` value, that is not valid JSON (object)",
     Reason.NOT_FINITE: "a numeric field (value, score, tenure) is NaN or infinite (`inf`, `1e309`)",
     Reason.IMPOSSIBLE_TIMESTAMP: "a timestamp with a UTC offset beyond +-18:00 (`+25:00`) or a year "
     "outside 1-9999",
+    Reason.TOO_DEEP: "a JSON Lines line nested deeper than 64 objects/arrays, or an XES event whose "
+    "(or whose trace's) list/container attributes nest deeper than 64",
+    Reason.ENCODING: "a record with bytes that are not valid in the file's `--encoding` (the message "
+    "gives the byte offset)",
 }
 
 

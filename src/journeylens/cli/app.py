@@ -87,7 +87,15 @@ def ingest(
     ] = "events",
     input_format: Annotated[str, typer.Option("--input-format", help="auto|csv|parquet|jsonl|xes")] = "auto",
     delimiter: Annotated[
-        str | None, typer.Option(help="CSV delimiter (',', ';', tab, '|'); default ',' (tab for .tsv).")
+        str | None,
+        typer.Option(
+            help="CSV delimiter (',', ';', tab, '|', or whitespace for runs of spaces/tabs in "
+            "aligned text); default ',' (tab for .tsv)."
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(help="Column names of a file without a header row, comma-separated: a,b,c."),
     ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding, e.g. utf-8, latin-1.")] = "utf-8",
     quote: Annotated[str, typer.Option(help="CSV quote character.")] = '"',
@@ -100,6 +108,9 @@ def ingest(
         ),
     ] = None,
     channel: Annotated[str | None, typer.Option(help="One channel for every record of these files.")] = None,
+    touchpoint: Annotated[
+        str | None, typer.Option(help="One touchpoint for every record of files without that column.")
+    ] = None,
     max_bad: Annotated[
         int, typer.Option("--max-bad", help="Quarantined records tolerated before exit 1.")
     ] = 0,
@@ -122,8 +133,8 @@ def ingest(
     from journeylens.workspace import Workspace
 
     spec = _ingest_spec(
-        paths=paths, table=table, format=input_format, delimiter=delimiter,
-        encoding=encoding, quote=quote, mapping=map_ or [], channel=channel,
+        paths=paths, table=table, format=input_format, delimiter=delimiter, columns=columns,
+        encoding=encoding, quote=quote, mapping=map_ or [], channel=channel, touchpoint=touchpoint,
         max_bad=max_bad, keep_identical=keep_identical,
     )  # fmt: skip
     ws = Workspace.open(workspace)

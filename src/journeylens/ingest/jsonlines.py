@@ -1,12 +1,15 @@
 """JSON Lines, read in 16 MB chunks: pyarrow for clean chunks, line by line for the rest.
 
 Values that hold text on a chunk's first line are read as text, so pyarrow cannot turn date-time
-strings into zone-less timestamps; lines that are not JSON objects become rejects with their line.
+strings into zone-less timestamps; lines that are not JSON objects become rejects with their line,
+and so do lines nested deeper than :data:`MAX_JSON_DEPTH` (found without recursion, before any
+parser or type walk descends into them).
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +25,7 @@ from journeylens.ingest.readers import (
     LINE,
     RawBatch,
     Reject,
+    check_content,
     check_not_empty,
     open_binary,
     read_error,
@@ -32,6 +36,11 @@ from journeylens.store.schema import Reason
 
 _JSON_CHUNK = 16 << 20
 _BOM = b"\xef\xbb\xbf"
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of objects and arrays read from a JSON Lines record; deeper lines are
+quarantined as ``too_deep``. Event data rarely nests past 10 levels."""
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 def read_jsonl(path: Path, max_record_bytes: int) -> Iterator[RawBatch]:
@@ -47,6 +56,7 @@ def read_jsonl(path: Path, max_record_bytes: int) -> Iterator[RawBatch]:
     try:
         head = stream.read(_JSON_CHUNK)
         check_not_empty(path, head)
+        check_content(path, head, "jsonl")
         _check_not_array(path, head)
         next_line = 1
         pending = head
@@ -109,12 +119,63 @@ def _too_large(line: int, start: bytes, size: int, max_record_bytes: int) -> Rej
 
 def _jsonl_chunk(chunk: bytes, first_line: int, max_record_bytes: int) -> RawBatch:
     clean = chunk.lstrip(_BOM) if first_line == 1 else chunk
-    if b"\n\n" not in clean and not clean.startswith(b"\n"):
+    deep = _deep_lines(clean)
+    if not deep and b"\n\n" not in clean and not clean.startswith(b"\n") and _is_utf8(clean):
         table = _jsonl_fast(clean)
         if table is not None and table.num_rows == clean.count(b"\n") + (0 if clean.endswith(b"\n") else 1):
             lines = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
             return RawBatch(table.append_column(LINE, pa.array(lines)))
-    return _jsonl_slow(clean, first_line, max_record_bytes)
+    return _jsonl_slow(clean, first_line, max_record_bytes, deep)
+
+
+def _is_utf8(chunk: bytes) -> bool:
+    """pyarrow's JSON reader passes invalid UTF-8 through into text; checked in one pass here."""
+    try:
+        pa.array([chunk], pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _deep_lines(chunk: bytes) -> dict[int, int]:
+    """Lines of ``chunk`` (0-based) nested deeper than :data:`MAX_JSON_DEPTH`, with their depth.
+
+    A line cannot nest deeper than it has opening brackets, counted per line with numpy; only
+    lines with more openers than the limit are measured exactly, without recursion.
+    """
+    data = np.frombuffer(chunk, np.uint8)
+    opens = (data == ord("{")) | (data == ord("["))
+    if int(np.count_nonzero(opens)) <= MAX_JSON_DEPTH:
+        return {}
+    starts = np.concatenate(([0], np.flatnonzero(data == ord("\n")) + 1))
+    starts = starts[starts < len(data)]
+    per_line = np.add.reduceat(opens, starts, dtype=np.int64)
+    deep = {}
+    for index in np.flatnonzero(per_line > MAX_JSON_DEPTH).tolist():
+        end = chunk.find(b"\n", int(starts[index]))
+        depth = json_depth(chunk[int(starts[index]) : end if end >= 0 else len(chunk)])
+        if depth > MAX_JSON_DEPTH:
+            deep[index] = depth
+    return deep
+
+
+def json_depth(raw: bytes, stop: int = MAX_JSON_DEPTH) -> int:
+    """How deeply objects and arrays nest in one JSON text, up to just past ``stop``.
+
+    Brackets inside strings do not count; the walk is a loop, so any depth is safe to measure.
+
+    Example:
+        >>> json_depth(b'{"a": [{"b": "[[["}]}')
+        3
+    """
+    depth = deepest = 0
+    for match in _BRACKET.finditer(_STRING.sub(b"", raw)):
+        depth += 1 if match.group() in b"[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > stop:
+                break
+    return deepest
 
 
 def _jsonl_fast(chunk: bytes) -> pa.Table | None:
@@ -154,17 +215,21 @@ def _text_type(value: object) -> pa.DataType | None:
 
 
 def _has_temporal(kind: pa.DataType) -> bool:
-    if pa.types.is_temporal(kind):
-        return True
-    if pa.types.is_struct(kind):
-        return any(_has_temporal(kind.field(i).type) for i in range(kind.num_fields))
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return _has_temporal(kind.value_type)
+    """Whether a timestamp or date hides anywhere in a (nested) type; a loop, not recursion."""
+    todo = [kind]
+    while todo:
+        kind = todo.pop()
+        if pa.types.is_temporal(kind):
+            return True
+        if pa.types.is_struct(kind):
+            todo.extend(kind.field(i).type for i in range(kind.num_fields))
+        elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            todo.append(kind.value_type)
     return False
 
 
-def _jsonl_slow(chunk: bytes, first_line: int, max_record_bytes: int) -> RawBatch:
-    """Line-by-line fallback for chunks with bad lines, blank lines or mixed types."""
+def _jsonl_slow(chunk: bytes, first_line: int, max_record_bytes: int, deep: dict[int, int]) -> RawBatch:
+    """Line-by-line fallback for chunks with bad lines, blank lines, deep lines or mixed types."""
     records: list[dict[str, object]] = []
     lines: list[int] = []
     rejects: list[Reject] = []
@@ -174,6 +239,14 @@ def _jsonl_slow(chunk: bytes, first_line: int, max_record_bytes: int) -> RawBatc
             continue
         if len(raw) > max_record_bytes:
             rejects.append(_too_large(line, raw, len(raw), max_record_bytes))
+            continue
+        if offset in deep:
+            rejects.append(_too_deep(line, raw))
+            continue
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            rejects.append(_not_utf8(line, raw, exc))
             continue
         try:
             value = orjson.loads(raw)
@@ -190,6 +263,23 @@ def _jsonl_slow(chunk: bytes, first_line: int, max_record_bytes: int) -> RawBatc
         lines.append(line)
     table = records_to_table(records)
     return RawBatch(table.append_column(LINE, pa.array(lines, pa.int64())), rejects)
+
+
+def _not_utf8(line: int, raw: bytes, exc: UnicodeDecodeError) -> Reject:
+    message = (
+        f"byte 0x{raw[exc.start]:02x} at byte offset {exc.start} of the line is not valid UTF-8. Hint: "
+        "JSON Lines must be UTF-8; convert the file, e.g. `iconv -f LATIN1 -t UTF-8 FILE > FILE.utf8`."
+    )
+    return Reject(line, redact_identifiers(raw.decode("utf-8", "replace")), Reason.ENCODING, message)
+
+
+def _too_deep(line: int, raw: bytes) -> Reject:
+    preview = redact_identifiers(raw[:1024].decode("utf-8", "replace"))[:200]
+    message = (
+        f"objects/arrays nested more than {MAX_JSON_DEPTH} levels deep (the limit). Hint: flatten "
+        "the record, or send the deep part as one JSON text field."
+    )
+    return Reject(line, preview + ("..." if len(raw) > 200 else ""), Reason.TOO_DEEP, message)
 
 
 def _json_scalar(value: object) -> object:

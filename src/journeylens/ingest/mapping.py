@@ -48,6 +48,7 @@ class Columns:
                 continue
             data = apply_mapping(batch.data, self.defaults, self.source, strict=False)
             data = apply_mapping(data, self.spec.mapping, self.source, strict=self._first)
+            data = constant_touchpoint(data, self.spec.touchpoint, self.source)
             if self._first:
                 self._check_required(data)
                 self._first = False
@@ -131,3 +132,16 @@ def apply_mapping(data: pa.Table, mapping: dict[str, str], source: str, strict: 
             arrays.append(data.column(name))
             out_names.append(target)
     return pa.Table.from_arrays(arrays, names=out_names)
+
+
+def constant_touchpoint(data: pa.Table, touchpoint: str | None, source: str) -> pa.Table:
+    """``--touchpoint``: one step name for files that have none (a purchase log, one file per step)."""
+    if touchpoint is None:
+        return data
+    if "touchpoint" in data.column_names:
+        raise InputError.bad_flag(
+            "--touchpoint", touchpoint, f"{source} already has a touchpoint column.",
+            hint="Drop --touchpoint to use the file's column, or rename that "
+            "(--map touchpoint_original=touchpoint).",
+        )  # fmt: skip
+    return data.append_column("touchpoint", pa.repeat(pa.scalar(touchpoint, pa.string()), data.num_rows))

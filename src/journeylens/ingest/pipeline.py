@@ -190,7 +190,8 @@ class Ingestor:
         rows = self.config.ingest.batch_rows
         if fmt == "csv":
             delimiter = spec.delimiter or default_delimiter(path) or ","
-            return read_csv(path, CsvOptions(delimiter, spec.encoding, spec.quote, block), rows)
+            columns = tuple(spec.columns) if spec.columns else None
+            return read_csv(path, CsvOptions(delimiter, spec.encoding, spec.quote, block, columns), rows)
         if fmt == "parquet":
             return read_parquet(path, rows)
         if fmt == "jsonl":
@@ -288,9 +289,9 @@ class Ingestor:
         for item, data in zip(items, datas, strict=True):
             n = data.num_rows
             tables.append(
-                data.append_column(FILE, pa.array([item.report.ingest_id] * n, pa.int64())).append_column(
-                    SOURCE, pa.array([str(item.path)] * n, pa.string())
-                )
+                data.append_column(
+                    FILE, pa.repeat(pa.scalar(item.report.ingest_id, pa.int64()), n)
+                ).append_column(SOURCE, pa.repeat(pa.scalar(str(item.path), pa.string()), n))
             )
         return pa.concat_tables(tables), ctx, reports
 

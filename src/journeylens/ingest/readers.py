@@ -43,6 +43,8 @@ class Reject:
     raw: str
     reason: Reason
     message: str
+    line_breaks: int = field(default=0, compare=False, repr=False)
+    """Line breaks inside the record (a malformed CSV record that ran over several lines)."""
 
 
 @dataclass
@@ -147,6 +149,101 @@ def check_not_empty(path: Path, head: bytes) -> None:
         raise InputError.empty_file(str(path))
 
 
+# --- what a file really holds ------------------------------------------------------------------
+
+# Leading bytes of formats people hand a text reader by mistake: (magic, what it is, what to do).
+_MAGIC: list[tuple[bytes, str, str]] = [
+    (b"PAR1", "a Parquet file", "Pass --input-format parquet (or name the file .parquet)."),
+    (b"PK\x03\x04", "a zip archive (an .xlsx workbook is one too)",
+     "Unzip it and ingest the files inside (`unzip FILE -d DIR`, then `journeylens ingest DIR`); "
+     "save a spreadsheet as CSV first."),
+    (b"PK\x05\x06", "an empty zip archive", "Unzip it and ingest the files inside."),
+    (b"\xd0\xcf\x11\xe0", "an old Excel/Office document", "Save the sheet as CSV, then ingest that."),
+    (b"SQLite format 3\x00", "a SQLite database", "Export the table to CSV or Parquet, then ingest that."),
+    (b"%PDF", "a PDF document", "Export the data as CSV, Parquet or JSON Lines."),
+    (b"BZh", "bzip2-compressed", "Decompress it first (`bunzip2 FILE`); gzip is read directly."),
+    (b"\xfd7zXZ\x00", "xz-compressed", "Decompress it first (`unxz FILE`); gzip is read directly."),
+    (b"(\xb5/\xfd", "zstd-compressed", "Decompress it first (`unzstd FILE`); gzip is read directly."),
+]  # fmt: skip
+_UTF_BOMS: list[tuple[bytes, str]] = [
+    (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"),
+]  # fmt: skip
+_TEXT_FORMATS = {"csv": "CSV", "jsonl": "JSON Lines", "xes": "XES"}
+
+
+def text_bom(head: bytes) -> str | None:
+    """``utf-16`` or ``utf-32`` when ``head`` starts with that byte-order mark, else None."""
+    return next((name for bom, name in _UTF_BOMS if head.startswith(bom)), None)
+
+
+def _binary(head: bytes) -> bool:
+    """Bytes no text file holds: NUL, or many control characters (tab, newlines, form feed and
+    escape are text)."""
+    if not head or b"\x00" in head:
+        return bool(head)
+    controls = sum(head.count(bytes([c])) for c in (*range(1, 9), 11, *range(14, 27), *range(28, 32)))
+    return controls > len(head) // 20
+
+
+def check_content(path: Path, head: bytes, fmt: str, encoding: str = "utf-8") -> None:
+    """Refuse a file whose first bytes show it is not ``fmt`` text, saying what it is instead.
+
+    ``head`` is the start of the file after gzip decompression. A UTF-16/32 byte-order mark is
+    accepted only when ``encoding`` says so (CSV) — JSON Lines must be UTF-8; XML declares its own.
+    """
+    name = _TEXT_FORMATS.get(fmt, fmt)
+    if head[:2] == b"\x1f\x8b":
+        raise InputError.unreadable(
+            str(path), "the file is gzip-compressed twice (gzip inside gzip).",
+            hint="Decompress one layer (`gunzip -c FILE > ONCE.gz`) and ingest ONCE.gz.",
+        )  # fmt: skip
+    for magic, what, hint in _MAGIC:
+        if head.startswith(magic):
+            raise InputError.unreadable(str(path), f"the file is {what}, not {name} text.", hint=hint)
+    bom = text_bom(head)
+    if bom and fmt != "xes" and not encoding.lower().replace("_", "-").startswith(bom):
+        hint = (
+            f"Pass --encoding {bom}."
+            if fmt == "csv"
+            else f"Convert it to UTF-8 first: `iconv -f {bom.upper()} -t UTF-8 FILE > FILE.utf8`."
+        )
+        raise InputError.unreadable(
+            str(path), f"the file is {bom.upper()} text (it starts with a byte-order mark).", hint=hint
+        )
+    if not bom and _binary(head[:65536]):
+        named_gz = path.suffix.lower() in (".gz", ".gzip") and not is_gzip(path)
+        raise InputError.unreadable(
+            str(path),
+            f"the file holds binary data, not {name} text (it starts with '{printable(head[:16])}')"
+            + ("; its name ends in .gz, but it is not gzip-compressed." if named_gz else "."),
+            hint="Check that this is the file you meant; --input-format csv|parquet|jsonl|xes "
+            "reads it as another format.",
+        )
+
+
+def sniff(path: Path) -> bytes:
+    """The first 64 KB of a file as its reader will see them (after gzip); corrupt gzip raises."""
+    try:
+        with open_binary(path) as fh:
+            return fh.read(65536)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise read_error(path, exc) from exc
+
+
+def printable(data: bytes | str, limit: int = 60) -> str:
+    """A short, terminal-safe rendering of raw content for messages: control and undecodable
+    bytes are spelled as escapes, so that binary never reaches the user's terminal.
+
+    Example:
+        >>> printable(b"PAR1\x15\x04\xff")
+        'PAR1\\x15\\x04\\xff'
+    """
+    text = data.decode("utf-8", "backslashreplace") if isinstance(data, bytes) else data
+    shown = "".join(c if c.isprintable() or c == " " else ascii(c)[1:-1] for c in text[:limit])
+    return shown + ("..." if len(text) > limit else "")
+
+
 # --- Parquet -----------------------------------------------------------------------------------
 
 
@@ -158,12 +255,14 @@ def read_parquet(path: Path, batch_rows: int) -> Iterator[RawBatch]:
         raise read_error(path, exc) from exc
     if not magic:
         raise InputError.empty_file(str(path))
+    if magic != b"PAR1":
+        _not_parquet(path)
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError.unreadable(
             str(path),
-            f"not a readable Parquet file ({exc}).",
+            f"not a readable Parquet file ({printable(str(exc), 200)}).",
             hint="Check the file; use --input-format to read it as another format.",
         ) from exc
     start = 1
@@ -172,6 +271,21 @@ def read_parquet(path: Path, batch_rows: int) -> Iterator[RawBatch]:
         lines = pa.array(np.arange(start, start + table.num_rows, dtype=np.int64))
         start += table.num_rows
         yield RawBatch(table.append_column(LINE, lines))
+
+
+def _not_parquet(path: Path) -> None:
+    """A file named or flagged Parquet without Parquet's magic bytes: say what it holds instead."""
+    head = sniff(path)
+    if head.startswith(b"PAR1"):  # gzip around a Parquet file
+        what, hint = "a gzip-compressed Parquet file", "Decompress it first (`gunzip FILE`)."
+    elif head[:1] in (b"{", b"["):
+        what, hint = "JSON text", "Pass --input-format jsonl."
+    elif head.lstrip()[:1] == b"<":
+        what, hint = "XML text", "Pass --input-format xes if it is an XES event log."
+    else:
+        check_content(path, head, "parquet")  # zip, binary, UTF-16 ...: named there
+        what, hint = "text", "Pass --input-format csv (or jsonl) to read it as text."
+    raise InputError.unreadable(str(path), f"the file is {what}, not Parquet.", hint=hint)
 
 
 def records_to_table(records: list[dict[str, object]]) -> pa.Table:

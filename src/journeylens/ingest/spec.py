@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from journeylens.errors import InputError
+from journeylens.ingest.delimited import WHITESPACE
 from journeylens.ingest.readers import Format, expand_paths
 from journeylens.store.schema import RAW_TABLES
 
@@ -28,11 +29,19 @@ class IngestSpec(BaseModel):
     paths: list[str] = Field(min_length=1)
     table: TableName = "events"
     format: Format = "auto"
-    delimiter: str | None = Field(None, min_length=1, max_length=1, description="None: ',' (tab for .tsv)")
+    delimiter: str | None = Field(
+        None, min_length=1, description="One character, or 'whitespace'; None: ',' (tab for .tsv)"
+    )
+    columns: list[str] | None = Field(
+        None, description="Names of the columns of a header-less file (CSV, whitespace-aligned text)"
+    )
     encoding: str = "utf-8"
     quote: str = Field('"', min_length=1, max_length=1)
     mapping: dict[str, str] = Field(default_factory=dict, description="canonical column -> source column")
     channel: str | None = None
+    touchpoint: str | None = Field(
+        None, min_length=1, description="One touchpoint for every record of files without that column"
+    )
     max_bad: int = Field(0, ge=0)
     keep_identical: bool = Field(
         False,
@@ -42,8 +51,22 @@ class IngestSpec(BaseModel):
 
     @field_validator("delimiter", mode="before")
     @classmethod
-    def _named_delimiters(cls, value: str) -> str:
-        return {"\\t": "\t", "tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(value, value)
+    def _named_delimiters(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        named = {"\\t": "\t", "tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(value, value)
+        if len(named) != 1 and named != WHITESPACE:
+            raise ValueError("expected one character, or tab, semicolon, comma, pipe or whitespace")
+        return named
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _column_list(cls, value: str | list[str] | None) -> list[str] | None:
+        if isinstance(value, str):  # the CLI's --columns a,b,c
+            value = [name.strip() for name in value.split(",")]
+        if value is not None and (not value or any(not name for name in value)):
+            raise ValueError("expected comma-separated column names, e.g. user_id,timestamp,value")
+        return value
 
     @field_validator("encoding")
     @classmethod
@@ -76,7 +99,8 @@ class IngestSpec(BaseModel):
 _FLAGS = {
     "paths": "PATH", "table": "--table", "format": "--input-format", "delimiter": "--delimiter",
     "encoding": "--encoding", "quote": "--quote", "mapping": "--map", "channel": "--channel",
-    "max_bad": "--max-bad", "keep_identical": "--keep-identical",
+    "max_bad": "--max-bad", "keep_identical": "--keep-identical", "columns": "--columns",
+    "touchpoint": "--touchpoint",
 }  # fmt: skip
 
 

@@ -18,7 +18,16 @@ from xml.etree.ElementTree import Element, ParseError, iterparse
 import pyarrow as pa
 
 from journeylens.errors import InputError
-from journeylens.ingest.readers import LINE, RawBatch, open_binary, read_error, records_to_table
+from journeylens.ingest.readers import (
+    LINE,
+    RawBatch,
+    Reject,
+    check_content,
+    open_binary,
+    read_error,
+    records_to_table,
+)
+from journeylens.store.schema import Reason
 
 XES_MAPPING: dict[str, str] = {
     "case_id": "case:concept:name",
@@ -36,17 +45,35 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+MAX_XES_DEPTH = 64
+"""Deepest nesting of list/container attributes read from an XES event or trace; an event
+with (or in a trace with) deeper attributes is quarantined as ``too_deep``."""
+
+
+class _TooDeep(Exception):
+    pass
+
+
 def _attribute(element: Element, prefix: str = "") -> dict[str, str]:
-    """One attribute element as ``{key: value}``; a list/container flattens to ``key.child`` keys."""
-    kind = _local(element.tag)
-    key = element.get("key")
-    if key is None:
-        return {}
-    if kind in _SCALARS:
-        return {prefix + key: element.get("value", "")}
-    if kind in _NESTED:
-        return {f"{prefix}{key}.{sub_key}": value for sub_key, value in _attributes(element).items()}
-    return {}
+    """One attribute element as ``{key: value}``; a list/container flattens to ``key.child`` keys.
+
+    A loop over an explicit stack, in document order: nesting depth never reaches Python's
+    recursion limit; past :data:`MAX_XES_DEPTH` it raises ``_TooDeep``.
+    """
+    out: dict[str, str] = {}
+    todo = [(element, prefix, 1)]
+    while todo:
+        node, above, depth = todo.pop()
+        kind, key = _local(node.tag), node.get("key")
+        if key is None:
+            continue
+        if kind in _SCALARS:
+            out[above + key] = node.get("value", "")
+        elif kind in _NESTED:
+            if depth >= MAX_XES_DEPTH:
+                raise _TooDeep
+            todo.extend((child, f"{above}{key}.", depth + 1) for child in reversed(node))
+    return out
 
 
 def _attributes(element: Element, prefix: str = "") -> dict[str, str]:
@@ -63,17 +90,23 @@ def read_xes(path: Path, batch_rows: int) -> Iterator[RawBatch]:
     except OSError as exc:
         raise read_error(path, exc) from exc
     try:
-        if not stream.read(1):
+        head = stream.read(65536)
+        if not head:
             raise InputError.empty_file(str(path))
+        check_content(path, head, "xes")
         stream.seek(0)
         rows: list[dict[str, str]] = []
+        rejects: list[Reject] = []
         for row in _events(stream):
+            if isinstance(row, Reject):
+                rejects.append(row)
+                continue
             rows.append(row)
             if len(rows) >= batch_rows:
-                yield _batch(rows)
-                rows = []
-        if rows:
-            yield _batch(rows)
+                yield _batch(rows, rejects)
+                rows, rejects = [], []
+        if rows or rejects:
+            yield _batch(rows, rejects)
     except ParseError as exc:
         raise InputError.unreadable(
             str(path),
@@ -86,20 +119,22 @@ def read_xes(path: Path, batch_rows: int) -> Iterator[RawBatch]:
         stream.close()
 
 
-def _events(stream: IO[bytes]) -> Iterator[dict[str, str]]:
-    """Each event as a row: its trace's attributes (``case:``), its own, and its number.
+def _events(stream: IO[bytes]) -> Iterator[dict[str, str] | Reject]:
+    """Each event as a row: its trace's attributes (``case:``), its own, and its number (or a
+    reject, for an event whose or whose trace's attributes nest too deep).
 
     ``stack`` holds the open elements. A finished child of the log or of a trace has been used
     once it ends, so it is removed from its parent; otherwise the tree would keep every trace.
     """
     stack: list[Element] = []
     trace_attrs: dict[str, str] = {}
+    trace_too_deep = False
     event_no = 0
     for action, element in iterparse(stream, events=("start", "end")):
         if action == "start":
             stack.append(element)
             if _local(element.tag) == "trace":
-                trace_attrs = {}
+                trace_attrs, trace_too_deep = {}, False
             continue
         stack.pop()
         tag = _local(element.tag)
@@ -107,22 +142,40 @@ def _events(stream: IO[bytes]) -> Iterator[dict[str, str]]:
         parent_tag = _local(parent.tag) if parent is not None else ""
         if tag == "event":
             event_no += 1
-            row = dict(trace_attrs)
-            row.update(_attributes(element))
-            row[LINE] = str(event_no)
-            yield row
+            try:
+                row = dict(trace_attrs)
+                row.update(_attributes(element))
+                row[LINE] = str(event_no)
+                yield _too_deep(event_no, trace_attrs, "its trace's") if trace_too_deep else row
+            except _TooDeep:
+                yield _too_deep(event_no, trace_attrs, "its")
         elif tag == "trace":
-            trace_attrs = {}  # an event outside any trace must not inherit the last trace's
+            trace_attrs, trace_too_deep = {}, False  # an event outside any trace starts afresh
         elif parent_tag == "trace":
             # Trace attributes precede the trace's events in XES, so events get a copy.
-            trace_attrs.update(_attribute(element, "case:"))
+            try:
+                trace_attrs.update(_attribute(element, "case:"))
+            except _TooDeep:
+                trace_too_deep = True
         if parent is not None and (len(stack) == 1 or parent_tag == "trace"):
             parent.remove(element)
     if event_no == 0:
         raise ParseError("no <event> elements found")
 
 
-def _batch(rows: list[dict[str, str]]) -> RawBatch:
+def _too_deep(event_no: int, trace_attrs: dict[str, str], whose: str) -> Reject:
+    case = trace_attrs.get("case:concept:name")
+    raw = f"<event> number {event_no}" + (f" of trace {case!r}" if case else "")
+    message = (
+        f"{whose} list/container attributes nest more than {MAX_XES_DEPTH} levels deep (the limit). "
+        "Hint: flatten the nested attributes before export."
+    )
+    return Reject(event_no, raw, Reason.TOO_DEEP, message)
+
+
+def _batch(rows: list[dict[str, str]], rejects: list[Reject]) -> RawBatch:
+    if not rows:
+        return RawBatch(pa.table({LINE: pa.array([], pa.int64())}), rejects)
     table = records_to_table(rows)  # type: ignore[arg-type]
     line = table.column(LINE).cast(pa.int64())
-    return RawBatch(table.set_column(table.schema.get_field_index(LINE), LINE, line))
+    return RawBatch(table.set_column(table.schema.get_field_index(LINE), LINE, line), rejects)

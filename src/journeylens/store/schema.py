@@ -43,6 +43,8 @@ class Reason(StrEnum):
     BAD_JSON = "bad_json"
     NOT_FINITE = "not_finite"
     IMPOSSIBLE_TIMESTAMP = "impossible_timestamp"
+    TOO_DEEP = "too_deep"
+    ENCODING = "encoding"
 
 
 _DTYPES: dict[Kind, dt.DataType] = {
