@@ -68,15 +68,6 @@ UNDEFINED_COLUMNS = re.compile(r"success|abandon|first.contact|leakage|repeat.co
 # --- the logs -------------------------------------------------------------------------------------
 
 
-def _cdnow_as_csv(path: Path, tmp: Path) -> Path:
-    # The file is whitespace-aligned without a header or touchpoint: written as CSV with both, as
-    # tests/test_segments.py does, until `ingest --delimiter whitespace --touchpoint` reads it.
-    raw = pd.read_csv(path, sep=r"\s+", header=None, names=CDNOW_COLUMNS, dtype=str)
-    out = tmp / "cdnow.csv"
-    raw.assign(touchpoint="cd_purchase").to_csv(out, index=False)
-    return out
-
-
 def _reviews_as_feedback(path: Path, tmp: Path) -> Path:
     # Reviews name no respondent and no metric, and write dates as 31-Jul-18: give each review its
     # own anonymous respondent, the metric 'rating' and an ISO date; every review stays one row.
@@ -114,8 +105,10 @@ REVIEWS_FLAGS = ("--table", "feedback", "--map", "score=rating", "--map", "times
 BPI2016_FLAGS = ("--delimiter", ";", "--encoding", "latin-1", "--map", "user_id=CustomerID",
                  "--map", "timestamp=ContactDate", "--map", "touchpoint=ComplaintTopic_EN",
                  "--channel", "call_center")  # fmt: skip
-CDNOW_FLAGS = ("--map", "user_id=customer_id", "--map", "timestamp=date", "--map", "value=dollar_value",
-               "--channel", "web")  # fmt: skip
+# Whitespace-aligned text without a header, one purchase per row: named columns, one touchpoint.
+CDNOW_FLAGS = ("--delimiter", "whitespace", "--columns", ",".join(CDNOW_COLUMNS),
+               "--touchpoint", "cd_purchase", "--channel", "web", "--map", "user_id=customer_id",
+               "--map", "timestamp=date", "--map", "value=dollar_value")  # fmt: skip
 REVIEWS_SOURCE = Source(REVIEWS, REVIEWS_FLAGS, rows=3150, table="feedback", prepare=_reviews_as_feedback)
 HELPDESK_EXACT = {"journeys": 4580, "events": 21348, "activities": 14, "variants": 226, "edges": 55}
 
@@ -138,7 +131,7 @@ LOGS: dict[str, Log] = {
     ),
     "bpi2016 complaints": Log((Source(BPI2016, BPI2016_FLAGS, 289),), customers=True),
     # Purchases only: no contacts, no outcomes; money on every row.
-    "cdnow purchases": Log((Source(CDNOW, CDNOW_FLAGS, 6919, prepare=_cdnow_as_csv),), customers=True),
+    "cdnow purchases": Log((Source(CDNOW, CDNOW_FLAGS, 6919),), customers=True),
 }
 
 
