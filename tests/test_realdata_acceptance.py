@@ -236,10 +236,10 @@ def _steps(run: Quickstart) -> list[str]:
 
 
 def _segments(run: Quickstart) -> list[str]:
-    """Purchase data: the built-in RFM segments over events with money; anything else: the first
-    and the second half of the data's time span."""
+    """Purchase data: the built-in RFM segments (by default over events with money, as no purchase
+    journey exists); anything else: the first and the second half of the data's time span."""
     if run.value:
-        return ["--purchases", "events"]
+        return []
     middle = run.first + (run.last - run.first) / 2
     end = run.last + _dt.timedelta(days=1)
     return ["--period-a", f"{run.first}:{middle}", "--period-b", f"{middle}:{end}"]
@@ -304,6 +304,37 @@ def test_no_analysis_states_what_the_data_does_not_define(quickstart: Quickstart
         return
     output = _json(result, name)
     assert stated_undefined(output, UNDEFINED) == []
+
+
+README_SEGMENTS = ["segments", "--metric", "success", "--metric", "cost_to_serve"]
+"""The README's quickstart line, as written (first-time / loyal / occasional, BH q)."""
+
+
+def test_readme_segments_line_runs_and_says_what_is_not_defined(quickstart: Quickstart) -> None:
+    """No log has a purchase journey; none defines success or cost. The line still runs: purchase
+    data is segmented by its events with money, every other log says why no segment is defined
+    (no customers, or no purchase) and what would define one."""
+    table = _cli([*README_SEGMENTS, "-w", quickstart.root])
+    assert table.exit_code == 0, (table.output, table.exception)
+    said = " ".join(table.output.split())
+    data = _json(_cli([*README_SEGMENTS, "-w", quickstart.root, "-f", "json"]), "segments")
+    assert stated_undefined(data, UNDEFINED) == []
+    assert data["rows"] and all(r["value"] is None and r["reason"] for r in data["rows"])
+    assert "n/d" in table.stdout
+    if quickstart.value:
+        assert (data["purchases"], data["reason"], data["hint"]) == ("events", None, None)
+        assert "events with value > 0 are the purchases" in data["purchases_reason"]
+        assert {"first-time", "occasional", "loyal"} <= {g["segment"] for g in data["groups"]}
+        assert "n/d success: " in said and "n/d cost_to_serve: no costs are configured" in said
+        return
+    (group,) = data["groups"]
+    assert (group["segment"], group["journeys"]) == (None, quickstart.build["journeys"])
+    why = "no purchase in the data" if quickstart.log.customers else "no selected journey has a customer"
+    assert data["purchases"] is None and why in data["reason"]
+    assert all(r["reason"] == data["reason"] for r in data["rows"])
+    fix = "[journeys.types.purchase]" if quickstart.log.customers else "--map user_id=COLUMN"
+    assert fix in data["hint"]
+    assert f"Not defined: the segments: {why}" in said and f"Hint: {data['hint']}" in said
 
 
 def test_the_summary_says_why_each_rate_is_not_defined(quickstart: Quickstart) -> None:

@@ -301,12 +301,126 @@ def test_bad_input_names_what_exists(story: jl.Workspace) -> None:
     only_support = JourneyFilter(journey_type=["support"])
     with pytest.raises(InputError, match="no journeys in the selection"):
         compare_segments(story.store, SegmentComparisonSpec(baseline="loyal", filter=only_support))
-    with pytest.raises(InputError, match="Nothing to compare"):
-        compare_segments(
-            story.store, SegmentComparisonSpec(filter=JourneyFilter(journey_type=["information"]))
-        )
+    with pytest.raises(InputError, match="No journeys of type 'purchse'") as info:
+        typo = RfmRules(purchases="journeys", purchase_types=["purchse"])
+        compare_segments(story.store, SegmentComparisonSpec(cohort=BuiltinCohort(rules=typo)))
+    assert "Did you mean 'purchase'?" in (info.value.hint or "")
     with pytest.raises(jl.errors.JourneyLensError, match="No journeys match"):
         compare_segments(story.store, SegmentComparisonSpec(filter=JourneyFilter(outcome=["failed"])))
+
+
+# --- what the data does not define: said, never an error ----------------------------------------
+
+
+def test_one_segment_gives_its_values_and_says_there_is_nothing_to_compare(story: jl.Workspace) -> None:
+    # Information journeys belong to prospects only: one segment, its values, no test.
+    only = JourneyFilter(journey_type=["information"])
+    result = compare_segments(story.store, SegmentComparisonSpec(metrics=["duration_s"], filter=only))
+    assert result.reason is not None and "one segment (prospect)" in result.reason
+    assert result.hint is not None and "--period-a" in result.hint
+    (row,) = result.records()
+    assert (row["segment"], row["baseline"], row["test"], row["q"]) == ("prospect", None, None, None)
+    assert row["value"] is not None and row["n"] > 0
+    assert result.to_dict()["reason"] == result.reason
+
+
+def no_purchase_rows() -> list[dict[str, Any]]:
+    """Customers who browse and call, never buy, and carry no money."""
+    return [
+        *one("ann", 1, "web", "faq"), *one("ann", 30, "web", "faq"),
+        *one("bob", 2, "web", "pricing"),
+        *one("cy", 3, "chat", "billing_chat", agent_id="a1", contact_reason="billing"),
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browsers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[jl.Workspace]:
+    ws = build(tmp_path_factory.mktemp("browsers"), no_purchase_rows())
+    yield ws
+    ws.close()
+
+
+@pytest.mark.parametrize("purchases", [None, "journeys", "events"])
+def test_builtin_segments_without_a_purchase_are_not_defined(browsers: jl.Workspace, purchases: str) -> None:
+    """Nobody bought: "everyone is a prospect" would be a claim the data cannot make. One
+    unsegmented group, every value None with the reason, and the settings that define purchases."""
+    rules = RfmRules() if purchases is None else RfmRules(purchases=purchases)
+    spec = SegmentComparisonSpec(cohort=BuiltinCohort(rules=rules), metrics=["success", "duration_s"])
+    result = compare_segments(browsers.store, spec, rules=browsers.config.journeys)
+    assert result.reason is not None and result.reason.startswith("no purchase in the data")
+    assert ("no journey of type purchase ended in success" in result.reason) == (purchases != "events")
+    assert ("no event of a known customer carries a value" in result.reason) == (purchases != "journeys")
+    for setting in ("[journeys.types.purchase]", "--purchase-type", "--purchases events", "--map value="):
+        assert result.hint is not None and setting in result.hint, setting
+    out = result.to_dict()
+    assert (out["purchases"], out["purchases_reason"]) == (None, result.reason)
+    assert out["groups"] == [{"segment": None, "members": 3, "customers": 3, "journeys": 4}]
+    assert [(r["segment"], r["metric"], r["value"], r["n"], r["reason"]) for r in out["rows"]] == [
+        (None, "success", None, None, result.reason), (None, "duration_s", None, None, result.reason),
+    ]  # fmt: skip
+    assert result.plot().data == ()  # no chart of nothing
+
+
+def test_builtin_segments_fall_back_to_events_with_a_value(tmp_path: Path) -> None:
+    """An order file: money on every row, no purchase journey. By default the purchases are the
+    events with a value, and the result says so; asking for journeys is not overruled."""
+    rows = [*one("ann", 1, "web", "cd_purchase", value=12.0), *one("ann", 5, "web", "cd_purchase", value=8.0),
+            *one("bob", 3, "web", "cd_purchase", value=20.0), *one("cy", 4, "web", "faq")]  # fmt: skip
+    ws = build(tmp_path, rows)
+    try:
+        spec = SegmentComparisonSpec(metrics=["value"])
+        result = compare_segments(ws.store, spec, rules=ws.config.journeys)
+        out = result.to_dict()
+        assert out["purchases"] == "events" and result.reason is None
+        assert "no journey of type purchase ended in success" in out["purchases_reason"]
+        assert "the 3 events with value > 0 are the purchases" in out["purchases_reason"]
+        members = {g["segment"]: g["members"] for g in out["groups"]}
+        assert members == {"prospect": 1, "first-time": 1, "occasional": 1}
+        assert by_user(ws, rfm_segments(ws.store))["ann"]["segment"] == "occasional"  # the same default
+        asked = RfmRules(purchases="journeys")
+        strict = compare_segments(ws.store, SegmentComparisonSpec(cohort=BuiltinCohort(rules=asked)))
+        assert strict.reason is not None and strict.to_dict()["purchases"] is None
+        assert "no event of a known customer" not in strict.reason  # events were not asked for
+    finally:
+        ws.close()
+
+
+def test_builtin_segments_of_a_case_log_say_there_are_no_customers(tmp_path: Path) -> None:
+    rows = [{**r, "case_id": f"t{i}", "user_id": ""} for i, r in enumerate(no_purchase_rows())]
+    ws = build(tmp_path, rows)
+    try:
+        result = compare_segments(ws.store, SegmentComparisonSpec(metrics=["touchpoints"]))
+        assert result.reason is not None and "no selected journey has a customer identifier" in result.reason
+        assert result.hint is not None and "--map user_id=COLUMN" in result.hint
+        (row,) = result.records()
+        assert (row["segment"], row["value"], row["reason"]) == (None, None, result.reason)
+    finally:
+        ws.close()
+
+
+def test_the_readme_segments_line_without_purchases_exits_0_with_reasons(
+    tmp_path: Path, run_cli: Callable[[Sequence[str]], Any]
+) -> None:
+    build(tmp_path, no_purchase_rows()).close()
+    line = ["segments", "--metric", "success", "--metric", "cost_to_serve", "-w", str(tmp_path / "ws")]
+    table = run_cli(line)
+    assert table.exit_code == 0, table.output
+    assert "n/d" in table.stdout
+    said = " ".join(table.output.split())
+    assert "Not defined: the segments: no purchase in the data" in said
+    assert "Hint: Declare the purchase journey in journeylens.toml ([journeys.types.purchase]" in said
+    data = json.loads(run_cli([*line, "-f", "json"]).stdout)
+    assert data["reason"].startswith("no purchase") and data["hint"]
+    assert all(r["value"] is None and r["reason"] == data["reason"] for r in data["rows"])
+    # A typo in an option stays an error.
+    typo = run_cli([*line, "--purchase-type", "purchse"])
+    # The report's segments part (success is defined: information journeys succeed) says the same.
+    assert run_cli(["report", "-w", str(tmp_path / "ws")]).exit_code == 0
+    html = (tmp_path / "ws" / "report.html").read_text(encoding="utf-8")
+    assert "Segments: not defined, no purchase in the data" in html
+    assert isinstance(typo.exception, InputError) and "Did you mean 'purchase'?" in (
+        typo.exception.hint or ""
+    )
 
 
 def test_periods_side_by_side_and_refused_periods(story: jl.Workspace) -> None:

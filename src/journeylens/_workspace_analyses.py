@@ -292,7 +292,7 @@ class WorkspaceAnalyses:
         since: str | None = None,
         until: str | None = None,
         where: dict[str, str] | list[str] | None = None,
-        purchases: str = "journeys",
+        purchases: str | None = None,
         purchase_type: list[str] | None = None,
         loyal_min: int = 3,
         loyal_days: int = 90,

@@ -36,9 +36,11 @@ import ibis
 import pyarrow as pa
 
 from journeylens.discovery import (
+    BuiltinCohort,
     InventorySpec,
     JourneyFilter,
     PathsSpec,
+    RfmRules,
     SegmentComparisonSpec,
     compare_periods,
     compare_segments,
@@ -637,6 +639,22 @@ def segments_purchase_metrics(side: Side) -> Any:
 def _has_metrics(result: Any, names: list[str]) -> None:
     for name in names:
         assert any(r["metric"] == name and r["n"] for r in result["rows"]), name
+
+
+def _no_purchase(result: Any) -> None:
+    assert result["purchases"] is None and result["reason"].startswith("no purchase in the data")
+    (group,) = result["groups"]
+    assert group["segment"] is None and group["journeys"] > 0 and group["members"] > 0
+    assert [r["value"] for r in result["rows"]] == [None]
+
+
+@case("compare_segments_without_purchases", expect=_no_purchase)
+def segments_without_purchases(side: Side) -> Any:
+    # Type other has journeys but no success criteria, so none is a purchase: the built-in segments
+    # are not defined (the counts that decide, and the unsegmented group's size, run on each engine).
+    rules = RfmRules(purchases="journeys", purchase_types=["other"])
+    spec = SegmentComparisonSpec(cohort=BuiltinCohort(rules=rules), metrics=["success"])
+    return compare_segments(side.store, spec, rules=side.config.journeys).to_dict()
 
 
 @case("compare_segments_behaviour_chat")

@@ -215,8 +215,10 @@ ANALYSES: dict[str, Analysis] = {
                 "rule that holds: prospect (no purchase), lapsed (last purchase more than --lapsed-days "
                 "ago, when set), first-time (one purchase), loyal (at least --loyal-min purchases, the "
                 "last within --loyal-days), occasional (the rest). Days count back from the reference "
-                "date: the latest event, or --as-of. did:channel=chat:30d:2x means at least two chat "
-                "events in the 30 days up to the reference date."
+                "date: the latest event, or --as-of. A purchase is a successful purchase journey or, "
+                "when none succeeded, an event with value > 0 (--purchases chooses); data without "
+                "customers or purchases gets no segments and says why. did:channel=chat:30d:2x means "
+                "at least two chat events in the 30 days up to the reference date."
             ),
             spec=f"{_S}.comparison:SegmentComparisonSpec",
             also=(f"{_S}.comparison:RfmRules", f"{_S}.comparison:PeriodComparisonSpec"),

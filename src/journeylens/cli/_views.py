@@ -232,7 +232,9 @@ def _touchpoint_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def segments(result: SegmentComparison, spec: Any, *, wide: bool = False) -> None:
     what = result.context.get("cohort") or f"{result.context['period_a']} vs {result.context['period_b']}"
-    render(result.groups, TABLE, title=f"Groups ({what})", wide=wide)
+    dim = result.dimension
+    groups = [{**g, dim: NOT_DEFINED if g[dim] is None else g[dim]} for g in result.groups]
+    render(groups, TABLE, title=f"Groups ({what})", wide=wide)
     records = result.records()
     baselines = {row["baseline"] for row in records if row["baseline"]}
     against = f" vs {next(iter(baselines))}" if len(baselines) == 1 else ""
@@ -243,7 +245,17 @@ def segments(result: SegmentComparison, spec: Any, *, wide: bool = False) -> Non
          "and recency_days).")  # fmt: skip
     if result.context.get("metrics_reason", "as asked") != "as asked":
         _dim(f"Metrics: {result.context['metrics_reason']}; -m names others.")
-    _undefined({row["metric"]: row["reason"] for row in records if row["reason"]})
+    if result.context.get("purchases"):  # none found: the reason below says so
+        _dim(f"Purchases: {result.context['purchases_reason']}.")
+    if result.reason is not None:
+        what_undefined = "the segments" if any(g[dim] is None for g in result.groups) else "the comparison"
+        err_console.print(
+            Text.assemble(("Not defined: ", "bold yellow"), f"{what_undefined}: {result.reason}."),
+            soft_wrap=True,
+        )
+        err_console.print(Text.assemble(("Hint: ", "bold"), result.hint or ""), soft_wrap=True)
+    else:
+        _undefined({row["metric"]: row["reason"] for row in records if row["reason"]})
     if "reference_date" in result.context:
         when = result.context["reference_date"]
         _dim(f"Reference date of the cohort: {when:%Y-%m-%d %H:%M} UTC")
@@ -253,11 +265,12 @@ def _comparison_row(row: dict[str, Any], dimension: str, *, show_baseline: bool)
     show = _pct if row["kind"] == "rate" else _num
     if row["metric"].endswith("_s"):
         show = _seconds
+    count = "" if row["n"] is None else f"{row['n']:,}"
     return {
-        dimension: row[dimension],
+        dimension: NOT_DEFINED if row[dimension] is None else row[dimension],
         "metric": row["metric"],
         "value": _with_ci(row["value"], row["lo"], row["hi"], show),
-        "n": f"{row['n']:,}/{row['d']:,}" if row["kind"] == "rate" else f"{row['n']:,}",
+        "n": f"{count}/{row['d']:,}" if row["kind"] == "rate" and row["d"] is not None else count,
         **({"vs": row["baseline"] or ""} if show_baseline else {}),
         "diff": ""
         if row["diff"] is None

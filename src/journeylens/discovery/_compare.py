@@ -268,6 +268,14 @@ def _row(
     }  # fmt: skip
 
 
+def undefined_row(dimension: str, metric: Metric, reason: str) -> dict[str, Any]:
+    """The row of a metric no group defines (the groups themselves are not defined): ``None``
+    everywhere but the metric and the reason."""
+    row = _row(dimension, "", None, metric, Moments(0, 0.0, 0.0), None)
+    return {**dict.fromkeys(row), dimension: None, "metric": metric.name, "kind": metric.kind,
+            "about": metric.about, "reason": reason, "q": None, "significant": None}  # fmt: skip
+
+
 def _why(stat: Stat) -> str | None:
     return stat.why if isinstance(stat, Proportion) else None
 
@@ -283,13 +291,20 @@ class SegmentComparison(TableResult):
     tests of the table, and ``significant`` (q < 0.05). ``groups`` holds the sizes; the context
     says which ``metrics`` were compared and why (``metrics_reason``: "as asked", or what the
     data defines when no metric was named). A value the data does not define (no outcome
-    criteria, no costs configured) is ``None`` with ``reason``.
+    criteria, no costs configured) is ``None`` with ``reason``. ``reason`` and ``hint`` on the
+    result say why the comparison itself is not defined (no customers or no purchase for the
+    built-in segments: one group with segment ``None``; one segment only: its values, no test)
+    and what would define it.
     """
 
     #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
         "cohort or periods, baseline, reference_date, filter",
         "metrics, metrics_reason",
+        "purchases, purchases_reason (builtin cohort: events or journeys, and why; null when the "
+        "data has no purchase)",
+        "reason, hint (set when the comparison is not defined for this data: why, and the setting "
+        "that would define it)",
         "dimension",
         "groups (records: segment, members, customers, journeys)",
         "rows (records: segment, baseline, metric, kind, about, value, reason, lo, hi, n, d, sd, "
@@ -299,9 +314,12 @@ class SegmentComparison(TableResult):
     dimension: str = "segment"
     groups: list[dict[str, Any]] = field(default_factory=list)
     context: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    hint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.context, "dimension": self.dimension, "groups": self.groups, "rows": self.records()}
+        return {**self.context, "reason": self.reason, "hint": self.hint, "dimension": self.dimension,
+                "groups": self.groups, "rows": self.records()}  # fmt: skip
 
     def groups_arrow(self) -> pa.Table:
         return pa.Table.from_pylist(self.groups)

@@ -2,9 +2,12 @@
 
 **Built-in segments** (:class:`RfmRules`) come from each customer's purchase history up to the
 reference date (the end of the data — the latest event — unless ``as_of`` is given; never the
-wall clock). A purchase is, by default, a journey of type ``purchase`` with outcome ``success``,
-dated at its first success event (``start + time_to_resolution_s``) and worth its ``value``; with
+wall clock). A purchase is a journey of type ``purchase`` with outcome ``success``, dated at its
+first success event (``start + time_to_resolution_s``) and worth its ``value``; with
 ``purchases = "events"`` it is every event with ``value > 0`` (for order files without journeys).
+By default (``purchases`` None) journeys count when some purchase journey succeeded and events
+with a value otherwise; when the data has no purchase at all, the segments are not defined and the
+comparison says why instead (see :mod:`journeylens.discovery._purchases`).
 With *frequency* the number of purchases, *recency_days* the whole days from the last purchase
 to the reference date and *monetary* their total value, the first rule that holds wins:
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -46,15 +50,16 @@ from journeylens.discovery._compare import (
     plan_for,
     resolve_metrics,
     selected_journeys,
+    undefined_row,
     utc_literal,
 )
 from journeylens.discovery._default_metrics import default_metrics
+from journeylens.discovery._purchases import PurchaseChoice, choose_source, purchases
 from journeylens.discovery._stats import Moments
 from journeylens.discovery.selection import customer_segments
-from journeylens.errors import InputError, close_matches
+from journeylens.errors import InputError
 from journeylens.identity.profile import require_customer_map
 from journeylens.identity.stitch import events_with_customers
-from journeylens.journeys.build import require_journeys
 from journeylens.journeys.definitions import JourneyRules
 from journeylens.specs.comparison import (
     COHORT_SYNTAX,
@@ -76,7 +81,6 @@ from journeylens.specs.comparison import (
     parse_cohort,
 )
 from journeylens.store import Store
-from journeylens.store._backend import local_time
 
 DAY_S = 86_400
 # Re-exported: the specs live in journeylens.specs.comparison so that the CLI reads them without the engine.
@@ -104,14 +108,24 @@ def rfm_segments(store: Store, rules: RfmRules | None = None, as_of: _dt.datetim
 
     Columns: customer_id, segment, frequency (purchases), recency_days (whole days from the last
     purchase to the reference date; NULL for prospects), monetary (total value of purchases).
+    Purchases come from ``rules.purchases`` (None: see the module docstring); with none found,
+    every customer is a prospect here, and :func:`compare_segments` says the segments are not
+    defined instead.
 
     Example:
         >>> seg = rfm_segments(ws.store, RfmRules(loyal_min_purchases=4))  # doctest: +SKIP
         >>> ws.store.execute(seg.group_by("segment").agg(n=seg.count()))  # doctest: +SKIP
     """
     rules = rules or RfmRules()
-    ref_s = math.floor(reference_date(store, as_of).timestamp())
-    bought = _purchases(store, rules).filter(lambda t: t.at_s <= ref_s)
+    # A source that finds nothing reads as an empty table of its own kind: every customer a prospect.
+    return _rfm(
+        store, rules, reference_date(store, as_of), choose_source(store, rules).source or rules.purchases
+    )
+
+
+def _rfm(store: Store, rules: RfmRules, ref: _dt.datetime, source: PurchaseSource | None) -> ir.Table:
+    ref_s = math.floor(ref.timestamp())
+    bought = purchases(store, rules, source).filter(lambda t: t.at_s <= ref_s)
     per = bought.group_by("customer_id").agg(
         frequency=bought.count(), last_s=bought.at_s.max(), monetary=bought.amount.sum()
     )
@@ -134,40 +148,6 @@ def rfm_segments(store: Store, rules: RfmRules | None = None, as_of: _dt.datetim
         recency_days=recency,
         monetary=joined.monetary.fill_null(0.0),
     )
-
-
-def _purchases(store: Store, rules: RfmRules) -> ir.Table:
-    """(customer_id, at_s epoch seconds UTC, amount) of every purchase."""
-    if rules.purchases is PurchaseSource.events:
-        ev = events_with_customers(store)
-        ev = ev.filter(ev.value > 0, ev.customer_id.notnull())
-        return ev.select("customer_id", at_s=_epoch(store, ev.timestamp), amount=ev.value)
-    journeys = require_journeys(store)
-    _check_purchase_types(store, journeys, rules.purchase_types)
-    won = journeys.filter(journeys.journey_type.isin(rules.purchase_types), journeys.outcome == "success")
-    at_s = _epoch(store, won.start) + won.time_to_resolution_s.fill_null(0)
-    return won.select("customer_id", at_s=at_s, amount=won.value.fill_null(0.0))
-
-
-def _check_purchase_types(store: Store, journeys: ir.Table, wanted: list[str]) -> None:
-    present = sorted(store.execute(journeys.select("journey_type").distinct()).column(0).to_pylist())
-    for name in wanted:
-        if name not in present:
-            near = close_matches(name, present)
-            raise InputError(
-                f"No journeys of type {name!r} to count as purchases. Journey types present: "
-                f"{', '.join(repr(p) for p in present)}.",
-                hint=(f"Did you mean {near[0]!r}? " if near else "")
-                + "Name purchase journey types (--purchase-type), or count events with value > 0 "
-                "as purchases (--purchases events).",
-            )
-
-
-def _epoch(store: Store, ts: ir.TimestampValue) -> ir.IntegerValue:
-    # ibis reads the epoch of a zoned timestamp through the session's wall clock (off by the
-    # zone's offset, and by an hour across DST); the UTC wall clock gives the true epoch.
-    seconds: ir.IntegerValue = local_time(store.backend, ts, "UTC").epoch_seconds()
-    return seconds
 
 
 # --- cohort members ---------------------------------------------------------------------------
@@ -246,6 +226,11 @@ def compare_segments(
     Per-customer metrics (frequency, recency_days) count each customer of a segment once, with
     the cohort's purchase rules (builtin) or purchases as events with value > 0 (other cohorts).
 
+    What the data does not define is no error: built-in segments without customers or without
+    any purchase give one unsegmented group and every value ``None`` with ``reason`` (and the
+    result's ``reason`` and ``hint``); a selection that falls in one segment gives that segment's
+    values with nothing to compare them with, and says so.
+
     Example:
         >>> spec = SegmentComparisonSpec(cohort=parse_cohort("did:channel=chat:30d"), metrics=["success"])
         >>> compare_segments(ws.store, spec).to_pandas()  # doctest: +SKIP
@@ -259,58 +244,108 @@ def compare_segments(
     )
     metrics = resolve_metrics(names)
     ref = reference_date(store, spec.as_of)
-    members = spec.cohort.members(store, ref)
+    context = {"cohort": spec.cohort.text(), "baseline": spec.baseline, "reference_date": ref,
+               "filter": spec.filter.describe(), "metrics": [m.name for m in metrics],
+               "metrics_reason": why}  # fmt: skip
+    if isinstance(spec.cohort, BuiltinCohort):
+        choice = _builtin_choice(store, journeys, spec.cohort.rules, rules)
+        source = None if choice.source is None else choice.source.value
+        context |= {"purchases": source, "purchases_reason": choice.reason}
+        if choice.source is None:
+            return _unsegmented(store, journeys, metrics, context, choice)
+        rfm = _rfm(store, spec.cohort.rules, ref, choice.source)
+        members = rfm.select("customer_id", "segment")
+    else:
+        members = spec.cohort.members(store, ref)
+        rfm = rfm_segments(store, RfmRules(purchases="events"), ref)
     joined = journeys.left_join(members, "customer_id")
     grouped = joined.mutate(**{GROUP: joined.segment.fill_null(spec.cohort.outside)})
     stats_by, sizes = aggregate(store, grouped, [m for m in metrics if m.name not in CUSTOMER_METRICS])
-    _per_customer(store, spec, ref, grouped, [m for m in metrics if m.name in CUSTOMER_METRICS], stats_by)
+    _per_customer(store, rfm.drop("segment"), grouped, [m for m in metrics if m.name in CUSTOMER_METRICS],
+                  stats_by)  # fmt: skip
     counts = _member_counts(store, members, spec.cohort.outside)
     order = spec.cohort.order(list(stats_by))
     _check_baseline(spec.baseline, order, list(counts))
-    rows = comparison_rows("segment", plan_for(order, spec.baseline), metrics, stats_by)
+    reason, hint = None, None
+    if len(order) < 2:
+        reason = (
+            f"every selected journey falls in one segment ({', '.join(order)}), so there is nothing to "
+            "compare it with"
+        )
+        hint = "Use another cohort, loosen the filter, or compare two periods with --period-a/--period-b."
+    plan = plan_for(order, spec.baseline) if len(order) > 1 else [(g, None, []) for g in order]
+    rows = comparison_rows("segment", plan, metrics, stats_by)
     groups = [
         {"segment": s, "members": counts.get(s, 0), **sizes.get(s, {"customers": 0, "journeys": 0})}
         for s in spec.cohort.order(list(dict.fromkeys([*counts, *stats_by])))
     ]
-    context = {"cohort": spec.cohort.text(), "baseline": spec.baseline, "reference_date": ref,
-               "filter": spec.filter.describe(), "metrics": [m.name for m in metrics],
-               "metrics_reason": why}  # fmt: skip
-    return SegmentComparison(pa.Table.from_pylist(rows), "segment", groups, context)
+    return SegmentComparison(pa.Table.from_pylist(rows), "segment", groups, context, reason, hint)
+
+
+def _builtin_choice(
+    store: Store, journeys: ir.Table, rfm: RfmRules, types: JourneyRules | None
+) -> PurchaseChoice:
+    """The purchases the built-in segments count, or (source None) why there are none to count."""
+    if int(store.execute(journeys.customer_id.count()).as_py() or 0) == 0:
+        return PurchaseChoice(
+            None,
+            "no selected journey has a customer identifier (each case is its own journey), so no "
+            "customer can be put in a segment",
+            "Map a customer column when ingesting (--map user_id=COLUMN), or compare two periods "
+            "with --period-a/--period-b.",
+        )
+    return choose_source(store, rfm, types)
+
+
+def _unsegmented(
+    store: Store, journeys: ir.Table, metrics: list[Metric], context: dict[str, Any], choice: PurchaseChoice
+) -> SegmentComparison:
+    """The comparison when the built-in segments are not defined: one group of every selected
+    journey (segment None) and each metric ``None`` with the reason."""
+    size = store.execute(
+        journeys.aggregate(journeys=journeys.count(), customers=journeys.customer_id.nunique())
+    ).to_pylist()[0]
+    groups = [{"segment": None, "members": _everyone(store), "customers": int(size["customers"]),
+               "journeys": int(size["journeys"])}]  # fmt: skip
+    rows = [undefined_row("segment", m, choice.reason) for m in metrics]
+    return SegmentComparison(
+        pa.Table.from_pylist(rows), "segment", groups, context, choice.reason, choice.hint
+    )
 
 
 def _per_customer(
-    store: Store, spec: SegmentComparisonSpec, ref: _dt.datetime, grouped: ir.Table,
-    metrics: list[Metric], stats_by: dict[str, dict[str, Stat]],
-) -> None:  # fmt: skip
+    store: Store,
+    rfm: ir.Table,
+    grouped: ir.Table,
+    metrics: list[Metric],
+    stats_by: dict[str, dict[str, Stat]],
+) -> None:
     """Add the per-customer metrics to ``stats_by``: each customer of a group once, with their
-    purchase history (frequency, recency_days) at the reference date."""
+    purchase history (``rfm``: frequency, recency_days at the reference date)."""
     if not metrics:
         return
-    rules = spec.cohort.rules if isinstance(spec.cohort, BuiltinCohort) else RfmRules(purchases="events")
-    rfm = rfm_segments(store, rules, ref).drop("segment")
     people = grouped.filter(grouped.customer_id.notnull()).select("customer_id", GROUP).distinct()
     per, _ = aggregate(store, people.join(rfm, "customer_id"), metrics)
     for group, stats in stats_by.items():
         stats.update(per.get(group) or {m.name: Moments(0, 0.0, 0.0) for m in metrics})
 
 
+def _everyone(store: Store) -> int:
+    return int(store.execute(require_customer_map(store).customer_id.nunique()).as_py() or 0)
+
+
 def _member_counts(store: Store, members: ir.Table, outside: str) -> dict[str, int]:
     """Customers per segment over the whole workspace; ``outside`` gets everyone else."""
     rows = store.execute(members.group_by("segment").agg(n=members.count())).to_pylist()
     counts = {row["segment"]: int(row["n"]) for row in rows}
-    everyone = int(store.execute(require_customer_map(store).customer_id.nunique()).as_py())
-    rest = everyone - sum(counts.values())
+    rest = _everyone(store) - sum(counts.values())
     if rest > 0:
         counts[outside] = counts.get(outside, 0) + rest
     return counts
 
 
 def _check_baseline(baseline: str, order: list[str], known: list[str]) -> None:
-    if len(order) < 2:
-        raise InputError(
-            f"Nothing to compare: every selected journey falls in one segment ({', '.join(order)}).",
-            hint="Use another cohort, loosen the filter, or compare two periods with --period-a/--period-b.",
-        )
+    """A baseline the user named must be a segment with journeys in the selection."""
     if baseline in BASELINES or baseline in order:
         return
     if baseline in known:

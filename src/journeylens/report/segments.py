@@ -1,7 +1,8 @@
 """The report's segments part: the built-in customer segments side by side (see :mod:`.discovery`).
 
 Only metrics the data defines are compared: success when some journey has a defined outcome, cost
-to serve when the journeys were priced; with neither, one sentence says why.
+to serve when the journeys were priced; with neither, or when the segments themselves are not
+defined (no customers, no purchase, one segment), one sentence says why.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def segments_part(store: Store, scope: Scope) -> Part:
                 f"({outcome_reason()}; {COST_REASON})."
             ]
         )
-    comparison = compare_segments(store, SegmentComparisonSpec(metrics=metrics))
+    comparison = compare_segments(store, SegmentComparisonSpec(metrics=metrics), rules=scope.rules)
+    if comparison.reason is not None:  # no customers, no purchase, or one segment: nothing to chart
+        return Part(notes=[f"Segments: not defined, {comparison.reason}. {comparison.hint or ''}".strip()])
     by = {(r["segment"], r["metric"]): r for r in comparison.records()}
     rows = []
     for group in comparison.groups:

@@ -63,14 +63,15 @@ class RfmRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     purchases: Annotated[
-        PurchaseSource,
+        PurchaseSource | None,
         Cli(
-            help="builtin: what is a purchase — journeys (successful purchase journeys) "
-            "or events (value > 0)."
+            help="builtin: what is a purchase — journeys (successful purchase journeys) or events "
+            "(value > 0). Default: journeys when some purchase journey succeeded, else events."
         ),
     ] = Field(
-        PurchaseSource.journeys,
-        description="journeys: successful journeys of purchase_types; events: events with value > 0.",
+        None,
+        description="journeys: successful journeys of purchase_types; events: events with value > 0; "
+        "None: journeys when any of purchase_types succeeded, else events (the result says which).",
     )
     purchase_types: Annotated[
         list[str], Cli(name="purchase_type", help="builtin: purchase journey type(s).")
