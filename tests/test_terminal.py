@@ -141,3 +141,15 @@ def test_segments_default_to_outcome_metrics_where_journey_types_define_them(wor
     assert "define success or failure, so outcome rates are defined" in compared["metrics_reason"]
     asked = json.loads(_run(["segments", "-w", world, "-f", "json", "-m", "value"]).stdout)
     assert asked["metrics"] == ["value"] and asked["metrics_reason"] == "as asked"
+
+
+def test_table_cells_and_notes_are_text_not_rich_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    """A touchpoint named like a Rich tag and a note naming a setting print as written."""
+    from journeylens.cli import _views
+    from journeylens.cli._output import OutputFormat, render
+
+    render([{"touchpoint": "[checkout]", "n": 1}], OutputFormat.table, title="t")
+    _views._dim("declare criteria under [journeys.types.NAME]")
+    out = capsys.readouterr()
+    assert "[checkout]" in out.out
+    assert "[journeys.types.NAME]" in " ".join(out.err.split())

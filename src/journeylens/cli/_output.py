@@ -122,7 +122,7 @@ def render(
             width=width,
         )
     for cells in zip(*(c.cells for c in columns), strict=True):
-        out.add_row(*cells)
+        out.add_row(*(Text(cell) for cell in cells))  # data, not Rich markup: "[checkout]" stays
     # --wide: the whole table at its natural width (the terminal may wrap it; `less -S` reads it).
     if wide:  # Console.print never goes wider than the console: widen it for this table
         narrow = console.width

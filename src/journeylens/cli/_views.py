@@ -40,7 +40,8 @@ TABLE_ROWS = 25
 
 
 def _dim(text: str) -> None:
-    err_console.print(text, style="dim")
+    """A note under a table; plain text (``[journeys.types]`` is a setting, not Rich markup)."""
+    err_console.print(escape(text), style="dim")
 
 
 def _readable(rows: list[dict[str, Any]], what: str, asked: bool) -> list[dict[str, Any]]:
