@@ -69,7 +69,7 @@ def journeys_summary(result: JourneySummary, spec: Any, *, wide: bool = False) -
     from journeylens.journeys.summary import DENOMINATORS
     from journeylens.journeys.undefined import unknown_note
 
-    title = f"Journeys by {spec.by.value}: rate (95% CI) numerator/denominator"
+    title = f"Journeys by {spec.by.value}: rate (95% CI), count = numerator/denominator"
     render(result.compact(), TABLE, title=title, wide=wide)
     _dim("Denominators: " + "; ".join(f"{name}: {what}" for name, what in DENOMINATORS.items()))
     unknown, total = result.unknown_outcomes()

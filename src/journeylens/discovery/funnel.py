@@ -64,6 +64,7 @@ from journeylens.discovery.selection import activity_expr, select_journeys
 from journeylens.errors import NotFoundError
 from journeylens.identity.profile import require_customer_map
 from journeylens.identity.stitch import events_with_customers
+from journeylens.journeys.undefined import NOT_DEFINED
 from journeylens.specs.funnel import (
     MAX_STEPS,
     Exclusion,
@@ -199,7 +200,7 @@ def _rate(value: float | None, row: dict[str, Any], name: str, num: int, den: in
     if den is None:  # step 1 has no previous step
         return ""
     if value is None:  # nobody at the step it divides by: not defined, not zero
-        return "n/d"
+        return NOT_DEFINED
     low, high = row[f"{name}_low"], row[f"{name}_high"]
     return f"{value:.1%} [{low * 100:.1f}–{high * 100:.1f}]\n{num:,}/{den:,}"
 

@@ -100,7 +100,8 @@ class JourneySummary:
         return self.to_arrow().to_pandas()
 
     def compact(self) -> list[dict[str, Any]]:
-        """Long form for terminals: one line per group and measure, ``rate (lo-hi)`` and ``n/d``."""
+        """Long form for terminals: one line per group and measure, ``rate (lo-hi)`` and ``count``
+        (numerator/denominator; ``n/d`` means a value that is not defined)."""
         out: list[dict[str, Any]] = []
         for row in self.rows:
             group = row["group"]
@@ -112,14 +113,14 @@ class JourneySummary:
                     "measure": name,
                     "value": NOT_DEFINED if rate is None else f"{rate:.1%}",
                     "95% CI": "" if rate is None else f"{row[f'{name}_lo']:.1%}-{row[f'{name}_hi']:.1%}",
-                    "n/d": f"{row[f'{name}_n']:,}/{row[f'{name}_d']:,}",
+                    "count": f"{row[f'{name}_n']:,}/{row[f'{name}_d']:,}",
                 })  # fmt: skip
             mean = row["cost_mean"]
             out.append({
                 "group": group, "measure": "cost_to_serve (mean)",
                 "value": NOT_DEFINED if mean is None else f"{mean:.2f}",
                 "95% CI": "" if mean is None else f"±{row['cost_half_width']:.2f}",
-                "n/d": "" if mean is None else f"total {row['cost_total']:,.0f}",
+                "count": "" if mean is None else f"total {row['cost_total']:,.0f}",
             })  # fmt: skip
             hours = row["median_duration_h"]
             out.append({"group": group, "measure": "median duration (h)", "value": f"{hours}"})
