@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from journeylens.benchmark import parse_size, run_bench
+from journeylens.benchmark.small_file_stages import small_file_count
 from journeylens.benchmark.stages import STAGES
 from journeylens.errors import InputError
 from journeylens.workspace import Workspace
@@ -24,6 +25,7 @@ DISCOVERY_STAGES = {
     "floor_dfg", "process_map", "floor_funnel", "funnel_20", "pm4py_e2e", "process_e2e", "newcomer",
 }  # fmt: skip
 PIPELINE_STAGES = {"pipeline_duckdb", "pipeline_pyspark"}
+SMALL_FILE_STAGES = {"floor_small_csv", "ingest_small_csv"}
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +44,17 @@ def test_parse_size() -> None:
 
 def test_bench_smoke(bench_out: Path) -> None:
     results = {r.stage: r for r in run_bench(6_000, bench_out)}
-    assert set(results) == INGEST_STAGES | JOURNEY_STAGES | DISCOVERY_STAGES | PIPELINE_STAGES
+    everything = INGEST_STAGES | JOURNEY_STAGES | DISCOVERY_STAGES | PIPELINE_STAGES | SMALL_FILE_STAGES
+    assert set(results) == everything
     events = results["floor_parquet"].events
     assert events > 3_000
     # Every stage saw every event: loaded, re-read as duplicates, loaded by the floor, or placed in
     # a journey or session, or counted in a process map or pm4py's log. Stitching counts
-    # identifiers instead, the funnel and its floor their step rows.
+    # identifiers instead, the funnel and its floor their step rows, the small files their files.
     funnels = ("floor_funnel", "funnel_20")
-    assert {r.rows for r in results.values() if r.stage not in ("stitch", *funnels)} == {events}
+    others = ("stitch", *funnels, *SMALL_FILE_STAGES)
+    assert {r.rows for r in results.values() if r.stage not in others} == {events}
+    assert {r.unit for r in results.values() if r.stage not in SMALL_FILE_STAGES} == {"events"}
     assert 0 < results["stitch"].rows < events
     assert results["funnel_20"].rows >= 20 and results["funnel_20"].floor == "floor_funnel"
     # The hand-written funnel counts the same customers at every step as `funnel` does.
@@ -70,6 +75,30 @@ def test_bench_smoke(bench_out: Path) -> None:
     assert saved["machine"]["cpus"] >= 1 and len(saved["results"]) == len(results)
 
 
+def test_small_files_stage_against_its_floor_and_target(bench_out: Path) -> None:
+    # Runs after the full smoke run when the module runs whole; on its own it makes the tiny world.
+    results = {r.stage: r for r in run_bench(6_000, bench_out, sorted(SMALL_FILE_STAGES))}
+    floor, ingest = results["floor_small_csv"], results["ingest_small_csv"]
+    files = small_file_count(ingest.events)
+    assert 20 <= files <= 100  # a few dozen at the smoke size: bounded
+    folder = bench_out / f"data-{6_000}" / "small_csv"
+    assert len(list(folder.glob("*.csv"))) == files
+    # Every file loaded its one row, by the floor and by the ingest, and the ingest kept a report,
+    # an ingest id and an `ingests` row per file.
+    assert floor.rows == ingest.rows == files
+    ws = Workspace.open(bench_out / "work" / "ingest_small_csv")
+    assert ws.store.count("events") == files
+    assert ws.store.count("ingests") == files
+    ws.close()
+    assert floor.unit == ingest.unit == "files" and floor.events_per_s is None
+    assert ingest.per_s == pytest.approx(files / ingest.seconds, rel=0.02)
+    assert ingest.floor == "floor_small_csv" and ingest.ratio_to_floor is not None
+    # The absolute target is reported, met or not (no timing assertion: speed is for `journeylens bench`).
+    assert ingest.target_per_s == 200 and isinstance(ingest.target_met, bool)
+    assert ingest.target_met == (ingest.per_s >= 200) or abs(ingest.per_s - 200) <= 1  # rounding
+    assert floor.target_per_s is None and floor.target_met is None
+
+
 def test_journey_stages_prepare_their_workspace(bench_out: Path) -> None:
     # No stitch stage in this run: the runner must ingest and stitch first, outside the timing.
     messages: list[str] = []
@@ -79,8 +108,8 @@ def test_journey_stages_prepare_their_workspace(bench_out: Path) -> None:
     assert [r.stage for r in results] == ["floor_sessionize", "journeys"]
     prepared = [m for m in messages if m.startswith("preparing")]
     assert prepared == [
-        "preparing the ingested workspace (not timed)",
-        "preparing the stitched workspace (not timed)",
+        "preparing ingested (not timed)",
+        "preparing stitched (not timed)",
     ]
     floor, journeys = results
     assert floor.rows == journeys.rows == journeys.events

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import sys
 
-from journeylens.benchmark import discovery_stages, pipeline_stages  # noqa: F401 - register their stages
+from journeylens.benchmark import (  # noqa: F401 - register their stages
+    discovery_stages,
+    pipeline_stages,
+    small_file_stages,
+)
 from journeylens.benchmark.stages import main
 
 if __name__ == "__main__":

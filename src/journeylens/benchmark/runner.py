@@ -17,7 +17,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from journeylens.benchmark import discovery_stages, pipeline_stages  # noqa: F401 - register their stages
+from journeylens.benchmark import (  # noqa: F401 - register their stages
+    discovery_stages,
+    pipeline_stages,
+    small_file_stages,
+)
 from journeylens.benchmark.stages import PREPARATIONS, STAGES
 from journeylens.errors import InputError
 from journeylens.synth import generate_world
@@ -31,11 +35,18 @@ class BenchResult:
     events: int
     rows: int
     seconds: float
-    events_per_s: float
+    events_per_s: int | None
+    """The run's events per second; None for a stage that counts another unit (``unit``)."""
     peak_rss_mb: float
     floor: str | None
     ratio_to_floor: float | None
     """seconds / floor seconds: 1.0 means as fast as the hand-written floor."""
+    unit: str
+    """What ``per_s`` counts: the run's ``events``, or another unit (``files``) counted by ``rows``."""
+    per_s: int
+    target_per_s: float | None
+    """The rate (``unit`` per second) the stage must reach, where an issue set one."""
+    target_met: bool | None
 
 
 def parse_size(text: str) -> int:
@@ -111,11 +122,9 @@ def _prepare(
         return
     prep = PREPARATIONS[state]
     _prepare(prep.after, ready, data, work, memory_limit, progress)
-    progress(f"preparing the {state} workspace (not timed)")
+    progress(f"preparing {state} (not timed)")
     took = _in_process(state, data, work, *([memory_limit] if memory_limit else []))
-    progress(
-        f"prepared the {state} workspace in {took['seconds']:.1f} s, peak RSS {took['peak_rss_mb']:,.0f} MB"
-    )
+    progress(f"prepared {state} in {took['seconds']:.1f} s, peak RSS {took['peak_rss_mb']:,.0f} MB")
     ready.add(state)
 
 
@@ -181,17 +190,23 @@ def _check_requirements(names: list[str], *, explicit: bool) -> None:
 
 
 def _result(name: str, events: int, measured: dict[str, dict[str, float]]) -> BenchResult:
-    m, floor = measured[name], STAGES[name].floor
+    m, spec = measured[name], STAGES[name]
+    floor, unit, target = spec.floor, spec.unit, spec.target
     ratio = m["seconds"] / measured[floor]["seconds"] if floor in measured else None
+    per_s = (events if unit == "events" else m["rows"]) / m["seconds"]
     return BenchResult(
         stage=name,
         events=events,
         rows=int(m["rows"]),
         seconds=round(m["seconds"], 3),
-        events_per_s=round(events / m["seconds"]),
+        events_per_s=round(events / m["seconds"]) if unit == "events" else None,
         peak_rss_mb=round(m["peak_rss_mb"]),
         floor=floor,
         ratio_to_floor=round(ratio, 2) if ratio else None,
+        unit=unit,
+        per_s=round(per_s),
+        target_per_s=target,
+        target_met=per_s >= target if target is not None else None,
     )
 
 

@@ -3,10 +3,14 @@ so that its peak memory is its own; each JourneyLens stage names the floor it is
 
 A stage is a function ``(data_dir, work_dir) -> rows``; register one with :func:`stage`.
 
-Stages that read a prepared workspace (stitching, journeys and their floor) name the workspace
-state they need (``needs``, see :data:`PREPARATIONS`). The runner prepares a missing state in a
-process of its own before the stage starts, untimed, unless an earlier stage of the same run left
-it (``leaves``): the stitch stage leaves a stitched workspace for the journeys stage.
+Stages that read a prepared workspace (stitching, journeys and their floor) or prepared files (the
+folder of small CSVs) name the state they need (``needs``, see :data:`PREPARATIONS`). The runner
+prepares a missing state in a process of its own before the stage starts, untimed, unless an
+earlier stage of the same run left it (``leaves``): the stitch stage leaves a stitched workspace
+for the journeys stage.
+
+A stage's rate counts the run's events unless it names another ``unit`` (files, for the folder of
+small CSVs), and a stage may carry an absolute ``target`` rate that every run reports as met or not.
 """
 
 from __future__ import annotations
@@ -47,11 +51,16 @@ class Stage:
     """Workspace state the stage leaves behind for later stages of the same run."""
     requires: tuple[str, str] | None = None
     """(module, extra): an optional package the stage imports and the extra that installs it."""
+    unit: str = "events"
+    """What the stage's rate counts: the run's events, or another unit (``files``) that the rows
+    it returns count; a stage and its floor count the same unit."""
+    target: float | None = None
+    """An absolute rate (``unit`` per second) the stage must reach; each run says met or missed."""
 
 
 @dataclass(frozen=True)
 class Preparation:
-    """Untimed set-up of a workspace state, run in its own process when no stage left it."""
+    """Untimed set-up of a workspace state (or of files), run in its own process when no stage left it."""
 
     name: str
     run: PrepareFn
@@ -71,9 +80,11 @@ def stage(
     needs: str | None = None,
     leaves: str | None = None,
     requires: tuple[str, str] | None = None,
+    unit: str = "events",
+    target: float | None = None,
 ) -> Callable[[StageFn], StageFn]:
     def register(fn: StageFn) -> StageFn:
-        STAGES[name] = Stage(name, fn, floor, doc, needs, leaves, requires)
+        STAGES[name] = Stage(name, fn, floor, doc, needs, leaves, requires, unit, target)
         return fn
 
     return register

@@ -406,7 +406,18 @@ def bench(
         progress=lambda msg: err_console.print(f"[dim]{escape(msg)}[/]"),
         memory_limit=memory_limit,
     )
-    render([asdict(r) for r in results], fmt, title=f"Benchmark, {results[0].events:,} events")
+    rows = first([asdict(r) for r in results], _BENCH_FIRST)
+    render(rows, fmt, title=f"Benchmark, {results[0].events:,} events")
+    for r in results:
+        if r.target_per_s is not None:
+            verdict = "met" if r.target_met else "MISSED"
+            rate, target = f"{r.per_s:,} {r.unit}/s", f"{r.target_per_s:,.0f} {r.unit}/s"
+            line = f"Target: {r.stage} {rate}, needs >= {target}: {verdict}"
+            err_console.print(Text(line), style="bold" if r.target_met else "bold red", soft_wrap=True)
+
+
+# What a reader compares first: the rate, the ratio to the floor, the target; the run's size last.
+_BENCH_FIRST = ("stage", "seconds", "per_s", "unit", "ratio_to_floor", "floor", "target_met", "rows")
 
 
 def main() -> None:
