@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -68,28 +67,15 @@ UNDEFINED_COLUMNS = re.compile(r"success|abandon|first.contact|leakage|repeat.co
 # --- the logs -------------------------------------------------------------------------------------
 
 
-def _reviews_as_feedback(path: Path, tmp: Path) -> Path:
-    # Reviews name no respondent and no metric, and write dates as 31-Jul-18: give each review its
-    # own anonymous respondent, the metric 'rating' and an ISO date; every review stays one row.
-    raw = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    dates = pd.to_datetime(raw["date"], format="%d-%b-%y").dt.strftime("%Y-%m-%d")
-    out = tmp / "reviews.csv"
-    raw.assign(
-        date=dates, metric="rating", anonymous_id=[f"review-{i}" for i in range(1, len(raw) + 1)]
-    ).to_csv(out, index=False)
-    return out
-
-
 @dataclass(frozen=True)
 class Source:
-    """One file as the README ingests it; ``rows``: its data rows (events, answers) per the data's
-    README; ``prepare`` writes what ingest reads today when it cannot read the file as it is."""
+    """One file as the README ingests it, as it is; ``rows``: its data rows (events, answers) per
+    the data's README."""
 
     file: str
     flags: tuple[str, ...] = ()
     rows: int = 0
     table: str = "events"
-    prepare: Callable[[Path, Path], Path] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,8 +86,10 @@ class Log:
     """pm4py-exact counts of ../shared/data/README.md: journeys (cases), variants, activities, edges."""
 
 
-REVIEWS_FLAGS = ("--table", "feedback", "--map", "score=rating", "--map", "timestamp=date",
-                 "--map", "comment=verified_reviews")  # fmt: skip
+# Reviews name no respondent (each is kept, unlinked) and no metric (all are star ratings); their
+# dates (31-Jul-18) are read as they are.
+REVIEWS_FLAGS = ("--table", "feedback", "--metric", "rating", "--map", "score=rating",
+                 "--map", "timestamp=date", "--map", "comment=verified_reviews")  # fmt: skip
 BPI2016_FLAGS = ("--delimiter", ";", "--encoding", "latin-1", "--map", "user_id=CustomerID",
                  "--map", "timestamp=ContactDate", "--map", "touchpoint=ComplaintTopic_EN",
                  "--channel", "call_center")  # fmt: skip
@@ -109,7 +97,7 @@ BPI2016_FLAGS = ("--delimiter", ";", "--encoding", "latin-1", "--map", "user_id=
 CDNOW_FLAGS = ("--delimiter", "whitespace", "--columns", ",".join(CDNOW_COLUMNS),
                "--touchpoint", "cd_purchase", "--channel", "web", "--map", "user_id=customer_id",
                "--map", "timestamp=date", "--map", "value=dollar_value")  # fmt: skip
-REVIEWS_SOURCE = Source(REVIEWS, REVIEWS_FLAGS, rows=3150, table="feedback", prepare=_reviews_as_feedback)
+REVIEWS_SOURCE = Source(REVIEWS, REVIEWS_FLAGS, rows=3150, table="feedback")
 HELPDESK_EXACT = {"journeys": 4580, "events": 21348, "activities": 14, "variants": 226, "edges": 55}
 
 LOGS: dict[str, Log] = {
@@ -186,7 +174,6 @@ def quickstart(
     ingests = []
     for source in log.sources:
         path = shared_file(source.file)
-        path = source.prepare(path, tmp) if source.prepare else path
         ingests.append(_json(_cli(["ingest", path, *source.flags, "-w", root, "-f", "json"]), source.file))
     build = _json(_cli(["build", "-w", root, "-f", "json"]), "build")
     status = _json(_cli(["status", "-w", root, "-f", "json"]), "status")
@@ -271,6 +258,8 @@ def test_every_row_of_every_file_loads(quickstart: Quickstart) -> None:
         # Identical key-less rows are real records (the CDNOW sample has 21): all rows load.
         expected = {"rows_read": source.rows, "loaded": source.rows, "duplicates": 0, "quarantined": 0}
         assert counts == expected, (source.file, report["quarantined_by_reason"])
+        # Reviews name nobody: every one is kept, and counted as unlinked.
+        assert report["unlinked"] == (source.rows if source.table == "feedback" else 0)
     tables = quickstart.status["tables"]
     for table in {s.table for s in quickstart.log.sources}:
         assert tables[table] == sum(s.rows for s in quickstart.log.sources if s.table == table)
@@ -393,6 +382,12 @@ def test_customer_360_says_why_outcome_and_cost_are_missing(quickstart: Quicksta
 
 def _section(run: Quickstart, title: str) -> Section:
     return next(s for s in run.sections if s.title == title)
+
+
+def test_report_counts_reviews_as_unlinked_feedback(quickstart: Quickstart) -> None:
+    reviews = sum(s.rows for s in quickstart.log.sources if s.table == "feedback")
+    stated = _section(quickstart, "Overview").facts["Feedback answers"]
+    assert stated == (f"{reviews:,} ({reviews:,} unlinked: no respondent id)" if reviews else "0")
 
 
 def test_report_draws_no_degenerate_chart(quickstart: Quickstart) -> None:

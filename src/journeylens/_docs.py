@@ -59,6 +59,14 @@ summary says how to set one (`--channel`, or `--map channel=COLUMN`); any other 
 channel column is refused with that hint. Quarantined records keep their raw fields,
 with e-mail and phone values hashed like stored ones.
 
+Text timestamps are read as ISO 8601 (with or without offset; a year of four digits), a date,
+compact `YYYYMMDD[HHMMSS]`, epoch seconds or milliseconds (1990-2100), or a day, an English month
+abbreviation and a year (`31-Jul-18`, `31-Jul-2018`: the month name says which number is the
+day). Any other layout is quarantined as `bad_timestamp`, never guessed (`01-02-18` could be 1
+February or 2 January): `journeylens ingest --timestamp-format '%d/%m/%y %H:%M'` names the strptime
+layout of a file, and its text timestamps are then read with that format only. Two-digit years
+(`%y`, and `31-Jul-18`) follow the POSIX pivot: 69-99 are 1969-1999, 00-68 are 2000-2068.
+
 Ties between equal timestamps are broken by `ingest_seq`, which keeps file order.
 """
 
@@ -80,6 +88,12 @@ def data_model_markdown() -> str:
         key_note = f"Key: `{spec.key}`."
         if spec.one_of:
             key_note += " At least one of " + ", ".join(f"`{c}`" for c in spec.one_of) + " is required."
+        if spec.links:
+            key_note += (
+                " " + ", ".join(f"`{c}`" for c in spec.links) + " link a record to a customer or journey;"
+                " a record with none of them is loaded all the same, linked to nobody, and the ingest"
+                " summary counts it as `unlinked`."
+            )
         out.append(key_note + "\n")
         out.append("| column | type | required | meaning |\n|---|---|---|---|")
         for col in spec.columns:

@@ -253,6 +253,40 @@ def other_raw_tables(side: Side) -> Any:
     }
 
 
+def _feedback_files_expect(result: dict[str, Any]) -> None:
+    reports = {(r["source"].rsplit("/", 1)[-1], r["loaded"]): r for r in result["reports"]}
+    first, again = reports[("reviews.tsv", 3)], reports[("reviews.tsv", 0)]
+    _has((first["unlinked"], first["quarantined"]) == (3, 0), f"every review loads, unlinked: {first}")
+    _has((again["duplicates"], again["unlinked"]) == (3, 3), f"re-ingest loads nothing: {again}")
+    survey = reports[("survey.csv", 2)]
+    _has(survey["quarantined_by_reason"] == {"bad_timestamp": 1}, f"survey: {survey}")
+    _has(survey["dst_shifted"] == 1, f"one time in the daylight-saving gap: {survey}")
+    at = {(r["comment"] or "")[:10]: r["timestamp"] for r in result["feedback"]}
+    utc = _dt.UTC
+    _has(at["Love my Ec"] == _dt.datetime(2018, 7, 30, 22, tzinfo=utc), "31-Jul-18: Amsterdam midnight")
+    _has(at["Stopped wo"] == _dt.datetime(2018, 12, 31, 23, tzinfo=utc), "1-jan-2019")
+    _has(at["in the gap"] == _dt.datetime(2024, 3, 31, 1, 30, tzinfo=utc), "02:30 shifted to 03:30 CEST")
+    _has(at["2 January"] == _dt.datetime(2018, 1, 2, 9, tzinfo=utc), "%d/%m/%y: the day comes first")
+    (bad,) = result["quarantine"]
+    _has(bad["line"] == 4 and "--timestamp-format '%d/%m/%y %H:%M'" in bad["message"], str(bad))
+
+
+@case("feedback_unlinked_metric_timestamp_format", expect=_feedback_files_expect)
+def feedback_files(side: Side) -> Any:
+    """Anonymous reviews with one ``--metric`` and 31-Jul-18 dates, and a survey read with
+    ``--timestamp-format``: the stored answers, their reports and the quarantined line."""
+    files = ("reviews.tsv", "survey.csv")
+    stored = table(side, "feedback")
+    quarantined = table(side, "quarantine", drop=("source", "ingest_id"))
+    return {
+        "reports": [r for r in side.ingest_reports if str(r["source"]).endswith(files)],
+        "feedback": [
+            {k: v for k, v in r.items() if k != "source"} for r in stored if str(r["source"]).endswith(files)
+        ],
+        "quarantine": [r for r in quarantined if r["table"] == "feedback"],
+    }
+
+
 @case("events_per_local_day_and_channel")
 def daily_by_channel(side: Side) -> Any:
     store = side.store

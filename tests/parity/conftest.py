@@ -108,6 +108,34 @@ with one case, then a purchase; jy: an information journey; tie: five events in 
 ordered only by their file lines."""
 
 
+REVIEWS = """\
+rating\tdate\tvariation\tverified_reviews
+5\t31-Jul-18\tCharcoal Fabric\tLove my Echo!
+5\t31-Jul-18\tCharcoal Fabric\tLove my Echo!
+2\t1-jan-2019\tBlack Dot\tStopped working
+"""
+"""Public reviews as exported (Amazon): no respondent, no metric column (``--metric rating``), dates
+like 31-Jul-18 read as they are (Amsterdam midnight); two identical anonymous reviews are two
+answers, which the re-ingest must find again in the scrambled Spark table."""
+
+SURVEY = """\
+when,score,comment
+31/03/24 02:30,8,in the gap
+02/01/18 10:00,9,2 January
+2018-01-02 10:00,7,not the declared layout
+"""
+"""NPS answers with a declared layout (``--timestamp-format '%d/%m/%y %H:%M'``): day first, a time in
+Amsterdam's daylight-saving gap (shifted forward), and an ISO value that is quarantined."""
+SOURCE_OPTIONS: dict[str, dict[str, Any]] = {
+    "reviews.tsv": {
+        "metric": "rating",
+        "mapping": {"score": "rating", "timestamp": "date", "comment": "verified_reviews"},
+    },
+    "survey.csv": {"metric": "nps", "mapping": {"timestamp": "when"}, "timestamp_format": "%d/%m/%y %H:%M"},
+}
+"""Ingest options of the story files that need them (by file name)."""
+
+
 @dataclass
 class Side:
     """One engine's copy of the world, as the cases see it."""
@@ -146,6 +174,8 @@ def write_inputs(folder: Path) -> list[tuple[str, Path]]:
         "stitch_events.csv": STITCH_EVENTS,
         "stitch_identities.csv": STITCH_IDENTITIES,
         "journey_story.csv": JOURNEY_STORY,
+        "reviews.tsv": REVIEWS,
+        "survey.csv": SURVEY,
     }
     for name, text in files.items():
         (stories / name).write_text(text, encoding="utf-8")
@@ -159,13 +189,16 @@ def write_inputs(folder: Path) -> list[tuple[str, Path]]:
         ("events", stories / "stitch_events.csv"),
         ("identities", stories / "stitch_identities.csv"),
         ("events", stories / "journey_story.csv"),
+        ("feedback", stories / "reviews.tsv"),
+        ("feedback", stories / "survey.csv"),
     ]
 
 
 def _ingest(side: Side, sources: list[tuple[str, Path]]) -> None:
     ingestor = Ingestor(side.store, side.config)
     for table, path in sources:
-        for report in ingestor.ingest(IngestSpec(paths=[str(path)], table=table)):
+        options = SOURCE_OPTIONS.get(path.name, {})
+        for report in ingestor.ingest(IngestSpec(paths=[str(path)], table=table, **options)):
             side.ingest_reports.append({k: v for k, v in report.to_dict().items() if k != "seconds"})
 
 
@@ -215,7 +248,7 @@ def physical_order(store: Store, table: str, column: str) -> list[Any]:
 def parity_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParityWorld]:
     folder = tmp_path_factory.mktemp("parity")
     sources = write_inputs(folder)
-    edge_cases = next(path for _, path in sources if path.name == "edge_cases.csv")
+    again = [(t, p) for t, p in sources if p.name in ("edge_cases.csv", "reviews.tsv")]
     duck = Side("duckdb", Store.connect("duckdb://", timezone=ZONE), world_config())
     spark = Side("pyspark", spark_store(folder), world_config())
     for side in (duck, spark):
@@ -224,7 +257,7 @@ def parity_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParityWor
         scramble(spark.store, table, seed=WORLD_SEED + 2 * i)
     for side in (duck, spark):
         # Re-ingesting a file loads nothing: on Spark the duplicates are found in scrambled tables.
-        _ingest(side, [("events", edge_cases)])
+        _ingest(side, again)
         _model(side)
     yield ParityWorld(duck, spark, folder)
     session = spark.store.backend._session  # type: ignore[attr-defined]

@@ -43,7 +43,9 @@ _NOTES = {
     "stderr (`Failed: FILE: reason`, with a hint) and the other files are still loaded; the exit "
     "status is then 2. Exit status 1 means more records were quarantined than `--max-bad` allows; "
     "the valid records of every file were loaded all the same. A line under the summary counts "
-    "local times that fell in a daylight-saving gap and were shifted forward (`dst_shifted`).",
+    "local times that fell in a daylight-saving gap and were shifted forward (`dst_shifted`); "
+    "another counts feedback that names no user_id, anonymous_id or case_id (`unlinked`): it is "
+    "loaded, and belongs to no customer or journey.",
 }
 
 

@@ -111,6 +111,19 @@ def ingest(
     touchpoint: Annotated[
         str | None, typer.Option(help="One touchpoint for every record of files without that column.")
     ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(help="One feedback metric (nps|csat|ces|rating) for files without that column."),
+    ] = None,
+    timestamp_format: Annotated[
+        str | None,
+        typer.Option(
+            "--timestamp-format",
+            help="strptime format of text timestamps, e.g. '%d/%m/%Y %H:%M'; values that do not "
+            "match are quarantined. Without it: ISO 8601, dates, 31-Jul-18, epochs. %y: 69-99 are "
+            "19xx, 00-68 are 20xx.",
+        ),
+    ] = None,
     max_bad: Annotated[
         int, typer.Option("--max-bad", help="Quarantined records tolerated before exit 1.")
     ] = 0,
@@ -135,7 +148,7 @@ def ingest(
     spec = _ingest_spec(
         paths=paths, table=table, format=input_format, delimiter=delimiter, columns=columns,
         encoding=encoding, quote=quote, mapping=map_ or [], channel=channel, touchpoint=touchpoint,
-        max_bad=max_bad, keep_identical=keep_identical,
+        metric=metric, timestamp_format=timestamp_format, max_bad=max_bad, keep_identical=keep_identical,
     )  # fmt: skip
     ws = Workspace.open(workspace)
     failure: IngestFailedError | None = None
@@ -179,7 +192,7 @@ def _show_ingest(reports: list[IngestReport], fmt: OutputFormat, zone: str, *, w
         render([r.to_dict() for r in reports], fmt)
         return
     done = [r for r in reports if not r.failed]
-    hidden = ("notes", "error", "hint", "dst_shifted")
+    hidden = ("notes", "error", "hint", "dst_shifted", "unlinked")
     if done:
         rows = [{k: v for k, v in r.to_dict().items() if k not in hidden} for r in done]
         render(first(rows, _INGEST_FIRST), fmt, title="Ingest summary", extra=("ingest_id", "seconds"),
@@ -189,6 +202,17 @@ def _show_ingest(reports: list[IngestReport], fmt: OutputFormat, zone: str, *, w
     shifted = sum(r.dst_shifted for r in done)
     if shifted:
         err_console.print(Text(_dst_note(shifted, zone)), soft_wrap=True)
+    unlinked = sum(r.unlinked for r in done)
+    if unlinked:
+        err_console.print(Text(_unlinked_note(unlinked)), soft_wrap=True)
+
+
+def _unlinked_note(unlinked: int) -> str:
+    return (
+        f"{unlinked:,} record(s) name no user_id, anonymous_id or case_id (anonymous feedback): "
+        "they are kept and count in feedback totals, but belong to no customer or journey. Map a "
+        "respondent column with --map user_id=COLUMN to link them."
+    )
 
 
 def _dst_note(shifted: int, zone: str) -> str:

@@ -42,6 +42,7 @@ from journeylens.ingest.validation import (
     MESSAGE,
     RAW,
     REASON,
+    UNLINKED,
     Context,
     canonicalize,
 )
@@ -126,14 +127,18 @@ class BatchLoader:
     # -- steps ----------------------------------------------------------------------------
 
     def _tally(self, staged: ir.Table, reports: dict[int, IngestReport]) -> int:
-        """Quarantined records by reason, and shifted local times, per file; returns the bad total."""
+        """Quarantined records by reason, shifted local times and unlinked records, per file;
+        returns the bad total."""
         counts = staged.group_by([FILE, REASON]).agg(
-            n=staged.count(), dst=staged[DST_SHIFTED].cast("int64").sum()
+            n=staged.count(),
+            dst=staged[DST_SHIFTED].cast("int64").sum(),
+            unlinked=staged[UNLINKED].cast("int64").sum(),
         )
         bad = 0
         for row in self.engine.to_pyarrow(counts).to_pylist():
             report = reports[row[FILE]]
             report.dst_shifted += int(row["dst"] or 0)
+            report.unlinked += int(row["unlinked"] or 0)
             if row[REASON] is not None:
                 report.quarantined[row[REASON]] += row["n"]
                 bad += row["n"]

@@ -48,7 +48,8 @@ class Columns:
                 continue
             data = apply_mapping(batch.data, self.defaults, self.source, strict=False)
             data = apply_mapping(data, self.spec.mapping, self.source, strict=self._first)
-            data = constant_touchpoint(data, self.spec.touchpoint, self.source)
+            data = constant_column(data, "touchpoint", self.spec.touchpoint, self.source)
+            data = constant_column(data, "metric", self.spec.metric, self.source)
             if self._first:
                 self._check_required(data)
                 self._first = False
@@ -69,6 +70,8 @@ class Columns:
         hint = "Rename columns with --map TARGET=SOURCE"
         if "channel" in missing:
             hint += ", or set one channel for the whole file with --channel web|app|call_center|..."
+        if "metric" in missing:
+            hint += ", or set one metric for the whole file with --metric nps|csat|ces|rating"
         if len(names) == 1 and any(d in names[0] for d in ";\t|,"):
             sep = next(d for d in ";\t|," if d in names[0])
             hint = (
@@ -134,14 +137,15 @@ def apply_mapping(data: pa.Table, mapping: dict[str, str], source: str, strict: 
     return pa.Table.from_arrays(arrays, names=out_names)
 
 
-def constant_touchpoint(data: pa.Table, touchpoint: str | None, source: str) -> pa.Table:
-    """``--touchpoint``: one step name for files that have none (a purchase log, one file per step)."""
-    if touchpoint is None:
+def constant_column(data: pa.Table, name: str, value: str | None, source: str) -> pa.Table:
+    """``--touchpoint``, ``--metric``: one value of column ``name`` for files that have none (a
+    purchase log, one file per step; reviews that are all star ratings)."""
+    if value is None:
         return data
-    if "touchpoint" in data.column_names:
+    if name in data.column_names:
         raise InputError.bad_flag(
-            "--touchpoint", touchpoint, f"{source} already has a touchpoint column.",
-            hint="Drop --touchpoint to use the file's column, or rename that "
-            "(--map touchpoint_original=touchpoint).",
+            f"--{name}", value, f"{source} already has a {name} column.",
+            hint=f"Drop --{name} to use the file's column, or rename that "
+            f"(--map {name}_original={name}).",
         )  # fmt: skip
-    return data.append_column("touchpoint", pa.repeat(pa.scalar(touchpoint, pa.string()), data.num_rows))
+    return data.append_column(name, pa.repeat(pa.scalar(value, pa.string()), data.num_rows))

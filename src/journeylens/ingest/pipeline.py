@@ -150,6 +150,7 @@ class Ingestor:
             default_channel=columns.default_channel,
             timezone=self.config.workspace.timezone,
             dst_gaps=self._dst_gaps,
+            timestamp_format=columns.spec.timestamp_format,
         )
 
     # -- one large file, streamed ---------------------------------------------------------

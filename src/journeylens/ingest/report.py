@@ -25,6 +25,9 @@ class IngestReport:
     quarantined: Counter[str] = field(default_factory=Counter)
     dst_shifted: int = 0
     """Local times inside a daylight-saving gap, stored shifted forward by the gap."""
+    unlinked: int = 0
+    """Valid records that name no customer, anonymous id or case (anonymous feedback): stored all
+    the same (or already stored), linked to no customer or journey."""
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     """What the user should know about how records were read (e.g. a default channel)."""
@@ -50,6 +53,7 @@ class IngestReport:
             "quarantined": self.quarantined_total,
             "quarantined_by_reason": dict(sorted(self.quarantined.items())),
             "dst_shifted": self.dst_shifted,
+            "unlinked": self.unlinked,
             "seconds": round(self.seconds, 3),
             "notes": list(self.notes),
             "error": self.error,

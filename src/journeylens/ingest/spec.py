@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from journeylens.errors import InputError
 from journeylens.ingest.delimited import WHITESPACE
 from journeylens.ingest.readers import Format, expand_paths
-from journeylens.store.schema import RAW_TABLES
+from journeylens.ingest.values import STRPTIME_DIRECTIVES
+from journeylens.store.schema import METRICS, RAW_TABLES
 
 TableName = Literal["events", "identities", "customers", "feedback", "agents", "assignments"]
 
@@ -42,6 +43,15 @@ class IngestSpec(BaseModel):
     touchpoint: str | None = Field(
         None, min_length=1, description="One touchpoint for every record of files without that column"
     )
+    metric: str | None = Field(
+        None, description="One feedback metric (nps, csat, ces, rating) for files without that column"
+    )
+    timestamp_format: str | None = Field(
+        None,
+        min_length=1,
+        description="strptime format of the file's text timestamps, e.g. '%d-%b-%y' (31-Jul-18); "
+        "values that do not match it are quarantined",
+    )
     max_bad: int = Field(0, ge=0)
     keep_identical: bool = Field(
         False,
@@ -66,6 +76,28 @@ class IngestSpec(BaseModel):
             value = [name.strip() for name in value.split(",")]
         if value is not None and (not value or any(not name for name in value)):
             raise ValueError("expected comma-separated column names, e.g. user_id,timestamp,value")
+        return value
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("table") != "feedback":
+            raise ValueError("only feedback has a metric; pass --table feedback")
+        metric = value.strip().lower()
+        if metric not in METRICS:
+            raise ValueError(f"not a feedback metric (use one of {', '.join(METRICS)})")
+        return metric
+
+    @field_validator("timestamp_format")
+    @classmethod
+    def _strptime_format(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        problem = strptime_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("encoding")
@@ -100,8 +132,26 @@ _FLAGS = {
     "paths": "PATH", "table": "--table", "format": "--input-format", "delimiter": "--delimiter",
     "encoding": "--encoding", "quote": "--quote", "mapping": "--map", "channel": "--channel",
     "max_bad": "--max-bad", "keep_identical": "--keep-identical", "columns": "--columns",
-    "touchpoint": "--touchpoint",
+    "touchpoint": "--touchpoint", "metric": "--metric", "timestamp_format": "--timestamp-format",
 }  # fmt: skip
+
+
+def strptime_problem(fmt: str) -> str | None:
+    """What is wrong with a ``--timestamp-format`` (None: nothing): an unknown directive, or no
+    date in it."""
+    directives, i = [], 0
+    while i < len(fmt):
+        if fmt[i] != "%":
+            i += 1
+            continue
+        j = i + 2 if fmt[i + 1 : i + 2] == "-" else i + 1  # %-d: no leading zero
+        if j >= len(fmt) or fmt[j] not in STRPTIME_DIRECTIVES:
+            return f"{fmt[i : j + 1]!r} is not a strptime directive (e.g. %d-%b-%y, %d/%m/%Y %H:%M)"
+        directives.append(fmt[j])
+        i = j + 1
+    if not {"Y", "y", "c", "x"} & set(directives):
+        return "the format names no year (%Y or %y): e.g. %d-%b-%y, %d/%m/%Y %H:%M"
+    return None
 
 
 def build_spec(earlier: Sequence[str] = (), /, **fields: object) -> IngestSpec:

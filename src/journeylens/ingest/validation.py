@@ -42,9 +42,10 @@ REASON, FIELD, MESSAGE, RAW = "_reason", "_field", "_message", "_raw"
 FILE, SOURCE = "_jl_file", "_jl_source"
 """Optional raw columns of a batch that holds several files: the file's ingest id and its path
 (without them the whole batch is ``ctx.ingest_id`` / ``ctx.source``). The output always has FILE."""
-CONTENT, DST_SHIFTED = "_content", "_dst_shifted"
+CONTENT, DST_SHIFTED, UNLINKED = "_content", "_dst_shifted", "_unlinked"
 """Output bookkeeping: MD5 of a key-less record's canonical content (null when the source gave a
-key), and whether a local time inside a daylight-saving gap was shifted forward."""
+key), whether a local time inside a daylight-saving gap was shifted forward, and whether a valid
+record has none of its table's link columns (anonymous feedback)."""
 _BOOKKEEPING = frozenset({LINE, FILE, SOURCE})
 _RAW_FIELD_CHARS = 4096
 _DIRECTION_ALIASES = {"in": "inbound", "incoming": "inbound", "out": "outbound", "outgoing": "outbound"}
@@ -69,6 +70,8 @@ class Context:
     """Workspace zone naive timestamps are read in (the engine session's zone)."""
     dst_gaps: bool = False
     """The zone has daylight-saving changes, so naive times may fall in a gap (counted)."""
+    timestamp_format: str | None = None
+    """``--timestamp-format``: the strptime format every text timestamp is read with."""
 
 
 def normalize_channel_name(value: str, aliases: dict[str, str]) -> str | None:
@@ -90,6 +93,16 @@ def _normalize_channel(value: ir.Value, aliases: dict[str, str]) -> ir.StringVal
 
 
 _RECORD_LEN, _LONG_FIELD = "_record_len", "_long_field"
+
+
+def _expected_time(fmt: str | None) -> str:
+    """The end of a ``bad_timestamp`` message: what was expected, and how to read other layouts."""
+    if fmt is not None:
+        return f" with --timestamp-format {fmt!r} (fix the value, or the format)"
+    return (
+        " (expected ISO 8601 with or without offset, a date, 31-Jul-2018, or epoch "
+        "seconds/milliseconds; for other layouts pass --timestamp-format, e.g. '%d/%m/%Y %H:%M')"
+    )
 
 
 class _Builder:
@@ -164,13 +177,10 @@ class _Builder:
         if default is not None:
             source = as_text(source).fill_null(default)
         if column.kind is Kind.TIMESTAMP:
-            self._reject_unparsed(
-                name,
-                Reason.BAD_TIMESTAMP,
-                " (expected ISO 8601 with or without offset, a date, or epoch seconds/milliseconds)",
-            )
+            fmt = self.ctx.timestamp_format
+            self._reject_unparsed(name, Reason.BAD_TIMESTAMP, _expected_time(fmt))
             self._check_time_range(name, source)
-            return parse_timestamp(source)
+            return parse_timestamp(source, fmt)
         if column.kind is Kind.NUMBER:
             self._reject_unparsed(name, Reason.BAD_NUMBER, " is not a number")
             self._reject_not_finite(name)
@@ -311,7 +321,8 @@ class _Builder:
         )
 
     def _check_time_range(self, name: str, source: ir.Value) -> None:
-        found = time_checks(name, source, self.ctx.timezone if self.ctx.dst_gaps else None)
+        zone = self.ctx.timezone if self.ctx.dst_gaps else None
+        found = time_checks(name, source, zone, self.ctx.timestamp_format)
         self.helpers.update(found.wall)
         self.checks.append(found.impossible)
         if found.in_gap is not None:
@@ -420,6 +431,8 @@ class _Builder:
         columns = {c.name: s[c.name].cast(c.dtype) for c in self.spec.columns if c.name != self.spec.key}
         columns[self.spec.key] = self._given_key(s)
         dst = self.dst(s) if self.dst is not None else ibis.literal(False)
+        links = self.spec.links
+        unlinked = ibis.and_(*(s[c].isnull() for c in links)) if links else ibis.literal(False)
         return s.select(
             *(columns[name].name(name) for name in self.spec.column_names),
             source=s[SOURCE],
@@ -428,6 +441,7 @@ class _Builder:
             **{REASON: reason, FIELD: field, MESSAGE: message},
             **{RAW: ibis.cases((failure > 0, raw_json), else_=ibis.null(dt.string))},
             **{DST_SHIFTED: (failure == 0) & dst.fill_null(False)},
+            **{UNLINKED: (failure == 0) & unlinked},
         )
 
 

@@ -27,6 +27,12 @@ _EPOCH = ibis.literal(_dt.datetime(1970, 1, 1, tzinfo=_dt.UTC), type=UTC_TIMESTA
 # more likely a compact date, an id or microseconds than a touchpoint from 1970 or 2611.
 _EPOCH_S_RANGE = (631_152_000, 4_102_444_800)
 _EPOCH_MS_RANGE = (_EPOCH_S_RANGE[0] * 1000, _EPOCH_S_RANGE[1] * 1000)
+# A day, an English month abbreviation and a year (31-Jul-18, as spreadsheets export dates): the
+# month name leaves no doubt which number is the day, so it is read without --timestamp-format.
+_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_DAY_MONTH_NAME = r"(?i)^[0-9]{{1,2}}-(" + _MONTHS + r")-[0-9]{{{}}}$"
+# strptime directives the engine (DuckDB) knows; a --timestamp-format is checked against them.
+STRPTIME_DIRECTIVES = frozenset("aAwdbBmyYHIpMSfgnzZjUWcxX%")
 
 
 @dataclass
@@ -50,27 +56,41 @@ def as_text(value: ir.Value) -> ir.StringValue:
     return value if value.type().is_string() else value.cast(dt.string)
 
 
-def parse_timestamp(value: ir.Value) -> ir.TimestampValue:
-    """ISO 8601 with or without offset, date only, compact ``YYYYMMDD[HHMMSS]``, epoch seconds or
-    milliseconds (1990-2100). Anything else is null (and quarantined as ``bad_timestamp``).
+def parse_timestamp(value: ir.Value, fmt: str | None = None) -> ir.TimestampValue:
+    """ISO 8601 with or without offset, date only, compact ``YYYYMMDD[HHMMSS]``, a day, an English
+    month name and a year (``31-Jul-18``, ``31-Jul-2018``), epoch seconds or milliseconds
+    (1990-2100). Anything else is null (and quarantined as ``bad_timestamp``).
 
+    With ``fmt`` (``--timestamp-format``, a strptime format) text is read with that format only.
+    Two-digit years (``%y``) follow the POSIX pivot: 69-99 are 1969-1999, 00-68 are 2000-2068.
     Naive values take the session time zone, which the backend layer sets to the workspace's.
     """
     dtype = value.type()
     if dtype.is_timestamp() or dtype.is_date():
         return value.cast(UTC_TIMESTAMP)
-    if dtype.is_numeric():
+    if dtype.is_numeric() and fmt is None:
         return _from_epoch(value.cast(dt.float64))
     text = as_text(value)
+    if fmt is not None:
+        return _strptime(text, fmt)
     parsed = text.try_cast(UTC_TIMESTAMP)
+    # The engine's cast also reads 01-02-18 as the year 1 (0001-02-18): ISO only with a year of
+    # four or more digits, so that layouts like that one are quarantined, never guessed.
+    iso_year = text.substr(0, 4).try_cast(dt.int64).notnull()
     # CASE evaluates lazily: only values that are not ISO date-times reach the other branches.
     return ibis.cases(
-        (parsed.notnull(), parsed),
-        (text.re_search(r"^[0-9]{8}$"), _backend.try_strptime(text, "%Y%m%d").cast(UTC_TIMESTAMP)),
-        (text.re_search(r"^[0-9]{14}$"), _backend.try_strptime(text, "%Y%m%d%H%M%S").cast(UTC_TIMESTAMP)),
+        (parsed.notnull() & iso_year, parsed),
+        (text.re_search(r"^[0-9]{8}$"), _strptime(text, "%Y%m%d")),
+        (text.re_search(r"^[0-9]{14}$"), _strptime(text, "%Y%m%d%H%M%S")),
         (text.re_search(r"^[0-9]+(\.[0-9]+)?$"), _from_epoch(text.try_cast(dt.float64))),
+        (text.re_search(_DAY_MONTH_NAME.format(2)), _strptime(text, "%d-%b-%y")),
+        (text.re_search(_DAY_MONTH_NAME.format(4)), _strptime(text, "%d-%b-%Y")),
         else_=ibis.null(UTC_TIMESTAMP),
     )
+
+
+def _strptime(text: ir.StringValue, fmt: str) -> ir.TimestampValue:
+    return _backend.try_strptime(text, fmt).cast(UTC_TIMESTAMP)
 
 
 def _from_epoch(number: ir.FloatingValue) -> ir.TimestampValue:
@@ -105,9 +125,9 @@ class TimeChecks:
     in_gap: Callable[[ir.Table], ir.BooleanValue] | None
 
 
-def time_checks(name: str, source: ir.Value, dst_zone: str | None) -> TimeChecks:
+def time_checks(name: str, source: ir.Value, dst_zone: str | None, fmt: str | None = None) -> TimeChecks:
     """Quarantine impossible instants; find naive times inside a daylight-saving gap of
-    ``dst_zone`` (None: the zone has no gaps).
+    ``dst_zone`` (None: the zone has no gaps). ``fmt``: the ``--timestamp-format`` text is read with.
 
     The wall clock as written (offset dropped) is kept next to the parsed instant ``name``: their
     difference is the offset the text carried, and a naive time whose instant does not read back
@@ -118,10 +138,17 @@ def time_checks(name: str, source: ir.Value, dst_zone: str | None) -> TimeChecks
     dtype = source.type()
     wall, src = f"_wall__{name}", source_column(name)
     naive: Callable[[ir.Table], ir.BooleanValue] | None = None
-    if dtype.is_string():
+    clock: ir.Value
+    if fmt is not None and not dtype.is_temporal():
+        # The wall clock is what the format reads; a format with an offset is not naive (and the
+        # engine returns an instant for it, not a wall clock).
+        zoned = "%z" in fmt or "%Z" in fmt
+        clock = ibis.null(dt.Timestamp()) if zoned else _backend.try_strptime(as_text(source), fmt)
+        naive = None if zoned else (lambda s: ibis.literal(True))
+    elif dtype.is_string():
         # A 'Z' suffix is offset zero and not naive: only the instant's own range needs checking,
         # so the commonest machine-written form skips the second parse.
-        clock: ir.Value = ibis.cases(
+        clock = ibis.cases(
             (source.endswith("Z"), ibis.null(dt.Timestamp())), else_=source.try_cast(dt.Timestamp())
         )
         naive = lambda s: s[src].re_search(_NAIVE_ISO)  # noqa: E731

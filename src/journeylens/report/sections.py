@@ -116,10 +116,23 @@ def overview(store: Store, rules: JourneyRules | None = None) -> Section | None:
         "Known ids": f"{summary['known_ids']:,}",
         "Anonymous ids": f"{summary['anonymous_ids']:,}",
         "Cases": f"{summary['cases']:,}",
-        "Feedback answers": f"{counts['feedback']:,}",
+        "Feedback answers": _feedback_fact(store, counts["feedback"]),
     }
     tables = pd.DataFrame([{"table": k, "rows": v} for k, v in counts.items()])
     return Section("Overview", facts=facts, tables=[("Rows per table", tables)])
+
+
+def _feedback_fact(store: Store, answers: int) -> str:
+    """Answers, and how many of them name no respondent or case (kept, linked to no journey)."""
+    if not answers:
+        return "0"
+    fb = store.table("feedback")
+    unlinked = int(
+        store.execute(
+            fb.filter(fb.user_id.isnull() & fb.anonymous_id.isnull() & fb.case_id.isnull()).count()
+        ).as_py()
+    )
+    return f"{answers:,}" + (f" ({unlinked:,} unlinked: no respondent id)" if unlinked else "")
 
 
 @section("volumes")

@@ -83,6 +83,9 @@ class TableSpec:
     """JSON column that receives every source column not in the model."""
     one_of: tuple[str, ...] = ()
     """At least one of these columns must be present in each record."""
+    links: tuple[str, ...] = ()
+    """Optional columns that link a record to a customer or journey; a record with none of them is
+    kept and counted as unlinked (anonymous feedback: a review, a kiosk survey)."""
     occurrences: bool = False
     """Rows are occurrences (events, survey answers): identical key-less rows of a file are
     separate records, keyed by content and occurrence number. Otherwise (links, customers,
@@ -122,6 +125,10 @@ SYSTEM_COLUMNS: tuple[Column, ...] = (
 )
 
 _ID_DOC = "one of user_id / anonymous_id / case_id is required"
+_LINK_DOC = (
+    "optional: an answer without user_id, anonymous_id or case_id (a public review) is kept, "
+    "linked to no customer or journey, and counted as unlinked"
+)
 
 EVENTS = TableSpec(
     name="events",
@@ -184,12 +191,12 @@ FEEDBACK = TableSpec(
     doc="Survey answers and reviews: NPS, CSAT, CES or ratings, with free-text comments.",
     key="feedback_id",
     extras="properties",
-    one_of=("user_id", "anonymous_id", "case_id"),
+    links=("user_id", "anonymous_id", "case_id"),
     occurrences=True,
     columns=(
         Column("feedback_id", Kind.TEXT, "Idempotency key; a content hash when absent."),
         Column("timestamp", Kind.TIMESTAMP, "When the answer was given (UTC instant).", required=True),
-        Column("user_id", Kind.TEXT, f"Respondent's customer id; {_ID_DOC}."),
+        Column("user_id", Kind.TEXT, f"Respondent's customer id; {_LINK_DOC}."),
         Column("anonymous_id", Kind.TEXT, "Respondent's anonymous id."),
         Column("case_id", Kind.TEXT, "Case or ticket the answer is about."),
         Column("channel", Kind.TEXT, "Channel the survey was about (normalised).", choices=CHANNELS),
