@@ -292,9 +292,10 @@ class SegmentComparison(TableResult):
     says which ``metrics`` were compared and why (``metrics_reason``: "as asked", or what the
     data defines when no metric was named). A value the data does not define (no outcome
     criteria, no costs configured) is ``None`` with ``reason``. ``reason`` and ``hint`` on the
-    result say why the comparison itself is not defined (no customers or no purchase for the
-    built-in segments: one group with segment ``None``; one segment only: its values, no test)
-    and what would define it.
+    result say why the comparison itself is not defined (no customers, no purchase for the
+    built-in segments, or a ``did:`` cohort that matches no customer in its window: one group with
+    segment ``None``; one segment only: its values, no test; a period without journeys: the other
+    period's values, and ``None`` with ``reason`` for the empty one) and what would define it.
     """
 
     #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.

@@ -1,7 +1,9 @@
 """Two periods side by side: journey metrics of period B against period A.
 
 Journeys belong to the period their ``start`` falls in (start inclusive, end exclusive, UTC);
-periods may not overlap (a journey would count twice) and each must contain selected journeys.
+periods may not overlap (a journey would count twice). A period without selected journeys is no
+error: the other period's values are given, and ``reason`` and ``hint`` say there is nothing to
+compare them with and how to pick periods that contain journeys.
 The statistics are those of :mod:`journeylens.discovery.segments` (Wilson and Newcombe intervals,
 z or Fisher test for rates, Welch for means, Benjamini-Hochberg over the metrics).
 """
@@ -24,6 +26,7 @@ from journeylens.discovery._compare import (
     plan_for,
     resolve_metrics,
     selected_journeys,
+    undefined_row,
     utc_literal,
 )
 from journeylens.discovery._default_metrics import default_metrics
@@ -86,19 +89,40 @@ def period_comparison(
     )
     grouped = journeys.mutate(**{GROUP: group}).filter(lambda t: t[GROUP].notnull())
     stats_by, sizes = aggregate(store, grouped, resolved)
-    for period, flag in ((a, "--period-a"), (b, "--period-b")):
-        if period.label() not in stats_by:
-            raise InputError(
-                f"No selected journey starts in {flag} {period.label()} (filter: {spec.filter.describe()}).",
-                hint="`journeylens journeys summary --by period` shows the months with journeys.",
-            )
-    plan = plan_for([a.label(), b.label()], a.label())
-    rows = comparison_rows("period", plan, resolved, stats_by)
-    groups = [{"period": p.label(), **sizes[p.label()]} for p in (a, b)]
+    labels = [a.label(), b.label()]
+    present = [p for p in labels if p in stats_by]
     context = {"period_a": a.label(), "period_b": b.label(), "baseline": a.label(),
                "filter": spec.filter.describe(), "metrics": [m.name for m in resolved],
                "metrics_reason": why}  # fmt: skip
-    return SegmentComparison(pa.Table.from_pylist(rows), "period", groups, context)
+    empty = {"customers": 0, "journeys": 0}
+    groups = [{"period": p, **sizes.get(p, empty)} for p in labels]
+    reason, hint = _empty_periods(a, b, present, spec.filter.describe())
+    plan = plan_for(labels, a.label()) if len(present) == 2 else [(p, None, []) for p in present]
+    rows = comparison_rows("period", plan, resolved, stats_by) if present else []
+    # The period without journeys: each value None with the reason, never a zero.
+    rows += [{**undefined_row("period", m, reason or ""), "period": p} for p in labels if p not in present
+             for m in resolved]  # fmt: skip
+    return SegmentComparison(pa.Table.from_pylist(rows), "period", groups, context, reason, hint)
+
+
+def _empty_periods(
+    a: TimeRange, b: TimeRange, present: list[str], described: str
+) -> tuple[str | None, str | None]:
+    """Why the comparison is not defined when a period has no selected journey, and the fix."""
+    missing = [f"{flag} {p.label()}" for p, flag in ((a, "--period-a"), (b, "--period-b"))
+               if p.label() not in present]  # fmt: skip
+    if not missing:
+        return None, None
+    also = "" if present else "; no period has values"
+    reason = (
+        f"no selected journey starts in {' or '.join(missing)} (filter: {described}), so there is "
+        f"nothing to compare{also}"
+    )
+    hint = (
+        "Pick periods that contain journeys (`journeylens journeys summary --by period` shows the "
+        "months with journeys), or loosen the filter."
+    )
+    return reason, hint
 
 
 def _range(value: PeriodLike, flag: str) -> TimeRange:

@@ -25,6 +25,11 @@ a customer trait; customers without it are ``(unknown)``), ``trait:NAME=VALUE`` 
 against ``others``), and ``did:channel=VALUE[:Nd][:Kx]`` or ``did:touchpoint=VALUE[:Nd][:Kx]``:
 customers with at least K (default 1) events on that channel or touchpoint within the N days up
 to the reference date (default: all history), against ``others``.
+
+A cohort the data does not define is no error (:func:`compare_segments` gives one group with
+``None`` values, the reason and the setting that would define it): no selected journey with a
+customer, or a ``did:`` cohort that no customer matches in its window. A name that appears
+nowhere in the data (a trait, a trait value, a channel or touchpoint) is a typo and stays an error.
 """
 
 from __future__ import annotations
@@ -81,6 +86,7 @@ from journeylens.specs.comparison import (
     parse_cohort,
 )
 from journeylens.store import Store
+from journeylens.store._backend import json_text
 
 DAY_S = 86_400
 # Re-exported: the specs live in journeylens.specs.comparison so that the CLI reads them without the engine.
@@ -179,26 +185,89 @@ def trait_members(cohort: TraitCohort, store: Store, ref: _dt.datetime) -> ir.Ta
 
 
 def behaviour_members(cohort: BehaviourCohort, store: Store, ref: _dt.datetime) -> ir.Table:
-    """Members (customer_id, segment) of a BehaviourCohort at the reference date."""
+    """Members (customer_id, segment) of a BehaviourCohort at the reference date (no rows when no
+    customer did it in the window: :func:`compare_segments` then says the cohort is not defined)."""
+    _check_behaviour(cohort, store)
+    return _behaviour_hits(cohort, store, ref).select("customer_id", segment=ibis.literal(cohort.text()))
+
+
+def _check_behaviour(cohort: BehaviourCohort, store: Store) -> None:
+    """A channel or touchpoint that no event has is a typo, whatever the window."""
     events = store.table("events")
     column = events[cohort.field]
     if int(store.execute(events.filter(column == cohort.value).count()).as_py()) == 0:
         known = store.execute(events.select(cohort.field).distinct()).column(0).to_pylist()
         raise InputError.unknown_choice(cohort.field, cohort.value, sorted(v for v in known if v))
+
+
+def _behaviour_hits(cohort: BehaviourCohort, store: Store, ref: _dt.datetime) -> ir.Table:
     ev = events_with_customers(store)
     preds = [ev[cohort.field] == cohort.value, ev.customer_id.notnull(), ev.timestamp <= utc_literal(ref)]
     if cohort.within_days is not None:
         preds.append(ev.timestamp > utc_literal(ref - _dt.timedelta(days=cohort.within_days)))
     used = ev.filter(*preds)
     hits = used.group_by("customer_id").agg(_n=used.count())
-    hits = hits.filter(hits._n >= cohort.min_count)
-    if int(store.execute(hits.count()).as_py()) == 0:
-        raise InputError(
-            f"Cohort {cohort.text()!r} is empty: no customer has {cohort.min_count}+ events with "
-            f"{cohort.field} {cohort.value!r} in the window up to {ref:%Y-%m-%d %H:%M} UTC.",
-            hint="Widen the window (e.g. :90d), lower the count, or set --as-of.",
+    return hits.filter(hits._n >= cohort.min_count)
+
+
+def _empty_behaviour(cohort: BehaviourCohort, store: Store, ref: _dt.datetime) -> PurchaseChoice | None:
+    """Why a did: cohort that matches no customer is not defined (None: it has members)."""
+    if int(store.execute(_behaviour_hits(cohort, store, ref).count()).as_py() or 0) > 0:
+        return None
+    ev = events_with_customers(store)
+    did = ev.filter(
+        ev[cohort.field] == cohort.value, ev.customer_id.notnull(), ev.timestamp <= utc_literal(ref)
+    )
+    last = store.execute(did.timestamp.max()).as_py()
+    window = f"in the {cohort.within_days} days" if cohort.within_days is not None else "in the data"
+    latest = f"; the latest such event is on {last:%Y-%m-%d %H:%M} UTC" if last is not None else ""
+    reason = (
+        f"the cohort {cohort.text()} matched 0 customers of {_everyone(store):,}: no customer has "
+        f"{cohort.min_count}+ events with {cohort.field} {cohort.value!r} {window} up to "
+        f"{ref:%Y-%m-%d %H:%M} UTC{latest}"
+    )
+    fixes = [
+        *([f"widen the window (e.g. :{max(90, 2 * cohort.within_days)}d)"] if cohort.within_days else []),
+        *([f"lower the count (e.g. :{cohort.min_count - 1}x)"] if cohort.min_count > 1 else []),
+        "set --as-of to a date when customers did it",
+    ]
+    hint = f"{', '.join(fixes[:-1])}, or {fixes[-1]}." if len(fixes) > 1 else f"{fixes[0]}."
+    hint = hint[0].upper() + hint[1:]
+    return PurchaseChoice(None, reason, hint)
+
+
+def _cohort_undefined(
+    store: Store, journeys: ir.Table, cohort: TraitCohort | BehaviourCohort, ref: _dt.datetime
+) -> PurchaseChoice | None:
+    """Why a trait or did: cohort is not defined for this data (None: it is). A name that appears
+    nowhere in the data is a typo, and stays an error."""
+    if isinstance(cohort, TraitCohort):
+        return _trait_undefined(cohort, store, journeys)
+    _check_behaviour(cohort, store)
+    return _no_customers(store, journeys) or _empty_behaviour(cohort, store, ref)
+
+
+def _trait_undefined(cohort: TraitCohort, store: Store, journeys: ir.Table) -> PurchaseChoice | None:
+    """Why a trait cohort is not defined: no customers (None: it is, or no trait was ingested at
+    all, which :func:`trait_members` refuses when there are customers to give one). A trait or
+    value no row of the customers table carries is a typo: checked on the whole table, not a
+    sample, and before the customers, so that a typo is an error on a case log too."""
+    customers = store.table("customers")
+    raw = json_text(customers.traits, cohort.trait)
+    rows = int(store.execute(customers.filter(raw.notnull()).count()).as_py() or 0)
+    if rows == 0:
+        names = _trait_names(store)
+        if names:
+            raise InputError.unknown_choice("customer trait", cohort.trait, names)
+        return _no_customers(store, journeys)
+    if cohort.value is not None and not int(
+        store.execute(customers.filter(raw == cohort.value).count()).as_py()
+    ):
+        values = store.execute(customers.filter(raw.notnull()).select(v=raw).distinct().limit(50))
+        raise InputError.unknown_choice(
+            f"value of trait {cohort.trait!r}", cohort.value, sorted(values.column(0).to_pylist())
         )
-    return hits.select("customer_id", segment=ibis.literal(cohort.text()))
+    return _no_customers(store, journeys)
 
 
 def _trait_names(store: Store, sample: int = 1000) -> list[str]:
@@ -227,9 +296,10 @@ def compare_segments(
     the cohort's purchase rules (builtin) or purchases as events with value > 0 (other cohorts).
 
     What the data does not define is no error: built-in segments without customers or without
-    any purchase give one unsegmented group and every value ``None`` with ``reason`` (and the
-    result's ``reason`` and ``hint``); a selection that falls in one segment gives that segment's
-    values with nothing to compare them with, and says so.
+    any purchase, trait and ``did:`` cohorts without customers, and a ``did:`` cohort that no
+    customer matches in its window give one unsegmented group and every value ``None`` with
+    ``reason`` (and the result's ``reason`` and ``hint``); a selection that falls in one segment
+    gives that segment's values with nothing to compare them with, and says so.
 
     Example:
         >>> spec = SegmentComparisonSpec(cohort=parse_cohort("did:channel=chat:30d"), metrics=["success"])
@@ -256,6 +326,9 @@ def compare_segments(
         rfm = _rfm(store, spec.cohort.rules, ref, choice.source)
         members = rfm.select("customer_id", "segment")
     else:
+        undefined = _cohort_undefined(store, journeys, spec.cohort, ref)
+        if undefined is not None:
+            return _unsegmented(store, journeys, metrics, context, undefined)
         members = spec.cohort.members(store, ref)
         rfm = rfm_segments(store, RfmRules(purchases="events"), ref)
     joined = journeys.left_join(members, "customer_id")
@@ -286,15 +359,20 @@ def _builtin_choice(
     store: Store, journeys: ir.Table, rfm: RfmRules, types: JourneyRules | None
 ) -> PurchaseChoice:
     """The purchases the built-in segments count, or (source None) why there are none to count."""
-    if int(store.execute(journeys.customer_id.count()).as_py() or 0) == 0:
-        return PurchaseChoice(
-            None,
-            "no selected journey has a customer identifier (each case is its own journey), so no "
-            "customer can be put in a segment",
-            "Map a customer column when ingesting (--map user_id=COLUMN), or compare two periods "
-            "with --period-a/--period-b.",
-        )
-    return choose_source(store, rfm, types)
+    return _no_customers(store, journeys) or choose_source(store, rfm, types)
+
+
+def _no_customers(store: Store, journeys: ir.Table) -> PurchaseChoice | None:
+    """Why no cohort is defined when no selected journey has a customer (None: some have)."""
+    if int(store.execute(journeys.customer_id.count()).as_py() or 0) > 0:
+        return None
+    return PurchaseChoice(
+        None,
+        "no selected journey has a customer identifier (each case is its own journey), so no "
+        "customer can be put in a segment",
+        "Map a customer column when ingesting (--map user_id=COLUMN), or compare two periods "
+        "with --period-a/--period-b.",
+    )
 
 
 def _unsegmented(
