@@ -320,3 +320,33 @@ def test_garbage_gzip_message_has_no_traceback(workspace: Workspace, tmp_path: P
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr and str(path) in done.stderr
+
+
+def test_an_unknown_channel_is_reported_with_the_other_bad_options(
+    workspace: Workspace, tmp_path: Path, run_journeylens: Any
+) -> None:
+    """--channel needs the workspace's aliases, yet it is checked with every other option and
+    path, before anything is read."""
+    good = write_csv(tmp_path, "good.csv", [GOOD], EVENT_HEADER)
+    missing = tmp_path / "nowhere.csv"
+
+    done = run_journeylens(
+        ["ingest", good, missing, "--delimiter", ";;", "--channel", "carrier-pigeon", "-w", workspace.root]
+    )
+
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "3 problems with the ingest options; nothing was loaded" in done.stderr
+    for text in ("--delimiter", "--channel 'carrier-pigeon'", "not a known channel", str(missing)):
+        assert text in done.stderr, text
+    assert workspace.store.count("events") == 0
+
+
+def test_the_python_api_checks_channel_aliases_with_the_other_options(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    good = str(write_csv(tmp_path, "good.csv", [GOOD], EVENT_HEADER))
+    with pytest.raises(InputError) as caught:
+        workspace.ingest(paths=[good, str(tmp_path / "nowhere.csv")], channel="carrier-pigeon")
+    assert "2 problems" in caught.value.message and "--channel" in caught.value.message
+    assert workspace.ingest(paths=[good], channel="Website")[0].loaded == 1  # an alias of web
+    assert workspace.store.count("events") == 1

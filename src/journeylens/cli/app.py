@@ -145,12 +145,13 @@ def ingest(
     others are still loaded (the exit status is then 2)."""
     from journeylens.workspace import Workspace
 
+    ws = Workspace.open(workspace)  # its channel aliases: an unknown --channel is one more bad option
     spec = _ingest_spec(
-        paths=paths, table=table, format=input_format, delimiter=delimiter, columns=columns,
-        encoding=encoding, quote=quote, mapping=map_ or [], channel=channel, touchpoint=touchpoint,
-        metric=metric, timestamp_format=timestamp_format, max_bad=max_bad, keep_identical=keep_identical,
+        ws.config.channels.aliases, paths=paths, table=table, format=input_format, delimiter=delimiter,
+        columns=columns, encoding=encoding, quote=quote, mapping=map_ or [], channel=channel,
+        touchpoint=touchpoint, metric=metric, timestamp_format=timestamp_format, max_bad=max_bad,
+        keep_identical=keep_identical,
     )  # fmt: skip
-    ws = Workspace.open(workspace)
     failure: IngestFailedError | None = None
     try:
         reports = _ingest_with_progress(ws, spec)
@@ -178,13 +179,13 @@ def ingest(
         )
 
 
-def _ingest_spec(mapping: list[str], **fields: object) -> IngestSpec:
-    """The spec; the --map flags and every other option are checked together, so that all bad
-    options are reported at once."""
+def _ingest_spec(aliases: dict[str, str], mapping: list[str], **fields: object) -> IngestSpec:
+    """The spec; the --map flags, the --channel (against the workspace's aliases) and every other
+    option are checked together, so that all bad options are reported at once."""
     from journeylens.ingest.spec import build_spec, split_mapping
 
     pairs, problems = split_mapping(mapping)
-    return build_spec(problems, mapping=pairs, **fields)
+    return build_spec(problems, channel_aliases=aliases, mapping=pairs, **fields)
 
 
 def _show_ingest(reports: list[IngestReport], fmt: OutputFormat, zone: str, *, wide: bool = False) -> None:
