@@ -250,7 +250,8 @@ _INGEST_FIRST = ("source", "table", "loaded", "duplicates", "quarantined", "fini
 def status(
     workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.table, wide: WideOpt = False
 ) -> None:
-    """Row counts of every table, quarantined records by reason, and the last ingests."""
+    """Row counts of every table (and unlinked feedback), quarantined records by reason, and the
+    last ingests."""
     from journeylens.quality import workspace_status
     from journeylens.workspace import Workspace
 
@@ -261,10 +262,19 @@ def status(
     if fmt is OutputFormat.csv:
         render([{"table": k, "rows": v} for k, v in result.tables.items()], fmt)
         return
-    render([{"table": k, "rows": v} for k, v in result.tables.items()], fmt, title="Tables")
+    render(_table_rows(result.tables, result.unlinked_feedback), fmt, title="Tables")
     render(result.quarantine or [{"quarantined": 0}], fmt, title="Quarantine by reason", wide=wide)
     ingests = first(result.ingests, _INGEST_FIRST) or [{"ingests": 0}]
     render(ingests, fmt, title="Last ingests", extra=("ingest_id", "started_at"), wide=wide)
+
+
+def _table_rows(tables: dict[str, int], unlinked_feedback: int) -> list[dict[str, Any]]:
+    """Rows per table; with anonymous feedback, a note column says how much of it is unlinked."""
+    rows: list[dict[str, Any]] = [{"table": k, "rows": v} for k, v in tables.items()]
+    if unlinked_feedback:
+        note = f"{unlinked_feedback:,} unlinked: no user_id, anonymous_id or case_id"
+        rows = [r | {"note": note if r["table"] == "feedback" else ""} for r in rows]
+    return rows
 
 
 @app.command()
