@@ -215,6 +215,37 @@ def test_cli_ingests_reviews_and_says_they_are_unlinked(run_cli: Cli, tmp_path: 
     assert bad["reason"] == "bad_timestamp"
 
 
+def test_status_counts_unlinked_feedback(run_cli: Cli, tmp_path: Path) -> None:
+    """`status` says how many feedback rows name no person, on its fast path (the DuckDB file
+    read without the engine) and its portable path alike."""
+    from journeylens.quality import status
+
+    root = tmp_path / "ws"
+    assert run_cli(["init", root]).exit_code == 0
+    path = _write(tmp_path, "user_id,case_id,timestamp,score\nu1,,2024-01-02,9\n,c1,2024-01-02,7\n"
+                  ",,2024-01-02,3\n,,2024-01-03,10\n", "nps.csv")  # fmt: skip
+    assert run_cli(["ingest", path, "--table", "feedback", "--metric", "nps", "-w", root]).exit_code == 0
+
+    quick = json.loads(run_cli(["status", "-w", root, "-f", "json"]).stdout)
+    assert quick["tables"]["feedback"] == 4 and quick["unlinked_feedback"] == 2
+    table = run_cli(["status", "-w", root]).stdout  # the default, 80-column table
+    assert "2 unlinked: no user_id, anonymous_id or case_id" in table
+    ws = jl.Workspace.open(root)
+    try:
+        assert status(ws.store).unlinked_feedback == 2
+    finally:
+        ws.close()
+
+
+def test_status_has_no_unlinked_note_without_anonymous_feedback(run_cli: Cli, tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    assert run_cli(["init", root]).exit_code == 0
+    path = _write(tmp_path, "user_id,timestamp,score\nu1,2024-01-02,9\n", "nps.csv")
+    assert run_cli(["ingest", path, "--table", "feedback", "--metric", "nps", "-w", root]).exit_code == 0
+    assert json.loads(run_cli(["status", "-w", root, "-f", "json"]).stdout)["unlinked_feedback"] == 0
+    assert "unlinked:" not in run_cli(["status", "-w", root, "--wide"]).stdout
+
+
 @pytest.mark.realdata
 def test_the_shared_reviews_load_with_an_explicit_format(
     workspace: jl.Workspace, shared_file: Callable[[str], Path]

@@ -164,6 +164,50 @@ def test_local_time_in_a_dst_gap_is_shifted_forward_and_counted(
     assert "1 local time(s) fell in a daylight-saving gap of Europe/Amsterdam" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("gap", "stored_utc"),
+    [
+        ("20240331023000", _dt.datetime(2024, 3, 31, 1, 30, tzinfo=UTC)),  # compact YYYYMMDDHHMMSS
+        ("2024-03-31 02:30", _dt.datetime(2024, 3, 31, 1, 30, tzinfo=UTC)),  # ISO with a space
+    ],
+)
+def test_every_naive_text_form_in_a_dst_gap_is_counted(
+    make_workspace: Any, tmp_path: Path, gap: str, stored_utc: _dt.datetime
+) -> None:
+    """The count covers every text form the ingest reads without an offset, not only ISO."""
+    ws = make_workspace(timezone="Europe/Amsterdam")
+    rows = [
+        _row(timestamp=gap, touchpoint="gap"),
+        _row(timestamp="20240331013000", touchpoint="compact_before"),
+        _row(timestamp="20240331033000", touchpoint="compact_after"),
+        _row(timestamp="20240331", touchpoint="compact_date"),  # midnight: no gap
+        _row(timestamp="31-Mar-24", touchpoint="month_name"),
+        _row(timestamp="1711848600", touchpoint="epoch"),  # 2024-03-31T01:30Z: an instant, no gap
+    ]
+    (report,) = ws.ingest(paths=[str(write_csv(tmp_path, "dst.csv", rows, EVENT_HEADER))])
+
+    assert report.loaded == 6 and report.dst_shifted == 1
+    stored = {e["touchpoint"]: e["timestamp"] for e in table_rows(ws, "events")}
+    assert stored["gap"] == stored_utc
+    assert stored["compact_before"] == _dt.datetime(2024, 3, 31, 0, 30, tzinfo=UTC)
+    assert stored["compact_after"] == _dt.datetime(2024, 3, 31, 1, 30, tzinfo=UTC)
+    assert stored["month_name"] == stored["compact_date"] == _dt.datetime(2024, 3, 30, 23, tzinfo=UTC)
+    assert stored["epoch"] == _dt.datetime(2024, 3, 31, 1, 30, tzinfo=UTC)
+
+
+def test_month_name_dates_in_a_midnight_dst_gap_are_counted(make_workspace: Any, tmp_path: Path) -> None:
+    """A date is midnight local; where the clocks skip midnight (America/Santiago, 2024-09-08:
+    00:00 -> 01:00) 8-Sep-24 and 20240908 are stored as 01:00 and counted, like 2024-09-08."""
+    ws = make_workspace(timezone="America/Santiago")
+    dates = ("8-Sep-24", "20240908", "2024-09-08")
+    rows = [_row(timestamp=t, touchpoint=f"t{i}") for i, t in enumerate(dates)]
+    (report,) = ws.ingest(paths=[str(write_csv(tmp_path, "dates.csv", rows, EVENT_HEADER))])
+
+    assert report.loaded == 3 and report.dst_shifted == 3
+    local = _dt.datetime(2024, 9, 8, 1, 0, tzinfo=_zone("America/Santiago"))
+    assert {e["timestamp"] for e in table_rows(ws, "events")} == {local.astimezone(UTC)}
+
+
 def _zone(name: str) -> Any:
     from zoneinfo import ZoneInfo
 
@@ -320,3 +364,33 @@ def test_garbage_gzip_message_has_no_traceback(workspace: Workspace, tmp_path: P
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr and str(path) in done.stderr
+
+
+def test_an_unknown_channel_is_reported_with_the_other_bad_options(
+    workspace: Workspace, tmp_path: Path, run_journeylens: Any
+) -> None:
+    """--channel needs the workspace's aliases, yet it is checked with every other option and
+    path, before anything is read."""
+    good = write_csv(tmp_path, "good.csv", [GOOD], EVENT_HEADER)
+    missing = tmp_path / "nowhere.csv"
+
+    done = run_journeylens(
+        ["ingest", good, missing, "--delimiter", ";;", "--channel", "carrier-pigeon", "-w", workspace.root]
+    )
+
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "3 problems with the ingest options; nothing was loaded" in done.stderr
+    for text in ("--delimiter", "--channel 'carrier-pigeon'", "not a known channel", str(missing)):
+        assert text in done.stderr, text
+    assert workspace.store.count("events") == 0
+
+
+def test_the_python_api_checks_channel_aliases_with_the_other_options(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    good = str(write_csv(tmp_path, "good.csv", [GOOD], EVENT_HEADER))
+    with pytest.raises(InputError) as caught:
+        workspace.ingest(paths=[good, str(tmp_path / "nowhere.csv")], channel="carrier-pigeon")
+    assert "2 problems" in caught.value.message and "--channel" in caught.value.message
+    assert workspace.ingest(paths=[good], channel="Website")[0].loaded == 1  # an alias of web
+    assert workspace.store.count("events") == 1

@@ -49,7 +49,9 @@ text, however often its file is ingested. Values that are NaN or infinite (`not_
 timestamps with a UTC offset beyond +-18:00 or a year outside 1-9999 (`impossible_timestamp`) are
 quarantined. A naive local time that falls in a daylight-saving gap of the workspace zone (02:30 on
 a night the clocks jump from 02:00 to 03:00) is stored shifted forward by the gap (03:30 local), as
-Python's zoneinfo reads it with `fold=0`, and counted in the ingest summary (`dst_shifted`).
+Python's zoneinfo reads it with `fold=0`, and counted in the ingest summary (`dst_shifted`). This
+holds for every form read as local time: ISO without an offset, `YYYYMMDD[HHMMSS]`, `31-Jul-18`,
+a `--timestamp-format` without `%z`, and naive typed timestamps.
 
 A source column whose name is also a system column (`source`, `ingest_seq`) is kept in the JSON
 column under its own name. A channel that is neither canonical nor an alias is stored as `other`

@@ -22,9 +22,17 @@ class Status:
     """Quarantined records by table, reason and field (each file line once), most frequent first."""
     ingests: list[dict[str, Any]]
     """The most recent ingest runs, newest first."""
+    unlinked_feedback: int = 0
+    """Feedback rows that name no user_id, anonymous_id or case_id (anonymous answers): kept and
+    counted in feedback totals, linked to no customer or journey."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tables": self.tables, "quarantine": self.quarantine, "ingests": self.ingests}
+        return {
+            "tables": self.tables,
+            "unlinked_feedback": self.unlinked_feedback,
+            "quarantine": self.quarantine,
+            "ingests": self.ingests,
+        }
 
 
 def workspace_status(ws: Workspace, last: int = LAST_INGESTS) -> Status:
@@ -59,8 +67,11 @@ def status(store: Store, last: int = LAST_INGESTS) -> Status:
         .order_by([ibis.desc("records"), "table", "reason"])
     )
     ingests = store.table("ingests").order_by(ibis.desc("ingest_id")).limit(last)
+    fb = store.table("feedback")
+    unlinked = fb.filter(fb.user_id.isnull() & fb.anonymous_id.isnull() & fb.case_id.isnull()).count()
     return Status(
         tables=store.counts(),
         quarantine=store.execute(by_reason).to_pylist(),
         ingests=store.execute(ingests).to_pylist(),
+        unlinked_feedback=int(store.execute(unlinked).as_py()),
     )

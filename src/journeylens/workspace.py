@@ -92,7 +92,7 @@ class Workspace(WorkspaceAnalyses):
         from journeylens.ingest import Ingestor
         from journeylens.ingest.pipeline import build_spec
 
-        spec = spec or build_spec(**fields)
+        spec = spec or build_spec(channel_aliases=self.config.channels.aliases, **fields)
         return Ingestor(self.store, self.config).ingest(spec, progress)
 
     def ensure_model(

@@ -57,6 +57,7 @@ def _json_fields() -> dict[str, list[str]]:
         "ingest": ingest,
         "status": [
             "tables (object: table -> rows)",
+            "unlinked_feedback (feedback rows with no user_id, anonymous_id or case_id)",
             "quarantine (records: table, reason, field, records, example_source, example_line)",
             "ingests (records: " + ", ".join(INGESTS_SCHEMA.names) + ")",
         ],

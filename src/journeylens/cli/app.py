@@ -145,12 +145,13 @@ def ingest(
     others are still loaded (the exit status is then 2)."""
     from journeylens.workspace import Workspace
 
+    ws = Workspace.open(workspace)  # its channel aliases: an unknown --channel is one more bad option
     spec = _ingest_spec(
-        paths=paths, table=table, format=input_format, delimiter=delimiter, columns=columns,
-        encoding=encoding, quote=quote, mapping=map_ or [], channel=channel, touchpoint=touchpoint,
-        metric=metric, timestamp_format=timestamp_format, max_bad=max_bad, keep_identical=keep_identical,
+        ws.config.channels.aliases, paths=paths, table=table, format=input_format, delimiter=delimiter,
+        columns=columns, encoding=encoding, quote=quote, mapping=map_ or [], channel=channel,
+        touchpoint=touchpoint, metric=metric, timestamp_format=timestamp_format, max_bad=max_bad,
+        keep_identical=keep_identical,
     )  # fmt: skip
-    ws = Workspace.open(workspace)
     failure: IngestFailedError | None = None
     try:
         reports = _ingest_with_progress(ws, spec)
@@ -178,13 +179,13 @@ def ingest(
         )
 
 
-def _ingest_spec(mapping: list[str], **fields: object) -> IngestSpec:
-    """The spec; the --map flags and every other option are checked together, so that all bad
-    options are reported at once."""
+def _ingest_spec(aliases: dict[str, str], mapping: list[str], **fields: object) -> IngestSpec:
+    """The spec; the --map flags, the --channel (against the workspace's aliases) and every other
+    option are checked together, so that all bad options are reported at once."""
     from journeylens.ingest.spec import build_spec, split_mapping
 
     pairs, problems = split_mapping(mapping)
-    return build_spec(problems, mapping=pairs, **fields)
+    return build_spec(problems, channel_aliases=aliases, mapping=pairs, **fields)
 
 
 def _show_ingest(reports: list[IngestReport], fmt: OutputFormat, zone: str, *, wide: bool = False) -> None:
@@ -249,7 +250,8 @@ _INGEST_FIRST = ("source", "table", "loaded", "duplicates", "quarantined", "fini
 def status(
     workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.table, wide: WideOpt = False
 ) -> None:
-    """Row counts of every table, quarantined records by reason, and the last ingests."""
+    """Row counts of every table (and unlinked feedback), quarantined records by reason, and the
+    last ingests."""
     from journeylens.quality import workspace_status
     from journeylens.workspace import Workspace
 
@@ -260,10 +262,19 @@ def status(
     if fmt is OutputFormat.csv:
         render([{"table": k, "rows": v} for k, v in result.tables.items()], fmt)
         return
-    render([{"table": k, "rows": v} for k, v in result.tables.items()], fmt, title="Tables")
+    render(_table_rows(result.tables, result.unlinked_feedback), fmt, title="Tables")
     render(result.quarantine or [{"quarantined": 0}], fmt, title="Quarantine by reason", wide=wide)
     ingests = first(result.ingests, _INGEST_FIRST) or [{"ingests": 0}]
     render(ingests, fmt, title="Last ingests", extra=("ingest_id", "started_at"), wide=wide)
+
+
+def _table_rows(tables: dict[str, int], unlinked_feedback: int) -> list[dict[str, Any]]:
+    """Rows per table; with anonymous feedback, a note column says how much of it is unlinked."""
+    rows: list[dict[str, Any]] = [{"table": k, "rows": v} for k, v in tables.items()]
+    if unlinked_feedback:
+        note = f"{unlinked_feedback:,} unlinked: no user_id, anonymous_id or case_id"
+        rows = [r | {"note": note if r["table"] == "feedback" else ""} for r in rows]
+    return rows
 
 
 @app.command()

@@ -45,7 +45,7 @@ from journeylens.ingest.jsonlines import read_jsonl
 from journeylens.ingest.mapping import Columns
 from journeylens.ingest.readers import Format, RawBatch, default_delimiter, detect_format, read_parquet
 from journeylens.ingest.report import IngestReport
-from journeylens.ingest.spec import IngestSpec, TableName, build_spec, expand
+from journeylens.ingest.spec import CHANNEL_HINT, IngestSpec, TableName, build_spec, expand
 from journeylens.ingest.validation import FILE, SOURCE, Context, normalize_channel_name
 from journeylens.ingest.xes import read_xes
 from journeylens.store import _backend
@@ -125,8 +125,7 @@ class Ingestor:
         if canonical is None:
             raise InputError.bad_flag(
                 "--channel", channel, "is not a known channel or alias.",
-                hint="Use web, app, email, sms, whatsapp, social, chat, call_center, store, mail or "
-                "other, or add an alias under [channels.aliases] in journeylens.toml.",
+                hint=CHANNEL_HINT,
             )  # fmt: skip
         return canonical
 

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from journeylens.errors import InputError
 from journeylens.ingest.delimited import WHITESPACE
 from journeylens.ingest.readers import Format, expand_paths
+from journeylens.ingest.validation import normalize_channel_name
 from journeylens.ingest.values import STRPTIME_DIRECTIVES
+from journeylens.store.names import CHANNELS
 from journeylens.store.schema import METRICS, RAW_TABLES
 
 TableName = Literal["events", "identities", "customers", "feedback", "agents", "assignments"]
@@ -76,6 +78,19 @@ class IngestSpec(BaseModel):
             value = [name.strip() for name in value.split(",")]
         if value is not None and (not value or any(not name for name in value)):
             raise ValueError("expected comma-separated column names, e.g. user_id,timestamp,value")
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Checked when the caller passes the workspace's aliases as validation context
+        (``channel_aliases``), so that an unknown ``--channel`` is reported with the other
+        options, before anything is read; the ingest itself checks it again either way."""
+        aliases = (info.context or {}).get("channel_aliases")
+        if value is None or aliases is None:
+            return value
+        if normalize_channel_name(value, aliases) is None:
+            raise ValueError(f"not a known channel or alias (use one of {', '.join(CHANNELS)})")
         return value
 
     @field_validator("metric")
@@ -154,10 +169,18 @@ def strptime_problem(fmt: str) -> str | None:
     return None
 
 
-def build_spec(earlier: Sequence[str] = (), /, **fields: object) -> IngestSpec:
+CHANNEL_HINT = (
+    f"Use one of {', '.join(CHANNELS)}, or add an alias under [channels.aliases] in journeylens.toml."
+)
+
+
+def build_spec(
+    earlier: Sequence[str] = (), /, *, channel_aliases: Mapping[str, str] | None = None, **fields: object
+) -> IngestSpec:
     """Validate ingest options into a spec; every bad option and every missing path is reported
     in one :class:`InputError` naming the CLI flag at fault (with ``earlier`` problems the
-    caller found, e.g. in the ``--map`` flags).
+    caller found, e.g. in the ``--map`` flags). With ``channel_aliases`` (the workspace's
+    ``[channels.aliases]``) an unknown ``--channel`` is one of those problems too.
 
     Example:
         >>> build_spec(paths=["a.csv"], table="events").table  # doctest: +SKIP
@@ -166,9 +189,10 @@ def build_spec(earlier: Sequence[str] = (), /, **fields: object) -> IngestSpec:
     problems: list[tuple[str, str]] = [(p, _MAP_HINT) for p in earlier]
     spec: IngestSpec | None = None
     try:
-        spec = IngestSpec.model_validate(fields)
+        context = {"channel_aliases": channel_aliases} if channel_aliases is not None else None
+        spec = IngestSpec.model_validate(fields, context=context)
     except ValidationError as exc:
-        problems += [(_option_problem(e, fields), _OPTION_HINT) for e in exc.errors()]
+        problems += [(_option_problem(e, fields), _option_hint(e)) for e in exc.errors()]
     paths = fields.get("paths")
     if isinstance(paths, list):
         problems += [(p, _PATH_HINT) for p in missing_paths(str(p) for p in paths)]
@@ -187,6 +211,11 @@ def build_spec(earlier: Sequence[str] = (), /, **fields: object) -> IngestSpec:
 _OPTION_HINT = "See `journeylens ingest --help`."
 _MAP_HINT = "For example --map case_id=case:concept:name --map touchpoint=concept:name."
 _PATH_HINT = "Check the path; globs like 'data/*.csv' and directories are accepted."
+
+
+def _option_hint(error: object) -> str:
+    assert isinstance(error, dict)
+    return CHANNEL_HINT if tuple(error["loc"])[:1] == ("channel",) else _OPTION_HINT
 
 
 def _option_problem(error: object, fields: dict[str, object]) -> str:

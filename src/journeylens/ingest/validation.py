@@ -8,7 +8,7 @@ that quotes the offending value. Everything is vectorised in the engine: no Pyth
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import ibis
@@ -74,7 +74,7 @@ class Context:
     """``--timestamp-format``: the strptime format every text timestamp is read with."""
 
 
-def normalize_channel_name(value: str, aliases: dict[str, str]) -> str | None:
+def normalize_channel_name(value: str, aliases: Mapping[str, str]) -> str | None:
     """Canonical channel for ``value`` (Python side, for flags); None when unknown."""
     key = name_key(value)
     table = {c: c for c in CHANNELS} | {name_key(k): v for k, v in aliases.items()}

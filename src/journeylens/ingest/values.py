@@ -22,6 +22,7 @@ _MIN_INSTANT = ibis.literal(_dt.datetime(1, 1, 1, tzinfo=_dt.UTC), type=UTC_TIME
 _MAX_INSTANT = ibis.literal(_dt.datetime.max.replace(tzinfo=_dt.UTC), type=UTC_TIMESTAMP)
 # ISO text without an offset or zone name: a wall-clock time read in the workspace zone.
 _NAIVE_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.,]*)?$"
+_COMPACT_DATE, _COMPACT_TIME = r"^[0-9]{8}$", r"^[0-9]{14}$"
 _EPOCH = ibis.literal(_dt.datetime(1970, 1, 1, tzinfo=_dt.UTC), type=UTC_TIMESTAMP)
 # Epochs are accepted for 1990-01-01 .. 2100-01-01 only: a bare number outside that range is far
 # more likely a compact date, an id or microseconds than a touchpoint from 1970 or 2611.
@@ -73,19 +74,37 @@ def parse_timestamp(value: ir.Value, fmt: str | None = None) -> ir.TimestampValu
     text = as_text(value)
     if fmt is not None:
         return _strptime(text, fmt)
-    parsed = text.try_cast(UTC_TIMESTAMP)
+    return _text_forms(
+        text,
+        iso=text.try_cast(UTC_TIMESTAMP),
+        read=lambda layout: _strptime(text, layout),
+        epoch=_from_epoch(text.try_cast(dt.float64)),
+    )
+
+
+def _text_forms(
+    text: ir.StringValue,
+    *,
+    iso: ir.TimestampValue,
+    read: Callable[[str], ir.TimestampValue],
+    epoch: ir.TimestampValue,
+) -> ir.TimestampValue:
+    """The text forms read without ``--timestamp-format``, in one CASE: ``iso`` (the engine's
+    cast), the compact and month-name layouts through ``read(strptime format)``, and ``epoch``.
+    :func:`parse_timestamp` gives instants; :func:`time_checks` the wall clocks written, from
+    the same branches, so that every naive form is checked for a daylight-saving gap."""
     # The engine's cast also reads 01-02-18 as the year 1 (0001-02-18): ISO only with a year of
     # four or more digits, so that layouts like that one are quarantined, never guessed.
     iso_year = text.substr(0, 4).try_cast(dt.int64).notnull()
     # CASE evaluates lazily: only values that are not ISO date-times reach the other branches.
     return ibis.cases(
-        (parsed.notnull() & iso_year, parsed),
-        (text.re_search(r"^[0-9]{8}$"), _strptime(text, "%Y%m%d")),
-        (text.re_search(r"^[0-9]{14}$"), _strptime(text, "%Y%m%d%H%M%S")),
-        (text.re_search(r"^[0-9]+(\.[0-9]+)?$"), _from_epoch(text.try_cast(dt.float64))),
-        (text.re_search(_DAY_MONTH_NAME.format(2)), _strptime(text, "%d-%b-%y")),
-        (text.re_search(_DAY_MONTH_NAME.format(4)), _strptime(text, "%d-%b-%Y")),
-        else_=ibis.null(UTC_TIMESTAMP),
+        (iso.notnull() & iso_year, iso),
+        (text.re_search(_COMPACT_DATE), read("%Y%m%d")),
+        (text.re_search(_COMPACT_TIME), read("%Y%m%d%H%M%S")),
+        (text.re_search(r"^[0-9]+(\.[0-9]+)?$"), epoch),
+        (text.re_search(_DAY_MONTH_NAME.format(2)), read("%d-%b-%y")),
+        (text.re_search(_DAY_MONTH_NAME.format(4)), read("%d-%b-%Y")),
+        else_=ibis.null(iso.type()),
     )
 
 
@@ -113,6 +132,18 @@ def parse_number(value: ir.Value) -> ir.FloatingValue:
 def source_column(name: str) -> str:
     """Stage-1 column carrying the untouched source value of ``name``."""
     return f"_src__{name}"
+
+
+def _naive_text(text: ir.StringValue) -> ir.BooleanValue:
+    """Text read as a wall clock of the workspace zone: ISO without an offset, and the compact
+    and month-name layouts (which never carry one)."""
+    return (
+        text.re_search(_NAIVE_ISO)
+        | text.re_search(_COMPACT_DATE)
+        | text.re_search(_COMPACT_TIME)
+        | text.re_search(_DAY_MONTH_NAME.format(2))
+        | text.re_search(_DAY_MONTH_NAME.format(4))
+    )
 
 
 @dataclass
@@ -148,10 +179,15 @@ def time_checks(name: str, source: ir.Value, dst_zone: str | None, fmt: str | No
     elif dtype.is_string():
         # A 'Z' suffix is offset zero and not naive: only the instant's own range needs checking,
         # so the commonest machine-written form skips the second parse.
-        clock = ibis.cases(
-            (source.endswith("Z"), ibis.null(dt.Timestamp())), else_=source.try_cast(dt.Timestamp())
+        text = as_text(source)
+        written = _text_forms(
+            text,
+            iso=text.try_cast(dt.Timestamp()),
+            read=lambda layout: _backend.try_strptime(text, layout),
+            epoch=ibis.null(dt.Timestamp()),  # an instant: no wall clock written
         )
-        naive = lambda s: s[src].re_search(_NAIVE_ISO)  # noqa: E731
+        clock = ibis.cases((text.endswith("Z"), ibis.null(dt.Timestamp())), else_=written)
+        naive = lambda s: _naive_text(s[src])  # noqa: E731
     elif dtype.is_timestamp() and dtype.timezone is None:
         clock = source
         naive = lambda s: ibis.literal(True)  # noqa: E731

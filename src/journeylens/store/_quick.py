@@ -55,10 +55,16 @@ GROUP BY "table", reason, field
 ORDER BY records DESC, "table", reason
 """
 _INGESTS = "SELECT * FROM ingests ORDER BY ingest_id DESC LIMIT ?"
+# Anonymous feedback, counted in the same statement as the table sizes.
+_UNLINKED = (
+    "SELECT -1 AS i, count(*) AS n FROM feedback "
+    "WHERE user_id IS NULL AND anonymous_id IS NULL AND case_id IS NULL"
+)
 
 
 def status_rows(path: Path, tables: Sequence[str], last: int) -> dict[str, Any] | None:
-    """``{"tables": counts, "quarantine": [...], "ingests": [...]}`` read from the file at
+    """``{"tables": counts, "unlinked_feedback": n, "quarantine": [...], "ingests": [...]}``
+    (as :meth:`journeylens.quality.Status.to_dict`) read from the file at
     ``path``, or None when the portable path must answer (see the module docstring)."""
     import duckdb
 
@@ -68,14 +74,15 @@ def status_rows(path: Path, tables: Sequence[str], last: int) -> dict[str, Any] 
         return None
     try:
         present = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if not set(tables) <= present:
+        if not {*tables, "feedback"} <= present:
             return None
         counts = " UNION ALL ".join(
-            f"SELECT {i} AS i, count(*) AS n FROM {_quoted(t)}" for i, t in enumerate(tables)
+            [*(f"SELECT {i} AS i, count(*) AS n FROM {_quoted(t)}" for i, t in enumerate(tables)), _UNLINKED]
         )
         by_index = dict(con.execute(counts).fetchall())
         return {
             "tables": {t: int(by_index[i]) for i, t in enumerate(tables)},
+            "unlinked_feedback": int(by_index[-1]),
             "quarantine": _records(con.execute(_QUARANTINE)),
             "ingests": _records(con.execute(_INGESTS, [last])),
         }
