@@ -213,8 +213,8 @@ class BatchLoader:
         arrow = self.store.execute(shipped.anti_join(self.store.table(name), self.table.key))
         self.store.insert(name, arrow)
         files = pc.shift_right(arrow.column("ingest_seq"), 32) if arrow.num_rows else pa.array([], pa.int64())
-        for file, n in Counter(files.to_pylist()).items():
-            reports[file].loaded += n
+        for count in pc.value_counts(files).to_pylist():
+            reports[int(count["values"])].loaded += int(count["counts"])
 
     def _stored_per_file(self, files: list[int]) -> Counter[int]:
         """Rows this transaction stored for ``files`` (their ingest ids are new, so every row of

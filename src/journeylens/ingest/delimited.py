@@ -350,16 +350,16 @@ def _utf8_checked(table: pa.Table, delimiter: str) -> tuple[pa.Table, list[Rejec
         try:
             columns[name] = column.cast(pa.string())
         except pa.ArrowInvalid:
-            for row, value in enumerate(column.to_pylist()):
-                if value is None or row in bad_rows:
+            values = column.combine_chunks()
+            for row in _not_utf8(values, 0):
+                if row in bad_rows:
                     continue
-                try:
-                    value.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    bad_rows[row] = (
-                        f"field {name!r}: byte 0x{value[exc.start]:02x} at byte offset {exc.start} of "
-                        f"the value is not valid utf-8. {_resync.encoding_hint('utf-8')}"
-                    )
+                value = values[row].as_py()
+                start = _bad_byte(value) or 0
+                bad_rows[row] = (
+                    f"field {name!r}: byte 0x{value[start]:02x} at byte offset {start} of "
+                    f"the value is not valid utf-8. {_resync.encoding_hint('utf-8')}"
+                )
     if not bad_rows:
         for name, column in columns.items():
             table = table.set_column(table.schema.get_field_index(name), name, column)
@@ -376,6 +376,37 @@ def _utf8_checked(table: pa.Table, delimiter: str) -> tuple[pa.Table, list[Rejec
     good = table.filter(pa.array(keep))
     casted = {n: good.column(n).cast(pa.string()) for n in good.column_names if n != LINE}
     return pa.table({**casted, LINE: good.column(LINE)}), rejects
+
+
+_SCAN_VALUES = 256  # below this many values, a failing slice is searched value by value
+
+
+def _not_utf8(values: pa.Array, offset: int) -> Iterator[int]:
+    """Rows of ``values`` (binary) that are not UTF-8, found by halving: a slice that casts
+    cleanly is skipped whole, so a block with a few bad values costs a few vectorised casts
+    rather than a Python pass over every value."""
+    try:
+        values.cast(pa.string())
+        return
+    except pa.ArrowInvalid:
+        pass
+    if len(values) <= _SCAN_VALUES:
+        for row, value in enumerate(values.to_pylist()):
+            if value is not None and _bad_byte(value) is not None:
+                yield offset + row
+        return
+    half = len(values) // 2
+    yield from _not_utf8(values.slice(0, half), offset)
+    yield from _not_utf8(values.slice(half), offset + half)
+
+
+def _bad_byte(value: bytes) -> int | None:
+    """Offset of the first byte of ``value`` that is not UTF-8 (None: it is UTF-8)."""
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None
 
 
 def _rejects_within(waiting: list[Reject], first: int, parsed: int) -> tuple[list[Reject], list[Reject]]:
