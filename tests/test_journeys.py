@@ -97,7 +97,9 @@ def test_intent_switch_and_quiet_time_open_new_journeys(tmp_path: Path) -> None:
     ]
     ws = built(tmp_path, rows)
     found = [(j["journey_type"], j["touchpoints"], j["outcome"]) for j in journeys_of(ws)]
-    assert found == [("purchase", 4, "success"), ("support", 2, "abandoned"), ("information", 1, "success")]
+    # The support journey used self-service only and ended 70 h before the data does: whether a
+    # repeat follows within the 7-day repeat window is not known yet, so it is open.
+    assert found == [("purchase", 4, "success"), ("support", 2, "open"), ("information", 1, "success")]
 
 
 def test_follow_ups_join_until_max_duration_and_never_open_alone(tmp_path: Path) -> None:

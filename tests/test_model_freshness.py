@@ -84,16 +84,18 @@ def test_analyses_build_once_then_only_after_ingests_that_loaded_rows(
                                            "touchpoint": "home"}], EVENT_HEADER)  # fmt: skip
     (quarantined,) = workspace.ingest(paths=[str(bad)])
     assert (quarantined.loaded, quarantined.quarantined_total) == (0, 1)
-    # Feedback is joined by analyses at query time: loading it does not touch customers or journeys.
+    # Feedback is outcome evidence (a negative answer overrides an inferred success): loading it
+    # rebuilds the journeys.
     survey = write_csv(
         tmp_path, "nps.csv",
         [{"user_id": "ann", "timestamp": "2024-01-16T09:00:00Z", "metric": "nps", "score": 9}],
     )  # fmt: skip
     (answers,) = workspace.ingest(paths=[str(survey)], table="feedback")
     assert answers.loaded == 1
-    assert model_state(workspace.store, workspace.config).fresh
-    assert workspace.ensure_model(notice=notice) is None
-    assert len(lines) == 2
+    assert not model_state(workspace.store, workspace.config).fresh
+    assert workspace.ensure_model(notice=notice) is not None
+    assert lines[2] == BUILDING + "1 ingest (feedback) since the last build."
+    del lines[2]
 
     # Two ingests into two model tables: both are counted and named.
     later = write_csv(tmp_path, "later.csv", customer("eve", [("web", "home")]), EVENT_HEADER)
@@ -105,9 +107,9 @@ def test_analyses_build_once_then_only_after_ingests_that_loaded_rows(
     assert workspace.ensure_model(notice=notice) is not None
     assert lines[2:] == [BUILDING + "2 ingests (events, identities) since the last build."]
     builds = sorted(table_rows(workspace, "builds"), key=lambda r: r["build_id"])
-    assert [b["build_id"] for b in builds] == [1, 2, 3]
+    assert [b["build_id"] for b in builds] == [1, 2, 3, 4]
     assert all(b["finished_at"] is not None and b["finished_at"] >= b["started_at"] for b in builds)
-    assert [b["ingest_watermark"] for b in builds] == [1, 2, 7]
+    assert [b["ingest_watermark"] for b in builds] == [1, 2, 5, 7]
 
 
 def test_no_build_refuses_a_stale_model_and_names_the_command(workspace: Workspace, tmp_path: Path) -> None:

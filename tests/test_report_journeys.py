@@ -104,16 +104,25 @@ def test_section_sits_after_customers_and_waits_for_journeys(tmp_path: Path) -> 
 def test_headline_facts_match_the_journeys_table(built: Section, frame: pd.DataFrame) -> None:
     facts = built.facts
     assert facts["Journeys"] == f"{len(frame):,}"
-    # Outcome rates are over journeys whose type defines an outcome (not the 'other' journeys).
-    defined = frame[frame.outcome != "unknown"]
+    # Outcome rates are over journeys with a final outcome: not the 'other' journeys (no type
+    # defines their outcome) and not the open ones (not over at the data's end).
+    defined = frame[~frame.outcome.isin(["unknown", "open"])]
     assert set(frame.journey_type[frame.outcome == "unknown"]) == {"other"}
-    assert facts["Unknown outcomes"] == f"{len(frame) - len(defined):,}"
+    assert facts["Unknown outcomes"] == f"{int((frame.outcome == 'unknown').sum()):,}"
+    assert facts["Open journeys"] == f"{int((frame.outcome == 'open').sum()):,}"
     expect_rate(facts["Success rate"], int((frame.outcome == "success").sum()), len(defined))
+    successes = frame[frame.outcome == "success"]
+    observed = int((successes.outcome_evidence == "success_event").sum())
+    assert facts["Successes observed / inferred"].startswith(
+        f"{observed:,} / {len(successes) - observed:,} ("
+    )
     digital = frame[frame.digital_events > 0]
     expect_rate(facts["Leakage rate"], int(digital.leakage.sum()), len(digital))
     contacted = frame[frame.assisted_contacts > 0]
     fcr = int(contacted.first_contact_resolution.eq(True).sum())
-    expect_rate(facts["First-contact resolution"], fcr, int((contacted.outcome != "unknown").sum()))
+    expect_rate(
+        facts["First-contact resolution"], fcr, int((~contacted.outcome.isin(["unknown", "open"])).sum())
+    )
     expect_rate(facts["Repeat journeys"], int(frame.repeat_journey.sum()), len(frame))
     assert facts["Total cost to serve"] == f"{frame.cost_to_serve.sum():,.2f}"
     # The world is rich enough that these rates are not trivially 0 or 100%.
@@ -129,8 +138,9 @@ def test_rates_by_journey_type_carry_their_denominators(built: Section, frame: p
         if journey_type == "other":  # no type claims them, so nothing defines their outcome
             assert (row["success"], row["abandoned"]) == ("not defined", "not defined")
         else:
-            expect_rate(row["success"], int((group.outcome == "success").sum()), len(group))
-            expect_rate(row["abandoned"], int((group.outcome == "abandoned").sum()), len(group))
+            final = int((group.outcome != "open").sum())
+            expect_rate(row["success"], int((group.outcome == "success").sum()), final)
+            expect_rate(row["abandoned"], int((group.outcome == "abandoned").sum()), final)
         contacted = group[group.assisted_contacts > 0]
         if len(contacted):
             expect_rate(row["repeat contact"], int((contacted.repeat_contacts > 0).sum()), len(contacted))

@@ -139,7 +139,7 @@ def reference(
             ),
             "stage": next(s for s in STAGES if stages[s] == top),
             "success_n": len(wins),
-            "success_d": len({jid for jid in through if journeys[jid]["outcome"] != "unknown"}),
+            "success_d": len({jid for jid in through if journeys[jid]["outcome"] not in ("unknown", "open")}),
             "median_time_to_next_s": statistics.median(gaps) if gaps else None,
             "assisted_contacts": sum(assisted),
             "charged_events": sum(charged),

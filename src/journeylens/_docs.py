@@ -152,11 +152,19 @@ JOURNEY_COLUMN_DOCS = {
     "journey_id": "`j_` + 16 hex characters of the customer and journey key; stable across rebuilds.",
     "customer_id": "The stitched customer (NULL for events that only carry a case id).",
     "journey_type": "A type from `[journeys.types]`, or `other` when no type claims any event.",
+    "contact_reason": "The first `properties.contact_reason` an event of the journey states (billing, "
+    "delivery, ...); with `[journeys] repeat_by_reason` a later journey stating another reason is "
+    "not a repeat.",
     "case_id": "The case (ticket, order, trace) when the journey is a case.",
     "start": "First event (UTC).",
     "end": "Last event (UTC).",
     "outcome": "success, failed, abandoned, open, or unknown when the type has no success or failure "
-    "criteria (see docs/configuration.md).",
+    "criteria (see docs/configuration.md, Outcomes and their evidence).",
+    "outcome_evidence": "The rule that decided the outcome: `success_event`, `failure_event` (observed: "
+    "an event met the criteria), `negative_feedback` (observed: an answer overrode an inferred success), "
+    "`no_repeat_after_contact`, `no_repeat_self_service` (inferred: no repeat journey within the repeat "
+    "window), `open`, `no_outcome_event` (abandoned) or `no_criteria` (unknown).",
+    "outcome_touchpoint": "The success or failure event that decided the outcome (NULL for other evidence).",
     "duration_s": "Seconds from the first to the last event.",
     "touchpoints": "Number of events.",
     "channels": "Number of distinct channels.",
@@ -168,13 +176,15 @@ JOURNEY_COLUMN_DOCS = {
     "digital_events": "Events on `[journeys] digital_channels`.",
     "assisted_contacts": "Agent-handled events on `[journeys] assisted_channels`.",
     "repeat_contacts": "Assisted contacts after the first.",
-    "repeat_journey": "Another journey of the same type followed within `repeat_window`.",
+    "repeat_journey": "Another journey of the same type (and, with `repeat_by_reason`, not of another "
+    "stated contact reason) started within the type's repeat window after this one ended.",
     "transfers": "Assisted events by a different agent within `transfer_window` of the previous one.",
     "leakage": "A digital channel was used before the first assisted contact.",
     "leakage_touchpoint": "The last digital touchpoint before the first assisted contact.",
     "first_contact_resolution": "One assisted contact, success, no repeat journey (NULL: no contact, "
-    "or the outcome is unknown).",
-    "time_to_resolution_s": "Seconds from the start to the success event (or the last contact).",
+    "or the outcome is open or unknown).",
+    "time_to_resolution_s": "Seconds from the start to the success event (inferred successes: to the "
+    "last contact, or to the last event of a self-service journey).",
     "cost_to_serve": "Sum of `[journeys.costs]` over the journey's contacts and digital events (NULL "
     "until `[journeys.costs]` is set).",
     "value": "Sum of the events' `value`. Both sums are exact to a millionth (added as whole millionths), "

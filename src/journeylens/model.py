@@ -52,13 +52,14 @@ BuildProgress = Callable[[str, int, int], None]
 #: notice(one line for the user, e.g. "Building customers and journeys: 2 ingests (events) since ...")
 Notice = Callable[[str], None]
 
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 """Layout and rules of the derived tables. Bump it when a release changes what a build writes:
 workspaces built by another version are then rebuilt by their next analysis."""
 DERIVED_TABLES = ("customer_map", "journeys", "journey_events")
-MODEL_INPUTS = ("events", "identities", "customers")
-"""Raw tables a build reads. Ingests into the others (feedback, agents, assignments) are joined
-by analyses at query time, so they do not make the model stale."""
+MODEL_INPUTS = ("events", "identities", "customers", "feedback")
+"""Raw tables a build reads (feedback is outcome evidence: see ``journeys.evidence``). Ingests into
+the others (agents, assignments) are joined by analyses at query time, so they do not make the
+model stale."""
 
 
 class Staleness(StrEnum):

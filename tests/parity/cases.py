@@ -341,6 +341,29 @@ def _journeys_expect(journeys: list[dict[str, Any]]) -> None:
     types = {r["journey_type"] for r in journeys}
     _has({"purchase", "support", "information"} <= types, f"journey types: {types}")
     _has(len(journeys) > 500, f"{len(journeys)} journeys")
+    evidence = {r["outcome_evidence"] for r in journeys}
+    wanted = {"success_event", "failure_event", "no_repeat_after_contact", "no_repeat_self_service",
+              "negative_feedback", "open", "no_outcome_event"}  # fmt: skip
+    _has(wanted <= evidence, f"outcome evidence: {sorted(evidence)}")
+    _has(any(r["contact_reason"] for r in journeys), "journeys state contact reasons")
+
+
+def _links_expect(links: list[dict[str, Any]]) -> None:
+    kinds = {r["link"] for r in links}
+    _has(kinds == {"case", "window"}, f"feedback linked by {kinds}")
+
+
+@case("feedback_links", expect=_links_expect)
+def feedback_links(side: Side) -> Any:
+    """Answers linked to journeys by case, else by the customer's most recent journey within the
+    window (ties on the start go to the smaller journey id), as the outcome evidence reads them."""
+    from journeylens.identity.stitch import with_customers
+    from journeylens.journeys.feedback_link import link_feedback
+
+    store = side.store
+    window = side.config.journeys.feedback.seconds()
+    links = link_feedback(store.backend.table("journeys"), with_customers(store, "feedback"), window)
+    return rows(store.execute(links))
 
 
 def _schema(side: Side, name: str) -> dict[str, str]:

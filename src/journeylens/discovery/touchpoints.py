@@ -41,7 +41,7 @@ from journeylens.discovery._result import TableResult
 from journeylens.discovery.selection import journey_log, select_journeys
 from journeylens.journeys.definitions import JourneyRules
 from journeylens.journeys.summary import unknown_types, wilson
-from journeylens.journeys.undefined import COST_REASON, UNKNOWN_OUTCOME, outcome_reason
+from journeylens.journeys.undefined import COST_REASON, UNDECIDED, undecided_reason
 from journeylens.specs.discovery import ActivityKey, InventorySpec
 from journeylens.specs.identity import ANONYMOUS, USER
 from journeylens.store import Store
@@ -182,7 +182,7 @@ def touchpoint_inventory(
     joined = joined.filter(joined.events >= spec.min_events)
     order = [ibis.desc("events"), ibis.asc("touchpoint"), ibis.asc("channel")]
     rows = store.execute(joined.order_by(order)).to_pylist()
-    unknown = outcome_reason(unknown_types(store, select_journeys(store, spec.filter)))
+    unknown = undecided_reason(unknown_types(store, select_journeys(store, spec.filter)))
     cost_reason = None if rules.priced() else COST_REASON
     finished = [_finish(r, selected, unknown, cost_reason) for r in rows]
     table = pa.Table.from_pylist(finished, schema=SCHEMA)
@@ -217,7 +217,7 @@ def _measures(store: Store, log: ir.Table, rules: JourneyRules) -> ir.Table:
         customers=rows.customer_id.nunique(),
         journeys=rows.journey_id.nunique(),
         success_n=rows.journey_id.nunique(where=success),
-        success_d=rows.journey_id.nunique(where=rows.outcome != UNKNOWN_OUTCOME),
+        success_d=rows.journey_id.nunique(where=~rows.outcome.isin(UNDECIDED)),
         median_position=rel.median(),
         median_time_to_next_s=(_whole_seconds(rows._next) - _whole_seconds(rows.timestamp)).median(),
         assisted_contacts=assisted.cast("int64").sum(),

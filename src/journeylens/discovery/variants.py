@@ -22,7 +22,7 @@ from journeylens._units import duration_text
 from journeylens.discovery._result import TableResult
 from journeylens.discovery.selection import EmptySelectionError, journey_log, select_journeys
 from journeylens.journeys.summary import Z95, unknown_types
-from journeylens.journeys.undefined import UNKNOWN_OUTCOME, outcome_reason
+from journeylens.journeys.undefined import UNDECIDED, undecided_reason
 from journeylens.specs.discovery import VariantSpec
 from journeylens.store import Store
 
@@ -132,7 +132,7 @@ def variants(store: Store, spec: VariantSpec | None = None) -> Variants:
     }
     table = table.drop_columns(["journeys_total", "variants_total"])
     if pc.any(pc.equal(table["outcomes_defined"], 0)).as_py():
-        reason = outcome_reason(unknown_types(store, select_journeys(store, spec.filter)))
+        reason = undecided_reason(unknown_types(store, select_journeys(store, spec.filter)))
         undefined = pc.equal(table["outcomes_defined"], 0)
         table = table.append_column(
             "success_reason", pc.if_else(undefined, pa.scalar(reason), pa.scalar(None, pa.string()))
@@ -148,7 +148,7 @@ def variant_query(backend: BaseBackend, log: ir.Table, spec: VariantSpec) -> ir.
         steps=_ordered_activities(backend, log),
         duration_s=log.timestamp.max().delta(log.timestamp.min(), unit="microsecond").cast("float64") / 1e6,
         success=(log.outcome == "success").any(),
-        defined=(log.outcome != UNKNOWN_OUTCOME).any(),
+        defined=(~log.outcome.isin(UNDECIDED)).any(),
     )
     grouped = per_journey.group_by("steps").agg(
         count=per_journey.count(),

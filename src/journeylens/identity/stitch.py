@@ -173,7 +173,13 @@ def events_with_customers(store: Store) -> ir.Table:
 
     Needs ``customer_map`` (run :func:`stitch` first).
     """
-    events, cmap = store.table("events"), store.backend.table("customer_map")
+    return with_customers(store, "events")
+
+
+def with_customers(store: Store, name: str) -> ir.Table:
+    """Every row of raw table ``name`` (``events``, ``feedback``: tables with ``user_id`` and
+    ``anonymous_id``) with its ``customer_id``, by user id where known, else by anonymous id."""
+    events, cmap = store.table(name), store.backend.table("customer_map")
     by_user = cmap.filter(cmap.identifier_type == USER).select(
         _user=cmap.identifier_value, _by_user=cmap.customer_id
     )

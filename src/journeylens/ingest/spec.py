@@ -18,8 +18,8 @@ from journeylens.ingest.delimited import WHITESPACE
 from journeylens.ingest.readers import Format, expand_paths
 from journeylens.ingest.validation import normalize_channel_name
 from journeylens.ingest.values import STRPTIME_DIRECTIVES
-from journeylens.store.names import CHANNELS
-from journeylens.store.schema import METRICS, RAW_TABLES
+from journeylens.store.names import CHANNELS, METRICS
+from journeylens.store.schema import RAW_TABLES
 
 TableName = Literal["events", "identities", "customers", "feedback", "agents", "assignments"]
 

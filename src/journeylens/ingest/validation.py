@@ -28,10 +28,9 @@ from journeylens.ingest.values import (
     time_checks,
 )
 from journeylens.store import _backend
-from journeylens.store.names import CHANNELS
+from journeylens.store.names import CHANNELS, SCORE_RANGES
 from journeylens.store.schema import (
     DIRECTIONS,
-    SCORE_RANGES,
     Column,
     Kind,
     Reason,

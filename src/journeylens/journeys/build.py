@@ -8,12 +8,13 @@ import ibis.expr.types as ir
 
 from journeylens.errors import NotFoundError
 from journeylens.identity.profile import require_customer_map
-from journeylens.identity.stitch import events_with_customers
+from journeylens.identity.stitch import events_with_customers, with_customers
 from journeylens.journeys.definitions import JourneyRules
 from journeylens.journeys.outcomes import journey_outcomes
 from journeylens.journeys.segment import CLAIMS, EPISODES, assign_journeys
 from journeylens.store import Store
 from journeylens.store._backend import drop_scratch, scratch_table
+from journeylens.voc.sentiment import NEGATIVE_TONE, negative_comments
 
 ASSIGNED = "_jl_journey_assigned"
 
@@ -72,12 +73,28 @@ def write_journeys(store: Store, rules: JourneyRules) -> JourneyBuild:
         journey_events = backend.create_table(
             "journey_events", assigned.select("event_id", "journey_id", "step"), overwrite=True
         )
+        feedback = _feedback(store, rules)
         journeys = backend.create_table(
-            "journeys", journey_outcomes(assigned, store.table("events"), rules), overwrite=True
+            "journeys", journey_outcomes(assigned, store.table("events"), rules, feedback), overwrite=True
         )
     finally:
-        drop_scratch(backend, CLAIMS, EPISODES, ASSIGNED)
+        drop_scratch(backend, CLAIMS, EPISODES, ASSIGNED, NEGATIVE_TONE)
     return JourneyBuild(journeys=journeys, journey_events=journey_events)
+
+
+def _feedback(store: Store, rules: JourneyRules) -> ir.Table | None:
+    """The answers that can be outcome evidence, with their customer and, when comments count,
+    ``negative_comment``; ``None`` when there are none or feedback evidence is off."""
+    evidence = rules.feedback
+    if not evidence.enabled or not store.count("feedback"):
+        return None
+    feedback = with_customers(store, "feedback")
+    if not evidence.comments:
+        return feedback
+    negative = negative_comments(store, feedback, evidence.comment_threshold)
+    marked = negative.select(_said="feedback_id")
+    joined = feedback.left_join(marked, feedback.feedback_id == marked._said)
+    return joined.mutate(negative_comment=joined._said.notnull()).drop("_said")
 
 
 def require_journeys(store: Store) -> ir.Table:

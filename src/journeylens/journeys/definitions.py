@@ -13,6 +13,7 @@ Example (journeylens.toml)::
     inactivity_gap = "48h"
     max_duration = "21d"
     resolved_without_repeat = true
+    self_service_without_repeat = true
     start.touchpoints = ["billing_faq", "track_order", "ivr_menu"]
     start.contact_reasons = ["billing", "delivery"]
     success.touchpoints = ["ticket_resolved"]
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from journeylens._units import parse_duration
 from journeylens.errors import ConfigError, close_matches
+from journeylens.journeys.evidence import FeedbackEvidence
 from journeylens.store.names import CHANNELS
 
 if TYPE_CHECKING:
@@ -122,18 +124,38 @@ class JourneyType(BaseModel):
     max_duration: str = Field("14d", description="Follow-up messages join within this time.")
     resolved_without_repeat: bool = Field(
         False,
-        description="An assisted contact with no repeat contact afterwards counts as success "
-        "(the contact-centre convention for journeys that have no explicit 'resolved' event).",
+        description="A journey with an assisted contact and no repeat journey of this type within "
+        "the repeat window counts as success (the contact-centre convention for journeys that have "
+        "no explicit 'resolved' event).",
+    )
+    self_service_without_repeat: bool = Field(
+        False,
+        description="A journey without any assisted contact and no repeat journey of this type (on "
+        "any channel) within the repeat window counts as success: the customer solved it alone.",
+    )
+    repeat_window: str | None = Field(
+        None,
+        description="This type's repeat window ([journeys] repeat_window when not set): a journey "
+        "of the type within it after the last one is a repeat.",
     )
 
     _check_gap = field_validator("inactivity_gap", "max_duration")(_check_duration)
 
+    @field_validator("repeat_window")
+    @classmethod
+    def _check_repeat(cls, value: str | None) -> str | None:
+        return None if value is None else _check_duration(value)
+
     def defines_outcome(self) -> bool:
-        """True when success or failure can be told: criteria, or ``resolved_without_repeat``.
+        """True when success or failure can be told: criteria, or success without a repeat.
 
         A type without them has outcome ``unknown``: nothing in the data says how it ended.
         """
-        return not (self.success.is_empty() and self.failure.is_empty()) or self.resolved_without_repeat
+        return not (self.success.is_empty() and self.failure.is_empty()) or self.infers_success()
+
+    def infers_success(self) -> bool:
+        """True when the type reads success from the absence of a repeat journey."""
+        return self.resolved_without_repeat or self.self_service_without_repeat
 
     @model_validator(mode="after")
     def _sensible(self) -> JourneyType:
@@ -142,6 +164,12 @@ class JourneyType(BaseModel):
         if seconds(self.inactivity_gap) > seconds(self.max_duration):
             raise ValueError(
                 f"inactivity_gap {self.inactivity_gap} is longer than max_duration {self.max_duration}"
+            )
+        both = sorted(set(self.success.touchpoints) & set(self.failure.touchpoints))
+        if both:
+            raise ValueError(
+                f"touchpoint(s) {both} are both success and failure: an event cannot say both; "
+                "keep each in one of success.touchpoints and failure.touchpoints"
             )
         return self
 
@@ -170,6 +198,7 @@ def default_types() -> dict[str, JourneyType]:
             inactivity_gap="48h",
             max_duration="21d",
             resolved_without_repeat=True,
+            self_service_without_repeat=True,
         ),
         "purchase": JourneyType(
             priority=2,
@@ -259,6 +288,11 @@ class JourneyRules(BaseModel):
     repeat_window: str = Field(
         "7d", description="A contact on the same journey type within this time is a repeat contact."
     )
+    repeat_by_reason: bool = Field(
+        True,
+        description="A later journey that states a different contact reason (properties."
+        "contact_reason) is a new issue, not a repeat; journeys without a stated reason repeat any.",
+    )
     transfer_window: str = Field(
         "15m", description="A different agent within this time of the previous one is a transfer."
     )
@@ -266,6 +300,10 @@ class JourneyRules(BaseModel):
     assisted_channels: list[str] = Field(
         default_factory=lambda: ["call_center", "chat", "whatsapp", "social", "email", "store"],
         description="Channels whose agent-handled events are assisted contacts.",
+    )
+    feedback: FeedbackEvidence = Field(
+        default_factory=FeedbackEvidence,
+        description="When negative feedback overrides a success inferred from 'no repeat'.",
     )
     costs: dict[str, float] = Field(
         default_factory=dict,
@@ -305,7 +343,24 @@ class JourneyRules(BaseModel):
         both = sorted(set(self.digital_channels) & set(self.assisted_channels))
         if both:
             raise ValueError(f"channel(s) {both} are both digital and assisted; keep each in one")
+        for name, jt in self.types.items():
+            if jt.infers_success() and seconds(self.repeat_window_of(name)) == 0:
+                rule = (
+                    "self_service_without_repeat"
+                    if jt.self_service_without_repeat
+                    else "resolved_without_repeat"
+                )
+                raise ValueError(
+                    f"journey type {name!r} sets {rule} but its repeat window is 0, so no repeat can "
+                    f'ever be seen; set [journeys.types.{name}] repeat_window = "7d" (or [journeys] '
+                    f"repeat_window), or drop {rule}"
+                )
         return self
+
+    def repeat_window_of(self, name: str) -> str:
+        """The repeat window of journey type ``name`` (its own, else ``[journeys] repeat_window``)."""
+        jt = self.types.get(name)
+        return jt.repeat_window if jt is not None and jt.repeat_window is not None else self.repeat_window
 
     def priced(self) -> bool:
         """True when the workspace sets ``[journeys.costs]`` (else cost to serve is not defined)."""

@@ -23,12 +23,16 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from journeylens.journeys.build import require_journeys
+from journeylens.journeys.evidence import INFERRED_SUCCESS, NEGATIVE_FEEDBACK, SUCCESS_EVENT
 from journeylens.journeys.undefined import (
     COST_REASON,
     NO_CONTACT_REASON,
     NO_CUSTOMER_REASON,
     NOT_DEFINED,
+    OPEN_OUTCOME,
+    OPEN_REASON,
     OUTCOME_METRICS,
+    UNDECIDED,
     UNKNOWN_OUTCOME,
     outcome_reason,
 )
@@ -46,7 +50,7 @@ __all__ = ["DENOMINATORS", "JourneySummary", "JourneySummarySpec", "Period", "Su
 def _rates(j: ir.Table) -> list[tuple[str, ir.BooleanValue, ir.BooleanValue]]:
     # A repeat journey is the same customer coming back: only journeys of a known customer can tell.
     known = j.customer_id.notnull()
-    defined = j.outcome != UNKNOWN_OUTCOME
+    defined = ~j.outcome.isin(UNDECIDED)
     contacted = j.assisted_contacts > 0
     return [
         ("success", j.outcome == "success", defined),
@@ -78,6 +82,10 @@ class JourneySummary:
         "group",
         "journeys",
         "unknown_outcomes",
+        "open_outcomes",
+        "success_observed (a success event)",
+        "success_inferred (no repeat journey within the repeat window)",
+        "failed_by_feedback (an inferred success that negative feedback overrode)",
         "<rate>_rate, <rate>_n, <rate>_d, <rate>_lo, <rate>_hi, <rate>_reason for success, abandoned, "
         "leakage, first_contact_resolution, repeat_contact, repeat_journey",
         "cost_mean",
@@ -108,6 +116,8 @@ class JourneySummary:
             out.append({"group": group, "measure": "journeys", "value": f"{row['journeys']:,}"})
             for name, _ in _RATE_NAMES:
                 rate = row[f"{name}_rate"]
+                if name == "abandoned" and row["success_n"]:
+                    out.append(_evidence_line(row))
                 out.append({
                     "group": group,
                     "measure": name,
@@ -142,14 +152,29 @@ class JourneySummary:
 
 
 _RATE_NAMES = [
-    ("success", "journeys with a defined outcome"),
-    ("abandoned", "journeys with a defined outcome"),
+    ("success", "journeys with a final outcome (not open or unknown)"),
+    ("abandoned", "journeys with a final outcome (not open or unknown)"),
     ("leakage", "journeys that used a digital channel"),
-    ("first_contact_resolution", "journeys with an assisted contact and a defined outcome"),
+    ("first_contact_resolution", "journeys with an assisted contact and a final outcome"),
     ("repeat_contact", "journeys with an assisted contact"),
     ("repeat_journey", "journeys of a known customer"),
 ]
 DENOMINATORS = dict(_RATE_NAMES)
+EVIDENCE_COUNTS = ("success_observed", "success_inferred", "failed_by_feedback")
+"""How much of the success and failure counts each kind of evidence decided (see ``journeys.evidence``)."""
+
+
+def _evidence_line(row: dict[str, Any]) -> dict[str, Any]:
+    """How much of the successes an event showed and how much "no repeat" inferred."""
+    n, observed, inferred = row["success_n"], row["success_observed"], row["success_inferred"]
+    feedback = row["failed_by_feedback"]
+    return {
+        "group": row["group"],
+        "measure": "  success evidence",
+        "value": f"{observed / n:.0%} observed",
+        "count": f"{observed:,} event, {inferred:,} no repeat"
+        + (f"; {feedback:,} overridden by feedback" if feedback else ""),
+    }
 
 
 def _group_column(store: Store, journeys: ir.Table, spec: JourneySummarySpec) -> ir.Table:
@@ -193,6 +218,10 @@ def journey_summary(store: Store, spec: JourneySummarySpec | None = None) -> Jou
     metrics: dict[str, ir.Value] = {
         "journeys": grouped.count(),
         "unknown_outcomes": unknown.cast("int64").sum(),
+        "open_outcomes": (grouped.outcome == OPEN_OUTCOME).cast("int64").sum(),
+        "success_observed": (grouped.outcome_evidence == SUCCESS_EVENT).cast("int64").sum(),
+        "success_inferred": grouped.outcome_evidence.isin(INFERRED_SUCCESS).cast("int64").sum(),
+        "failed_by_feedback": (grouped.outcome_evidence == NEGATIVE_FEEDBACK).cast("int64").sum(),
     }
     for name, num, den in _rates(grouped):
         metrics[f"{name}_n"] = (num & den).cast("int64").sum()
@@ -216,12 +245,14 @@ def unknown_types(store: Store, journeys: ir.Table) -> list[str]:
     return sorted(str(t) for t in store.execute(which).column(0).to_pylist())
 
 
-def rate_reason(name: str, d: int, unknown: int, types: list[str]) -> str | None:
+def rate_reason(name: str, d: int, unknown: int, types: list[str], undecided: int = 0) -> str | None:
     """Why rate ``name`` has no value (``None`` when its denominator ``d`` has journeys)."""
     if d:
         return None
     if name in OUTCOME_METRICS and unknown:
         return outcome_reason(types)
+    if name in OUTCOME_METRICS and undecided:
+        return OPEN_REASON
     if name == "repeat_journey":
         return NO_CUSTOMER_REASON
     return f"no {DENOMINATORS[name]} in this group"
@@ -229,10 +260,18 @@ def rate_reason(name: str, d: int, unknown: int, types: list[str]) -> str | None
 
 def _finish(row: dict[str, Any], types: list[str], contacts: int) -> dict[str, Any]:
     unknown = int(row["unknown_outcomes"] or 0)
-    out: dict[str, Any] = {"group": row["group"], "journeys": row["journeys"], "unknown_outcomes": unknown}
+    out: dict[str, Any] = {
+        "group": row["group"],
+        "journeys": row["journeys"],
+        "unknown_outcomes": unknown,
+        "open_outcomes": int(row["open_outcomes"] or 0),
+    }
+    # The split of successes by evidence exists only where the success rate does.
+    defined = bool(row["success_d"])
+    out.update({name: int(row[name] or 0) if defined else None for name in EVIDENCE_COUNTS})
     for name, _ in _RATE_NAMES:
         n, d = int(row[f"{name}_n"] or 0), int(row[f"{name}_d"] or 0)
-        reason = rate_reason(name, d, unknown, types)
+        reason = rate_reason(name, d, unknown, types, int(row["open_outcomes"] or 0))
         if name == "leakage" and d and not contacts:
             # Digital journeys, but no contact anywhere in the selection: none could have leaked.
             n, d, reason = 0, 0, NO_CONTACT_REASON

@@ -1,8 +1,9 @@
 """What the data does not define, why, and the setting that would define it.
 
 Undefined is never zero. A journey of a type with no success or failure criteria has outcome
-``unknown``; every rate over outcomes (success, abandoned, first-contact resolution) is taken over
-the journeys whose outcome is defined, and is ``None`` when there are none. Cost to serve is
+``unknown``, a journey not over at the data's end ``open``; every rate over outcomes (success,
+abandoned, first-contact resolution) is taken over the journeys with a final outcome (neither),
+and is ``None`` when there are none. Cost to serve is
 ``None`` until the workspace sets ``[journeys.costs]``. Leakage (a digital attempt that ended in an
 assisted contact) is ``None`` over a selection without any assisted contact: where no contact can
 be seen, "0% leaked" would be a claim the data cannot make.
@@ -22,6 +23,10 @@ from collections.abc import Iterable
 
 UNKNOWN_OUTCOME = "unknown"
 """The outcome of a journey whose type defines neither success nor failure."""
+OPEN_OUTCOME = "open"
+"""The outcome of a journey not over yet at the data's end (or whose repeat window has not passed)."""
+UNDECIDED = (UNKNOWN_OUTCOME, OPEN_OUTCOME)
+"""Outcomes that are not final: outcome rates (success, abandoned, FCR) leave these journeys out."""
 OUTCOME_METRICS = ("success", "abandoned", "first_contact_resolution")
 """Rates over outcomes: not defined for journeys whose outcome is unknown."""
 NOT_DEFINED = "n/d"
@@ -61,6 +66,20 @@ def outcome_reason(types: Iterable[str] = ()) -> str:
         f"{which} {'has' if len(names) == 1 else 'have'} no success or failure criteria, so no outcome "
         f"is known (other = journeys no declared type claims); {OUTCOME_FIX}"
     )
+
+
+OPEN_REASON = (
+    "every journey here is still open (its last event is within the inactivity gap of the data's "
+    "end, or a success read from 'no repeat' whose repeat window has not passed yet); load later "
+    "events, or shorten [journeys] repeat_window"
+)
+"""Why an outcome rate is not defined when no journey of a selection has a final outcome yet."""
+
+
+def undecided_reason(unknown_types: Iterable[str]) -> str:
+    """Why an outcome rate has no denominator: journey types without criteria, else open journeys."""
+    names = list(unknown_types)
+    return outcome_reason(names) if names else OPEN_REASON
 
 
 def unknown_note(unknown: int, total: int) -> str:

@@ -80,7 +80,7 @@ def _money(value: float | None) -> str:
 def _headline(by_type: list[dict[str, Any]]) -> dict[str, str]:
     # Journey types partition the journeys, so per-type counts add up to the overall ones.
     def total(key: str) -> Any:
-        return sum(row[key] for row in by_type)
+        return sum(row[key] or 0 for row in by_type)
 
     def rate(name: str) -> str:
         return rate_cell(total(f"{name}_n"), total(f"{name}_d"))
@@ -94,9 +94,30 @@ def _headline(by_type: list[dict[str, Any]]) -> dict[str, str]:
         "Repeat journeys": rate("repeat_journey"),
         "Total cost to serve": _money(sum(costs)) if costs else NOT_DEFINED,
     }
+    if total("success_n"):
+        observed, inferred = total("success_observed"), total("success_inferred")
+        facts["Successes observed / inferred"] = (
+            f"{observed:,} / {inferred:,} ({observed / total('success_n'):.0%} observed)"
+        )
+    if total("open_outcomes"):
+        facts["Open journeys"] = f"{total('open_outcomes'):,}"
     if total("unknown_outcomes"):
         facts["Unknown outcomes"] = f"{total('unknown_outcomes'):,}"
     return facts
+
+
+def _evidence_note(by_type: list[dict[str, Any]]) -> list[str]:
+    """What part of the success rate rests on inference, and what feedback overrode."""
+    inferred = sum(row["success_inferred"] or 0 for row in by_type)
+    if not inferred:
+        return []
+    overridden = sum(row["failed_by_feedback"] or 0 for row in by_type)
+    return [
+        f"{inferred:,} successes are inferred: no repeat journey followed within the repeat window. A "
+        "customer who gave up silently looks the same, so these rates are an upper bound unless feedback "
+        f"says otherwise; negative feedback linked to the journey overrode {overridden:,} inferred "
+        "successes (outcome failed, evidence negative_feedback)."
+    ]
 
 
 def _rate_table(rows: list[dict[str, Any]], label: str) -> pd.DataFrame:
@@ -236,7 +257,7 @@ def journeys_section(store: Store, rules: JourneyRules | None = None) -> Section
     by_type = summary.rows
     if not by_type:
         return Section(TITLE, intro="No journeys were found in the events.")
-    notes = _undefined_notes(summary.reasons(), *summary.unknown_outcomes())
+    notes = _undefined_notes(summary.reasons(), *summary.unknown_outcomes()) + _evidence_note(by_type)
     figures: list[go.Figure] = []
     tables = [("Outcome rates by journey type", _rate_table(by_type, "journey type"))]
     outcomes = _outcome_counts(store, journeys)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from journeylens.discovery.segments import RfmRules, SegmentComparisonSpec, compare_segments
 from journeylens.journeys.build import require_journeys
-from journeylens.journeys.undefined import COST_REASON, UNKNOWN_OUTCOME, outcome_reason
+from journeylens.journeys.undefined import COST_REASON, UNDECIDED, outcome_reason
 from journeylens.report.discovery import Part, Scope, _money
 from journeylens.report.journeys import NOT_DEFINED, rate_cell
 from journeylens.store import Store
@@ -25,7 +25,7 @@ def segments_part(store: Store, scope: Scope) -> Part:
     journeys = require_journeys(store)
     defined = store.execute(
         journeys.aggregate(
-            success=(journeys.outcome != UNKNOWN_OUTCOME).any(), cost=journeys.cost_to_serve.notnull().any()
+            success=(~journeys.outcome.isin(UNDECIDED)).any(), cost=journeys.cost_to_serve.notnull().any()
         )
     ).to_pylist()[0]
     metrics = [m for m, key in zip(SEGMENT_METRICS, ("success", "cost"), strict=True) if defined[key]]

@@ -10,3 +10,13 @@ CHANNELS = (
 RAW_TABLE_NAMES = ("events", "identities", "customers", "feedback", "agents", "assignments")
 SYSTEM_TABLE_NAMES = ("quarantine", "ingests", "builds")
 """Tables JourneyLens keeps about its own work (``store.schema.SYSTEM_TABLES``)."""
+
+METRICS = ("nps", "csat", "ces", "rating")
+"""Feedback metrics (``feedback.metric``)."""
+SCORE_RANGES: dict[str, tuple[float, float]] = {
+    "nps": (0, 10),
+    "csat": (1, 5),
+    "ces": (1, 7),
+    "rating": (0, 10),
+}
+"""The scale of each metric's score (CES: 7 = very easy)."""

@@ -14,7 +14,7 @@ from enum import StrEnum
 import ibis
 import ibis.expr.datatypes as dt
 
-from journeylens.store.names import CHANNELS
+from journeylens.store.names import CHANNELS, METRICS
 
 UTC_TIMESTAMP = dt.Timestamp(timezone="UTC")
 
@@ -106,13 +106,6 @@ class TableSpec:
 
 
 DIRECTIONS = ("inbound", "outbound")
-METRICS = ("nps", "csat", "ces", "rating")
-SCORE_RANGES: dict[str, tuple[float, float]] = {
-    "nps": (0, 10),
-    "csat": (1, 5),
-    "ces": (1, 7),
-    "rating": (0, 10),
-}
 
 SYSTEM_COLUMNS: tuple[Column, ...] = (
     Column("source", Kind.TEXT, "File (or stream) the record came from."),
