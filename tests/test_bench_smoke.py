@@ -26,6 +26,7 @@ DISCOVERY_STAGES = {
 }  # fmt: skip
 PIPELINE_STAGES = {"pipeline_duckdb", "pipeline_pyspark"}
 SMALL_FILE_STAGES = {"floor_small_csv", "ingest_small_csv"}
+ACCURACY_STAGES = {"outcome_accuracy"}
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +46,28 @@ def test_parse_size() -> None:
 def test_bench_smoke(bench_out: Path) -> None:
     results = {r.stage: r for r in run_bench(6_000, bench_out)}
     everything = INGEST_STAGES | JOURNEY_STAGES | DISCOVERY_STAGES | PIPELINE_STAGES | SMALL_FILE_STAGES
-    assert set(results) == everything
+    assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
     assert events > 3_000
     # Every stage saw every event: loaded, re-read as duplicates, loaded by the floor, or placed in
     # a journey or session, or counted in a process map or pm4py's log. Stitching counts
-    # identifiers instead, the funnel and its floor their step rows, the small files their files.
+    # identifiers instead, the funnel and its floor their step rows, the small files their files,
+    # the accuracy stage the true journeys of its own worlds.
     funnels = ("floor_funnel", "funnel_20")
-    others = ("stitch", *funnels, *SMALL_FILE_STAGES)
+    others = ("stitch", *funnels, *SMALL_FILE_STAGES, *ACCURACY_STAGES)
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
-    assert {r.unit for r in results.values() if r.stage not in SMALL_FILE_STAGES} == {"events"}
+    assert {r.unit for r in results.values() if r.stage not in (*SMALL_FILE_STAGES, *ACCURACY_STAGES)} == {
+        "events"
+    }
+    # The accuracy stage reports figures and target verdicts, not a rate target: three worlds of
+    # 200 customers at this size, met only when every target is met on every world.
+    accuracy = results["outcome_accuracy"]
+    assert accuracy.metrics is not None and accuracy.target_per_s is None and accuracy.floor is None
+    assert [w["seed"] for w in accuracy.metrics["worlds"]] == [101, 102, 103]
+    assert accuracy.metrics["customers"] == 200
+    assert accuracy.events == sum(w["events"] for w in accuracy.metrics["worlds"]) > 0
+    assert accuracy.target_met == all(t["met"] for w in accuracy.metrics["worlds"] for t in w["targets"])
+    assert all(r.metrics is None for r in results.values() if r.stage not in ACCURACY_STAGES)
     assert 0 < results["stitch"].rows < events
     assert results["funnel_20"].rows >= 20 and results["funnel_20"].floor == "floor_funnel"
     # The hand-written funnel counts the same customers at every step as `funnel` does.
@@ -73,6 +86,7 @@ def test_bench_smoke(bench_out: Path) -> None:
     assert results["pipeline_pyspark"].peak_rss_mb > results["pipeline_duckdb"].peak_rss_mb
     saved = json.loads((bench_out / "results-6000.json").read_text())
     assert saved["machine"]["cpus"] >= 1 and len(saved["results"]) == len(results)
+    assert {r["stage"] for r in saved["results"] if r["metrics"]} == ACCURACY_STAGES
 
 
 def test_small_files_stage_against_its_floor_and_target(bench_out: Path) -> None:

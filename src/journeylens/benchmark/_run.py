@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from journeylens.benchmark import (  # noqa: F401 - register their stages
+    accuracy_stages,
     discovery_stages,
     pipeline_stages,
     small_file_stages,

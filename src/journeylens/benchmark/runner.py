@@ -12,17 +12,19 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from journeylens.benchmark import (  # noqa: F401 - register their stages
+    accuracy_stages,
     discovery_stages,
     pipeline_stages,
     small_file_stages,
 )
-from journeylens.benchmark.stages import PREPARATIONS, STAGES
+from journeylens.benchmark.stages import DATA_FOLDER, PREPARATIONS, STAGES, metrics_path
 from journeylens.errors import InputError
 from journeylens.synth import generate_world
 
@@ -47,6 +49,10 @@ class BenchResult:
     target_per_s: float | None
     """The rate (``unit`` per second) the stage must reach, where an issue set one."""
     target_met: bool | None
+    """Whether the rate target is met; for an accuracy stage (no rate target), whether every
+    accuracy target in ``metrics`` is met."""
+    metrics: dict[str, Any] | None = None
+    """An accuracy stage's figures and target verdicts (see ``accuracy_stages``); else None."""
 
 
 def parse_size(text: str) -> int:
@@ -146,7 +152,7 @@ def run_bench(
         >>> stages = ["stitch", "floor_sessionize", "journeys"]
         >>> run_bench(1_000_000, Path("bench/out"), stages)  # doctest: +SKIP
     """
-    data, work = out / f"data-{events}", out / "work"
+    data, work = out / DATA_FOLDER.format(events=events), out / "work"
     data.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
     names = stages or list(STAGES)
@@ -154,24 +160,26 @@ def run_bench(
     if unknown:  # before generating data, which takes minutes at 10M events
         raise InputError.unknown_choice("benchmark stage", unknown[0], STAGES)
     _check_requirements(names, explicit=stages is not None)
-    n = prepare_data(events, data, progress)
+    # Accuracy stages make their own worlds: the run's files are only written for other stages.
+    n = prepare_data(events, data, progress) if any(not STAGES[s].accuracy for s in names) else events
     measured: dict[str, dict[str, float]] = {}
     ready: set[str] = set()
     results: list[BenchResult] = []
     for name in names:
         _prepare(STAGES[name].needs, ready, data, work, memory_limit, progress)
         progress(f"stage {name}")
+        metrics_path(work, name).unlink(missing_ok=True)  # never report a previous run's figures
         measured[name] = _in_process(name, data, work)
         leaves = STAGES[name].leaves
         if leaves:
             ready.add(leaves)
-        results.append(_result(name, n, measured))
+        results.append(_result(name, n, measured, work))
         m = measured[name]
         progress(f"  {name}: {m['seconds']:.2f} s, peak RSS {m['peak_rss_mb']:,.0f} MB")
         # Written after every stage, so that a long run that fails later keeps what it measured.
         _save(out / f"results-{events}.json", memory_limit, results)
     # A floor may run after the stage it is compared with: ratios once everything is measured.
-    results = [_result(name, n, measured) for name in names]
+    results = [_result(name, n, measured, work) for name in names]
     _save(out / f"results-{events}.json", memory_limit, results)
     return results
 
@@ -189,11 +197,18 @@ def _check_requirements(names: list[str], *, explicit: bool) -> None:
             )
 
 
-def _result(name: str, events: int, measured: dict[str, dict[str, float]]) -> BenchResult:
+def _result(name: str, events: int, measured: dict[str, dict[str, float]], work: Path) -> BenchResult:
     m, spec = measured[name], STAGES[name]
     floor, unit, target = spec.floor, spec.unit, spec.target
     ratio = m["seconds"] / measured[floor]["seconds"] if floor in measured else None
+    metrics: dict[str, Any] | None = None
+    met = None
+    if spec.accuracy:
+        metrics = json.loads(metrics_path(work, name).read_text(encoding="utf-8"))
+        events, met = int(metrics["events"]), bool(metrics["targets_met"])
     per_s = (events if unit == "events" else m["rows"]) / m["seconds"]
+    if target is not None:
+        met = per_s >= target
     return BenchResult(
         stage=name,
         events=events,
@@ -206,7 +221,8 @@ def _result(name: str, events: int, measured: dict[str, dict[str, float]]) -> Be
         unit=unit,
         per_s=round(per_s),
         target_per_s=target,
-        target_met=per_s >= target if target is not None else None,
+        target_met=met,
+        metrics=metrics,
     )
 
 

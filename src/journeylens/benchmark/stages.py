@@ -11,6 +11,10 @@ for the journeys stage.
 
 A stage's rate counts the run's events unless it names another ``unit`` (files, for the folder of
 small CSVs), and a stage may carry an absolute ``target`` rate that every run reports as met or not.
+
+An ``accuracy`` stage measures how right results are, not how fast: it makes its own data, writes
+its figures and target verdicts to :func:`metrics_path`, and the run reports them with the stage
+(its ``target_met`` says whether every accuracy target was met; it has no rate target).
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ class Stage:
     it returns count; a stage and its floor count the same unit."""
     target: float | None = None
     """An absolute rate (``unit`` per second) the stage must reach; each run says met or missed."""
+    accuracy: bool = False
+    """An accuracy stage: it makes its own data (not the run's files) and writes its figures to
+    :func:`metrics_path`, including ``targets_met`` and the ``events`` it measured."""
 
 
 @dataclass(frozen=True)
@@ -82,12 +89,32 @@ def stage(
     requires: tuple[str, str] | None = None,
     unit: str = "events",
     target: float | None = None,
+    accuracy: bool = False,
 ) -> Callable[[StageFn], StageFn]:
     def register(fn: StageFn) -> StageFn:
-        STAGES[name] = Stage(name, fn, floor, doc, needs, leaves, requires, unit, target)
+        STAGES[name] = Stage(name, fn, floor, doc, needs, leaves, requires, unit, target, accuracy)
         return fn
 
     return register
+
+
+DATA_FOLDER = "data-{events}"
+"""The run's data folder inside ``--out``: one per run size (its files are cached there)."""
+
+
+def run_size(data: Path) -> int:
+    """The events a run was asked for, from its data folder's name (see :data:`DATA_FOLDER`).
+
+    Example:
+        >>> run_size(Path("bench/out/data-1000000"))
+        1000000
+    """
+    return int(data.name.removeprefix(DATA_FOLDER.format(events="")))
+
+
+def metrics_path(work: Path, name: str) -> Path:
+    """Where accuracy stage ``name`` writes its figures for the runner (JSON)."""
+    return work / f"metrics-{name}.json"
 
 
 def preparation(name: str, after: str | None = None) -> Callable[[PrepareFn], PrepareFn]:
