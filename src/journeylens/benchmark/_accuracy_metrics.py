@@ -148,12 +148,14 @@ class Comparison:
             )
         )
 
-    def predicted_by_type(self, unknown: str) -> list[Row]:
+    def predicted_by_type(self, undecided: Iterable[str]) -> list[Row]:
+        """Predicted journeys per type, those with a final outcome (the product's success-rate
+        denominator: not open, not unknown) and the successes."""
         j = self.journeys
         return self._rows(
             j.group_by("journey_type").agg(
                 journeys=j.count(),
-                defined=_count_if(j.outcome != unknown),
+                defined=_count_if(~j.outcome.isin(list(undecided))),
                 success=_count_if(j.outcome == "success"),
             )
         )

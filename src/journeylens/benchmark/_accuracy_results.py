@@ -69,7 +69,8 @@ class TypeAccuracy:
     predicted_journeys: int
     """Predicted journeys of this type (all of them)."""
     predicted_defined: int
-    """... of which the outcome is defined (not ``unknown``): the predicted rate's denominator."""
+    """... of which the outcome is final (not ``open``, not ``unknown``): the predicted rate's
+    denominator, as in ``journeylens summary``."""
     predicted_success: int
     matched: int
     """True journeys of this type matched one-to-one to a predicted journey."""
@@ -81,10 +82,15 @@ class TypeAccuracy:
     agreed: int
     open: int
     """Matched journeys predicted ``open``: left out of accuracy."""
+    unobservable: int = 0
+    """Judged journeys that are silent give-ups (truly not a success, inferred a success from "no
+    repeat", no negative feedback anywhere in the data): nothing observable can tell them."""
     true_success_rate: float | None = field(init=False)
     predicted_success_rate: float | None = field(init=False)
     success_rate_bias_pp: float | None = field(init=False)
     outcome_accuracy: float | None = field(init=False)
+    observable_accuracy: float | None = field(init=False)
+    """Accuracy over the judged journeys that are not silent give-ups."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -98,6 +104,7 @@ class TypeAccuracy:
             bias = round(100 * exact, 2)
         set_(self, "success_rate_bias_pp", bias)
         set_(self, "outcome_accuracy", _rate(self.agreed, self.judged))
+        set_(self, "observable_accuracy", _rate(self.agreed, self.judged - self.unobservable))
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,9 @@ def headline(result: OutcomeAccuracy) -> dict[str, float | int | None]:
         figures[f"{name}.success_rate_predicted"] = t.predicted_success_rate
         figures[f"{name}.success_rate_bias_pp"] = t.success_rate_bias_pp
         figures[f"{name}.outcome_accuracy"] = t.outcome_accuracy
+        if t.unobservable:
+            figures[f"{name}.unobservable"] = t.unobservable
+            figures[f"{name}.observable_accuracy"] = t.observable_accuracy
     for label, rate in (
         ("fcr", result.fcr),
         ("leakage", result.leakage),
@@ -72,6 +75,7 @@ def headline(result: OutcomeAccuracy) -> dict[str, float | int | None]:
         figures["silent_give_ups"] = e.silent_give_ups
         figures["silent_give_ups_without_negative_feedback"] = e.silent_give_ups_without_negative_feedback
         figures["recovered_by_feedback"] = e.recovered_by_feedback
+        figures["recovered_share"] = e.recovered_share
         figures["wrongly_overridden"] = e.wrongly_overridden
     return figures
 

@@ -50,7 +50,8 @@ from journeylens.benchmark._accuracy_results import (
     TypeAccuracy,
 )
 from journeylens.errors import InputError
-from journeylens.journeys.undefined import UNKNOWN_OUTCOME
+from journeylens.journeys import evidence as ev
+from journeylens.journeys.undefined import UNDECIDED
 from journeylens.store import Store
 from journeylens.workspace import Workspace
 
@@ -77,11 +78,11 @@ TARGET_BIAS_PP = 3.0
 TARGET_ACCURACY = 0.90
 """Per-type, per-journey outcome accuracy must reach this."""
 
-INFERRED = ("no_repeat_after_contact", "no_repeat_self_service")
+INFERRED = ev.INFERRED_SUCCESS
 """Evidence of a success inferred from the absence of a repeat journey."""
-NEGATIVE_FEEDBACK = "negative_feedback"
-_CLAIMS_SUCCESS = ("success_event", *INFERRED)
-_CLAIMS_FAILURE = ("failure_event", NEGATIVE_FEEDBACK, "no_outcome_event")
+NEGATIVE_FEEDBACK = ev.NEGATIVE_FEEDBACK
+_CLAIMS_SUCCESS = (ev.SUCCESS_EVENT, *INFERRED)
+_CLAIMS_FAILURE = (ev.FAILURE_EVENT, NEGATIVE_FEEDBACK, ev.NO_OUTCOME_EVENT)
 """The other rules (``open``, ``no_criteria``) make no claim, so no agreement is counted for them."""
 NO_EVIDENCE_REASON = (
     "the journeys table has no outcome_evidence column (built by a version without outcome "
@@ -143,9 +144,11 @@ def measure_outcome_accuracy(store: Store, world: Path, digital_channels: Iterab
     with Comparison.start(store, world.resolve(), digital_channels) as c:
         row = c.boundaries()
         boundaries = BoundaryAccuracy(**{k: _int(row, k) for k in _BOUNDARY_FIELDS})
-        types = _types(c.truth_by_type(), c.predicted_by_type(UNKNOWN_OUTCOME), c.confusion())
+        types = _types(c.truth_by_type(), c.predicted_by_type(UNDECIDED), c.confusion())
         paired = {m: PairedRate(**c.paired_rate(m)) for m in ("fcr", "leakage", "leakage_to_call")}
-        evidence = _evidence(c.evidence()) if c.has_evidence else None
+        evidence_rows = c.evidence() if c.has_evidence else []
+        evidence = _evidence(evidence_rows) if c.has_evidence else None
+    types = [replace(t, unobservable=_silent(evidence_rows, t.journey_type)) for t in types]
     return OutcomeAccuracy(
         world=str(world),
         boundaries=boundaries,
@@ -199,6 +202,20 @@ def _types(truth: list[Row], predicted: list[Row], confusion: list[Row]) -> list
             )
         )
     return types
+
+
+def _silent(rows: list[Row], journey_type: str) -> int:
+    """Matched journeys of true type ``journey_type`` that are silent give-ups: truly not a
+    success, inferred a success ("no repeat"), and no negative feedback in the truth to reveal it."""
+    return _n(
+        r
+        for r in rows
+        if r["true_type"] == journey_type
+        and r["true_outcome"] not in TRUE_SUCCESS
+        and r["evidence"] in INFERRED
+        and r["predicted_success"]
+        and not r["negative_feedback"]
+    )
 
 
 def _n(rows: Iterable[Row]) -> int:
