@@ -209,8 +209,11 @@ def test_summary_splits_success_into_observed_and_inferred(tmp_path: Path) -> No
     )
     assert support["open_outcomes"] == 0
     lines = [r for r in journey_summary(ws.store).compact() if r["group"] == "support"]
-    evidence = next(r for r in lines if r["measure"].strip() == "success evidence")
-    assert evidence["value"] == "33% observed" and "2 no repeat" in evidence["count"]
+    observed = next(r for r in lines if r["measure"] == "success observed")
+    inferred = next(r for r in lines if r["measure"] == "success inferred")
+    assert (observed["value"], observed["count"]) == ("33.3%", "1/3")
+    assert (inferred["value"], inferred["count"]) == ("66.7%", "2/3")
+    assert next(r for r in lines if r["measure"] == "failed by feedback")["value"] == "1"
     ws.close()
 
 

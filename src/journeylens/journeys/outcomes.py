@@ -242,7 +242,7 @@ def _with_outcome(per: ir.Table, rules: JourneyRules) -> ir.Table:
         (evidence == ev.SUCCESS_EVENT, per._success_at),
         (evidence == ev.NO_REPEAT_AFTER_CONTACT, per._last_contact),
         (evidence == ev.NO_REPEAT_SELF_SERVICE, per.end),
-        else_=ibis.null("timestamp"),
+        else_=ibis.null(per.start.type()),
     )
     contacts = per.assisted_contacts
     # Without configured costs there is no cost to serve (zero would be a claim the data never made).

@@ -117,7 +117,7 @@ class JourneySummary:
             for name, _ in _RATE_NAMES:
                 rate = row[f"{name}_rate"]
                 if name == "abandoned" and row["success_n"]:
-                    out.append(_evidence_line(row))
+                    out.extend(_evidence_lines(row))
                 out.append({
                     "group": group,
                     "measure": name,
@@ -164,17 +164,22 @@ EVIDENCE_COUNTS = ("success_observed", "success_inferred", "failed_by_feedback")
 """How much of the success and failure counts each kind of evidence decided (see ``journeys.evidence``)."""
 
 
-def _evidence_line(row: dict[str, Any]) -> dict[str, Any]:
-    """How much of the successes an event showed and how much "no repeat" inferred."""
-    n, observed, inferred = row["success_n"], row["success_observed"], row["success_inferred"]
-    feedback = row["failed_by_feedback"]
-    return {
-        "group": row["group"],
-        "measure": "  success evidence",
-        "value": f"{observed / n:.0%} observed",
-        "count": f"{observed:,} event, {inferred:,} no repeat"
-        + (f"; {feedback:,} overridden by feedback" if feedback else ""),
-    }
+def _evidence_lines(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """How much of the successes an event showed and how much "no repeat" inferred (shares of the
+    successes), and how many inferred successes negative feedback overrode."""
+    n, group = row["success_n"], row["group"]
+    lines = [
+        {"group": group, "measure": measure, "value": f"{row[key] / n:.1%}", "count": f"{row[key]:,}/{n:,}"}
+        for measure, key in (
+            ("success observed", "success_observed"),
+            ("success inferred", "success_inferred"),
+        )
+    ]
+    if row["failed_by_feedback"]:
+        lines.append({
+            "group": group, "measure": "failed by feedback", "value": f"{row['failed_by_feedback']:,}",
+        })  # fmt: skip
+    return lines
 
 
 def _group_column(store: Store, journeys: ir.Table, spec: JourneySummarySpec) -> ir.Table:
