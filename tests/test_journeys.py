@@ -121,7 +121,9 @@ def test_cases_are_journeys_even_when_they_overlap(tmp_path: Path) -> None:
     rows = [
         ev("dan", 0, "email", "ticket_opened", case_id="T1"),
         ev("dan", 1, "email", "ticket_opened", case_id="T2"),
-        ev("dan", 1.5, "web", "help_article"),  # no case: joins the episode's first case, T1
+        # No case: each joins the case whose nearest event is closest in time.
+        ev("dan", 1.2, "web", "help_article"),  # 12 minutes after T2's event
+        ev("dan", 1.9, "web", "my_account"),  # 6 minutes before T1's update
         ev("dan", 2, "email", "ticket_update", case_id="T1"),
         ev("dan", 200, "email", "ticket_closed", case_id="T2"),  # a week later, still T2
     ]
@@ -129,8 +131,57 @@ def test_cases_are_journeys_even_when_they_overlap(tmp_path: Path) -> None:
     by_case = {j["case_id"]: j for j in journeys_of(ws)}
     assert set(by_case) == {"T1", "T2"}
     steps = steps_of(ws)
-    assert steps[by_case["T1"]["journey_id"]] == ["ticket_opened", "help_article", "ticket_update"]
-    assert steps[by_case["T2"]["journey_id"]] == ["ticket_opened", "ticket_closed"]
+    assert steps[by_case["T1"]["journey_id"]] == ["ticket_opened", "my_account", "ticket_update"]
+    assert steps[by_case["T2"]["journey_id"]] == ["ticket_opened", "help_article", "ticket_closed"]
+
+
+def test_company_messages_do_not_keep_a_journey_going(tmp_path: Path) -> None:
+    # Quiet time counts from the customer's own last event, not from the delivery messages the
+    # company sends afterwards: shopping again 30 h after ordering is a new purchase journey
+    # although the delivery confirmation came 10 h before it.
+    rows = [
+        ev("kim", 0, "web", "search"),
+        ev("kim", 0.1, "web", "add_to_cart"),
+        ev("kim", 0.2, "web", "order_confirmation"),
+        ev("kim", 12, "sms", "delivery_update", direction="outbound"),
+        ev("kim", 20, "email", "delivery_confirmation", direction="outbound"),
+        ev("kim", 30, "web", "search"),
+        ev("kim", 30.1, "web", "category_page"),
+    ]
+    ws = built(tmp_path, rows)
+    found = [(j["journey_type"], j["touchpoints"], j["outcome"]) for j in journeys_of(ws)]
+    assert found == [("purchase", 5, "success"), ("purchase", 2, "open")]
+    # Without a direction a message could be the customer's: it keeps the journey going.
+    undirected = [{k: v for k, v in r.items() if k != "direction"} for r in rows]
+    ws = built(tmp_path / "undirected", undirected)
+    assert [j["touchpoints"] for j in journeys_of(ws)] == [7]
+
+
+def test_a_return_to_a_product_page_resumes_the_purchase(tmp_path: Path) -> None:
+    rows = [
+        ev("lea", 0, "web", "search"),
+        ev("lea", 0.1, "web", "product_page"),
+        ev("lea", 40, "app", "product_page"),  # 40 h later, straight back to the product
+        ev("lea", 40.1, "app", "add_to_cart"),
+        ev("lea", 80, "web", "search"),  # 40 h later again, but a fresh search: a new journey
+        ev("lea", 140, "app", "product_page"),  # 60 h: longer than the resume gap (48 h)
+    ]
+    ws = built(tmp_path, rows)
+    assert [(j["journey_type"], j["touchpoints"]) for j in journeys_of(ws)] == [
+        ("purchase", 4), ("purchase", 1), ("purchase", 1)
+    ]  # fmt: skip
+
+
+def test_a_newsletter_belongs_to_the_journey_its_click_opens(tmp_path: Path) -> None:
+    rows = [
+        ev("max", 0, "web", "billing_faq"),
+        ev("max", 2, "email", "promo_newsletter", direction="outbound"),
+        ev("max", 18, "email", "email_click"),  # answered 16 h later (outbound look-ahead 24 h)
+        ev("max", 18.01, "web", "search"),
+    ]
+    ws = built(tmp_path, rows)
+    steps = sorted(steps_of(ws).values(), key=len)
+    assert steps == [["billing_faq"], ["promo_newsletter", "email_click", "search"]]
 
 
 def test_anonymous_browsing_joins_the_journey_after_a_late_login(tmp_path: Path) -> None:
@@ -189,9 +240,12 @@ VOCABULARY = {
     "faq": ("information",),
     "home": ("purchase", "information"),
     "ivr_menu": ("support", "purchase", "information"),
-    "delivery_update": (),
+    "product_page": ("purchase", "information"),  # resumes a purchase
+    "promo_newsletter": ("purchase", "information"),  # sent by the company
+    "delivery_update": (),  # sent by the company
 }
 TOUCHPOINTS = sorted(VOCABULARY)
+OUTBOUND = {"promo_newsletter", "delivery_update"}
 
 
 def reference(rows: list[dict[str, Any]], rules: JourneyRules) -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one branch per documented rule, on purpose
@@ -199,18 +253,21 @@ def reference(rows: list[dict[str, Any]], rules: JourneyRules) -> dict[str, tupl
     ranked = [name for name, _ in rules.ranked()]
     gap_of = {n: seconds(t.inactivity_gap) for n, t in rules.types.items()}
     max_of = {n: seconds(t.max_duration) for n, t in rules.types.items()}
+    resume_of = {n: (set(t.resume.touchpoints), seconds(t.resume_gap)) for n, t in rules.types.items()}
     neutral, switch = seconds(rules.neutral_gap), seconds(rules.switch_gap)
     out: dict[str, tuple[str, str]] = {}
     for who in sorted({r["user_id"] for r in rows}):
         evs = sorted((r for r in rows if r["user_id"] == who), key=lambda r: (r["t"], r["seq"]))
         own = [VOCABULARY[e["touchpoint"]][0] if len(VOCABULARY[e["touchpoint"]]) == 1 else None for e in evs]
         starter = [bool(VOCABULARY[e["touchpoint"]]) for e in evs]
+        sent = [e["touchpoint"] in OUTBOUND for e in evs]
         intent, case = list(own), [e["case_id"] for e in evs]
         for i in range(len(evs)):
             later = [k for k in range(i + 1, len(evs)) if own[k]]
             if starter[i] and not own[i] and later:
                 soonest = evs[later[0]]["t"]  # ties in the same second: the highest priority
-                if soonest - evs[i]["t"] <= seconds(rules.lookahead):
+                reach = rules.outbound_lookahead if sent[i] else rules.lookahead
+                if soonest - evs[i]["t"] <= seconds(reach):
                     intent[i] = min((own[k] for k in later if evs[k]["t"] == soonest), key=ranked.index)
             if (
                 starter[i]
@@ -224,29 +281,37 @@ def reference(rows: list[dict[str, Any]], rules: JourneyRules) -> dict[str, tupl
             last_case = next((k for k in range(i - 1, -1, -1) if case[k]), None)
             same_case = case[i] is not None and last_case is not None and case[last_case] == case[i]
             gap = e["t"] - evs[i - 1]["t"] if i else None
+            active = [k for k in range(i) if starter[k] or not sent[k]]
+            quiet = e["t"] - evs[active[-1]]["t"] if active else None
+            resumes, resume_gap = resume_of.get(current or "", (set(), 0))
             if gap is None:
                 opens = True
             elif same_case:
                 opens = False
             elif not starter[i]:
                 opens = gap > max_of.get(current or "", neutral)
+            elif quiet is None:
+                opens = True
             elif intent[i] and current and intent[i] != current:
-                opens = gap > switch
+                opens = quiet > switch
+            elif e["touchpoint"] in resumes:
+                opens = quiet > resume_gap
             elif intent[i] is None:
-                opens = gap > neutral
+                opens = quiet > neutral
             else:
-                opens = gap > gap_of.get(current or "", neutral)
+                opens = quiet > gap_of.get(current or "", neutral)
             episode += opens
             episodes.append(episode)
-        first_case: dict[int, str] = {}
+
+        # A case-less event joins the case of the episode's case event nearest in time (a tie
+        # goes to the earlier event, then to the nearer row).
+        near: list[str | None] = []
         for i in range(len(evs)):
-            if case[i] and episodes[i] not in first_case:
-                first_case[episodes[i]] = case[i]
-        keys = [
-            f"case:{case[i]}" if case[i] else (f"case:{first_case[episodes[i]]}" if episodes[i] in first_case
-                                               else f"episode:{episodes[i]}")
-            for i in range(len(evs))
-        ]  # fmt: skip
+            mates = [k for k in range(len(evs)) if episodes[k] == episodes[i] and case[k] and k != i]
+            order = sorted(mates, key=lambda k, i=i: (abs(evs[k]["t"] - evs[i]["t"]), k > i, abs(k - i)))
+            nearest = order[0] if order else None
+            near.append(case[i] or (case[nearest] if nearest is not None else None))
+        keys = [f"case:{near[i]}" if near[i] else f"episode:{episodes[i]}" for i in range(len(evs))]
         for key in set(keys):
             members = [i for i in range(len(evs)) if keys[i] == key]
             owned = [ranked.index(own[i]) for i in members if own[i]]
@@ -292,6 +357,7 @@ def test_segmentation_matches_the_reference_rules(raw: list[tuple[str, int, int,
         rows.append({
             "event_id": f"e{seq:03d}", "user_id": user, "t": hours * 3600 + minutes * 60, "seq": seq,
             "touchpoint": tp, "case_id": None if case is None else f"{user}-{case}",
+            "direction": "outbound" if tp in OUTBOUND else "inbound",
         })  # fmt: skip
     table = pa.table({
         "event_id": [r["event_id"] for r in rows],
@@ -302,6 +368,7 @@ def test_segmentation_matches_the_reference_rules(raw: list[tuple[str, int, int,
         "ingest_seq": [r["seq"] for r in rows],
         "touchpoint": [r["touchpoint"] for r in rows],
         "channel": ["web"] * len(rows),
+        "direction": [r["direction"] for r in rows],
         "agent_id": pa.array([None] * len(rows), pa.string()),
         "properties": [json.dumps({})] * len(rows),
     })  # fmt: skip
@@ -381,6 +448,8 @@ def test_unknown_touchpoint_in_declared_journeys_names_close_matches(tmp_path: P
         ({"a": {"priority": 1, "start": {}}}, "start criteria are empty"),
         ({"other": {"priority": 1, "start": {"touchpoints": ["x"]}}}, "reserved"),
         ({"a": {"priority": 1, "start": {"touchpoints": ["x"]}, "inactivity_gap": "2 days"}}, "duration"),
+        ({"a": {"priority": 1, "start": {"touchpoints": ["x"]}, "resume": {"touchpoints": ["x"]},
+                "inactivity_gap": "24h", "resume_gap": "12h"}}, "resume_gap 12h must lie between"),
     ],
 )  # fmt: skip
 def test_contradicting_journey_rules_are_refused(types: dict[str, Any], problem: str) -> None:

@@ -120,8 +120,26 @@ class JourneyType(BaseModel):
     start: Criteria = Field(description="Events that can open a journey of this type.")
     success: Criteria = Field(default_factory=Criteria)
     failure: Criteria = Field(default_factory=Criteria)
-    inactivity_gap: str = Field("24h", description="Quiet time after which the journey is over.")
-    max_duration: str = Field("14d", description="Follow-up messages join within this time.")
+    inactivity_gap: str = Field(
+        "24h",
+        description="Quiet time after which the journey is over. Quiet means no event of the "
+        "customer's: messages the company sends that no type claims (a delivery update, a survey "
+        "invitation) join the journey but do not keep it going.",
+    )
+    max_duration: str = Field(
+        "14d",
+        description="Follow-up messages join within this time of the previous event; a journey "
+        "without a case is cut into windows of this length.",
+    )
+    resume: Criteria = Field(
+        default_factory=Criteria,
+        description="Start events that resume a journey of this type after up to `resume_gap` of "
+        "quiet (instead of `inactivity_gap`): a return straight to a product page or the cart "
+        "continues the purchase being considered.",
+    )
+    resume_gap: str = Field(
+        "48h", description="Quiet time after which even a `resume` event opens a new journey."
+    )
     resolved_without_repeat: bool = Field(
         False,
         description="A journey with an assisted contact and no repeat journey of this type within "
@@ -139,7 +157,7 @@ class JourneyType(BaseModel):
         "of the type within it after the last one is a repeat.",
     )
 
-    _check_gap = field_validator("inactivity_gap", "max_duration")(_check_duration)
+    _check_gap = field_validator("inactivity_gap", "max_duration", "resume_gap")(_check_duration)
 
     @field_validator("repeat_window")
     @classmethod
@@ -170,6 +188,13 @@ class JourneyType(BaseModel):
             raise ValueError(
                 f"touchpoint(s) {both} are both success and failure: an event cannot say both; "
                 "keep each in one of success.touchpoints and failure.touchpoints"
+            )
+        if not self.resume.is_empty() and not (
+            seconds(self.inactivity_gap) <= seconds(self.resume_gap) <= seconds(self.max_duration)
+        ):
+            raise ValueError(
+                f"resume_gap {self.resume_gap} must lie between inactivity_gap {self.inactivity_gap} "
+                f"and max_duration {self.max_duration}"
             )
         return self
 
@@ -218,6 +243,11 @@ def default_types() -> dict[str, JourneyType]:
             failure=Criteria(touchpoints=["payment_error"]),
             inactivity_gap="24h",
             max_duration="10d",
+            # Coming back straight to a product or the cart (a saved item, a "recently viewed"
+            # link) continues the consideration; arriving from the home page, a search or a
+            # campaign after a day's quiet starts a new purchase journey.
+            resume=Criteria(touchpoints=["product_page", "product_reviews", "add_to_cart"]),
+            resume_gap="48h",
         ),
         "information": JourneyType(
             priority=3,
@@ -252,6 +282,9 @@ def default_types() -> dict[str, JourneyType]:
             ),
             inactivity_gap="24h",
             max_duration="7d",
+            # Looking up the store online, then going there within a few days: one journey.
+            resume=Criteria(touchpoints=["store_visit", "kiosk_product_lookup"]),
+            resume_gap="72h",
         ),
     }
 
@@ -271,8 +304,12 @@ class JourneyRules(BaseModel):
 
     types: dict[str, JourneyType] = Field(default_factory=default_types)
     lookahead: str = Field(
-        "12h", description="A start event no single type claims (IVR menu, newsletter) takes the "
+        "12h", description="A start event no single type claims (IVR menu, home page) takes the "
         "intent of the first later event that has one, within this time."
+    )  # fmt: skip
+    outbound_lookahead: str = Field(
+        "24h", description="The same for a start event the company sent (direction outbound: a "
+        "newsletter): the customer's answer may come a day later, and the message belongs to it."
     )  # fmt: skip
     case_lookahead: str = Field(
         "1h",
@@ -280,11 +317,13 @@ class JourneyRules(BaseModel):
         "this time (the IVR menu before the call that opened a ticket).",
     )
     switch_gap: str = Field(
-        "1h", description="A start event of another type after this much quiet opens a new journey."
-    )
+        "1h", description="A start event of another type after this much quiet (no event of the "
+        "customer's) opens a new journey."
+    )  # fmt: skip
     neutral_gap: str = Field(
-        "24h", description="Quiet time after which an event no single type claims opens a journey."
-    )
+        "24h", description="Quiet time (no event of the customer's) after which an event no "
+        "single type claims opens a journey."
+    )  # fmt: skip
     repeat_window: str = Field(
         "7d", description="A contact on the same journey type within this time is a repeat contact."
     )
@@ -312,8 +351,9 @@ class JourneyRules(BaseModel):
     )
 
     _check_durations = field_validator(
-        "lookahead", "case_lookahead", "switch_gap", "neutral_gap", "repeat_window", "transfer_window"
-    )(_check_duration)
+        "lookahead", "outbound_lookahead", "case_lookahead", "switch_gap", "neutral_gap",
+        "repeat_window", "transfer_window",
+    )(_check_duration)  # fmt: skip
 
     @field_validator("digital_channels", "assisted_channels")
     @classmethod
@@ -384,7 +424,7 @@ class JourneyRules(BaseModel):
         if not self.declared() or not touchpoints:
             return
         for name, jt in self.ranked():
-            for part in ("start", "success", "failure"):
+            for part in ("start", "success", "failure", "resume"):
                 criteria: Criteria = getattr(jt, part)
                 for tp in criteria.touchpoints:
                     if tp not in touchpoints:

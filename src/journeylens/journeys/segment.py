@@ -8,20 +8,26 @@ Rules, applied per customer in time order (ties in load order, then by ``event_i
    a survey invitation) is a *follow-up* and never opens a journey on its own.
 2. **Look-ahead.** A start event with no intent of its own takes the intent of the first later
    event that has one, when that follows within ``lookahead``: the IVR menu before a billing call
-   is a billing contact, a newsletter the customer answers by reading the FAQ is an information
-   journey. A start event without a case takes the case of the next event within ``case_lookahead``.
+   is a billing contact. A start event the company sent (``direction`` outbound: a newsletter)
+   waits ``outbound_lookahead`` for the customer's answer, and belongs to the journey the answer
+   opens. A start event without a case takes the case of the next event within ``case_lookahead``.
 3. **Boundaries.** An event opens a new journey when the customer has been quiet for longer than
-   - ``max_duration`` of the current journey type, for follow-ups;
+   - ``max_duration`` of the current journey type, for follow-ups (quiet: since the last event);
    - ``switch_gap``, for an event whose intent differs from the current one;
+   - the current type's ``resume_gap``, for an event meeting its ``resume`` criteria (a return
+     straight to a product page or the cart continues the purchase being considered);
    - ``neutral_gap``, for a neutral start event;
    - the current type's ``inactivity_gap``, for an event of the same intent.
+   For start events, quiet counts from the last event that is not a follow-up the company sent:
+   a delivery update or a survey invitation joins the journey but does not keep it going, so
+   shopping again a day after the delivery e-mail is a new journey.
    An event of the same case as the case seen last never opens a journey, however long the gap.
 4. **Cases.** Where events carry a ``case_id`` (ticket, order, XES trace) the case *is* the
    journey: every event of the case belongs to it (even when the events name different
-   customers; the journey's customer is the one of its first event), and the case-less events of
-   an episode join the episode's first case. Two cases of one customer stay two journeys even
-   when they overlap in time; the case-less events between them go to the earlier case (the
-   overlap rule).
+   customers; the journey's customer is the one of its first event), and a case-less event of an
+   episode joins the episode's case whose nearest event is closest in time (the help page read
+   just before a call goes to that call's ticket). Two cases of one customer stay two journeys
+   even when they overlap in time; a case-less event exactly halfway goes to the earlier one.
 5. **Type.** The highest-priority type that some event of the journey claims alone; failing
    that, the highest-priority type any event claims; failing that ``other``.
 6. **Maximum duration.** A journey without a case that lasts longer than its type's
@@ -36,7 +42,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from journeylens.journeys.definitions import JourneyRules, seconds
+from journeylens.journeys.definitions import JourneyRules, JourneyType, seconds
 from journeylens.store._backend import json_text, scratch_table
 
 OTHER = "other"
@@ -86,10 +92,11 @@ def assign_journeys(
     # carrying every event column tripled the cost of each materialisation.
     # Each property the start criteria read is extracted from the JSON once, and each claim is a
     # column of its own: inlined, the three default types parsed contact_reason 18 times a row.
-    read = sorted({n for _, jt in ranked for n in jt.start.property_names()})
+    read = sorted({n for _, jt in ranked for c in (jt.start, jt.resume) for n in c.property_names()})
     extracted = {name: f"_prop{i}" for i, name in enumerate(read)}
     events = events.select(
         "event_id", "customer_id", "case_id", "timestamp", "ingest_seq", "channel", "touchpoint",
+        "direction",
         **{col: json_text(events.properties, name) for name, col in extracted.items()},
         # An assisted contact (see outcomes): one byte here saves outcomes a join per event.
         _assisted=events.channel.isin(rules.assisted_channels) & events.agent_id.notnull(),
@@ -109,6 +116,14 @@ def assign_journeys(
         _own=ibis.cases(*((c & (n_claims == 1), i) for i, c in enumerate(claims)), else_=ibis.null("int8")),
         _claimed=_code_cases(claims),
         _starter=n_claims > 0,
+        # Company-sent messages no type claims (a delivery update) do not break the quiet.
+        _active=(n_claims > 0) | (events.direction != "outbound").fill_null(True),
+        _outbound=(events.direction == "outbound").fill_null(False),
+        **{
+            f"_resume{i}": jt.resume.matches(events, lambda name: events[extracted[name]])
+            for i, (_, jt) in enumerate(ranked)
+            if not jt.resume.is_empty()
+        },
     )
     if case_log:
         return _typed(first.mutate(_key="case:" + first.case_id, _is_case=True), rules)
@@ -116,16 +131,19 @@ def assign_journeys(
     later = ibis.window(group_by="_who", order_by=ORDER, rows=(1, None))
     # Every window over the customer's time order that needs only the raw events, in one pass
     # (one sort): the first later event with an intent of its own, packed as (time, intent) for
-    # a running MIN; the next event's time and case; the row number and the gap since the last.
+    # a running MIN; the next event's time and case; the row number, the gap since the last event
+    # and the quiet time since the customer's last event (running MAX of its time).
     packed = ibis.ifelse(first._own.notnull(), first._ts * _PACK + first._own, None)
+    earlier = ibis.window(group_by="_who", order_by=ORDER, rows=(None, -1))
     first = first.mutate(
         _next_own=packed.min().over(later),
         _next_ts=first._ts.lead().over(w),
         _next_case=first.case_id.lead().over(w),
         _rn=ibis.row_number().over(w),
         _gap=first._ts - first._ts.lag().over(w),
+        _quiet=first._ts - ibis.ifelse(first._active, first._ts, None).max().over(earlier),
     )
-    reach = seconds(rules.lookahead)
+    reach = ibis.ifelse(first._outbound, seconds(rules.outbound_lookahead), seconds(rules.lookahead))
     ahead = first._starter & first._own.isnull() & (first._next_own // _PACK - first._ts <= reach)
     near = first._starter & ((first._next_ts - first._ts) <= seconds(rules.case_lookahead))
     first = first.mutate(
@@ -134,7 +152,6 @@ def assign_journeys(
     )
     first = scratch_table(backend, CLAIMS, first, large=True)
 
-    earlier = ibis.window(group_by="_who", order_by=ORDER, rows=(None, -1))
     second = first.mutate(
         _packed=ibis.ifelse(first._intent.notnull(), first._rn * _PACK + first._intent, None),
         _case_row=ibis.ifelse(first._case.notnull(), first._rn, None),
@@ -151,27 +168,25 @@ def assign_journeys(
     third = running.left_join(
         cases, (running._who == cases._case_who) & (running._last_case_row == cases._case_rn)
     ).drop("_case_who", "_case_rn")
-    current, gap, intent = third._current, third._gap, third._intent
+    current, gap, quiet, intent = third._current, third._gap, third._quiet, third._intent
     same_case = third._case.notnull() & (third._case == third._last_case).fill_null(False)
     opens = third._gap.isnull() | (
         ~same_case
         & ibis.cases(
             (~third._starter, gap > _per_type(current, max_durations, seconds(rules.neutral_gap))),
-            (intent.notnull() & current.notnull() & (intent != current), gap > seconds(rules.switch_gap)),
-            (intent.isnull(), gap > seconds(rules.neutral_gap)),
-            else_=gap > _per_type(current, gaps, seconds(rules.neutral_gap)),
-        )
+            (intent.notnull() & current.notnull() & (intent != current), quiet > seconds(rules.switch_gap)),
+            *_resumes(third, ranked),
+            (intent.isnull(), quiet > seconds(rules.neutral_gap)),
+            else_=quiet > _per_type(current, gaps, seconds(rules.neutral_gap)),
+        ).fill_null(True)
     )
     segmented = third.mutate(
         _episode=opens.cast("int64").sum().over(ibis.cumulative_window(group_by="_who", order_by=ORDER))
     )
     segmented = scratch_table(backend, EPISODES, segmented, large=True)
 
-    episodes = segmented.group_by(["_who", "_episode"]).agg(
-        _episode_case=segmented._case.argmin(segmented._rn, where=segmented._case.notnull())
-    )
-    keyed = segmented.join(episodes, ["_who", "_episode"])
-    case_of = ibis.coalesce(keyed._case, keyed._episode_case)
+    keyed = _nearest_case(segmented)
+    case_of = ibis.coalesce(keyed._case, keyed._near_case)
     # A case is one journey whoever's events it holds (a ticket touched by two customer records);
     # an episode without a case belongs to its customer.
     keyed = keyed.mutate(
@@ -183,6 +198,43 @@ def assign_journeys(
         _is_case=case_of.notnull(),
     )
     return _typed(keyed, rules)
+
+
+def _resumes(
+    t: ir.Table, ranked: list[tuple[str, JourneyType]]
+) -> list[tuple[ir.BooleanValue, ir.BooleanValue]]:
+    """Rule 3's case for a start event that resumes the current type (its ``resume`` criteria)."""
+    return [
+        (
+            (t._current == i) & t[f"_resume{i}"] & (t._intent.isnull() | (t._intent == i)),
+            t._quiet > seconds(jt.resume_gap),
+        )
+        for i, (_, jt) in enumerate(ranked)
+        if not jt.resume.is_empty()
+    ]
+
+
+def _nearest_case(segmented: ir.Table) -> ir.Table:
+    """``_near_case``: the case of the episode's case event nearest in time (rule 4), found from
+    the row numbers of the previous and the next case event of the episode and a join on them."""
+    in_episode = ["_who", "_episode"]
+    case_row = ibis.ifelse(segmented._case.notnull(), segmented._rn, None)
+    near = segmented.mutate(
+        _prev_rn=case_row.max().over(ibis.window(group_by=in_episode, order_by=ORDER, rows=(None, -1))),
+        _next_rn=case_row.min().over(ibis.window(group_by=in_episode, order_by=ORDER, rows=(1, None))),
+    )
+    cases = segmented.filter(segmented._case.notnull())
+    prev = cases.select(_p_who=cases._who, _p_rn=cases._rn, _p_case=cases._case, _p_ts=cases._ts)
+    after = cases.select(_n_who=cases._who, _n_rn=cases._rn, _n_case=cases._case, _n_ts=cases._ts)
+    near = near.left_join(prev, (near._who == prev._p_who) & (near._prev_rn == prev._p_rn))
+    near = near.left_join(after, (near._who == after._n_who) & (near._next_rn == after._n_rn))
+    # A tie goes to the earlier case: the case-less events between two cases that overlap.
+    later_is_nearer = near._p_case.isnull() | ((near._n_ts - near._ts) < (near._ts - near._p_ts)).fill_null(
+        False
+    )
+    return near.mutate(_near_case=ibis.ifelse(later_is_nearer, near._n_case, near._p_case)).drop(
+        "_prev_rn", "_next_rn", "_p_who", "_p_rn", "_p_case", "_p_ts", "_n_who", "_n_rn", "_n_case", "_n_ts"
+    )
 
 
 def _typed(keyed: ir.Table, rules: JourneyRules) -> ir.Table:
