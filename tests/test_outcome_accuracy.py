@@ -107,9 +107,9 @@ def test_boundaries_agree_with_a_recount_in_pandas(
     assert b.exact_journeys == len(exact) and b.true_journeys == len(frames["true_journeys"])
     for rate in (b.pair_precision, b.pair_recall, b.exact_share, b.type_agreement):
         assert rate is not None and 0 <= rate <= 1
-    # Today's rules on this world: precision and recall about 0.97, 91% exact (issue 13: >= 0.98).
-    assert b.pair_precision >= 0.95 and b.pair_recall >= 0.95, b
-    assert b.exact_share is not None and b.exact_share >= 0.88, b
+    # Issue 13's target: pair precision and recall >= 0.98 (seeds 101-103 reach 0.981-0.985).
+    assert b.pair_precision >= 0.975 and b.pair_recall >= 0.975, b
+    assert b.exact_share is not None and b.exact_share >= 0.92, b
     assert b.type_agreement is not None and b.type_agreement >= 0.98, b
 
 
@@ -140,11 +140,15 @@ def test_outcomes_per_type_agree_with_a_recount_in_pandas(
         assert t.success_rate_bias_pp == pytest.approx(100 * (pred_rate - true_rate), abs=0.006)
         assert t.outcome_accuracy is not None and 0 <= t.outcome_accuracy <= 1
         assert t.success_rate_bias_pp is not None and abs(t.success_rate_bias_pp) < 30
-    # Today's rules: purchase outcomes follow the order confirmation closely; support journeys
-    # solved by self-service are labelled abandoned (issue 13, items 1-2, will lift this).
+    # Purchase outcomes follow the order confirmation closely. Support misses the silent give-ups
+    # (nothing observable tells them from a resolution), but is right on the observable journeys.
     assert result.type("purchase").outcome_accuracy >= 0.97  # type: ignore[operator]
     assert result.type("information").outcome_accuracy >= 0.85  # type: ignore[operator]
-    assert result.type("support").outcome_accuracy >= 0.6  # type: ignore[operator]
+    support = result.type("support")
+    assert support.outcome_accuracy >= 0.75 and support.unobservable > 0  # type: ignore[operator]
+    assert support.observable_accuracy >= 0.90  # type: ignore[operator]
+    for name in ("purchase", "information"):
+        assert abs(result.type(name).success_rate_bias_pp) <= 4  # type: ignore[arg-type]
 
 
 def test_fcr_and_leakage_are_counted_on_the_same_journeys(
@@ -195,37 +199,7 @@ def test_targets_follow_their_values(result: OutcomeAccuracy) -> None:
     assert headline(result)["pair_precision"] == result.boundaries.pair_precision
 
 
-@pytest.fixture
-def with_evidence(built: tuple[Path, jl.Workspace]) -> Iterator[jl.Workspace]:
-    """The journeys table with an ``outcome_evidence`` column by a simple stand-in rule (restored
-    afterwards): inferred success after a contact, negative feedback on support journeys that
-    ended abandoned after a contact, the other values by outcome."""
-    _, ws = built
-    con = ws.store.backend.con
-    con.execute("CREATE OR REPLACE TABLE _journeys_saved AS SELECT * FROM journeys")
-    rule = """CASE
-        WHEN outcome = 'success' AND assisted_contacts > 0 THEN 'no_repeat_after_contact'
-        WHEN outcome = 'success' THEN 'success_event'
-        WHEN outcome = 'failed' THEN 'failure_event'
-        WHEN outcome = 'open' THEN 'open'
-        WHEN outcome = 'unknown' THEN 'no_criteria'
-        WHEN journey_type = 'support' AND assisted_contacts > 0 THEN 'negative_feedback'
-        ELSE 'no_outcome_event' END"""
-    columns = [r[0] for r in con.execute("DESCRIBE journeys").fetchall()]
-    select = (
-        f"* REPLACE ({rule} AS outcome_evidence)"
-        if "outcome_evidence" in columns
-        else f"*, {rule} AS outcome_evidence"
-    )
-    con.execute(f"CREATE OR REPLACE TABLE journeys AS SELECT {select} FROM _journeys_saved")
-    yield ws
-    con.execute("CREATE OR REPLACE TABLE journeys AS SELECT * FROM _journeys_saved")
-    con.execute("DROP TABLE _journeys_saved")
-
-
-def test_evidence_breakdown(
-    built: tuple[Path, jl.Workspace], with_evidence: jl.Workspace, frames: dict[str, pd.DataFrame]
-) -> None:
+def test_evidence_breakdown(built: tuple[Path, jl.Workspace], frames: dict[str, pd.DataFrame]) -> None:
     world, ws = built
     measured = measure_outcome_accuracy(ws.store, world, ws.config.journeys.digital_channels)
     e = measured.evidence
@@ -236,24 +210,23 @@ def test_evidence_breakdown(
     for r in e.rows:
         assert (r.agree is None) == (r.evidence in {"open", "no_criteria"})
         assert r.truly_success <= r.journeys and (r.agreement is None or 0 <= r.agreement <= 1)
-    # Recount the support figures from the matched journeys (same stand-in rule, in pandas).
+    # Recount the support figures from the matched journeys and the journeys' own evidence, in pandas.
     m = _matched(frames)
     support = m[m.true_type == "support"]
     unresolved = support[support.outcome_t == "unresolved"]
-    silent = unresolved[(unresolved.outcome == "success") & (unresolved.assisted_contacts > 0)]
-    negative = support[
-        (support.outcome == "abandoned")
-        & (support.assisted_contacts > 0)
-        & (support.journey_type == "support")
-    ]
+    inferred = support.outcome_evidence.isin(["no_repeat_after_contact", "no_repeat_self_service"])
+    silent = unresolved[inferred[unresolved.index] & (unresolved.outcome == "success")]
+    overridden = support[support.outcome_evidence == "negative_feedback"]
     assert e.unresolved_support == len(unresolved)
     assert e.silent_give_ups == len(silent) > 0
     feedback = pd.read_parquet(world / "ground_truth" / "feedback.parquet")
     unhappy = set(feedback[feedback.tone == "negative"].journey_id)
     unseen = int((~silent.journey_id_true.isin(unhappy)).sum())
     assert e.silent_give_ups_without_negative_feedback == unseen <= e.silent_give_ups
-    assert e.recovered_by_feedback == int((negative.outcome_t == "unresolved").sum()) > 0
-    assert e.wrongly_overridden == int((negative.outcome_t == "resolved").sum())
+    assert e.recovered_by_feedback == int((overridden.outcome_t == "unresolved").sum()) > 0
+    assert e.wrongly_overridden == int((overridden.outcome_t == "resolved").sum())
+    # Feedback catches more give-ups than it wrongly overrides.
+    assert e.recovered_by_feedback > 3 * e.wrongly_overridden
     total = e.recovered_by_feedback + e.silent_give_ups
     assert e.recovered_share == pytest.approx(e.recovered_by_feedback / total, abs=1e-4)
 
