@@ -1,0 +1,1 @@
+"""Journey maps as code: designed maps checked against behaviour, drawn with data, and monitored."""
