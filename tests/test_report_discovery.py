@@ -276,6 +276,10 @@ def test_touchpoint_inventory_counts_events_customers_and_journeys(
             "customers": grouped.customer_id.nunique(),
             "journeys": grouped.journey_id.nunique(),
             "wins": log[log.outcome == "success"].groupby(["touchpoint", "channel"]).journey_id.nunique(),
+            # the success rate's denominator: journeys with a final outcome (not open or unknown)
+            "final": log[~log.outcome.isin(["open", "unknown"])]
+            .groupby(["touchpoint", "channel"])
+            .journey_id.nunique(),
         }
     ).fillna(0)
     ranked = per.reset_index().sort_values(["events", "touchpoint", "channel"], ascending=[False, True, True])
@@ -287,7 +291,7 @@ def test_touchpoint_inventory_counts_events_customers_and_journeys(
         assert (row["touchpoint"], row["channel"]) == (want["touchpoint"], want["channel"])
         assert (row["events"], row["customers"]) == (want["events"], want["customers"])
         assert row["share of journeys"] == f"{want['journeys'] / len(journeys):.1%}"
-        assert row["success rate of its journeys"] == rate_cell(int(want["wins"]), int(want["journeys"]))
+        assert row["success rate of its journeys"] == rate_cell(int(want["wins"]), int(want["final"]))
         assert re.fullmatch(r"(start|early|middle|late|end) \(\d\.\d\d\)", row["typical stage"])
     assert (
         f"The costs of all pairs add up to the journeys' cost to serve ({journeys.cost_to_serve.sum():,.2f})"
@@ -315,7 +319,7 @@ def test_builtin_segments_partition_customers_and_journeys(
         theirs = journeys[journeys.customer_id.isin(members)]
         row = got.loc[segment]
         assert row.customers == len(members) and row.journeys == len(theirs)
-        defined = int((theirs.outcome != "unknown").sum())  # over journeys with a defined outcome
+        defined = int((~theirs.outcome.isin(["unknown", "open"])).sum())  # over final outcomes
         assert row["success rate"] == rate_cell(int((theirs.outcome == "success").sum()), defined)
     for cell in [*got["q (success)"], *got["q (cost)"]]:
         q, _, star = cell.partition(" ")
