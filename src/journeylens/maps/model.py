@@ -35,7 +35,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from journeylens._units import parse_duration
 from journeylens.errors import close_matches
@@ -193,7 +193,10 @@ class _Matching(BaseModel):
     @field_validator("channels")
     @classmethod
     def _channels(cls, value: list[str]) -> list[str]:
-        return Criteria(channels=value).channels
+        try:
+            return Criteria(channels=value).channels
+        except ValidationError as exc:  # its message, at this field (not nested under a second name)
+            raise ValueError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
 
     @property
     def criteria(self) -> Criteria:
