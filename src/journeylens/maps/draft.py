@@ -197,15 +197,17 @@ def _classify(
 ) -> list[dict[str, Any]]:
     """Order score, consistency, role and reason of each touchpoint (aggregated rows only)."""
     shares: dict[str, list[float]] = {}
-    for p in pairs:
+    # Rows come in no particular order: sort them, and sum exactly (fsum), so that equal gaps
+    # between scores stay equal on every engine and the stage cuts do not depend on row order.
+    for p in sorted(pairs, key=lambda p: (p["a"], p["b"])):
         if p["together"] >= MIN_PAIR:
             shares.setdefault(p["a"], []).append(p["before"] / p["together"])
     out = []
     for row in rows:
         share = row["journeys"] / total if total else 0.0
         seen = shares.get(row["touchpoint"], [])
-        score = sum(seen) / len(seen) if seen else None
-        consistency = sum(abs(2 * s - 1) for s in seen) / len(seen) if seen else None
+        score = math.fsum(seen) / len(seen) if seen else None
+        consistency = math.fsum(abs(2 * s - 1) for s in seen) / len(seen) if seen else None
         role, reason = "planned", None
         if share < spec.min_share:
             role, reason = "unplanned", f"rare: {share:.0%} of journeys"
@@ -216,7 +218,7 @@ def _classify(
              "reason": reason, "stage": None}
         )  # fmt: skip
     # Earliest first; a touchpoint that meets no other sits by its median position.
-    out.sort(key=lambda r: (-_score(r), r["position"], r["touchpoint"]))
+    out.sort(key=lambda r: (-round(_score(r), 9), round(r["position"], 9), r["touchpoint"]))
     return out
 
 
@@ -231,7 +233,7 @@ def _stages(touchpoints: list[dict[str, Any]], max_stages: int) -> dict[str, int
     planned = [r for r in touchpoints if r["role"] == "planned"]
     if not planned:
         return {}
-    gaps = [(_score(a) - _score(b), i) for i, (a, b) in enumerate(itertools.pairwise(planned))]
+    gaps = [(round(_score(a) - _score(b), 9), i) for i, (a, b) in enumerate(itertools.pairwise(planned))]
     cuts = sorted(i for gap, i in sorted(gaps, key=lambda g: (-g[0], g[1]))[: max_stages - 1] if gap >= 0.05)
     stage_of, stage = {}, 0
     for i, row in enumerate(planned):

@@ -75,15 +75,17 @@ def _node_at(root: Node | None, loc: tuple[str | int, ...]) -> Node | None:
     import yaml
 
     node = root
-    for part in loc:
+    for depth, part in enumerate(loc, 1):
         if isinstance(node, yaml.MappingNode):
             found = next(((k, v) for k, v in node.value if k.value == part), None)
             if found is None:
                 return node
-            # An unknown key is reported at its own line (its value may be a whole block).
-            node = found[1] if found[1].start_mark.line == found[0].start_mark.line else found[0]
-            if not isinstance(found[1], yaml.ScalarNode):
-                node = found[1]
+            key, value = found
+            # The field itself: its value when that is written on the key's line, else the key's
+            # line (a block below it, or an empty value).
+            if depth == len(loc) and value.start_mark.line != key.start_mark.line:
+                return key
+            node = value
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
         else:

@@ -1,7 +1,7 @@
 """What ``journeylens map draft`` (and ``ws.map_draft``) computes: the spec only, without the engine.
 
 Example:
-    >>> spec = MapDraftSpec(filter={"journey_type": "purchase"}, out="maps/purchase.yaml")
+    >>> spec = MapDraftSpec(filter={"journey_type": "purchase"}, write_to="maps/purchase.yaml")
     >>> spec.journey_type, spec.write_to.name
     ('purchase', 'purchase.yaml')
 """
