@@ -332,7 +332,7 @@ def export_customer_map(
 
 @map_app.command("validate")
 def map_validate(
-    map_: Annotated[str, typer.Argument(metavar="MAP", help="A map name in maps/ or a YAML file.")],
+    map: Annotated[str, typer.Argument(help="A map name in maps/ or a YAML file.")],
     workspace: WorkspaceOpt = Path("."),
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
@@ -340,7 +340,7 @@ def map_validate(
     (when events are loaded) its touchpoint names. Errors name the file, line and field."""
     from journeylens.cli._maps import validate_map
 
-    render(validate_map(map_, workspace), fmt, title="Map")
+    render(validate_map(map, workspace), fmt, title="Map")
 
 
 @map_app.command("schema")

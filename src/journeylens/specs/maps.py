@@ -37,7 +37,7 @@ class MapDraftSpec(BaseModel):
         0.1, gt=0, le=1, description="Share of journeys a planned touchpoint reaches at least."
     )
     min_consistency: Annotated[
-        float, Cli(help="Touchpoints ordered less consistently (0-1) float: unplanned.")
+        float, Cli(help="Touchpoints whose order is less consistent (0-1) float: unplanned.")
     ] = Field(0.5, ge=0, le=1, description="How consistently a planned touchpoint keeps its order.")
     max_stages: Annotated[int, Cli(help="At most this many stages (2-12).")] = Field(
         6, ge=2, le=12, description="At most this many stages."
