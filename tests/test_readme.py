@@ -99,6 +99,7 @@ def test_documented_json_fields_are_what_the_results_write(demo_dir: Path, tmp_p
         "funnel": {"steps": ["product_page", "checkout"]},
         "customer": {"key": "u00000042"},
         "export xes": {"out": str(tmp_path / "log.xes")},
+        "map draft": {"type": "purchase"},
         "segments": {},
     }
     ws = jl.Workspace.open(demo_dir / "journeylens-demo")

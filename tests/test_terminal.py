@@ -28,6 +28,7 @@ ARGUMENTS: dict[str, Callable[[Path], list[str]]] = {
     "funnel": lambda tmp: ["home", "product_page", "checkout"],
     "customer": lambda tmp: ["u00000042"],
     "export xes": lambda tmp: [str(tmp / "log.xes")],
+    "map draft": lambda tmp: ["--type", "purchase", "--out", str(tmp / "maps" / "purchase.yaml")],
 }
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from journeylens.discovery.xes_export import XesExport
     from journeylens.identity.profile import CustomerProfile
     from journeylens.journeys.summary import JourneySummary
+    from journeylens.maps.draft import MapDraft
 
 
 class WorkspaceAnalyses:
@@ -331,6 +332,49 @@ class WorkspaceAnalyses:
             "period_b": period_b,
         }
         result: SegmentComparison = self.analysis("segments", values, build=build)
+        return result
+
+    def map_draft(
+        self,
+        *,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        outcome: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
+        out: str | None = None,
+        force: bool = False,
+        min_share: float = 0.1,
+        min_consistency: float = 0.5,
+        max_stages: int = 6,
+        build: bool = True,
+    ) -> MapDraft:
+        """Draft a journey map from the data: stages from where touchpoints typically sit, p80 time
+        targets, unplanned touchpoints.
+
+        Options as on the command line (`journeylens map draft --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.map_draft(type="purchase", out="maps/purchase.yaml").map.stages  # doctest: +SKIP
+        """
+        values = {
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "outcome": outcome,
+            "since": since,
+            "until": until,
+            "where": where,
+            "out": out,
+            "force": force,
+            "min_share": min_share,
+            "min_consistency": min_consistency,
+            "max_stages": max_stages,
+        }
+        result: MapDraft = self.analysis("map draft", values, build=build)
         return result
 
     def export_xes(

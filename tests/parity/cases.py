@@ -599,6 +599,23 @@ def inventory(side: Side) -> Any:
     return touchpoint_inventory(side.store, InventorySpec(), side.config.journeys).to_dict()
 
 
+def _draft_expect(result: dict[str, Any]) -> None:
+    stages = [s["name"] for s in result["map"]["stages"]]
+    _has(len(stages) >= 2, f"drafted stages: {stages}")
+    _has(any(r["role"] == "unplanned" for r in result["touchpoints"]), "some touchpoint is unplanned")
+
+
+@case("map_draft_purchase", expect=_draft_expect)
+def map_draft_purchase(side: Side) -> Any:
+    """Positions, pairwise order, stage times (p80 via quantile) and the stage flow (lead)."""
+    from journeylens.maps.draft import draft_map
+    from journeylens.specs.maps import MapDraftSpec
+
+    draft = draft_map(side.store, MapDraftSpec(filter={"journey_type": "purchase"}, min_share=0.05))
+    result = {k: v for k, v in draft.to_dict().items() if k != "yaml"}  # text made from the rest
+    return result | {"map": draft.map.model_dump(mode="json")}
+
+
 PURCHASE_STEPS = ["product_page", "add_to_cart", "checkout", "payment", "order_confirmation"]
 
 

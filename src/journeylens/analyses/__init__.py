@@ -231,6 +231,22 @@ ANALYSES: dict[str, Analysis] = {
             part=ReportPart("Segments", "journeylens.report.segments:segments_part"),
         ),
         Analysis(
+            name="map draft",
+            summary="Draft a journey map from the data: stages from where touchpoints typically sit, "
+            "p80 time targets, unplanned touchpoints.",
+            help="Writes commented YAML that validates against the map format (docs/maps.md): "
+            "expected emotions, goals and owners are left for people. Without --out the YAML is "
+            "printed; with --out the file is written (with map.schema.json beside it, for editors) "
+            "and the stages are listed.",
+            spec=f"{_S}.maps:MapDraftSpec",
+            run=f"{_R}:map_draft",
+            takes_workspace=True,
+            result="journeylens.maps.draft:MapDraft",
+            view=f"{_V}:map_draft",
+            csv="stages",
+            example='ws.map_draft(type="purchase", out="maps/purchase.yaml").map.stages',
+        ),
+        Analysis(
             name="export xes",
             summary="Write the selected journeys as an XES event log (one trace per journey), e.g. for "
             "pm4py.",

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from journeylens.discovery.xes_export import XesExport
     from journeylens.identity.profile import CustomerProfile
     from journeylens.journeys.summary import JourneySummary
+    from journeylens.maps.draft import MapDraft
 
 TABLE = OutputFormat.table
 #: The share of journeys the variants table covers when the user asked for no cut.
@@ -330,3 +331,31 @@ def _p(value: float | None) -> str:
 def export_xes(result: XesExport, spec: Any, *, wide: bool = False) -> None:
     where = "standard output" if result.path is None else str(result.path)
     err_console.print(f"{result.traces:,} traces, {result.events:,} events written to {escape(where)}")
+
+
+def map_draft(result: MapDraft, spec: Any, *, wide: bool = False) -> None:
+    """Without --out: the YAML itself on stdout (to redirect into a file); with it: the stages."""
+    from journeylens.cli import _output
+
+    if result.out is None:
+        _output.console.out(result.yaml, end="", highlight=False)
+        return
+    targets = [s.time_target.duration if s.time_target else "" for s in result.map.stages]
+    rows = [
+        {
+            "stage": s["stage"],
+            "reached": f"{s['share']:.0%}",
+            "journeys": s["journeys"],
+            "p80": short_duration(s["p80_s"]),
+            "target": targets[i],
+            "touchpoints": ", ".join(s["touchpoints"]),
+        }
+        for i, s in enumerate(result.stages)
+    ]
+    t = result.totals
+    render(rows, TABLE, title=f"Drafted stages ({spec.journey_type})", wide=wide)
+    _dim(
+        f"{t['journeys']:,} journeys; {t['planned']:,} touchpoints in {t['stages']:,} stages, "
+        f"{t['unplanned']:,} unplanned. Map written to {result.out} (with map.schema.json beside it); "
+        "fill in goals, intents, expected emotions and owners."
+    )

@@ -298,6 +298,12 @@ app.add_typer(journeys_app, name="journeys")
 export_app = typer.Typer(help="Export derived tables.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
+map_app = typer.Typer(
+    help="Journey maps as code: designed maps in the workspace's maps/ folder (docs/maps.md).",
+    no_args_is_help=True,
+)
+app.add_typer(map_app, name="map")
+
 
 @export_app.command("customer-map")
 def export_customer_map(
@@ -322,6 +328,42 @@ def export_customer_map(
     rows = require_customer_map(store).order_by(["customer_id", "identifier_type", "identifier_value"])
     result = export_table(store, rows, out, file_format)
     err_console.print(f"{result.rows:,} rows written to {escape(result.where)}")
+
+
+@map_app.command("validate")
+def map_validate(
+    map: Annotated[str, typer.Argument(help="A map name in maps/ or a YAML file.")],
+    workspace: WorkspaceOpt = Path("."),
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Check a map: its YAML, every field, its rules; against the workspace, its journey type and
+    (when events are loaded) its touchpoint names. Errors name the file, line and field."""
+    from journeylens.cli._maps import validate_map
+
+    render(validate_map(map, workspace), fmt, title="Map")
+
+
+@map_app.command("schema")
+def map_schema_command() -> None:
+    """Print the JSON Schema of map files (editors validate maps with it)."""
+    from journeylens.cli._output import to_json
+    from journeylens.maps.model import map_schema
+
+    typer.echo(to_json(map_schema()))
+
+
+@map_app.command("list")
+def map_list(
+    workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.table, wide: WideOpt = False
+) -> None:
+    """List the maps in the workspace's maps/ folder: name, journey type, segment, stages, file."""
+    from journeylens.cli._maps import map_rows
+
+    rows = map_rows(workspace)
+    if fmt is OutputFormat.table and not rows:
+        err_console.print("No maps yet. Draft one: journeylens map draft --type TYPE --out maps/TYPE.yaml")
+        return
+    render(rows, fmt, title="Maps", extra=("file", "error"), wide=wide)
 
 
 @app.command()
@@ -490,4 +532,4 @@ def _engine_error(exc: Exception) -> bool:
 
 
 # The analysis commands are generated from the registry (journeylens.analyses).
-register(app, {"journeys": journeys_app, "export": export_app})
+register(app, {"journeys": journeys_app, "export": export_app, "map": map_app})

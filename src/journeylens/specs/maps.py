@@ -1,0 +1,67 @@
+"""What ``journeylens map draft`` (and ``ws.map_draft``) computes: the spec only, without the engine.
+
+Example:
+    >>> spec = MapDraftSpec(filter={"journey_type": "purchase"}, write_to="maps/purchase.yaml")
+    >>> spec.journey_type, spec.write_to.name
+    ('purchase', 'purchase.yaml')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from journeylens.analyses._options import Cli
+from journeylens.specs.discovery import FilterField, JourneyFilter
+
+
+class MapDraftSpec(BaseModel):
+    """Which journeys a drafted map describes, how touchpoints become stages, and where it goes.
+
+    A touchpoint is *planned* (put in a stage) when at least ``min_share`` of the journeys reach
+    it and its order against the other touchpoints is consistent (``min_consistency``); the rest
+    become ``unplanned``. Consecutive planned touchpoints form stages, at most ``max_stages``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    filter: FilterField = Field(default_factory=JourneyFilter, description="Which journeys (one type).")
+    write_to: Annotated[
+        Path | None,
+        Cli(name="out", input=str | None, help="Write the map to this YAML file (default: print it)."),
+    ] = Field(None, description="File to write; None prints the map.")
+    force: Annotated[bool, Cli(help="Overwrite --out when it exists.")] = False
+    min_share: Annotated[float, Cli(help="Touchpoints fewer journeys reach are unplanned (0-1).")] = Field(
+        0.1, gt=0, le=1, description="Share of journeys a planned touchpoint reaches at least."
+    )
+    min_consistency: Annotated[
+        float, Cli(help="Touchpoints whose order is less consistent (0-1) float: unplanned.")
+    ] = Field(0.5, ge=0, le=1, description="How consistently a planned touchpoint keeps its order.")
+    max_stages: Annotated[int, Cli(help="At most this many stages (2-12).")] = Field(
+        6, ge=2, le=12, description="At most this many stages."
+    )
+
+    @field_validator("write_to", mode="before")
+    @classmethod
+    def _dash_is_stdout(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip() in ("", "-") else value
+
+    @model_validator(mode="after")
+    def _one_type(self) -> MapDraftSpec:
+        value = self.filter
+        if not value.journey_type or len(value.journey_type) != 1:
+            raise ValueError("a map describes one journey type: give one --type, e.g. --type purchase")
+        if value.segment is not None and len(value.segment) > 1:
+            raise ValueError("a map describes at most one segment: give one --segment")
+        return self
+
+    @property
+    def journey_type(self) -> str:
+        assert self.filter.journey_type  # checked on validation
+        return self.filter.journey_type[0]
+
+    @property
+    def segment(self) -> str | None:
+        return self.filter.segment[0] if self.filter.segment else None
