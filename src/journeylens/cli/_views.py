@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from journeylens.discovery.xes_export import XesExport
     from journeylens.identity.profile import CustomerProfile
     from journeylens.journeys.summary import JourneySummary
+    from journeylens.maps.monitor import MapMonitor
 
 TABLE = OutputFormat.table
 #: The share of journeys the variants table covers when the user asked for no cut.
@@ -330,3 +331,37 @@ def _p(value: float | None) -> str:
 def export_xes(result: XesExport, spec: Any, *, wide: bool = False) -> None:
     where = "standard output" if result.path is None else str(result.path)
     err_console.print(f"{result.traces:,} traces, {result.events:,} events written to {escape(where)}")
+
+
+def map_monitor(result: MapMonitor, spec: Any, *, wide: bool = False) -> None:
+    """One line per change: where, which way, how big, since when, how often it re-alarmed."""
+    rows = [
+        {
+            "stage": a.series.stage,
+            "metric": a.series.metric,
+            "direction": a.direction,
+            "size": f"{a.size:+.3g} ({a.size_z:+.1f} sd)",
+            "from": a.first_period.isoformat(),
+            "alarm": a.alarm_period.isoformat(),
+            "realarms": a.realarms,
+            "last_alarm": a.last_alarm_period.isoformat(),
+        }
+        for a in result.alerts
+    ]
+    watched = f"{result.monitored_from} to {result.last_period}" if result.monitored_from else "nothing"
+    title = (
+        f"Living map {result.map} ({result.journey_type}, per {result.period.value}): "
+        f"{len(rows)} alert(s), monitored {watched}"
+    )
+    if rows:
+        render(rows, TABLE, title=title, wide=wide)
+    else:
+        from journeylens.cli import _output
+
+        _output.console.print(escape(title))
+    _dim(
+        f"Baseline: {result.baseline_periods} {result.period.value}s; false-alarm budget "
+        f"{result.budget} for the whole map. Alerts are in the alerts table (map {result.map!r})."
+    )
+    for series, reason in result.unmonitored.items():
+        _dim(f"Not monitored: {series}: {reason}.")

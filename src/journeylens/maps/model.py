@@ -330,7 +330,6 @@ class MonitorPeriod(StrEnum):
     week = "week"
 
 
-
 class MonitorSettings(BaseModel):
     """How the living map is watched: the false alarms the whole map may raise, and the period."""
 

@@ -165,7 +165,9 @@ def _outage(tally: Tally, start: str, days: int) -> dict[str, Any]:
         "share of journeys that order falls by about conversion_penalty / P(reach checkout).",
         "parameters": asdict(o),
         "observed": {
-            f"conversion_at_checkout_{label}": tally.share(key.format(label, "orders"), key.format(label, "checkouts"))
+            f"conversion_at_checkout_{label}": tally.share(
+                key.format(label, "orders"), key.format(label, "checkouts")
+            )
             for label in ("before", "after")
         },
     }
