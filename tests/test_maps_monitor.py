@@ -262,6 +262,11 @@ def test_bad_input_gives_clear_errors(world: tuple[dict[str, Any], jl.Workspace]
     wrong_type.write_text(PURCHASE_MAP.replace("journey_type: purchase", "journey_type: purchse"))
     with pytest.raises(MapError, match="journey type 'purchse' does not exist"):
         ws.map_monitor(str(wrong_type))
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(PURCHASE_MAP.replace("[add_to_cart]", "[add_to_chart]"))
+    with pytest.raises(MapError, match="touchpoint 'add_to_chart' does not occur in the events") as err:
+        ws.map_monitor(str(typo))
+    assert err.value.line == 9 and "add_to_cart" in (err.value.hint or "")
 
 
 def test_cli_prints_alerts_as_table_json_and_csv(world: tuple[dict[str, Any], jl.Workspace]) -> None:

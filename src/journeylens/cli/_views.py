@@ -339,12 +339,12 @@ def map_monitor(result: MapMonitor, spec: Any, *, wide: bool = False) -> None:
         {
             "stage": a.series.stage,
             "metric": a.series.metric,
-            "direction": a.direction,
-            "size": f"{a.size:+.3g} ({a.size_z:+.1f} sd)",
-            "from": a.first_period.isoformat(),
+            "size": f"{a.size:+.3g}",
+            "sd": f"{a.size_z:+.1f}",
+            "since": a.first_period.isoformat(),
             "alarm": a.alarm_period.isoformat(),
-            "realarms": a.realarms,
-            "last_alarm": a.last_alarm_period.isoformat(),
+            "alarms": 1 + a.realarms,
+            "last alarm": a.last_alarm_period.isoformat(),
         }
         for a in result.alerts
     ]
@@ -359,6 +359,11 @@ def map_monitor(result: MapMonitor, spec: Any, *, wide: bool = False) -> None:
         from journeylens.cli import _output
 
         _output.console.print(escape(title))
+    _dim(
+        "size: mean change in the metric's units (a rate, journeys, a score); sd: in standard "
+        "deviations; since: the change's first period; alarms: one plus the re-alarms of a "
+        "lasting change."
+    )
     _dim(
         f"Baseline: {result.baseline_periods} {result.period.value}s; false-alarm budget "
         f"{result.budget} for the whole map. Alerts are in the alerts table (map {result.map!r})."

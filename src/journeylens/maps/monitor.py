@@ -144,7 +144,9 @@ def monitor_map(ws: Workspace, spec: MapMonitorSpec) -> MapMonitor:
 
     path = find_map(ws.root, spec.map)
     journey_map = load_map(path)
-    check_against(journey_map, path, ws.config.journeys)
+    events = ws.store.table("events")
+    seen = ws.store.execute(events.select("touchpoint").distinct()).column(0).to_pylist()
+    check_against(journey_map, path, ws.config.journeys, [str(t) for t in seen if t is not None])
     return monitor_journey_map(ws.store, journey_map, spec, ws.config.journeys)
 
 
