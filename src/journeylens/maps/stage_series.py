@@ -41,7 +41,7 @@ import pyarrow as pa
 from journeylens.journeys.undefined import UNDECIDED
 from journeylens.maps.model import JourneyMap, KpiMetric, MonitorPeriod, Stage
 from journeylens.maps.monitor_stats import ContinuousSeries, ProportionSeries, Series, SeriesName
-from journeylens.store._backend import json_text
+from journeylens.store._backend import drop_scratch, json_text, scratch_table
 
 if TYPE_CHECKING:
     from journeylens.journeys.definitions import JourneyRules
@@ -61,6 +61,7 @@ __all__ = [
 JOURNEY_STAGE = "(journey)"
 """The stage name of series about whole journeys (deviation rate, feedback not on a stage)."""
 MISSING_REQUIRED = "missing_required_stage"
+STAGES_SCRATCH = "_jl_map_stages"
 SUCCESS = "success"
 _TRUNCATE = {MonitorPeriod.day: "D", MonitorPeriod.week: "W"}
 
@@ -152,7 +153,17 @@ def stage_aggregates(
 ) -> StageAggregates:
     """Aggregate a map's journeys per stage and period in the engine (see the module docstring)."""
     journeys = map_journeys(store, journey_map, period)
-    per = journey_stages(store, journeys, journey_map.stages)
+    # Per journey and stage once: the stage and the journey aggregates both read it.
+    per = scratch_table(store.backend, STAGES_SCRATCH, journey_stages(store, journeys, journey_map.stages))
+    try:
+        return _aggregate(store, journey_map, rules, journeys, per)
+    finally:
+        drop_scratch(store.backend, STAGES_SCRATCH)
+
+
+def _aggregate(
+    store: Store, journey_map: JourneyMap, rules: JourneyRules | None, journeys: ir.Table, per: ir.Table
+) -> StageAggregates:
     with_journey = per.join(journeys.select("journey_id", "period", "outcome"), "journey_id")
     targets = [(i, s.time_target.seconds) for i, s in enumerate(journey_map.stages) if s.time_target]
     target: ir.Value = (
