@@ -320,3 +320,17 @@ def test_cli_prints_alerts_as_table_json_and_csv(world: tuple[dict[str, Any], jl
     )
     assert bad.returncode != 0 and "Option --period 'month': Input should be 'day' or 'week'" in bad.stderr
     assert np.isfinite(data["target_arl_periods"])
+
+
+def test_a_map_budget_is_read_by_the_monitor_parser() -> None:
+    from pydantic import ValidationError
+
+    from journeylens.maps.model import MonitorSettings
+
+    assert MonitorSettings(false_alarm_budget="2/months").false_alarms_per_day == pytest.approx(
+        2 / (365.25 / 12)
+    )
+    with pytest.raises(ValidationError, match="unknown unit 'fortnight'"):
+        MonitorSettings(false_alarm_budget="1/fortnight")
+    with pytest.raises(ValidationError, match="the number of alarms must be positive"):
+        MonitorSettings(false_alarm_budget="0/month")
