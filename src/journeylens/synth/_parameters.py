@@ -109,9 +109,10 @@ class CheckoutOutageFriction:
 
     From ``start_day`` on (days since the window start, by a journey's planned start), P(order)
     of every purchase journey drops by ``conversion_penalty``: checkouts that would have ordered
-    now end at checkout. The uniform draw that decides conversion is reused, so no random number
-    is added and the world before ``start_day`` is unchanged. A living map of purchase journeys
-    should see conversion at its checkout stage fall (``journeylens map monitor``).
+    now end at checkout. The uniform draw that decides conversion is reused, so the purchase
+    simulation draws no extra random number (fewer orders do mean fewer delivery-problem follow-ups,
+    which shifts the draws of the support journeys simulated after them). A living map of purchase
+    journeys should see conversion at its checkout stage fall (``journeylens map monitor``).
     """
 
     stage: str = "checkout"
