@@ -101,7 +101,11 @@ def test_documented_json_fields_are_what_the_results_write(demo_dir: Path, tmp_p
         "export xes": {"out": str(tmp_path / "log.xes")},
         "map draft": {"type": "purchase"},
         "segments": {},
+        "map monitor": {"map": str(tmp_path / "purchase.yaml")},
     }
+    (tmp_path / "purchase.yaml").write_text(
+        "journey_type: purchase\ngoal: buy\nstages:\n  - {name: buy, touchpoints: [checkout]}\n"
+    )
     ws = jl.Workspace.open(demo_dir / "journeylens-demo")
     try:
         for name, analysis in ANALYSES.items():

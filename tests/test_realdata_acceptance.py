@@ -245,6 +245,8 @@ def arguments(analysis: Analysis, run: Quickstart) -> list[str] | None:
         return [str(run.root / "journeys.xes.gz")]
     if analysis.name == "map draft":  # no log declares journey types: every journey is 'other'
         return ["--type", "other", "--out", str(run.root / "maps" / "other.yaml")]
+    if analysis.name == "map monitor":
+        return None  # no log comes with a journey map
     required = [o.name for m in analysis.spec_models() for o in options(m) if o.required]
     assert not required, f"give {analysis.name!r} its arguments {required} in arguments()"
     return []

@@ -23,12 +23,27 @@ from journeylens.synth import generate_world
 
 WIDTH = 80
 TABLES = ("customers", "identities", "events", "feedback")
+PURCHASE_MAP = (
+    "journey_type: purchase\ngoal: buy\nstages:\n"
+    "  - {name: browse, touchpoints: [home, product_page]}\n"
+    "  - {name: checkout, touchpoints: [checkout], time_target: {duration: 5m}}\n"
+)
+"""A small purchase map for ``map monitor``."""
+
+
+def _purchase_map(tmp: Path) -> str:
+    path = tmp / "purchase.yaml"
+    path.write_text(PURCHASE_MAP)
+    return str(path)
+
+
 #: Arguments of the analyses that need some (every other analysis runs with none).
 ARGUMENTS: dict[str, Callable[[Path], list[str]]] = {
     "funnel": lambda tmp: ["home", "product_page", "checkout"],
     "customer": lambda tmp: ["u00000042"],
     "export xes": lambda tmp: [str(tmp / "log.xes")],
     "map draft": lambda tmp: ["--type", "purchase", "--out", str(tmp / "maps" / "purchase.yaml")],
+    "map monitor": lambda tmp: [_purchase_map(tmp)],
 }
 
 

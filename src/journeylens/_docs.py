@@ -12,6 +12,8 @@ from pathlib import Path
 
 from journeylens.journeys.outcomes import JOURNEY_COLUMNS
 from journeylens.store.schema import (
+    ALERTS_DOC,
+    ALERTS_SCHEMA,
     BUILDS_DOC,
     BUILDS_SCHEMA,
     INGESTS_DOC,
@@ -108,6 +110,7 @@ def data_model_markdown() -> str:
         ("quarantine", QUARANTINE_SCHEMA, QUARANTINE_DOC),
         ("ingests", INGESTS_SCHEMA, INGESTS_DOC),
         ("builds", BUILDS_SCHEMA, BUILDS_DOC),
+        ("alerts", ALERTS_SCHEMA, ALERTS_DOC),
     ):
         out.append(f"\n## `{name}` (system)\n")
         if name == "builds":

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from journeylens.identity.profile import CustomerProfile
     from journeylens.journeys.summary import JourneySummary
     from journeylens.maps.draft import MapDraft
+    from journeylens.maps.monitor import MapMonitor
 
 
 class WorkspaceAnalyses:
@@ -409,4 +410,29 @@ class WorkspaceAnalyses:
             "where": where,
         }
         result: XesExport = self.analysis("export xes", values, build=build)
+        return result
+
+    def map_monitor(
+        self,
+        map: str,
+        *,
+        since: str | None = None,
+        period: str | None = None,
+        build: bool = True,
+    ) -> MapMonitor:
+        """Living map: every stage metric of a map as a daily or weekly series; alerts when one changes,
+        within the map's false-alarm budget.
+
+        Options as on the command line (`journeylens map monitor --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.map_monitor("purchase", since="2026-03-01").alerts  # doctest: +SKIP
+        """
+        values = {
+            "map": map,
+            "since": since,
+            "period": period,
+        }
+        result: MapMonitor = self.analysis("map monitor", values, build=build)
         return result

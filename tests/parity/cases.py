@@ -751,3 +751,44 @@ def periods(side: Side) -> Any:
         "2026-01-01:2026-02-01",
         "2026-03-01:2026-04-01",
     ).to_dict()
+
+
+def _stage_series_expect(result: dict[str, Any]) -> None:
+    stages = result["day"]["stages"]
+    _has({r["rank"] for r in stages} == {0, 1, 2, 3}, "every stage of the purchase map is reached")
+    _has(any(r["within_target"] for r in stages), "some journeys are within a time target")
+    _has(any(r["missing_required"] for r in result["day"]["journeys"]), "some journeys miss a stage")
+    _has(bool(result["day"]["feedback"]), "feedback is linked to the map's journeys")
+    _has(len(result["week"]["journeys"]) < len(result["day"]["journeys"]), "weeks group days")
+
+
+@case("map_stage_series", expect=_stage_series_expect)
+def map_stage_series(side: Side) -> Any:
+    """The living map's per-period aggregates (stage rank per event, time in stage by ``lead``
+    over stage ranks, required stages missed, linked feedback), cut in local days and weeks."""
+    from journeylens.maps.model import JourneyMap, MonitorPeriod
+    from journeylens.maps.stage_series import stage_aggregates
+
+    journey_map = JourneyMap.model_validate(
+        {
+            "journey_type": "purchase",
+            "goal": "buy",
+            "stages": [
+                {"name": "discover", "touchpoints": ["home", "product_page", "product_reviews"]},
+                {"name": "cart", "touchpoints": ["add_to_cart"]},
+                {"name": "checkout", "touchpoints": ["checkout", "payment_error"],
+                 "time_target": {"duration": "3m"}},
+                {"name": "pay", "touchpoints": ["payment", "order_confirmation"], "required": False},
+            ],
+        }
+    )  # fmt: skip
+    out = {}
+    for period in MonitorPeriod:
+        agg = stage_aggregates(side.store, journey_map, side.config.journeys, period)
+        out[period.value] = {
+            "stages": rows(agg.stages),
+            "journeys": rows(agg.journeys),
+            "feedback": rows(agg.feedback),
+            "last_day": agg.last_day,
+        }
+    return out

@@ -258,5 +258,23 @@ ANALYSES: dict[str, Analysis] = {
             csv="to_dict",
             example='ws.export_xes("journeys.xes.gz")',
         ),
+        Analysis(
+            name="map monitor",
+            summary="Living map: every stage metric of a map as a daily or weekly series; alerts when "
+            "one changes, within the map's false-alarm budget.",
+            help="Metrics per stage: volume, conversion (or resolution), time_within_target (stages "
+            "with a time target), feedback_<metric> (answers linked to the journeys); per journey: "
+            "missing_required_stage. Laney p' z-scores feed a two-sided CUSUM whose threshold "
+            "keeps the map's monitor.false_alarm_budget (default 1/month); repeated alarms of one "
+            "change are one alert with a count of re-alarms. Each run replaces the map's rows in "
+            "the alerts table. JSON is one object (policy, alerts, unmonitored series); CSV the "
+            "alerts. See docs/monitoring.md.",
+            spec=f"{_S}.maps:MapMonitorSpec",
+            run="journeylens.maps.monitor:monitor_map",
+            takes_workspace=True,
+            result="journeylens.maps.monitor:MapMonitor",
+            view=f"{_V}:map_monitor",
+            example='ws.map_monitor("purchase", since="2026-03-01").alerts',
+        ),
     )
 }

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from journeylens.identity.profile import CustomerProfile
     from journeylens.journeys.summary import JourneySummary
     from journeylens.maps.draft import MapDraft
+    from journeylens.maps.monitor import MapMonitor
 
 TABLE = OutputFormat.table
 #: The share of journeys the variants table covers when the user asked for no cut.
@@ -359,3 +360,42 @@ def map_draft(result: MapDraft, spec: Any, *, wide: bool = False) -> None:
         f"{t['unplanned']:,} unplanned. Map written to {result.out} (with map.schema.json beside it); "
         "fill in goals, intents, expected emotions and owners."
     )
+
+
+def map_monitor(result: MapMonitor, spec: Any, *, wide: bool = False) -> None:
+    """One line per change: where, which way, how big, since when, how often it re-alarmed."""
+    rows = [
+        {
+            "stage": a.series.stage,
+            "metric": a.series.metric,
+            "size": f"{a.size:+.3g}",
+            "sd": f"{a.size_z:+.1f}",
+            "since": a.first_period.isoformat(),
+            "alarm": a.alarm_period.isoformat(),
+            "alarms": 1 + a.realarms,
+            "last alarm": a.last_alarm_period.isoformat(),
+        }
+        for a in result.alerts
+    ]
+    watched = f"{result.monitored_from} to {result.last_period}" if result.monitored_from else "nothing"
+    title = (
+        f"Living map {result.map} ({result.journey_type}, per {result.period.value}): "
+        f"{len(rows)} alert(s), monitored {watched}"
+    )
+    if rows:
+        render(rows, TABLE, title=title, wide=wide)
+    else:
+        from journeylens.cli import _output
+
+        _output.console.print(escape(title))
+    _dim(
+        "size: mean change in the metric's units (a rate, journeys, a score); sd: in standard "
+        "deviations; since: the change's first period; alarms: one plus the re-alarms of a "
+        "lasting change."
+    )
+    _dim(
+        f"Baseline: {result.baseline_periods} {result.period.value}s; false-alarm budget "
+        f"{result.budget} for the whole map. Alerts are in the alerts table (map {result.map!r})."
+    )
+    for series, reason in result.unmonitored.items():
+        _dim(f"Not monitored: {series}: {reason}.")

@@ -333,10 +333,6 @@ class MonitorPeriod(StrEnum):
     week = "week"
 
 
-_BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(day|week|month|quarter|year)\s*$")
-_DAYS = {"day": 1.0, "week": 7.0, "month": 30.0, "quarter": 91.0, "year": 365.0}
-
-
 class MonitorSettings(BaseModel):
     """How the living map is watched: the false alarms the whole map may raise, and the period."""
 
@@ -350,16 +346,22 @@ class MonitorSettings(BaseModel):
     @field_validator("false_alarm_budget")
     @classmethod
     def _budget(cls, value: str) -> str:
-        found = _BUDGET.match(value)
-        if not found or float(found[1]) <= 0:
-            raise ValueError(f"{value!r} is not a budget like 1/month or 2/quarter")
+        # One parser for budgets: the monitor's (imported here, on use: it needs numpy and scipy).
+        from journeylens.errors import InputError
+        from journeylens.maps.monitor_stats import parse_budget
+
+        try:
+            parse_budget(value)
+        except InputError as exc:
+            raise ValueError(exc.message.rstrip(".")) from None
         return value.strip()
 
     @property
     def false_alarms_per_day(self) -> float:
-        found = _BUDGET.match(self.false_alarm_budget)
-        assert found is not None  # checked on validation
-        return float(found[1]) / _DAYS[found[2]]
+        from journeylens.maps.monitor_stats import parse_budget
+
+        budget = parse_budget(self.false_alarm_budget)
+        return budget.alarms / budget.unit_days
 
 
 class JourneyMap(BaseModel):

@@ -1,19 +1,23 @@
-"""What ``journeylens map draft`` (and ``ws.map_draft``) computes: the spec only, without the engine.
+"""What the ``journeylens map`` analyses compute (draft, monitor): the specs only, without the engine.
 
 Example:
     >>> spec = MapDraftSpec(filter={"journey_type": "purchase"}, write_to="maps/purchase.yaml")
     >>> spec.journey_type, spec.write_to.name
     ('purchase', 'purchase.yaml')
+    >>> MapMonitorSpec(map="purchase", since="2026-03-01", period="week").since.isoformat()
+    '2026-03-01'
 """
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from journeylens.analyses._options import Cli
+from journeylens.maps.model import MonitorPeriod
 from journeylens.specs.discovery import FilterField, JourneyFilter
 
 
@@ -65,3 +69,24 @@ class MapDraftSpec(BaseModel):
     @property
     def segment(self) -> str | None:
         return self.filter.segment[0] if self.filter.segment else None
+
+
+class MapMonitorSpec(BaseModel):
+    """What ``journeylens map monitor MAP`` watches: a map, from when, per day or week."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    map: Annotated[str, Cli(argument=True, help="Map name (maps/NAME.yaml) or path to a map file.")] = Field(
+        min_length=1, description="Map name (maps/NAME.yaml) or path to a map file."
+    )
+    since: Annotated[
+        date | None,
+        Cli(
+            input=str,
+            help="Monitor from this date (YYYY-MM-DD); every period before it is the baseline. "
+            "Default: the first 56 days (8 weeks) are the baseline.",
+        ),
+    ] = Field(None, description="First monitored date; the periods before it form the baseline.")
+    period: Annotated[
+        MonitorPeriod | None, Cli(input=str, help="day or week (default: the map's monitor.period).")
+    ] = Field(None, description="Series granularity; None: the map's monitor.period.")

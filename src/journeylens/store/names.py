@@ -8,7 +8,7 @@ CHANNELS = (
     "call_center", "store", "mail", "other",
 )  # fmt: skip
 RAW_TABLE_NAMES = ("events", "identities", "customers", "feedback", "agents", "assignments")
-SYSTEM_TABLE_NAMES = ("quarantine", "ingests", "builds")
+SYSTEM_TABLE_NAMES = ("quarantine", "ingests", "builds", "alerts")
 """Tables JourneyLens keeps about its own work (``store.schema.SYSTEM_TABLES``)."""
 
 METRICS = ("nps", "csat", "ces", "rating")

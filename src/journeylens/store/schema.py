@@ -312,8 +312,43 @@ BUILDS_DOC = {
     "tables of another version are rebuilt.",
 }
 
+ALERTS_SCHEMA = ibis.schema(
+    {
+        "map": dt.string,
+        "stage": dt.string,
+        "metric": dt.string,
+        "direction": dt.string,
+        "size": dt.float64,
+        "size_z": dt.float64,
+        "first_period": dt.date,
+        "alarm_period": dt.date,
+        "realarms": dt.int64,
+        "last_alarm_period": dt.date,
+        "evidence": dt.string,
+        "created_at": UTC_TIMESTAMP,
+    }
+)
+ALERTS_DOC = {
+    "map": "Map name (`journeylens map monitor MAP`); each run replaces the rows of its map.",
+    "stage": "Stage of the map, or `(journey)` for series about whole journeys.",
+    "metric": "volume, conversion or resolution, time_within_target, missing_required_stage, "
+    "feedback_<metric>.",
+    "direction": "up or down.",
+    "size": "Mean change over the alarm's run from the baseline centre, in the metric's units "
+    "(a rate difference, journeys, a score).",
+    "size_z": "The same in sigmas of the series' day-to-day variation.",
+    "first_period": "Start of the period in which the change is dated to begin.",
+    "alarm_period": "Start of the period whose value raised the first alarm.",
+    "realarms": "Further alarms of the same change (the CUSUM restarts after each alarm).",
+    "last_alarm_period": "Start of the period of the last of them (= alarm_period when none).",
+    "evidence": "JSON: CUSUM value, threshold, reference k, target ARL, baseline centre, sigma_z, "
+    "baseline periods and the z-scores of the run.",
+    "created_at": "When the monitor ran (UTC).",
+}
+
 SYSTEM_TABLES: dict[str, ibis.Schema] = {
     "quarantine": QUARANTINE_SCHEMA,
     "ingests": INGESTS_SCHEMA,
     "builds": BUILDS_SCHEMA,
+    "alerts": ALERTS_SCHEMA,
 }

@@ -38,6 +38,8 @@ class Batch:
     """Digital channel of that device (web or app)."""
     tod: FloatArray
     """Time of day (UTC seconds) of the planned start."""
+    day: FloatArray
+    """Planned start in days since the window start (NaN for follow-ups, placed later)."""
     variant: IntArray
     opt_in: BoolArray
     kiosk_slot: IntArray
@@ -68,6 +70,8 @@ class Outcomes:
     """The order will be followed by a delivery_problem support journey."""
     p_order_control: FloatArray
     """P(order) of a purchase journey had the user been in control (experiment truth)."""
+    reached_checkout: BoolArray
+    """A purchase journey got to checkout."""
 
     @classmethod
     def empty(cls, n: int) -> Outcomes:
@@ -85,6 +89,7 @@ class Outcomes:
             has_order=np.zeros(n, np.bool_),
             delivery_problem=np.zeros(n, np.bool_),
             p_order_control=np.full(n, np.nan),
+            reached_checkout=np.zeros(n, np.bool_),
         )
 
     def extended(self, n: int) -> Outcomes:

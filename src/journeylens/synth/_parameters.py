@@ -103,9 +103,29 @@ class DeliverySmsFriction:
     """P(a delivery_problem support journey follows an order), by carrier."""
 
 
+@dataclass(frozen=True)
+class CheckoutOutageFriction:
+    """Cause 4, switched on mid-window: a new payment provider fails some checkouts.
+
+    From ``start_day`` on (days since the window start, by a journey's planned start), P(order)
+    of every purchase journey drops by ``conversion_penalty``: checkouts that would have ordered
+    now end at checkout. The uniform draw that decides conversion is reused, so the purchase
+    simulation draws no extra random number (fewer orders do mean fewer delivery-problem follow-ups,
+    which shifts the draws of the support journeys simulated after them). A living map of purchase
+    journeys should see conversion at its checkout stage fall (``journeylens map monitor``).
+    """
+
+    stage: str = "checkout"
+    touchpoint: str = "checkout"
+    channels: tuple[str, ...] = ("web", "app")
+    start_day: int = 75
+    conversion_penalty: float = 0.1
+
+
 BILLING_FAQ = BillingFaqFriction()
 PAYMENT_ERROR = PaymentErrorFriction()
 DELIVERY_SMS = DeliverySmsFriction()
+CHECKOUT_OUTAGE = CheckoutOutageFriction()
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ class Funnel:
     base: FloatArray
     """P(order) under control without a payment error (the segment's conversion)."""
     cart: BoolArray
+    checkout: BoolArray
     error: BoolArray
     order: BoolArray
     phone_order: BoolArray
@@ -91,7 +92,13 @@ def simulate_purchases(
     # of u, and every journey that would order despite the error also reaches checkout.
     friction = par.PAYMENT_ERROR
     app_penalty = friction.rate_on_app_checkout * friction.conversion_penalty
-    out.p_order_control[rows] = funnel.base - np.where(b.channel == cat.APP, app_penalty, 0.0)
+    outage = _outage(b)
+    out.reached_checkout[rows] = funnel.checkout
+    out.p_order_control[rows] = (
+        funnel.base
+        - np.where(b.channel == cat.APP, app_penalty, 0.0)
+        - np.where(outage, par.CHECKOUT_OUTAGE.conversion_penalty, 0.0)
+    )
     return invites
 
 
@@ -147,7 +154,8 @@ def _checkout(walk: Walk, agents: Agents) -> Funnel:
 
     friction = par.PAYMENT_ERROR
     error = checkout & (b.channel == cat.APP) & walk.chance(friction.rate_on_app_checkout)
-    order = u < p_order - np.where(error, friction.conversion_penalty, 0.0)
+    outage = np.where(_outage(b), par.CHECKOUT_OUTAGE.conversion_penalty, 0.0)
+    order = u < p_order - np.where(error, friction.conversion_penalty, 0.0) - outage
     retry = error & order & walk.chance(friction.retry_share_of_orders)
     phone_order = error & order & ~retry
     calls = phone_order | (error & ~order & walk.chance(friction.call_share_of_abandoners))
@@ -172,7 +180,13 @@ def _checkout(walk: Walk, agents: Agents) -> Funnel:
     walk.on_device(online, cat.tp("payment"), login=True)
     walk.pause(online, 5, 40)
     walk.on_device(online, cat.tp("order_confirmation"), value=value, order=True)
-    return Funnel(base, cart, error, order, phone_order, calls, agent, value)
+    return Funnel(base, cart, checkout, error, order, phone_order, calls, agent, value)
+
+
+def _outage(b: Batch) -> BoolArray:
+    """Journeys planned to start once the checkout outage is on (it hits web and app alike)."""
+    on: BoolArray = np.nan_to_num(b.day, nan=-1.0) >= par.CHECKOUT_OUTAGE.start_day
+    return on
 
 
 def _fulfil(walk: Walk, funnel: Funnel) -> tuple[IntArray, BoolArray]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 
 from journeylens.synth import _catalogue as cat
 from journeylens.synth import _parameters as par
+from journeylens.synth._events import DAY
 from journeylens.synth._records import SHARED_KINDS
 from journeylens.synth.feedback import SCORE_MODEL
 from journeylens.synth.journeys import Simulation
@@ -57,6 +59,10 @@ def chunk_stats(pop: Population, sim: Simulation, agents: Agents) -> dict[str, f
     stats["payment_error.journeys"] = error.sum()
     stats["payment_error.orders"] = (error & o.has_order).sum()
     stats["payment_error.calls"] = (error & (o.contacts > 0)).sum()
+    outage_on = sim.plan.planned / DAY >= par.CHECKOUT_OUTAGE.start_day  # NaN (follow-ups): off
+    for label, rows in (("before", purchase & ~outage_on), ("after", purchase & outage_on)):
+        stats[f"checkout_outage.{label}.checkouts"] = (rows & o.reached_checkout).sum()
+        stats[f"checkout_outage.{label}.orders"] = (rows & o.reached_checkout & o.has_order).sum()
     orders = purchase & o.has_order
     for code, name in enumerate(cat.CARRIERS):
         rows = orders & (o.carrier == code)
@@ -138,6 +144,32 @@ def _experiment(tally: Tally) -> dict[str, Any]:
         "true_effect_relative": round(e.effect_absolute / control_rate, 4) if control_rate else None,
         "expected_control_rate": round(control_rate, 4) if control_rate else None,
         "observed": observed,
+    }
+
+
+def _outage(tally: Tally, start: str, days: int) -> dict[str, Any]:
+    """The change planted mid-window, dated, with the conversion at checkout before and after."""
+    o = par.CHECKOUT_OUTAGE
+    begins = date.fromisoformat(start) + timedelta(days=o.start_day)
+    key = "checkout_outage.{}.{}"
+    return {
+        "name": "checkout_payment_outage",
+        "cause": "From start_date a new payment provider fails some checkouts (web and app): "
+        "P(order) of purchase journeys planned from then on drops by conversion_penalty.",
+        "stage": o.stage,
+        "touchpoint": o.touchpoint,
+        "start_date": begins.isoformat(),
+        "active": o.start_day < days,
+        "size": -o.conversion_penalty,
+        "size_note": "absolute change in P(order) of a purchase journey; at the checkout stage the "
+        "share of journeys that order falls by about conversion_penalty / P(reach checkout).",
+        "parameters": asdict(o),
+        "observed": {
+            f"conversion_at_checkout_{label}": tally.share(
+                key.format(label, "orders"), key.format(label, "checkouts")
+            )
+            for label in ("before", "after")
+        },
     }
 
 
@@ -297,7 +329,7 @@ def write_ground_truth(
             "to 4 days apart. Journeys start inside the window; their last events may fall up to "
             "two weeks after it.",
         },
-        "friction": _friction(tally),
+        "friction": [*_friction(tally), _outage(tally, settings["start"], settings["days"])],
         "experiment": _experiment(tally),
         "agents": _agents(tally, agents),
         "feedback": {

@@ -171,6 +171,7 @@ def _batch(plan: JourneyPlan, pop: Population, kind: int) -> Batch:
         slot=slot,
         channel=_DEVICE_CHANNEL[pop.slot_kind[slot]],
         tod=plan.tod[rows],
+        day=plan.planned[rows] / DAY,
         variant=pop.variant[customer],
         opt_in=pop.opt_in[customer],
         kiosk_slot=pop.kiosk_slot[customer],
