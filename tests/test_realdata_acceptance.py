@@ -232,21 +232,28 @@ def _segments(run: Quickstart) -> list[str]:
     return ["--period-a", f"{run.first}:{middle}", "--period-b", f"{middle}:{end}"]
 
 
+def _customer(run: Quickstart) -> list[str] | None:
+    users = [r["identifier_value"] for r in run.customer_map if r["identifier_type"] == "user_id"]
+    return [min(users)] if users else None
+
+
+# None: the data admits no valid argument; the analysis then runs with a made-up one and must fail
+# with a clear error naming it (a customer 360 of a log without customers; a map no log comes with).
+_ARGUMENTS: dict[str, Callable[[Quickstart], list[str] | None]] = {
+    "funnel": _steps,
+    "segments": _segments,
+    "customer": _customer,
+    "export xes": lambda run: [str(run.root / "journeys.xes.gz")],
+    # no log declares journey types: every journey is 'other'
+    "map draft": lambda run: ["--type", "other", "--out", str(run.root / "maps" / "other.yaml")],
+    "map monitor": lambda run: None,
+}
+
+
 def arguments(analysis: Analysis, run: Quickstart) -> list[str] | None:
     """A valid minimal argument set for ``analysis`` on this log (None: the data admits none)."""
-    if analysis.name == "funnel":
-        return _steps(run)
-    if analysis.name == "segments":
-        return _segments(run)
-    if analysis.name == "customer":
-        users = [r["identifier_value"] for r in run.customer_map if r["identifier_type"] == "user_id"]
-        return [min(users)] if users else None
-    if analysis.name == "export xes":
-        return [str(run.root / "journeys.xes.gz")]
-    if analysis.name == "map draft":  # no log declares journey types: every journey is 'other'
-        return ["--type", "other", "--out", str(run.root / "maps" / "other.yaml")]
-    if analysis.name == "map monitor":
-        return None  # no log comes with a journey map
+    if analysis.name in _ARGUMENTS:
+        return _ARGUMENTS[analysis.name](run)
     required = [o.name for m in analysis.spec_models() for o in options(m) if o.required]
     assert not required, f"give {analysis.name!r} its arguments {required} in arguments()"
     return []
@@ -292,7 +299,7 @@ def test_pm4py_counts_stay_exact(quickstart: Quickstart) -> None:
 @pytest.mark.parametrize("name", list(ANALYSES))
 def test_no_analysis_states_what_the_data_does_not_define(quickstart: Quickstart, name: str) -> None:
     args, result = quickstart.analysis(name)
-    if args is None:  # a customer 360 of a log without customers: a clear error, not a traceback
+    if args is None:  # no valid argument on this log: a clear error naming the made-up one
         assert isinstance(result.exception, JourneyLensError) and "no-such-customer" in str(result.exception)
         return
     output = _json(result, name)
