@@ -99,7 +99,9 @@ def test_a_good_map_loads_with_every_part(tmp_path: Path) -> None:
     assert [type(r) for r in m.rules[:3]] == [Existence, Absence, Response]
     assert m.unplanned[0].criteria.channels == ["call_center"]
     assert m.costs.lost_conversion is None  # defaults to the journey value
-    assert m.monitor.false_alarms_per_day == pytest.approx(2 / 91)
+    assert m.monitor.false_alarms_per_day == pytest.approx(
+        2 / (365.25 / 4)
+    )  # a quarter is a quarter of a Julian year
     assert "payment_error" in m.touchpoints() and "checkout" in m.touchpoints()
     assert DEVIATION_KINDS == (
         "ad_hoc_touchpoint", "sequence_irregularity", "failed_touchpoint", "missing_touchpoint"
@@ -161,7 +163,7 @@ BAD: list[tuple[str, str, str, str | None, str, str]] = [
     ("KPI without target", "{metric: conversion, min: 0.5}", "{metric: conversion}", "stages[0].kpis[0]",
      "has no target", "min:"),
     ("budget", "false_alarm_budget: 2/quarter", "false_alarm_budget: rarely", "monitor.false_alarm_budget",
-     "not a budget", "1/month"),
+     "not of the form alarms/unit", "1/month"),
 ]  # fmt: skip
 
 
