@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -32,15 +31,12 @@ import ibis.expr.types as ir
 from journeylens.discovery.selection import select_journeys
 from journeylens.errors import InputError, JourneyLensError
 from journeylens.journeys.summary import wilson
+from journeylens.maps._result import MapView, StageDeviations
 from journeylens.specs.discovery import JourneyFilter
 from journeylens.store import Store
 from journeylens.store._backend import drop_scratch, scratch_table
 
 if TYPE_CHECKING:
-    import pandas as pd
-    import plotly.graph_objects as go
-    import pyarrow as pa
-
     from journeylens.maps.model import JourneyMap
 
 __all__ = [
@@ -56,15 +52,6 @@ __all__ = [
 FINAL_OUTCOMES = ("success", "failed", "abandoned")
 """Outcomes that are decided: the denominator of the success share (open and unknown are not)."""
 MEDIAN, P80 = 0.5, 0.8
-
-
-class StageDeviations(TypedDict, total=False):
-    """What ``journeylens map check`` found for one stage: the share of the journeys reaching it
-    that deviate there (0..1) and what those deviations cost (money), when known."""
-
-    share: float
-    cost: float | None
-    journeys: int
 
 
 class NoMapJourneysError(JourneyLensError, LookupError):
@@ -404,102 +391,3 @@ def _rank_of(journey_map: JourneyMap, name: str | None) -> int:
     if name is None:
         return len(journey_map.stages) + 1
     return next(i for i, s in _ranked(journey_map) if s.name == name)
-
-
-@dataclass(frozen=True)
-class MapView:
-    """A designed map with its data lanes, one record per stage (``stages``, in map order).
-
-    ``touchpoints``: stage x touchpoint x channel volumes; ``flows``: journeys from a stage to the
-    next stage they enter (``to`` None: the journey ends); ``outside``: the most frequent
-    touchpoints of the map's journeys that no stage plans; ``deviations``: the optional input
-    from ``map check`` (None: not run). ``out`` is the file written by ``map show``, if any.
-    """
-
-    #: The JSON contract (``--format json``; docs/cli.md reads it).
-    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
-        "map",
-        "journey_type",
-        "segment",
-        "goal",
-        "totals (object: journeys, journeys_in_stages, events, events_outside_stages)",
-        "stages (records: rank, stage, required, journeys, reach, events, channels (object: channel -> "
-        "events), median_s, p80_s, target_s, target_percentile, at_target_percentile_s, "
-        "within_target_n, within_target_d, target_met, success_n, success_d, success_rate, success_lo, "
-        "success_hi, expected_emotion, actual_emotion, deviation_share, deviation_cost)",
-        "touchpoints (records: stage, touchpoint, channel, events, journeys)",
-        "flows (records: from, to (null: the journey ends), journeys, entries)",
-        "outside_stages (records: touchpoint, events, journeys)",
-    )
-
-    journey_map: JourneyMap
-    stages: list[dict[str, Any]]
-    touchpoints: list[dict[str, Any]]
-    flows: list[dict[str, Any]]
-    outside: list[dict[str, Any]]
-    totals: dict[str, int]
-    deviations: dict[str, StageDeviations] | None = None
-    file: Path | None = None
-    out: Path | None = None
-    text: str = field(default="", repr=False)
-    """What ``map show`` wrote or prints (HTML, Mermaid, DOT or JSON)."""
-
-    @property
-    def name(self) -> str:
-        return self.journey_map.name or self.journey_map.journey_type
-
-    def records(self) -> list[dict[str, Any]]:
-        return self.stages
-
-    def to_dict(self) -> dict[str, Any]:
-        m = self.journey_map
-        return {
-            "map": self.name,
-            "journey_type": m.journey_type,
-            "segment": m.segment,
-            "goal": m.goal,
-            "totals": self.totals,
-            "stages": self.stages,
-            "touchpoints": self.touchpoints,
-            "flows": self.flows,
-            "outside_stages": self.outside,
-        }
-
-    def to_pandas(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame(self.stages)
-
-    def to_arrow(self) -> pa.Table:
-        import pyarrow as pa
-
-        return pa.Table.from_pandas(self.to_pandas().drop(columns=["channels"]), preserve_index=False)
-
-    def plot(self) -> go.Figure:
-        """The emotion line: expected per stage (from the map) and actual (empty until feedback)."""
-        from journeylens.maps._drawing import emotion_figure
-
-        return emotion_figure(self)
-
-    def html(self) -> str:
-        """The whole self-contained page (plotly.js inlined, print stylesheet)."""
-        from journeylens.maps._drawing import map_page
-
-        return map_page(self)
-
-    def mermaid(self) -> str:
-        """The map as a Mermaid ``journey`` diagram."""
-        from journeylens.maps._exports import to_mermaid
-
-        return to_mermaid(self)
-
-    def dot(self) -> str:
-        """The stages and the journeys flowing between them as a Graphviz DOT digraph."""
-        from journeylens.maps._exports import to_dot
-
-        return to_dot(self)
-
-    def _repr_html_(self) -> str:
-        from journeylens.maps._drawing import map_fragment
-
-        return map_fragment(self, figure=False)
