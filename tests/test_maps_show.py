@@ -274,6 +274,17 @@ def test_report_draws_every_map_of_the_workspace(ws: jl.Workspace, tmp_path: Pat
     assert "Journey maps" not in bare
 
 
+def test_report_says_why_a_map_is_not_drawn(ws: jl.Workspace, tmp_path: Path) -> None:
+    broken = ws.root / "maps" / "broken.yaml"
+    broken.write_text("journey_type: purchase\ngoal: buy\nstages:\n  - name: a\n    expected_emotion: 7\n")
+    try:
+        html = write_report(ws.store, tmp_path / "report.html", rules=ws.config.journeys).read_text()
+    finally:
+        broken.unlink()
+    assert "broken.yaml is not drawn:" in html and "line 5" in html
+    assert html.count('class="jmap"') == 2  # the valid maps are still drawn
+
+
 def test_python_api_and_json(ws: jl.Workspace) -> None:
     view: MapView = ws.map_show("purchase", format="json")
     assert view.out is None and view.text.startswith("{")

@@ -72,7 +72,7 @@ unplanned:
     touchpoints: [payment_error]
     note: A failed payment; the customer retries, calls or leaves
   - name: call about a payment
-    touchpoints: [payment_call, payment_chat, payment_whatsapp]
+    touchpoints: [payment_call]
 rules:
   - {rule: response, first: checkout, then: order_confirmation, within: 2h}
   - {rule: precedence, first: add_to_cart, then: checkout}
