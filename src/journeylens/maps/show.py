@@ -58,12 +58,20 @@ class NoMapJourneysError(JourneyLensError, LookupError):
     """The map applies to no journey, or no event of its journeys matches any of its stages."""
 
     @classmethod
-    def no_journeys(cls, journey_map: JourneyMap, types: list[str]) -> NoMapJourneysError:
+    def no_journeys(
+        cls, journey_map: JourneyMap, types: list[str], flt: JourneyFilter | None = None
+    ) -> NoMapJourneysError:
         segment = f" in segment {journey_map.segment!r}" if journey_map.segment else ""
+        narrowed = flt is not None and flt.describe() != "all journeys"
+        also = f" that match the filter ({flt.describe()})" if flt is not None and narrowed else ""
         return cls(
             f"Map {journey_map.name!r} matches no journey: there are no {journey_map.journey_type!r} "
-            f"journeys{segment} (journey types with journeys: {', '.join(types) or 'none'}).",
-            hint="Check the map's journey_type and segment, or build journeys first (`journeylens build`).",
+            f"journeys{segment}{also} (journey types with journeys: {', '.join(types) or 'none'}).",
+            hint=(
+                "Loosen the filter options, or check the map's journey_type and segment."
+                if narrowed
+                else "Check the map's journey_type and segment, or build journeys (`journeylens build`)."
+            ),
         )
 
     @classmethod
@@ -220,7 +228,8 @@ def show_map(
     if total == 0:
         all_journeys = select_journeys(store)
         types = store.execute(all_journeys.journey_type.value_counts()).column(0).to_pylist()
-        raise NoMapJourneysError.no_journeys(journey_map, sorted(t for t in types if t is not None))
+        known = sorted(t for t in types if t is not None)
+        raise NoMapJourneysError.no_journeys(journey_map, known, flt)
     backend = store.backend
     name = f"_jl_mapshow_{uuid.uuid4().hex[:8]}"  # unique: maps may be drawn side by side
     try:
