@@ -28,7 +28,17 @@ ARGUMENTS: dict[str, Callable[[Path], list[str]]] = {
     "funnel": lambda tmp: ["home", "product_page", "checkout"],
     "customer": lambda tmp: ["u00000042"],
     "export xes": lambda tmp: [str(tmp / "log.xes")],
+    "map show": lambda tmp: [str(_demo_map(tmp))],
 }
+
+
+def _demo_map(folder: Path) -> Path:
+    """The demo's designed purchase map, as a file (the world of this test has no maps/)."""
+    from journeylens.maps._demo_maps import DEMO_MAPS
+
+    path = folder / "purchase.yaml"
+    path.write_text(DEMO_MAPS["purchase"], encoding="utf-8")
+    return path
 
 
 class Terminal(Console):

@@ -44,12 +44,12 @@ class MapView:
         "segment",
         "goal",
         "totals (object: journeys, journeys_in_stages, events, events_outside_stages)",
-        "stages (records: rank, stage, required, journeys, reach, events, channels (object: channel -> "
-        "events), median_s, p80_s, target_s, target_percentile, at_target_percentile_s, "
-        "within_target_n, within_target_d, target_met, success_n, success_d, success_rate, success_lo, "
-        "success_hi, expected_emotion, actual_emotion, deviation_share, deviation_cost)",
+        "stages (records: rank, stage, required, journeys, reach, events, channels, median_s, p80_s, "
+        "target_s, target_percentile, at_target_percentile_s, within_target_n, within_target_d, "
+        "target_met, success_n, success_d, success_rate, success_lo, success_hi, expected_emotion, "
+        "actual_emotion, deviation_share, deviation_cost; channels is an object: channel -> events)",
         "touchpoints (records: stage, touchpoint, channel, events, journeys)",
-        "flows (records: from, to (null: the journey ends), journeys, entries)",
+        "flows (records: from, to, journeys, entries; to is null where the journey ends)",
         "outside_stages (records: touchpoint, events, journeys)",
     )
 
