@@ -31,6 +31,10 @@ def test_demo_creates_workspace_ingests_everything_and_writes_the_report(tmp_pat
     ):
         assert f"<h2>{title}</h2>" in html
     assert ">None<" not in html
+    # The demo's designed maps (maps/purchase.yaml, maps/support.yaml) are drawn with the data.
+    assert "<h2>Journey maps</h2>" in html and html.count('class="jmap"') == 2
+    assert "purchase map</strong>" in html and "support map</strong>" in html
+    assert (target / "maps" / "purchase.yaml").is_file() and (target / "maps" / "support.yaml").is_file()
     ws = jl.Workspace.open(target)
     counts = ws.store.counts()
     truth = json.loads((target / "data" / "ground_truth.json").read_text())

@@ -90,6 +90,15 @@ def _records_of(fields: tuple[str, ...]) -> dict[str, set[str]]:
     return parts
 
 
+def _demo_map(folder: Path) -> Path:
+    """The demo's designed purchase map, as a file (this workspace has no maps/ of its own)."""
+    from journeylens.maps._demo_maps import DEMO_MAPS
+
+    path = folder / "purchase.yaml"
+    path.write_text(DEMO_MAPS["purchase"], encoding="utf-8")
+    return path
+
+
 def test_documented_json_fields_are_what_the_results_write(demo_dir: Path, tmp_path: Path) -> None:
     """docs/cli.md lists each analysis's JSON from its result type's JSON_FIELDS: those names must
     be the keys the result really writes (top level, and the fields of its record lists)."""
@@ -102,6 +111,7 @@ def test_documented_json_fields_are_what_the_results_write(demo_dir: Path, tmp_p
         "map draft": {"type": "purchase"},
         "segments": {},
         "map monitor": {"map": str(tmp_path / "purchase.yaml")},
+        "map show": {"map": str(_demo_map(tmp_path)), "format": "json"},
     }
     (tmp_path / "purchase.yaml").write_text(
         "journey_type: purchase\ngoal: buy\nstages:\n  - {name: buy, touchpoints: [checkout]}\n"

@@ -44,7 +44,17 @@ ARGUMENTS: dict[str, Callable[[Path], list[str]]] = {
     "export xes": lambda tmp: [str(tmp / "log.xes")],
     "map draft": lambda tmp: ["--type", "purchase", "--out", str(tmp / "maps" / "purchase.yaml")],
     "map monitor": lambda tmp: [_purchase_map(tmp)],
+    "map show": lambda tmp: [str(_demo_map(tmp))],
 }
+
+
+def _demo_map(folder: Path) -> Path:
+    """The demo's designed purchase map, as a file (the world of this test has no maps/)."""
+    from journeylens.maps._demo_maps import DEMO_MAPS
+
+    path = folder / "purchase.yaml"
+    path.write_text(DEMO_MAPS["purchase"], encoding="utf-8")
+    return path
 
 
 class Terminal(Console):

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from journeylens.journeys.summary import JourneySummary
     from journeylens.maps.draft import MapDraft
     from journeylens.maps.monitor import MapMonitor
+    from journeylens.maps.show import MapView
 
 
 class WorkspaceAnalyses:
@@ -376,6 +377,45 @@ class WorkspaceAnalyses:
             "max_stages": max_stages,
         }
         result: MapDraft = self.analysis("map draft", values, build=build)
+        return result
+
+    def map_show(
+        self,
+        map: str,
+        *,
+        format: str = "html",
+        out: str | None = None,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        outcome: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
+        build: bool = True,
+    ) -> MapView:
+        """Draw a designed journey map with data: per stage the journeys reaching it, touchpoint volumes
+        and channel mix, time against target, success, emotion, pain points.
+
+        Options as on the command line (`journeylens map show --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.map_show("purchase", format="mermaid").text  # doctest: +SKIP
+        """
+        values = {
+            "map": map,
+            "format": format,
+            "out": out,
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "outcome": outcome,
+            "since": since,
+            "until": until,
+            "where": where,
+        }
+        result: MapView = self.analysis("map show", values, build=build)
         return result
 
     def export_xes(

@@ -12,6 +12,7 @@ from journeylens.errors import WorkspaceError
 from journeylens.ingest import IngestReport, IngestSpec
 from journeylens.ingest.pipeline import TableName
 from journeylens.journeys.definitions import EXAMPLE_COSTS
+from journeylens.maps._demo_maps import write_demo_maps
 from journeylens.model import BuildProgress, build_model
 from journeylens.report import write_report
 from journeylens.synth import generate_world
@@ -98,6 +99,8 @@ def run_demo(
     )
     # Through build_model, so the build is recorded and later analyses find the model fresh.
     summary = build_model(ws.store, ws.config, progress=_steps(progress))
+    # Designed maps, as a CX team keeps them: the report draws each with the data.
+    write_demo_maps(ws.root)
     progress.stage("Writing the report", None)
     report = write_report(
         ws.store, directory / "report.html", title="JourneyLens demo", rules=ws.config.journeys

@@ -30,6 +30,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -56,6 +57,9 @@ from journeylens.discovery.variants import VariantSpec, variants
 from journeylens.identity import stitch
 from journeylens.identity.stitch import IdentityRules
 from journeylens.journeys.summary import JourneySummarySpec, journey_summary
+from journeylens.maps._demo_maps import DEMO_MAPS
+from journeylens.maps.loading import parse_map
+from journeylens.maps.show import show_map
 from journeylens.store import Store
 from parity.conftest import Side
 
@@ -792,3 +796,22 @@ def map_stage_series(side: Side) -> Any:
             "last_day": agg.last_day,
         }
     return out
+
+
+# --- journey maps ---------------------------------------------------------------------------------
+
+
+def _map_show_expect(result: dict[str, Any]) -> None:
+    stages = result["stages"]
+    assert all(s["journeys"] > 0 for s in stages[:4]), [s["journeys"] for s in stages]
+    assert any(s["median_s"] for s in stages) and any(s["target_met"] is not None for s in stages)
+    assert result["flows"] and result["touchpoints"] and result["totals"]["events_outside_stages"] > 0
+
+
+@case("map_show_purchase_stages", expect=_map_show_expect)
+def map_show_purchase(side: Side) -> Any:
+    # The demo's designed purchase map: stage of every event, journeys and events per stage, channel
+    # mix, success, time in stage (exact median/p80/target percentile, share within target), flows
+    # between stages (a window ordered by first entry, then stage) and the touchpoints outside.
+    journey_map = parse_map(DEMO_MAPS["purchase"], Path("purchase.yaml"))
+    return show_map(side.store, journey_map).to_dict()

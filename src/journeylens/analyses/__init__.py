@@ -247,6 +247,23 @@ ANALYSES: dict[str, Analysis] = {
             example='ws.map_draft(type="purchase", out="maps/purchase.yaml").map.stages',
         ),
         Analysis(
+            name="map show",
+            summary="Draw a designed journey map with data: per stage the journeys reaching it, "
+            "touchpoint volumes and channel mix, time against target, success, emotion, pain points.",
+            help="The classic journey-map layout: stages as columns, lanes as rows. --format html "
+            "(default) writes a self-contained page that works offline and prints (to "
+            "WORKSPACE/maps/MAP.html unless --out says where); mermaid prints a Mermaid journey "
+            "diagram, dot a Graphviz stage map with the journeys flowing between stages, json the "
+            "per-stage numbers. The deviations lane is filled by `journeylens map check`.",
+            spec=f"{_S}.maps:MapShowSpec",
+            run="journeylens.maps._show_workspace:map_show",
+            takes_workspace=True,
+            result="journeylens.maps.show:MapView",
+            view="journeylens.cli._map_show:map_show",
+            example='ws.map_show("purchase", format="mermaid").text',
+            section=ReportSection("maps", "journeylens.report.maps:journey_maps_section", after="discovery"),
+        ),
+        Analysis(
             name="export xes",
             summary="Write the selected journeys as an XES event log (one trace per journey), e.g. for "
             "pm4py.",

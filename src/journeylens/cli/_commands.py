@@ -69,6 +69,9 @@ def _common(analysis: Analysis) -> list[inspect.Parameter]:
         inspect.Parameter("fmt", kind, default=OutputFormat.table, annotation=FormatOpt),
         inspect.Parameter("wide", kind, default=False, annotation=WideOpt),
     ]  # fmt: skip
+    if any(opt.name == "format" for opt in command_options(analysis)):
+        # The spec has formats of its own (map show: html, mermaid, dot, json); its view prints them.
+        params = [p for p in params if p.name != "fmt"]
     if analysis.needs_model:
         params.append(inspect.Parameter("no_build", kind, default=False, annotation=NoBuildOpt))
     return params
@@ -100,7 +103,8 @@ def run_command(analysis: Analysis, values: dict[str, Any]) -> None:
     from journeylens.analyses._build import build_spec
     from journeylens.workspace import Workspace
 
-    workspace, fmt, wide = values.pop("workspace"), values.pop("fmt"), values.pop("wide", False)
+    workspace, wide = values.pop("workspace"), values.pop("wide", False)
+    fmt = values.pop("fmt", OutputFormat.table)
     no_build = values.pop("no_build", False)
     spec = build_spec(analysis, values)
     if fmt is not OutputFormat.table and getattr(spec, "out", False) is None:

@@ -443,6 +443,7 @@ def demo(
         f"          journeylens journeys summary --by segment -w {root}  ({result.journeys:,} journeys)\n"
         f"          journeylens dfg --type purchase --max-nodes 15 -w {root}\n"
         f"          journeylens funnel product_page add_to_cart checkout order_confirmation -w {root}\n"
+        f"          journeylens map show purchase -w {root}  (the designed map, drawn with the data)\n"
         f"          journeylens customer USER_ID -w {root}\n"
         f"          journeylens ingest YOUR_FILE.csv -w {root}"
     )

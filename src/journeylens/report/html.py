@@ -70,6 +70,7 @@ def write_report(
                 for fig in s.figures
             ],
             "tables": [(name, _table_html(frame)) for name, frame in s.tables],
+            "blocks": [Markup(block) for block in s.blocks],
         }
         for i, s in enumerate(sections)
     ]

@@ -40,6 +40,8 @@ class Section:
     """Headline numbers, shown as tiles."""
     notes: list[str] = field(default_factory=list)
     """What does not apply to this data and why (instead of an empty or degenerate chart)."""
+    blocks: list[str] = field(default_factory=list)
+    """Whole HTML blocks drawn by their own template, already escaped (a journey map)."""
 
 
 # One colour per channel in every chart of every report.

@@ -35,6 +35,8 @@ class Store:
         self.capabilities = _backend.capabilities(backend)
         self.url = f"{backend.name}://"
         """Where the store lives (for messages)."""
+        self.root: Path | None = None
+        """The workspace folder the store belongs to, when it belongs to one (the report reads maps/)."""
         self._migrate()
 
     @classmethod
@@ -44,6 +46,7 @@ class Store:
         backend = _backend.connect(url, timezone=timezone, memory_limit=memory_limit, root=root)
         store = cls(backend, timezone)
         store.url = url
+        store.root = root
         return store
 
     def _schemas(self) -> dict[str, ibis.Schema]:

@@ -1,0 +1,51 @@
+"""``journeylens map show`` in a workspace: find and check the map, draw it, write or print it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from journeylens.errors import InputError
+from journeylens.maps.loading import check_against, find_map, load_map
+
+if TYPE_CHECKING:
+    from journeylens.maps.show import MapView
+    from journeylens.specs.maps import MapShowFormat, MapShowSpec
+    from journeylens.workspace import Workspace
+
+
+def drawn(view: MapView, fmt: MapShowFormat) -> str:
+    """The text of ``view`` in ``fmt``."""
+    if fmt.value == "json":
+        from journeylens.cli._output import to_json
+
+        return to_json(view.to_dict()) + "\n"
+    text: str = {"html": view.html, "mermaid": view.mermaid, "dot": view.dot}[fmt.value]()
+    return text
+
+
+def default_out(root: Path, view: MapView) -> Path:
+    """Where the HTML goes without ``--out``: next to the map, ``maps/NAME.html``."""
+    return root / "maps" / f"{view.name}.html"
+
+
+def map_show(ws: Workspace, spec: MapShowSpec) -> MapView:
+    """Draw the map ``spec.map`` of the workspace with its data; write it unless it goes to stdout."""
+    from journeylens.maps.show import show_map
+
+    path = find_map(ws.root, spec.map)
+    journey_map = load_map(path)
+    check_against(journey_map, path, ws.config.journeys)
+    view = show_map(ws.store, journey_map, flt=spec.filter, file=path)
+    text = drawn(view, spec.format)
+    if spec.to_stdout:
+        return dataclasses.replace(view, text=text)
+    out = spec.out if spec.out is not None else default_out(ws.root, view)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        problem = f"cannot be written: {exc.strerror or exc}"
+        raise InputError.unreadable(str(out), problem, "Check the folder and its permissions.") from exc
+    return dataclasses.replace(view, out=out, text=text)
