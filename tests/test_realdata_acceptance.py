@@ -246,6 +246,7 @@ _ARGUMENTS: dict[str, Callable[[Quickstart], list[str] | None]] = {
     "export xes": lambda run: [str(run.root / "journeys.xes.gz")],
     # no log declares journey types: every journey is 'other'
     "map draft": lambda run: ["--type", "other", "--out", str(run.root / "maps" / "other.yaml")],
+    "map show": lambda run: None,
     "map monitor": lambda run: None,
 }
 
