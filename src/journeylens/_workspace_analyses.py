@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from journeylens.discovery.xes_export import XesExport
     from journeylens.identity.profile import CustomerProfile
     from journeylens.journeys.summary import JourneySummary
+    from journeylens.maps._check_result import MapCheck
 
 
 class WorkspaceAnalyses:
@@ -365,4 +366,33 @@ class WorkspaceAnalyses:
             "where": where,
         }
         result: XesExport = self.analysis("export xes", values, build=build)
+        return result
+
+    def map_check(
+        self,
+        map: str,
+        *,
+        segment: str | None = None,
+        compare_segments: list[str] | None = None,
+        compare_periods: list[str] | None = None,
+        top: int = 10,
+        build: bool = True,
+    ) -> MapCheck:
+        """Check a journey map against actual journeys: conformance, CJML deviations, Declare rules, their
+        cost, time targets and KPIs.
+
+        Options as on the command line (`journeylens map check --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.map_check("purchase").summary()  # doctest: +SKIP
+        """
+        values = {
+            "map": map,
+            "segment": segment,
+            "compare_segments": compare_segments,
+            "compare_periods": compare_periods,
+            "top": top,
+        }
+        result: MapCheck = self.analysis("map check", values, build=build)
         return result

@@ -298,6 +298,12 @@ app.add_typer(journeys_app, name="journeys")
 export_app = typer.Typer(help="Export derived tables.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
+map_app = typer.Typer(
+    help="Journey maps as code: designed maps in the workspace's maps/ folder (docs/maps.md).",
+    no_args_is_help=True,
+)
+app.add_typer(map_app, name="map")
+
 
 @export_app.command("customer-map")
 def export_customer_map(
@@ -490,4 +496,4 @@ def _engine_error(exc: Exception) -> bool:
 
 
 # The analysis commands are generated from the registry (journeylens.analyses).
-register(app, {"journeys": journeys_app, "export": export_app})
+register(app, {"journeys": journeys_app, "export": export_app, "map": map_app})
