@@ -372,10 +372,16 @@ class WorkspaceAnalyses:
         self,
         map: str,
         *,
-        segment: str | None = None,
         compare_segments: list[str] | None = None,
         compare_periods: list[str] | None = None,
         top: int = 10,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        outcome: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
         build: bool = True,
     ) -> MapCheck:
         """Check a journey map against actual journeys: conformance, CJML deviations, Declare rules, their
@@ -389,10 +395,16 @@ class WorkspaceAnalyses:
         """
         values = {
             "map": map,
-            "segment": segment,
             "compare_segments": compare_segments,
             "compare_periods": compare_periods,
             "top": top,
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "outcome": outcome,
+            "since": since,
+            "until": until,
+            "where": where,
         }
         result: MapCheck = self.analysis("map check", values, build=build)
         return result

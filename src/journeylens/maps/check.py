@@ -24,6 +24,7 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.discovery._compare import METRICS, MeanMetric, Plan, aggregate, comparison_rows
+from journeylens.errors import InputError
 from journeylens.journeys.summary import wilson
 from journeylens.maps._check_result import MapCheck
 from journeylens.maps._declare import broken_rules
@@ -34,11 +35,12 @@ from journeylens.maps.timing import kpi_rows, stage_between, stage_times, timing
 
 if TYPE_CHECKING:
     from journeylens.journeys.definitions import JourneyRules
+    from journeylens.specs.discovery import JourneyFilter
     from journeylens.specs.map_check import MapCheckSpec
     from journeylens.store import Store
     from journeylens.workspace import Workspace
 
-__all__ = ["MapCheck", "check_map", "map_check"]
+__all__ = ["MapCheck", "check_map", "map_check", "map_filter"]
 
 ALL = "all"
 CONFORMING, DEVIATING, RULES = "conforming", "deviating", "rule_broken"
@@ -57,19 +59,35 @@ def map_check(ws: Workspace, spec: MapCheckSpec) -> MapCheck:
     return check_map(ws.store, journey_map, spec, rules=ws.config.journeys, path=path)
 
 
+def map_filter(jm: JourneyMap, spec: MapCheckSpec | None, path: Path | None = None) -> JourneyFilter:
+    """The journeys the map applies to: the spec's filter with the map's journey type and (unless
+    the spec names segments) the map's segment."""
+    from journeylens.specs.discovery import JourneyFilter
+
+    flt = spec.filter if spec is not None else JourneyFilter()
+    if flt.journey_type and flt.journey_type != [jm.journey_type]:
+        raise InputError.bad_flag(
+            "--type", ", ".join(flt.journey_type), f"the map {jm.name or ''} is of journey type "
+            f"{jm.journey_type!r}, so it checks only those journeys.",
+            hint="Leave out --type, or check a map of that journey type (`journeylens map list`).",
+        )  # fmt: skip
+    segment = flt.segment or ([jm.segment] if jm.segment else None)
+    if spec is not None and spec.compare_segments:
+        segment = list(spec.compare_segments)
+    return flt.model_copy(update={"journey_type": [jm.journey_type], "segment": segment})
+
+
 def _labelled(store: Store, jm: JourneyMap, spec: MapCheckSpec | None) -> tuple[ir.Table, list[str]]:
     """The journeys the map applies to, with their group label, and the labels in order."""
     from journeylens.discovery._compare import utc_literal
     from journeylens.discovery.selection import customer_segments, select_journeys
-    from journeylens.specs.discovery import JourneyFilter
 
-    segment = (spec.segment if spec else None) or jm.segment
+    flt = map_filter(jm, spec)
+    journeys = select_journeys(store, flt)
     pair = spec.compare_segments if spec else None
     periods = spec.compare_periods if spec else None
-    segments = pair or ([segment] if segment else None)
-    journeys = select_journeys(store, JourneyFilter(journey_type=[jm.journey_type], segment=segments))
     if pair:
-        seg = customer_segments(store)
+        seg = customer_segments(store, flt.segment_trait)
         joined = journeys.left_join(seg, "customer_id")
         return joined.select(*journeys.columns, **{GROUP: seg.segment}), list(pair)
     if periods:
@@ -86,25 +104,24 @@ def _labelled(store: Store, jm: JourneyMap, spec: MapCheckSpec | None) -> tuple[
 
 
 def _no_journeys(jm: JourneyMap, path: Path | None, spec: MapCheckSpec | None) -> MapError:
-    where = Path(path or f"{jm.name or jm.journey_type}.yaml")
-    segment = (spec.segment if spec else None) or jm.segment
-    field = "segment" if segment or (spec and spec.compare_segments) else "journey_type"
-    what = f"journey type {jm.journey_type!r}" + (f", segment {segment!r}" if segment else "")
-    if spec and spec.compare_segments:
-        what += f", segments {' and '.join(spec.compare_segments)}"
+    flt = map_filter(jm, spec)
+    field = "segment" if jm.segment and not (spec and (spec.filter.segment or spec.compare_segments)) else ""
+    field = field or ("journey_type" if flt.describe() == f"journey_type={[jm.journey_type]}" else "")
+    what = flt.describe()
     if spec and spec.compare_periods:
         what += f", periods {' and '.join(p.label() for p in spec.compare_periods)}"
     line = 0
-    if path is not None and path.is_file():
+    if path is not None and path.is_file() and field:
         import yaml
 
         from journeylens.maps.loading import _line
 
         line = _line(yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader), (field,))
     return MapError(
-        where, line, field, f"the map matches no journey ({what})",
-        "Check the journey type and segment against `journeylens journeys summary --by segment`, "
-        "or build journeys first (`journeylens build`).",
+        Path(path or f"{jm.name or jm.journey_type}.yaml"), line, field,
+        f"the map matches no journey ({what})",
+        "Check the journey type, segment and options against `journeylens journeys summary --by "
+        "segment`; journeys are built from the events by `journeylens build`.",
     )  # fmt: skip
 
 
@@ -149,7 +166,7 @@ def check_map(
     context = {
         "map": journey_map.name, "file": None if path is None else str(path),
         "journey_type": journey_map.journey_type,
-        "segment": (spec.segment if spec else None) or journey_map.segment,
+        "segment": journey_map.segment, "filter": map_filter(journey_map, spec).describe(),
         "groups": labels, "dimension": _dimension(spec),
     }  # fmt: skip
     return MapCheck(

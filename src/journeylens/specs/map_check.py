@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from journeylens.analyses._options import Cli
 from journeylens.specs.comparison import TimeRange
+from journeylens.specs.discovery import FilterField, JourneyFilter
 
 
 class MapCheckSpec(BaseModel):
@@ -27,9 +28,6 @@ class MapCheckSpec(BaseModel):
     map: Annotated[str, Cli(argument=True, help="A map name in maps/ or a YAML file.")] = Field(
         description="A map name in the workspace's maps/ folder, or the path of a YAML file."
     )
-    segment: Annotated[
-        str | None, Cli(help="Check the map for this segment (default: the map's own segment, if any).")
-    ] = Field(None, description="Customer segment (trait 'segment'); overrides the map's.")
     compare_segments: Annotated[
         list[str] | None,
         Cli(help="Two segments side by side, B against A: --compare-segments A --compare-segments B "
@@ -45,6 +43,11 @@ class MapCheckSpec(BaseModel):
     ] = Field(None, description="Two periods: the map checked for each, differences tested.")
     top: Annotated[int, Cli(help="Deviation patterns listed (most common first).")] = Field(
         10, ge=1, le=1000, description="How many deviation patterns to list."
+    )
+    filter: FilterField = Field(
+        default_factory=JourneyFilter,
+        description="Narrows the journeys the map applies to: its journey type (a --type must be the "
+        "map's), --segment (default: the map's segment), period, channel, outcome, properties.",
     )
 
     @field_validator("compare_segments", mode="before")
@@ -64,7 +67,7 @@ class MapCheckSpec(BaseModel):
         if self.compare_segments is not None:
             if len(set(self.compare_segments)) != 2:
                 raise ValueError("compare two different segments")
-            if self.segment is not None:
+            if self.filter.segment:
                 raise ValueError("--segment and --compare-segments exclude each other")
         if self.compare_periods is not None and self.compare_periods[0].overlaps(self.compare_periods[1]):
             a, b = self.compare_periods
