@@ -19,6 +19,7 @@ import json
 import math
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from journeylens import Workspace
 from journeylens.errors import InputError
 from journeylens.journeys.definitions import Criteria, JourneyType
 from journeylens.maps import JourneyMap, MapError
+from journeylens.maps._declare import broken_rules
 
 T0 = _dt.datetime(2024, 1, 15, 9, 0, tzinfo=_dt.UTC)
 ORDER_TYPE = JourneyType(
@@ -347,3 +349,200 @@ def test_engine_agrees_with_plain_python(logs: list[list[tuple[str, int]]], tmp_
     finally:
         ws.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- pm4py as the oracle on the real logs ---------------------------------------------------------
+
+HELPDESK_MAP = """\
+journey_type: other
+goal: A ticket resolved and closed
+stages:
+  - name: triage
+    touchpoints: [Assign seriousness, Insert ticket]
+  - name: handle
+    required: false
+    touchpoints: [Take in charge ticket, Wait, Require upgrade, Create SW anomaly, Resolve SW anomaly,
+                  Schedule intervention]
+  - name: resolve
+    touchpoints: [Resolve ticket]
+  - name: close
+    touchpoints: [Closed]
+unplanned:
+  - {name: verification, touchpoints: [VERIFIED]}
+rules:
+  - {rule: existence, activity: Closed}
+  - {rule: absence, activity: Require upgrade}
+  - {rule: response, first: Take in charge ticket, then: Resolve ticket}
+  - {rule: precedence, first: Assign seriousness, then: Take in charge ticket}
+  - {rule: chain_response, first: Resolve ticket, then: Closed}
+  - {rule: response, first: Wait, then: Closed}
+"""
+RECEIPT_MAP = """\
+journey_type: other
+goal: A confirmation of receipt sent
+stages:
+  - name: receive
+    touchpoints: [Confirmation of receipt]
+  - name: check
+    touchpoints: [T02 Check confirmation of receipt, T03 Adjust confirmation of receipt,
+                  T04 Determine confirmation of receipt]
+  - name: confirm
+    touchpoints: [T05 Print and send confirmation of receipt]
+  - name: stop
+    required: false
+    touchpoints: [T06 Determine necessity of stop advice, T10 Determine necessity to stop indication]
+unplanned:
+  - {name: internal advice, touchpoints: [T07-1 Draft intern advice aspect 1, T07-2 Draft intern advice aspect 2]}
+  - {name: document X, touchpoints: [T13 Adjust document X request unlicensed]}
+rules:
+  - {rule: existence, activity: T02 Check confirmation of receipt}
+  - {rule: absence, activity: T13 Adjust document X request unlicensed}
+  - {rule: response, first: T02 Check confirmation of receipt, then: T04 Determine confirmation of receipt}
+  - {rule: precedence, first: T04 Determine confirmation of receipt, then: T05 Print and send confirmation of receipt}
+  - {rule: chain_response, first: T04 Determine confirmation of receipt, then: T05 Print and send confirmation of receipt}
+"""
+REAL_MAPS = {"receipt": RECEIPT_MAP, "helpdesk": HELPDESK_MAP}
+PM4PY_TEMPLATE = {"existence": "existence", "absence": "absence", "response": "response",
+                  "precedence": "precedence", "chain_response": "chainresponse"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def real_log(
+    shared_file: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], tuple[Workspace, Any]]]:
+    """``real_log(name)``: (workspace with the log ingested, built and its map written, pm4py's log)."""
+    import pm4py
+
+    cache: dict[str, tuple[Workspace, Any]] = {}
+
+    def load(name: str) -> tuple[Workspace, Any]:
+        if name not in cache:
+            source = shared_file(f"process-logs/{name}.xes.gz")
+            ws = Workspace.init(tmp_path_factory.mktemp(name) / "ws")
+            ws.ingest(paths=[str(source)], channel="other")
+            ws.build()
+            (ws.root / "maps" / f"{name}.yaml").write_text(REAL_MAPS[name], encoding="utf-8")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                log = pm4py.convert_to_event_log(pm4py.read_xes(str(source), show_progress_bar=False))
+            cache[name] = (ws, log)
+        return cache[name]
+
+    yield load
+    for ws, _ in cache.values():
+        ws.close()
+
+
+def _case_verdicts(
+    ws: Workspace, result: Any
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    return (
+        {case: rows[0] for case, rows in _by_case(ws, result.verdicts()).items()},
+        _by_case(ws, result.deviation_records()),
+    )
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["receipt", "helpdesk"])
+def test_rule_verdicts_equal_pm4py_declare(
+    real_log: Callable[[str], tuple[Workspace, Any]], name: str
+) -> None:
+    import pm4py
+
+    ws, log = real_log(name)
+    started = time.perf_counter()
+    result = ws.map_check(name)
+    took = time.perf_counter() - started
+    jm = JourneyMap.model_validate(yaml.safe_load(REAL_MAPS[name]))
+    broken_by_case: dict[str, set[int]] = {}
+    cases = {
+        r["journey_id"]: r["case_id"]
+        for r in ws.store.execute(ws.store.backend.table("journeys")).to_pylist()
+    }
+    rule_table = ws.store.execute(broken_rules(jm, *_rule_inputs(ws, jm))).to_pylist()
+    for row in rule_table:
+        broken_by_case.setdefault(cases[row["journey_id"]], set()).add(int(row["rule"]))
+    support = {"support": 1.0, "confidence": 1.0}
+    agreed = 0
+    for j, rule in enumerate(jm.rules, start=1):
+        names = rule.names()
+        key: Any = names["activity"] if "activity" in names else (names["first"], names["then"])
+        model = {PM4PY_TEMPLATE[rule.rule]: {key: support}}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            verdicts = pm4py.conformance_declare(log, model)
+        assert len(verdicts) == len(log) == len(cases)
+        oracle = {
+            trace.attributes["concept:name"]: not v["is_fit"] for trace, v in zip(log, verdicts, strict=True)
+        }
+        mine = {case: j in broken_by_case.get(case, set()) for case in oracle}
+        assert mine == oracle, (rule, [c for c in oracle if mine[c] != oracle[c]][:5])
+        assert any(oracle.values()) or rule.rule == "absence", f"{rule} is never broken: a weak oracle"
+        agreed += len(oracle)
+    # The per-journey table counts the same rules.
+    verdicts_by_case, _ = _case_verdicts(ws, result)
+    assert all(
+        verdicts_by_case[c]["rules_broken"] == len(broken_by_case.get(c, ())) for c in verdicts_by_case
+    )
+    print(f"{name}: {agreed} trace x rule verdicts equal pm4py's; map check took {took:.2f} s")
+
+
+def _rule_inputs(ws: Workspace, jm: JourneyMap) -> tuple[Any, Any]:
+    import ibis
+
+    from journeylens.maps.conformance import GROUP, staged_events
+
+    journeys = ws.store.backend.table("journeys").mutate(**{GROUP: ibis.literal("all")})
+    return journeys, staged_events(ws.store, jm, journeys)
+
+
+def _tree(jm: JourneyMap) -> str:
+    """The map's stage sequence as a pm4py process tree: stages in order, each repeatable, optional
+    ones skippable."""
+
+    def stage(s: Any) -> str:
+        loop = f"*('{s.name}', tau)"
+        return loop if s.required else f"X(tau, {loop})"
+
+    return "->(" + ", ".join(stage(s) for s in jm.stages) + ")"
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["receipt", "helpdesk"])
+def test_stage_sequence_conformance_equals_alignment_fitness(
+    real_log: Callable[[str], tuple[Workspace, Any]], name: str
+) -> None:
+    """Every trace (no sampling): its events projected on their stage (unplanned touchpoints left
+    out, other touchpoints kept as themselves, which no model transition can replay)."""
+    import pm4py
+    from pm4py.objects.log.obj import Event, EventLog, Trace
+    from pm4py.objects.process_tree.utils.generic import parse
+
+    ws, log = real_log(name)
+    jm = JourneyMap.model_validate(yaml.safe_load(REAL_MAPS[name]))
+    stage_of = {tp: s.name for s in jm.stages for tp in s.touchpoints}
+    unplanned = {tp for u in jm.unplanned for tp in u.touchpoints}
+    projected = EventLog()
+    for trace in log:
+        kept = Trace(attributes=dict(trace.attributes))
+        for event in trace:
+            if event["concept:name"] not in unplanned:
+                kept.append(
+                    Event({"concept:name": stage_of.get(event["concept:name"], event["concept:name"])})
+                )
+        projected.append(kept)
+    net, im, fm = pm4py.convert_to_petri_net(parse(_tree(jm)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        aligned = pm4py.conformance_diagnostics_alignments(
+            projected, net, im, fm, return_diagnostics_dataframe=False
+        )
+    oracle = {
+        t.attributes["concept:name"]: a["fitness"] == 1.0 for t, a in zip(projected, aligned, strict=True)
+    }
+    verdicts, deviations = _case_verdicts(ws, ws.map_check(name))
+    sequence = {"ad_hoc_touchpoint", "sequence_irregularity", "missing_touchpoint"}
+    mine = {case: not any(d["kind"] in sequence for d in deviations.get(case, [])) for case in verdicts}
+    assert mine == oracle, [c for c in oracle if mine[c] != oracle[c]][:5]
+    assert 0 < sum(oracle.values()) < len(oracle), "both fitting and unfitting traces, or the oracle is weak"
+    print(f"{name}: {len(oracle)} traces, {sum(oracle.values())} fit the stage sequence in both")
