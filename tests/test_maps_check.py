@@ -392,14 +392,19 @@ stages:
     required: false
     touchpoints: [T06 Determine necessity of stop advice, T10 Determine necessity to stop indication]
 unplanned:
-  - {name: internal advice, touchpoints: [T07-1 Draft intern advice aspect 1, T07-2 Draft intern advice aspect 2]}
+  - name: internal advice
+    touchpoints: [T07-1 Draft intern advice aspect 1, T07-2 Draft intern advice aspect 2]
   - {name: document X, touchpoints: [T13 Adjust document X request unlicensed]}
 rules:
   - {rule: existence, activity: T02 Check confirmation of receipt}
   - {rule: absence, activity: T13 Adjust document X request unlicensed}
   - {rule: response, first: T02 Check confirmation of receipt, then: T04 Determine confirmation of receipt}
-  - {rule: precedence, first: T04 Determine confirmation of receipt, then: T05 Print and send confirmation of receipt}
-  - {rule: chain_response, first: T04 Determine confirmation of receipt, then: T05 Print and send confirmation of receipt}
+  - rule: precedence
+    first: T04 Determine confirmation of receipt
+    then: T05 Print and send confirmation of receipt
+  - rule: chain_response
+    first: T04 Determine confirmation of receipt
+    then: T05 Print and send confirmation of receipt
 """
 REAL_MAPS = {"receipt": RECEIPT_MAP, "helpdesk": HELPDESK_MAP}
 PM4PY_TEMPLATE = {"existence": "existence", "absence": "absence", "response": "response",
