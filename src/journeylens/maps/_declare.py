@@ -64,12 +64,13 @@ def _event_flags(journey_map: JourneyMap, staged: ir.Table) -> ir.Table:
             cols[f"_b{j}"] = ibis.cases((b, staged.step), else_=ibis.null("int64"))
         elif isinstance(rule, Response):
             a, b = _is(staged, rule.first, stages), _is(staged, rule.then, stages)
-            then_at = ibis.cases((b, staged.timestamp), else_=ibis.null("timestamp"))
-            next_b = then_at.min().over(after)
+            # Whole epoch seconds, not timestamps: a CASE mixing the stored instants with a NULL
+            # timestamp is typed differently by each engine.
+            at = staged.timestamp.epoch_seconds().cast("int64")
+            next_b = ibis.cases((b, at), else_=ibis.null("int64")).min().over(after)
             late = next_b.isnull()
             if rule.within:
-                gap = next_b.epoch_seconds() - staged.timestamp.epoch_seconds()
-                late = late | (gap > parse_duration(rule.within))
+                late = late | ((next_b - at) > parse_duration(rule.within))
             cols[f"_a{j}"] = a & late
         elif isinstance(rule, ChainResponse):
             a, b = _is(staged, rule.first, stages), _is(staged, rule.then, stages)

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -145,10 +146,50 @@ def check_map(
     }
     if not sizes:
         raise _no_journeys(journey_map, path, spec)
-    staged = staged_events(store, journey_map, journeys)
-    found = deviations(journey_map, journeys, staged)
-    broken = broken_rules(journey_map, journeys, staged)
-    verdicts = journey_verdicts(journeys, found, broken)
+    with _WorkingTables(store) as keep:
+        return _check(store, journey_map, spec, rules, path, keep, journeys, labels, sizes)
+
+
+class _WorkingTables:
+    """Materialises the per-event and per-journey tables every view reads (each view would
+    otherwise recompute them); dropped on exit. Names are unique, so checks may run side by side."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.prefix = store, f"_jl_mapcheck_{uuid.uuid4().hex[:12]}"
+        self.names: list[str] = []
+
+    def __call__(self, name: str, expr: ir.Table, *, large: bool = False) -> ir.Table:
+        from journeylens.store._backend import scratch_table
+
+        self.names.append(f"{self.prefix}_{name}")
+        return scratch_table(self.store.backend, self.names[-1], expr, large=large)
+
+    def __enter__(self) -> _WorkingTables:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from journeylens.store._backend import drop_scratch
+
+        drop_scratch(self.store.backend, *self.names)
+
+
+def _check(
+    store: Store,
+    journey_map: JourneyMap,
+    spec: MapCheckSpec | None,
+    rules: JourneyRules | None,
+    path: Path | None,
+    keep: _WorkingTables,
+    journeys: ir.Table,
+    labels: list[str],
+    sizes: dict[str, int],
+) -> MapCheck:
+    journeys = keep("journeys", journeys)
+    staged = keep("events", staged_events(store, journey_map, journeys), large=True)
+    found = keep("deviations", deviations(journey_map, journeys, staged))
+    ruled = broken_rules(journey_map, journeys, staged)
+    broken = None if ruled is None else keep("rules", ruled)
+    verdicts = keep("verdicts", journey_verdicts(journeys, found, broken))
     groups = _group_rows(store, verdicts, labels, sizes)
     by_stage = _deviation_rows(store, found, sizes)
     rule_rows = _rule_rows(store, journey_map, broken, sizes)
