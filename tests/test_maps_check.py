@@ -104,6 +104,12 @@ def _order_workspace(root: Path, stories: dict[str, list[tuple[str, int]]]) -> W
 def story_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     stories = {case: [(tp, 5 * i) for i, tp in enumerate(steps)] for case, steps in STORIES.items()}
     ws = _order_workspace(tmp_path_factory.mktemp("stories") / "ws", stories)
+    # CSAT on the confirmation from two customers who reached it, and one on a page no stage lists.
+    answers = [("ok", "confirm", 5), ("back", "confirm", 2), ("adhoc", "faq", 1)]
+    rows = [{"user_id": f"u_{who}", "timestamp": "2024-02-01T10:00:00Z", "channel": "web", "touchpoint": tp,
+             "metric": "csat", "score": score} for who, tp, score in answers]  # fmt: skip
+    ws.ingest(paths=[str(write_csv(ws.root.parent, "feedback.csv", rows))], table="feedback")
+    ws.build()
     yield ws
     ws.close()
 
@@ -183,6 +189,17 @@ def test_patterns_costs_and_kpis(story_ws: Workspace) -> None:
         5,
         "met",
     )
+
+
+def test_feedback_kpis_read_answers_on_the_stage(story_ws: Workspace, tmp_path: Path) -> None:
+    with_kpis = tmp_path / "kpis.yaml"
+    with_kpis.write_text(ORDER_MAP.replace(
+        "    touchpoints: [confirm]",
+        "    touchpoints: [confirm]\n    kpis: [{metric: csat, min: 4}, {metric: nps, min: 0}]",
+    ))  # fmt: skip
+    kpis = {k["metric"]: k for k in story_ws.map_check(str(with_kpis)).kpis if k["stage"] == "done"}
+    assert (kpis["csat"]["value"], kpis["csat"]["n"], kpis["csat"]["verdict"]) == (3.5, 2, "uncertain")
+    assert kpis["nps"]["value"] is None and "no feedback answer" in kpis["nps"]["reason"]
 
 
 def test_time_in_stage_and_quantiles_equal_plain_python(story_ws: Workspace) -> None:

@@ -28,7 +28,25 @@ ARGUMENTS: dict[str, Callable[[Path], list[str]]] = {
     "funnel": lambda tmp: ["home", "product_page", "checkout"],
     "customer": lambda tmp: ["u00000042"],
     "export xes": lambda tmp: [str(tmp / "log.xes")],
+    "map check": lambda tmp: [_purchase_map(tmp)],
 }
+
+
+def _purchase_map(folder: Path) -> str:
+    """A purchase map with every part the map check table shows (rules, a time target, a KPI)."""
+    path = folder / "purchase.yaml"
+    path.write_text(
+        "journey_type: purchase\ngoal: Buy without help\nstages:\n"
+        "  - {name: discover, touchpoints: [home, product_page], time_target: {duration: 30m},\n"
+        "     kpis: [{metric: conversion, min: 0.3}]}\n"
+        "  - {name: pay, touchpoints: [checkout, payment]}\n"
+        "  - {name: confirm, touchpoints: [order_confirmation]}\n"
+        "unplanned: [{name: cart, touchpoints: [add_to_cart]}]\n"
+        "rules:\n  - {rule: response, first: checkout, then: order_confirmation, within: 1h}\n"
+        "  - {rule: chain_response, first: checkout, then: payment}\n",
+        encoding="utf-8",
+    )
+    return str(path)
 
 
 class Terminal(Console):

@@ -17,8 +17,8 @@ Python: the engine ranks the values, Python picks the ranks, the engine returns 
 Stage KPIs (over the journeys that reach the stage): volume; conversion (share that reach a later
 stage of the map, or — at the last stage — succeed); resolution (share with outcome success, of
 those with a decided outcome); leakage (share that leaked, of those that used a digital channel);
-contacts (mean assisted contacts); time_in_stage (median seconds). Feedback KPIs (csat, nps, ces)
-are reported as not defined until feedback is linked to journey steps.
+contacts (mean assisted contacts); time_in_stage (median seconds); csat, nps and ces from the
+feedback on the stage's touchpoints (:mod:`journeylens.maps._stage_feedback`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import ibis.expr.types as ir
 
 from journeylens.journeys.summary import wilson
 from journeylens.journeys.undefined import UNDECIDED
+from journeylens.maps._stage_feedback import FEEDBACK_METRICS, feedback_value, stage_feedback
 from journeylens.maps.conformance import GROUP
 from journeylens.maps.model import JourneyMap, KpiMetric
 
@@ -41,7 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["QUANTILES", "kpi_rows", "quantiles", "stage_between", "stage_times", "timing_rows"]
 
 QUANTILES = (0.5, 0.8, 0.9)
-FEEDBACK_REASON = "feedback is not linked to journey steps yet (voice-of-customer issue)"
+FEEDBACK_REASON = (
+    "no feedback answer on the stage's touchpoints from customers whose journeys reached the stage"
+)
 
 
 def stage_times(staged: ir.Table) -> ir.Table:
@@ -183,13 +186,18 @@ def kpi_rows(
         contacts_sd=per.assisted_contacts.cast("float64").std(),
     )
     stats = {(r[GROUP], r["stage"]): r for r in store.execute(agg).to_pylist()}
+    feedback = stage_feedback(store, journey_map, journeys, times)
     medians = {(r["group"], r["stage"]): r for r in timing if r["measure"] == "time_in_stage"}
     groups = sorted({g for g, _ in stats} | {g for g, _ in medians}, key=str)
     rows = []
     for group in groups:
         for stage, kpi in wanted:
             row = stats.get((group, stage.name))
-            value, lo, hi, n, d, reason = _kpi_value(kpi.metric, row, medians.get((group, stage.name)))
+            if kpi.metric.value in FEEDBACK_METRICS:
+                key = (group, stage.name, kpi.metric.value)
+                value, lo, hi, n, d, reason = feedback_value(feedback, key, FEEDBACK_REASON)
+            else:
+                value, lo, hi, n, d, reason = _kpi_value(kpi.metric, row, medians.get((group, stage.name)))
             rows.append({
                 "group": group, "stage": stage.name, "metric": kpi.metric.value, "value": value,
                 "lo": lo, "hi": hi, "n": n, "d": d, "min": kpi.min, "max": kpi.max,
@@ -216,8 +224,6 @@ _NOT_REACHED = "no journey reached the stage"
 
 
 def _kpi_value(metric: KpiMetric, row: dict[str, Any] | None, timing: dict[str, Any] | None) -> Value:
-    if metric in (KpiMetric.csat, KpiMetric.nps, KpiMetric.ces):
-        return None, None, None, None, None, FEEDBACK_REASON
     if metric is KpiMetric.time_in_stage:
         if timing is None:
             return None, None, None, 0, None, _NOT_REACHED
