@@ -754,7 +754,8 @@ PURCHASE_MAP = JourneyMap.model_validate(
             {"name": "cart", "touchpoints": ["add_to_cart"], "required": False},
             {"name": "pay", "touchpoints": ["checkout", "payment", "payment_error"],
              "time_target": {"duration": "10m", "percentile": "p90"}},
-            {"name": "confirm", "touchpoints": ["order_confirmation", "order_confirmation_email"]},
+            {"name": "confirm", "touchpoints": ["order_confirmation", "order_confirmation_email"],
+             "kpis": [{"metric": "nps", "min": 30}, {"metric": "resolution", "min": 0.9}]},
         ],
         "unplanned": [{"name": "call about payment", "touchpoints": ["payment_call", "payment_chat"]}],
         "rules": [
@@ -777,6 +778,8 @@ def _map_check_expect(result: dict[str, Any]) -> None:
     _has(any(r["journeys"] for r in result["rules"]), "some rule is broken")
     _has(any(t["p50"] is not None and t["target"] for t in result["timing"]), "timing against targets")
     _has(bool(result["verdicts"]) and bool(result["patterns"]), "verdicts and patterns")
+    nps = [k for k in result["kpis"] if k["metric"] == "nps"]
+    _has(bool(nps) and nps[0]["n"] > 0, f"NPS answers on the confirmation: {nps}")
 
 
 @case("map_check_verdicts_and_timing", expect=_map_check_expect)
