@@ -105,9 +105,17 @@ def _labelled(store: Store, jm: JourneyMap, spec: MapCheckSpec | None) -> tuple[
 
 
 def _no_journeys(jm: JourneyMap, path: Path | None, spec: MapCheckSpec | None) -> MapError:
+    from journeylens.specs.discovery import JourneyFilter
+
+    """The error for a map that selects nothing: it points at the map's own field that did the
+    selecting (its segment, else its journey type) unless options narrowed the journeys further."""
     flt = map_filter(jm, spec)
-    field = "segment" if jm.segment and not (spec and (spec.filter.segment or spec.compare_segments)) else ""
-    field = field or ("journey_type" if flt.describe() == f"journey_type={[jm.journey_type]}" else "")
+    narrowed = spec is not None and (
+        spec.filter.model_dump(exclude={"journey_type", "segment"})
+        != JourneyFilter().model_dump(exclude={"journey_type", "segment"})
+        or bool(spec.filter.segment or spec.compare_segments or spec.compare_periods)
+    )
+    field = "" if narrowed else ("segment" if jm.segment else "journey_type")
     what = flt.describe()
     if spec and spec.compare_periods:
         what += f", periods {' and '.join(p.label() for p in spec.compare_periods)}"
