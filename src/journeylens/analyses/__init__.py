@@ -250,7 +250,8 @@ ANALYSES: dict[str, Analysis] = {
             "(ad-hoc touchpoint, sequence irregularity, missing touchpoint, failed touchpoint) and each "
             "rule broken. Shares of journeys come with 95% Wilson intervals; deviating journeys are "
             "compared with conforming ones (tests, Benjamini-Hochberg q) - an association, not a cause. "
-            "--compare-segments A B or --compare-periods A B checks the map for both, side by side. "
+            "--compare-segments A,B (or the option twice) or --compare-periods START:END twice checks the "
+            "map for both, side by side. "
             "JSON is one object (see docs/maps.md); CSV is one row per journey.",
             spec="journeylens.specs.map_check:MapCheckSpec",
             run="journeylens.maps.check:map_check",
