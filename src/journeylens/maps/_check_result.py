@@ -25,20 +25,22 @@ class MapCheck(TableResult):
     """
 
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
-        "context (map, file, journey_type, segment, groups, dimension)",
+        "context (object: map, file, journey_type, segment, filter, groups, dimension)",
         "groups (records: group, journeys, conforming, share, lo, hi)",
-        "deviations (records: group, scope kind|stage, kind, stage, journeys, of, share, lo, hi)",
+        "deviations (records: group, scope, kind, stage, journeys, of, share, lo, hi; scope is kind "
+        "(any stage) or stage)",
         "ad_hoc (records: group, touchpoint, expected, unplanned, events, journeys, of, share, lo, hi)",
         "rules (records: group, rule, rule_label, journeys, of, share, lo, hi)",
-        "costs (records: group, baseline, metric, value, lo, hi, diff, diff_lo, diff_hi, test, p, q, "
-        "significant, journeys, ...)",
+        "costs (records: group, baseline, metric, kind, about, value, reason, lo, hi, n, d, sd, "
+        "baseline_value, diff, diff_lo, diff_hi, test, statistic, p, q, significant, journeys)",
         "money (records: group, journeys, per_journey, total, parts, lost_conversion_basis, note)",
         "patterns (records: group, pattern, journeys, examples)",
         "timing (records: group, measure, stage, journeys, target, target_percentile, within_target, "
-        "share_within, share_lo, share_hi, target_met, p50, p50_lo, p50_hi, p80, ..., p90_hi)",
+        "share_within, share_lo, share_hi, target_met, p50, p50_lo, p50_hi, p80, p80_lo, p80_hi, p90, "
+        "p90_lo, p90_hi)",
         "kpis (records: group, stage, metric, value, lo, hi, n, d, min, max, verdict, reason)",
-        "comparison (records: measure, about, a, a_value, a_lo, a_hi, b, b_value, ..., diff, p, q, "
-        "significant)",
+        "comparison (records: measure, about, a, a_value, a_lo, a_hi, a_n, a_d, b, b_value, b_lo, b_hi, "
+        "b_n, b_d, diff, diff_lo, diff_hi, test, statistic, p, q, significant)",
     )
 
     deviation_list: pa.Table = field(default_factory=lambda: pa.table({}))
