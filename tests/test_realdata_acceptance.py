@@ -222,6 +222,20 @@ def _steps(run: Quickstart) -> list[str]:
     return [top["source"], top["target"]]
 
 
+def _map(run: Quickstart) -> str:
+    """A two-stage map of the most frequent journey type: the top transition of the process map."""
+    _, summary = run.analysis("journeys summary")
+    top_type = max(json.loads(summary.stdout), key=lambda r: (r["journeys"], r["group"]))["group"]
+    first, then = _steps(run)
+    path = run.root / "maps" / "quick.yaml"
+    path.parent.mkdir(exist_ok=True)
+    stages = [{"name": "one", "touchpoints": [first]}]
+    if then != first:  # a self-loop (one purchase after another) is one stage
+        stages.append({"name": "two", "touchpoints": [then], "required": False})
+    path.write_text(json.dumps({"journey_type": top_type, "goal": "as observed", "stages": stages}))
+    return str(path)
+
+
 def _segments(run: Quickstart) -> list[str]:
     """Purchase data: the built-in RFM segments (by default over events with money, as no purchase
     journey exists); anything else: the first and the second half of the data's time span."""
@@ -243,6 +257,8 @@ def arguments(analysis: Analysis, run: Quickstart) -> list[str] | None:
         return [min(users)] if users else None
     if analysis.name == "export xes":
         return [str(run.root / "journeys.xes.gz")]
+    if analysis.name == "map check":
+        return [_map(run)]
     required = [o.name for m in analysis.spec_models() for o in options(m) if o.required]
     assert not required, f"give {analysis.name!r} its arguments {required} in arguments()"
     return []
