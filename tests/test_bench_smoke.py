@@ -27,6 +27,7 @@ DISCOVERY_STAGES = {
 PIPELINE_STAGES = {"pipeline_duckdb", "pipeline_pyspark"}
 SMALL_FILE_STAGES = {"floor_small_csv", "ingest_small_csv"}
 ACCURACY_STAGES = {"outcome_accuracy"}
+MAP_STAGES = {"floor_map_check", "map_check"}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,9 @@ def test_parse_size() -> None:
 
 def test_bench_smoke(bench_out: Path) -> None:
     results = {r.stage: r for r in run_bench(6_000, bench_out)}
-    everything = INGEST_STAGES | JOURNEY_STAGES | DISCOVERY_STAGES | PIPELINE_STAGES | SMALL_FILE_STAGES
+    everything = (
+        INGEST_STAGES | JOURNEY_STAGES | DISCOVERY_STAGES | PIPELINE_STAGES | SMALL_FILE_STAGES | MAP_STAGES
+    )
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
     assert events > 3_000
@@ -54,7 +57,7 @@ def test_bench_smoke(bench_out: Path) -> None:
     # identifiers instead, the funnel and its floor their step rows, the small files their files,
     # the accuracy stage the true journeys of its own worlds.
     funnels = ("floor_funnel", "funnel_20")
-    others = ("stitch", *funnels, *SMALL_FILE_STAGES, *ACCURACY_STAGES)
+    others = ("stitch", *funnels, *SMALL_FILE_STAGES, *ACCURACY_STAGES, *MAP_STAGES)
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     assert {r.unit for r in results.values() if r.stage not in (*SMALL_FILE_STAGES, *ACCURACY_STAGES)} == {
         "events"
@@ -75,6 +78,14 @@ def test_bench_smoke(bench_out: Path) -> None:
     floor_units, units = (json.loads((work / f"funnel_counts-{s}.json").read_text()) for s in funnels)
     assert floor_units == units and units[0] > units[-1]
     assert results["process_map"].floor == "floor_dfg" and results["process_e2e"].floor == "pm4py_e2e"
+    # The hand-written map verdicts equal map check's (journeys, conforming, per kind, per rule),
+    # both over the events of purchase journeys.
+    floor_verdicts, verdicts = (
+        json.loads((work / f"map_verdicts-{s}.json").read_text()) for s in ("floor_map_check", "map_check")
+    )
+    assert floor_verdicts == verdicts and verdicts[0] > 0
+    assert results["map_check"].floor == "floor_map_check"
+    assert results["map_check"].rows == results["floor_map_check"].rows > 0
     # The newcomer's CLI session (separate processes, automatic build) is compared with pm4py too.
     assert results["newcomer"].floor == "pm4py_e2e" and results["newcomer"].ratio_to_floor is not None
     assert results["ingest_parquet"].ratio_to_floor is not None

@@ -99,6 +99,23 @@ def _demo_map(folder: Path) -> Path:
     return path
 
 
+def _check_map(folder: Path) -> str:
+    """A purchase map of the demo's touchpoints, with every part the JSON lists (a rule, a target,
+    a KPI)."""
+    path = folder / "purchase.yaml"
+    path.write_text(
+        "journey_type: purchase\ngoal: Buy without help\nstages:\n"
+        "  - {name: discover, touchpoints: [home, product_page], time_target: {duration: 30m},\n"
+        "     kpis: [{metric: conversion, min: 0.3}]}\n"
+        "  - {name: pay, touchpoints: [checkout, payment]}\n"
+        "  - {name: confirm, touchpoints: [order_confirmation]}\n"
+        "unplanned: [{name: cart, touchpoints: [add_to_cart]}]\n"
+        "rules: [{rule: chain_response, first: checkout, then: payment}]\n",
+        encoding="utf-8",
+    )
+    return str(path)
+
+
 def test_documented_json_fields_are_what_the_results_write(demo_dir: Path, tmp_path: Path) -> None:
     """docs/cli.md lists each analysis's JSON from its result type's JSON_FIELDS: those names must
     be the keys the result really writes (top level, and the fields of its record lists)."""
@@ -112,6 +129,7 @@ def test_documented_json_fields_are_what_the_results_write(demo_dir: Path, tmp_p
         "segments": {},
         "map monitor": {"map": str(tmp_path / "purchase.yaml")},
         "map show": {"map": str(_demo_map(tmp_path)), "format": "json"},
+        "map check": {"map": _check_map(tmp_path)},
     }
     (tmp_path / "purchase.yaml").write_text(
         "journey_type: purchase\ngoal: buy\nstages:\n  - {name: buy, touchpoints: [checkout]}\n"

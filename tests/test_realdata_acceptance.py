@@ -222,6 +222,20 @@ def _steps(run: Quickstart) -> list[str]:
     return [top["source"], top["target"]]
 
 
+def _map(run: Quickstart) -> str:
+    """A two-stage map of the most frequent journey type: the top transition of the process map."""
+    _, summary = run.analysis("journeys summary")
+    top_type = max(json.loads(summary.stdout), key=lambda r: (r["journeys"], r["group"]))["group"]
+    first, then = _steps(run)
+    path = run.root / "maps" / "quick.yaml"
+    path.parent.mkdir(exist_ok=True)
+    stages = [{"name": "one", "touchpoints": [first]}]
+    if then != first:  # a self-loop (one purchase after another) is one stage
+        stages.append({"name": "two", "touchpoints": [then], "required": False})
+    path.write_text(json.dumps({"journey_type": top_type, "goal": "as observed", "stages": stages}))
+    return str(path)
+
+
 def _segments(run: Quickstart) -> list[str]:
     """Purchase data: the built-in RFM segments (by default over events with money, as no purchase
     journey exists); anything else: the first and the second half of the data's time span."""
@@ -246,6 +260,7 @@ _ARGUMENTS: dict[str, Callable[[Quickstart], list[str] | None]] = {
     "export xes": lambda run: [str(run.root / "journeys.xes.gz")],
     # no log declares journey types: every journey is 'other'
     "map draft": lambda run: ["--type", "other", "--out", str(run.root / "maps" / "other.yaml")],
+    "map check": lambda run: [_map(run)],
     "map show": lambda run: None,
     "map monitor": lambda run: None,
 }

@@ -45,6 +45,7 @@ ARGUMENTS: dict[str, Callable[[Path], list[str]]] = {
     "map draft": lambda tmp: ["--type", "purchase", "--out", str(tmp / "maps" / "purchase.yaml")],
     "map monitor": lambda tmp: [_purchase_map(tmp)],
     "map show": lambda tmp: [str(_demo_map(tmp))],
+    "map check": lambda tmp: [_check_map(tmp)],
 }
 
 
@@ -55,6 +56,23 @@ def _demo_map(folder: Path) -> Path:
     path = folder / "purchase.yaml"
     path.write_text(DEMO_MAPS["purchase"], encoding="utf-8")
     return path
+
+
+def _check_map(folder: Path) -> str:
+    """A purchase map with every part the map check table shows (rules, a time target, a KPI)."""
+    path = folder / "purchase.yaml"
+    path.write_text(
+        "journey_type: purchase\ngoal: Buy without help\nstages:\n"
+        "  - {name: discover, touchpoints: [home, product_page], time_target: {duration: 30m},\n"
+        "     kpis: [{metric: conversion, min: 0.3}]}\n"
+        "  - {name: pay, touchpoints: [checkout, payment]}\n"
+        "  - {name: confirm, touchpoints: [order_confirmation]}\n"
+        "unplanned: [{name: cart, touchpoints: [add_to_cart]}]\n"
+        "rules:\n  - {rule: response, first: checkout, then: order_confirmation, within: 1h}\n"
+        "  - {rule: chain_response, first: checkout, then: payment}\n",
+        encoding="utf-8",
+    )
+    return str(path)
 
 
 class Terminal(Console):

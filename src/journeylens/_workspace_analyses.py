@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from journeylens.discovery.xes_export import XesExport
     from journeylens.identity.profile import CustomerProfile
     from journeylens.journeys.summary import JourneySummary
+    from journeylens.maps._check_result import MapCheck
     from journeylens.maps.draft import MapDraft
     from journeylens.maps.monitor import MapMonitor
     from journeylens.maps.show import MapView
@@ -475,4 +476,45 @@ class WorkspaceAnalyses:
             "period": period,
         }
         result: MapMonitor = self.analysis("map monitor", values, build=build)
+        return result
+
+    def map_check(
+        self,
+        map: str,
+        *,
+        compare_segments: list[str] | None = None,
+        compare_periods: list[str] | None = None,
+        top: int = 10,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        outcome: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
+        build: bool = True,
+    ) -> MapCheck:
+        """Check a journey map against actual journeys: conformance, CJML deviations, Declare rules, their
+        cost, time targets and KPIs.
+
+        Options as on the command line (`journeylens map check --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.map_check("purchase").summary()  # doctest: +SKIP
+        """
+        values = {
+            "map": map,
+            "compare_segments": compare_segments,
+            "compare_periods": compare_periods,
+            "top": top,
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "outcome": outcome,
+            "since": since,
+            "until": until,
+            "where": where,
+        }
+        result: MapCheck = self.analysis("map check", values, build=build)
         return result

@@ -57,9 +57,12 @@ from journeylens.discovery.variants import VariantSpec, variants
 from journeylens.identity import stitch
 from journeylens.identity.stitch import IdentityRules
 from journeylens.journeys.summary import JourneySummarySpec, journey_summary
+from journeylens.maps import JourneyMap
 from journeylens.maps._demo_maps import DEMO_MAPS
+from journeylens.maps.check import check_map
 from journeylens.maps.loading import parse_map
 from journeylens.maps.show import show_map
+from journeylens.specs.map_check import MapCheckSpec
 from journeylens.store import Store
 from parity.conftest import Side
 
@@ -815,3 +818,62 @@ def map_show_purchase(side: Side) -> Any:
     # between stages (a window ordered by first entry, then stage) and the touchpoints outside.
     journey_map = parse_map(DEMO_MAPS["purchase"], Path("purchase.yaml"))
     return show_map(side.store, journey_map).to_dict()
+
+
+# --- journey maps -----------------------------------------------------------------------------------
+
+PURCHASE_MAP = JourneyMap.model_validate(
+    {
+        "journey_type": "purchase",
+        "name": "purchase",
+        "goal": "Buy without help",
+        "stages": [
+            {"name": "discover",
+             "touchpoints": ["home", "search", "category_page", "product_page", "product_reviews"],
+             "time_target": {"duration": "30m"}, "kpis": [{"metric": "conversion", "min": 0.3},
+                                                            {"metric": "contacts", "max": 0.5}]},
+            {"name": "cart", "touchpoints": ["add_to_cart"], "required": False},
+            {"name": "pay", "touchpoints": ["checkout", "payment", "payment_error"],
+             "time_target": {"duration": "10m", "percentile": "p90"}},
+            {"name": "confirm", "touchpoints": ["order_confirmation", "order_confirmation_email"],
+             "kpis": [{"metric": "nps", "min": 30}, {"metric": "resolution", "min": 0.9}]},
+        ],
+        "unplanned": [{"name": "call about payment", "touchpoints": ["payment_call", "payment_chat"]}],
+        "rules": [
+            {"rule": "response", "first": "add_to_cart", "then": "order_confirmation", "within": "2h"},
+            {"rule": "precedence", "first": "product_page", "then": "add_to_cart"},
+            {"rule": "chain_response", "first": "checkout", "then": "payment"},
+            {"rule": "existence", "activity": "discover"},
+            {"rule": "absence", "activity": "payment_error"},
+        ],
+        "costs": {"assisted_contact": 6.5, "hour_of_delay": 1.0},
+    }
+)  # fmt: skip
+
+
+def _map_check_expect(result: dict[str, Any]) -> None:
+    (group,) = result["groups"]
+    _has(0 < group["conforming"] < group["journeys"], f"conforming and deviating journeys: {group}")
+    kinds = {r["kind"] for r in result["deviations"]}
+    _has(len(kinds) >= 3, f"several deviation kinds: {kinds}")
+    _has(any(r["journeys"] for r in result["rules"]), "some rule is broken")
+    _has(any(t["p50"] is not None and t["target"] for t in result["timing"]), "timing against targets")
+    _has(bool(result["verdicts"]) and bool(result["patterns"]), "verdicts and patterns")
+    nps = [k for k in result["kpis"] if k["metric"] == "nps"]
+    _has(bool(nps) and nps[0]["n"] > 0, f"NPS answers on the confirmation: {nps}")
+
+
+@case("map_check_verdicts_and_timing", expect=_map_check_expect)
+def map_check_case(side: Side) -> Any:
+    """Every journey's verdict and deviations, shares by kind, stage and rule, costs, patterns and
+    the timing table (order statistics picked by rank in the engine) of a purchase map."""
+    result = check_map(side.store, PURCHASE_MAP, rules=side.config.journeys)
+    return {**result.to_dict(), "verdicts": rows(result.table), "deviation_list": rows(result.deviation_list)}
+
+
+@case("map_check_two_periods")
+def map_check_periods(side: Side) -> Any:
+    periods = ["2026-01-01:2026-02-15", "2026-02-15:2026-04-01"]
+    spec = MapCheckSpec(map="purchase", compare_periods=periods)
+    result = check_map(side.store, PURCHASE_MAP, spec, rules=side.config.journeys)
+    return {"groups": result.groups, "comparison": result.comparison, "timing": result.timing}

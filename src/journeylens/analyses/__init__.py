@@ -293,5 +293,24 @@ ANALYSES: dict[str, Analysis] = {
             view=f"{_V}:map_monitor",
             example='ws.map_monitor("purchase", since="2026-03-01").alerts',
         ),
+        Analysis(
+            name="map check",
+            summary="Check a journey map against actual journeys: conformance, CJML deviations, Declare "
+            "rules, their cost, time targets and KPIs.",
+            help="Per journey of the map's type (and segment): conforms or not, with each deviation "
+            "(ad-hoc touchpoint, sequence irregularity, missing touchpoint, failed touchpoint) and each "
+            "rule broken. Shares of journeys come with 95% Wilson intervals; deviating journeys are "
+            "compared with conforming ones (tests, Benjamini-Hochberg q) - an association, not a cause. "
+            "--compare-segments A,B (or the option twice) or --compare-periods START:END twice checks the "
+            "map for both, side by side. "
+            "JSON is one object (see docs/maps.md); CSV is one row per journey.",
+            spec="journeylens.specs.map_check:MapCheckSpec",
+            run="journeylens.maps.check:map_check",
+            takes_workspace=True,
+            result="journeylens.maps._check_result:MapCheck",
+            view=f"{_V}:map_check",
+            csv="verdicts",
+            example='ws.map_check("purchase").summary()',
+        ),
     )
 }

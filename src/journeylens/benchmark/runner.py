@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from journeylens.benchmark import (  # noqa: F401 - register their stages
     accuracy_stages,
     discovery_stages,
+    map_stages,
     pipeline_stages,
     small_file_stages,
 )
