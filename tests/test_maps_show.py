@@ -241,7 +241,8 @@ def test_a_map_that_matches_no_journey_says_so(ws: jl.Workspace, tmp_path: Path)
     with pytest.raises(NoMapJourneysError, match="matches no journey: there are no 'purchase' journeys in"):
         show_map(ws.store, nobody)
     elsewhere = parse_map(
-        "journey_type: support\ngoal: help\nstages:\n  - {name: buy, touchpoints: [checkout, payment]}\n",
+        "journey_type: support\ngoal: help\nstages:\n"
+        "  - {name: buy, touchpoints: [store_locator, opening_hours]}\n",
         Path("wrong.yaml"),
     )
     with pytest.raises(NoMapJourneysError, match="none of the events of its") as caught:

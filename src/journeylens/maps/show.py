@@ -180,9 +180,13 @@ def _times(staged: ir.Table, journey_map: JourneyMap) -> ir.Table:
     end = ibis.coalesce(timed.next_ts, timed["last"])
     seconds = end.delta(timed["first"], unit="microsecond").cast("float64") / 1e6
     targets = [(rank, s.time_target.seconds) for rank, s in _ranked(journey_map) if s.time_target]
-    target = ibis.cases(
-        *((timed.stage == rank, ibis.literal(sec, type="float64")) for rank, sec in targets),
-        else_=ibis.null("float64"),
+    target = (
+        ibis.cases(
+            *((timed.stage == rank, ibis.literal(sec, type="float64")) for rank, sec in targets),
+            else_=ibis.null("float64"),
+        )
+        if targets
+        else ibis.null("float64")  # no stage has a time target (ibis.cases needs one branch)
     )
     t = timed.select(stage=timed.stage, seconds=seconds, target=target)
     quantiles = {_q_name(q): t.seconds.quantile(q) for q in _quantiles(journey_map)}
