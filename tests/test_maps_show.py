@@ -152,7 +152,8 @@ def test_html_is_self_contained_with_every_lane(ws: jl.Workspace, tmp_path: Path
     for stage in m.stages:
         assert f". {stage.name}" in html
     assert "expected (map)" in html and "actual (feedback)" in html
-    assert "run `journeylens map check purchase`" in html
+    # The deviations lane holds what map check finds for the map's journeys.
+    assert "% deviate" in html and "Not checked yet" not in html
     assert "Payment errors in the app" in html  # a pain point
     # Without --out the page goes next to the map.
     default = _cli(ws, "map", "show", "support", "-w", str(ws.root))
@@ -267,6 +268,8 @@ def test_report_draws_every_map_of_the_workspace(ws: jl.Workspace, tmp_path: Pat
     assert "<h2>Journey maps</h2>" in html
     assert "purchase map</strong>" in html and "support map</strong>" in html
     assert html.count('class="jmap"') == 2
+    # The report checks each map (map check) and fills the deviations lane: no "not checked yet".
+    assert "Not checked yet" not in html and "% deviate" in html
     empty = jl.Workspace.init(tmp_path / "empty")
     try:
         bare = write_report(empty.store, tmp_path / "bare.html").read_text()

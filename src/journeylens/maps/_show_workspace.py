@@ -32,12 +32,18 @@ def default_out(root: Path, view: MapView) -> Path:
 
 def map_show(ws: Workspace, spec: MapShowSpec) -> MapView:
     """Draw the map ``spec.map`` of the workspace with its data; write it unless it goes to stdout."""
+    from journeylens.maps.check import stage_deviations
     from journeylens.maps.show import show_map
+    from journeylens.specs.discovery import JourneyFilter
 
     path = find_map(ws.root, spec.map)
     journey_map = load_map(path)
     check_against(journey_map, path, ws.config.journeys)
-    view = show_map(ws.store, journey_map, flt=spec.filter, file=path)
+    # The whole map's journeys: the deviations lane shows what `map check` finds for them (a
+    # narrowed selection is drawn without it, as map check would select differently).
+    whole = spec.filter == JourneyFilter(journey_type=spec.filter.journey_type, segment=spec.filter.segment)
+    deviations = stage_deviations(ws.store, journey_map, ws.config.journeys) if whole else None
+    view = show_map(ws.store, journey_map, deviations=deviations, flt=spec.filter, file=path)
     text = drawn(view, spec.format)
     if spec.to_stdout:
         return dataclasses.replace(view, text=text)

@@ -25,7 +25,7 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.discovery._compare import METRICS, MeanMetric, Plan, aggregate, comparison_rows
-from journeylens.errors import InputError
+from journeylens.errors import InputError, JourneyLensError
 from journeylens.journeys.summary import wilson
 from journeylens.maps._check_result import MapCheck
 from journeylens.maps._declare import broken_rules
@@ -36,6 +36,7 @@ from journeylens.maps.timing import kpi_rows, stage_between, stage_times, timing
 
 if TYPE_CHECKING:
     from journeylens.journeys.definitions import JourneyRules
+    from journeylens.maps._result import StageDeviations
     from journeylens.specs.discovery import JourneyFilter
     from journeylens.specs.map_check import MapCheckSpec
     from journeylens.store import Store
@@ -410,3 +411,30 @@ def _patterns(store: Store, found: ir.Table, broken: ir.Table | None, top: int) 
             ex.setdefault((r[GROUP], r["pattern"]), []).append(r["journey_id"])
     return [{"group": r[GROUP], "pattern": r["pattern"], "journeys": int(r["journeys"]),
              "examples": ex.get((r[GROUP], r["pattern"]), [])} for r in chosen]  # fmt: skip
+
+
+def stage_deviations(
+    store: Store, journey_map: JourneyMap, rules: JourneyRules | None
+) -> dict[str, StageDeviations] | None:
+    """The map checked (``journeylens map check``): per stage, the share of the map's journeys with
+    a deviation placed at it (any CJML kind). None when the check cannot run (the drawing then
+    says how to run it)."""
+    import pyarrow.compute as pc
+
+    try:
+        checked = check_map(store, journey_map, rules=rules)
+    except JourneyLensError:
+        return None
+    total = int(checked.summary().get("journeys") or 0)
+    if not total:
+        return None
+    found = checked.deviation_list
+    counts: dict[str, int] = {}
+    if found.num_rows:
+        placed = found.filter(pc.is_valid(found["stage"]))
+        per = placed.group_by("stage").aggregate([("journey_id", "count_distinct")])
+        counts = {str(r["stage"]): int(r["journey_id_count_distinct"]) for r in per.to_pylist()}
+    return {
+        s.name: {"share": counts.get(s.name, 0) / total, "cost": None, "journeys": counts.get(s.name, 0)}
+        for s in journey_map.stages
+    }

@@ -31,6 +31,7 @@ INTRO = (
 def journey_maps_section(store: Store, rules: JourneyRules | None = None) -> Section | None:
     """One drawn map per valid map file; None when there are no maps or no journeys yet."""
     from journeylens.maps._drawing import map_fragment
+    from journeylens.maps.check import stage_deviations
     from journeylens.maps.show import show_map
 
     if store.root is None:
@@ -48,7 +49,8 @@ def journey_maps_section(store: Store, rules: JourneyRules | None = None) -> Sec
             notes.append(f"{entry.file.name} is not drawn: {entry.error}")
             continue
         try:
-            view = show_map(store, entry.map, file=entry.file)
+            deviations = stage_deviations(store, entry.map, rules)
+            view = show_map(store, entry.map, deviations=deviations, file=entry.file)
         except JourneyLensError as exc:
             notes.append(f"{entry.file.name} is not drawn: {exc.message}")
             continue
