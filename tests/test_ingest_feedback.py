@@ -80,7 +80,7 @@ def test_linked_and_unlinked_answers_are_counted_apart(workspace: jl.Workspace, 
 @pytest.mark.parametrize(
     ("fields", "flag", "problem"),
     [
-        ({"metric": "stars"}, "--metric", "not a feedback metric (use one of nps, csat, ces, rating)"),
+        ({"metric": "stars"}, "--metric", "not a feedback metric (use one of nps, csat, ces, rating, text)"),
         ({"metric": "nps", "table": "events"}, "--metric", "only feedback has a metric"),
     ],
 )
@@ -110,7 +110,66 @@ def test_a_file_without_metric_is_told_about_metric(workspace: jl.Workspace, tmp
     with pytest.raises(IngestFailedError) as caught:
         _ingest(workspace, path, mapping=REVIEW_MAP)
     assert "metric" in caught.value.message
-    assert caught.value.hint and "--metric nps|csat|ces|rating" in caught.value.hint
+    assert caught.value.hint and "--metric nps|csat|ces|rating|text" in caught.value.hint
+
+
+# --- text-only feedback ---------------------------------------------------------------------------
+
+POSTS = """\
+timestamp,user_id,channel,comment
+2026-01-02T10:00:00Z,u1,social,"The app keeps crashing at payment, awful"
+2026-01-03T10:00:00Z,u2,social,
+2026-01-03T11:00:00Z,,chat,Love the new delivery tracking
+"""
+"""Social posts and a chat transcript: text and no score; one post is empty."""
+
+
+def test_text_only_feedback_loads_without_a_score(workspace: jl.Workspace, tmp_path: Path) -> None:
+    report = workspace.ingest(
+        paths=[str(_write(tmp_path, POSTS, "posts.csv"))], table="feedback", metric="text"
+    )[0]
+    assert (report.loaded, report.quarantined_total, report.unlinked) == (2, 1, 1)
+    rows = sorted(table_rows(workspace, "feedback"), key=lambda r: r["ingest_seq"])
+    assert [(r["metric"], r["score"], r["channel"]) for r in rows] == [
+        ("text", None, "social"),
+        ("text", None, "chat"),
+    ]
+    (bad,) = quarantine_rows(workspace)
+    assert (bad["reason"], bad["field"], bad["line"]) == ("missing_field", "comment", 3)
+    assert "required when metric is text" in bad["message"]
+
+
+MIXED = """\
+timestamp,user_id,metric,score,comment
+2026-01-02T10:00:00Z,u1,nps,9,great
+2026-01-02T10:00:00Z,u2,TEXT,,billing charged me twice
+2026-01-02T10:00:00Z,u3,text,4,a post with a score
+2026-01-02T10:00:00Z,u4,csat,,no score given
+"""
+
+
+def test_scores_and_text_in_one_file_each_checked_by_its_metric(
+    workspace: jl.Workspace, tmp_path: Path
+) -> None:
+    report = _ingest(workspace, _write(tmp_path, MIXED, "mixed.csv"), max_bad=10)
+    assert (report.loaded, report.quarantined_total) == (2, 2)
+    rows = sorted(table_rows(workspace, "feedback"), key=lambda r: r["ingest_seq"])
+    assert [(r["metric"], r["score"]) for r in rows] == [("nps", 9.0), ("text", None)]
+    reasons = [(q["line"], q["reason"], q["field"]) for q in quarantine_rows(workspace)]
+    assert reasons == [(4, "bad_value", "score"), (5, "missing_field", "score")]
+    messages = [q["message"] for q in quarantine_rows(workspace)]
+    assert "text-only feedback (metric text) has no score" in messages[0]
+    assert "metric text is the only one without it" in messages[1]
+
+
+def test_a_scored_metric_without_a_score_column_is_refused_whole(
+    workspace: jl.Workspace, tmp_path: Path
+) -> None:
+    with pytest.raises(IngestFailedError) as caught:
+        _ingest(workspace, _write(tmp_path, POSTS, "posts.csv"), metric="nps")
+    assert "'score' not found" in caught.value.message
+    assert caught.value.hint and "--metric text" in caught.value.hint
+    assert table_rows(workspace, "feedback") == []
 
 
 # --- timestamps -----------------------------------------------------------------------------------

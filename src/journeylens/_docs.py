@@ -102,6 +102,10 @@ def data_model_markdown() -> str:
         out.append("| column | type | required | meaning |\n|---|---|---|---|")
         for col in spec.columns:
             required = "yes" if col.required else ("one of" if col.name in spec.one_of else "")
+            if col.required_unless:
+                required = "unless {} {}".format(*col.required_unless)
+            if col.required_when:
+                required = "when {} {}".format(*col.required_when)
             meaning = col.doc + (f" Allowed: {', '.join(col.choices)}." if col.choices else "")
             out.append(f"| `{col.name}` | {_type_name(col.dtype)} | {required} | {meaning} |")
         for col in SYSTEM_COLUMNS:

@@ -12,7 +12,7 @@ from journeylens.errors import InputError
 from journeylens.ingest.readers import LINE, Format, RawBatch
 from journeylens.ingest.spec import IngestSpec
 from journeylens.ingest.xes import XES_MAPPING
-from journeylens.store.schema import TableSpec
+from journeylens.store.schema import Column, TableSpec
 
 PROCESS_LOG_CHANNEL = "other"
 # Columns of pm4py's CSV layout (XES attribute names); a --map from them marks a process log.
@@ -62,7 +62,7 @@ class Columns:
         table = self.table
         names = [n for n in data.column_names if n != LINE]
         present = set(names) | ({"channel"} if self.channel or self.default_channel else set())
-        missing = [c.name for c in table.columns if c.required and c.name not in present]
+        missing = [c.name for c in table.columns if self._file_needs(c) and c.name not in present]
         if table.one_of and not present.intersection(table.one_of):
             missing.append(" or ".join(table.one_of))
         if not missing:
@@ -71,7 +71,9 @@ class Columns:
         if "channel" in missing:
             hint += ", or set one channel for the whole file with --channel web|app|call_center|..."
         if "metric" in missing:
-            hint += ", or set one metric for the whole file with --metric nps|csat|ces|rating"
+            hint += ", or set one metric for the whole file with --metric nps|csat|ces|rating|text"
+        if "score" in missing:
+            hint += "; a file of comments without scores is text-only feedback: --metric text"
         if len(names) == 1 and any(d in names[0] for d in ";\t|,"):
             sep = next(d for d in ";\t|," if d in names[0])
             hint = (
@@ -79,6 +81,18 @@ class Columns:
                 f"pass --delimiter {sep!r}"
             )
         raise InputError.missing_columns(self.source, missing, names, hint=hint + ".")
+
+    def _file_needs(self, column: Column) -> bool:
+        """A column every record needs; one required except where another column has a value
+        (a score, except for text-only feedback) is needed unless the whole file has that value
+        or may have it (its column is in the file)."""
+        if column.required:
+            return True
+        if column.required_unless is None:
+            return False
+        other, value = column.required_unless
+        constant = getattr(self.spec, other, None)
+        return constant is not None and constant != value
 
 
 def process_log(fmt: Format, spec: IngestSpec) -> bool:

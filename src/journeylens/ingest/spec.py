@@ -18,7 +18,7 @@ from journeylens.ingest.delimited import WHITESPACE
 from journeylens.ingest.readers import Format, expand_paths
 from journeylens.ingest.validation import normalize_channel_name
 from journeylens.ingest.values import STRPTIME_DIRECTIVES
-from journeylens.store.names import CHANNELS, METRICS
+from journeylens.store.names import CHANNELS, FEEDBACK_METRICS
 from journeylens.store.schema import RAW_TABLES
 
 TableName = Literal["events", "identities", "customers", "feedback", "agents", "assignments"]
@@ -46,7 +46,9 @@ class IngestSpec(BaseModel):
         None, min_length=1, description="One touchpoint for every record of files without that column"
     )
     metric: str | None = Field(
-        None, description="One feedback metric (nps, csat, ces, rating) for files without that column"
+        None,
+        description="One feedback metric (nps, csat, ces, rating, or text for text-only feedback) for files "
+        "without that column",
     )
     timestamp_format: str | None = Field(
         None,
@@ -101,8 +103,8 @@ class IngestSpec(BaseModel):
         if info.data.get("table") != "feedback":
             raise ValueError("only feedback has a metric; pass --table feedback")
         metric = value.strip().lower()
-        if metric not in METRICS:
-            raise ValueError(f"not a feedback metric (use one of {', '.join(METRICS)})")
+        if metric not in FEEDBACK_METRICS:
+            raise ValueError(f"not a feedback metric (use one of {', '.join(FEEDBACK_METRICS)})")
         return metric
 
     @field_validator("timestamp_format")

@@ -28,7 +28,7 @@ from journeylens.ingest.values import (
     time_checks,
 )
 from journeylens.store import _backend
-from journeylens.store.names import CHANNELS, SCORE_RANGES
+from journeylens.store.names import CHANNELS, SCORE_RANGES, TEXT
 from journeylens.store.schema import (
     DIRECTIONS,
     Column,
@@ -142,6 +142,8 @@ class _Builder:
                 self.parsed[column.name] = self._parse(column)
                 if column.required:
                     self._require(column.name)
+                elif column.required_unless or column.required_when:
+                    self._require_where(column)
         self._check_one_of()
         if "score" in self.parsed and "metric" in self.parsed:
             self._check_score()
@@ -296,6 +298,31 @@ class _Builder:
             )
         )
 
+    def _require_where(self, column: Column) -> None:
+        """A value required in some records only: a score unless the metric is text, a comment
+        when it is."""
+        name = column.name
+        unless = column.required_unless is not None
+        other, value = column.required_unless or column.required_when or ("", "")
+        why = (
+            f" ({other} {value} is the only one without it)"
+            if unless
+            else f" (required when {other} is {value})"
+        )
+
+        def missing(s: ir.Table) -> ir.BooleanValue:
+            applies = (s[other] != value) if unless else (s[other] == value)
+            return s[name].isnull() & applies.fill_null(unless)
+
+        self.checks.append(
+            Check(
+                missing,
+                Reason.MISSING_FIELD,
+                name,
+                lambda s: ibis.literal(f"{name}: required value is empty{why}"),
+            )
+        )
+
     def _reject_unparsed(self, name: str, reason: Reason, explanation: str) -> None:
         source_type = self.raw[name].type()
         if source_type.is_temporal() or (source_type.is_numeric() and reason is Reason.BAD_NUMBER):
@@ -362,6 +389,17 @@ class _Builder:
             )
             return score.notnull() & outside
 
+        self.checks.append(
+            Check(
+                lambda s: s.score.notnull() & (s.metric == TEXT).fill_null(False),
+                Reason.BAD_VALUE,
+                "score",
+                lambda s: ibis.literal(
+                    "score: text-only feedback (metric text) has no score; give scored answers their "
+                    "metric (nps, csat, ces, rating)"
+                ),
+            )
+        )
         self.checks.append(
             Check(
                 out_of_range,

@@ -229,6 +229,7 @@ def _feedback(
     answers = with_customers(store, "feedback")
     links = link_feedback(journeys, answers, window)
     linked = links.join(answers, "feedback_id").join(journeys.select("journey_id", "period"), "journey_id")
+    linked = linked.filter(linked.score.notnull())  # text-only feedback has no score to follow
     linked = linked.mutate(rank=stage_rank(linked, stages))
     table = linked.group_by(["rank", "metric", "period"]).agg(
         answers=linked.count(), mean_score=linked.score.mean()

@@ -12,7 +12,12 @@ SYSTEM_TABLE_NAMES = ("quarantine", "ingests", "builds", "alerts")
 """Tables JourneyLens keeps about its own work (``store.schema.SYSTEM_TABLES``)."""
 
 METRICS = ("nps", "csat", "ces", "rating")
-"""Feedback metrics (``feedback.metric``)."""
+"""Scored feedback metrics (``feedback.metric``), each with its scale in :data:`SCORE_RANGES`."""
+TEXT = "text"
+"""The metric of text-only feedback (a social post, chat transcript, complaint, call note): a
+comment and no score."""
+FEEDBACK_METRICS = (*METRICS, TEXT)
+"""Every value ``feedback.metric`` may take."""
 SCORE_RANGES: dict[str, tuple[float, float]] = {
     "nps": (0, 10),
     "csat": (1, 5),

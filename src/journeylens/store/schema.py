@@ -14,7 +14,7 @@ from enum import StrEnum
 import ibis
 import ibis.expr.datatypes as dt
 
-from journeylens.store.names import CHANNELS, METRICS
+from journeylens.store.names import CHANNELS, FEEDBACK_METRICS, TEXT
 
 UTC_TIMESTAMP = dt.Timestamp(timezone="UTC")
 
@@ -66,6 +66,12 @@ class Column:
     """Allowed values (after normalisation); empty means any."""
     pii: bool = False
     """Normalised and stored only as a salted SHA-256 (see ``ingest.pii``)."""
+    required_unless: tuple[str, str] | None = None
+    """(column, value): required, except in records whose ``column`` is ``value`` (a feedback
+    score, except for text-only feedback)."""
+    required_when: tuple[str, str] | None = None
+    """(column, value): required in records whose ``column`` is ``value`` only (the comment of
+    text-only feedback)."""
 
     @property
     def dtype(self) -> dt.DataType:
@@ -194,10 +200,13 @@ FEEDBACK = TableSpec(
         Column("case_id", Kind.TEXT, "Case or ticket the answer is about."),
         Column("channel", Kind.TEXT, "Channel the survey was about (normalised).", choices=CHANNELS),
         Column("touchpoint", Kind.TEXT, "Touchpoint the survey was about."),
-        Column("metric", Kind.TEXT, "nps (0-10), csat (1-5), ces (1-7) or rating (0-10).",
-               required=True, choices=METRICS),
-        Column("score", Kind.NUMBER, "The answer, within the metric's range.", required=True),
-        Column("comment", Kind.TEXT, "Free-text comment."),
+        Column("metric", Kind.TEXT, "nps (0-10), csat (1-5), ces (1-7), rating (0-10), or text "
+               "(text-only feedback: a post, transcript, complaint or call note).",
+               required=True, choices=FEEDBACK_METRICS),
+        Column("score", Kind.NUMBER, "The answer, within the metric's range; empty for metric text.",
+               required_unless=("metric", TEXT)),
+        Column("comment", Kind.TEXT, "Free-text comment; required for metric text.",
+               required_when=("metric", TEXT)),
         Column("agent_id", Kind.TEXT, "Agent the answer is about."),
         Column("properties", Kind.JSON, "Every other attribute."),
     ),
