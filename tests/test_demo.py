@@ -77,7 +77,11 @@ def test_demo_builds_journeys_as_its_own_stage_before_the_report(tmp_path: Path)
     stages = _Stages()
     result = run_demo(tmp_path / "demo", customers=100, progress=stages)
     stitched = stages.names.index("Stitching identities into customers")
-    assert stages.names[stitched + 1 :] == ["Building journeys", "Writing the report"]
+    assert stages.names[stitched + 1 :] == [
+        "Scoring feedback text",
+        "Building journeys",
+        "Writing the report",
+    ]
     ws = jl.Workspace.open(result.workspace)
     journeys = ws.store.backend.table("journeys")
     assert result.journeys == ws.store.execute(journeys.count()).as_py() > 0

@@ -15,6 +15,7 @@ from journeylens.errors import ConfigError
 from journeylens.journeys.definitions import EXAMPLE_COSTS, JourneyRules
 from journeylens.specs.identity import IdentityRules
 from journeylens.store.names import CHANNELS
+from journeylens.voc.settings import VocSettings
 
 CONFIG_FILE = "journeylens.toml"
 MEMORY_SIZE = r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
@@ -104,6 +105,7 @@ class Config(_Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     identity: IdentityRules = Field(default_factory=IdentityRules)
     journeys: JourneyRules = Field(default_factory=JourneyRules)
+    voc: VocSettings = Field(default_factory=VocSettings)
 
     @classmethod
     def new(cls, **overrides: Any) -> Config:

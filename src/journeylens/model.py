@@ -52,10 +52,10 @@ BuildProgress = Callable[[str, int, int], None]
 #: notice(one line for the user, e.g. "Building customers and journeys: 2 ingests (events) since ...")
 Notice = Callable[[str], None]
 
-MODEL_VERSION = 3
+MODEL_VERSION = 4
 """Layout and rules of the derived tables. Bump it when a release changes what a build writes:
 workspaces built by another version are then rebuilt by their next analysis."""
-DERIVED_TABLES = ("customer_map", "journeys", "journey_events")
+DERIVED_TABLES = ("customer_map", "feedback_sentiment", "journeys", "journey_events")
 MODEL_INPUTS = ("events", "identities", "customers", "feedback")
 """Raw tables a build reads (feedback is outcome evidence: see ``journeys.evidence``). Ingests into
 the others (agents, assignments) are joined by analyses at query time, so they do not make the
@@ -117,10 +117,15 @@ class BuildSummary:
     journeys: int
     stitch_seconds: float
     journey_seconds: float
+    sentiment_model: str = "lexicon"
+    """What scored the comments: ``learned`` or ``lexicon`` (``voc.scoring``)."""
+    sentiment_cv_auc: float | None = None
+    """The learned model's cross-validated ROC AUC (negative vs rest); None for the lexicon."""
+    sentiment_note: str | None = None
 
 
 def config_fingerprint(config: Config) -> str:
-    """SHA-256 of the settings the model depends on (``[identity]`` and ``[journeys]``).
+    """SHA-256 of the settings the model depends on (``[identity]``, ``[journeys]``, ``[voc]``).
 
     The effective settings are hashed (defaults included), as canonical JSON, so reordering the
     TOML changes nothing while any changed value, or new defaults in a release, does.
@@ -133,6 +138,7 @@ def config_fingerprint(config: Config) -> str:
     sections = {
         "identity": config.identity.model_dump(mode="json"),
         "journeys": config.journeys.model_dump(mode="json"),
+        "voc": config.voc.model_dump(mode="json"),
     }
     text = json.dumps(sections, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -237,16 +243,19 @@ def build_model(store: Store, config: Config, progress: BuildProgress | None = N
     """
     from journeylens.identity import stitch
     from journeylens.journeys.build import check_inputs, write_journeys
+    from journeylens.voc.scoring import write_sentiment
 
     # Errors a user can fix are raised before anything is written or recorded.
     check_inputs(store, config.journeys)
     report = progress or _quiet
     build_id = _start(store, config)
-    report("Stitching identities into customers", 0, 2)
+    report("Stitching identities into customers", 0, 3)
     started = time.perf_counter()
     result = stitch(store, config.identity)
     stitch_seconds = round(time.perf_counter() - started, 2)
-    report("Building journeys", 1, 2)
+    report("Scoring feedback text", 1, 3)
+    sentiment = write_sentiment(store, config.voc.sentiment, config.journeys.feedback.negative)
+    report("Building journeys", 2, 3)
     started = time.perf_counter()
     built = write_journeys(store, config.journeys)
     journey_seconds = round(time.perf_counter() - started, 2)
@@ -257,7 +266,7 @@ def build_model(store: Store, config: Config, progress: BuildProgress | None = N
     shared = int(store.execute(result.shared.count()).as_py())
     journeys = int(store.execute(built.journeys.count()).as_py())
     _finish(store, build_id)
-    report("Done", 2, 2)
+    report("Done", 3, 3)
     return BuildSummary(
         identifiers=int(summary["identifiers"]),
         customers=int(summary["customers"]),
@@ -266,6 +275,9 @@ def build_model(store: Store, config: Config, progress: BuildProgress | None = N
         journeys=journeys,
         stitch_seconds=stitch_seconds,
         journey_seconds=journey_seconds,
+        sentiment_model=sentiment.model,
+        sentiment_cv_auc=round(sentiment.metrics["cv_auc"], 4) if sentiment.metrics else None,
+        sentiment_note=sentiment.note,
     )
 
 

@@ -14,7 +14,6 @@ from journeylens.journeys.outcomes import journey_outcomes
 from journeylens.journeys.segment import CLAIMS, EPISODES, assign_journeys
 from journeylens.store import Store
 from journeylens.store._backend import drop_scratch, scratch_table
-from journeylens.voc.sentiment import NEGATIVE_TONE, negative_comments
 
 ASSIGNED = "_jl_journey_assigned"
 
@@ -48,15 +47,21 @@ def check_inputs(store: Store, rules: JourneyRules) -> None:
 def build_journeys(store: Store, rules: JourneyRules | None = None) -> JourneyBuild:
     """Split every customer's events into journeys and compute their outcomes.
 
-    Needs ``customer_map`` (run ``identity.stitch`` first). Replaces both tables.
+    Needs ``customer_map`` (run ``identity.stitch`` first). Replaces both tables, and
+    ``feedback_sentiment`` (scored with the default ``[voc.sentiment]``; ``model.build_model`` uses
+    the workspace's).
 
     Example:
         >>> built = build_journeys(workspace.store, workspace.config.journeys)  # doctest: +SKIP
         >>> built.journeys.outcome.value_counts().execute()  # doctest: +SKIP
     """
+    from journeylens.voc.scoring import write_sentiment
+    from journeylens.voc.settings import SentimentSettings
+
     rules = rules or JourneyRules()
     require_customer_map(store)
     check_inputs(store, rules)
+    write_sentiment(store, SentimentSettings(), rules.feedback.negative)
     return write_journeys(store, rules)
 
 
@@ -78,21 +83,24 @@ def write_journeys(store: Store, rules: JourneyRules) -> JourneyBuild:
             "journeys", journey_outcomes(assigned, store.table("events"), rules, feedback), overwrite=True
         )
     finally:
-        drop_scratch(backend, CLAIMS, EPISODES, ASSIGNED, NEGATIVE_TONE)
+        drop_scratch(backend, CLAIMS, EPISODES, ASSIGNED)
     return JourneyBuild(journeys=journeys, journey_events=journey_events)
 
 
 def _feedback(store: Store, rules: JourneyRules) -> ir.Table | None:
     """The answers that can be outcome evidence, with their customer and, when comments count,
-    ``negative_comment``; ``None`` when there are none or feedback evidence is off."""
+    ``negative_comment`` (the lexicon's score of the comment at or below ``comment_threshold``,
+    from ``feedback_sentiment``); ``None`` when there are none or feedback evidence is off."""
+    from journeylens.voc.scoring import SENTIMENT
+
     evidence = rules.feedback
     if not evidence.enabled or not store.count("feedback"):
         return None
     feedback = with_customers(store, "feedback")
     if not evidence.comments:
         return feedback
-    negative = negative_comments(store, feedback, evidence.comment_threshold)
-    marked = negative.select(_said="feedback_id")
+    tone = store.backend.table(SENTIMENT)
+    marked = tone.filter(tone.lexicon <= evidence.comment_threshold).select(_said="feedback_id")
     joined = feedback.left_join(marked, feedback.feedback_id == marked._said)
     return joined.mutate(negative_comment=joined._said.notnull()).drop("_said")
 

@@ -65,7 +65,7 @@ def negative_feedback(
 
     An answer is negative when its score is at or below ``negative[metric]`` (metrics not in
     ``negative`` never count by score), or when ``feedback`` has a ``negative_comment`` column and
-    it is true (see ``voc.sentiment.negative_comments``).
+    it is true (see ``voc.scoring``).
     """
     links = link_feedback(journeys, feedback, window)
     said = feedback.negative_comment if "negative_comment" in feedback.columns else ibis.literal(False)
