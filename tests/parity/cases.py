@@ -877,3 +877,38 @@ def map_check_periods(side: Side) -> Any:
     spec = MapCheckSpec(map="purchase", compare_periods=periods)
     result = check_map(side.store, PURCHASE_MAP, spec, rules=side.config.journeys)
     return {"groups": result.groups, "comparison": result.comparison, "timing": result.timing}
+
+
+def _sentiment_expect(result: dict[str, Any]) -> None:
+    _has(result["lexicon"]["model"] == "lexicon" and len(result["lexicon"]["rows"]) > 0, "lexicon scored")
+    _has(result["learned"]["model"] == "learned", f"a model was learned: {result['learned']['note']}")
+    _has({r["label"] for r in result["learned"]["rows"]} >= {"negative", "positive"}, "both labels")
+
+
+@case("feedback_sentiment_lexicon_and_learned", expect=_sentiment_expect)
+def feedback_sentiment(side: Side) -> Any:
+    """Weak labels in the engine, the training sample (ordered by MD5 of feedback_id), and every
+    comment's scores joined back: with the lexicon, then with a model learned on this world."""
+    from journeylens.voc.scoring import SENTIMENT, labelled_comments, write_sentiment
+    from journeylens.voc.settings import SentimentSettings
+
+    negative = side.config.journeys.feedback.negative
+    lenient = {"nps": 8.0, "csat": 3.0, "ces": 5.0, "rating": 8.0}  # more negatives in a small world
+    out: dict[str, Any] = {}
+    for mode, settings, bad in (
+        ("lexicon", SentimentSettings(mode="lexicon"), negative),
+        ("learned", SentimentSettings(mode="learned", min_labelled=20, min_per_class=5, folds=2), lenient),
+    ):
+        built = write_sentiment(side.store, settings, bad, retrain=True)
+        out[mode] = {
+            "model": built.model,
+            "note": built.note,
+            "counts": [built.comments, built.labelled, built.negative],
+            "metrics": {k: v for k, v in built.metrics.items() if k != "cv_auc_folds"},
+            "rows": table(side, SENTIMENT),
+        }
+    tagged = SentimentSettings(label_property="variation", negative_labels=["black dot"])
+    out["labels"] = rows(
+        side.store.execute(labelled_comments(side.store.table("feedback"), negative, tagged))
+    )
+    return out

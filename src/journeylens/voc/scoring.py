@@ -138,9 +138,12 @@ def _shortfall(labelled: int, negative: int, settings: SentimentSettings) -> str
         )
     if min(negative, positive) < settings.min_per_class:
         which = "negative" if negative < positive else "not negative"
+        alone = (
+            " (with one class only there is nothing to tell apart)" if min(negative, positive) == 0 else ""
+        )
         return (
-            f"{min(negative, positive)} {which} comments, {settings.min_per_class} of each class needed "
-            "(a label column with one class only cannot train a model)"
+            f"{min(negative, positive)} {which} comments, {settings.min_per_class} of each class "
+            f"needed{alone}"
         )
     return None
 
