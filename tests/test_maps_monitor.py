@@ -24,7 +24,7 @@ import journeylens as jl
 from journeylens.errors import InputError, NotFoundError
 from journeylens.maps import MapError
 from journeylens.maps.alerts import REALARM_GAP, group_alarms, write_alerts
-from journeylens.maps.monitor_stats import AlertEvidence, MonitorAlert, SeriesName
+from journeylens.maps.monitor_stats import AlertEvidence, MapAlert, SeriesName
 from journeylens.synth import generate_world
 
 STAGES = {
@@ -153,12 +153,13 @@ def test_stage_series_equal_a_pandas_recount(world: tuple[dict[str, Any], jl.Wor
 # --- alerts: grouped, stored, replaced ---------------------------------------------------------
 
 
-def _alarm(first: int, alarm: int, direction: str = "down", metric: str = "conversion") -> MonitorAlert:
+def _alarm(first: int, alarm: int, direction: str = "down", metric: str = "conversion") -> MapAlert:
     evidence = AlertEvidence(7.0, 6.5, 0.5, 600.0, 0.7, 1.1, 56, (-2.0,))
     day = date(2026, 3, 1)
-    return MonitorAlert(
+    return MapAlert(
         SeriesName("m", "checkout", metric), direction,  # type: ignore[arg-type]
-        -2.0, -0.2, day + timedelta(days=first), day + timedelta(days=alarm), evidence,
+        -0.2, -2.0, day + timedelta(days=first), day + timedelta(days=alarm), 0,
+        day + timedelta(days=alarm), evidence,
     )  # fmt: skip
 
 

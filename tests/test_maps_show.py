@@ -162,9 +162,10 @@ def test_html_is_self_contained_with_every_lane(ws: jl.Workspace, tmp_path: Path
 
 
 def test_deviations_lane_is_filled_from_the_check_result(ws: jl.Workspace) -> None:
-    view = show_map(ws.store, _map(ws, "purchase"), {"checkout": {"share": 0.25, "cost": 1234.5}})
+    lane = {"checkout": {"share": 0.25, "journeys": 40, "cost": 1234.5}}
+    view = show_map(ws.store, _map(ws, "purchase"), lane)  # type: ignore[arg-type]
     html = view.html()
-    assert "25% deviate · cost 1,234.50" in html
+    assert "25% deviate here (40 journeys)" in html and "money implied 1,234.50;" in html
     assert "map check purchase" not in html
     assert next(s for s in view.stages if s["stage"] == "checkout")["deviation_share"] == 0.25
 

@@ -1,7 +1,8 @@
 """Reference documents generated from the code (data model, CLI), so docs cannot drift.
 
 ``python -m journeylens._docs`` rewrites ``docs/data-model.md``, ``docs/cli.md`` and the generated
-workspace methods (``src/journeylens/_workspace_analyses.py``); a test fails when the committed
+workspace methods (``src/journeylens/_workspace_analyses.py``) and map methods
+(``src/journeylens/_map_analyses.py``, ``ws.map(NAME).check()``); a test fails when the committed
 files differ from what the code generates.
 """
 
@@ -220,10 +221,11 @@ _REASON_DOC = {
 
 
 WORKSPACE_METHODS = Path("src/journeylens/_workspace_analyses.py")
+MAP_METHODS = Path("src/journeylens/_map_analyses.py")
 
 
 def write_all(root: Path) -> list[Path]:
-    from journeylens.analyses._generate import workspace_methods_source
+    from journeylens.analyses._generate import map_methods_source, workspace_methods_source
     from journeylens.cli._reference import cli_markdown
 
     (root / "docs").mkdir(exist_ok=True)
@@ -232,6 +234,7 @@ def write_all(root: Path) -> list[Path]:
         (Path("docs/data-model.md"), data_model_markdown()),
         (Path("docs/cli.md"), cli_markdown()),
         (WORKSPACE_METHODS, workspace_methods_source()),
+        (MAP_METHODS, map_methods_source()),
     ):
         path = root / name
         path.write_text(text, encoding="utf-8")

@@ -155,6 +155,20 @@ class InputError(JourneyLensError, ValueError):
             hint=f"Did you mean {_listing(near)}?" if near else f"Use one of {_listing(choices)}.",
         )
 
+    @classmethod
+    def unknown_map(cls, name: str, folder: Path, available: Iterable[str]) -> InputError:
+        """A map name with no file in the workspace's maps folder (``ws.map``, ``map check``, ...)."""
+        available = list(available)
+        near = close_matches(name, available)
+        listed = _listing(available) if available else "none"
+        if near:
+            hint = f"Did you mean {_listing(near)}?"
+        elif available:
+            hint = f"Use one of {listed} (`journeylens map list`), or give the path of a YAML file."
+        else:
+            hint = "Draft one: `journeylens map draft --type TYPE --out maps/NAME.yaml`."
+        return cls(f"Unknown map {name!r}: no {name}.yaml in {folder}. Available: {listed}.", hint=hint)
+
 
 class IngestFailedError(InputError):
     """Some files of an ingest could not be loaded; the others were (``reports`` has every file's

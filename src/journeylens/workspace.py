@@ -14,6 +14,7 @@ from journeylens.store._quick import resolve_url
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from journeylens._map_analyses import MapAnalyses
     from journeylens.analyses import Analysis
     from journeylens.ingest import IngestReport, IngestSpec
     from journeylens.ingest.pipeline import ProgressFn
@@ -145,6 +146,20 @@ class Workspace(WorkspaceAnalyses):
             self.ensure_model(build=build, progress=progress, notice=notice)
         path = Path(out) if out is not None else self.root / "report.html"
         return write_report(self.store, path, title=title, rules=self.config.journeys)
+
+    def map(self, name: str) -> MapAnalyses:
+        """A designed map of the workspace (``maps/NAME.yaml``, or a path), its analyses as methods
+        with the map bound: ``ws.map("purchase").check()`` is ``ws.map_check("purchase")``.
+
+        An unknown name raises :class:`~journeylens.errors.InputError` naming the maps folder, the
+        maps it holds and close matches, as the command line does.
+
+        Example:
+            >>> ws.map("purchase").show(format="mermaid").text  # doctest: +SKIP
+        """
+        from journeylens._map_analyses import MapAnalyses
+
+        return MapAnalyses(self, name)
 
     def run_analysis(self, analysis: Analysis, spec: BaseModel) -> Any:
         """Run a registered analysis on a ready spec (the model must be fresh; see ``analysis``)."""

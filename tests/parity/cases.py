@@ -859,14 +859,17 @@ def _map_check_expect(result: dict[str, Any]) -> None:
     _has(any(r["journeys"] for r in result["rules"]), "some rule is broken")
     _has(any(t["p50"] is not None and t["target"] for t in result["timing"]), "timing against targets")
     _has(bool(result["verdicts"]) and bool(result["patterns"]), "verdicts and patterns")
+    staged = {r["stage"] for r in result["stage_costs"] if r["stage"] is not None and r["diff"] is not None}
+    _has(len(staged) >= 2, f"per-stage deviation costs against conforming journeys: {staged}")
     nps = [k for k in result["kpis"] if k["metric"] == "nps"]
     _has(bool(nps) and nps[0]["n"] > 0, f"NPS answers on the confirmation: {nps}")
 
 
 @case("map_check_verdicts_and_timing", expect=_map_check_expect)
 def map_check_case(side: Side) -> Any:
-    """Every journey's verdict and deviations, shares by kind, stage and rule, costs, patterns and
-    the timing table (order statistics picked by rank in the engine) of a purchase map."""
+    """Every journey's verdict and deviations, shares by kind, stage and rule, costs (whole-map and
+    per stage), patterns and the timing table (order statistics picked by rank in the engine) of a
+    purchase map."""
     result = check_map(side.store, PURCHASE_MAP, rules=side.config.journeys)
     return {**result.to_dict(), "verdicts": rows(result.table), "deviation_list": rows(result.deviation_list)}
 

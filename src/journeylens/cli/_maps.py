@@ -14,7 +14,8 @@ def validate_map(name_or_path: str, workspace: Path) -> dict[str, Any]:
 
     A map file given by path outside any workspace is checked on its own.
     """
-    from journeylens.maps.loading import check_against, find_map, load_map
+    from journeylens.maps._handle import validated
+    from journeylens.maps.loading import find_map, load_map
     from journeylens.workspace import Workspace
 
     try:
@@ -24,12 +25,11 @@ def validate_map(name_or_path: str, workspace: Path) -> dict[str, Any]:
             raise
         ws = None
     path = find_map(ws.root if ws is not None else Path("."), name_or_path)
-    journey_map = load_map(path)
-    checked = "format only (no workspace)"
-    if ws is not None:
+    if ws is None:
+        journey_map, checked = load_map(path), "format only (no workspace)"
+    else:
         try:
-            touchpoints = _touchpoints(ws)
-            check_against(journey_map, path, ws.config.journeys, touchpoints)
+            journey_map, touchpoints = validated(ws, path)
         finally:
             ws.close()
         checked = "format, journey type" + (", touchpoints against the events" if touchpoints else "")
@@ -43,14 +43,6 @@ def validate_map(name_or_path: str, workspace: Path) -> dict[str, Any]:
         "checked": checked,
         "file": str(path),
     }
-
-
-def _touchpoints(ws: Any) -> set[str]:
-    """The touchpoints in the events (empty when none are loaded)."""
-    store = ws.store
-    events = store.table("events")
-    column = store.execute(events.select("touchpoint").distinct()).column("touchpoint")
-    return {str(v) for v in column.to_pylist() if v is not None}
 
 
 def map_rows(workspace: Path) -> list[dict[str, Any]]:

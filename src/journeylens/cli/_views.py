@@ -462,20 +462,29 @@ def map_check(result: MapCheck, spec: Any, *, wide: bool = False) -> None:
 def _map_costs(result: MapCheck, wide: bool) -> None:
     if not result.costs:
         return
-    rows = [_comparison_row(r, "group", show_baseline=False) for r in result.costs if r["baseline"]]
     title = "Deviating vs conforming journeys: value [95% CI]; diff [95% CI]; q (BH)"
-    render(rows, TABLE, title=title, extra=("test", "p"), wide=wide)
-    money = [
-        {"group": m["group"], "journeys": f"{m['journeys']:,}",
-         "per journey": _num(m["per_journey"], signed=True), "total": _num(m["total"], signed=True)}
-        for m in result.money if m["per_journey"] is not None
-    ]  # fmt: skip
-    if money:
-        render(money, TABLE, title="Money difference under the map's costs", wide=wide)
+    _cost_tables(result.costs, result.money, "group", title, wide)
+    title = "Journeys deviating at each stage vs conforming: value [95% CI]; diff [95% CI]; q (BH)"
+    _cost_tables(result.stage_costs, result.stage_money, "stage", title, wide)
     _dim(
         "Differences are associations with the deviation, not its effect: deviating journeys differ in "
         "other ways too."
     )
+
+
+def _cost_tables(
+    costs: list[dict[str, Any]], money: list[dict[str, Any]], key: str, title: str, wide: bool
+) -> None:
+    """Deviating journeys (per ``key``: group or stage) against conforming ones, and the money."""
+    rows = [_comparison_row(r, key, show_baseline=False) for r in costs if r["baseline"]]
+    render(rows, TABLE, title=title, extra=("test", "p"), wide=wide)
+    priced = [
+        {key: m[key], "journeys": f"{m['journeys']:,}",
+         "per journey": _num(m["per_journey"], signed=True), "total": _num(m["total"], signed=True)}
+        for m in money if m["per_journey"] is not None
+    ]  # fmt: skip
+    if priced:
+        render(priced, TABLE, title="Money difference under the map's costs", wide=wide)
 
 
 def _within(t: dict[str, Any]) -> str:

@@ -34,6 +34,12 @@ class MapCheck(TableResult):
         "costs (records: group, baseline, metric, kind, about, value, reason, lo, hi, n, d, sd, "
         "baseline_value, diff, diff_lo, diff_hi, test, statistic, p, q, significant, journeys)",
         "money (records: group, journeys, per_journey, total, parts, lost_conversion_basis, note)",
+        "stage_costs (records: group, stage, baseline, metric, kind, about, value, reason, lo, hi, n, d, "
+        "sd, baseline_value, diff, diff_lo, diff_hi, test, statistic, p, q, significant, journeys; group "
+        "is deviating for the journeys with a deviation at the stage, conforming for the baseline whose "
+        "stage is null)",
+        "stage_money (records: group, stage, journeys, per_journey, total, parts, lost_conversion_basis, "
+        "note)",
         "patterns (records: group, pattern, journeys, examples)",
         "timing (records: group, measure, stage, journeys, target, target_percentile, within_target, "
         "share_within, share_lo, share_hi, target_met, p50, p50_lo, p50_hi, p80, p80_lo, p80_hi, p90, "
@@ -55,6 +61,8 @@ class MapCheck(TableResult):
     timing: list[dict[str, Any]] = field(default_factory=list)
     kpis: list[dict[str, Any]] = field(default_factory=list)
     comparison: list[dict[str, Any]] = field(default_factory=list)
+    stage_costs: list[dict[str, Any]] = field(default_factory=list)
+    stage_money: list[dict[str, Any]] = field(default_factory=list)
 
     def verdicts(self) -> list[dict[str, Any]]:
         """Per journey: does it conform, and how many deviations of each kind (``--format csv``)."""
@@ -73,7 +81,7 @@ class MapCheck(TableResult):
             "context": self.context, "groups": self.groups, "deviations": self.deviations,
             "ad_hoc": self.ad_hoc, "rules": self.rules, "costs": self.costs, "money": self.money,
             "patterns": self.patterns, "timing": self.timing, "kpis": self.kpis,
-            "comparison": self.comparison,
+            "comparison": self.comparison, "stage_costs": self.stage_costs, "stage_money": self.stage_money,
         }  # fmt: skip
 
     def plot(self) -> go.Figure:

@@ -147,11 +147,31 @@ def _opportunities(view: MapView, i: int) -> list[str]:
     return found
 
 
-def _deviations(s: dict[str, Any]) -> str:
+def _deviations(s: dict[str, Any]) -> list[str]:
+    """The deviations lane of a stage: share, and for its deviating journeys against conforming
+    ones the success and cost-to-serve differences (95% intervals) and the money implied."""
     if s["deviation_share"] is None:
-        return "no deviation recorded"
-    cost = s["deviation_cost"]
-    return f"{s['deviation_share']:.0%} deviate" + (f" · cost {cost:,.2f}" if cost is not None else "")
+        return ["no deviation recorded"]
+    journeys = s["deviation_journeys"]
+    lines = [
+        f"{s['deviation_share']:.0%} deviate here"
+        + (f" ({journeys:,} journeys)" if journeys is not None else "")
+    ]
+    success = s["deviation_success_diff"]
+    if success is not None:
+        lo, hi = s["deviation_success_diff_lo"], s["deviation_success_diff_hi"]
+        band = f" ({100 * lo:+.0f} to {100 * hi:+.0f})" if lo is not None and hi is not None else ""
+        lines.append(f"success {100 * success:+.0f} pts{band} vs conforming")
+    cost = s["deviation_cost_to_serve_diff"]
+    if cost is not None:
+        lo, hi = s["deviation_cost_to_serve_diff_lo"], s["deviation_cost_to_serve_diff_hi"]
+        band = f" ({lo:+,.2f} to {hi:+,.2f})" if lo is not None and hi is not None else ""
+        lines.append(f"cost to serve {cost:+,.2f}{band} per journey")
+    if s["deviation_cost"] is not None:
+        per = s["deviation_cost_per_journey"]
+        each = f" ({per:,.2f} per journey)" if per is not None else ""
+        lines.append(f"money implied {s['deviation_cost']:,.2f}{each}; an association, not a saving")
+    return lines
 
 
 def _columns(view: MapView) -> list[dict[str, Any]]:

@@ -19,12 +19,25 @@ if TYPE_CHECKING:
 
 
 class StageDeviations(TypedDict, total=False):
-    """What ``journeylens map check`` found for one stage: the share of the journeys reaching it
-    that deviate there (0..1) and what those deviations cost (money), when known."""
+    """What ``journeylens map check`` found for one stage: the share of the map's journeys with a
+    deviation there (0..1) and how many; for those journeys against conforming ones, the difference
+    in success rate and in cost to serve with 95% intervals, and the money the map's costs imply
+    (per journey, and in total: ``cost``). An association, not what fixing the stage would save."""
 
     share: float
-    cost: float | None
     journeys: int
+    cost: float | None
+    cost_per_journey: float | None
+    success_diff: float | None
+    success_diff_lo: float | None
+    success_diff_hi: float | None
+    cost_to_serve_diff: float | None
+    cost_to_serve_diff_lo: float | None
+    cost_to_serve_diff_hi: float | None
+
+
+DEVIATION_FIELDS = tuple(StageDeviations.__annotations__)
+"""The deviations lane's fields; each stage record has them prefixed ``deviation_``."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +60,10 @@ class MapView:
         "stages (records: rank, stage, required, journeys, reach, events, channels, median_s, p80_s, "
         "target_s, target_percentile, at_target_percentile_s, within_target_n, within_target_d, "
         "target_met, success_n, success_d, success_rate, success_lo, success_hi, expected_emotion, "
-        "actual_emotion, deviation_share, deviation_cost; channels is an object: channel -> events)",
+        "actual_emotion, deviation_share, deviation_journeys, deviation_cost, deviation_cost_per_journey, "
+        "deviation_success_diff, deviation_success_diff_lo, deviation_success_diff_hi, "
+        "deviation_cost_to_serve_diff, deviation_cost_to_serve_diff_lo, deviation_cost_to_serve_diff_hi; "
+        "channels is an object: channel -> events)",
         "touchpoints (records: stage, touchpoint, channel, events, journeys)",
         "flows (records: from, to, journeys, entries; to is null where the journey ends)",
         "outside_stages (records: touchpoint, events, journeys)",

@@ -32,7 +32,7 @@ def default_out(root: Path, view: MapView) -> Path:
 
 def map_show(ws: Workspace, spec: MapShowSpec) -> MapView:
     """Draw the map ``spec.map`` of the workspace with its data; write it unless it goes to stdout."""
-    from journeylens.maps.check import stage_deviations
+    from journeylens.maps.deviation_costs import stage_deviations
     from journeylens.maps.show import show_map
     from journeylens.specs.discovery import JourneyFilter
 

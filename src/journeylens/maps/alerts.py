@@ -3,18 +3,20 @@
 The CUSUM restarts after each alarm, so a change that lasts alarms again every few periods
 (about ``h / (shift - k)``). People want one alert per change: consecutive alarms of the same
 series, in the same direction, whose next run starts at most :data:`REALARM_GAP` periods after
-the previous alarm are one :class:`MapAlert`, with the number of re-alarms and the last one.
+the previous alarm are one :class:`~journeylens.maps.monitor_stats.MapAlert`, with the number of
+re-alarms and the last one.
 Its size, date and evidence are those of the first alarm (the change as first seen).
 
 The ``alerts`` table (schema in :mod:`journeylens.store.schema`) holds the alerts of the latest
 run of each map: a run replaces that map's rows, in one transaction where the engine has them.
 
 Example:
-    >>> from journeylens.maps.monitor_stats import AlertEvidence, MonitorAlert, SeriesName
+    >>> from datetime import date
+    >>> from journeylens.maps.monitor_stats import AlertEvidence, MapAlert, SeriesName
     >>> ev = AlertEvidence(7.1, 6.8, 0.5, 600.0, 0.7, 1.1, 56, (2.0,))
     >>> day = lambda d: date(2026, 3, d)
-    >>> raw = [MonitorAlert(SeriesName("m", "checkout", "conversion"), "down", -2.0, -0.2, day(a), day(b), ev)
-    ...        for a, b in ((17, 19), (20, 23), (24, 26))]
+    >>> raw = [MapAlert(SeriesName("m", "checkout", "conversion"), "down", -0.2, -2.0, day(a), day(b), 0,
+    ...                 day(b), ev) for a, b in ((17, 19), (20, 23), (24, 26))]
     >>> [(a.first_period.day, a.realarms, a.last_alarm_period.day) for a in group_alarms(raw, 1.0)]
     [(17, 2, 26)]
 """
@@ -23,49 +25,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from journeylens.maps.monitor_stats import AlertEvidence, Direction, MonitorAlert, SeriesName
+from journeylens.maps.monitor_stats import MapAlert, SeriesName
 
 if TYPE_CHECKING:
     from journeylens.store import Store
 
-__all__ = ["ALERTS", "REALARM_GAP", "MapAlert", "alerts_rows", "group_alarms", "write_alerts"]
+__all__ = ["ALERTS", "REALARM_GAP", "alerts_rows", "group_alarms", "write_alerts"]
 
 ALERTS = "alerts"
 REALARM_GAP = 5
 """Periods between an alarm and the start of the next run up to which both are one change."""
 
 
-@dataclass(frozen=True)
-class MapAlert:
-    """One change in one series of a map (its first alarm), and how often it alarmed again."""
-
-    series: SeriesName
-    direction: Direction
-    size: float
-    size_z: float
-    first_period: date
-    alarm_period: date
-    realarms: int
-    last_alarm_period: date
-    evidence: AlertEvidence
-
-    def to_dict(self) -> dict[str, Any]:
-        """One row as printed (``--format json``): evidence as a nested object."""
-        row = asdict(self)
-        row.pop("series")
-        return {"map": self.series.map, "stage": self.series.stage, "metric": self.series.metric, **row}
-
-
-def group_alarms(
-    alarms: Sequence[MonitorAlert], period_days: float, gap: int = REALARM_GAP
-) -> list[MapAlert]:
-    """One :class:`MapAlert` per change: alarms of a series that follow each other closely
+def group_alarms(alarms: Sequence[MapAlert], period_days: float, gap: int = REALARM_GAP) -> list[MapAlert]:
+    """One alert per change: alarms of a series that follow each other closely
     (same direction, next run starting within ``gap`` periods of the previous alarm) are merged."""
     grouped: list[MapAlert] = []
     open_by_series: dict[SeriesName, int] = {}
@@ -78,19 +57,7 @@ def group_alarms(
                 grouped[at] = replace(last, realarms=last.realarms + 1, last_alarm_period=alarm.alarm_period)
                 continue
         open_by_series[alarm.series] = len(grouped)
-        grouped.append(
-            MapAlert(
-                series=alarm.series,
-                direction=alarm.direction,
-                size=alarm.size,
-                size_z=alarm.size_z,
-                first_period=alarm.first_period,
-                alarm_period=alarm.alarm_period,
-                realarms=0,
-                last_alarm_period=alarm.alarm_period,
-                evidence=alarm.evidence,
-            )
-        )
+        grouped.append(alarm)
     return sorted(grouped, key=lambda a: (a.first_period, str(a.series)))
 
 

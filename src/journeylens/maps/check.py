@@ -3,11 +3,9 @@
 :func:`check_map` selects the journeys of the map's type (and segment), decides per journey
 whether it conforms (:mod:`journeylens.maps.conformance`, :mod:`journeylens.maps._declare`), and
 aggregates: per deviation kind and stage, per rule, the share of journeys affected with its 95%
-Wilson interval; what deviating journeys look like next to conforming ones (success, duration,
-assisted contacts, cost to serve: intervals, tests, Benjamini-Hochberg q-values) and the money
-difference the map's costs imply — an *association*: deviating journeys differ in many ways, and
-the difference is not what fixing the deviation would save; the most common deviation patterns
-with example journeys; time targets and KPIs (:mod:`journeylens.maps.timing`); and, for two
+Wilson interval; what deviating journeys look like next to conforming ones, whole-map and per
+stage (:mod:`journeylens.maps.deviation_costs`) — an *association*, not a cause; the most common
+deviation patterns with example journeys; time targets and KPIs (:mod:`journeylens.maps.timing`); and, for two
 segments or periods, the side-by-side tests (:mod:`journeylens.maps.compare`).
 
 Example:
@@ -24,19 +22,18 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
-from journeylens.discovery._compare import METRICS, MeanMetric, Plan, aggregate, comparison_rows
-from journeylens.errors import InputError, JourneyLensError
+from journeylens.errors import InputError
 from journeylens.journeys.summary import wilson
 from journeylens.maps._check_result import MapCheck
 from journeylens.maps._declare import broken_rules
 from journeylens.maps.conformance import GROUP, deviations, journey_verdicts, staged_events
+from journeylens.maps.deviation_costs import deviation_cost_rows, stage_cost_rows
 from journeylens.maps.loading import MapError
 from journeylens.maps.model import DEVIATION_KINDS, JourneyMap
 from journeylens.maps.timing import kpi_rows, stage_between, stage_times, timing_rows
 
 if TYPE_CHECKING:
     from journeylens.journeys.definitions import JourneyRules
-    from journeylens.maps._result import StageDeviations
     from journeylens.specs.discovery import JourneyFilter
     from journeylens.specs.map_check import MapCheckSpec
     from journeylens.store import Store
@@ -45,8 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["MapCheck", "check_map", "map_check", "map_filter"]
 
 ALL = "all"
-CONFORMING, DEVIATING, RULES = "conforming", "deviating", "rule_broken"
-CONTACTS = MeanMetric("assisted_contacts", "assisted contacts per journey")
 
 
 def map_check(ws: Workspace, spec: MapCheckSpec) -> MapCheck:
@@ -205,7 +200,8 @@ def _check(
     times = stage_times(staged)
     timing = timing_rows(store, journey_map, times, stage_between(journey_map, times))
     kpis = kpi_rows(store, journey_map, journeys, times, timing)
-    costs, money = _cost_rows(store, journey_map, journeys, verdicts, rules)
+    costs, money = deviation_cost_rows(store, journey_map, journeys, verdicts, rules)
+    stage_costs, stage_money = stage_cost_rows(store, journey_map, journeys, verdicts, found, rules)
     comparison: list[dict[str, Any]] = []
     if len(labels) == 2:
         from journeylens.maps.compare import compare_groups
@@ -223,7 +219,7 @@ def _check(
         table=per_journey, deviation_list=listed, context=context, groups=groups, deviations=by_stage,
         ad_hoc=_ad_hoc_rows(store, staged, sizes), rules=rule_rows, costs=costs, money=money,
         patterns=_patterns(store, found, broken, spec.top if spec else 10), timing=timing, kpis=kpis,
-        comparison=comparison,
+        comparison=comparison, stage_costs=stage_costs, stage_money=stage_money,
     )  # fmt: skip
 
 
@@ -311,76 +307,6 @@ def _rule_rows(
     ]  # fmt: skip
 
 
-def _cost_rows(
-    store: Store, jm: JourneyMap, journeys: ir.Table, verdicts: ir.Table, rules: JourneyRules | None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Deviating journeys (all, and per deviation kind) against conforming ones, and the money the
-    differences imply under the map's costs (association, not cause)."""
-    metrics = [METRICS["success"], METRICS["duration_s"], CONTACTS, METRICS["cost_to_serve"]]
-    cols = [
-        "journey_id", "customer_id", "outcome", "duration_s", "assisted_contacts", "cost_to_serve", "leakage",
-        "digital_events", "first_contact_resolution", "repeat_contacts", "repeat_journey", "value",
-    ]  # fmt: skip
-    full = journeys.select(*cols).join(verdicts.drop("outcome", GROUP), "journey_id")
-    tags = [(CONFORMING, full.conforms), (DEVIATING, ~full.conforms), (RULES, full.rules_broken > 0)]
-    tags += [(kind, full[kind] > 0) for kind in DEVIATION_KINDS]
-    parts = [full.filter(cond).select(*cols, **{"_group": ibis.literal(tag)}) for tag, cond in tags]
-    tagged = parts[0]
-    for part in parts[1:]:
-        tagged = tagged.union(part, distinct=False)
-    stats, sizes = aggregate(store, tagged, metrics)
-    if CONFORMING not in stats:
-        return [], []
-    present = [t for t, _ in tags if t in stats and t != CONFORMING]
-    plan: Plan = [(t, CONFORMING, [CONFORMING]) for t in present]
-    plan.append((CONFORMING, None, []))
-    rows = comparison_rows("group", plan, metrics, stats)
-    for row in rows:
-        row["journeys"] = sizes[row["group"]]["journeys"]
-    return rows, _money(store, jm, journeys, rows, rules)
-
-
-def _money(
-    store: Store, jm: JourneyMap, journeys: ir.Table, rows: list[dict[str, Any]], rules: JourneyRules | None
-) -> list[dict[str, Any]]:
-    lost = jm.costs.lost_conversion
-    basis = "map costs.lost_conversion"
-    if lost is None:
-        won = journeys.filter(journeys.outcome == "success")
-        mean = store.execute(won.value.fill_null(0.0).mean()).as_py()
-        lost, basis = (float(mean), "mean value of successful journeys") if mean else (None, basis)
-    by = {(r["group"], r["metric"]): {**r, "diff": _gap(r)} for r in rows}
-    out = []
-    for group in dict.fromkeys(r["group"] for r in rows if r["baseline"] is not None):
-        parts: dict[str, float | None] = {}
-        contacts = by[(group, CONTACTS.name)]["diff"]
-        if jm.costs.assisted_contact is not None and contacts is not None:
-            parts["assisted_contacts"] = contacts * jm.costs.assisted_contact
-        elif rules is not None and rules.priced() and by[(group, "cost_to_serve")]["diff"] is not None:
-            parts["cost_to_serve"] = by[(group, "cost_to_serve")]["diff"]
-        duration = by[(group, "duration_s")]["diff"]
-        if jm.costs.hour_of_delay is not None and duration is not None:
-            parts["delay"] = duration / 3600 * jm.costs.hour_of_delay
-        success = by[(group, "success")]["diff"]
-        if lost is not None and success is not None:
-            parts["lost_conversions"] = -success * lost
-        per = sum(v for v in parts.values() if v is not None) if parts else None
-        n = by[(group, "success")]["journeys"]
-        out.append({
-            "group": group, "journeys": n, "per_journey": per, "total": None if per is None else per * n,
-            "parts": parts, "lost_conversion_basis": basis if "lost_conversions" in parts else None,
-            "note": "associated with, not caused by, the deviation: compared with conforming journeys",
-        })  # fmt: skip
-    return out
-
-
-def _gap(row: dict[str, Any]) -> float | None:
-    """Group value minus the conforming journeys' (also when too few values for a test)."""
-    if row["value"] is None or row["baseline_value"] is None:
-        return None
-    return float(row["value"]) - float(row["baseline_value"])
-
-
 def _patterns(store: Store, found: ir.Table, broken: ir.Table | None, top: int) -> list[dict[str, Any]]:
     """The most common combinations of deviations (kind at stage or touchpoint, rules broken),
     with up to three example journeys each (smallest ids)."""
@@ -411,30 +337,3 @@ def _patterns(store: Store, found: ir.Table, broken: ir.Table | None, top: int) 
             ex.setdefault((r[GROUP], r["pattern"]), []).append(r["journey_id"])
     return [{"group": r[GROUP], "pattern": r["pattern"], "journeys": int(r["journeys"]),
              "examples": ex.get((r[GROUP], r["pattern"]), [])} for r in chosen]  # fmt: skip
-
-
-def stage_deviations(
-    store: Store, journey_map: JourneyMap, rules: JourneyRules | None
-) -> dict[str, StageDeviations] | None:
-    """The map checked (``journeylens map check``): per stage, the share of the map's journeys with
-    a deviation placed at it (any CJML kind). None when the check cannot run (the drawing then
-    says how to run it)."""
-    import pyarrow.compute as pc
-
-    try:
-        checked = check_map(store, journey_map, rules=rules)
-    except JourneyLensError:
-        return None
-    total = int(checked.summary().get("journeys") or 0)
-    if not total:
-        return None
-    found = checked.deviation_list
-    counts: dict[str, int] = {}
-    if found.num_rows:
-        placed = found.filter(pc.is_valid(found["stage"]))
-        per = placed.group_by("stage").aggregate([("journey_id", "count_distinct")])
-        counts = {str(r["stage"]): int(r["journey_id_count_distinct"]) for r in per.to_pylist()}
-    return {
-        s.name: {"share": counts.get(s.name, 0) / total, "cost": None, "journeys": counts.get(s.name, 0)}
-        for s in journey_map.stages
-    }

@@ -266,7 +266,7 @@ def find_map(root: Path, name_or_path: str) -> Path:
         candidate = root / "maps" / f"{name_or_path}{suffix}"
         if candidate.is_file():
             return candidate
-    raise InputError.unknown_choice("map", name_or_path, [_stem(p) for p in map_files(root)])
+    raise InputError.unknown_map(name_or_path, root / "maps", [_stem(p) for p in map_files(root)])
 
 
 def map_files(root: Path) -> list[Path]:

@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pyarrow as pa
 
 from journeylens.errors import InputError, NotFoundError
-from journeylens.maps.alerts import MapAlert, alerts_rows, group_alarms, write_alerts
+from journeylens.maps.alerts import alerts_rows, group_alarms, write_alerts
 from journeylens.maps.model import JourneyMap, MonitorPeriod
 from journeylens.maps.monitor_stats import (
     DEFAULT_BASELINE_PERIODS,
     MIN_BASELINE_PERIODS,
     ContinuousSeries,
+    MapAlert,
     Series,
     SeriesName,
     monitor_series,

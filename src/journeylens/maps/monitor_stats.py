@@ -370,19 +370,26 @@ class AlertEvidence:
 
 
 @dataclass(frozen=True)
-class MonitorAlert:
-    """A change in one series: direction, size (in sigmas and in the metric's units) and dates."""
+class MapAlert:
+    """A change in one series of a map: direction, size (in the metric's units and in sigmas),
+    dates, and how often it alarmed again (``realarms``, up to ``last_alarm_period``).
+
+    :func:`monitor_series` gives one per CUSUM alarm (no re-alarms yet);
+    :func:`journeylens.maps.alerts.group_alarms` merges the alarms of one change.
+    """
 
     series: SeriesName
     direction: Direction
-    size_z: float
     size: float
+    size_z: float
     first_period: date
     alarm_period: date
+    realarms: int
+    last_alarm_period: date
     evidence: AlertEvidence
 
     def to_dict(self) -> dict[str, Any]:
-        """One row of the ``alerts`` table (evidence flattened into its own dict)."""
+        """One row as printed (``--format json``): evidence as a nested object."""
         row = asdict(self)
         row.pop("series")
         return {"map": self.series.map, "stage": self.series.stage, "metric": self.series.metric, **row}
@@ -392,7 +399,7 @@ class MonitorAlert:
 class MonitorReport:
     """Alerts of a map, the threshold policy used, and the series that could not be monitored."""
 
-    alerts: tuple[MonitorAlert, ...]
+    alerts: tuple[MapAlert, ...]
     target_arl: float
     unmonitored: dict[SeriesName, str]
 
@@ -444,7 +451,7 @@ def monitor_series(
     """
     policy = parse_budget(budget) if isinstance(budget, str) else budget
     target = policy.target_arl(max(len(series), 1), period_days)
-    alerts: list[MonitorAlert] = []
+    alerts: list[MapAlert] = []
     unmonitored: dict[SeriesName, str] = {}
     for name, one in series.items():
         _check_lengths(name, one)
@@ -461,14 +468,16 @@ def monitor_series(
                 alarm.statistic, h, k, target, scores.center, scores.sigma_z, base, alarm.run_z
             )
             alerts.append(
-                MonitorAlert(
-                    name,
-                    alarm.direction,
-                    alarm.size_z,
-                    float(np.nanmean(scores.values[run]) - scores.center),
-                    one.periods[alarm.first_period],
-                    one.periods[alarm.alarm_period],
-                    evidence,
+                MapAlert(
+                    series=name,
+                    direction=alarm.direction,
+                    size=float(np.nanmean(scores.values[run]) - scores.center),
+                    size_z=alarm.size_z,
+                    first_period=one.periods[alarm.first_period],
+                    alarm_period=one.periods[alarm.alarm_period],
+                    realarms=0,
+                    last_alarm_period=one.periods[alarm.alarm_period],
+                    evidence=evidence,
                 )
             )
     return MonitorReport(tuple(alerts), target, unmonitored)

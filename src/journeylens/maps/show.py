@@ -31,7 +31,7 @@ import ibis.expr.types as ir
 from journeylens.discovery.selection import select_journeys
 from journeylens.errors import InputError, JourneyLensError
 from journeylens.journeys.summary import wilson
-from journeylens.maps._result import MapView, StageDeviations
+from journeylens.maps._result import DEVIATION_FIELDS, MapView, StageDeviations
 from journeylens.specs.discovery import JourneyFilter
 from journeylens.store import Store
 from journeylens.store._backend import drop_scratch, scratch_table
@@ -347,8 +347,7 @@ def _assemble(
                 "success_hi": hi,
                 "expected_emotion": stage.expected_emotion,
                 "actual_emotion": None,
-                "deviation_share": (deviations or {}).get(stage.name, {}).get("share"),
-                "deviation_cost": (deviations or {}).get(stage.name, {}).get("cost"),
+                **{f"deviation_{k}": (deviations or {}).get(stage.name, {}).get(k) for k in DEVIATION_FIELDS},
             }
         )
     touchpoints = sorted(

@@ -31,7 +31,7 @@ INTRO = (
 def journey_maps_section(store: Store, rules: JourneyRules | None = None) -> Section | None:
     """One drawn map per valid map file; None when there are no maps or no journeys yet."""
     from journeylens.maps._drawing import map_fragment
-    from journeylens.maps.check import stage_deviations
+    from journeylens.maps.deviation_costs import stage_deviations
     from journeylens.maps.show import show_map
 
     if store.root is None:
