@@ -298,6 +298,11 @@ app.add_typer(journeys_app, name="journeys")
 export_app = typer.Typer(help="Export derived tables.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
+feedback_app = typer.Typer(
+    help="Voice of the customer: survey scores on the journey (docs/voc.md).", no_args_is_help=True
+)
+app.add_typer(feedback_app, name="feedback")
+
 map_app = typer.Typer(
     help="Journey maps as code: designed maps in the workspace's maps/ folder (docs/maps.md).",
     no_args_is_help=True,
@@ -533,4 +538,4 @@ def _engine_error(exc: Exception) -> bool:
 
 
 # The analysis commands are generated from the registry (journeylens.analyses).
-register(app, {"journeys": journeys_app, "export": export_app, "map": map_app})
+register(app, {"journeys": journeys_app, "export": export_app, "map": map_app, "feedback": feedback_app})
