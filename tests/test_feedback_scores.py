@@ -43,12 +43,19 @@ SURVEY = [
 ]
 
 
+AGENTS = [{"agent_id": "a1", "team": "billing"}, {"agent_id": "a9", "team": "billing"},
+          {"agent_id": "a2", "team": "care"}]  # fmt: skip
+CUSTOMERS = [{"user_id": "ann", "segment": "loyal"}, {"user_id": "cat", "segment": "first-time"}]
+
+
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Any:
     tmp_path = tmp_path_factory.mktemp("scores")
     ws = jl.Workspace.init(tmp_path / "ws")
     ws.ingest(paths=[str(write_csv(tmp_path, "events.csv", EVENTS))])
     ws.ingest(paths=[str(write_csv(tmp_path, "survey.csv", SURVEY + ANSWERS))], table="feedback")
+    ws.ingest(paths=[str(write_csv(tmp_path, "agents.csv", AGENTS))], table="agents")
+    ws.ingest(paths=[str(write_csv(tmp_path, "customers.csv", CUSTOMERS))], table="customers")
     yield ws
     ws.close()
 
@@ -107,6 +114,28 @@ def test_unlinked_answers_are_kept_as_their_own_group(story: Any) -> None:
     assert groups["purchase"]["answers"] == 1  # ann's survey after her order
     means = _by(result, "nps_mean")
     assert means["purchase"]["value"] is None and "one answer" in means["purchase"]["reason"]
+
+
+def test_agents_teams_segments_and_periods_group_the_same_answers(story: Any) -> None:
+    def groups(**options: Any) -> dict[str, dict[str, Any]]:
+        result = story.feedback_scores(min_answers=1, metric=["csat_mean", "ces_mean", "nps"], **options)
+        assert sum(g["answers"] for g in result.groups) == result.context["answers"]
+        return {g["group"]: g for g in result.groups}
+
+    total = len(SURVEY) + len(ANSWERS)
+    # cat's CSAT takes agent a1 from its step (the call), eve's CES names a9 itself.
+    assert {k: v["answers"] for k, v in groups(by="agent").items()} == {
+        "a1": 1,
+        "a9": 1,
+        "(no agent)": total - 2,
+    }
+    assert {k: v["answers"] for k, v in groups(by="team").items()} == {"billing": 2, "(no agent)": total - 2}
+    segments = groups(by="segment")
+    assert segments["loyal"]["answers"] == 1 and segments["first-time"]["answers"] == 1
+    weeks = groups(by="period", period="week")
+    assert len(weeks) == 2 and all(len(w) == 10 for w in weeks)  # dan's late answer is a week on
+    by_channel = groups(by="channel")  # the survey's own channel, else the step's (cat's and eve's calls)
+    assert by_channel["call_center"]["answers"] == 2 and by_channel["email"]["answers"] == len(SURVEY)
 
 
 def test_bad_options_name_the_choices() -> None:
