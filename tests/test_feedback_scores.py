@@ -134,6 +134,8 @@ def test_agents_teams_segments_and_periods_group_the_same_answers(story: Any) ->
     assert segments["loyal"]["answers"] == 1 and segments["first-time"]["answers"] == 1
     weeks = groups(by="period", period="week")
     assert len(weeks) == 2 and all(len(w) == 10 for w in weeks)  # dan's late answer is a week on
+    late = groups(by="agent", since=at(200))  # answers given from 200 hours on: dan's only
+    assert {k: v["answers"] for k, v in late.items()} == {"(no agent)": 1}
     by_channel = groups(by="channel")  # the survey's own channel, else the step's (cat's and eve's calls)
     assert by_channel["call_center"]["answers"] == 2 and by_channel["email"]["answers"] == len(SURVEY)
 

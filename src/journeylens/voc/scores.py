@@ -25,7 +25,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from journeylens.discovery._compare import plan_for
+from journeylens.discovery._compare import plan_for, utc_literal
 from journeylens.discovery._result import TableResult
 from journeylens.discovery._stats import (
     NO_TEST,
@@ -179,9 +179,9 @@ def answers_with_links(store: Store, spec: FeedbackScoresSpec) -> ir.Table:
     fb = store.table("feedback")
     fb = fb.filter(fb.score.notnull())
     if spec.since is not None:
-        fb = fb.filter(fb.timestamp >= ibis.literal(spec.since, type=fb.timestamp.type()))
+        fb = fb.filter(fb.timestamp >= utc_literal(spec.since))
     if spec.until is not None:
-        fb = fb.filter(fb.timestamp < ibis.literal(spec.until, type=fb.timestamp.type()))
+        fb = fb.filter(fb.timestamp < utc_literal(spec.until))
     links = store.backend.table("feedback_links").rename(
         _fid="feedback_id", step_touchpoint="touchpoint", step_channel="channel", link_agent="agent_id"
     )
@@ -193,39 +193,64 @@ def answers_with_links(store: Store, spec: FeedbackScoresSpec) -> ir.Table:
 
 def grouped(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table:
     """``t`` with the group column ``_group`` (never NULL: ``(unknown)``, ``(unlinked)``, ...)."""
-    by = spec.by
-    if by is ScoresBy.touchpoint:
-        value = ibis.coalesce(t.touchpoint, t.step_touchpoint).fill_null(UNKNOWN)
-    elif by is ScoresBy.channel:
-        value = ibis.coalesce(t.channel, t.step_channel).fill_null(UNKNOWN)
-    elif by is ScoresBy.agent:
-        value = t.link_agent.fill_null(NO_AGENT)
-    elif by is ScoresBy.period:
-        fmt = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}[spec.period.value]
-        unit = {"day": "D", "week": "W", "month": "M"}[spec.period.value]
-        value = store.local_time(t.timestamp).truncate(unit).strftime(fmt)
-    elif by in (ScoresBy.journey_type, ScoresBy.outcome):
-        journeys = store.backend.table("journeys")
-        j = journeys.select(_jid=journeys.journey_id, _value=journeys[by.value])
-        t = t.left_join(j, t.journey_id == j._jid)
-        value = ibis.ifelse(t.journey_id.isnull(), UNLINKED, t._value.fill_null(UNKNOWN))
-    elif by is ScoresBy.team:
-        agents = store.table("agents")
-        teams = agents.group_by(_aid=agents.agent_id).agg(_team=agents.team.max())
-        t = t.left_join(teams, t.link_agent == teams._aid)
-        value = ibis.ifelse(t.link_agent.isnull(), NO_AGENT, t._team.fill_null(UNKNOWN))
-    else:
-        return _with_segment(store, t, spec)
-    return t.mutate(**{GROUP: value})
+    return _GROUPS[spec.by](store, t, spec)
 
 
-def _with_segment(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table:
+def _by_touchpoint(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table:
+    """What the survey names, else the step the answer is about."""
+    return t.mutate(**{GROUP: ibis.coalesce(t.touchpoint, t.step_touchpoint).fill_null(UNKNOWN)})
+
+
+def _by_channel(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table:
+    return t.mutate(**{GROUP: ibis.coalesce(t.channel, t.step_channel).fill_null(UNKNOWN)})
+
+
+def _by_agent(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table:
+    return t.mutate(**{GROUP: t.link_agent.fill_null(NO_AGENT)})
+
+
+def _by_team(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table:
+    """The agent's team (``agents``; an agent listed twice: the greatest team name)."""
+    agents = store.table("agents")
+    teams = agents.group_by(_aid=agents.agent_id).agg(_team=agents.team.max())
+    t = t.left_join(teams, t.link_agent == teams._aid)
+    return t.mutate(**{GROUP: ibis.ifelse(t.link_agent.isnull(), NO_AGENT, t._team.fill_null(UNKNOWN))})
+
+
+def _by_journey(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table:
+    """A column of the linked journey (type, outcome); unlinked answers are one group."""
+    journeys = store.backend.table("journeys")
+    j = journeys.select(_jid=journeys.journey_id, _value=journeys[spec.by.value])
+    t = t.left_join(j, t.journey_id == j._jid)
+    return t.mutate(**{GROUP: ibis.ifelse(t.journey_id.isnull(), UNLINKED, t._value.fill_null(UNKNOWN))})
+
+
+def _by_period(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table:
+    """The day, week (its Monday) or month of the answer, in the workspace zone."""
+    fmt = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}[spec.period.value]
+    unit = {"day": "D", "week": "W", "month": "M"}[spec.period.value]
+    return t.mutate(**{GROUP: store.local_time(t.timestamp).truncate(unit).strftime(fmt)})
+
+
+def _by_segment(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table:
     """The respondent's segment trait (as ``journeys summary --by segment`` reads it)."""
     from journeylens.journeys.summary import _group_column
     from journeylens.specs.summary import JourneySummarySpec
 
     segmented = _group_column(store, t, JourneySummarySpec(by="segment", segment_trait=spec.segment_trait))
     return segmented.mutate(**{GROUP: segmented.group}).drop("group")
+
+
+_GROUPS = {
+    ScoresBy.touchpoint: _by_touchpoint,
+    ScoresBy.channel: _by_channel,
+    ScoresBy.agent: _by_agent,
+    ScoresBy.team: _by_team,
+    ScoresBy.journey_type: _by_journey,
+    ScoresBy.outcome: _by_journey,
+    ScoresBy.period: _by_period,
+    ScoresBy.segment: _by_segment,
+}
 
 
 def resolve_metrics(store: Store, t: ir.Table, names: Sequence[str]) -> tuple[list[ScoreMetric], str]:
