@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from journeylens.journeys.feedback_link import LINK_COLUMNS
 from journeylens.journeys.outcomes import JOURNEY_COLUMNS
 from journeylens.store.schema import (
     ALERTS_DOC,
@@ -150,6 +151,17 @@ def data_model_markdown() -> str:
     )
     out.append("| column | meaning |\n|---|---|")
     out.extend(f"| `{c}` | {JOURNEY_COLUMN_DOCS[c]} |" for c in JOURNEY_COLUMNS)
+    out.append("\n## `feedback_links` (derived, written by `journeylens build`)\n")
+    out.append(
+        "One row per `feedback` answer, linked or not (unlinked answers are kept and counted, never"
+        " dropped): the journey it is about and the step of that journey. The rule is in"
+        " `journeylens/journeys/feedback_link.py` and docs/voc.md: by `case_id`, else the customer's"
+        " most recent journey that started at or before the answer and ended at most"
+        " `[journeys.feedback] window` before it (a journey still active at the answer qualifies),"
+        " else unlinked.\n"
+    )
+    out.append("| column | meaning |\n|---|---|")
+    out.extend(f"| `{c}` | {LINK_COLUMN_DOCS[c]} |" for c in LINK_COLUMNS)
     out.append("\n## Quarantine reasons\n")
     out.append("| reason | when |\n|---|---|")
     out.extend(f"| `{r.value}` | {_REASON_DOC[r]} |" for r in Reason)
@@ -197,6 +209,22 @@ JOURNEY_COLUMN_DOCS = {
     "until `[journeys.costs]` is set).",
     "value": "Sum of the events' `value`. Both sums are exact to a millionth (added as whole millionths), "
     "so every engine gives the same total in any row order.",
+}
+
+LINK_COLUMN_DOCS = {
+    "feedback_id": "The answer (`feedback.feedback_id`).",
+    "customer_id": "The respondent's stitched customer (NULL: no user_id or anonymous_id).",
+    "journey_id": "The journey the answer is about; NULL when unlinked.",
+    "link": "`case` (same case_id), `window` (the customer's journey active at, or ended within the "
+    "window before, the answer) or NULL (unlinked).",
+    "step": "The journey's last step at or before the answer (`journey_events.step`), outbound "
+    "messages no agent handled (the survey invitation) left out; NULL when unlinked, or when a case's "
+    "answer precedes its first event.",
+    "event_id": "The event of that step.",
+    "touchpoint": "That step's touchpoint.",
+    "channel": "That step's channel.",
+    "agent_id": "The answer's agent_id, else the step's (NULL: neither names one).",
+    "agent_from": "`feedback` or `step`: where agent_id came from (NULL: no agent).",
 }
 
 _REASON_DOC = {

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from journeylens.maps.draft import MapDraft
     from journeylens.maps.monitor import MapMonitor
     from journeylens.maps.show import MapView
+    from journeylens.voc.scores import FeedbackScores
 
 
 class WorkspaceAnalyses:
@@ -517,4 +518,39 @@ class WorkspaceAnalyses:
             "where": where,
         }
         result: MapCheck = self.analysis("map check", values, build=build)
+        return result
+
+    def feedback_scores(
+        self,
+        *,
+        by: str = "touchpoint",
+        metric: str | list[str] | None = None,
+        period: str = "month",
+        min_answers: int = 10,
+        csat_top_box: float = 4.0,
+        ces_top_box: float = 6.0,
+        since: str | None = None,
+        until: str | None = None,
+        build: bool = True,
+    ) -> FeedbackScores:
+        """NPS, CSAT and CES per group (touchpoint, journey type, outcome, segment, channel, agent, team,
+        period) with denominators, 95% intervals and tests against the rest.
+
+        Options as on the command line (`journeylens feedback scores --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.feedback_scores(by="touchpoint", metric="nps").to_pandas()  # doctest: +SKIP
+        """
+        values = {
+            "by": by,
+            "metric": metric,
+            "period": period,
+            "min_answers": min_answers,
+            "csat_top_box": csat_top_box,
+            "ces_top_box": ces_top_box,
+            "since": since,
+            "until": until,
+        }
+        result: FeedbackScores = self.analysis("feedback scores", values, build=build)
         return result

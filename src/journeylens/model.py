@@ -1,4 +1,4 @@
-"""The derived model (customer_map, journeys, journey_events): build it, and keep it fresh.
+"""The derived model (customer_map, journeys, journey_events, feedback_links): build it, and keep it fresh.
 
 Interface shared by every surface. ``ensure_model`` is what an analysis calls before it reads
 derived tables: it builds them when they are missing or stale (or refuses with ``--no-build``).
@@ -55,7 +55,7 @@ Notice = Callable[[str], None]
 MODEL_VERSION = 4
 """Layout and rules of the derived tables. Bump it when a release changes what a build writes:
 workspaces built by another version are then rebuilt by their next analysis."""
-DERIVED_TABLES = ("customer_map", "feedback_sentiment", "journeys", "journey_events")
+DERIVED_TABLES = ("customer_map", "feedback_sentiment", "journeys", "journey_events", "feedback_links")
 MODEL_INPUTS = ("events", "identities", "customers", "feedback")
 """Raw tables a build reads (feedback is outcome evidence: see ``journeys.evidence``). Ingests into
 the others (agents, assignments) are joined by analyses at query time, so they do not make the

@@ -373,6 +373,53 @@ def feedback_links(side: Side) -> Any:
     return rows(store.execute(links))
 
 
+def _links_table_expect(links: list[dict[str, Any]]) -> None:
+    kinds = {r["link"] for r in links}
+    _has(kinds == {"case", "window", None}, f"feedback_links keeps unlinked answers: {kinds}")
+    _has(any(r["step"] is not None and r["touchpoint"] for r in links), "linked answers name their step")
+    _has(any(r["agent_from"] == "feedback" for r in links), "answers name their agent")
+    _has(not any(r["touchpoint"] == "survey_invite" for r in links), "the survey invitation is no step")
+
+
+@case("feedback_links_table", expect=_links_table_expect)
+def feedback_links_table(side: Side) -> Any:
+    """The derived ``feedback_links``: every answer, linked or not, with the journey's last step at or
+    before it (``argmax`` over steps), its touchpoint, channel and agent."""
+    return table(side, "feedback_links")
+
+
+def _scores_expect(result: dict[str, Any]) -> None:
+    metrics = {r["metric"] for r in result["rows"] if r["value"] is not None}
+    _has(len(metrics) >= 2, f"scores defined for {metrics} of {result['metrics']}")
+    _has(any(r["reason"] for r in result["rows"]), "a group too small to score says so")
+    _has(any(r["test"] for r in result["rows"]), "groups are tested against the rest")
+    _has(result["unlinked"] > 0 and result["linked"] > 0, "linked and unlinked answers are both counted")
+
+
+@case("feedback_scores_by_touchpoint", expect=_scores_expect)
+def feedback_scores_by_touchpoint(side: Side) -> Any:
+    """NPS (Adjusted-Wald), CSAT and CES top box (Wilson) per touchpoint from promoter, detractor and
+    top-box counts, each against the rest with tests and BH q."""
+    from journeylens.specs.feedback import FeedbackScoresSpec
+    from journeylens.voc.scores import feedback_scores
+
+    return feedback_scores(side.store, FeedbackScoresSpec(by="touchpoint", min_answers=3)).to_dict()
+
+
+@case("feedback_scores_means_by_outcome_and_week", expect=_scores_expect)
+def feedback_scores_means(side: Side) -> Any:
+    """Mean scores (count, mean and sample variance in the engine; t intervals, Welch tests) by the
+    linked journey's outcome (unlinked answers their own group), and NPS per local week."""
+    from journeylens.specs.feedback import FeedbackScoresSpec
+    from journeylens.voc.scores import feedback_scores
+
+    means = FeedbackScoresSpec(by="outcome", metric=["nps_mean", "csat_mean", "ces_mean"])
+    weekly = FeedbackScoresSpec(by="period", period="week", metric="nps")
+    by_outcome = feedback_scores(side.store, means).to_dict()
+    by_week = feedback_scores(side.store, weekly).to_dict()
+    return {**by_outcome, "weeks": by_week["rows"]}
+
+
 def _schema(side: Side, name: str) -> dict[str, str]:
     # Spark's TIMESTAMP is an instant without a zone in its type; results carry UTC (to_arrow).
     schema = side.store.backend.table(name).schema()
@@ -383,7 +430,9 @@ def _schema(side: Side, name: str) -> dict[str, str]:
 def derived_table_types(side: Side) -> Any:
     """The model tables have the same column types on both engines (a DECIMAL or INT where DuckDB
     has DOUBLE or BIGINT would change later arithmetic and unions)."""
-    return {name: _schema(side, name) for name in ("customer_map", "journeys", "journey_events")}
+    return {
+        name: _schema(side, name) for name in ("customer_map", "journeys", "journey_events", "feedback_links")
+    }
 
 
 def _probe_expect(result: dict[str, Any]) -> None:

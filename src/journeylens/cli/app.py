@@ -113,7 +113,7 @@ def ingest(
     ] = None,
     metric: Annotated[
         str | None,
-        typer.Option(help="One feedback metric (nps|csat|ces|rating) for files without that column."),
+        typer.Option(help="One feedback metric (nps|csat|ces|rating, or text for text-only feedback) for files without that column."),
     ] = None,
     timestamp_format: Annotated[
         str | None,
@@ -297,6 +297,11 @@ app.add_typer(journeys_app, name="journeys")
 
 export_app = typer.Typer(help="Export derived tables.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+
+feedback_app = typer.Typer(
+    help="Voice of the customer: survey scores on the journey (docs/voc.md).", no_args_is_help=True
+)
+app.add_typer(feedback_app, name="feedback")
 
 map_app = typer.Typer(
     help="Journey maps as code: designed maps in the workspace's maps/ folder (docs/maps.md).",
@@ -533,4 +538,4 @@ def _engine_error(exc: Exception) -> bool:
 
 
 # The analysis commands are generated from the registry (journeylens.analyses).
-register(app, {"journeys": journeys_app, "export": export_app, "map": map_app})
+register(app, {"journeys": journeys_app, "export": export_app, "map": map_app, "feedback": feedback_app})

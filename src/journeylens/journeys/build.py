@@ -1,4 +1,4 @@
-"""``journeys`` and ``journey_events``: the journey model every analysis reads."""
+"""``journeys``, ``journey_events`` and ``feedback_links``: the journey model every analysis reads."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from journeylens.errors import NotFoundError
 from journeylens.identity.profile import require_customer_map
 from journeylens.identity.stitch import events_with_customers, with_customers
 from journeylens.journeys.definitions import JourneyRules
+from journeylens.journeys.feedback_link import feedback_links
 from journeylens.journeys.outcomes import journey_outcomes
 from journeylens.journeys.segment import CLAIMS, EPISODES, assign_journeys
 from journeylens.store import Store
@@ -22,6 +23,8 @@ ASSIGNED = "_jl_journey_assigned"
 class JourneyBuild:
     journeys: ir.Table
     journey_events: ir.Table
+    feedback_links: ir.Table
+    """Every answer with its journey and step (see ``journeys.feedback_link``)."""
 
 
 def check_vocabulary(store: Store, rules: JourneyRules) -> None:
@@ -82,9 +85,17 @@ def write_journeys(store: Store, rules: JourneyRules) -> JourneyBuild:
         journeys = backend.create_table(
             "journeys", journey_outcomes(assigned, store.table("events"), rules, feedback), overwrite=True
         )
+        links = feedback_links(
+            journeys,
+            journey_events,
+            store.table("events"),
+            with_customers(store, "feedback"),
+            rules.feedback.seconds(),
+        )
+        links = backend.create_table("feedback_links", links, overwrite=True)
     finally:
         drop_scratch(backend, CLAIMS, EPISODES, ASSIGNED)
-    return JourneyBuild(journeys=journeys, journey_events=journey_events)
+    return JourneyBuild(journeys=journeys, journey_events=journey_events, feedback_links=links)
 
 
 def _feedback(store: Store, rules: JourneyRules) -> ir.Table | None:

@@ -309,7 +309,8 @@ BUILDS_SCHEMA = ibis.schema(
     }
 )
 BUILDS_DOC = {
-    "build_id": "Sequential id of the build of the derived tables (customer_map, journeys, journey_events).",
+    "build_id": "Sequential id of the build of the derived tables (customer_map, journeys, journey_events, "
+    "feedback_links).",
     "started_at": "When the build started (UTC); the row is written before any derived table.",
     "finished_at": "When every derived table was written (UTC); NULL while building, and for ever "
     "when the build was interrupted or failed (the next analysis then rebuilds).",

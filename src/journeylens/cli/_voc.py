@@ -1,0 +1,73 @@
+"""Terminal views of the voice-of-the-customer analyses (``journeylens feedback ...``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+from journeylens.cli._output import OutputFormat, err_console, render
+from journeylens.cli._views import _dim, _num, _p, _pct, _readable, _undefined, _with_ci
+from journeylens.journeys.undefined import NOT_DEFINED
+
+if TYPE_CHECKING:
+    from journeylens.voc.scores import FeedbackScores
+
+
+def _points(value: float | None, signed: bool = False, *, bare: bool = False) -> str:
+    """NPS points (-100 to 100) with one decimal."""
+    if value is None:
+        return NOT_DEFINED
+    return f"{value:+.1f}" if signed else f"{value:.1f}"
+
+
+_SHOW = {"nps": _points, "top_box": _pct, "mean": _num}
+
+
+def _count(row: dict[str, Any]) -> str:
+    if row["kind"] == "nps":
+        return f"+{row['promoters']:,} -{row['detractors']:,} /{row['answers']:,}"
+    if row["kind"] == "top_box":
+        return f"{row['top_box']:,}/{row['answers']:,}"
+    return f"{row['answers']:,}"
+
+
+def feedback_scores(result: FeedbackScores, spec: Any, *, wide: bool = False) -> None:
+    """Score [95% CI] and its denominator per group; the difference from the rest with q."""
+    ctx = result.context
+    if result.reason is not None:
+        err_console.print(Text.assemble(("Not defined: ", "bold yellow"), f"the scores: {result.reason}."))
+        err_console.print(Text.assemble(("Hint: ", "bold"), result.hint or ""), soft_wrap=True)
+        return
+    records = result.records()
+    # "rest" unless a metric has exactly two groups (then the first is compared with the second).
+    named = any(row["baseline"] not in (None, "rest") for row in records)
+    rows = []
+    for row in records:
+        show = _SHOW[row["kind"]]
+        rows.append({
+            ctx["by"]: row["group"], "metric": row["metric"],
+            "value": _with_ci(row["value"], row["lo"], row["hi"], show),
+            "n": _count(row),
+            **({"vs": row["baseline"] or ""} if named else {}),
+            "diff": "" if row["diff"] is None else _with_ci(
+                row["diff"], row["diff_lo"], row["diff_hi"], show, signed=True
+            ),
+            "q": _p(row["q"]) + (" *" if row["significant"] else ""),
+            "test": row["test"] or "", "p": _p(row["p"]),
+        })  # fmt: skip
+    against = "" if named else " vs the rest"
+    title = f"score [95% CI]; diff{against} [95% CI]; q (Benjamini-Hochberg), * when q < 0.05"
+    render(
+        _readable(rows, "group scores", wide), OutputFormat.table, title=title, extra=("test", "p"), wide=wide
+    )
+    _dim(
+        "nps: points, Adjusted-Wald interval, n = +promoters -detractors /answers; csat, ces: top-box "
+        f"share (csat >= {ctx['csat_top_box']:g}, ces >= {ctx['ces_top_box']:g}), Wilson interval, "
+        "n = top box/answers; means: t interval, n = answers."
+    )
+    _dim(
+        f"{ctx['answers']:,} answers with a score, {ctx['unlinked']:,} not linked to a journey "
+        f"(kept; by journey type or outcome they are the (unlinked) group). Metrics: {ctx['metrics_reason']}."
+    )
+    _undefined({f"{r['metric']} of {r['group']}": r["reason"] for r in records if r["reason"]})

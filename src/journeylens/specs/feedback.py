@@ -1,0 +1,106 @@
+"""What ``journeylens feedback scores`` (and ``ws.feedback_scores``) computes: the spec only.
+
+Example:
+    >>> spec = FeedbackScoresSpec(by="agent", metric="csat")
+    >>> spec.by.value, spec.metric, spec.csat_top_box
+    ('agent', ['csat'], 4.0)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from journeylens._units import parse_instant
+from journeylens.analyses._options import Cli
+from journeylens.specs.summary import Period
+from journeylens.store.names import SCORE_RANGES
+
+SCORE_METRICS = ("nps", "csat", "ces", "nps_mean", "csat_mean", "ces_mean", "rating_mean")
+"""``nps``: Net Promoter Score; ``csat``/``ces``: top-box shares; ``<metric>_mean``: mean scores."""
+DEFAULT_CSAT_TOP_BOX = 4.0
+"""CSAT answers at or above this (4-5 of 1-5: satisfied or very satisfied) are the top box."""
+DEFAULT_CES_TOP_BOX = 6.0
+"""CES answers at or above this (6-7 of 1-7, 7 = very easy) are the top box."""
+
+
+class ScoresBy(StrEnum):
+    touchpoint = "touchpoint"
+    journey_type = "journey_type"
+    outcome = "outcome"
+    segment = "segment"
+    channel = "channel"
+    agent = "agent"
+    team = "team"
+    period = "period"
+
+
+class FeedbackScoresSpec(BaseModel):
+    """Scores per group with 95% intervals, each group against the rest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: Annotated[
+        ScoresBy,
+        Cli(help="touchpoint, journey_type, outcome, segment, channel, agent, team or period."),
+    ] = Field(ScoresBy.touchpoint, description="What the answers are grouped by.")
+    metric: Annotated[
+        list[str],
+        Cli(
+            short="-m",
+            help="nps, csat, ces (top-box shares) or nps_mean, csat_mean, ces_mean, rating_mean "
+            "(repeatable; default: those of nps, csat and ces the answers have).",
+            api_type="str | list[str] | None",
+        ),
+    ] = Field(default_factory=list, description="Scores to compute; empty: nps, csat and ces.")
+    period: Annotated[Period, Cli(help="day, week or month, when --by period.")] = Field(
+        Period.month, description="Calendar unit of the answer time when by=period (local time)."
+    )
+    min_answers: Annotated[
+        int, Cli(help="Groups with fewer answers of a metric show their count, not a score.")
+    ] = Field(10, ge=1, description="Fewest answers for which a group's score and interval are shown.")
+    csat_top_box: Annotated[float, Cli(help="CSAT answers at or above this are the top box (1-5).")] = Field(
+        DEFAULT_CSAT_TOP_BOX, description="Lowest CSAT score of the top box."
+    )
+    ces_top_box: Annotated[float, Cli(help="CES answers at or above this are the top box (1-7).")] = Field(
+        DEFAULT_CES_TOP_BOX, description="Lowest CES score of the top box (7 = very easy)."
+    )
+    since: Annotated[dt.datetime | None, Cli(input=str, help="Answers given on/after (ISO date, UTC).")] = (
+        Field(None, description="Answers given at or after (UTC).")
+    )
+    until: Annotated[dt.datetime | None, Cli(input=str, help="Answers given before (ISO date, UTC).")] = (
+        Field(None, description="Answers given before (UTC).")
+    )
+    segment_trait: str = Field("segment", description="Customer trait that names the segment.")
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        names = [value] if isinstance(value, str) else list(value)
+        split = [part.strip() for name in names for part in str(name).split(",") if part.strip()]
+        for name in split:
+            if name not in SCORE_METRICS:
+                raise ValueError(f"unknown metric {name!r}; expected one of {', '.join(SCORE_METRICS)}")
+        return list(dict.fromkeys(split))
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _instant(cls, value: Any) -> Any:
+        return parse_instant(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _boxes(self) -> FeedbackScoresSpec:
+        for name, value in (("csat", self.csat_top_box), ("ces", self.ces_top_box)):
+            low, high = SCORE_RANGES[name]
+            if not low < value <= high:
+                raise ValueError(
+                    f"{name}_top_box = {value:g} is outside {name}'s scale {low:g}-{high:g} above its "
+                    f"lowest score (every answer would be top box); e.g. {name}_top_box = "
+                    f"{DEFAULT_CSAT_TOP_BOX if name == 'csat' else DEFAULT_CES_TOP_BOX:g}"
+                )
+        return self
