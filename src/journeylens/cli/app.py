@@ -113,7 +113,10 @@ def ingest(
     ] = None,
     metric: Annotated[
         str | None,
-        typer.Option(help="One feedback metric (nps|csat|ces|rating, or text for text-only feedback) for files without that column."),
+        typer.Option(
+            help="One feedback metric (nps|csat|ces|rating; text for comments without scores) for files "
+            "without that column."
+        ),
     ] = None,
     timestamp_format: Annotated[
         str | None,
