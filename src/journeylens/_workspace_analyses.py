@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from journeylens.maps.draft import MapDraft
     from journeylens.maps.monitor import MapMonitor
     from journeylens.maps.show import MapView
+    from journeylens.voc.emotion_curve import EmotionCurve
     from journeylens.voc.scores import FeedbackScores
 
 
@@ -553,4 +554,31 @@ class WorkspaceAnalyses:
             "until": until,
         }
         result: FeedbackScores = self.analysis("feedback scores", values, build=build)
+        return result
+
+    def feedback_emotion(
+        self,
+        *,
+        map: str | None = None,
+        type: str | list[str] | None = None,
+        by_segment: bool = False,
+        min_answers: int = 10,
+        build: bool = True,
+    ) -> EmotionCurve:
+        """The emotion curve: how customers feel at each touchpoint or map stage (-2..2, with intervals),
+        the gap to the map's expected emotion, and the peak and end moments.
+
+        Options as on the command line (`journeylens feedback emotion --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.feedback_emotion(map="purchase").to_pandas()  # doctest: +SKIP
+        """
+        values = {
+            "map": map,
+            "type": type,
+            "by_segment": by_segment,
+            "min_answers": min_answers,
+        }
+        result: EmotionCurve = self.analysis("feedback emotion", values, build=build)
         return result

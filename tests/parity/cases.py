@@ -964,3 +964,22 @@ def feedback_sentiment(side: Side) -> Any:
         side.store.execute(labelled_comments(side.store.table("feedback"), negative, tagged))
     )
     return out
+
+
+def _emotion_expect(result: dict[str, Any]) -> None:
+    _has(len(result["touchpoints"]["rows"]) > 3, "points on touchpoints")
+    _has(any(r["emotion"] is not None for r in result["stages"]["rows"]), "a stage with an emotion")
+    _has(all(m["journeys"] > 0 for m in result["touchpoints"]["moments"]), "peak and end per type")
+
+
+@case("feedback_emotion_curve", expect=_emotion_expect)
+def feedback_emotion(side: Side) -> Any:
+    """Answers on the -2..2 scale at their steps (score or sentiment), points by touchpoint in
+    journey order and by the demo purchase map's stages (stage rank of the step's event), per
+    segment, and the peak and end moments (row_number over |emotion| and step)."""
+    from journeylens.specs.feedback import EmotionSpec
+    from journeylens.voc.emotion_curve import curve
+
+    by_touchpoint = curve(side.store, EmotionSpec(min_answers=3))
+    by_stage = curve(side.store, EmotionSpec(min_answers=3, by_segment=True), PURCHASE_MAP)
+    return {"touchpoints": by_touchpoint.to_dict(), "stages": by_stage.to_dict()}

@@ -330,5 +330,22 @@ ANALYSES: dict[str, Analysis] = {
             view="journeylens.cli._voc:feedback_scores",
             example='ws.feedback_scores(by="touchpoint", metric="nps").to_pandas()',
         ),
+        Analysis(
+            name="feedback emotion",
+            summary="The emotion curve: how customers feel at each touchpoint or map stage (-2..2, with "
+            "intervals), the gap to the map's expected emotion, and the peak and end moments.",
+            help="Each answer linked to a journey is put on the map's -2..2 scale: by its score (NPS and "
+            "ratings (score - 5) / 2.5, CSAT score - 3, CES (score - 4) * 2/3), else by its comment's "
+            "sentiment times 2. Points are the touchpoints of the steps the answers are about, in "
+            "journey order, or with --map the map's stages (with the expected emotion and the gap). "
+            "Peak and end (Kahneman): per journey its most intense answer and its last; per group "
+            "their means, the share of negative peaks and where most of them are (docs/voc.md).",
+            spec=f"{_S}.feedback:EmotionSpec",
+            run="journeylens.voc.emotion_curve:emotion_curve",
+            takes_workspace=True,
+            result="journeylens.voc.emotion_curve:EmotionCurve",
+            view="journeylens.cli._voc:feedback_emotion",
+            example='ws.feedback_emotion(map="purchase").to_pandas()',
+        ),
     )
 }

@@ -11,6 +11,7 @@ from journeylens.cli._views import _dim, _num, _p, _pct, _readable, _undefined, 
 from journeylens.journeys.undefined import NOT_DEFINED
 
 if TYPE_CHECKING:
+    from journeylens.voc.emotion_curve import EmotionCurve
     from journeylens.voc.scores import FeedbackScores
 
 
@@ -71,3 +72,56 @@ def feedback_scores(result: FeedbackScores, spec: Any, *, wide: bool = False) ->
         f"(kept; by journey type or outcome they are the (unlinked) group). Metrics: {ctx['metrics_reason']}."
     )
     _undefined({f"{r['metric']} of {r['group']}": r["reason"] for r in records if r["reason"]})
+
+
+def _emotion(value: float | None, signed: bool = False, *, bare: bool = False) -> str:
+    """An emotion on -2..2 (always signed)."""
+    return NOT_DEFINED if value is None else f"{value:+.2f}"
+
+
+def _gap(r: dict[str, Any]) -> dict[str, str]:
+    return {
+        "expected": _emotion(r["expected"]),
+        "gap": _with_ci(r["gap"], r["gap_lo"], r["gap_hi"], _emotion),
+    }
+
+
+def feedback_emotion(result: EmotionCurve, spec: Any, *, wide: bool = False) -> None:
+    """The curve point by point (emotion [95% CI], expected, gap), then the peak and end moments."""
+    ctx = result.context
+    rows = [
+        {
+            "type": r["journey_type"], **({"segment": r["group"]} if spec.by_segment else {}),
+            ctx["points"]: r["point"], "answers": f"{r['answers']:,}",
+            "emotion": _with_ci(r["emotion"], r["lo"], r["hi"], _emotion),
+            **(_gap(r) if ctx["map"] else {}),
+            "neg. peaks": f"{r['negative_peaks']:,}",
+        }
+        for r in result.records()
+    ]  # fmt: skip
+    title = "emotion (-2..2) [95% CI]" + ("; gap = actual - expected (map)" if ctx["map"] else "")
+    render(_readable(rows, "points", wide), OutputFormat.table, title=title, wide=wide)
+    moments = [
+        {
+            "type": m["journey_type"], **({"segment": m["group"]} if spec.by_segment else {}),
+            "journeys": f"{m['journeys']:,}",
+            "peak": _with_ci(m["peak"], m["peak_lo"], m["peak_hi"], _emotion),
+            "end": _with_ci(m["end"], m["end_lo"], m["end_hi"], _emotion),
+            "peak-end": _with_ci(m["peak_end"], m["peak_end_lo"], m["peak_end_hi"], _emotion),
+            "negative peak": _with_ci(
+                m["negative_peak_share"], m["negative_peak_lo"], m["negative_peak_hi"], _pct
+            ),
+            "most negative peaks at": m["worst_point"] or "",
+        }
+        for m in result.moments
+    ]  # fmt: skip
+    if moments:
+        render(
+            _readable(moments, "moments", wide), OutputFormat.table, title="peak and end [95% CI]", wide=wide
+        )
+    _dim(
+        f"{ctx['answers']:,} answers linked to a journey step"
+        + (f"; {ctx['unplaced']:,} about no stage of the map (left out)" if ctx["map"] else "")
+        + ". Scores on -2..2: NPS and ratings (s-5)/2.5, CSAT s-3, CES (s-4)*2/3; text: sentiment x 2."
+    )
+    _undefined({f"{r['point']} ({r['journey_type']})": r["reason"] for r in result.records() if r["reason"]})

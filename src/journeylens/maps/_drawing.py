@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from journeylens._units import duration_text
 from journeylens.report.sections import CHANNEL_COLORS
+from journeylens.specs.feedback import MIN_EMOTION_ANSWERS
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -49,6 +50,20 @@ def _rate(n: int, d: int, lo: float | None, hi: float | None) -> str:
 
 def _emotion(value: int | None) -> str:
     return "not set" if value is None else f"{value:+d} {EMOTIONS[value]}".replace("+0", "0")
+
+
+def _felt(view: MapView, s: dict[str, Any]) -> str:
+    """The actual emotion of a stage, from the answers about it (or why there is none)."""
+    if not view.emotions_linked:
+        return "actual: drawn for the map's whole journeys only"
+    n, value = s["emotion_answers"], s["actual_emotion"]
+    if not n:
+        return "actual: no answer is about this stage"
+    if value is None:
+        return f"actual not defined ({n:,} answers, fewer than {MIN_EMOTION_ANSWERS})"
+    return (
+        f"actual {value:+.2f} ({s['actual_emotion_lo']:+.2f}–{s['actual_emotion_hi']:+.2f}) · {n:,} answers"
+    )
 
 
 def _mix(channels: dict[str, int]) -> list[dict[str, Any]]:
@@ -201,7 +216,7 @@ def _columns(view: MapView) -> list[dict[str, Any]]:
                 "target": target,
                 "target_class": target_class,
                 "success": _rate(s["success_n"], s["success_d"], s["success_lo"], s["success_hi"]),
-                "emotion": f"expected {_emotion(s['expected_emotion'])} · actual not linked yet",
+                "emotion": f"expected {_emotion(s['expected_emotion'])} · {_felt(view, s)}",
                 "pain_points": stage.pain_points,
                 "deviations": _deviations(s),
                 "owner": stage.owner,
@@ -213,8 +228,8 @@ def _columns(view: MapView) -> list[dict[str, Any]]:
 
 
 def emotion_figure(view: MapView) -> go.Figure:
-    """The emotion line: expected per stage from the map, and the actual series (empty until the
-    voice of the customer is linked to stages, but drawn so that the lane is ready)."""
+    """The emotion line: expected per stage from the map, and the actual one from the answers about
+    each stage (``voc.emotion_curve.stage_emotions``; gaps where a stage has too few answers)."""
     import plotly.graph_objects as go
 
     names = [s["stage"] for s in view.stages]

@@ -47,7 +47,9 @@ class MapView:
     ``touchpoints``: stage x touchpoint x channel volumes; ``flows``: journeys from a stage to the
     next stage they enter (``to`` None: the journey ends); ``outside``: the most frequent
     touchpoints of the map's journeys that no stage plans; ``deviations``: the optional input
-    from ``map check`` (None: not run). ``out`` is the file written by ``map show``, if any.
+    from ``map check`` (None: not run); ``emotions_linked``: the stages carry the actual emotion of
+    the answers about them (-2..2, 95% t interval, ``emotion_answers``). ``out`` is the file
+    written by ``map show``, if any.
     """
 
     #: The JSON contract (``--format json``; docs/cli.md reads it).
@@ -60,7 +62,8 @@ class MapView:
         "stages (records: rank, stage, required, journeys, reach, events, channels, median_s, p80_s, "
         "target_s, target_percentile, at_target_percentile_s, within_target_n, within_target_d, "
         "target_met, success_n, success_d, success_rate, success_lo, success_hi, expected_emotion, "
-        "actual_emotion, deviation_share, deviation_journeys, deviation_cost, deviation_cost_per_journey, "
+        "actual_emotion, actual_emotion_lo, actual_emotion_hi, emotion_answers, deviation_share, "
+        "deviation_journeys, deviation_cost, deviation_cost_per_journey, "
         "deviation_success_diff, deviation_success_diff_lo, deviation_success_diff_hi, "
         "deviation_cost_to_serve_diff, deviation_cost_to_serve_diff_lo, deviation_cost_to_serve_diff_hi; "
         "channels is an object: channel -> events)",
@@ -76,6 +79,8 @@ class MapView:
     outside: list[dict[str, Any]]
     totals: dict[str, int]
     deviations: dict[str, StageDeviations] | None = None
+    emotions_linked: bool = False
+    """The actual emotion lane was computed (``voc.emotion_curve.stage_emotions``)."""
     file: Path | None = None
     out: Path | None = None
     text: str = field(default="", repr=False)

@@ -35,6 +35,7 @@ def map_show(ws: Workspace, spec: MapShowSpec) -> MapView:
     from journeylens.maps.deviation_costs import stage_deviations
     from journeylens.maps.show import show_map
     from journeylens.specs.discovery import JourneyFilter
+    from journeylens.voc.emotion_curve import stage_emotions
 
     path = find_map(ws.root, spec.map)
     journey_map = load_map(path)
@@ -43,7 +44,10 @@ def map_show(ws: Workspace, spec: MapShowSpec) -> MapView:
     # narrowed selection is drawn without it, as map check would select differently).
     whole = spec.filter == JourneyFilter(journey_type=spec.filter.journey_type, segment=spec.filter.segment)
     deviations = stage_deviations(ws.store, journey_map, ws.config.journeys) if whole else None
-    view = show_map(ws.store, journey_map, deviations=deviations, flt=spec.filter, file=path)
+    emotions = stage_emotions(ws.store, journey_map) if whole else None
+    view = show_map(
+        ws.store, journey_map, deviations=deviations, flt=spec.filter, file=path, emotions=emotions
+    )
     text = drawn(view, spec.format)
     if spec.to_stdout:
         return dataclasses.replace(view, text=text)

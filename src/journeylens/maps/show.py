@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -220,9 +221,11 @@ def show_map(
     *,
     flt: JourneyFilter | None = None,
     file: Path | None = None,
+    emotions: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> MapView:
     """Compute the data lanes of ``journey_map``; ``deviations`` (stage name -> share and cost,
-    from ``journeylens map check``) fills the deviations lane when given.
+    from ``journeylens map check``) fills the deviations lane when given, ``emotions`` (stage name
+    -> actual emotion, from ``voc.emotion_curve.stage_emotions``) the actual emotion line.
 
     Raises :class:`NoMapJourneysError` when the map applies to no journey or no event of its
     journeys falls in any stage.
@@ -238,9 +241,13 @@ def show_map(
     name = f"_jl_mapshow_{uuid.uuid4().hex[:8]}"  # unique: maps may be drawn side by side
     try:
         events = scratch_table(backend, name, stage_of_events(store, journey_map, journeys), large=True)
-        return _view(store, journey_map, events, total, deviations, file)
+        view = _view(store, journey_map, events, total, deviations, file)
     finally:
         drop_scratch(backend, name)
+    if emotions is None:
+        return view
+    felt = [{**s, **emotions.get(s["stage"], {})} for s in view.stages]
+    return dataclasses.replace(view, stages=felt, emotions_linked=True)
 
 
 def _view(
@@ -347,6 +354,9 @@ def _assemble(
                 "success_hi": hi,
                 "expected_emotion": stage.expected_emotion,
                 "actual_emotion": None,
+                "actual_emotion_lo": None,
+                "actual_emotion_hi": None,
+                "emotion_answers": 0,
                 **{f"deviation_{k}": (deviations or {}).get(stage.name, {}).get(k) for k in DEVIATION_FIELDS},
             }
         )

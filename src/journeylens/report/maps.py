@@ -33,6 +33,7 @@ def journey_maps_section(store: Store, rules: JourneyRules | None = None) -> Sec
     from journeylens.maps._drawing import map_fragment
     from journeylens.maps.deviation_costs import stage_deviations
     from journeylens.maps.show import show_map
+    from journeylens.voc.emotion_curve import stage_emotions
 
     if store.root is None:
         return None
@@ -50,7 +51,8 @@ def journey_maps_section(store: Store, rules: JourneyRules | None = None) -> Sec
             continue
         try:
             deviations = stage_deviations(store, entry.map, rules)
-            view = show_map(store, entry.map, deviations=deviations, file=entry.file)
+            emotions = stage_emotions(store, entry.map)
+            view = show_map(store, entry.map, deviations=deviations, file=entry.file, emotions=emotions)
         except JourneyLensError as exc:
             notes.append(f"{entry.file.name} is not drawn: {exc.message}")
             continue

@@ -104,3 +104,38 @@ class FeedbackScoresSpec(BaseModel):
                     f"{DEFAULT_CSAT_TOP_BOX if name == 'csat' else DEFAULT_CES_TOP_BOX:g}"
                 )
         return self
+
+
+MIN_EMOTION_ANSWERS = 10
+"""Fewest answers for which a point of the emotion curve (a touchpoint, a map stage) is shown."""
+
+
+class EmotionSpec(BaseModel):
+    """The emotion curve: how customers feel along a journey type, or along a map's stages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    map: Annotated[
+        str | None,
+        Cli(help="A map name in maps/ (or a YAML file): points are its stages, with the expected emotion."),
+    ] = Field(None, description="Map whose stages are the points (and whose journey type is read).")
+    type: Annotated[
+        list[str] | None,
+        Cli(short="-t", help="Journey types (repeatable; default: all). With --map, the map's type.",
+            api_type="str | list[str] | None"),
+    ] = Field(None, description="Journey types to read; None: all (with a map: the map's).")  # fmt: skip
+    by_segment: Annotated[bool, Cli(help="One curve per customer segment (the segment trait).")] = Field(
+        False, description="Split each curve by the respondent's segment."
+    )
+    min_answers: Annotated[int, Cli(help="Points with fewer answers show their count, not an emotion.")] = (
+        Field(10, ge=1, description="Fewest answers for which a point's emotion and interval are shown.")
+    )
+    segment_trait: str = Field("segment", description="Customer trait that names the segment.")
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _types(cls, value: Any) -> Any:
+        if value is None or value == []:
+            return None
+        names = [value] if isinstance(value, str) else list(value)
+        return [part.strip() for name in names for part in str(name).split(",") if part.strip()] or None
