@@ -146,3 +146,12 @@ def test_cli_prints_the_curve_and_json(run_cli: Any, ws: Any) -> None:
     assert "billing_call" in table.stdout and "peak and end" in table.stdout
     data = json.loads(run_cli(["feedback", "emotion", "--map", "billing", "-f", "json", "-w", root]).stdout)
     assert data["points"] == "stage" and [r["point"] for r in data["rows"]] == ["self-service", "contact"]
+
+
+def test_the_report_has_a_voice_of_the_customer_section(ws: Any) -> None:
+    page = ws.report().read_text(encoding="utf-8")
+    section = page[page.rindex("Voice of the customer") :]
+    assert "Comments scored" in section and "lexicon (VADER): too few labelled comments to learn" in section
+    assert "Scores by journey type" in section or "Scores are not defined" in section
+    # five answers, at most three about one touchpoint: no curve, a sentence saying why
+    assert "The emotion curve needs at least 10 answers about one touchpoint; 5 answers" in section

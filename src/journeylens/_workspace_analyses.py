@@ -560,9 +560,15 @@ class WorkspaceAnalyses:
         self,
         *,
         map: str | None = None,
-        type: str | list[str] | None = None,
         by_segment: bool = False,
         min_answers: int = 10,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        outcome: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
         build: bool = True,
     ) -> EmotionCurve:
         """The emotion curve: how customers feel at each touchpoint or map stage (-2..2, with intervals),
@@ -576,9 +582,15 @@ class WorkspaceAnalyses:
         """
         values = {
             "map": map,
-            "type": type,
             "by_segment": by_segment,
             "min_answers": min_answers,
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "outcome": outcome,
+            "since": since,
+            "until": until,
+            "where": where,
         }
         result: EmotionCurve = self.analysis("feedback emotion", values, build=build)
         return result

@@ -346,6 +346,7 @@ ANALYSES: dict[str, Analysis] = {
             result="journeylens.voc.emotion_curve:EmotionCurve",
             view="journeylens.cli._voc:feedback_emotion",
             example='ws.feedback_emotion(map="purchase").to_pandas()',
+            section=ReportSection("voc", "journeylens.report.voc:voc_section", after="maps"),
         ),
     )
 }

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from journeylens._units import parse_instant
 from journeylens.analyses._options import Cli
+from journeylens.specs.discovery import FilterField, JourneyFilter
 from journeylens.specs.summary import Period
 from journeylens.store.names import SCORE_RANGES
 
@@ -119,23 +120,13 @@ class EmotionSpec(BaseModel):
         str | None,
         Cli(help="A map name in maps/ (or a YAML file): points are its stages, with the expected emotion."),
     ] = Field(None, description="Map whose stages are the points (and whose journey type is read).")
-    type: Annotated[
-        list[str] | None,
-        Cli(short="-t", help="Journey types (repeatable; default: all). With --map, the map's type.",
-            api_type="str | list[str] | None"),
-    ] = Field(None, description="Journey types to read; None: all (with a map: the map's).")  # fmt: skip
     by_segment: Annotated[bool, Cli(help="One curve per customer segment (the segment trait).")] = Field(
         False, description="Split each curve by the respondent's segment."
     )
     min_answers: Annotated[int, Cli(help="Points with fewer answers show their count, not an emotion.")] = (
-        Field(10, ge=1, description="Fewest answers for which a point's emotion and interval are shown.")
+        Field(MIN_EMOTION_ANSWERS, ge=1, description="Fewest answers for which a point's emotion is shown.")
     )
     segment_trait: str = Field("segment", description="Customer trait that names the segment.")
-
-    @field_validator("type", mode="before")
-    @classmethod
-    def _types(cls, value: Any) -> Any:
-        if value is None or value == []:
-            return None
-        names = [value] if isinstance(value, str) else list(value)
-        return [part.strip() for name in names for part in str(name).split(",") if part.strip()] or None
+    filter: FilterField = Field(
+        default_factory=JourneyFilter, description="Which journeys (with a map: of the map's type)."
+    )

@@ -77,11 +77,12 @@ def _require(store: Store, *names: str) -> None:
 
 def emotion_answers(
     store: Store,
-    journey_types: Sequence[str] | None = None,
+    journeys: ir.Table,
     stages: Sequence[Stage] | None = None,
     segment_trait: str | None = None,
 ) -> ir.Table:
-    """One row per linked answer with an emotion: ``feedback_id``, ``journey_id``,
+    """One row per answer linked to one of ``journeys`` (rows of the journeys table) with an
+    emotion: ``feedback_id``, ``journey_id``,
     ``journey_type``, ``_group`` (the respondent's segment, or :data:`ALL`), ``step``,
     ``answered_at``, ``emotion``, ``point`` (stage rank with ``stages``, else the step's
     touchpoint) and ``position`` (relative position of the step in its journey, 0..1)."""
@@ -95,9 +96,7 @@ def emotion_answers(
     links = backend.table("feedback_links")
     links = links.filter(links.journey_id.notnull() & links.step.notnull())
     tone = backend.table("feedback_sentiment").select(_fid="feedback_id", _sentiment="sentiment")
-    journeys = backend.table("journeys").select("journey_id", "customer_id", "journey_type", "touchpoints")
-    if journey_types:
-        journeys = journeys.filter(journeys.journey_type.isin(list(journey_types)))
+    journeys = journeys.select("journey_id", "customer_id", "journey_type", "touchpoints")
     answers = fb.select("feedback_id", "metric", "score", answered_at="timestamp")
     joined = (
         links.select("feedback_id", "journey_id", "step", "event_id", step_touchpoint="touchpoint")

@@ -29,10 +29,12 @@ class EmotionCurve(TableResult):
     ``gap_lo``/``gap_hi``), and ``negative_peaks`` (journeys whose most intense answer is here and
     negative). A point with fewer than ``min_answers`` answers has ``emotion`` None and ``reason``.
     ``moments``: per (journey type, group) the peak, the end and the peak-end mean with intervals,
-    the share of journeys whose peak is negative (Wilson) and where most negative peaks are."""
+    the share of journeys whose peak is negative (Wilson) and where most negative peaks are.
+    ``context``: the map, what the points are (``stage`` or ``touchpoint``), ``min_answers``, the
+    linked ``answers`` read and those ``unplaced`` (about no stage of the map)."""
 
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
-        "map, points (stage or touchpoint), min_answers, answers, unplaced (answers about no stage)",
+        "map, points, min_answers, answers, unplaced",
         "rows (records: journey_type, group, point, rank, position, answers, journeys, emotion, lo, hi, "
         "sd, expected, gap, gap_lo, gap_hi, negative_peaks, reason)",
         "moments (records: journey_type, group, journeys, peak, peak_lo, peak_hi, end, end_lo, end_hi, "
@@ -114,9 +116,14 @@ def stage_emotions(store: Store, journey_map: JourneyMap) -> dict[str, dict[str,
 
 def curve(store: Store, spec: EmotionSpec, journey_map: JourneyMap | None = None) -> EmotionCurve:
     """The curve over ``store``'s linked answers (the engine part is :mod:`journeylens.voc.emotion`)."""
-    types = [journey_map.journey_type] if journey_map is not None else spec.type
-    stages = journey_map.stages if journey_map is not None else None
-    answers = emotion_answers(store, types, stages, spec.segment_trait if spec.by_segment else None)
+    from journeylens.discovery.selection import select_journeys
+
+    journeys = select_journeys(store, spec.filter)
+    stages = None
+    if journey_map is not None:
+        journeys = journeys.filter(journeys.journey_type == journey_map.journey_type)
+        stages = journey_map.stages
+    answers = emotion_answers(store, journeys, stages, spec.segment_trait if spec.by_segment else None)
     points = store.execute(point_aggregates(answers)).to_pylist()
     moments = store.execute(moment_aggregates(answers)).to_pylist()
     total = store.execute(answers.count()).as_py()
