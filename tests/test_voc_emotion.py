@@ -155,3 +155,35 @@ def test_the_report_has_a_voice_of_the_customer_section(ws: Any) -> None:
     assert "Scores by journey type" in section or "Scores are not defined" in section
     # five answers, at most three about one touchpoint: no curve, a sentence saying why
     assert "The emotion curve needs at least 10 answers about one touchpoint; 5 answers" in section
+
+
+def test_export_writes_every_answer_with_its_sentiment_and_link(ws: Any, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    written = ws.feedback_export(str(tmp_path / "feedback.parquet"))
+    assert (written.rows, written.format) == (5, "parquet")
+    rows = {r["feedback_id"]: r for r in pq.read_table(tmp_path / "feedback.parquet").to_pylist()}
+    assert set(rows) == {a["feedback_id"] for a in ANSWERS}  # none left out
+    text = rows["f_eve_text"]
+    assert text["sentiment"] == pytest.approx(compound([COMPLAINT])[0], abs=1e-4)
+    assert (text["sentiment_label"], text["sentiment_model"], text["journey_type"]) == (
+        "negative",
+        "lexicon",
+        "support",
+    )
+    assert rows["f_cat"]["link"] == "case" and rows["f_cat"]["step_touchpoint"] == "billing_call"
+    assert rows["f_ann"]["sentiment"] is None  # no comment: nothing to score
+
+
+def test_cli_export_to_a_pipe_and_train(run_cli: Any, ws: Any) -> None:
+    root = str(ws.root)
+    ws.close()
+    piped = run_cli(["feedback", "export", "-w", root])
+    assert piped.exit_code == 0, piped.output
+    header, *lines = piped.stdout.strip().splitlines()
+    assert '"sentiment","sentiment_label","sentiment_model"' in header and len(lines) == 5
+    trained = run_cli(["feedback", "train", "-w", root, "-f", "json"])
+    assert trained.exit_code == 0, trained.output
+    result = json.loads(trained.stdout)
+    # five answers: far too few to learn from; the lexicon keeps scoring and the note says why
+    assert result["model"] == "lexicon" and "needed to learn a model" in result["note"]

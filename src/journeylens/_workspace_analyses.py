@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from journeylens.maps.monitor import MapMonitor
     from journeylens.maps.show import MapView
     from journeylens.voc.emotion_curve import EmotionCurve
+    from journeylens.voc.export import FeedbackExport
     from journeylens.voc.scores import FeedbackScores
 
 
@@ -593,4 +594,27 @@ class WorkspaceAnalyses:
             "where": where,
         }
         result: EmotionCurve = self.analysis("feedback emotion", values, build=build)
+        return result
+
+    def feedback_export(
+        self,
+        out: str | None = None,
+        *,
+        file_format: str | None = None,
+        build: bool = True,
+    ) -> FeedbackExport:
+        """Write every feedback row with its sentiment (score, label, model), its journey, step and agent,
+        and its themes when matched: CSV, JSON or Parquet, to a file or a pipe.
+
+        Options as on the command line (`journeylens feedback export --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.feedback_export("feedback.parquet").rows  # doctest: +SKIP
+        """
+        values = {
+            "out": out,
+            "file_format": file_format,
+        }
+        result: FeedbackExport = self.analysis("feedback export", values, build=build)
         return result

@@ -348,5 +348,19 @@ ANALYSES: dict[str, Analysis] = {
             example='ws.feedback_emotion(map="purchase").to_pandas()',
             section=ReportSection("voc", "journeylens.report.voc:voc_section", after="maps"),
         ),
+        Analysis(
+            name="feedback export",
+            summary="Write every feedback row with its sentiment (score, label, model), its journey, step "
+            "and agent, and its themes when matched: CSV, JSON or Parquet, to a file or a pipe.",
+            help="No row is left out: unlinked answers have empty journey columns. The format follows "
+            "the file's suffix (.csv, .json, .parquet) unless --file-format says; standard output "
+            "gets CSV (Parquet needs a file). Columns: docs/voc.md.",
+            spec=f"{_S}.feedback:FeedbackExportSpec",
+            run="journeylens.voc.export:export_feedback",
+            result="journeylens.voc.export:FeedbackExport",
+            view="journeylens.cli._voc:feedback_export",
+            csv="to_dict",
+            example='ws.feedback_export("feedback.parquet").rows',
+        ),
     )
 }

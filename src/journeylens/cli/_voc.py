@@ -12,6 +12,7 @@ from journeylens.journeys.undefined import NOT_DEFINED
 
 if TYPE_CHECKING:
     from journeylens.voc.emotion_curve import EmotionCurve
+    from journeylens.voc.export import FeedbackExport
     from journeylens.voc.scores import FeedbackScores
 
 
@@ -125,3 +126,8 @@ def feedback_emotion(result: EmotionCurve, spec: Any, *, wide: bool = False) -> 
         + ". Scores on -2..2: NPS and ratings (s-5)/2.5, CSAT s-3, CES (s-4)*2/3; text: sentiment x 2."
     )
     _undefined({f"{r['point']} ({r['journey_type']})": r["reason"] for r in result.records() if r["reason"]})
+
+
+def feedback_export(result: FeedbackExport, spec: Any, *, wide: bool = False) -> None:
+    where = "standard output" if result.path is None else str(result.path)
+    err_console.print(Text(f"{result.rows:,} feedback rows written to {where} ({result.format})"))

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from journeylens.cli._commands import FormatOpt, NoBuildOpt, WideOpt, WorkspaceOpt, ensure_fresh, register
+from journeylens.cli._feedback_app import feedback_app
 from journeylens.cli._output import OutputFormat, build_progress, err_console, first, notice, render
 from journeylens.cli._output import bar as _bar
 from journeylens.errors import IngestFailedError, InputError, JourneyLensError, QuarantineLimitError
@@ -301,9 +302,6 @@ app.add_typer(journeys_app, name="journeys")
 export_app = typer.Typer(help="Export derived tables.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
-feedback_app = typer.Typer(
-    help="Voice of the customer: survey scores on the journey (docs/voc.md).", no_args_is_help=True
-)
 app.add_typer(feedback_app, name="feedback")
 
 map_app = typer.Typer(

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from journeylens._units import parse_instant
 from journeylens.analyses._options import Cli
+from journeylens.export import ExportFormat
 from journeylens.specs.discovery import FilterField, JourneyFilter
 from journeylens.specs.summary import Period
 from journeylens.store.names import SCORE_RANGES
@@ -130,3 +132,26 @@ class EmotionSpec(BaseModel):
     filter: FilterField = Field(
         default_factory=JourneyFilter, description="Which journeys (with a map: of the map's type)."
     )
+
+
+class FeedbackExportSpec(BaseModel):
+    """Where ``journeylens feedback export`` writes every feedback row with its sentiment and link."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    out: Annotated[
+        Path | None,
+        Cli(
+            argument=True,
+            input=str | None,
+            help="File to write (.csv, .json or .parquet); standard output (CSV) when absent or '-'.",
+        ),
+    ] = None
+    file_format: Annotated[
+        ExportFormat | None, Cli(help="csv, json or parquet (default: from the file's suffix, else csv).")
+    ] = Field(None, description="File format; None: from the suffix of out, else CSV.")
+
+    @field_validator("out", mode="before")
+    @classmethod
+    def _dash_is_stdout(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip() in ("-", "") else value
