@@ -168,3 +168,30 @@ def test_an_explicit_label_wins_over_the_score(make_workspace: Any, tmp_path: Pa
     settings = SentimentSettings(label_property="tag", negative_labels=["neg"])
     labels = ws.store.execute(labelled_comments(ws.store.table("feedback"), NEGATIVE, settings)).to_pylist()
     assert {r["feedback_id"]: r["_label"] for r in labels} == {"f1": 1, "f2": 1, "f3": 0, "f4": None}
+
+
+def test_hostile_comments_are_quarantined_or_scored_never_lost(make_workspace: Any, tmp_path: Path) -> None:
+    """A comment over the field limit (1 MiB) is quarantined with its field; a long one under it and
+    a comment in Latin-1 bytes (invalid UTF-8) are handled without losing the valid rows."""
+    ws = make_workspace()
+    huge, long = "bad " * 400_000, "the app is awful " * 12_000  # 1.6 MB and ~200 kB
+    lines = [
+        "feedback_id,timestamp,metric,score,comment",
+        f"h1,2024-01-02,nps,2,{huge}",
+        f"l1,2024-01-02,nps,2,{long}",
+    ]
+    lines += ["ok1,2024-01-02,text,,fine thanks"]
+    (tmp_path / "long.csv").write_text("\n".join(lines) + "\n")
+    (report,) = ws.ingest(paths=[str(tmp_path / "long.csv")], table="feedback", max_bad=5)
+    assert (report.loaded, report.quarantined_total) == (2, 1)
+    (bad,) = ws.store.execute(ws.store.table("quarantine")).to_pylist()
+    assert (bad["reason"], bad["field"], bad["line"]) == ("field_too_large", "comment", 2)
+    (tmp_path / "latin1.csv").write_bytes(
+        "feedback_id,timestamp,metric,score,comment\nx1,2024-01-02,text,,très mauvais\n".encode("latin-1")
+    )
+    (latin,) = ws.ingest(paths=[str(tmp_path / "latin1.csv")], table="feedback", max_bad=5)
+    assert latin.loaded + latin.quarantined_total == 1
+    built = write_sentiment(ws.store, SentimentSettings(), NEGATIVE)
+    scored = {r["feedback_id"]: r for r in _sentiment_rows(ws)}
+    assert built.model == LEXICON and {"l1", "ok1"} <= set(scored)
+    assert scored["l1"]["label"] == "negative"
