@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from journeylens.maps.monitor import MapMonitor
     from journeylens.maps.show import MapView
     from journeylens.voc.scores import FeedbackScores
+    from journeylens.workforce.agents import AgentsResult
 
 
 class WorkspaceAnalyses:
@@ -553,4 +554,33 @@ class WorkspaceAnalyses:
             "until": until,
         }
         result: FeedbackScores = self.analysis("feedback scores", values, build=build)
+        return result
+
+    def agents(
+        self,
+        *,
+        by: str = "agent",
+        repeat_days: int = 7,
+        min_contacts: int = 30,
+        case_mix: str | list[str] | None = None,
+        shrinkage: bool = True,
+        build: bool = True,
+    ) -> AgentsResult:
+        """Agents or teams: contacts, first-contact resolution, repeats, transfers, handle time, CSAT/NPS
+        and the next journey's success, raw and case-mix adjusted.
+
+        Options as on the command line (`journeylens agents --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.agents(by="team").to_pandas()  # doctest: +SKIP
+        """
+        values = {
+            "by": by,
+            "repeat_days": repeat_days,
+            "min_contacts": min_contacts,
+            "case_mix": case_mix,
+            "shrinkage": shrinkage,
+        }
+        result: AgentsResult = self.analysis("agents", values, build=build)
         return result

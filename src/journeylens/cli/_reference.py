@@ -70,6 +70,7 @@ def _json_fields() -> dict[str, list[str]]:
             "feedback",
             "agents",
             "assignments",
+            "employee_feedback",
         ],
     }
 
