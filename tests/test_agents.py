@@ -174,7 +174,7 @@ def test_employee_feedback_out_of_range_scores_are_quarantined_valid_rows_kept(s
 
 
 def test_unknown_agents_are_kept_and_counted(story: jl.Workspace) -> None:
-    result = story.agents(by="team", shrinkage=False)
+    result = story.agents(by="team", no_shrinkage=True)
     ctx = result.context
     assert ctx["journeys"] == 3  # cat (a1), eve (first a2), fay (a7)
     assert ctx["unknown_agent_journeys"] == 1  # fay's agent a7

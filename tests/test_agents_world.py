@@ -62,7 +62,7 @@ def test_agent_effects_follow_true_skill_better_than_raw_rates(
     raw = _rho([r["fcr"] for r in rows], true)
     oe = _rho([r["oe"] for r in rows], true)
     eb = _rho([r["eb_effect"] for r in rows], true)
-    # measured at this size: raw 0.80, O/E 0.86, EB 0.90 (docs/agents.md)
+    # measured at this size (110 agents): raw 0.725, O/E 0.756, EB 0.881 (docs/agents.md)
     assert eb >= 0.6 and oe >= 0.6
     assert eb > raw and oe > raw
 

@@ -563,7 +563,14 @@ class WorkspaceAnalyses:
         repeat_days: int = 7,
         min_contacts: int = 30,
         case_mix: str | list[str] | None = None,
-        shrinkage: bool = True,
+        no_shrinkage: bool = False,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        outcome: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
         build: bool = True,
     ) -> AgentsResult:
         """Agents or teams: contacts, first-contact resolution, repeats, transfers, handle time, CSAT/NPS
@@ -580,7 +587,14 @@ class WorkspaceAnalyses:
             "repeat_days": repeat_days,
             "min_contacts": min_contacts,
             "case_mix": case_mix,
-            "shrinkage": shrinkage,
+            "no_shrinkage": no_shrinkage,
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "outcome": outcome,
+            "since": since,
+            "until": until,
+            "where": where,
         }
         result: AgentsResult = self.analysis("agents", values, build=build)
         return result

@@ -981,7 +981,7 @@ def agents_raw_and_case_mix(side: Side) -> Any:
     from journeylens.workforce.agents import agents
     from journeylens.workforce.contacts import first_contacts
 
-    spec = AgentsSpec(min_contacts=1, shrinkage=False)
+    spec = AgentsSpec(min_contacts=1, no_shrinkage=True)
     result = agents(side.store, spec).to_dict()
     contacts = first_contacts(side.store, spec)
     cells = casemix.cell_counts(contacts, "fcr", spec.case_mix, ["agent_id", "team"])

@@ -32,7 +32,7 @@ def agents_section(store: Store, rules: JourneyRules | None = None) -> Section |
 
     try:
         teams = agents(store, AgentsSpec(by="team"))
-        people = agents(store, AgentsSpec(by="agent", shrinkage=False))
+        people = agents(store, AgentsSpec(by="agent", no_shrinkage=True))
     except NotFoundError:
         return None
     if not teams.records():

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from journeylens.analyses._options import Cli
+from journeylens.specs.discovery import FilterField, JourneyFilter
 
 CASE_MIX = ("journey_type", "contact_reason", "segment", "channel", "time_of_day")
 """What a contact's expected outcome is standardised for (``channel``: of the first contact;
@@ -48,10 +49,13 @@ class AgentsSpec(BaseModel):
             api_type="str | list[str] | None",
         ),
     ] = Field(default_factory=lambda: list(CASE_MIX), description="Case-mix factors.")
-    shrinkage: Annotated[
-        bool, Cli(help="Fit the empirical-Bayes model (statsmodels BinomialBayesMixedGLM).")
-    ] = Field(True, description="Empirical-Bayes shrinkage of agent and team effects.")
+    no_shrinkage: Annotated[
+        bool, Cli(help="Skip the empirical-Bayes model (statsmodels BinomialBayesMixedGLM); O/E only.")
+    ] = Field(False, description="Skip the empirical-Bayes shrinkage of agent and team effects.")
     segment_trait: str = Field("segment", description="Customer trait that names the segment.")
+    filter: FilterField = Field(
+        default_factory=JourneyFilter, description="Which journeys count (the next journey may be any)."
+    )
 
     @field_validator("case_mix", mode="before")
     @classmethod

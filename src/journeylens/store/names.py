@@ -8,14 +8,8 @@ CHANNELS = (
     "call_center", "store", "mail", "other",
 )  # fmt: skip
 RAW_TABLE_NAMES = (
-    "events",
-    "identities",
-    "customers",
-    "feedback",
-    "agents",
-    "assignments",
-    "employee_feedback",
-)
+    "events", "identities", "customers", "feedback", "agents", "assignments", "employee_feedback",
+)  # fmt: skip
 SYSTEM_TABLE_NAMES = ("quarantine", "ingests", "builds", "alerts")
 """Tables JourneyLens keeps about its own work (``store.schema.SYSTEM_TABLES``)."""
 

@@ -83,6 +83,7 @@ class Tally:
     """Running totals over chunks for ``ground_truth.json``."""
 
     agents: int
+    employee_feedback: int = 0
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys((*ROW_COUNTED, "journeys"), 0))
     counts: dict[str, int] = field(default_factory=dict)
     sums: dict[str, float] = field(default_factory=dict)
@@ -303,7 +304,7 @@ def write_ground_truth(
         "generator": "journeylens.synth",
         "complete": complete,
         **settings,
-        "counts": {**tally.rows, "agents": tally.agents},
+        "counts": {**tally.rows, "agents": tally.agents, "employee_feedback": tally.employee_feedback},
         "files": TRUTH_FILES,
         "default_country_code": DEFAULT_COUNTRY_CODE,
         "identity": {

@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from journeylens.errors import InputError
+from journeylens.store.names import RAW_TABLE_NAMES
 from journeylens.synth._assembly import (
     Chunk,
     event_tables,
@@ -40,7 +41,7 @@ from journeylens.synth.journeys import simulate_journeys
 from journeylens.synth.population import Agents, build_agents, build_population
 
 Format = Literal["parquet", "csv"]
-TABLES = ("events", "identities", "customers", "feedback", "agents", "assignments", "employee_feedback")
+TABLES = RAW_TABLE_NAMES
 _CHUNK_STREAM = 1
 """Chunks draw from ``(seed, 1, chunk)``; agents from ``(seed, 0xA6E)``: the streams never meet."""
 
@@ -115,7 +116,7 @@ def generate_world(
     _write(agents.table, out / "agents" / f"agents.{fmt}", fmt)
     staff = employee_feedback(seed, agents, workforce, window)
     _write(staff, out / "employee_feedback" / f"employee_feedback.{fmt}", fmt)
-    tally = Tally(agents=agents.table.num_rows)
+    tally = Tally(agents=agents.table.num_rows, employee_feedback=staff.num_rows)
     chunks = -(-customers // chunk_customers)
     settings = {
         "seed": seed, "customers": customers, "chunk_customers": chunk_customers, "start": start,

@@ -55,7 +55,8 @@ class AgentsResult(TableResult):
         "engagement (slope, lo, hi, se, team_months, cells, or reason)",
         "training (effect, lo, hi, se, trained_change, control_change, groups, or reason)",
         "rows (records: unit, team, journeys, handled, fcr, fcr_n, fcr_lo, fcr_hi, repeat, repeat_n, "
-        "transferred, transferred_n, next_success, next_success_n, handle_s, csat, csat_n, nps, nps_n, "
+        "repeat_lo, repeat_hi, transferred, transferred_n, transferred_lo, transferred_hi, next_success, "
+        "next_success_n, next_success_lo, next_success_hi, handle_s, csat, csat_n, nps, nps_n, "
         "observed, expected, oe, oe_lo, oe_hi, adjusted, adjusted_lo, adjusted_hi, limit95_lo, limit95_hi, "
         "limit998_lo, limit998_hi, funnel, eb_effect, eb_sd, eb_rate, reason)",
     )
@@ -148,7 +149,7 @@ def _raw(store: Store, rows: ir.Table, unit: str) -> list[dict[str, Any]]:
 def _effects(
     store: Store, rows: ir.Table, spec: AgentsSpec
 ) -> tuple[dict[str, tuple[float, float]], dict[str, Any]]:
-    if not spec.shrinkage:
+    if spec.no_shrinkage:
         return {}, {"reason": "not asked (--no-shrinkage)"}
     known = rows.filter(rows.known_agent)
     table = store.execute(casemix.cell_counts(known, "fcr", spec.case_mix, ["agent_id", "team"]))

@@ -23,9 +23,11 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from journeylens.discovery.selection import select_journeys
 from journeylens.journeys.build import require_journeys
 from journeylens.journeys.undefined import UNDECIDED
 from journeylens.specs.agents import AgentsSpec
+from journeylens.specs.discovery import JourneyFilter
 from journeylens.specs.summary import JourneySummarySpec
 from journeylens.store import Store
 from journeylens.store._backend import json_text
@@ -41,10 +43,10 @@ TIME_OF_DAY = ((8, "night"), (12, "morning"), (17, "afternoon"), (24, "evening")
 
 def contact_events(store: Store) -> ir.Table:
     """Every agent-handled event with its journey, step and customer."""
+    journeys = require_journeys(store).select("journey_id", "customer_id")
     ev = store.table("events")
     ev = ev.filter(ev.agent_id.notnull())
     je = store.backend.table("journey_events")
-    journeys = require_journeys(store).select("journey_id", "customer_id")
     joined = ev.join(je, "event_id").join(journeys, "journey_id")
     return joined.select(
         "event_id", "journey_id", "customer_id", "step", "timestamp", "agent_id", "channel",
@@ -76,6 +78,8 @@ def first_contacts(store: Store, spec: AgentsSpec) -> ir.Table:
         "first_contact_resolution", "_next_outcome",
     )  # fmt: skip
     t = per.join(j, "journey_id")
+    if spec.filter != JourneyFilter():
+        t = t.semi_join(select_journeys(store, spec.filter).select("journey_id"), "journey_id")
     t = _with_segment(store, t, spec)
     t = _with_team(store, t)
     hour = store.local_time(t.first_at).hour()
