@@ -147,7 +147,8 @@ AGENTS = [{"agent_id": "a1", "team": "billing"}, {"agent_id": "a2", "team": "car
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[jl.Workspace]:
     tmp_path = tmp_path_factory.mktemp("agents")
     ws = jl.Workspace.init(tmp_path / "ws")
-    events = [*EVENTS, call("fay", 0, "billing", "a7")]  # a7 is in no agents file
+    # a7 is in no agents file; fay's call carries its handle time (seconds) as a property
+    events = [*EVENTS, call("fay", 0, "billing", "a7", handle_time_s=300)]
     ws.ingest(paths=[str(write_csv(tmp_path, "events.csv", events))])
     ws.ingest(paths=[str(write_csv(tmp_path, "feedback.csv", ANSWERS))], table="feedback")
     ws.ingest(paths=[str(write_csv(tmp_path, "agents.csv", AGENTS))], table="agents")
@@ -197,4 +198,5 @@ def test_cli_json_has_every_agent_with_denominators(
     by_unit = {r["unit"]: r for r in data["rows"]}
     assert set(by_unit) == {"a1", "a2", "a7"}
     assert by_unit["a1"]["journeys"] == 1 and by_unit["a1"]["fcr_n"] in (0, 1)
+    assert by_unit["a7"]["handle_s"] == 300 and by_unit["a1"]["handle_s"] is None  # only when present
     assert data["by"] == "agent" and data["case_mix"][0] == "journey_type"

@@ -72,7 +72,7 @@ def first_contacts(store: Store, spec: AgentsSpec) -> ir.Table:
         handle_s=contacts.handle_s.sum(),
         contacts=contacts.count(),
     )
-    journeys = _with_next_journey(store, require_journeys(store))
+    journeys = _with_next_journey(require_journeys(store))
     j = journeys.select(
         "journey_id", "customer_id", "journey_type", "contact_reason", "outcome", "transfers",
         "first_contact_resolution", "_next_outcome",
@@ -106,7 +106,7 @@ def first_contacts(store: Store, spec: AgentsSpec) -> ir.Table:
     )  # fmt: skip
 
 
-def _with_next_journey(store: Store, journeys: ir.Table) -> ir.Table:
+def _with_next_journey(journeys: ir.Table) -> ir.Table:
     by_customer = ibis.window(group_by="customer_id", order_by=["start", "journey_id"])
     nxt = journeys.outcome.lead().over(by_customer)
     return journeys.mutate(_next_outcome=ibis.ifelse(journeys.customer_id.isnull(), ibis.null("string"), nxt))

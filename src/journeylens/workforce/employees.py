@@ -29,6 +29,7 @@ import ibis.expr.types as ir
 from journeylens.store import Store
 from journeylens.store.names import TRAINING
 from journeylens.workforce.casemix import CELL, Z95, with_expected
+from journeylens.workforce.contacts import agent_teams
 
 ENGAGEMENT = "engagement"
 
@@ -45,8 +46,6 @@ def engagement_link(store: Store, rows: ir.Table, factors: list[str]) -> dict[st
     answers = employee_answers(store)
     if answers is None:
         return {"reason": "no employee_feedback table"}
-    from journeylens.workforce.contacts import agent_teams
-
     teams = agent_teams(store)
     eng = answers.filter((answers.metric == ENGAGEMENT) & answers.score.notnull())
     eng = eng.join(teams, eng.agent_id == teams._aid)
