@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from journeylens.voc.emotion_curve import EmotionCurve
     from journeylens.voc.export import FeedbackExport
     from journeylens.voc.scores import FeedbackScores
+    from journeylens.workforce.agents import AgentsResult
 
 
 class WorkspaceAnalyses:
@@ -617,4 +618,47 @@ class WorkspaceAnalyses:
             "file_format": file_format,
         }
         result: FeedbackExport = self.analysis("feedback export", values, build=build)
+        return result
+
+    def agents(
+        self,
+        *,
+        by: str = "agent",
+        repeat_days: int = 7,
+        min_contacts: int = 30,
+        case_mix: str | list[str] | None = None,
+        no_shrinkage: bool = False,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        outcome: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
+        build: bool = True,
+    ) -> AgentsResult:
+        """Agents or teams: contacts, first-contact resolution, repeats, transfers, handle time, CSAT/NPS
+        and the next journey's success, raw and case-mix adjusted.
+
+        Options as on the command line (`journeylens agents --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.agents(by="team").to_pandas()  # doctest: +SKIP
+        """
+        values = {
+            "by": by,
+            "repeat_days": repeat_days,
+            "min_contacts": min_contacts,
+            "case_mix": case_mix,
+            "no_shrinkage": no_shrinkage,
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "outcome": outcome,
+            "since": since,
+            "until": until,
+            "where": where,
+        }
+        result: AgentsResult = self.analysis("agents", values, build=build)
         return result

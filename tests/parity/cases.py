@@ -983,3 +983,30 @@ def feedback_emotion(side: Side) -> Any:
     by_touchpoint = curve(side.store, EmotionSpec(min_answers=3))
     by_stage = curve(side.store, EmotionSpec(min_answers=3, by_segment=True), PURCHASE_MAP)
     return {"touchpoints": by_touchpoint.to_dict(), "stages": by_stage.to_dict()}
+
+
+def _agents_expect(result: dict[str, Any]) -> None:
+    _has(len(result["contacts"]) > 0 and len(result["rows"]) > 0, "journeys with an agent contact exist")
+    _has(any(r["oe"] is not None for r in result["rows"]), "some agent has an adjusted rate")
+
+
+@case("agents_raw_and_case_mix", expect=_agents_expect)
+def agents_raw_and_case_mix(side: Side) -> Any:
+    """Each journey's first agent, case-mix cell and outcomes (next contact, next journey); per agent
+    the raw rates, observed / expected by indirect standardisation (window means over the cell),
+    handled contacts, scores, unknown agents; and the per agent x cell counts the mixed model reads."""
+    from journeylens.specs.agents import AgentsSpec
+    from journeylens.workforce import casemix
+    from journeylens.workforce.agents import agents
+    from journeylens.workforce.contacts import first_contacts
+
+    spec = AgentsSpec(min_contacts=1, no_shrinkage=True)
+    result = agents(side.store, spec).to_dict()
+    contacts = first_contacts(side.store, spec)
+    cells = casemix.cell_counts(contacts, "fcr", spec.case_mix, ["agent_id", "team"])
+    return {
+        **result,
+        "rows": rows(result["rows"]),
+        "contacts": rows(side.store.execute(contacts)),
+        "cells": rows(side.store.execute(cells)),
+    }

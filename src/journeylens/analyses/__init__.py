@@ -362,5 +362,23 @@ ANALYSES: dict[str, Analysis] = {
             csv="to_dict",
             example='ws.feedback_export("feedback.parquet").rows',
         ),
+        Analysis(
+            name="agents",
+            summary="Agents or teams: contacts, first-contact resolution, repeats, transfers, handle time, "
+            "CSAT/NPS and the next journey's success, raw and case-mix adjusted.",
+            help="Each journey with a contact belongs to the agent of its first contact. Rates have "
+            "denominators and Wilson intervals. FCR is case-mix adjusted (journey type, contact "
+            "reason, segment, channel, time of day) by indirect standardisation (observed / expected, "
+            "with funnel-plot limits at 95% and 99.8%, Spiegelhalter 2005) and by empirical-Bayes "
+            "shrinkage (statsmodels BinomialBayesMixedGLM). Team engagement and training "
+            "(employee_feedback) are linked to adjusted FCR (docs/agents.md). Associations: agents "
+            "are not assigned to customers at random.",
+            spec="journeylens.specs.agents:AgentsSpec",
+            run="journeylens.workforce.agents:agents",
+            result="journeylens.workforce.agents:AgentsResult",
+            view="journeylens.cli._agents:agents_view",
+            example='ws.agents(by="team").to_pandas()',
+            section=ReportSection("agents", "journeylens.report.agents:agents_section", after="journeys"),
+        ),
     )
 }

@@ -9,6 +9,7 @@ import typer.main
 from journeylens.analyses import ANALYSES, load
 from journeylens.cli.app import app
 from journeylens.ingest import IngestReport
+from journeylens.store.names import RAW_TABLE_NAMES
 from journeylens.store.schema import INGESTS_SCHEMA
 
 _INTRO = """\
@@ -61,16 +62,8 @@ def _json_fields() -> dict[str, list[str]]:
             "quarantine (records: table, reason, field, records, example_source, example_line)",
             "ingests (records: " + ", ".join(INGESTS_SCHEMA.names) + ")",
         ],
-        "synth": [
-            "out",
-            "ground_truth",
-            "events",
-            "identities",
-            "customers",
-            "feedback",
-            "agents",
-            "assignments",
-        ],
+        # generate_world writes every raw table (synth.TABLES, in this order)
+        "synth": ["out", "ground_truth", *RAW_TABLE_NAMES],
     }
 
 

@@ -21,7 +21,9 @@ from journeylens.ingest.values import STRPTIME_DIRECTIVES
 from journeylens.store.names import CHANNELS, FEEDBACK_METRICS
 from journeylens.store.schema import RAW_TABLES
 
-TableName = Literal["events", "identities", "customers", "feedback", "agents", "assignments"]
+TableName = Literal[
+    "events", "identities", "customers", "feedback", "agents", "assignments", "employee_feedback"
+]
 
 
 class IngestSpec(BaseModel):

@@ -28,7 +28,7 @@ from journeylens.ingest.values import (
     time_checks,
 )
 from journeylens.store import _backend
-from journeylens.store.names import CHANNELS, SCORE_RANGES, TEXT
+from journeylens.store.names import CHANNELS, EMPLOYEE_SCORE_RANGES, SCORE_RANGES, TEXT
 from journeylens.store.schema import (
     DIRECTIONS,
     Column,
@@ -385,7 +385,10 @@ class _Builder:
         def out_of_range(s: ir.Table) -> ir.BooleanValue:
             score, metric = s.score, s.metric
             outside = ibis.or_(
-                *((metric == m) & ((score < lo) | (score > hi)) for m, (lo, hi) in SCORE_RANGES.items())
+                *(
+                    (metric == m) & ((score < lo) | (score > hi))
+                    for m, (lo, hi) in {**SCORE_RANGES, **EMPLOYEE_SCORE_RANGES}.items()
+                )
             )
             return score.notnull() & outside
 

@@ -7,7 +7,9 @@ CHANNELS = (
     "web", "app", "email", "sms", "whatsapp", "social", "chat",
     "call_center", "store", "mail", "other",
 )  # fmt: skip
-RAW_TABLE_NAMES = ("events", "identities", "customers", "feedback", "agents", "assignments")
+RAW_TABLE_NAMES = (
+    "events", "identities", "customers", "feedback", "agents", "assignments", "employee_feedback",
+)  # fmt: skip
 SYSTEM_TABLE_NAMES = ("quarantine", "ingests", "builds", "alerts")
 """Tables JourneyLens keeps about its own work (``store.schema.SYSTEM_TABLES``)."""
 
@@ -25,3 +27,15 @@ SCORE_RANGES: dict[str, tuple[float, float]] = {
     "rating": (0, 10),
 }
 """The scale of each metric's score (CES: 7 = very easy)."""
+
+TRAINING = "training"
+"""The metric of a training or coaching completion in ``employee_feedback`` (no score)."""
+EMPLOYEE_SCORE_RANGES: dict[str, tuple[float, float]] = {
+    "enps": (0, 10),
+    "engagement": (1, 5),
+    "pulse": (1, 5),
+}
+"""The scale of each employee metric (``employee_feedback.metric``): eNPS 0-10 (promoters 9-10
+minus detractors 0-6), engagement and pulse answers 1-5 (5 = most engaged)."""
+EMPLOYEE_METRICS = (*EMPLOYEE_SCORE_RANGES, TRAINING)
+"""Every value ``employee_feedback.metric`` may take."""

@@ -14,7 +14,7 @@ from enum import StrEnum
 import ibis
 import ibis.expr.datatypes as dt
 
-from journeylens.store.names import CHANNELS, FEEDBACK_METRICS, TEXT
+from journeylens.store.names import CHANNELS, EMPLOYEE_METRICS, FEEDBACK_METRICS, TEXT, TRAINING
 
 UTC_TIMESTAMP = dt.Timestamp(timezone="UTC")
 
@@ -244,8 +244,29 @@ ASSIGNMENTS = TableSpec(
     ),
 )  # fmt: skip
 
+EMPLOYEE_FEEDBACK = TableSpec(
+    name="employee_feedback",
+    doc="What employees say and learn: engagement, eNPS and pulse answers, training completions.",
+    key="record_id",
+    extras="properties",
+    occurrences=True,
+    columns=(
+        Column("record_id", Kind.TEXT, "Content hash of the record (idempotency key)."),
+        Column("agent_id", Kind.TEXT, "Employee id as used in events.agent_id and agents.agent_id.",
+               required=True),
+        Column("timestamp", Kind.TIMESTAMP, "When the answer was given or the training completed (UTC).",
+               required=True),
+        Column("metric", Kind.TEXT, "enps (0-10), engagement (1-5), pulse (1-5), or training (a "
+               "training or coaching course completed; no score).", required=True, choices=EMPLOYEE_METRICS),
+        Column("score", Kind.NUMBER, "The answer, within the metric's range; empty for metric training.",
+               required_unless=("metric", TRAINING)),
+        Column("comment", Kind.TEXT, "Free text; for training, the course."),
+        Column("properties", Kind.JSON, "Every other attribute."),
+    ),
+)  # fmt: skip
+
 RAW_TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (EVENTS, IDENTITIES, CUSTOMERS, FEEDBACK, AGENTS, ASSIGNMENTS)
+    t.name: t for t in (EVENTS, IDENTITIES, CUSTOMERS, FEEDBACK, AGENTS, ASSIGNMENTS, EMPLOYEE_FEEDBACK)
 }
 
 QUARANTINE_SCHEMA = ibis.schema(

@@ -39,7 +39,7 @@ class Batch:
     tod: FloatArray
     """Time of day (UTC seconds) of the planned start."""
     day: FloatArray
-    """Planned start in days since the window start (NaN for follow-ups, placed later)."""
+    """Planned start in days since the window start (follow-ups: estimated; placement moves it)."""
     variant: IntArray
     opt_in: BoolArray
     kiosk_slot: IntArray

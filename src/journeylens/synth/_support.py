@@ -170,7 +170,7 @@ def _contact(walk: Walk, agents: Agents, digital: SelfService) -> Contacts:
         if not active.any():
             break
         agent, channel, touchpoint = _one_contact(walk, agents, active, route, callback)
-        p = resolution_probability(agents, agent, b.subtype, k)
+        p = resolution_probability(agents, agent, b.subtype, k, b.day + walk.clock / DAY)
         p = np.where(route == cat.ROUTE_SOCIAL, par.RESOLUTION.social_resolution, p)
         ok = active & walk.chance(p)
         state.resolved |= ok

@@ -21,6 +21,7 @@ from journeylens.synth import _catalogue as cat
 from journeylens.synth import _parameters as par
 from journeylens.synth._events import DAY
 from journeylens.synth._records import SHARED_KINDS
+from journeylens.synth._workforce import workforce_truth
 from journeylens.synth.feedback import SCORE_MODEL
 from journeylens.synth.journeys import Simulation
 from journeylens.synth.population import DEFAULT_NUMBER_E164, DEFAULT_NUMBER_RAW, Agents, Population
@@ -82,6 +83,7 @@ class Tally:
     """Running totals over chunks for ``ground_truth.json``."""
 
     agents: int
+    employee_feedback: int = 0
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys((*ROW_COUNTED, "journeys"), 0))
     counts: dict[str, int] = field(default_factory=dict)
     sums: dict[str, float] = field(default_factory=dict)
@@ -302,7 +304,7 @@ def write_ground_truth(
         "generator": "journeylens.synth",
         "complete": complete,
         **settings,
-        "counts": {**tally.rows, "agents": tally.agents},
+        "counts": {**tally.rows, "agents": tally.agents, "employee_feedback": tally.employee_feedback},
         "files": TRUTH_FILES,
         "default_country_code": DEFAULT_COUNTRY_CODE,
         "identity": {
@@ -332,6 +334,7 @@ def write_ground_truth(
         "friction": [*_friction(tally), _outage(tally, settings["start"], settings["days"])],
         "experiment": _experiment(tally),
         "agents": _agents(tally, agents),
+        "workforce": workforce_truth(agents, settings["start"]),
         "feedback": {
             "metrics": {"nps": [0, 10], "csat": [1, 5], "ces": [1, 7]},
             "score_model": SCORE_MODEL,

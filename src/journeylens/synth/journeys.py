@@ -159,6 +159,17 @@ def place_journeys(rng: np.random.Generator, plan: JourneyPlan, duration: FloatA
     return placed
 
 
+def _planned_day(plan: JourneyPlan, rows: IntArray) -> FloatArray:
+    """Planned start in days; a follow-up's is estimated as its order's plus two days."""
+    parent = plan.parent[rows]
+    follow_up = plan.planned[np.maximum(parent, 0)] / DAY + FOLLOW_UP_DAYS
+    return np.where(parent >= 0, follow_up, plan.planned[rows] / DAY)
+
+
+FOLLOW_UP_DAYS = 2.0
+"""Estimated delay of a delivery problem after its order (placement draws the real one)."""
+
+
 def _batch(plan: JourneyPlan, pop: Population, kind: int) -> Batch:
     rows = np.flatnonzero(plan.kind == kind)
     customer = plan.customer[rows]
@@ -171,7 +182,7 @@ def _batch(plan: JourneyPlan, pop: Population, kind: int) -> Batch:
         slot=slot,
         channel=_DEVICE_CHANNEL[pop.slot_kind[slot]],
         tod=plan.tod[rows],
-        day=plan.planned[rows] / DAY,
+        day=_planned_day(plan, rows),
         variant=pop.variant[customer],
         opt_in=pop.opt_in[customer],
         kiosk_slot=pop.kiosk_slot[customer],

@@ -7,6 +7,7 @@ three slots sharing one anonymous_id, and each person's login on it is tracked s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -275,6 +276,8 @@ class Agents:
     team_first: IntArray
     team_size: IntArray
     table: pa.Table
+    lift: Callable[[IntArray, FloatArray], FloatArray] | None = None
+    """Lift of P(resolve) by agent and contact day: engagement and training (``._workforce``)."""
 
 
 def build_agents(seed: int) -> Agents:
@@ -313,12 +316,19 @@ def route_to_agents(rng: np.random.Generator, agents: Agents, group: str, topic:
 
 
 def resolution_probability(
-    agents: Agents, agent: IntArray, topic: IntArray, previous_contacts: int | IntArray
+    agents: Agents,
+    agent: IntArray,
+    topic: IntArray,
+    previous_contacts: int | IntArray,
+    day: FloatArray | None = None,
 ) -> FloatArray:
-    """P(an agent resolves the contact): see :class:`~._parameters.ResolutionModel`."""
+    """P(an agent resolves the contact): see :class:`~._parameters.ResolutionModel`, plus the
+    agents' ``lift`` on the contact's ``day`` (days since the window start) when both are given."""
     model = par.RESOLUTION
     base = np.array([model.base_by_topic[t] for t in cat.TOPICS])[topic]
     skill = agents.skill[np.maximum(agent, 0)]
     p = base + model.skill_slope * (skill - par.SKILL_CENTRE)
     p = p - model.decay_per_previous_contact * np.asarray(previous_contacts)
+    if agents.lift is not None and day is not None:
+        p = p + agents.lift(agent, day)
     return np.clip(p, model.floor, model.ceiling)

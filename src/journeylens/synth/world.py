@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from journeylens.errors import InputError
+from journeylens.store.names import RAW_TABLE_NAMES
 from journeylens.synth._assembly import (
     Chunk,
     event_tables,
@@ -34,12 +35,13 @@ from journeylens.synth._assembly import (
 from journeylens.synth._events import MICROS, Window
 from journeylens.synth._records import build_records
 from journeylens.synth._truth import GROUND_TRUTH, TRUTH_FILES, Tally, chunk_stats, write_ground_truth
+from journeylens.synth._workforce import build_workforce, employee_feedback
 from journeylens.synth.feedback import answer_surveys
 from journeylens.synth.journeys import simulate_journeys
 from journeylens.synth.population import Agents, build_agents, build_population
 
 Format = Literal["parquet", "csv"]
-TABLES = ("events", "identities", "customers", "feedback", "agents", "assignments")
+TABLES = RAW_TABLE_NAMES
 _CHUNK_STREAM = 1
 """Chunks draw from ``(seed, 1, chunk)``; agents from ``(seed, 0xA6E)``: the streams never meet."""
 
@@ -58,6 +60,7 @@ class WorldSummary:
     feedback: int
     agents: int
     assignments: int
+    employee_feedback: int
     journeys: int
 
     @property
@@ -108,8 +111,12 @@ def generate_world(
     _prepare(out)
     window = Window(int(window_start.timestamp()) * MICROS, days)
     agents = build_agents(seed)
+    workforce = build_workforce(seed, agents, window)
+    agents = replace(agents, lift=workforce)
     _write(agents.table, out / "agents" / f"agents.{fmt}", fmt)
-    tally = Tally(agents=agents.table.num_rows)
+    staff = employee_feedback(seed, agents, workforce, window)
+    _write(staff, out / "employee_feedback" / f"employee_feedback.{fmt}", fmt)
+    tally = Tally(agents=agents.table.num_rows, employee_feedback=staff.num_rows)
     chunks = -(-customers // chunk_customers)
     settings = {
         "seed": seed, "customers": customers, "chunk_customers": chunk_customers, "start": start,
@@ -121,7 +128,7 @@ def generate_world(
             first = index * chunk_customers
             size = min(chunk_customers, customers - first)
             parts, stats = _simulate_chunk(seed, agents, window, index=index, first=first, size=size)
-            for table in (t for t in TABLES if t != "agents"):
+            for table in (t for t in TABLES if t not in ("agents", "employee_feedback")):
                 _write(parts[table], out / table / f"part-{index:05d}.{fmt}", fmt)
             truth.write(parts)
             tally.add(parts, stats)
@@ -130,7 +137,13 @@ def generate_world(
                 progress(first + size, customers)
     write_ground_truth(out, settings, tally, agents, complete=True)
     return WorldSummary(
-        out=out, ground_truth=out / GROUND_TRUTH, fmt=fmt, chunks=chunks, agents=tally.agents, **tally.rows
+        out=out,
+        ground_truth=out / GROUND_TRUTH,
+        fmt=fmt,
+        chunks=chunks,
+        agents=tally.agents,
+        employee_feedback=staff.num_rows,
+        **tally.rows,
     )
 
 
