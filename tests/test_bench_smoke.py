@@ -28,6 +28,7 @@ PIPELINE_STAGES = {"pipeline_duckdb", "pipeline_pyspark"}
 SMALL_FILE_STAGES = {"floor_small_csv", "ingest_small_csv"}
 ACCURACY_STAGES = {"outcome_accuracy"}
 MAP_STAGES = {"floor_map_check", "map_check"}
+TEXT_STAGES = {"floor_text_predict", "sentiment_learned", "sentiment_lexicon"}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_bench_smoke(bench_out: Path) -> None:
     results = {r.stage: r for r in run_bench(6_000, bench_out)}
     everything = (
         INGEST_STAGES | JOURNEY_STAGES | DISCOVERY_STAGES | PIPELINE_STAGES | SMALL_FILE_STAGES | MAP_STAGES
-    )
+    ) | TEXT_STAGES
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
     assert events > 3_000
@@ -59,9 +60,11 @@ def test_bench_smoke(bench_out: Path) -> None:
     funnels = ("floor_funnel", "funnel_20")
     others = ("stitch", *funnels, *SMALL_FILE_STAGES, *ACCURACY_STAGES, *MAP_STAGES)
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
-    assert {r.unit for r in results.values() if r.stage not in (*SMALL_FILE_STAGES, *ACCURACY_STAGES)} == {
-        "events"
-    }
+    # The text stages score one comment per event of the run: the same count, in comments.
+    plain = (*SMALL_FILE_STAGES, *ACCURACY_STAGES, *TEXT_STAGES)
+    assert {r.unit for r in results.values() if r.stage not in plain} == {"events"}
+    assert {results[s].unit for s in TEXT_STAGES} == {"comments"}
+    assert results["sentiment_learned"].floor == results["sentiment_lexicon"].floor == "floor_text_predict"
     # The accuracy stage reports figures and target verdicts, not a rate target: three worlds of
     # 200 customers at this size, met only when every target is met on every world.
     accuracy = results["outcome_accuracy"]

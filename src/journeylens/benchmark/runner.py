@@ -24,6 +24,7 @@ from journeylens.benchmark import (  # noqa: F401 - register their stages
     map_stages,
     pipeline_stages,
     small_file_stages,
+    text_stages,
 )
 from journeylens.benchmark.stages import DATA_FOLDER, PREPARATIONS, STAGES, metrics_path
 from journeylens.errors import InputError

@@ -1,0 +1,163 @@
+"""Benchmark stages for feedback text (issue 15): sentiment of one comment per event of the run.
+
+A preparation writes ``comments.parquet`` (untimed, cached with the data): as many comments as the
+run has events, each two to four sentences drawn from the synthetic world's comment bodies
+(``synth._catalogue.COMMENT_BODIES``), with an NPS score that follows the tone, on 70% of them,
+and no score (text only) on the rest — and loads them into a workspace as feedback.
+
+- ``floor_text_predict``: scikit-learn's own pipeline on the same comments read from the Parquet
+  file — the same hashed word and character n-gram TF-IDF, ``LogisticRegression`` fitted on the
+  same training sample, ``predict_proba`` over every comment in batches. No engine, no table.
+- ``sentiment_learned``: ``voc.scoring.write_sentiment`` in learned mode on the workspace: labels
+  from the scores in the engine, the training sample, 5-fold cross-validation (which the floor
+  does not do), then every distinct comment streamed from the engine, scored, and
+  ``feedback_sentiment`` written back.
+- ``sentiment_lexicon``: the same with VADER (no training), for its comments per second.
+
+All three count comments; peak memory is each stage's own process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from journeylens.benchmark.stages import _fresh_workspace, preparation, stage
+from journeylens.ingest import IngestSpec
+
+COMMENTS = "comments"
+"""The prepared comments (a Parquet file of the run's data) loaded into a workspace."""
+FILE = "comments.parquet"
+WORKSPACE = "comments_ws"
+TRAIN = 20_000
+"""Labelled comments both the floor and JourneyLens learn from (``[voc.sentiment] max_train``)."""
+NEGATIVE_NPS = 6.0
+BATCH = 20_000
+
+
+def comment_table(n: int, seed: int = 15) -> pa.Table:
+    """``n`` comments of 2-4 sentences; tone 0 negative, 1 neutral, 2 positive; NPS on 70%."""
+    from journeylens.synth._catalogue import COMMENT_BODIES
+
+    rng = np.random.default_rng(seed)
+    tone = rng.choice(3, size=n, p=[0.25, 0.25, 0.5])
+    pools = [[b for theme in bodies for b in theme] for bodies in COMMENT_BODIES]
+    sentences = rng.integers(2, 5, size=n)
+    texts = [
+        " ".join(pools[t][i] for i in rng.integers(0, len(pools[t]), size=k))
+        for t, k in zip(tone.tolist(), sentences.tolist(), strict=True)
+    ]
+    centre = np.array([3.0, 7.5, 9.5])[tone] + rng.normal(0, 1.0, n)
+    score = np.clip(np.round(centre), 0, 10)
+    scored = rng.random(n) < 0.7
+    return pa.table(
+        {
+            "feedback_id": pa.array([f"c{i}" for i in range(n)]),
+            "timestamp": pa.array(np.full(n, np.datetime64("2026-01-01T00:00:00", "us")) + np.arange(n)),
+            "metric": pa.array(np.where(scored, "nps", "text")),
+            "score": pa.array(np.where(scored, score, np.nan), mask=~scored),
+            "comment": pa.array(texts),
+        }
+    )
+
+
+@preparation(COMMENTS)
+def write_comments(data: Path, work: Path, memory_limit: str | None) -> int:
+    """The comments file (unless cached) and a workspace with them loaded as feedback."""
+    path = data / FILE
+    events = int((data / "events.count").read_text())
+    if not path.exists() or pq.ParquetFile(path).metadata.num_rows != events:
+        partial = data / f"{FILE}.partial"
+        pq.write_table(comment_table(events), partial)
+        partial.rename(path)
+    ws = _fresh_workspace(work, WORKSPACE)
+    [report] = ws.ingest(IngestSpec(paths=[str(path)], table="feedback"))
+    ws.close()
+    return report.loaded
+
+
+def _labelled(table: pa.Table) -> tuple[list[str], np.ndarray]:
+    """The training sample: the first :data:`TRAIN` comments with a score, by MD5 of their id
+    (as ``voc.scoring`` samples), labelled negative at NPS 6 or below."""
+    import hashlib
+
+    scored = table.filter(pc.is_valid(table.column("score")))
+    ids = scored.column("feedback_id").to_pylist()
+    order = sorted(range(len(ids)), key=lambda i: hashlib.md5(ids[i].encode()).hexdigest())[:TRAIN]
+    texts = scored.column("comment").to_pylist()
+    scores = scored.column("score").to_numpy(zero_copy_only=False)
+    return [texts[i] for i in order], (scores[order] <= NEGATIVE_NPS).astype(np.int64)
+
+
+@stage(
+    "floor_text_predict",
+    "scikit-learn's own TF-IDF (hashed word and character n-grams) + LogisticRegression predict_proba "
+    "over every comment of the Parquet file (the floor; rows: comments)",
+    needs=COMMENTS,
+    unit="comments",
+)
+def floor_text_predict(data: Path, work: Path) -> int:
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+
+    common = {"n_features": 2**18, "alternate_sign": False, "norm": None}
+    words = HashingVectorizer(ngram_range=(1, 2), **common)
+    chars = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), **common)
+
+    def counts(texts: list[str]) -> object:
+        return hstack([words.transform(texts), chars.transform(texts)]).tocsr()
+
+    table = pq.read_table(data / FILE, columns=["feedback_id", "comment", "score"])
+    texts, labels = _labelled(table)
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(counts(texts))
+    model = LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced").fit(
+        tfidf.transform(counts(texts)), labels
+    )
+    rows = 0
+    for batch in pq.ParquetFile(data / FILE).iter_batches(batch_size=BATCH, columns=["comment"]):
+        model.predict_proba(tfidf.transform(counts(batch.column(0).to_pylist())))
+        rows += batch.num_rows
+    return rows
+
+
+def _score(work: Path, mode: str) -> int:
+    from journeylens.voc.scoring import SENTIMENT, write_sentiment
+    from journeylens.voc.settings import SentimentSettings
+    from journeylens.workspace import Workspace
+
+    ws = Workspace.open(work / WORKSPACE)
+    settings = SentimentSettings(mode=mode, max_train=TRAIN)
+    built = write_sentiment(ws.store, settings, {"nps": NEGATIVE_NPS}, retrain=True)
+    assert built.model == mode, built.note
+    rows = int(ws.store.execute(ws.store.backend.table(SENTIMENT).count()).as_py())
+    ws.close()
+    return rows
+
+
+@stage(
+    "sentiment_learned",
+    "feedback sentiment, learned mode: weak labels in the engine, training with 5-fold CV, every "
+    "distinct comment streamed and scored, feedback_sentiment written (rows: comments)",
+    floor="floor_text_predict",
+    needs=COMMENTS,
+    unit="comments",
+)
+def sentiment_learned(data: Path, work: Path) -> int:
+    return _score(work, "learned")
+
+
+@stage(
+    "sentiment_lexicon",
+    "feedback sentiment, lexicon mode (VADER): every distinct comment streamed and scored, "
+    "feedback_sentiment written (rows: comments)",
+    floor="floor_text_predict",
+    needs=COMMENTS,
+    unit="comments",
+)
+def sentiment_lexicon(data: Path, work: Path) -> int:
+    return _score(work, "lexicon")
