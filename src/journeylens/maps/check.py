@@ -17,24 +17,40 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
 
-from journeylens.discovery._compare import METRICS, MeanMetric, Plan, aggregate, comparison_rows
+from journeylens.discovery._compare import METRICS, MeanMetric, Metric, Plan, Stat, comparison_rows
 from journeylens.errors import InputError, JourneyLensError
 from journeylens.journeys.summary import wilson
 from journeylens.maps._check_result import MapCheck
-from journeylens.maps._declare import broken_rules
-from journeylens.maps.conformance import GROUP, deviations, journey_verdicts, staged_events
+from journeylens.maps.conformance import (
+    GROUP,
+    deviations,
+    journey_checks,
+    journey_verdicts,
+    pattern_items,
+    staged_events,
+)
 from journeylens.maps.loading import MapError
-from journeylens.maps.model import DEVIATION_KINDS, JourneyMap
+from journeylens.maps.model import (
+    DEVIATION_KINDS,
+    FAILED_TOUCHPOINT,
+    MISSING_TOUCHPOINT,
+    SEQUENCE_IRREGULARITY,
+    JourneyMap,
+)
 from journeylens.maps.timing import kpi_rows, stage_between, stage_times, timing_rows
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from journeylens.journeys.definitions import JourneyRules
     from journeylens.maps._result import StageDeviations
     from journeylens.specs.discovery import JourneyFilter
@@ -156,7 +172,19 @@ def check_map(
     if not sizes:
         raise _no_journeys(journey_map, path, spec)
     with _WorkingTables(store) as keep:
-        return _check(store, journey_map, spec, rules, path, keep, journeys, labels, sizes)
+        result = _check(store, journey_map, spec, rules, path, keep, journeys, labels, sizes)
+    return dataclasses.replace(result, deviation_source=_deviation_list(store, journey_map, journeys))
+
+
+def _deviation_list(store: Store, journey_map: JourneyMap, journeys: ir.Table) -> Callable[[], pa.Table]:
+    """The one-row-per-deviation list, computed when first asked for (from the same tables: the
+    working tables are gone by then), in a stable order."""
+
+    def fetch() -> pa.Table:
+        found = deviations(journey_map, journeys, staged_events(store, journey_map, journeys))
+        return store.execute(found.order_by("journey_id", "kind", "stage", "step", "touchpoint"))
+
+    return fetch
 
 
 class _WorkingTables:
@@ -195,24 +223,18 @@ def _check(
 ) -> MapCheck:
     journeys = keep("journeys", journeys)
     staged = keep("events", staged_events(store, journey_map, journeys), large=True)
-    found = keep("deviations", deviations(journey_map, journeys, staged))
-    ruled = broken_rules(journey_map, journeys, staged)
-    broken = None if ruled is None else keep("rules", ruled)
-    verdicts = keep("verdicts", journey_verdicts(journeys, found, broken))
-    groups = _group_rows(store, verdicts, labels, sizes)
-    by_stage = _deviation_rows(store, found, sizes)
-    rule_rows = _rule_rows(store, journey_map, broken, sizes)
-    times = stage_times(staged)
+    checked = keep("verdicts", journey_checks(journey_map, journeys, staged))
+    groups, by_stage, rule_rows, at_stage = _share_rows(store, journey_map, checked, labels, sizes)
+    times = keep("times", stage_times(staged))
     timing = timing_rows(store, journey_map, times, stage_between(journey_map, times))
     kpis = kpi_rows(store, journey_map, journeys, times, timing)
-    costs, money = _cost_rows(store, journey_map, journeys, verdicts, rules)
+    costs, money = _cost_rows(store, journey_map, journeys, checked, rules)
     comparison: list[dict[str, Any]] = []
     if len(labels) == 2:
         from journeylens.maps.compare import compare_groups
 
         comparison = compare_groups(labels, {g["group"]: g for g in groups}, by_stage, rule_rows, timing)
-    per_journey = store.execute(verdicts.order_by("journey_id"))
-    listed = store.execute(found.order_by("journey_id", "kind", "stage", "step", "touchpoint"))
+    per_journey = store.execute(journey_verdicts(checked).order_by("journey_id"))
     context = {
         "map": journey_map.name, "file": None if path is None else str(path),
         "journey_type": journey_map.journey_type,
@@ -220,10 +242,10 @@ def _check(
         "groups": labels, "dimension": _dimension(spec),
     }  # fmt: skip
     return MapCheck(
-        table=per_journey, deviation_list=listed, context=context, groups=groups, deviations=by_stage,
+        table=per_journey, context=context, groups=groups, deviations=by_stage,
         ad_hoc=_ad_hoc_rows(store, staged, sizes), rules=rule_rows, costs=costs, money=money,
-        patterns=_patterns(store, found, broken, spec.top if spec else 10), timing=timing, kpis=kpis,
-        comparison=comparison,
+        patterns=_patterns(store, journey_map, checked, spec.top if spec else 10), timing=timing, kpis=kpis,
+        comparison=comparison, stage_journeys=at_stage,
     )  # fmt: skip
 
 
@@ -240,43 +262,56 @@ def _share(n: int, d: int) -> dict[str, Any]:
     return {"share": n / d if d else None, "lo": lo, "hi": hi}
 
 
-def _group_rows(
-    store: Store, verdicts: ir.Table, labels: list[str], sizes: dict[str, int]
-) -> list[dict[str, Any]]:
-    agg = verdicts.group_by(GROUP).agg(conforming=verdicts.conforms.cast("int64").sum())
-    ok = {r[GROUP]: int(r["conforming"] or 0) for r in store.execute(agg).to_pylist()}
-    return [
-        {
-            "group": g,
-            "journeys": sizes.get(g, 0),
-            "conforming": ok.get(g, 0),
-            **_share(ok.get(g, 0), sizes.get(g, 0)),
-        }
-        for g in labels
-    ]
-
-
-def _deviation_rows(store: Store, found: ir.Table, sizes: dict[str, int]) -> list[dict[str, Any]]:
-    """Per group and kind (``scope`` kind), and per group, kind and stage (``scope`` stage):
-    journeys affected and their share of the group's journeys. Ad-hoc touchpoints have no stage."""
-    per_kind = (
-        found.select("journey_id", GROUP, "kind")
-        .distinct()
-        .group_by(GROUP, "kind")
-        .agg(journeys=ibis._.count())
-    )
-    staged = found.filter(found.stage.notnull()).select("journey_id", GROUP, "kind", "stage").distinct()
-    per_stage = staged.group_by(GROUP, "kind", "stage").agg(journeys=staged.count())
+def _share_rows(
+    store: Store, jm: JourneyMap, checked: ir.Table, labels: list[str], sizes: dict[str, int]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, dict[str, int]]]:
+    """Every share a check reports, from one aggregate of the per-journey table: conforming
+    journeys per group; journeys per deviation kind (``scope`` kind) and per kind and stage
+    (``scope`` stage; ad-hoc touchpoints have no stage); journeys per rule broken; and journeys
+    with any deviation placed at each stage. Kinds and stages no journey has are left out."""
+    failed = checked[FAILED_TOUCHPOINT] > 0
+    places: dict[tuple[str, int], ir.BooleanValue] = {}
+    for i, stage in enumerate(jm.stages):
+        places[(SEQUENCE_IRREGULARITY, i)] = checked[f"_back{i}"]
+        places[(FAILED_TOUCHPOINT, i)] = failed & (checked._last == i).fill_null(False)
+        if stage.required:
+            places[(MISSING_TOUCHPOINT, i)] = ~checked[f"_in{i}"]
+    aggs: dict[str, ir.Value] = {"_conforming": checked.conforms.cast("int64").sum()}
+    aggs.update({f"_k{n}": (checked[kind] > 0).cast("int64").sum() for n, kind in enumerate(DEVIATION_KINDS)})
+    aggs.update({f"_s{n}": flag.cast("int64").sum() for n, flag in enumerate(places.values())})
+    aggs.update({f"_r{j}": checked[f"_r{j}"].cast("int64").sum() for j in range(len(jm.rules))})
+    for i, _ in enumerate(jm.stages):
+        here = [flag for (_, at), flag in places.items() if at == i]
+        aggs[f"_any{i}"] = ibis.or_(*here).cast("int64").sum()
+    found = {r[GROUP]: r for r in store.execute(checked.group_by(GROUP).agg(**aggs)).to_pylist()}
+    groups = []
+    for g in labels:
+        ok = int(found.get(g, {}).get("_conforming") or 0)
+        groups.append(
+            {"group": g, "journeys": sizes.get(g, 0), "conforming": ok, **_share(ok, sizes.get(g, 0))}
+        )
     rows = []
-    for scope, table in (("kind", per_kind), ("stage", per_stage)):
-        for r in store.execute(table).to_pylist():
-            d = sizes.get(r[GROUP], 0)
-            n = int(r["journeys"])
-            rows.append({"group": r[GROUP], "scope": scope, "kind": r["kind"], "stage": r.get("stage"),
-                         "journeys": n, "of": d, **_share(n, d)})  # fmt: skip
+    for g, r in found.items():
+        d = sizes.get(g, 0)
+        counts: list[tuple[str, str, str | None, Any]]
+        counts = [("kind", kind, None, r[f"_k{n}"]) for n, kind in enumerate(DEVIATION_KINDS)]
+        counts += [("stage", kind, jm.stages[i].name, r[f"_s{n}"]) for n, (kind, i) in enumerate(places)]
+        rows += [{"group": g, "scope": scope, "kind": kind, "stage": stage, "journeys": int(n), "of": d,
+                  **_share(int(n), d)} for scope, kind, stage, n in counts if n]  # fmt: skip
     order = {k: i for i, k in enumerate(DEVIATION_KINDS)}
     rows.sort(key=lambda r: (str(r["group"]), r["scope"], order[r["kind"]], -r["journeys"], str(r["stage"])))
-    return rows
+    from journeylens.maps._declare import rule_label
+
+    rule_rows = [
+        {"group": g, "rule": j + 1, "rule_label": rule_label(rule),
+         "journeys": int(found.get(g, {}).get(f"_r{j}") or 0), "of": d,
+         **_share(int(found.get(g, {}).get(f"_r{j}") or 0), d)}
+        for g, d in sizes.items() for j, rule in enumerate(jm.rules)
+    ]  # fmt: skip
+    at_stage = {
+        g: {s.name: int(r[f"_any{i}"] or 0) for i, s in enumerate(jm.stages)} for g, r in found.items()
+    }
+    return groups, rows, rule_rows, at_stage
 
 
 def _ad_hoc_rows(store: Store, staged: ir.Table, sizes: dict[str, int]) -> list[dict[str, Any]]:
@@ -295,24 +330,8 @@ def _ad_hoc_rows(store: Store, staged: ir.Table, sizes: dict[str, int]) -> list[
     return rows
 
 
-def _rule_rows(
-    store: Store, jm: JourneyMap, broken: ir.Table | None, sizes: dict[str, int]
-) -> list[dict[str, Any]]:
-    from journeylens.maps._declare import rule_label
-
-    counts: dict[tuple[str, int], int] = {}
-    if broken is not None:
-        agg = broken.group_by(GROUP, "rule").agg(journeys=broken.count())
-        counts = {(r[GROUP], int(r["rule"])): int(r["journeys"]) for r in store.execute(agg).to_pylist()}
-    return [
-        {"group": g, "rule": j + 1, "rule_label": rule_label(rule), "journeys": counts.get((g, j + 1), 0),
-         "of": d, **_share(counts.get((g, j + 1), 0), d)}
-        for g, d in sizes.items() for j, rule in enumerate(jm.rules)
-    ]  # fmt: skip
-
-
 def _cost_rows(
-    store: Store, jm: JourneyMap, journeys: ir.Table, verdicts: ir.Table, rules: JourneyRules | None
+    store: Store, jm: JourneyMap, journeys: ir.Table, checked: ir.Table, rules: JourneyRules | None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Deviating journeys (all, and per deviation kind) against conforming ones, and the money the
     differences imply under the map's costs (association, not cause)."""
@@ -321,14 +340,15 @@ def _cost_rows(
         "journey_id", "customer_id", "outcome", "duration_s", "assisted_contacts", "cost_to_serve", "leakage",
         "digital_events", "first_contact_resolution", "repeat_contacts", "repeat_journey", "value",
     ]  # fmt: skip
-    full = journeys.select(*cols).join(verdicts.drop("outcome", GROUP), "journey_id")
+    verdicts = checked.select("journey_id", "conforms", "rules_broken", *DEVIATION_KINDS)
+    full = journeys.select(*cols).join(verdicts, "journey_id")
     tags = [(CONFORMING, full.conforms), (DEVIATING, ~full.conforms), (RULES, full.rules_broken > 0)]
     tags += [(kind, full[kind] > 0) for kind in DEVIATION_KINDS]
     parts = [full.filter(cond).select(*cols, **{"_group": ibis.literal(tag)}) for tag, cond in tags]
     tagged = parts[0]
     for part in parts[1:]:
         tagged = tagged.union(part, distinct=False)
-    stats, sizes = aggregate(store, tagged, metrics)
+    stats, sizes = _tag_stats(store, tagged, metrics)
     if CONFORMING not in stats:
         return [], []
     present = [t for t, _ in tags if t in stats and t != CONFORMING]
@@ -338,6 +358,19 @@ def _cost_rows(
     for row in rows:
         row["journeys"] = sizes[row["group"]]["journeys"]
     return rows, _money(store, jm, journeys, rows, rules)
+
+
+def _tag_stats(
+    store: Store, tagged: ir.Table, metrics: list[Metric]
+) -> tuple[dict[str, dict[str, Stat]], dict[str, dict[str, int]]]:
+    """Each tag's statistics and journeys, in one aggregation (as ``aggregate`` of the comparison
+    statistics, without its distinct customer count, which the costs do not show)."""
+    aggs: dict[str, ir.Value] = {"journeys": tagged.count()}
+    for metric in metrics:
+        aggs.update(metric.aggregations(tagged))
+    rows = store.execute(tagged.group_by(GROUP).agg(**aggs)).to_pylist()
+    stats = {r[GROUP]: {m.name: m.statistic(r) for m in metrics} for r in rows}
+    return stats, {r[GROUP]: {"journeys": int(r["journeys"])} for r in rows}
 
 
 def _money(
@@ -381,36 +414,32 @@ def _gap(row: dict[str, Any]) -> float | None:
     return float(row["value"]) - float(row["baseline_value"])
 
 
-def _patterns(store: Store, found: ir.Table, broken: ir.Table | None, top: int) -> list[dict[str, Any]]:
-    """The most common combinations of deviations (kind at stage or touchpoint, rules broken),
-    with up to three example journeys each (smallest ids)."""
-    where = found.stage.fill_null(found.touchpoint).fill_null("-")
-    items = found.select("journey_id", GROUP, item=found.kind + ":" + where)
-    if broken is not None:
-        items = items.union(
-            broken.select("journey_id", GROUP, item="rule:" + broken.rule_label), distinct=False
-        )
-    items = items.distinct()
-    per = items.group_by("journey_id", GROUP).agg(_items=items.item.collect())
-    per = per.select("journey_id", GROUP, pattern=per._items.sort().join(" + "))
-    counted = per.group_by(GROUP, "pattern").agg(journeys=per.count())
+def _patterns(store: Store, jm: JourneyMap, checked: ir.Table, top: int) -> list[dict[str, Any]]:
+    """The ``top`` most common combinations of deviations per group (kind at stage or touchpoint,
+    rules broken), with up to three example journeys each (smallest ids); chosen in the engine,
+    in one query: only the chosen patterns' example rows reach Python."""
+    per = checked.select("journey_id", GROUP, pattern=pattern_items(jm, checked))
+    per = per.filter(per.pattern != "")
+    same = ibis.window(group_by=[per[GROUP], per.pattern])
     pick = ibis.window(group_by=[per[GROUP], per.pattern], order_by=per.journey_id)
-    examples = per.mutate(_n=ibis.row_number().over(pick))
-    examples = examples.filter(examples._n < 3).select(GROUP, "pattern", "journey_id")
-    ranked = store.execute(counted.order_by(GROUP, ibis.desc("journeys"), "pattern")).to_pylist()
-    kept: dict[str, int] = {}
-    chosen = []
-    for row in ranked:
-        if kept.get(row[GROUP], 0) < top:
-            kept[row[GROUP]] = kept.get(row[GROUP], 0) + 1
-            chosen.append(row)
-    ex: dict[tuple[str, str], list[str]] = {}
-    if chosen:
-        want = ibis.memtable([{GROUP: r[GROUP], "pattern": r["pattern"]} for r in chosen])
-        for r in store.execute(examples.join(want, [GROUP, "pattern"]).order_by("journey_id")).to_pylist():
-            ex.setdefault((r[GROUP], r["pattern"]), []).append(r["journey_id"])
-    return [{"group": r[GROUP], "pattern": r["pattern"], "journeys": int(r["journeys"]),
-             "examples": ex.get((r[GROUP], r["pattern"]), [])} for r in chosen]  # fmt: skip
+    ex = per.mutate(journeys=per.count().over(same), _n=ibis.row_number().over(pick))
+    ex = ex.filter(ex._n < 3)
+    most = ibis.window(group_by=ex[GROUP], order_by=[ibis.desc(ex.journeys), ex.pattern])
+    ex = ex.mutate(_top=ibis.dense_rank().over(most))
+    chosen = ex.filter(ex._top < top).select(GROUP, "pattern", "journeys", "journey_id")
+    rows = store.execute(chosen.order_by(GROUP, ibis.desc("journeys"), "pattern", "journey_id")).to_pylist()
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (r[GROUP], r["pattern"])
+        if key not in out:
+            out[key] = {
+                "group": r[GROUP],
+                "pattern": r["pattern"],
+                "journeys": int(r["journeys"]),
+                "examples": [],
+            }
+        out[key]["examples"].append(r["journey_id"])
+    return list(out.values())
 
 
 def stage_deviations(
@@ -419,8 +448,6 @@ def stage_deviations(
     """The map checked (``journeylens map check``): per stage, the share of the map's journeys with
     a deviation placed at it (any CJML kind). None when the check cannot run (the drawing then
     says how to run it)."""
-    import pyarrow.compute as pc
-
     try:
         checked = check_map(store, journey_map, rules=rules)
     except JourneyLensError:
@@ -428,12 +455,7 @@ def stage_deviations(
     total = int(checked.summary().get("journeys") or 0)
     if not total:
         return None
-    found = checked.deviation_list
-    counts: dict[str, int] = {}
-    if found.num_rows:
-        placed = found.filter(pc.is_valid(found["stage"]))
-        per = placed.group_by("stage").aggregate([("journey_id", "count_distinct")])
-        counts = {str(r["stage"]): int(r["journey_id_count_distinct"]) for r in per.to_pylist()}
+    counts = next(iter(checked.stage_journeys.values()), {})
     return {
         s.name: {"share": counts.get(s.name, 0) / total, "cost": None, "journeys": counts.get(s.name, 0)}
         for s in journey_map.stages
