@@ -35,7 +35,8 @@ from journeylens.maps.conformance import (
     deviations,
     journey_checks,
     journey_verdicts,
-    pattern_items,
+    pattern_masks,
+    pattern_text,
     staged_events,
 )
 from journeylens.maps.loading import MapError
@@ -63,6 +64,8 @@ __all__ = ["MapCheck", "check_map", "map_check", "map_filter"]
 ALL = "all"
 CONFORMING, DEVIATING, RULES = "conforming", "deviating", "rule_broken"
 CONTACTS = MeanMetric("assisted_contacts", "assisted contacts per journey")
+IN_MEMORY_JOURNEYS = 2_000_000
+"""Above this many journeys (some 20M events) a check keeps its staged events in the database file."""
 
 
 def map_check(ws: Workspace, spec: MapCheckSpec) -> MapCheck:
@@ -222,11 +225,16 @@ def _check(
     sizes: dict[str, int],
 ) -> MapCheck:
     journeys = keep("journeys", journeys)
-    staged = keep("events", staged_events(store, journey_map, journeys), large=True)
+    # The staged events stay in memory, as the floor's do, unless there are so many that an
+    # uncompressed spill could fill the disk (see scratch_table): writing them to the database
+    # file took half again as long.
+    large = sum(sizes.values()) > IN_MEMORY_JOURNEYS
+    staged = keep("events", staged_events(store, journey_map, journeys), large=large)
     checked = keep("verdicts", journey_checks(journey_map, journeys, staged))
     groups, by_stage, rule_rows, at_stage = _share_rows(store, journey_map, checked, labels, sizes)
     times = keep("times", stage_times(staged))
-    timing = timing_rows(store, journey_map, times, stage_between(journey_map, times))
+    between = keep("between", stage_between(journey_map, times))
+    timing = timing_rows(store, journey_map, times, between)
     kpis = kpi_rows(store, journey_map, journeys, times, timing)
     costs, money = _cost_rows(store, journey_map, journeys, checked, rules)
     comparison: list[dict[str, Any]] = []
@@ -416,30 +424,44 @@ def _gap(row: dict[str, Any]) -> float | None:
 
 def _patterns(store: Store, jm: JourneyMap, checked: ir.Table, top: int) -> list[dict[str, Any]]:
     """The ``top`` most common combinations of deviations per group (kind at stage or touchpoint,
-    rules broken), with up to three example journeys each (smallest ids); chosen in the engine,
-    in one query: only the chosen patterns' example rows reach Python."""
-    per = checked.select("journey_id", GROUP, pattern=pattern_items(jm, checked))
-    per = per.filter(per.pattern != "")
-    same = ibis.window(group_by=[per[GROUP], per.pattern])
-    pick = ibis.window(group_by=[per[GROUP], per.pattern], order_by=per.journey_id)
-    ex = per.mutate(journeys=per.count().over(same), _n=ibis.row_number().over(pick))
-    ex = ex.filter(ex._n < 3)
-    most = ibis.window(group_by=ex[GROUP], order_by=[ibis.desc(ex.journeys), ex.pattern])
-    ex = ex.mutate(_top=ibis.dense_rank().over(most))
-    chosen = ex.filter(ex._top < top).select(GROUP, "pattern", "journeys", "journey_id")
-    rows = store.execute(chosen.order_by(GROUP, ibis.desc("journeys"), "pattern", "journey_id")).to_pylist()
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in rows:
-        key = (r[GROUP], r["pattern"])
-        if key not in out:
-            out[key] = {
-                "group": r[GROUP],
-                "pattern": r["pattern"],
-                "journeys": int(r["journeys"]),
-                "examples": [],
-            }
-        out[key]["examples"].append(r["journey_id"])
-    return list(out.values())
+    rules broken), with up to three example journeys each (smallest ids).
+
+    Journeys are counted per pattern in its compact form (:func:`pattern_masks`: a few integers and
+    the ad-hoc touchpoints), so only one row per pattern reaches Python, where its text is made;
+    the second and third examples are the smallest ids above the previous one, per chosen pattern.
+    """
+    items, masks = pattern_masks(jm, checked)
+    keys = [GROUP, "_ad_hoc", *masks]
+    per = checked.select("journey_id", GROUP, "_ad_hoc", **masks)
+    per = per.filter(ibis.or_(per._ad_hoc != "", *(per[m] != 0 for m in masks)))
+    counted = store.execute(
+        per.group_by(keys).agg(journeys=per.count(), _e0=per.journey_id.min())
+    ).to_pylist()
+    for r in counted:
+        r["pattern"] = pattern_text(items, r["_ad_hoc"], [int(r[m]) for m in masks])
+    counted.sort(key=lambda r: (str(r[GROUP]), -r["journeys"], r["pattern"]))
+    chosen: list[dict[str, Any]] = []
+    kept: dict[str, int] = {}
+    for r in counted:
+        if kept.get(r[GROUP], 0) < top:
+            kept[r[GROUP]] = kept.get(r[GROUP], 0) + 1
+            chosen.append(r)
+    for n in (1, 2):
+        if not chosen:
+            break
+        last = f"_e{n - 1}"
+        want = ibis.memtable(
+            [{k: r[k] for k in (*keys, last)} for r in chosen],
+            schema={**{k: per[k].type() for k in keys}, last: "string"},
+        )
+        after = per.join(want, keys).filter(per.journey_id > want[last])
+        found = store.execute(after.group_by(keys).agg(_next=after.journey_id.min())).to_pylist()
+        nxt = {tuple(f[k] for k in keys): f["_next"] for f in found}
+        for r in chosen:
+            r[f"_e{n}"] = nxt.get(tuple(r[k] for k in keys)) if r[last] is not None else None
+    return [{"group": r[GROUP], "pattern": r["pattern"], "journeys": int(r["journeys"]),
+             "examples": [r[e] for e in ("_e0", "_e1", "_e2") if r.get(e) is not None]}
+            for r in chosen]  # fmt: skip
 
 
 def stage_deviations(

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAILED_OUTCOMES", "GROUP", "VERDICT_COLUMNS", "deviations", "journey_checks", "journey_verdicts",
-    "pattern_items", "staged_events",
+    "pattern_masks", "pattern_text", "staged_events",
 ]  # fmt: skip
 
 GROUP = "_group"
@@ -61,11 +61,11 @@ VERDICT_COLUMNS = ("journey_id", GROUP, "outcome", *DEVIATION_KINDS, "rules_brok
 
 def staged_events(store: Store, journey_map: JourneyMap, journeys: ir.Table) -> ir.Table:
     """One row per event of ``journeys`` (which carry :data:`GROUP`): journey_id, _group, step,
-    timestamp, channel, touchpoint, ``stage`` and ``stage_rank`` (0-based map order; NULL when no
+    timestamp, touchpoint, ``stage`` and ``stage_rank`` (0-based map order; NULL when no
     stage matches) and ``unplanned`` (the matching unplanned entry's name, when no stage matches)."""
     rows = map_events(store, journey_map, journeys.select("journey_id", GROUP), unplanned=True)
     return rows.select(
-        "journey_id", GROUP, "step", "timestamp", "channel", "touchpoint",
+        "journey_id", GROUP, "step", "timestamp", "touchpoint",
         stage=stage_name(rows.stage_rank, journey_map.stages), stage_rank=rows.stage_rank,
         unplanned=rows.unplanned,
     )  # fmt: skip
@@ -130,16 +130,21 @@ def journey_verdicts(checked: ir.Table) -> ir.Table:
     return checked.select(*VERDICT_COLUMNS)
 
 
-def pattern_items(journey_map: JourneyMap, checked: ir.Table) -> ir.StringValue:
-    """Each journey's deviation pattern: its distinct deviations (kind at stage, or at touchpoint
-    for ad-hoc ones; ``-`` for a failed journey with no staged event) and broken rules
-    (``rule:<label>``), sorted and joined with `` + ``; empty for a conforming journey."""
+CHUNK = 62
+"""Pattern items per integer bit mask (int64, sign bit unused)."""
+
+
+def pattern_masks(journey_map: JourneyMap, checked: ir.Table) -> tuple[list[str], dict[str, ir.IntegerValue]]:
+    """Each journey's deviation pattern, in compact form: the possible pattern items of the map
+    other than ad-hoc touchpoints (kind at stage, ``-`` for a failed journey with no staged event,
+    ``rule:<label>``), sorted, and bit masks ``_m0``, ``_m1``, ... saying which a journey has
+    (item k is bit k % 62 of mask k // 62). With ``_ad_hoc`` they decide the pattern
+    (:func:`pattern_text`), so journeys are counted per pattern without building its text."""
     from journeylens.maps._declare import rule_label
 
-    stages = journey_map.stages
     failed = checked[FAILED_TOUCHPOINT] > 0
     flags: dict[str, list[ir.BooleanValue]] = {}
-    for i, s in enumerate(stages):
+    for i, s in enumerate(journey_map.stages):
         flags.setdefault(f"{SEQUENCE_IRREGULARITY}:{s.name}", []).append(checked[f"_back{i}"])
         flags.setdefault(f"{FAILED_TOUCHPOINT}:{s.name}", []).append(
             failed & (checked._last == i).fill_null(False)
@@ -149,12 +154,22 @@ def pattern_items(journey_map: JourneyMap, checked: ir.Table) -> ir.StringValue:
     flags.setdefault(f"{FAILED_TOUCHPOINT}:-", []).append(failed & checked._last.isnull())
     for k, rule in enumerate(journey_map.rules):
         flags.setdefault(f"rule:{rule_label(rule)}", []).append(checked[f"_r{k}"])
-    # Ad-hoc items ("ad_hoc_touchpoint:...") sort before every other kind and "rule:".
-    sep = " + "
-    text: ir.StringValue = ibis.cases((checked._ad_hoc != "", sep + checked._ad_hoc), else_="")
-    for item in sorted(flags):
-        text = text + ibis.cases((ibis.or_(*flags[item]), sep + item), else_="")
-    return text.substr(len(sep))
+    items = sorted(flags)
+    masks: dict[str, ir.IntegerValue] = {}
+    for start in range(0, len(items), CHUNK):
+        bits = [
+            ibis.cases((ibis.or_(*flags[item]), ibis.literal(1 << (k - start), "int64")), else_=0)
+            for k, item in enumerate(items[start : start + CHUNK], start=start)
+        ]
+        masks[f"_m{start // CHUNK}"] = sum(bits[1:], bits[0])
+    return items, masks
+
+
+def pattern_text(items: list[str], ad_hoc: str, masks: list[int]) -> str:
+    """The pattern a journey's ``_ad_hoc`` and masks stand for: its items sorted and joined with
+    `` + `` (ad-hoc touchpoints first: ``ad_hoc_touchpoint:`` sorts before every other kind)."""
+    found = [item for k, item in enumerate(items) if masks[k // CHUNK] >> (k % CHUNK) & 1]
+    return " + ".join(([ad_hoc] if ad_hoc else []) + found)
 
 
 def _ad_hoc(staged: ir.Table) -> ir.Table:

@@ -64,6 +64,7 @@ JOURNEY_STAGE = "(journey)"
 """The stage name of series about whole journeys (deviation rate, feedback not on a stage)."""
 MISSING_REQUIRED = "missing_required_stage"
 STAGES_SCRATCH = "_jl_map_stages"
+JOURNEYS_SCRATCH = "_jl_map_journeys"
 SUCCESS = "success"
 _TRUNCATE = {MonitorPeriod.day: "D", MonitorPeriod.week: "W"}
 
@@ -129,13 +130,14 @@ def stage_aggregates(
     store: Store, journey_map: JourneyMap, rules: JourneyRules | None, period: MonitorPeriod
 ) -> StageAggregates:
     """Aggregate a map's journeys per stage and period in the engine (see the module docstring)."""
-    journeys = map_journeys(store, journey_map, period)
-    # Per journey and stage once: the stage and the journey aggregates both read it.
-    per = scratch_table(store.backend, STAGES_SCRATCH, journey_stages(store, journey_map, journeys))
+    # The map's journeys (with their local period) and, per journey and stage, the times: each
+    # once, since every aggregate below reads them.
+    journeys = scratch_table(store.backend, JOURNEYS_SCRATCH, map_journeys(store, journey_map, period))
     try:
+        per = scratch_table(store.backend, STAGES_SCRATCH, journey_stages(store, journey_map, journeys))
         return _aggregate(store, journey_map, rules, journeys, per)
     finally:
-        drop_scratch(store.backend, STAGES_SCRATCH)
+        drop_scratch(store.backend, STAGES_SCRATCH, JOURNEYS_SCRATCH)
 
 
 def _aggregate(

@@ -103,7 +103,9 @@ def quantiles(
         wanted += [{**{k: row[k] for k in keys}, "_r": r} for r in sorted(ranks)]
     if not wanted:
         return {}
-    order = ibis.window(group_by=[values[k] for k in keys], order_by=[values.seconds, values.journey_id])
+    # Ordered by the value alone: rows with equal seconds may take each other's ranks, but the
+    # value at each rank is the same whichever they take (and no string sort of journey ids).
+    order = ibis.window(group_by=[values[k] for k in keys], order_by=values.seconds)
     ranked = values.mutate(_r=ibis.row_number().over(order) + 1)
     need = ibis.memtable(wanted, schema={**{k: values[k].type() for k in keys}, "_r": "int64"})
     picked = ranked.join(need, [*keys, "_r"]).select(*keys, "_r", "seconds")
