@@ -6,6 +6,11 @@ The floor computes only the per-journey verdicts; ``map_check`` computes the who
 plus shares, costs, patterns, timing and KPIs), so the ratio is an upper bound of the overhead
 of the verdicts. Both write their verdict counts, so a run can check that they agree.
 
+``map_monitor`` watches the world's designed purchase map (the demo's: six stages with time
+targets, about twenty daily series) next to the journeys summary per day of the same journeys, the
+summary the monitor's series refine (issue 14: under 2x its time); the monitor also reads the
+journeys' events (the stage of each) and runs the budgeted CUSUM over every series.
+
 pm4py runs as a process of its own (``scripts/pm4py_declare_peer.py``: AGPL, test-only) on a CSV
 of the purchase journeys' events written beforehand (untimed), as ``pm4py_e2e`` does; its time
 includes starting Python, pandas and pm4py and reading the CSV, and it also reports the seconds
@@ -21,8 +26,14 @@ from pathlib import Path
 from journeylens.benchmark.discovery_stages import PM4PY_PEER, _world_duckdb
 from journeylens.benchmark.stages import JOURNEYS, WORLD, preparation, stage
 from journeylens.errors import InputError
+from journeylens.journeys.summary import journey_summary
+from journeylens.maps._demo_maps import DEMO_MAPS
 from journeylens.maps.check import check_map
+from journeylens.maps.loading import parse_map
 from journeylens.maps.model import DEVIATION_KINDS, JourneyMap
+from journeylens.maps.monitor import monitor_journey_map
+from journeylens.specs.maps import MapMonitorSpec
+from journeylens.specs.summary import JourneySummarySpec
 from journeylens.workspace import Workspace
 
 VERDICTS = "map_verdicts-{stage}.json"
@@ -207,3 +218,37 @@ def pm4py_declare_stage(data: Path, work: Path) -> int:
     if done.returncode:
         raise RuntimeError(f"pm4py declare peer failed:\n{done.stderr[-2000:]}")
     return int(done.stdout.split()[-1])
+
+
+MONITORED = "purchase"
+"""The demo's designed map the monitor watches (its journey type: purchase)."""
+
+
+@stage(
+    "journeys_summary",
+    "journeys summary per day of the purchase journeys (outcome rates with intervals; the floor "
+    "of map_monitor; rows: days)",
+    needs=JOURNEYS,
+)
+def journeys_summary_stage(data: Path, work: Path) -> int:
+    ws = Workspace.open(work / WORLD)
+    spec = JourneySummarySpec(by="period", period="day", journey_type=MONITORED)
+    rows = len(journey_summary(ws.store, spec).rows)
+    ws.close()
+    return rows
+
+
+@stage(
+    "map_monitor",
+    "map monitor of the demo purchase map: every stage metric as a daily series, budgeted CUSUM "
+    "alerts (rows: series watched)",
+    floor="journeys_summary",
+    needs=JOURNEYS,
+)
+def map_monitor_stage(data: Path, work: Path) -> int:
+    ws = Workspace.open(work / WORLD)
+    journey_map = parse_map(DEMO_MAPS[MONITORED], Path(f"{MONITORED}.yaml"))
+    result = monitor_journey_map(ws.store, journey_map, MapMonitorSpec(map=MONITORED), ws.config.journeys)
+    series = int(result.to_dict()["series"])
+    ws.close()
+    return series

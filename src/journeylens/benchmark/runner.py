@@ -22,7 +22,6 @@ from journeylens.benchmark import (  # noqa: F401 - register their stages
     accuracy_stages,
     discovery_stages,
     map_stages,
-    monitor_stages,
     pipeline_stages,
     small_file_stages,
 )
