@@ -27,7 +27,7 @@ DISCOVERY_STAGES = {
 PIPELINE_STAGES = {"pipeline_duckdb", "pipeline_pyspark"}
 SMALL_FILE_STAGES = {"floor_small_csv", "ingest_small_csv"}
 ACCURACY_STAGES = {"outcome_accuracy"}
-MAP_STAGES = {"floor_map_check", "map_check"}
+MAP_STAGES = {"floor_map_check", "map_check", "pm4py_declare", "journeys_summary", "map_monitor"}
 TEXT_STAGES = {"floor_text_predict", "sentiment_learned", "sentiment_lexicon"}
 
 
@@ -89,6 +89,16 @@ def test_bench_smoke(bench_out: Path) -> None:
     assert floor_verdicts == verdicts and verdicts[0] > 0
     assert results["map_check"].floor == "floor_map_check"
     assert results["map_check"].rows == results["floor_map_check"].rows > 0
+    # pm4py's conformance_declare (a process of its own) read the same events and decided the same
+    # rules alike, except the first: pm4py's response has no "within 2h", so it breaks less often.
+    peer = json.loads((work / "map_verdicts-pm4py_declare.json").read_text())
+    assert peer["traces"] == verdicts[0] and peer["broken"][1:] == verdicts[7:]
+    assert peer["broken"][0] <= verdicts[6]
+    assert results["pm4py_declare"].rows == results["map_check"].rows
+    assert results["map_check"].peer == "pm4py_declare" and results["map_check"].ratio_to_peer is not None
+    # The living map watches its series next to the daily journeys summary they refine.
+    assert results["map_monitor"].floor == "journeys_summary" and results["map_monitor"].rows >= 10
+    assert results["journeys_summary"].rows > 0
     # The newcomer's CLI session (separate processes, automatic build) is compared with pm4py too.
     assert results["newcomer"].floor == "pm4py_e2e" and results["newcomer"].ratio_to_floor is not None
     assert results["ingest_parquet"].ratio_to_floor is not None

@@ -55,6 +55,10 @@ class BenchResult:
     accuracy target in ``metrics`` is met."""
     metrics: dict[str, Any] | None = None
     """An accuracy stage's figures and target verdicts (see ``accuracy_stages``); else None."""
+    peer: str | None = None
+    """Another tool's stage doing the same job (pm4py), when the stage names one."""
+    ratio_to_peer: float | None = None
+    """seconds / the peer's seconds (when both ran): 0.1 means ten times faster than the peer."""
 
 
 def parse_size(text: str) -> int:
@@ -203,6 +207,8 @@ def _result(name: str, events: int, measured: dict[str, dict[str, float]], work:
     m, spec = measured[name], STAGES[name]
     floor, unit, target = spec.floor, spec.unit, spec.target
     ratio = m["seconds"] / measured[floor]["seconds"] if floor in measured else None
+    peer = spec.peer
+    to_peer = m["seconds"] / measured[peer]["seconds"] if peer in measured else None
     metrics: dict[str, Any] | None = None
     met = None
     if spec.accuracy:
@@ -225,6 +231,8 @@ def _result(name: str, events: int, measured: dict[str, dict[str, float]], work:
         target_per_s=target,
         target_met=met,
         metrics=metrics,
+        peer=peer,
+        ratio_to_peer=round(to_peer, 3) if to_peer else None,
     )
 
 

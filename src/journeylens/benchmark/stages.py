@@ -63,6 +63,8 @@ class Stage:
     accuracy: bool = False
     """An accuracy stage: it makes its own data (not the run's files) and writes its figures to
     :func:`metrics_path`, including ``targets_met`` and the ``events`` it measured."""
+    peer: str | None = None
+    """Name of another tool's stage doing the same job (pm4py), compared besides the floor."""
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,10 @@ def stage(
     unit: str = "events",
     target: float | None = None,
     accuracy: bool = False,
+    peer: str | None = None,
 ) -> Callable[[StageFn], StageFn]:
     def register(fn: StageFn) -> StageFn:
-        STAGES[name] = Stage(name, fn, floor, doc, needs, leaves, requires, unit, target, accuracy)
+        STAGES[name] = Stage(name, fn, floor, doc, needs, leaves, requires, unit, target, accuracy, peer)
         return fn
 
     return register

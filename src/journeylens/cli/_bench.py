@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from journeylens.benchmark import BenchResult
 
 # What a reader compares first: the rate, the ratio to the floor, the target; the run's size last.
-_BENCH_FIRST = ("stage", "seconds", "per_s", "unit", "ratio_to_floor", "floor", "target_met", "rows")
+_BENCH_FIRST = (
+    "stage", "seconds", "per_s", "unit", "ratio_to_floor", "floor", "ratio_to_peer", "peer",
+    "target_met", "rows",
+)  # fmt: skip
 
 
 def show_bench(results: list[BenchResult], fmt: OutputFormat) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,7 +20,8 @@ class MapCheck(TableResult):
 
     ``table`` has one row per journey the map applies to: journey_id, group, outcome, one count
     per CJML deviation kind, ``rules_broken``, ``deviations`` and ``conforms``;
-    ``deviation_list`` one row per deviation (journey_id, group, kind, stage, touchpoint, step).
+    ``deviation_list`` one row per deviation (journey_id, group, kind, stage, touchpoint, step),
+    computed from the store on first use (a check itself needs only the per-journey table).
     The aggregated views are lists of records (see :data:`JSON_FIELDS`); ``group`` is ``all`` for
     one check, or the segment or period label when two are compared.
     """
@@ -49,7 +51,8 @@ class MapCheck(TableResult):
         "b_n, b_d, diff, diff_lo, diff_hi, test, statistic, p, q, significant)",
     )
 
-    deviation_list: pa.Table = field(default_factory=lambda: pa.table({}))
+    deviation_source: Callable[[], pa.Table] | None = field(default=None, repr=False, compare=False)
+    """Computes ``deviation_list`` (from the same store; it must still be open)."""
     context: dict[str, Any] = field(default_factory=dict)
     groups: list[dict[str, Any]] = field(default_factory=list)
     deviations: list[dict[str, Any]] = field(default_factory=list)
@@ -63,6 +66,16 @@ class MapCheck(TableResult):
     comparison: list[dict[str, Any]] = field(default_factory=list)
     stage_costs: list[dict[str, Any]] = field(default_factory=list)
     stage_money: list[dict[str, Any]] = field(default_factory=list)
+    stage_journeys: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per group and stage: journeys with a deviation of any kind placed at the stage."""
+    _fetched: dict[str, pa.Table] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def deviation_list(self) -> pa.Table:
+        if "deviations" not in self._fetched:
+            source = self.deviation_source
+            self._fetched["deviations"] = source() if source is not None else pa.table({})
+        return self._fetched["deviations"]
 
     def verdicts(self) -> list[dict[str, Any]]:
         """Per journey: does it conform, and how many deviations of each kind (``--format csv``)."""

@@ -28,7 +28,7 @@ from journeylens.maps.model import Absence, ChainResponse, Existence, JourneyMap
 if TYPE_CHECKING:
     from journeylens.maps.model import Rule
 
-__all__ = ["broken_rules", "rule_label"]
+__all__ = ["broken_rules", "broken_without_events", "event_flags", "rule_aggregates", "rule_label"]
 
 
 def rule_label(rule: Rule) -> str:
@@ -48,9 +48,10 @@ def _is(staged: ir.Table, name: str, stages: set[str]) -> ir.BooleanValue:
     return (column == name).fill_null(False)
 
 
-def _event_flags(journey_map: JourneyMap, staged: ir.Table) -> ir.Table:
-    """Per event, one boolean per rule: does this event break it (for the per-event rules), or
-    does it count towards it (existence/absence/precedence counts)."""
+def event_flags(journey_map: JourneyMap, staged: ir.Table) -> dict[str, ir.Value]:
+    """Per event, one column per rule (``_a{j}``, and ``_b{j}`` for precedence): does this event
+    break the rule (response, chain response), or count towards it (existence, absence,
+    precedence: the step of an A or B event). Windows are over the journey's ``step``."""
     stages = {s.name for s in journey_map.stages}
     order = ibis.window(group_by=staged.journey_id, order_by=staged.step)
     after = ibis.window(group_by=staged.journey_id, order_by=staged.step, rows=(1, None))
@@ -75,7 +76,28 @@ def _event_flags(journey_map: JourneyMap, staged: ir.Table) -> ir.Table:
         elif isinstance(rule, ChainResponse):
             a, b = _is(staged, rule.first, stages), _is(staged, rule.then, stages)
             cols[f"_a{j}"] = a & ~b.lead().over(order).fill_null(False)
-    return staged.mutate(**cols)
+    return cols
+
+
+def rule_aggregates(journey_map: JourneyMap, flags: ir.Table) -> dict[str, ir.Value]:
+    """Per journey (aggregations over ``flags``, which carry :func:`event_flags`): ``_r{j}``, is
+    rule j (0-based) broken. A journey without events is not aggregated: fill with
+    :func:`broken_without_events`."""
+    aggs: dict[str, ir.Value] = {}
+    for j, rule in enumerate(journey_map.rules):
+        if isinstance(rule, Existence):
+            aggs[f"_r{j}"] = flags[f"_a{j}"].cast("int64").sum() < rule.min
+        elif isinstance(rule, Precedence):
+            first_a, first_b = flags[f"_a{j}"].min(), flags[f"_b{j}"].min()
+            aggs[f"_r{j}"] = first_b.notnull() & (first_a.isnull() | (first_a > first_b))
+        else:  # absence, response, chain response: some event breaks it
+            aggs[f"_r{j}"] = flags[f"_a{j}"].any()
+    return aggs
+
+
+def broken_without_events(rule: Rule) -> bool:
+    """Whether a journey with no event breaks ``rule``: only existence rules need an event."""
+    return isinstance(rule, Existence)
 
 
 def broken_rules(journey_map: JourneyMap, journeys: ir.Table, staged: ir.Table) -> ir.Table | None:
@@ -85,25 +107,12 @@ def broken_rules(journey_map: JourneyMap, journeys: ir.Table, staged: ir.Table) 
 
     if not journey_map.rules:
         return None
-    flags = _event_flags(journey_map, staged)
-    aggs: dict[str, ir.Value] = {}
-    for j, rule in enumerate(journey_map.rules):
-        if isinstance(rule, Existence):
-            aggs[f"r{j}"] = flags[f"_a{j}"].cast("int64").sum() < rule.min
-        elif isinstance(rule, Absence):
-            aggs[f"r{j}"] = flags[f"_a{j}"].any()
-        elif isinstance(rule, Precedence):
-            first_a, first_b = flags[f"_a{j}"].min(), flags[f"_b{j}"].min()
-            aggs[f"r{j}"] = first_b.notnull() & (first_a.isnull() | (first_a > first_b))
-        else:
-            aggs[f"r{j}"] = flags[f"_a{j}"].any()
-    per = flags.group_by("journey_id").agg(**aggs)
-    # A journey with no event at all is not in ``staged``: it breaks existence rules only.
+    flags = staged.mutate(**event_flags(journey_map, staged))
+    per = flags.group_by("journey_id").agg(**rule_aggregates(journey_map, flags))
     base = journeys.select("journey_id", GROUP).left_join(per, "journey_id")
     parts = []
     for j, rule in enumerate(journey_map.rules):
-        verdict = base[f"r{j}"]
-        broken = verdict.fill_null(isinstance(rule, Existence))
+        broken = base[f"_r{j}"].fill_null(broken_without_events(rule))
         part = base.filter(broken).select(
             base.journey_id,
             base[GROUP],

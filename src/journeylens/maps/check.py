@@ -3,9 +3,11 @@
 :func:`check_map` selects the journeys of the map's type (and segment), decides per journey
 whether it conforms (:mod:`journeylens.maps.conformance`, :mod:`journeylens.maps._declare`), and
 aggregates: per deviation kind and stage, per rule, the share of journeys affected with its 95%
-Wilson interval; what deviating journeys look like next to conforming ones, whole-map and per
-stage (:mod:`journeylens.maps.deviation_costs`) — an *association*, not a cause; the most common
-deviation patterns with example journeys; time targets and KPIs (:mod:`journeylens.maps.timing`); and, for two
+Wilson interval; what deviating journeys look like next to conforming ones (success, duration,
+assisted contacts, cost to serve: intervals, tests, Benjamini-Hochberg q-values) and the money
+difference the map's costs imply — an *association*: deviating journeys differ in many ways, and
+the difference is not what fixing the deviation would save; the most common deviation patterns
+with example journeys; time targets and KPIs (:mod:`journeylens.maps.timing`); and, for two
 segments or periods, the side-by-side tests (:mod:`journeylens.maps.compare`).
 
 Example:
@@ -15,7 +17,9 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,14 +29,28 @@ import ibis.expr.types as ir
 from journeylens.errors import InputError
 from journeylens.journeys.summary import wilson
 from journeylens.maps._check_result import MapCheck
-from journeylens.maps._declare import broken_rules
-from journeylens.maps.conformance import GROUP, deviations, journey_verdicts, staged_events
+from journeylens.maps.conformance import (
+    GROUP,
+    deviated_at,
+    deviation_places,
+    deviations,
+    journey_checks,
+    journey_verdicts,
+    pattern_masks,
+    pattern_text,
+    staged_events,
+)
 from journeylens.maps.deviation_costs import deviation_cost_rows, stage_cost_rows
 from journeylens.maps.loading import MapError
-from journeylens.maps.model import DEVIATION_KINDS, JourneyMap
+from journeylens.maps.model import (
+    DEVIATION_KINDS,
+    JourneyMap,
+)
 from journeylens.maps.timing import kpi_rows, stage_between, stage_times, timing_rows
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from journeylens.journeys.definitions import JourneyRules
     from journeylens.specs.discovery import JourneyFilter
     from journeylens.specs.map_check import MapCheckSpec
@@ -42,6 +60,8 @@ if TYPE_CHECKING:
 __all__ = ["MapCheck", "check_map", "map_check", "map_filter"]
 
 ALL = "all"
+IN_MEMORY_JOURNEYS = 2_000_000
+"""Above this many journeys (some 20M events) a check keeps its staged events in the database file."""
 
 
 def map_check(ws: Workspace, spec: MapCheckSpec) -> MapCheck:
@@ -151,7 +171,19 @@ def check_map(
     if not sizes:
         raise _no_journeys(journey_map, path, spec)
     with _WorkingTables(store) as keep:
-        return _check(store, journey_map, spec, rules, path, keep, journeys, labels, sizes)
+        result = _check(store, journey_map, spec, rules, path, keep, journeys, labels, sizes)
+    return dataclasses.replace(result, deviation_source=_deviation_list(store, journey_map, journeys))
+
+
+def _deviation_list(store: Store, journey_map: JourneyMap, journeys: ir.Table) -> Callable[[], pa.Table]:
+    """The one-row-per-deviation list, computed when first asked for (from the same tables: the
+    working tables are gone by then), in a stable order."""
+
+    def fetch() -> pa.Table:
+        found = deviations(journey_map, journeys, staged_events(store, journey_map, journeys))
+        return store.execute(found.order_by("journey_id", "kind", "stage", "step", "touchpoint"))
+
+    return fetch
 
 
 class _WorkingTables:
@@ -189,26 +221,25 @@ def _check(
     sizes: dict[str, int],
 ) -> MapCheck:
     journeys = keep("journeys", journeys)
-    staged = keep("events", staged_events(store, journey_map, journeys), large=True)
-    found = keep("deviations", deviations(journey_map, journeys, staged))
-    ruled = broken_rules(journey_map, journeys, staged)
-    broken = None if ruled is None else keep("rules", ruled)
-    verdicts = keep("verdicts", journey_verdicts(journeys, found, broken))
-    groups = _group_rows(store, verdicts, labels, sizes)
-    by_stage = _deviation_rows(store, found, sizes)
-    rule_rows = _rule_rows(store, journey_map, broken, sizes)
-    times = stage_times(staged)
-    timing = timing_rows(store, journey_map, times, stage_between(journey_map, times))
+    # The staged events stay in memory, as the floor's do, unless there are so many that an
+    # uncompressed spill could fill the disk (see scratch_table): writing them to the database
+    # file took half again as long.
+    large = sum(sizes.values()) > IN_MEMORY_JOURNEYS
+    staged = keep("events", staged_events(store, journey_map, journeys), large=large)
+    checked = keep("verdicts", journey_checks(journey_map, journeys, staged))
+    groups, by_stage, rule_rows, at_stage = _share_rows(store, journey_map, checked, labels, sizes)
+    times = keep("times", stage_times(staged))
+    between = keep("between", stage_between(journey_map, times))
+    timing = timing_rows(store, journey_map, times, between)
     kpis = kpi_rows(store, journey_map, journeys, times, timing)
-    costs, money = deviation_cost_rows(store, journey_map, journeys, verdicts, rules)
-    stage_costs, stage_money = stage_cost_rows(store, journey_map, journeys, verdicts, found, rules)
+    costs, money = deviation_cost_rows(store, journey_map, journeys, checked, rules)
+    stage_costs, stage_money = stage_cost_rows(store, journey_map, journeys, checked, rules)
     comparison: list[dict[str, Any]] = []
     if len(labels) == 2:
         from journeylens.maps.compare import compare_groups
 
         comparison = compare_groups(labels, {g["group"]: g for g in groups}, by_stage, rule_rows, timing)
-    per_journey = store.execute(verdicts.order_by("journey_id"))
-    listed = store.execute(found.order_by("journey_id", "kind", "stage", "step", "touchpoint"))
+    per_journey = store.execute(journey_verdicts(checked).order_by("journey_id"))
     context = {
         "map": journey_map.name, "file": None if path is None else str(path),
         "journey_type": journey_map.journey_type,
@@ -216,10 +247,10 @@ def _check(
         "groups": labels, "dimension": _dimension(spec),
     }  # fmt: skip
     return MapCheck(
-        table=per_journey, deviation_list=listed, context=context, groups=groups, deviations=by_stage,
+        table=per_journey, context=context, groups=groups, deviations=by_stage,
         ad_hoc=_ad_hoc_rows(store, staged, sizes), rules=rule_rows, costs=costs, money=money,
-        patterns=_patterns(store, found, broken, spec.top if spec else 10), timing=timing, kpis=kpis,
-        comparison=comparison, stage_costs=stage_costs, stage_money=stage_money,
+        patterns=_patterns(store, journey_map, checked, spec.top if spec else 10), timing=timing, kpis=kpis,
+        comparison=comparison, stage_journeys=at_stage, stage_costs=stage_costs, stage_money=stage_money,
     )  # fmt: skip
 
 
@@ -236,43 +267,49 @@ def _share(n: int, d: int) -> dict[str, Any]:
     return {"share": n / d if d else None, "lo": lo, "hi": hi}
 
 
-def _group_rows(
-    store: Store, verdicts: ir.Table, labels: list[str], sizes: dict[str, int]
-) -> list[dict[str, Any]]:
-    agg = verdicts.group_by(GROUP).agg(conforming=verdicts.conforms.cast("int64").sum())
-    ok = {r[GROUP]: int(r["conforming"] or 0) for r in store.execute(agg).to_pylist()}
-    return [
-        {
-            "group": g,
-            "journeys": sizes.get(g, 0),
-            "conforming": ok.get(g, 0),
-            **_share(ok.get(g, 0), sizes.get(g, 0)),
-        }
-        for g in labels
-    ]
-
-
-def _deviation_rows(store: Store, found: ir.Table, sizes: dict[str, int]) -> list[dict[str, Any]]:
-    """Per group and kind (``scope`` kind), and per group, kind and stage (``scope`` stage):
-    journeys affected and their share of the group's journeys. Ad-hoc touchpoints have no stage."""
-    per_kind = (
-        found.select("journey_id", GROUP, "kind")
-        .distinct()
-        .group_by(GROUP, "kind")
-        .agg(journeys=ibis._.count())
-    )
-    staged = found.filter(found.stage.notnull()).select("journey_id", GROUP, "kind", "stage").distinct()
-    per_stage = staged.group_by(GROUP, "kind", "stage").agg(journeys=staged.count())
+def _share_rows(
+    store: Store, jm: JourneyMap, checked: ir.Table, labels: list[str], sizes: dict[str, int]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, dict[str, int]]]:
+    """Every share a check reports, from one aggregate of the per-journey table: conforming
+    journeys per group; journeys per deviation kind (``scope`` kind) and per kind and stage
+    (``scope`` stage; ad-hoc touchpoints have no stage); journeys per rule broken; and journeys
+    with any deviation placed at each stage. Kinds and stages no journey has are left out."""
+    places = deviation_places(jm, checked)
+    aggs: dict[str, ir.Value] = {"_conforming": checked.conforms.cast("int64").sum()}
+    aggs.update({f"_k{n}": (checked[kind] > 0).cast("int64").sum() for n, kind in enumerate(DEVIATION_KINDS)})
+    aggs.update({f"_s{n}": flag.cast("int64").sum() for n, flag in enumerate(places.values())})
+    aggs.update({f"_r{j}": checked[f"_r{j}"].cast("int64").sum() for j in range(len(jm.rules))})
+    for i, flag in deviated_at(jm, checked).items():
+        aggs[f"_any{i}"] = flag.cast("int64").sum()
+    found = {r[GROUP]: r for r in store.execute(checked.group_by(GROUP).agg(**aggs)).to_pylist()}
+    groups = []
+    for g in labels:
+        ok = int(found.get(g, {}).get("_conforming") or 0)
+        groups.append(
+            {"group": g, "journeys": sizes.get(g, 0), "conforming": ok, **_share(ok, sizes.get(g, 0))}
+        )
     rows = []
-    for scope, table in (("kind", per_kind), ("stage", per_stage)):
-        for r in store.execute(table).to_pylist():
-            d = sizes.get(r[GROUP], 0)
-            n = int(r["journeys"])
-            rows.append({"group": r[GROUP], "scope": scope, "kind": r["kind"], "stage": r.get("stage"),
-                         "journeys": n, "of": d, **_share(n, d)})  # fmt: skip
+    for g, r in found.items():
+        d = sizes.get(g, 0)
+        counts: list[tuple[str, str, str | None, Any]]
+        counts = [("kind", kind, None, r[f"_k{n}"]) for n, kind in enumerate(DEVIATION_KINDS)]
+        counts += [("stage", kind, jm.stages[i].name, r[f"_s{n}"]) for n, (kind, i) in enumerate(places)]
+        rows += [{"group": g, "scope": scope, "kind": kind, "stage": stage, "journeys": int(n), "of": d,
+                  **_share(int(n), d)} for scope, kind, stage, n in counts if n]  # fmt: skip
     order = {k: i for i, k in enumerate(DEVIATION_KINDS)}
     rows.sort(key=lambda r: (str(r["group"]), r["scope"], order[r["kind"]], -r["journeys"], str(r["stage"])))
-    return rows
+    from journeylens.maps._declare import rule_label
+
+    rule_rows = [
+        {"group": g, "rule": j + 1, "rule_label": rule_label(rule),
+         "journeys": int(found.get(g, {}).get(f"_r{j}") or 0), "of": d,
+         **_share(int(found.get(g, {}).get(f"_r{j}") or 0), d)}
+        for g, d in sizes.items() for j, rule in enumerate(jm.rules)
+    ]  # fmt: skip
+    at_stage = {
+        g: {s.name: int(r[f"_any{i}"] or 0) for i, s in enumerate(jm.stages)} for g, r in found.items()
+    }
+    return groups, rows, rule_rows, at_stage
 
 
 def _ad_hoc_rows(store: Store, staged: ir.Table, sizes: dict[str, int]) -> list[dict[str, Any]]:
@@ -291,49 +328,43 @@ def _ad_hoc_rows(store: Store, staged: ir.Table, sizes: dict[str, int]) -> list[
     return rows
 
 
-def _rule_rows(
-    store: Store, jm: JourneyMap, broken: ir.Table | None, sizes: dict[str, int]
-) -> list[dict[str, Any]]:
-    from journeylens.maps._declare import rule_label
+def _patterns(store: Store, jm: JourneyMap, checked: ir.Table, top: int) -> list[dict[str, Any]]:
+    """The ``top`` most common combinations of deviations per group (kind at stage or touchpoint,
+    rules broken), with up to three example journeys each (smallest ids).
 
-    counts: dict[tuple[str, int], int] = {}
-    if broken is not None:
-        agg = broken.group_by(GROUP, "rule").agg(journeys=broken.count())
-        counts = {(r[GROUP], int(r["rule"])): int(r["journeys"]) for r in store.execute(agg).to_pylist()}
-    return [
-        {"group": g, "rule": j + 1, "rule_label": rule_label(rule), "journeys": counts.get((g, j + 1), 0),
-         "of": d, **_share(counts.get((g, j + 1), 0), d)}
-        for g, d in sizes.items() for j, rule in enumerate(jm.rules)
-    ]  # fmt: skip
-
-
-def _patterns(store: Store, found: ir.Table, broken: ir.Table | None, top: int) -> list[dict[str, Any]]:
-    """The most common combinations of deviations (kind at stage or touchpoint, rules broken),
-    with up to three example journeys each (smallest ids)."""
-    where = found.stage.fill_null(found.touchpoint).fill_null("-")
-    items = found.select("journey_id", GROUP, item=found.kind + ":" + where)
-    if broken is not None:
-        items = items.union(
-            broken.select("journey_id", GROUP, item="rule:" + broken.rule_label), distinct=False
-        )
-    items = items.distinct()
-    per = items.group_by("journey_id", GROUP).agg(_items=items.item.collect())
-    per = per.select("journey_id", GROUP, pattern=per._items.sort().join(" + "))
-    counted = per.group_by(GROUP, "pattern").agg(journeys=per.count())
-    pick = ibis.window(group_by=[per[GROUP], per.pattern], order_by=per.journey_id)
-    examples = per.mutate(_n=ibis.row_number().over(pick))
-    examples = examples.filter(examples._n < 3).select(GROUP, "pattern", "journey_id")
-    ranked = store.execute(counted.order_by(GROUP, ibis.desc("journeys"), "pattern")).to_pylist()
+    Journeys are counted per pattern in its compact form (:func:`pattern_masks`: a few integers and
+    the ad-hoc touchpoints), so only one row per pattern reaches Python, where its text is made;
+    the second and third examples are the smallest ids above the previous one, per chosen pattern.
+    """
+    items, masks = pattern_masks(jm, checked)
+    keys = [GROUP, "_ad_hoc", *masks]
+    per = checked.select("journey_id", GROUP, "_ad_hoc", **masks)
+    per = per.filter(ibis.or_(per._ad_hoc != "", *(per[m] != 0 for m in masks)))
+    counted = store.execute(
+        per.group_by(keys).agg(journeys=per.count(), _e0=per.journey_id.min())
+    ).to_pylist()
+    for r in counted:
+        r["pattern"] = pattern_text(items, r["_ad_hoc"], [int(r[m]) for m in masks])
+    counted.sort(key=lambda r: (str(r[GROUP]), -r["journeys"], r["pattern"]))
+    chosen: list[dict[str, Any]] = []
     kept: dict[str, int] = {}
-    chosen = []
-    for row in ranked:
-        if kept.get(row[GROUP], 0) < top:
-            kept[row[GROUP]] = kept.get(row[GROUP], 0) + 1
-            chosen.append(row)
-    ex: dict[tuple[str, str], list[str]] = {}
-    if chosen:
-        want = ibis.memtable([{GROUP: r[GROUP], "pattern": r["pattern"]} for r in chosen])
-        for r in store.execute(examples.join(want, [GROUP, "pattern"]).order_by("journey_id")).to_pylist():
-            ex.setdefault((r[GROUP], r["pattern"]), []).append(r["journey_id"])
+    for r in counted:
+        if kept.get(r[GROUP], 0) < top:
+            kept[r[GROUP]] = kept.get(r[GROUP], 0) + 1
+            chosen.append(r)
+    for n in (1, 2):
+        if not chosen:
+            break
+        last = f"_e{n - 1}"
+        want = ibis.memtable(
+            [{k: r[k] for k in (*keys, last)} for r in chosen],
+            schema={**{k: per[k].type() for k in keys}, last: "string"},
+        )
+        after = per.join(want, keys).filter(per.journey_id > want[last])
+        found = store.execute(after.group_by(keys).agg(_next=after.journey_id.min())).to_pylist()
+        nxt = {tuple(f[k] for k in keys): f["_next"] for f in found}
+        for r in chosen:
+            r[f"_e{n}"] = nxt.get(tuple(r[k] for k in keys)) if r[last] is not None else None
     return [{"group": r[GROUP], "pattern": r["pattern"], "journeys": int(r["journeys"]),
-             "examples": ex.get((r[GROUP], r["pattern"]), [])} for r in chosen]  # fmt: skip
+             "examples": [r[e] for e in ("_e0", "_e1", "_e2") if r.get(e) is not None]}
+            for r in chosen]  # fmt: skip

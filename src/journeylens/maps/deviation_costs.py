@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
-from journeylens.discovery._compare import GROUP, METRICS, MeanMetric, Plan, aggregate, comparison_rows
+from journeylens.discovery._compare import GROUP, METRICS, MeanMetric, Plan, Stat, comparison_rows
 from journeylens.errors import JourneyLensError
+from journeylens.maps.conformance import deviated_at
 from journeylens.maps.model import DEVIATION_KINDS, JourneyMap
 
 if TYPE_CHECKING:
@@ -67,21 +68,18 @@ def deviation_cost_rows(
 
 
 def stage_cost_rows(
-    store: Store,
-    jm: JourneyMap,
-    journeys: ir.Table,
-    verdicts: ir.Table,
-    found: ir.Table,
-    rules: JourneyRules | None,
+    store: Store, jm: JourneyMap, journeys: ir.Table, checked: ir.Table, rules: JourneyRules | None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Per stage, the journeys with a deviation placed at it (any kind; ad-hoc touchpoints have no
     stage) against conforming journeys, and the money implied: the rows of
-    :func:`deviation_cost_rows` with ``group`` deviating (or conforming, the baseline) and ``stage``."""
-    full = _with_verdicts(journeys, verdicts)
-    placed = found.filter(found.stage.notnull()).select("journey_id", "stage").distinct()
-    at = full.join(placed, "journey_id")
+    :func:`deviation_cost_rows` with ``group`` deviating (or conforming, the baseline) and ``stage``.
+    ``checked`` is the per-journey table of ``conformance.journey_checks``."""
+    full = _with_verdicts(journeys, checked)
+    at = deviated_at(jm, full)
     tagged = full.filter(full.conforms).select(*_COLUMNS, **{GROUP: ibis.literal(CONFORMING)})
-    tagged = tagged.union(at.select(*_COLUMNS, **{GROUP: _AT + at.stage}), distinct=False)
+    for i, flag in at.items():
+        here = full.filter(flag).select(*_COLUMNS, **{GROUP: ibis.literal(_AT + jm.stages[i].name)})
+        tagged = tagged.union(here, distinct=False)
     order = [CONFORMING, *(_AT + s.name for s in jm.stages)]
     rows, money = _against_conforming(store, jm, journeys, tagged, order, rules)
     return [_staged(r) for r in rows], [_staged(m) for m in money]
@@ -105,7 +103,7 @@ def _against_conforming(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Each tagged group (``order``, those present) against the conforming journeys, in one
     aggregation; nothing when no journey conforms."""
-    stats, sizes = aggregate(store, tagged, COST_METRICS)
+    stats, sizes = _tag_stats(store, tagged)
     if CONFORMING not in stats:
         return [], []
     plan: Plan = [(t, CONFORMING, [CONFORMING]) for t in order if t in stats and t != CONFORMING]
@@ -114,6 +112,19 @@ def _against_conforming(
     for row in rows:
         row["journeys"] = sizes[row["group"]]["journeys"]
     return rows, _money(store, jm, journeys, rows, rules)
+
+
+def _tag_stats(
+    store: Store, tagged: ir.Table
+) -> tuple[dict[str, dict[str, Stat]], dict[str, dict[str, int]]]:
+    """Each tag's statistics and journeys in one aggregation (``discovery._compare.aggregate``
+    without its distinct customer count, which costs a pass and is not shown here)."""
+    aggs: dict[str, ir.Value] = {"journeys": tagged.count()}
+    for metric in COST_METRICS:
+        aggs.update(metric.aggregations(tagged))
+    rows = store.execute(tagged.group_by(GROUP).agg(**aggs)).to_pylist()
+    stats = {r[GROUP]: {m.name: m.statistic(r) for m in COST_METRICS} for r in rows}
+    return stats, {r[GROUP]: {"journeys": int(r["journeys"])} for r in rows}
 
 
 def _money(
@@ -164,8 +175,6 @@ def stage_deviations(
     a deviation placed at it (any CJML kind), and what those journeys' success rate and cost to
     serve differ by from conforming journeys', with the money implied (association). None when the
     check cannot run (the drawing then says how to run it)."""
-    import pyarrow.compute as pc
-
     from journeylens.maps.check import check_map
 
     try:
@@ -175,12 +184,7 @@ def stage_deviations(
     total = int(checked.summary().get("journeys") or 0)
     if not total:
         return None
-    found = checked.deviation_list
-    counts: dict[str, int] = {}
-    if found.num_rows:
-        placed = found.filter(pc.is_valid(found["stage"]))
-        per = placed.group_by("stage").aggregate([("journey_id", "count_distinct")])
-        counts = {str(r["stage"]): int(r["journey_id_count_distinct"]) for r in per.to_pylist()}
+    counts = next(iter(checked.stage_journeys.values()), {})
     rows = {(r["stage"], r["metric"]): r for r in checked.stage_costs if r["stage"] is not None}
     money = {m["stage"]: m for m in checked.stage_money}
     lane: dict[str, StageDeviations] = {}

@@ -9,8 +9,8 @@ Drawing (HTML, Mermaid, DOT) lives in :mod:`journeylens.maps._drawing` and
 
 Every number is an Ibis aggregate over ``events``, ``journey_events`` and ``journeys``; only one
 row per stage (or per stage x touchpoint x channel) reaches Python. Events are placed in stages by
-:func:`stage_of_events`, a deliberately small stage assignment that the conformance module's may
-replace later: same criteria, same ranks.
+:func:`stage_of_events`, from the stage assignment every map analysis shares
+(:mod:`journeylens.maps.stage_assignment`).
 
 Example:
     >>> view = show_map(ws.store, load_map("maps/purchase.yaml"))  # doctest: +SKIP
@@ -33,6 +33,7 @@ from journeylens.discovery.selection import select_journeys
 from journeylens.errors import InputError, JourneyLensError
 from journeylens.journeys.summary import wilson
 from journeylens.maps._result import DEVIATION_FIELDS, MapView, StageDeviations
+from journeylens.maps.stage_assignment import map_events
 from journeylens.specs.discovery import JourneyFilter
 from journeylens.store import Store
 from journeylens.store._backend import drop_scratch, scratch_table
@@ -121,30 +122,15 @@ def stage_of_events(store: Store, journey_map: JourneyMap, journeys: ir.Table | 
     whose criteria (touchpoints, channels, contact reasons, properties) match it, NULL when none
     does (an unplanned or unknown touchpoint).
 
-    Columns: journey_id, outcome, event_id, timestamp, channel, touchpoint, stage. A minimal,
-    self-contained stage assignment for drawing; conformance (``map check``) has the full one.
+    Columns: journey_id, outcome, event_id, timestamp, channel, touchpoint, stage. The stages are
+    map check's (:mod:`journeylens.maps.stage_assignment`), ranked from 1 for drawing.
     """
     journeys = map_journeys(store, journey_map) if journeys is None else journeys
-    je, events = store.backend.table("journey_events"), store.table("events")
-    j = journeys.select("journey_id", "outcome")
-    rows = je.join(j, "journey_id").join(events, je.event_id == events.event_id)
-    # First match wins: a touchpoint belongs to one stage, but channel criteria may overlap.
-    rank = ibis.cases(
-        *(
-            (stage.criteria.matches(events), ibis.literal(i, type="int64"))
-            for i, stage in _ranked(journey_map)
-        ),
-        else_=ibis.null("int64"),
-    )
+    rows = map_events(store, journey_map, journeys.select("journey_id", "outcome"))
     return rows.select(
-        j.journey_id,
-        j.outcome,
-        je.event_id,
-        events.timestamp,
-        events.channel,
-        events.touchpoint,
-        stage=rank,
-    )
+        "journey_id", "outcome", "event_id", "timestamp", "channel", "touchpoint",
+        stage=rows.stage_rank + 1,
+    )  # fmt: skip
 
 
 def _ranked(journey_map: JourneyMap) -> list[tuple[int, Any]]:

@@ -1,7 +1,8 @@
 """Every stage metric of a map as a daily or weekly series, computed in the engine.
 
 A map's journeys are those of its journey type (and segment). Each of their events is given the
-rank of the first stage, in map order, whose matching criteria it meets (:func:`stage_rank`);
+rank of the first stage, in map order, whose matching criteria it meets
+(:func:`~journeylens.maps.stage_assignment.stage_rank`, as in map check and map show);
 per journey and stage the first and last event times follow, and from them:
 
 * **volume** — journeys that reach the stage;
@@ -41,6 +42,7 @@ import pyarrow as pa
 from journeylens.journeys.undefined import UNDECIDED
 from journeylens.maps.model import JourneyMap, KpiMetric, MonitorPeriod, Stage
 from journeylens.maps.monitor_stats import ContinuousSeries, ProportionSeries, Series, SeriesName
+from journeylens.maps.stage_assignment import map_events, stage_rank
 from journeylens.store._backend import drop_scratch, json_text, scratch_table
 
 if TYPE_CHECKING:
@@ -56,40 +58,19 @@ __all__ = [
     "period_days",
     "stage_aggregates",
     "stage_rank",
-]
+]  # stage_rank: re-exported from stage_assignment, where every map analysis gets its stages
 
 JOURNEY_STAGE = "(journey)"
 """The stage name of series about whole journeys (deviation rate, feedback not on a stage)."""
 MISSING_REQUIRED = "missing_required_stage"
 STAGES_SCRATCH = "_jl_map_stages"
+JOURNEYS_SCRATCH = "_jl_map_journeys"
 SUCCESS = "success"
 _TRUNCATE = {MonitorPeriod.day: "D", MonitorPeriod.week: "W"}
 
 
 def period_days(period: MonitorPeriod) -> float:
     return 7.0 if period is MonitorPeriod.week else 1.0
-
-
-def stage_rank(rows: ir.Table, stages: Sequence[Stage]) -> ir.IntegerValue:
-    """The index of the first stage (in map order) whose criteria ``rows`` meet; NULL for none.
-
-    ``rows`` needs the columns the criteria read (``touchpoint``, ``channel``, ``properties``):
-    events, or feedback answers. Each property is extracted from the JSON once.
-
-    Example:
-        >>> from journeylens.maps.model import Stage
-        >>> t = ibis.memtable({"touchpoint": ["home", "checkout", "faq"], "channel": ["web"] * 3,
-        ...                    "properties": ["{}"] * 3})
-        >>> stages = [Stage(name="browse", touchpoints=["home"]), Stage(name="buy", channels=["web"])]
-        >>> t.mutate(rank=stage_rank(t, stages)).rank.to_list()
-        [0, 1, 1]
-    """
-    names = sorted({n for s in stages for n in s.criteria.property_names()})
-    props = {n: json_text(rows.properties, n) for n in names}
-    branches = [(s.criteria.matches(rows, props.__getitem__), i) for i, s in enumerate(stages)]
-    if not branches:
-        return ibis.null("int64")
-    return ibis.cases(*branches, else_=ibis.null("int64")).cast("int64")
 
 
 def map_journeys(store: Store, journey_map: JourneyMap, period: MonitorPeriod) -> ir.Table:
@@ -117,14 +98,11 @@ def _segment_customers(store: Store, segment: str) -> ir.Table:
     return joined.select("customer_id").distinct()
 
 
-def journey_stages(store: Store, journeys: ir.Table, stages: Sequence[Stage]) -> ir.Table:
+def journey_stages(store: Store, journey_map: JourneyMap, journeys: ir.Table) -> ir.Table:
     """One row per journey and stage it reaches: ``rank``, ``first_at``, ``last_at``, ``time_s``."""
-    je = store.backend.table("journey_events").semi_join(journeys, "journey_id")
-    events = store.table("events").select("event_id", "timestamp", "touchpoint", "channel", "properties")
-    joined = je.join(events, "event_id")
-    ranked = joined.mutate(rank=stage_rank(joined, stages))
-    ranked = ranked.filter(ranked["rank"].notnull())
-    per = ranked.group_by(["journey_id", "rank"]).agg(
+    rows = map_events(store, journey_map, journeys.select("journey_id"))
+    ranked = rows.filter(rows.stage_rank.notnull())
+    per = ranked.group_by(["journey_id", ranked.stage_rank.name("rank")]).agg(
         first_at=ranked.timestamp.min(), last_at=ranked.timestamp.max()
     )
     following = ibis.window(group_by="journey_id", order_by="rank")
@@ -152,13 +130,14 @@ def stage_aggregates(
     store: Store, journey_map: JourneyMap, rules: JourneyRules | None, period: MonitorPeriod
 ) -> StageAggregates:
     """Aggregate a map's journeys per stage and period in the engine (see the module docstring)."""
-    journeys = map_journeys(store, journey_map, period)
-    # Per journey and stage once: the stage and the journey aggregates both read it.
-    per = scratch_table(store.backend, STAGES_SCRATCH, journey_stages(store, journeys, journey_map.stages))
+    # The map's journeys (with their local period) and, per journey and stage, the times: each
+    # once, since every aggregate below reads them.
+    journeys = scratch_table(store.backend, JOURNEYS_SCRATCH, map_journeys(store, journey_map, period))
     try:
+        per = scratch_table(store.backend, STAGES_SCRATCH, journey_stages(store, journey_map, journeys))
         return _aggregate(store, journey_map, rules, journeys, per)
     finally:
-        drop_scratch(store.backend, STAGES_SCRATCH)
+        drop_scratch(store.backend, STAGES_SCRATCH, JOURNEYS_SCRATCH)
 
 
 def _aggregate(

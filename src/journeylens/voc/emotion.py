@@ -87,7 +87,7 @@ def emotion_answers(
     ``answered_at``, ``emotion``, ``point`` (stage rank with ``stages``, else the step's
     touchpoint) and ``position`` (relative position of the step in its journey, 0..1)."""
     from journeylens.journeys.summary import _group_column
-    from journeylens.maps.stage_series import stage_rank
+    from journeylens.maps.stage_assignment import stage_rank
     from journeylens.specs.summary import JourneySummarySpec
 
     _require(store, "feedback_links", "feedback_sentiment", "journeys")
