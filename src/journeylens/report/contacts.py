@@ -1,0 +1,74 @@
+"""The report's "Contact centre" section: reasons with their trend and cost, and the avoidable
+contacts ranking (the same :func:`~journeylens.contacts.analysis.contact_signals` as the CLI)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from journeylens.contacts.settings import ContactsSettings
+from journeylens.errors import JourneyLensError
+from journeylens.report.sections import Section
+
+if TYPE_CHECKING:
+    from journeylens.journeys.definitions import JourneyRules
+    from journeylens.store import Store
+
+TITLE = "Contact centre"
+INTRO = (
+    "Why customers contact the contact centre, whether it grew in the last complete week (rate ratio "
+    "against the week before, Benjamini-Hochberg q across reasons), how often each reason is resolved "
+    "without or with an agent, and the digital touchpoints followed by more contacts than their peers."
+)
+
+
+def _settings(store: Store) -> ContactsSettings:
+    from journeylens.config import Config
+
+    path = store.root / "journeylens.toml" if store.root is not None else None
+    return Config.load(path).voc.contacts if path is not None and path.is_file() else ContactsSettings()
+
+
+def contacts_section(store: Store, rules: JourneyRules | None = None) -> Section | None:
+    """Reasons and avoidable contacts; None before journeys are built or without any contact."""
+    from journeylens.contacts.analysis import contact_signals
+    from journeylens.journeys.definitions import JourneyRules
+    from journeylens.specs.contacts import ContactsSpec
+
+    rules = rules or JourneyRules()
+    settings = _settings(store)
+    try:
+        reasons = contact_signals(store, rules, settings, ContactsSpec(view="reasons"))
+    except JourneyLensError:
+        return None
+    if not reasons.context["contacts"]:
+        return None
+    avoidable = contact_signals(store, rules, settings, ContactsSpec(view="avoidable", limit=10))
+    r = reasons.to_pandas()
+    r = r[["reason", "department", "contacts", "share", "last", "previous", "ratio", "q", "self_service_rate",
+           "assisted_rate", "decided", "cost"]]  # fmt: skip
+    a = avoidable.to_pandas()
+    if not a.empty:
+        a = a[
+            [
+                "rank",
+                "touchpoint",
+                "exposures",
+                "contact_rate",
+                "peer_rate",
+                "excess_contacts",
+                "avoidable_cost",
+            ]
+        ]
+    notes = (
+        [f"Cost is not defined: {reasons.context['cost_reason']}."] if reasons.context["cost_reason"] else []
+    )
+    tops = [t for t in avoidable.parts.get("by_reason", []) if t["rank"] == 1]
+    facts = {"assisted contacts": f"{reasons.context['contacts']:,}"}
+    if tops:
+        facts["top avoidable"] = tops[0]["touchpoint"] if len(tops) == 1 else a.iloc[0]["touchpoint"]
+    return Section(
+        TITLE, intro=INTRO, facts=facts, figures=[reasons.plot()],
+        tables=[("Contacts by reason", r), ("Avoidable contacts", pd.DataFrame(a))], notes=notes,
+    )  # fmt: skip
