@@ -9,7 +9,7 @@ their peers), ``repeats`` (repeat contacts and repeated reasons by channel pair)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,6 +24,7 @@ from journeylens.journeys.definitions import JourneyRules
 from journeylens.journeys.undefined import COST_REASON
 from journeylens.specs.contacts import ContactsSpec, ContactsView
 from journeylens.store import Store
+from journeylens.store._backend import drop_scratch, scratch_table
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -51,6 +52,7 @@ class ContactsResult(TableResult):
     #: The JSON contract: ``to_dict()`` keys.
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
         "view, period, window, last_period, previous_period, contacts, reason_sources, cost_reason",
+        "exposures, followed (avoidable: digital exposures, and those followed by a contact)",
         "rows (records of the view)",
         "parts (reasons: periods; avoidable: by_reason)",
     )
@@ -78,6 +80,12 @@ class ContactsResult(TableResult):
         return fig
 
 
+CONTACTS = "_jl_contacts"
+"""The working table of the contacts of one run (dropped when it ends)."""
+Viewed = tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], dict[str, Any]]
+"""What a view returns: its rows, its other parts, and what it adds to the context."""
+
+
 @dataclass(frozen=True)
 class Inputs:
     store: Store
@@ -90,7 +98,7 @@ class Inputs:
         return self.rules.priced()
 
 
-def _reasons(i: Inputs, c: Any) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], Any]:
+def _reasons(i: Inputs, c: Any) -> Viewed:
     per = volume.periods(i.store, c, i.spec)
     counts = i.store.execute(c.group_by("reason").agg(contacts=c.count(), cost=c.cost.sum())).to_pylist()
     resolution = volume.resolution_counts(i.store, c, i.spec)
@@ -98,28 +106,40 @@ def _reasons(i: Inputs, c: Any) -> tuple[list[dict[str, Any]], dict[str, list[di
     periods = [
         {**r, "period": r["period"].isoformat(), "cost": r["cost"] if i.priced else None} for r in per.rows
     ]
-    return rows, {"periods": periods}, per
+    return rows, {"periods": periods}, _compared(per)
 
 
-def _avoidable(i: Inputs, c: Any) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], Any]:
+def _avoidable(i: Inputs, c: Any) -> Viewed:
     cells, reasons = avoidable.aggregates(i.store, c, i.rules, i.settings)
     rows, by_reason = avoidable.ranking(cells, reasons, i.priced, i.spec.limit)
-    return rows, {"by_reason": by_reason}, None
+    totals = {
+        "exposures": sum(int(c["exposures"]) for c in cells),
+        "followed": sum(int(c["followed"]) for c in cells),
+    }
+    return rows, {"by_reason": by_reason}, totals
 
 
-def _repeats(i: Inputs, c: Any) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], Any]:
-    return repeats.repeat_rows(i.store, c, i.rules), {}, None
+def _repeats(i: Inputs, c: Any) -> Viewed:
+    return repeats.repeat_rows(i.store, c, i.rules), {}, {}
 
 
-def _signals(i: Inputs, c: Any) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], Any]:
+def _signals(i: Inputs, c: Any) -> Viewed:
     per = volume.periods(i.store, c, i.spec)
     comments = (
         signals.examples(i.store, c, per.last, i.spec.period.value, i.settings.examples) if per.last else {}
     )
-    return signals.signal_rows(per, comments, i.settings, i.priced), {}, per
+    return signals.signal_rows(per, comments, i.settings, i.priced), {}, _compared(per)
 
 
-VIEWS: dict[ContactsView, Callable[[Inputs, Any], tuple[list[dict[str, Any]], dict[str, Any], Any]]] = {
+def _compared(per: volume.Periods) -> dict[str, Any]:
+    """The two periods the trend compares (None when the data has fewer than two complete ones)."""
+    return {
+        "last_period": per.last.isoformat() if per.last else None,
+        "previous_period": per.previous.isoformat() if per.previous else None,
+    }
+
+
+VIEWS: dict[ContactsView, Callable[[Inputs, Any], Viewed]] = {
     ContactsView.reasons: _reasons,
     ContactsView.avoidable: _avoidable,
     ContactsView.repeats: _repeats,
@@ -130,7 +150,7 @@ VIEWS: dict[ContactsView, Callable[[Inputs, Any], tuple[list[dict[str, Any]], di
 def contact_signals(
     store: Store, rules: JourneyRules, settings: ContactsSettings, spec: ContactsSpec | None = None
 ) -> ContactsResult:
-    """One view of the contact-centre signals.
+    """One view of the contact-centre signals (``spec.view``).
 
     Example:
         >>> result = contact_signals(ws.store, ws.config.journeys, ws.config.voc.contacts,
@@ -139,23 +159,42 @@ def contact_signals(
         'web:billing_faq'
     """
     spec = spec or ContactsSpec()
+    return contact_views(store, rules, settings, spec, [spec.view])[spec.view]
+
+
+def contact_views(
+    store: Store, rules: JourneyRules, settings: ContactsSettings, spec: ContactsSpec,
+    views: Sequence[ContactsView | str],
+) -> dict[ContactsView, ContactsResult]:  # fmt: skip
+    """Several views of one spec's contacts (its ``view`` aside), reading the contacts once.
+
+    Example:
+        >>> both = contact_views(ws.store, ws.config.journeys, ws.config.voc.contacts,
+        ...                      ContactsSpec(), ["reasons", "avoidable"])  # doctest: +SKIP
+    """
     if "journeys" not in store.backend.list_tables():
         raise NotFoundError(
             "No journeys have been built yet, so contacts have no customer or journey.",
             hint="Run `journeylens build` (analyses build the model when it is stale).",
         )
-    inputs = Inputs(store, rules, settings, spec)
-    c = volume.within(contact_events(store, rules, settings), spec)
-    n = int(store.execute(c.count()).as_py())
-    rows, parts, per = VIEWS[spec.view](inputs, c)
-    context = {
-        "view": spec.view.value, "period": spec.period.value, "window": settings.window,
-        "last_period": per.last.isoformat() if per is not None and per.last else None,
-        "previous_period": per.previous.isoformat() if per is not None and per.previous else None,
-        "contacts": n, "reason_sources": list(settings.reason_sources),
-        "cost_reason": None if rules.priced() else COST_REASON,
-    }  # fmt: skip
-    return ContactsResult(pa.Table.from_pylist(rows), parts=parts, context=context)
+    # Every view reads the contacts several times: they are computed once, into a working table.
+    c = scratch_table(store.backend, CONTACTS, volume.within(contact_events(store, rules, settings), spec))
+    out: dict[ContactsView, ContactsResult] = {}
+    try:
+        n = int(store.execute(c.count()).as_py())
+        for view in map(ContactsView, views):
+            rows, parts, extra = VIEWS[view](Inputs(store, rules, settings, spec), c)
+            context = {
+                "view": view.value, "period": spec.period.value, "window": settings.window,
+                "last_period": None, "previous_period": None, "contacts": n,
+                "reason_sources": list(settings.reason_sources),
+                "cost_reason": None if rules.priced() else COST_REASON,
+                **extra,
+            }  # fmt: skip
+            out[view] = ContactsResult(pa.Table.from_pylist(rows), parts=parts, context=context)
+    finally:
+        drop_scratch(store.backend, CONTACTS)
+    return out
 
 
 def contacts(ws: Workspace, spec: ContactsSpec) -> ContactsResult:

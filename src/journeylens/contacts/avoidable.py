@@ -32,19 +32,21 @@ from journeylens.contacts.settings import ContactsSettings
 from journeylens.journeys.definitions import JourneyRules, seconds
 from journeylens.journeys.summary import wilson
 from journeylens.store import Store
-from journeylens.store._backend import json_text
+from journeylens.store._backend import drop_scratch, json_text, scratch_table
 
 Z95 = 1.959963984540054
+EXPOSURES = "_jl_contact_exposures"
+"""The working table of one run's exposures (dropped when it ends)."""
 
 
 def touchpoint_label(t: ir.Table, settings: ContactsSettings) -> tuple[ir.StringValue, ir.StringValue]:
-    """``channel:touchpoint`` and, with a variant, ``channel:touchpoint[property=value]``."""
+    """``channel:touchpoint`` and, with a variant, ``channel:touchpoint[property=value]`` (the first
+    variant property the event has; text with a NULL part is NULL, so absent ones fall through)."""
     base = t.channel.concat(":", t.touchpoint)
-    variant: ir.StringValue = ibis.null("string")
-    for prop in reversed(settings.variant_properties):
-        value = json_text(t.properties, prop)
-        variant = ibis.ifelse(value.notnull(), ibis.literal(f"[{prop}=").concat(value, "]"), variant)
-    return base, base.concat(variant.fill_null(""))
+    variants = [
+        ibis.literal(f"[{p}=").concat(json_text(t.properties, p), "]") for p in settings.variant_properties
+    ]
+    return base, base.concat(ibis.coalesce(*variants, ibis.literal("")))
 
 
 def exposures(store: Store, rules: JourneyRules, settings: ContactsSettings) -> ir.Table:
@@ -64,11 +66,11 @@ def exposures(store: Store, rules: JourneyRules, settings: ContactsSettings) -> 
     )  # fmt: skip
 
 
-def followed(store: Store, contacts: ir.Table, rules: JourneyRules, settings: ContactsSettings) -> ir.Table:
-    """Each exposure with the first journey-opening contact within the window after it (or none)."""
-    x = exposures(store, rules, settings)
+def followed(x: ir.Table, contacts: ir.Table, settings: ContactsSettings) -> ir.Table:
+    """Each exposure (``x``: :func:`exposures`) with the first journey-opening contact within the
+    window after it (``reason`` and ``cost`` NULL, ``followed`` false, when none)."""
     firsts = contacts.filter(contacts.first).select(
-        _ccid="customer_id", _cat="timestamp", _cid_event="event_id", _reason="reason", _cost="cost"
+        _ccid="customer_id", _cat="timestamp", _order="order", _reason="reason", _cost="cost"
     )
     window = seconds(settings.window)
     pairs = x.join(
@@ -77,10 +79,10 @@ def followed(store: Store, contacts: ir.Table, rules: JourneyRules, settings: Co
         & (firsts._cat > x._at)
         & (firsts._cat.epoch_seconds() - x._at.epoch_seconds() <= window),
     )
-    # The earliest contact per exposure: ordered by time, then the contact's event id.
-    order = ibis.window(group_by="_eid", order_by=["_cat", "_cid_event"])
-    pairs = pairs.mutate(_k=ibis.row_number().over(order))
-    nearest = pairs.filter(pairs._k == 0).select(_feid="_eid", reason="_reason", cost="_cost")
+    # The earliest contact per exposure: ``order`` numbers contacts by time, then event id.
+    nearest = pairs.group_by(_feid=pairs._eid).agg(
+        reason=pairs._reason.argmin(pairs._order), cost=pairs._cost.argmin(pairs._order)
+    )
     out = x.left_join(nearest, x._eid == nearest._feid)
     return out.mutate(followed=out._feid.notnull())
 
@@ -88,18 +90,33 @@ def followed(store: Store, contacts: ir.Table, rules: JourneyRules, settings: Co
 def aggregates(store: Store, contacts: ir.Table, rules: JourneyRules, settings: ContactsSettings) -> tuple[
     list[dict[str, Any]], list[dict[str, Any]]
 ]:  # fmt: skip
-    """(per label and journey type: exposures, followed, cost; per label and reason: followed, cost)."""
-    f = followed(store, contacts, rules, settings)
-    cells = store.execute(
-        f.group_by(["label", "base", "channel", "journey_type"]).agg(
-            exposures=f.count(), followed=f.followed.cast("int64").sum(), cost=f.cost.sum()
+    """(per label and journey type: exposures, followed, cost; per label and reason: followed, cost),
+    from one aggregate of the exposures by label, journey type and reason."""
+    # The exposures are read twice (each with its contact, and all of them): computed once.
+    x = scratch_table(store.backend, EXPOSURES, exposures(store, rules, settings))
+    try:
+        f = followed(x, contacts, settings)
+        rows = store.execute(
+            f.group_by(["label", "base", "channel", "journey_type", "reason"]).agg(
+                exposures=f.count(), followed=f.followed.cast("int64").sum(), cost=f.cost.sum()
+            )
+        ).to_pylist()
+    finally:
+        drop_scratch(store.backend, EXPOSURES)
+    cells: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    reasons: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["label"], r["base"], r["channel"], r["journey_type"])
+        cell = cells.setdefault(
+            key, dict(zip(("label", "base", "channel", "journey_type"), key, strict=True))
         )
-    ).to_pylist()
-    hit = f.filter(f.followed)
-    reasons = store.execute(
-        hit.group_by(["label", "reason"]).agg(followed=hit.count(), cost=hit.cost.sum())
-    ).to_pylist()
-    return cells, reasons
+        for name in ("exposures", "followed", "cost"):
+            cell[name] = cell.get(name, 0) + (r[name] or 0)
+        if r["reason"] is not None:
+            hit = reasons.setdefault((r["label"], r["reason"]), {"label": r["label"], "reason": r["reason"]})
+            hit["followed"] = hit.get("followed", 0) + r["followed"]
+            hit["cost"] = hit.get("cost", 0.0) + (r["cost"] or 0.0)
+    return list(cells.values()), list(reasons.values())
 
 
 def ranking(

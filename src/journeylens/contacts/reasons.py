@@ -81,7 +81,8 @@ def _ivr_reasons(store: Store, settings: ContactsSettings) -> ir.Table:
 def contact_events(store: Store, rules: JourneyRules, settings: ContactsSettings) -> ir.Table:
     """One row per assisted contact: event_id, journey_id, customer_id, journey_type, step,
     timestamp, channel, agent_id, reason, reason_source, first (the journey's first assisted
-    contact) and cost (``[journeys.costs]`` of its channel; NULL when no cost is configured)."""
+    contact), order (contacts numbered by time, then event id) and cost (``[journeys.costs]`` of
+    its channel; NULL when no cost is configured)."""
     events = store.table("events")
     events = events.filter(events.channel.isin(rules.assisted_channels) & events.agent_id.notnull())
     je = store.backend.table("journey_events")
@@ -101,10 +102,13 @@ def contact_events(store: Store, rules: JourneyRules, settings: ContactsSettings
     cost = ibis.cases(*priced, else_=0.0) if priced else ibis.null("float64")
     by_journey = ibis.window(group_by="journey_id", order_by=["step"])
     t = t.mutate(reason=reason, reason_source=source, cost=cost.cast("float64"))
-    t = t.mutate(first=ibis.row_number().over(by_journey) == 0)
+    t = t.mutate(
+        first=ibis.row_number().over(by_journey) == 0,
+        order=ibis.row_number().over(order_by=[t.timestamp, t.event_id]),
+    )
     return t.select(
         "event_id", "journey_id", "customer_id", "journey_type", "step", "timestamp", "channel",
-        "agent_id", "reason", "reason_source", "first", "cost",
+        "agent_id", "reason", "reason_source", "first", "cost", "order",
     )  # fmt: skip
 
 

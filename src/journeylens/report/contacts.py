@@ -32,19 +32,19 @@ def _settings(store: Store) -> ContactsSettings:
 
 def contacts_section(store: Store, rules: JourneyRules | None = None) -> Section | None:
     """Reasons and avoidable contacts; None before journeys are built or without any contact."""
-    from journeylens.contacts.analysis import contact_signals
+    from journeylens.contacts.analysis import contact_views
     from journeylens.journeys.definitions import JourneyRules
-    from journeylens.specs.contacts import ContactsSpec
+    from journeylens.specs.contacts import ContactsSpec, ContactsView
 
     rules = rules or JourneyRules()
     settings = _settings(store)
     try:
-        reasons = contact_signals(store, rules, settings, ContactsSpec(view="reasons"))
+        views = contact_views(store, rules, settings, ContactsSpec(limit=10), ["reasons", "avoidable"])
     except JourneyLensError:
         return None
+    reasons, avoidable = views[ContactsView.reasons], views[ContactsView.avoidable]
     if not reasons.context["contacts"]:
         return None
-    avoidable = contact_signals(store, rules, settings, ContactsSpec(view="avoidable", limit=10))
     r = reasons.to_pandas()
     r = r[["reason", "department", "contacts", "share", "last", "previous", "ratio", "q", "self_service_rate",
            "assisted_rate", "decided", "cost"]]  # fmt: skip
