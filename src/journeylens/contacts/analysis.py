@@ -52,7 +52,7 @@ class ContactsResult(TableResult):
     #: The JSON contract: ``to_dict()`` keys.
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
         "view, period, window, last_period, previous_period, contacts, reason_sources, cost_reason",
-        "exposures, followed (avoidable: digital exposures, and those followed by a contact)",
+        "exposures, followed (avoidable: digital exposures, and those followed by a contact; else null)",
         "rows (records of the view)",
         "parts (reasons: periods; avoidable: by_reason)",
     )
@@ -187,6 +187,7 @@ def contact_views(
             context = {
                 "view": view.value, "period": spec.period.value, "window": settings.window,
                 "last_period": None, "previous_period": None, "contacts": n,
+                "exposures": None, "followed": None,
                 "reason_sources": list(settings.reason_sources),
                 "cost_reason": None if rules.priced() else COST_REASON,
                 **extra,
