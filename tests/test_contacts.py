@@ -149,3 +149,25 @@ def test_signals_carry_departments_costs_and_comments(world: jl.Workspace) -> No
         for r in reasons
         if r["decided"]
     )
+
+
+def test_report_section_has_reasons_and_the_avoidable_ranking(world: jl.Workspace) -> None:
+    from journeylens.report.contacts import contacts_section
+
+    section = contacts_section(world.store, world.config.journeys)
+    assert section is not None and section.title == "Contact centre"
+    titles = [title for title, _ in section.tables]
+    assert titles == ["Contacts by reason", "Avoidable contacts"]
+    assert section.tables[1][1].iloc[0]["touchpoint"] == "web:billing_faq" and section.figures
+
+
+def test_report_section_says_cost_is_not_defined_without_costs(tmp_path: Path) -> None:
+    from journeylens.report.contacts import contacts_section
+
+    ws = _ws(tmp_path)
+    section = contacts_section(ws.store, ws.config.journeys)
+    assert section is not None
+    assert "cost" not in section.tables[0][1].columns
+    assert any(note.startswith("Cost is not defined") for note in section.notes)
+    assert not section.figures  # one day of contacts: no trend line of one point
+    ws.close()

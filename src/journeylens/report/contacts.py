@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from journeylens.contacts.settings import ContactsSettings
 from journeylens.errors import JourneyLensError
 from journeylens.report.sections import Section
@@ -45,30 +43,24 @@ def contacts_section(store: Store, rules: JourneyRules | None = None) -> Section
     reasons, avoidable = views[ContactsView.reasons], views[ContactsView.avoidable]
     if not reasons.context["contacts"]:
         return None
-    r = reasons.to_pandas()
-    r = r[["reason", "department", "contacts", "share", "last", "previous", "ratio", "q", "self_service_rate",
-           "assisted_rate", "decided", "cost"]]  # fmt: skip
+    priced = not reasons.context["cost_reason"]
+    r = reasons.to_pandas()[
+        ["reason", "department", "contacts", "share", "last", "previous", "ratio", "q", "self_service_rate",
+         "assisted_rate", "decided", *(["cost"] if priced else [])]
+    ]  # fmt: skip
     a = avoidable.to_pandas()
+    tables = [("Contacts by reason", r)]
     if not a.empty:
-        a = a[
-            [
-                "rank",
-                "touchpoint",
-                "exposures",
-                "contact_rate",
-                "peer_rate",
-                "excess_contacts",
-                "avoidable_cost",
-            ]
-        ]
-    notes = (
-        [f"Cost is not defined: {reasons.context['cost_reason']}."] if reasons.context["cost_reason"] else []
-    )
+        columns = ["rank", "touchpoint", "exposures", "contact_rate", "peer_rate", "excess_contacts"]
+        tables.append(("Avoidable contacts", a[columns + (["avoidable_cost"] if priced else [])]))
+    notes = [] if priced else [f"Cost is not defined: {reasons.context['cost_reason']}."]
+    if a.empty:
+        notes.append("No digital touchpoint has peers to be compared with, so none is ranked as avoidable.")
+    # A trend needs at least two periods: one period is not drawn as a line of one point.
+    periods = {p["period"] for p in reasons.parts.get("periods", [])}
+    figures = [reasons.plot()] if len(periods) > 1 else []
     tops = [t for t in avoidable.parts.get("by_reason", []) if t["rank"] == 1]
     facts = {"assisted contacts": f"{reasons.context['contacts']:,}"}
     if tops:
-        facts["top avoidable"] = tops[0]["touchpoint"] if len(tops) == 1 else a.iloc[0]["touchpoint"]
-    return Section(
-        TITLE, intro=INTRO, facts=facts, figures=[reasons.plot()],
-        tables=[("Contacts by reason", r), ("Avoidable contacts", pd.DataFrame(a))], notes=notes,
-    )  # fmt: skip
+        facts["top avoidable"] = str(a.iloc[0]["touchpoint"])
+    return Section(TITLE, intro=INTRO, facts=facts, figures=figures, tables=tables, notes=notes)
