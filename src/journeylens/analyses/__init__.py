@@ -319,7 +319,8 @@ ANALYSES: dict[str, Analysis] = {
             help="--view reasons (default): contacts per reason with the last complete period against "
             "the one before (rate ratio, exact test, Benjamini-Hochberg q), self-service and assisted "
             "resolution (Wilson) and cost; avoidable: digital touchpoints followed by a contact within "
-            "[voc.contacts] window, ranked by contacts beyond their peers, with the top touchpoint per "
+            "[voc.contacts] window, ranked by contacts beyond their peers (lower 95% bound), with the top "
+            "touchpoint per "
             "reason; repeats: repeat contacts and reasons stated again after a channel or agent switch, "
             "by channel pair; signals: per owning department what grew, what it costs, example "
             "comments. JSON is one object (context, rows, parts); CSV the rows. See docs/contacts.md.",

@@ -68,7 +68,7 @@ def _avoidable(result: ContactsResult, wide: bool) -> None:
     _dim(
         f"Contact rate: exposures followed by a journey's first assisted contact within "
         f"{result.context['window']}; excess: beyond the rate of its peers (other variants, else its "
-        "channel in the same journey type) - an association, not a cause."
+        "channel in the same journey type), ranked by its lower bound - an association, not a cause."
     )
 
 

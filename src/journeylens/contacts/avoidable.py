@@ -14,9 +14,11 @@ same touchpoint when it has variants, else the other touchpoints of its channel 
 type. Its **excess contacts** are ``followed - exposures x peer rate``, summed over journey types,
 with a 95% interval from the binomial variance of its own rate (the peer rate taken as known):
 the contacts the touchpoint is associated with beyond its peers (an association, not a cause).
-The ranking is by excess contacts; the avoidable cost is the excess at the mean cost of the contacts
-that followed (``[journeys.costs]``; not defined when unset). Each touchpoint's excess is split
-over the reasons of the contacts that followed, for the ranking by reason.
+The ranking is by the lower bound of that interval (at least this many excess contacts), so that a
+large but uncertain excess does not outrank a well-measured one; the avoidable cost is the excess
+at the mean cost of the contacts that followed (``[journeys.costs]``; not defined when unset).
+Each touchpoint's excess is split over the reasons of the contacts that followed, for the ranking
+by reason.
 """
 
 from __future__ import annotations
@@ -149,7 +151,8 @@ def ranking(
             row["_peer_c"] += c_all - hit
             row["peers"] = key[0]
     rows = [_finish(r, priced) for r in per.values() if r["_peer_n"] > 0]
-    rows.sort(key=lambda r: (-r["excess_contacts"], r["touchpoint"]))
+    # Ranked by the lower 95% bound: a large but uncertain excess does not outrank a measured one.
+    rows.sort(key=lambda r: (-r["excess_lo"], r["touchpoint"]))
     for rank, r in enumerate(rows, start=1):
         r["rank"] = rank
     return rows[:limit], _by_reason(rows, reasons)
@@ -184,8 +187,8 @@ def _finish(r: dict[str, Any], priced: bool) -> dict[str, Any]:
 
 
 def _by_reason(rows: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each touchpoint's excess split over the reasons of the contacts that followed it; ranked
-    within each reason."""
+    """Each touchpoint's excess (and its lower bound) split over the reasons of the contacts that
+    followed it; ranked within each reason by the lower bound."""
     excess = {r["touchpoint"]: r for r in rows}
     out = []
     for x in reasons:
@@ -196,8 +199,9 @@ def _by_reason(rows: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> lis
         out.append({
             "reason": x["reason"], "touchpoint": x["label"], "followed": int(x["followed"]),
             "share_of_followed": share, "excess_contacts": row["excess_contacts"] * share,
+            "excess_lo": row["excess_lo"] * share,
         })  # fmt: skip
-    out.sort(key=lambda r: (r["reason"], -r["excess_contacts"], r["touchpoint"]))
+    out.sort(key=lambda r: (r["reason"], -r["excess_lo"], r["touchpoint"]))
     rank: dict[str, int] = defaultdict(int)
     for r in out:
         rank[r["reason"]] += 1
