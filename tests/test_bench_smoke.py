@@ -29,6 +29,7 @@ SMALL_FILE_STAGES = {"floor_small_csv", "ingest_small_csv"}
 ACCURACY_STAGES = {"outcome_accuracy"}
 MAP_STAGES = {"floor_map_check", "map_check", "pm4py_declare", "journeys_summary", "map_monitor"}
 TEXT_STAGES = {"floor_text_predict", "sentiment_learned", "sentiment_lexicon"}
+CONTACT_STAGES = {"floor_contacts", "contacts"}
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +49,15 @@ def test_parse_size() -> None:
 def test_bench_smoke(bench_out: Path) -> None:
     results = {r.stage: r for r in run_bench(6_000, bench_out)}
     everything = (
-        INGEST_STAGES | JOURNEY_STAGES | DISCOVERY_STAGES | PIPELINE_STAGES | SMALL_FILE_STAGES | MAP_STAGES
-    ) | TEXT_STAGES
+        INGEST_STAGES
+        | JOURNEY_STAGES
+        | DISCOVERY_STAGES
+        | PIPELINE_STAGES
+        | SMALL_FILE_STAGES
+        | MAP_STAGES
+        | CONTACT_STAGES
+        | TEXT_STAGES
+    )
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
     assert events > 3_000
@@ -58,7 +66,7 @@ def test_bench_smoke(bench_out: Path) -> None:
     # identifiers instead, the funnel and its floor their step rows, the small files their files,
     # the accuracy stage the true journeys of its own worlds.
     funnels = ("floor_funnel", "funnel_20")
-    others = ("stitch", *funnels, *SMALL_FILE_STAGES, *ACCURACY_STAGES, *MAP_STAGES)
+    others = ("stitch", *funnels, *SMALL_FILE_STAGES, *ACCURACY_STAGES, *MAP_STAGES, *CONTACT_STAGES)
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
     plain = (*SMALL_FILE_STAGES, *ACCURACY_STAGES, *TEXT_STAGES)
@@ -80,6 +88,11 @@ def test_bench_smoke(bench_out: Path) -> None:
     work = bench_out / "work"
     floor_units, units = (json.loads((work / f"funnel_counts-{s}.json").read_text()) for s in funnels)
     assert floor_units == units and units[0] > units[-1]
+    # The hand-written contact aggregates count the same contacts, followed exposures and repeats.
+    floor_totals, totals = (
+        json.loads((work / f"contact_totals-{s}.json").read_text()) for s in CONTACT_STAGES
+    )
+    assert floor_totals == totals and totals[0] > 0 and results["contacts"].floor == "floor_contacts"
     assert results["process_map"].floor == "floor_dfg" and results["process_e2e"].floor == "pm4py_e2e"
     # The hand-written map verdicts equal map check's (journeys, conforming, per kind, per rule),
     # both over the events of purchase journeys.

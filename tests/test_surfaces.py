@@ -294,8 +294,16 @@ def test_every_analysis_command_runs_through_the_registry_runner(loaded: Path) -
             command = command.commands[part]
         flags = {opt for param in command.params for opt in getattr(param, "opts", [])}
         assert "--no-build" in flags and "--format" in flags, analysis.name
-        # feedback export writes every answer, linked to a journey or not: nothing to select
-        exempt = ("journeys summary", "customer", "map monitor", "feedback scores", "feedback export")
+        # These select answers, contacts or feedback rows by their time (or all of them), not
+        # journeys: unlinked answers and contacts have no journey to select by.
+        exempt = (
+            "journeys summary",
+            "customer",
+            "map monitor",
+            "feedback scores",
+            "feedback export",
+            "contacts",
+        )
         if analysis.name not in exempt:
             assert {"--type", "--segment", "--where", "--since"} <= flags, analysis.name
     # Feedback scores select answers, not journeys (unlinked answers have none): by answer time.

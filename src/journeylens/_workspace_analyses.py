@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from journeylens.contacts.analysis import ContactsResult
     from journeylens.discovery._compare import SegmentComparison
     from journeylens.discovery.dfg import ProcessMap
     from journeylens.discovery.funnel import FunnelResult
@@ -521,6 +522,35 @@ class WorkspaceAnalyses:
             "where": where,
         }
         result: MapCheck = self.analysis("map check", values, build=build)
+        return result
+
+    def contacts(
+        self,
+        *,
+        view: str = "reasons",
+        period: str = "week",
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 25,
+        build: bool = True,
+    ) -> ContactsResult:
+        """Contact-centre signals: why customers contact (volume, trend, resolution, cost by reason),
+        avoidable contacts, repeated reasons, weekly signals per department.
+
+        Options as on the command line (`journeylens contacts --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.contacts(view="avoidable").records()[0]["touchpoint"]  # doctest: +SKIP
+        """
+        values = {
+            "view": view,
+            "period": period,
+            "since": since,
+            "until": until,
+            "limit": limit,
+        }
+        result: ContactsResult = self.analysis("contacts", values, build=build)
         return result
 
     def feedback_scores(

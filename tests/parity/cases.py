@@ -420,6 +420,28 @@ def feedback_scores_means(side: Side) -> Any:
     return {**by_outcome, "weeks": by_week["rows"]}
 
 
+def _contacts_expect(result: dict[str, Any]) -> None:
+    _has(result["reasons"]["contacts"] > 0 and len(result["reasons"]["rows"]) > 1, "contacts with reasons")
+    _has(len(result["avoidable"]["rows"]) > 0 and result["avoidable"]["followed"] > 0, "a ranked touchpoint")
+    _has(result["repeats"]["rows"][0]["repeats"] > 0, "repeat contacts")
+
+
+@case("contacts_views", expect=_contacts_expect)
+def contacts_views(side: Side) -> Any:
+    """Contact-centre signals: contacts with their reason (event, disposition, IVR, journey),
+    counts and costs per reason and local week, resolution by reason, each digital exposure with
+    the first journey-opening contact within the window (the avoidable ranking), repeat contacts
+    with the previous contact's channel, agent and reason, and the weekly signals with comments."""
+    from journeylens.contacts.analysis import contact_signals
+    from journeylens.specs.contacts import ContactsSpec
+
+    settings = side.config.voc.contacts
+    return {
+        view: contact_signals(side.store, side.config.journeys, settings, ContactsSpec(view=view)).to_dict()
+        for view in ("reasons", "avoidable", "repeats", "signals")
+    }
+
+
 def _schema(side: Side, name: str) -> dict[str, str]:
     # Spark's TIMESTAMP is an instant without a zone in its type; results carry UTC (to_arrow).
     schema = side.store.backend.table(name).schema()

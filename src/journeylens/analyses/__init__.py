@@ -313,6 +313,26 @@ ANALYSES: dict[str, Analysis] = {
             example='ws.map_check("purchase").summary()',
         ),
         Analysis(
+            name="contacts",
+            summary="Contact-centre signals: why customers contact (volume, trend, resolution, cost by "
+            "reason), avoidable contacts, repeated reasons, weekly signals per department.",
+            help="--view reasons (default): contacts per reason with the last complete period against "
+            "the one before (rate ratio, exact test, Benjamini-Hochberg q), self-service and assisted "
+            "resolution (Wilson) and cost; avoidable: digital touchpoints followed by a contact within "
+            "[voc.contacts] window, ranked by contacts beyond their peers (lower 95% bound), with the top "
+            "touchpoint per "
+            "reason; repeats: repeat contacts and reasons stated again after a channel or agent switch, "
+            "by channel pair; signals: per owning department what grew, what it costs, example "
+            "comments. JSON is one object (context, rows, parts); CSV the rows. See docs/contacts.md.",
+            spec="journeylens.specs.contacts:ContactsSpec",
+            run="journeylens.contacts.analysis:contacts",
+            takes_workspace=True,
+            result="journeylens.contacts.analysis:ContactsResult",
+            view="journeylens.cli._contacts:contacts",
+            example='ws.contacts(view="avoidable").records()[0]["touchpoint"]',
+            section=ReportSection("contacts", "journeylens.report.contacts:contacts_section", after="maps"),
+        ),
+        Analysis(
             name="feedback scores",
             summary="NPS, CSAT and CES per group (touchpoint, journey type, outcome, segment, channel, "
             "agent, team, period) with denominators, 95% intervals and tests against the rest.",

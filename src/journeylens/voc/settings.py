@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from journeylens.contacts.settings import ContactsSettings
+
 MIN_LABELLED = 200
 """Labelled comments needed before ``auto`` learns a model (and at least :data:`MIN_PER_CLASS` of
 each class): below that, 5-fold cross-validation has under 40 comments per fold and its AUC says
@@ -70,3 +72,4 @@ class VocSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
+    contacts: ContactsSettings = Field(default_factory=ContactsSettings)
