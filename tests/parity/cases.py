@@ -964,3 +964,49 @@ def feedback_sentiment(side: Side) -> Any:
         side.store.execute(labelled_comments(side.store.table("feedback"), negative, tagged))
     )
     return out
+
+
+def _themes_expect(result: dict[str, Any]) -> None:
+    sources = {r["source"] for r in result["table"]}
+    _has(sources == {"taxonomy", "classifier"}, f"both sources wrote themes: {sources}")
+    _has(any(r["comments"] and r["share_lo"] is not None for r in result["rows"]), "shares with intervals")
+    _has(len(result["trend"]) > 0, "a trend per period")
+    _has(result["labels"] and result["matches"], "reason labels and keyword matches in the engine")
+
+
+@case("feedback_themes_taxonomy_classifier_discovery", expect=_themes_expect)
+def feedback_themes_case(side: Side) -> Any:
+    """Keyword and pattern matching in the engine (whole-word regular expressions), labels from the
+    linked journeys' contact reasons, the classifier's training sample (MD5 order) and its themes
+    joined back by MD5 key, the per-theme and per-month aggregates, and the NMF sample of uncovered
+    negative comments."""
+    from journeylens.specs.feedback import FeedbackThemesSpec
+    from journeylens.voc.settings import ThemeSettings
+    from journeylens.voc.taxonomy import STARTER, parse_taxonomy
+    from journeylens.voc.theme_summary import summarise_themes
+    from journeylens.voc.themes import said, taxonomy_matches, theme_labels
+
+    taxonomy = parse_taxonomy(
+        STARTER.replace(
+            "    reasons: [billing]\n", "    reasons: [billing]\n    patterns: {en: ['charged \\w+']}\n"
+        ),
+        Path("themes.yaml"),
+    )
+    settings = ThemeSettings(min_labelled=20, min_per_class=5, folds=2)
+    config = side.config.model_copy(deep=True)
+    config.voc.themes = settings
+    thin = taxonomy.model_copy(update={"themes": taxonomy.themes[:2]})  # leaves comments to classify
+    result = summarise_themes(side.store, config, thin, FeedbackThemesSpec(discover=True, candidates=3))
+    comments = said(side.store.table("feedback"))
+    labels = theme_labels(side.store, comments, taxonomy, settings)
+    return {
+        **{k: v for k, v in result.to_dict().items() if k != "build"},
+        "build": {k: v for k, v in result.build.items() if k != "classifier"},
+        "table": table(side, "feedback_themes"),
+        "matches": rows(side.store.execute(taxonomy_matches(comments, taxonomy))),
+        "labels": rows(
+            side.store.execute(
+                labels.select("feedback_id", "_theme_label").filter(labels._theme_label.notnull())
+            )
+        ),
+    }
