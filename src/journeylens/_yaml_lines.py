@@ -16,14 +16,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from journeylens.errors import ConfigError, InputError
+
 if TYPE_CHECKING:
     from pathlib import Path
 
     from yaml import Node
 
-__all__ = ["YAML_HINT", "YamlSyntaxError", "compose", "field_path", "line_of", "read_text"]
+__all__ = [
+    "YAML_HINT", "YamlFileError", "YamlSyntaxError", "compose", "compose_mapping", "field_path", "line_of",
+    "read_text",
+]  # fmt: skip
 
 YAML_HINT = "Check indentation (spaces, not tabs); quote values that contain ': ' or start with *, & or #."
+
+
+class YamlFileError(ConfigError):
+    """An "as code" file that cannot be used: ``path``, ``line`` (1-based, 0 when unknown) and
+    ``field`` (``stages[2].time_target.duration``) say where."""
+
+    def __init__(self, path: Path, line: int, field: str, problem: str, hint: str) -> None:
+        where = f"{path}, line {line}" if line else str(path)
+        super().__init__(f"{where}: field '{field}': {problem}" if field else f"{where}: {problem}", hint)
+        self.path, self.line, self.field, self.problem = path, line, field, problem
 
 
 class YamlSyntaxError(ValueError):
@@ -36,8 +51,6 @@ class YamlSyntaxError(ValueError):
 
 def read_text(path: Path) -> str:
     """A YAML file's text, or the input error that says why it cannot be read."""
-    from journeylens.errors import InputError
-
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -56,6 +69,20 @@ def compose(text: str) -> tuple[Node | None, Any]:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
         raise YamlSyntaxError(line, f"not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+
+
+def compose_mapping(
+    text: str, path: Path, error: type[YamlFileError], expected: str, hint: str
+) -> tuple[Node | None, dict[str, Any]]:
+    """Like :func:`compose`, for a document that must be a mapping: else ``error`` saying it is
+    not YAML, or that it is ``expected`` (with ``hint``)."""
+    try:
+        root, data = compose(text)
+    except YamlSyntaxError as exc:
+        raise error(path, exc.line, "", exc.problem, YAML_HINT) from None
+    if not isinstance(data, dict):
+        raise error(path, 1 if root is not None else 0, "", expected, hint)
+    return root, data
 
 
 def field_path(loc: Iterable[str | int]) -> str:

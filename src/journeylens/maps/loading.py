@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from journeylens._yaml_lines import YAML_HINT, YamlSyntaxError, compose, field_path, line_of, read_text
-from journeylens.errors import ConfigError, InputError, close_matches
+from journeylens._yaml_lines import YamlFileError, compose_mapping, field_path, line_of, read_text
+from journeylens.errors import InputError, close_matches
 from journeylens.maps.model import JourneyMap, MapProblem
 
 if TYPE_CHECKING:
@@ -53,14 +53,9 @@ _FIELD_HINTS = {
 }
 
 
-class MapError(ConfigError):
+class MapError(YamlFileError):
     """A map file that cannot be used: ``path``, ``line`` (1-based, 0 when unknown) and ``field``
     (``stages[2].time_target.duration``) say where."""
-
-    def __init__(self, path: Path, line: int, field: str, problem: str, hint: str) -> None:
-        where = f"{path}, line {line}" if line else str(path)
-        super().__init__(f"{where}: field '{field}': {problem}" if field else f"{where}: {problem}", hint)
-        self.path, self.line, self.field, self.problem = path, line, field, problem
 
 
 def _line(root: Node | None, loc: tuple[str | int, ...]) -> int:
@@ -133,16 +128,10 @@ def _scalar(value: Any) -> bool:
 
 def parse_map(text: str, path: Path) -> JourneyMap:
     """A map from YAML ``text`` (``path`` names it in errors and gives the default name)."""
-    try:
-        root, data = compose(text)
-    except YamlSyntaxError as exc:
-        raise MapError(path, exc.line, "", exc.problem, YAML_HINT) from None
-    if not isinstance(data, dict):
-        raise MapError(
-            path, 1 if root is not None else 0, "",
-            "a map is a YAML mapping (journey_type:, goal:, stages:, ...)",
-            f"Start from `journeylens map draft --type TYPE` or docs/maps.md. {SCHEMA_HINT}",
-        )  # fmt: skip
+    root, data = compose_mapping(
+        text, path, MapError, "a map is a YAML mapping (journey_type:, goal:, stages:, ...)",
+        f"Start from `journeylens map draft --type TYPE` or docs/maps.md. {SCHEMA_HINT}",
+    )  # fmt: skip
     try:
         journey_map = JourneyMap.model_validate(data)
     except ValidationError as exc:

@@ -35,8 +35,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from journeylens._yaml_lines import YAML_HINT, YamlSyntaxError, compose, field_path, line_of, read_text
-from journeylens.errors import ConfigError, close_matches
+from journeylens._yaml_lines import YamlFileError, compose_mapping, field_path, line_of, read_text
+from journeylens.errors import close_matches
 
 __all__ = [
     "STARTER", "THEMES_FILE", "Owner", "Taxonomy", "Theme", "ThemeError", "load_taxonomy", "parse_taxonomy",
@@ -74,13 +74,8 @@ class ThemeProblem(ValueError):
         self.problem, self.loc, self.hint = problem, loc, hint
 
 
-class ThemeError(ConfigError):
+class ThemeError(YamlFileError):
     """A taxonomy file that cannot be used: ``path``, ``line`` (0 when unknown) and ``field``."""
-
-    def __init__(self, path: Path, line: int, field: str, problem: str, hint: str) -> None:
-        where = f"{path}, line {line}" if line else str(path)
-        super().__init__(f"{where}: field '{field}': {problem}" if field else f"{where}: {problem}", hint)
-        self.path, self.line, self.field, self.problem = path, line, field, problem
 
 
 def keyword_regex(keyword: str) -> str:
@@ -260,15 +255,9 @@ def _translate(exc: ValidationError, path: Path, root: Any) -> ThemeError:
 
 def parse_taxonomy(text: str, path: Path) -> Taxonomy:
     """A taxonomy from YAML ``text`` (``path`` names it in errors)."""
-    try:
-        root, data = compose(text)
-    except YamlSyntaxError as exc:
-        raise ThemeError(path, exc.line, "", exc.problem, YAML_HINT) from None
-    if not isinstance(data, dict):
-        raise ThemeError(
-            path, 1 if root is not None else 0, "",
-            "a taxonomy is a YAML mapping with a `themes:` list", HINT,
-        )  # fmt: skip
+    root, data = compose_mapping(
+        text, path, ThemeError, "a taxonomy is a YAML mapping with a `themes:` list", HINT
+    )
     try:
         return Taxonomy.model_validate(data)
     except ValidationError as exc:
