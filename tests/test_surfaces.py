@@ -302,16 +302,19 @@ def test_every_analysis_command_runs_through_the_registry_runner(loaded: Path) -
             "map monitor",
             "feedback scores",
             "feedback export",
+            "feedback themes",
             "contacts",
         )
         if analysis.name not in exempt:
             assert {"--type", "--segment", "--where", "--since"} <= flags, analysis.name
-    # Feedback scores select answers, not journeys (unlinked answers have none): by answer time.
-    assert {"--since", "--until"} <= {
-        opt
-        for param in group.commands["feedback"].commands["scores"].params
-        for opt in getattr(param, "opts", [])
-    }
+    # Feedback scores and themes select answers, not journeys (unlinked answers have none): by
+    # answer time.
+    for name in ("scores", "themes"):
+        assert {"--since", "--until"} <= {
+            opt
+            for param in group.commands["feedback"].commands[name].params
+            for opt in getattr(param, "opts", [])
+        }
     refused = _cli("dfg", "--no-build", "-w", str(loaded))
     assert refused.returncode == 2 and "journeylens build" in refused.stderr
     built = _cli("dfg", "-w", str(loaded), "-f", "json")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from journeylens.voc.emotion_curve import EmotionCurve
     from journeylens.voc.export import FeedbackExport
     from journeylens.voc.scores import FeedbackScores
+    from journeylens.voc.theme_summary import FeedbackThemes
     from journeylens.workforce.agents import AgentsResult
 
 
@@ -691,4 +692,35 @@ class WorkspaceAnalyses:
             "where": where,
         }
         result: AgentsResult = self.analysis("agents", values, build=build)
+        return result
+
+    def feedback_themes(
+        self,
+        *,
+        discover: bool = False,
+        candidates: int = 5,
+        period: str = "month",
+        retrain: bool = False,
+        since: str | None = None,
+        until: str | None = None,
+        build: bool = True,
+    ) -> FeedbackThemes:
+        """Themes of feedback text per the workspace's taxonomy (themes.yaml) and a classifier learned from
+        labelled reasons: volume, share, negative share, sentiment, owner, trend.
+
+        Options as on the command line (`journeylens feedback themes --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.feedback_themes(discover=True).to_pandas()  # doctest: +SKIP
+        """
+        values = {
+            "discover": discover,
+            "candidates": candidates,
+            "period": period,
+            "retrain": retrain,
+            "since": since,
+            "until": until,
+        }
+        result: FeedbackThemes = self.analysis("feedback themes", values, build=build)
         return result

@@ -138,7 +138,8 @@ def config_fingerprint(config: Config) -> str:
     sections = {
         "identity": config.identity.model_dump(mode="json"),
         "journeys": config.journeys.model_dump(mode="json"),
-        "voc": config.voc.model_dump(mode="json"),
+        # Themes are matched by `feedback themes`, not by the build: their settings leave it fresh.
+        "voc": config.voc.model_dump(mode="json", exclude={"themes"}),
     }
     text = json.dumps(sections, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,4 +1,5 @@
-"""A workspace: a folder with ``journeylens.toml``, a ``maps/`` folder and (by default) a DuckDB file."""
+"""A workspace: a folder with ``journeylens.toml``, a ``maps/`` folder, ``themes.yaml`` and (by default)
+a DuckDB file."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from journeylens._workspace_analyses import WorkspaceAnalyses
 from journeylens.config import CONFIG_FILE, Config
 from journeylens.errors import WorkspaceError
 from journeylens.store._quick import resolve_url
+from journeylens.voc.taxonomy import write_starter
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -53,6 +55,7 @@ class Workspace(WorkspaceAnalyses):
         except OSError as exc:
             raise WorkspaceError.cannot_create(root, exc) from exc
         config.dump(config_path)
+        write_starter(root / config.voc.themes.file)
         return cls(root, config)
 
     @classmethod

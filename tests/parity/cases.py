@@ -1032,3 +1032,67 @@ def agents_raw_and_case_mix(side: Side) -> Any:
         "contacts": rows(side.store.execute(contacts)),
         "cells": rows(side.store.execute(cells)),
     }
+
+
+def _themes_expect(result: dict[str, Any]) -> None:
+    sources = {r["source"] for r in result["table"]}
+    _has(sources == {"taxonomy", "classifier"}, f"both sources wrote themes: {sources}")
+    _has(any(r["comments"] and r["share_lo"] is not None for r in result["rows"]), "shares with intervals")
+    _has(len(result["trend"]) > 0, "a trend per period")
+    _has(result["labels"] and result["matches"], "reason labels and keyword matches in the engine")
+    _has(len(result["uncovered_negative"]) > 0, "negative comments no theme covers")
+
+
+@case("feedback_themes_taxonomy_classifier_discovery", expect=_themes_expect)
+def feedback_themes_case(side: Side) -> Any:
+    """Keyword and pattern matching in the engine (whole-word regular expressions), labels from the
+    linked journeys' contact reasons, the classifier's training sample (MD5 order) and its themes
+    joined back by MD5 key, the per-theme and per-month aggregates, and the NMF sample of uncovered
+    negative comments."""
+    from journeylens.specs.feedback import FeedbackThemesSpec
+    from journeylens.voc.scoring import write_sentiment
+    from journeylens.voc.settings import SentimentSettings, ThemeSettings
+    from journeylens.voc.taxonomy import STARTER, parse_taxonomy
+    from journeylens.voc.theme_discovery import uncovered_negative
+    from journeylens.voc.theme_summary import _period_comments, summarise_themes
+    from journeylens.voc.themes import said, taxonomy_matches, theme_labels
+
+    taxonomy = parse_taxonomy(
+        STARTER.replace(
+            "    reasons: [billing]\n", "    reasons: [billing]\n    patterns: {en: ['charged \\w+']}\n"
+        ),
+        Path("themes.yaml"),
+    )
+    settings = ThemeSettings(min_labelled=20, min_per_class=5, folds=2, min_probability=0.8)
+    config = side.config.model_copy(deep=True)
+    config.voc.themes = settings
+    config.journeys.feedback.negative = {"nps": 8.0, "csat": 3.0, "ces": 5.0, "rating": 8.0}  # more negatives
+    write_sentiment(side.store, SentimentSettings(mode="lexicon"), config.journeys.feedback.negative)
+    # Two themes keep their keywords; the others keep their reasons but no word of this world, so
+    # the classifier has comments to classify and discovery has comments no theme covers.
+    thin = taxonomy.model_copy(
+        update={
+            "themes": taxonomy.themes[:2]
+            + [
+                t.model_copy(update={"keywords": {"en": ["qqq"]}, "patterns": {}})
+                for t in taxonomy.themes[2:]
+            ]
+        }
+    )
+    result = summarise_themes(side.store, config, thin, FeedbackThemesSpec(discover=True, candidates=3))
+    comments = said(side.store.table("feedback"))
+    labels = theme_labels(side.store, comments, taxonomy, settings)
+    period = _period_comments(side.store, config, FeedbackThemesSpec())
+    uncovered = side.store.execute(uncovered_negative(side.store, period))
+    return {
+        **{k: v for k, v in result.to_dict().items() if k != "build"},
+        "build": {k: v for k, v in result.build.items() if k != "classifier"},
+        "table": table(side, "feedback_themes"),
+        "uncovered_negative": rows(uncovered),
+        "matches": rows(side.store.execute(taxonomy_matches(comments, taxonomy))),
+        "labels": rows(
+            side.store.execute(
+                labels.select("feedback_id", "_theme_label").filter(labels._theme_label.notnull())
+            )
+        ),
+    }

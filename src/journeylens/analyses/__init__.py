@@ -400,5 +400,23 @@ ANALYSES: dict[str, Analysis] = {
             example='ws.agents(by="team").to_pandas()',
             section=ReportSection("agents", "journeylens.report.agents:agents_section", after="journeys"),
         ),
+        Analysis(
+            name="feedback themes",
+            summary="Themes of feedback text per the workspace's taxonomy (themes.yaml) and a classifier "
+            "learned from labelled reasons: volume, share, negative share, sentiment, owner, trend.",
+            help="Rewrites feedback_themes first: keywords matched whole-word in the engine (source "
+            "taxonomy), then a one-vs-rest TF-IDF + logistic-regression model learned from comments "
+            "whose journey states a contact reason listed under a theme's reasons (or [voc.themes] "
+            "label_property) gives a theme to comments no keyword matched (source classifier). Shares "
+            "have Wilson intervals over all non-empty comments of the period, mean sentiment a t "
+            "interval. --discover proposes new themes (NMF on negative comments no theme covers) as "
+            "YAML to paste into themes.yaml. JSON is one object (see docs/voc.md); CSV is the themes.",
+            spec="journeylens.specs.feedback:FeedbackThemesSpec",
+            run="journeylens.voc.theme_summary:feedback_themes",
+            takes_workspace=True,
+            result="journeylens.voc.theme_summary:FeedbackThemes",
+            view="journeylens.cli._voc:feedback_themes",
+            example="ws.feedback_themes(discover=True).to_pandas()",
+        ),
     )
 }

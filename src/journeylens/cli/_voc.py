@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from journeylens.voc.emotion_curve import EmotionCurve
     from journeylens.voc.export import FeedbackExport
     from journeylens.voc.scores import FeedbackScores
+    from journeylens.voc.theme_summary import FeedbackThemes
 
 
 def _points(value: float | None, signed: bool = False, *, bare: bool = False) -> str:
@@ -131,3 +132,58 @@ def feedback_emotion(result: EmotionCurve, spec: Any, *, wide: bool = False) -> 
 def feedback_export(result: FeedbackExport, spec: Any, *, wide: bool = False) -> None:
     where = "standard output" if result.path is None else str(result.path)
     err_console.print(Text(f"{result.rows:,} feedback rows written to {where} ({result.format})"))
+
+
+def feedback_themes(result: FeedbackThemes, spec: Any, *, wide: bool = False) -> None:
+    """Per theme: comments and share [95% CI], negative share, mean sentiment, owner; then how
+    the themes were found and, with --discover, the candidates as YAML."""
+    ctx, build = result.context, result.build
+    if ctx.get("taxonomy_note"):
+        err_console.print(Text.assemble(("Note: ", "bold"), ctx["taxonomy_note"], "."), soft_wrap=True)
+    rows = [
+        {
+            "theme": r["theme"], "owner": r["owner"] or "",
+            "comments": f"{r['comments']:,}",
+            "share": _with_ci(r["share"], r["share_lo"], r["share_hi"], _pct),
+            "negative": _with_ci(r["negative_share"], r["negative_lo"], r["negative_hi"], _pct),
+            "sentiment": _with_ci(r["sentiment"], r["sentiment_lo"], r["sentiment_hi"], _num),
+            "classifier": f"{r['from_classifier']:,}",
+        }
+        for r in result.records()
+    ]  # fmt: skip
+    render(
+        rows,
+        OutputFormat.table,
+        title=f"themes of {ctx['comments']:,} comments [95% CI]",
+        extra=(),
+        wide=wide,
+    )
+    _dim(
+        "share: of all non-empty comments (a comment can have several themes), Wilson interval; negative: "
+        "share of the theme's comments labelled negative, Wilson; sentiment: mean -1..1, t interval; "
+        "classifier: comments no keyword matched that the classifier gave this theme."
+    )
+    metrics = build.get("classifier") or {}
+    if metrics:
+        _dim(
+            f"Classifier: {metrics['labelled']:,} labelled comments, {metrics['folds']}-fold CV accuracy "
+            f"{metrics['cv_accuracy']:.3f}, macro F1 {metrics['cv_macro_f1']:.3f}."
+        )
+    if build.get("classifier_note"):
+        _dim(build["classifier_note"])
+    _discovery(result.discovery)
+
+
+def _discovery(found: dict[str, Any] | None) -> None:
+    if found is None:
+        return
+    if found["reason"]:
+        err_console.print(Text.assemble(("No candidate themes: ", "bold yellow"), f"{found['reason']}."))
+        return
+    err_console.print(
+        Text(
+            f"Candidate themes from {found['uncovered_negative']:,} negative comments without a theme:",
+            "bold",
+        )
+    )
+    print(found["yaml"], end="")

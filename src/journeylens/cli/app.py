@@ -70,7 +70,8 @@ def init(
     timezone: Annotated[str | None, typer.Option(help="IANA time zone for naive timestamps.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing journeylens.toml.")] = False,
 ) -> None:
-    """Create a workspace: journeylens.toml, a maps/ folder and an embedded DuckDB store."""
+    """Create a workspace: journeylens.toml, a maps/ folder, a starter themes.yaml and an embedded
+    DuckDB store."""
     from journeylens.workspace import Workspace
 
     ws = Workspace.init(directory, force=force, timezone=timezone)

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from journeylens.errors import ConfigError, InputError, close_matches
+from journeylens._yaml_lines import YamlFileError, compose_mapping, field_path, line_of, read_text
+from journeylens.errors import InputError, close_matches
 from journeylens.maps.model import JourneyMap, MapProblem
 
 if TYPE_CHECKING:
@@ -52,50 +53,13 @@ _FIELD_HINTS = {
 }
 
 
-class MapError(ConfigError):
+class MapError(YamlFileError):
     """A map file that cannot be used: ``path``, ``line`` (1-based, 0 when unknown) and ``field``
     (``stages[2].time_target.duration``) say where."""
 
-    def __init__(self, path: Path, line: int, field: str, problem: str, hint: str) -> None:
-        where = f"{path}, line {line}" if line else str(path)
-        super().__init__(f"{where}: field '{field}': {problem}" if field else f"{where}: {problem}", hint)
-        self.path, self.line, self.field, self.problem = path, line, field, problem
-
-
-def field_path(loc: Iterable[str | int]) -> str:
-    """``("stages", 2, "name")`` -> ``"stages[2].name"``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _node_at(root: Node | None, loc: tuple[str | int, ...]) -> Node | None:
-    """The deepest YAML node on the way to ``loc`` (a key's node when the value is missing)."""
-    import yaml
-
-    node = root
-    for depth, part in enumerate(loc, 1):
-        if isinstance(node, yaml.MappingNode):
-            found = next(((k, v) for k, v in node.value if k.value == part), None)
-            if found is None:
-                return node
-            key, value = found
-            # The field itself: its value when that is written on the key's line, else the key's
-            # line (a block below it, or an empty value).
-            if depth == len(loc) and value.start_mark.line != key.start_mark.line:
-                return key
-            node = value
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        else:
-            return node
-    return node
-
 
 def _line(root: Node | None, loc: tuple[str | int, ...]) -> int:
-    node = _node_at(root, loc)
-    return node.start_mark.line + 1 if node is not None else 0
+    return line_of(root, loc)
 
 
 _RULE_KINDS = ("existence", "absence", "response", "precedence", "chain_response")
@@ -164,25 +128,10 @@ def _scalar(value: Any) -> bool:
 
 def parse_map(text: str, path: Path) -> JourneyMap:
     """A map from YAML ``text`` (``path`` names it in errors and gives the default name)."""
-    import yaml
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise MapError(
-            path, line, "", f"not valid YAML: {problem}",
-            "Check indentation (spaces, not tabs); quote values that contain ': ' or start with *, & or #.",
-        ) from None  # fmt: skip
-    if not isinstance(data, dict):
-        raise MapError(
-            path, 1 if root is not None else 0, "",
-            "a map is a YAML mapping (journey_type:, goal:, stages:, ...)",
-            f"Start from `journeylens map draft --type TYPE` or docs/maps.md. {SCHEMA_HINT}",
-        )  # fmt: skip
+    root, data = compose_mapping(
+        text, path, MapError, "a map is a YAML mapping (journey_type:, goal:, stages:, ...)",
+        f"Start from `journeylens map draft --type TYPE` or docs/maps.md. {SCHEMA_HINT}",
+    )  # fmt: skip
     try:
         journey_map = JourneyMap.model_validate(data)
     except ValidationError as exc:
@@ -199,13 +148,7 @@ def _stem(path: Path) -> str:
 def load_map(path: str | Path) -> JourneyMap:
     """Read and validate one map file (no workspace checks; see :func:`check_against`)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError.file_not_found(str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError.unreadable(str(path), f"cannot be read: {exc}", "Save it as UTF-8 text.") from None
-    return parse_map(text, path)
+    return parse_map(read_text(path), path)
 
 
 def check_against(

@@ -155,3 +155,33 @@ class FeedbackExportSpec(BaseModel):
     @classmethod
     def _dash_is_stdout(cls, value: Any) -> Any:
         return None if isinstance(value, str) and value.strip() in ("-", "") else value
+
+
+class FeedbackThemesSpec(BaseModel):
+    """Themes of feedback text: volume, share, negative share and sentiment per theme, by period."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    discover: Annotated[
+        bool, Cli(help="Also propose new themes from negative comments no theme covers (NMF).")
+    ] = Field(False, description="Propose candidate themes from uncovered negative comments.")
+    candidates: Annotated[int, Cli(help="How many candidate themes --discover proposes.")] = Field(
+        5, ge=1, le=30, description="NMF components (candidate themes) when discovering."
+    )
+    period: Annotated[Period, Cli(help="day, week or month: the unit of each theme's trend.")] = Field(
+        Period.month, description="Calendar unit of the trend (workspace time zone)."
+    )
+    retrain: Annotated[bool, Cli(help="Learn the theme classifier anew even if its data is unchanged.")] = (
+        Field(False, description="Retrain the classifier even when the stored one is current.")
+    )
+    since: Annotated[dt.datetime | None, Cli(input=str, help="Comments given on/after (ISO date, UTC).")] = (
+        Field(None, description="Comments given at or after (UTC).")
+    )
+    until: Annotated[dt.datetime | None, Cli(input=str, help="Comments given before (ISO date, UTC).")] = (
+        Field(None, description="Comments given before (UTC).")
+    )
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _instant(cls, value: Any) -> Any:
+        return parse_instant(value) if isinstance(value, str) else value

@@ -39,6 +39,7 @@ from journeylens.discovery._stats import (
 from journeylens.errors import NotFoundError
 from journeylens.journeys.summary import UNKNOWN
 from journeylens.specs.feedback import FeedbackScoresSpec, ScoresBy
+from journeylens.specs.summary import Period
 from journeylens.store import Store
 from journeylens.voc.score_stats import NetPromoter, compare_nps
 
@@ -227,9 +228,14 @@ def _by_journey(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table
 
 def _by_period(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table:
     """The day, week (its Monday) or month of the answer, in the workspace zone."""
-    fmt = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}[spec.period.value]
-    unit = {"day": "D", "week": "W", "month": "M"}[spec.period.value]
-    return t.mutate(**{GROUP: store.local_time(t.timestamp).truncate(unit).strftime(fmt)})
+    return t.mutate(**{GROUP: period_label(store, t.timestamp, spec.period)})
+
+
+def period_label(store: Store, timestamp: ir.TimestampValue, period: Period) -> ir.StringValue:
+    """``2026-03-02`` (a day, or a week's Monday) or ``2026-03`` (a month), in the workspace zone."""
+    fmt = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}[period.value]
+    unit = {"day": "D", "week": "W", "month": "M"}[period.value]
+    return store.local_time(timestamp).truncate(unit).strftime(fmt)
 
 
 def _by_segment(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table:

@@ -33,9 +33,11 @@ import pyarrow as pa
 from journeylens.store._backend import json_text
 from journeylens.voc.sentiment import compound
 from journeylens.voc.settings import SentimentSettings
-from journeylens.voc.text_model import TextModel, train
+from journeylens.voc.text_model import ClassModel, TextModel, train
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import ibis.expr.types as ir
 
     from journeylens.store import Store
@@ -69,10 +71,10 @@ class SentimentBuild:
 
 
 def labelled_comments(
-    feedback: ir.Table, negative: dict[str, float], settings: SentimentSettings
+    feedback: ir.Table, negative: dict[str, float], settings: SentimentSettings, keep: Sequence[str] = ()
 ) -> ir.Table:
-    """``feedback_id``, ``comment``, ``ingest_seq`` and ``_label`` (1 negative, 0 not, NULL
-    unlabelled) of every answer with a non-empty comment."""
+    """``feedback_id``, ``comment``, ``ingest_seq``, the columns in ``keep`` and ``_label`` (1
+    negative, 0 not, NULL unlabelled) of every answer with a non-empty comment."""
     said = feedback.filter(feedback.comment.notnull() & (feedback.comment.strip() != ""))
     weak = ibis.cases(
         *(((said.metric == m) & (said.score <= t), 1) for m, t in negative.items()),
@@ -88,7 +90,7 @@ def labelled_comments(
             else_=ibis.null(dt.int64),
         )
         label = ibis.coalesce(explicit, weak)
-    return said.select("feedback_id", "comment", "ingest_seq", _label=label.cast(dt.int64))
+    return said.select("feedback_id", "comment", "ingest_seq", *keep, _label=label.cast(dt.int64))
 
 
 def write_sentiment(
@@ -194,7 +196,7 @@ def _score(store: Store, comments: ir.Table, model: TextModel | None) -> None:
     store.backend.create_table(SENTIMENT, joined, overwrite=True)
 
 
-def save_model(store: Store, name: str, model: TextModel, fingerprint: str) -> None:
+def save_model(store: Store, name: str, model: TextModel | ClassModel, fingerprint: str) -> None:
     """Keep ``model`` in ``text_models`` under ``name`` (replacing the one before)."""
     row = pa.table(
         {
@@ -215,13 +217,22 @@ def save_model(store: Store, name: str, model: TextModel, fingerprint: str) -> N
 
 def load_model(store: Store, name: str, fingerprint: str | None = None) -> TextModel | None:
     """The stored model ``name`` (only if learned from data with ``fingerprint``, when given)."""
+    found = load_weights(store, name, fingerprint)
+    return TextModel.from_bytes(*found) if found else None
+
+
+def load_weights(
+    store: Store, name: str, fingerprint: str | None = None
+) -> tuple[bytes, dict[str, Any]] | None:
+    """The stored weights and metrics of model ``name`` (only if learned from data with
+    ``fingerprint``, when given): for any model class's ``from_bytes``."""
     backend = store.backend
     if MODELS not in backend.list_tables():
         return None
     rows = store.execute(backend.table(MODELS).filter(ibis._.name == name)).to_pylist()
     if not rows or (fingerprint is not None and rows[0]["fingerprint"] != fingerprint):
         return None
-    return TextModel.from_bytes(rows[0]["weights"], json.loads(rows[0]["metrics"]))
+    return rows[0]["weights"], json.loads(rows[0]["metrics"])
 
 
 def model_info(store: Store, name: str) -> dict[str, Any] | None:
