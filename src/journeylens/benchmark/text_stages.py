@@ -2,7 +2,7 @@
 
 A preparation writes ``comments.parquet`` (untimed, cached with the data): as many comments as the
 run has events, each two to four sentences drawn from the synthetic world's comment bodies
-(``synth._catalogue.COMMENT_BODIES``), with an NPS score that follows the tone, on 70% of them,
+(``synth._catalogue.COMMENT_BODIES``) and a reference number that makes it unique, with an NPS score that follows the tone, on 70% of them,
 and no score (text only) on the rest — and loads them into a workspace as feedback.
 
 - ``floor_text_predict``: scikit-learn's own pipeline on the same comments read from the Parquet
@@ -47,9 +47,11 @@ def comment_table(n: int, seed: int = 15) -> pa.Table:
     tone = rng.choice(3, size=n, p=[0.25, 0.25, 0.5])
     pools = [[b for theme in bodies for b in theme] for bodies in COMMENT_BODIES]
     sentences = rng.integers(2, 5, size=n)
+    # Real comments are nearly all distinct; sentences from a small pool are not, and scoring each
+    # distinct text once would flatter JourneyLens. A reference number makes every comment unique.
     texts = [
-        " ".join(pools[t][i] for i in rng.integers(0, len(pools[t]), size=k))
-        for t, k in zip(tone.tolist(), sentences.tolist(), strict=True)
+        " ".join(pools[t][i] for i in rng.integers(0, len(pools[t]), size=k)) + f" Ref {n}."
+        for n, (t, k) in enumerate(zip(tone.tolist(), sentences.tolist(), strict=True))
     ]
     centre = np.array([3.0, 7.5, 9.5])[tone] + rng.normal(0, 1.0, n)
     score = np.clip(np.round(centre), 0, 10)
