@@ -2,8 +2,9 @@
 
 A preparation writes ``comments.parquet`` (untimed, cached with the data): as many comments as the
 run has events, each two to four sentences drawn from the synthetic world's comment bodies
-(``synth._catalogue.COMMENT_BODIES``) and a reference number that makes it unique, with an NPS score that follows the tone, on 70% of them,
-and no score (text only) on the rest — and loads them into a workspace as feedback.
+(``synth._catalogue.COMMENT_BODIES``) and a reference number that makes it unique, with an NPS
+score that follows the tone on 70% of them and no score (text only) on the rest — and loads them
+into a workspace as feedback.
 
 - ``floor_text_predict``: scikit-learn's own pipeline on the same comments read from the Parquet
   file — the same hashed word and character n-gram TF-IDF, ``LogisticRegression`` fitted on the
@@ -31,7 +32,8 @@ from journeylens.ingest import IngestSpec
 
 COMMENTS = "comments"
 """The prepared comments (a Parquet file of the run's data) loaded into a workspace."""
-FILE = "comments.parquet"
+FILE = "comments-v2.parquet"
+"""Named with the layout's version: a cached file of an older layout is not reused."""
 WORKSPACE = "comments_ws"
 TRAIN = 20_000
 """Labelled comments both the floor and JourneyLens learn from (``[voc.sentiment] max_train``)."""
