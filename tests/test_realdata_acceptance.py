@@ -258,6 +258,7 @@ _ARGUMENTS: dict[str, Callable[[Quickstart], list[str] | None]] = {
     "segments": _segments,
     "customer": _customer,
     "export xes": lambda run: [str(run.root / "journeys.xes.gz")],
+    "feedback export": lambda run: [str(run.root / "feedback.csv")],
     # no log declares journey types: every journey is 'other'
     "map draft": lambda run: ["--type", "other", "--out", str(run.root / "maps" / "other.yaml")],
     "map check": lambda run: [_map(run)],

@@ -398,7 +398,7 @@ ANALYSES: dict[str, Analysis] = {
             result="journeylens.workforce.agents:AgentsResult",
             view="journeylens.cli._agents:agents_view",
             example='ws.agents(by="team").to_pandas()',
-            section=ReportSection("agents", "journeylens.report.agents:agents_section", after="journeys"),
+            section=ReportSection("agents", "journeylens.report.agents:agents_section", after="contacts"),
         ),
         Analysis(
             name="feedback themes",

@@ -48,8 +48,18 @@ def agents_section(store: Store, rules: JourneyRules | None = None) -> Section |
             else f"{key.capitalize()}: adjusted FCR {value * 100:+.1f} points {label} "
             f"(95% CI {link['lo'] * 100:+.1f} to {link['hi'] * 100:+.1f}); an association."
         )
-    facts = {"journeys with a contact": f"{teams.context['journeys']:,}",
-             "population FCR": f"{(teams.context['population_fcr'] or 0) * 100:.1f}%"}  # fmt: skip
-    return Section(
-        TITLE, intro=INTRO, facts=facts, figures=[people.plot()], tables=[("Teams", table)], notes=notes
-    )
+    population = teams.context["population_fcr"]
+    facts = {"journeys with a contact": f"{teams.context['journeys']:,}"}
+    if population is not None:
+        facts["population FCR"] = f"{population * 100:.1f}%"
+    else:
+        notes.append("First-contact resolution is not defined: no first contact has a decided outcome.")
+    figures = []
+    if any(r["oe"] is not None for r in people.records()):
+        figures.append(people.plot())
+    else:
+        notes.append(
+            "No funnel plot: no agent has the decided first contacts a case-mix adjusted rate needs "
+            f"(min_contacts = {AgentsSpec().min_contacts})."
+        )
+    return Section(TITLE, intro=INTRO, facts=facts, figures=figures, tables=[("Teams", table)], notes=notes)

@@ -58,7 +58,7 @@ class AgentsResult(TableResult):
         "repeat_lo, repeat_hi, transferred, transferred_n, transferred_lo, transferred_hi, next_success, "
         "next_success_n, next_success_lo, next_success_hi, handle_s, csat, csat_n, nps, nps_n, "
         "observed, expected, oe, oe_lo, oe_hi, adjusted, adjusted_lo, adjusted_hi, limit95_lo, limit95_hi, "
-        "limit998_lo, limit998_hi, funnel, eb_effect, eb_sd, eb_rate, reason)",
+        "limit998_lo, limit998_hi, funnel, eb_effect, eb_sd, eb_rate, eb_reason, reason)",
     )
 
     context: dict[str, Any] = field(default_factory=dict)
@@ -197,10 +197,18 @@ def _record(
     if effect is not None and population is not None:
         base = shrinkage.logit(population)
         out.update(
-            {"eb_effect": effect[0], "eb_sd": effect[1], "eb_rate": shrinkage.logistic(base + effect[0])}
-        )
+            {"eb_effect": effect[0], "eb_sd": effect[1], "eb_rate": shrinkage.logistic(base + effect[0]),
+             "eb_reason": None}
+        )  # fmt: skip
     else:
-        out.update({"eb_effect": None, "eb_sd": None, "eb_rate": None})
+        out.update(
+            {
+                "eb_effect": None,
+                "eb_sd": None,
+                "eb_rate": None,
+                "eb_reason": _no_effect(name, population, spec),
+            }
+        )
     out["reason"] = (
         None
         if enough
@@ -210,6 +218,20 @@ def _record(
     if name == UNKNOWN_AGENT:
         out["reason"] = "agents missing from the agents table: kept and counted, not adjusted"
     return out
+
+
+def _no_effect(name: str, population: float | None, spec: AgentsSpec) -> str:
+    """Why a unit has no empirical-Bayes rate."""
+    if name == UNKNOWN_AGENT:
+        return "agents missing from the agents table are not in the mixed model"
+    if population is None:
+        return "no first contact has a decided outcome: there is no rate to shrink towards"
+    if spec.no_shrinkage:
+        return "--no-shrinkage: the mixed model was not fitted"
+    return (
+        f"not in the mixed model: fewer than min_contacts = {spec.min_contacts} decided first "
+        "contacts, or the model could not be fitted (see the result's note)"
+    )
 
 
 def _unknown_agents(store: Store, rows: ir.Table) -> dict[str, int]:
