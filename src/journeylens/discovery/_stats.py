@@ -15,7 +15,7 @@ formula, which stays accurate where "sum of squares minus square of sums" loses 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from journeylens.journeys.summary import wilson
@@ -161,59 +161,16 @@ def compare_means(a: Moments, b: Moments) -> Test:
 
 
 def fisher_exact(table: tuple[tuple[int, int], tuple[int, int]]) -> float:
-    """Two-sided p-value of Fisher's exact test on a 2x2 table: scipy.stats.fisher_exact's
-    algorithm on the hypergeometric ufuncs it uses (the same values; scipy.stats itself takes most
-    of a second to import, which a map check on a million events would spend twice over).
+    """Two-sided p-value of Fisher's exact test on a 2x2 table (``scipy.stats.fisher_exact``;
+    imported on use, as it takes most of a second to import).
 
     Example:
         >>> round(fisher_exact(((8, 2), (1, 5))), 4)
         0.035
     """
-    from scipy.special import _ufuncs as u
+    from scipy.stats import fisher_exact as scipy_fisher
 
-    (x, b), (c, d) = table
-    if 0 in (x + c, b + d, x + b, c + d):
-        return 1.0
-    n1, total, n = x + b, x + b + c + d, x + c
-    low, high = max(n - (c + d), 0), min(n1, n)  # the support of the hypergeometric
-
-    def pmf(k: int) -> float:
-        return float(u._hypergeom_pmf(k, n1, n, total)) if low <= k <= high else 0.0
-
-    def cdf(k: int) -> float:
-        return 0.0 if k < low else 1.0 if k >= high else float(u._hypergeom_cdf(k, n1, n, total))
-
-    def sf(k: int) -> float:
-        return 1.0 if k < low else 0.0 if k >= high else float(u._hypergeom_sf(k, n1, n, total))
-
-    mode = int((n + 1) * (n1 + 1) / (total + 2))
-    exact, at_mode = pmf(x), pmf(mode)
-    gamma = 1 + 1e-14
-    if abs(exact - at_mode) / max(exact, at_mode) <= 1e-14:
-        return 1.0
-    if x < mode:
-        lower = cdf(x)
-        if pmf(n) > exact * gamma:
-            return lower
-        return min(lower + sf(_search(lambda k: -pmf(k), -exact * gamma, mode, n)), 1.0)
-    upper = sf(x - 1)
-    if pmf(0) > exact * gamma:
-        return upper
-    return min(upper + cdf(_search(pmf, exact * gamma, 0, mode)), 1.0)
-
-
-def _search(f: Callable[[int], float], target: float, lo: int, hi: int) -> int:
-    """The i in [lo, hi] with f(i) <= target < f(i + 1), for f ascending there (scipy's search)."""
-    while lo < hi:
-        mid = lo + (hi - lo) // 2
-        value = f(mid)
-        if value < target:
-            lo = mid + 1
-        elif value > target:
-            hi = mid - 1
-        else:
-            return mid
-    return lo if f(lo) <= target else lo - 1
+    return float(scipy_fisher(table, alternative="two-sided").pvalue)
 
 
 def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:

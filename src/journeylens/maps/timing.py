@@ -75,15 +75,14 @@ def stage_between(journey_map: JourneyMap, times: ir.Table) -> ir.Table:
 def _ranks(n: int, q: float) -> tuple[int, int | None, int | None]:
     """(estimate rank, lower rank, upper rank), 1-based; bounds None when no pair of order
     statistics covers 95%."""
-    # The ufuncs behind scipy.stats.binom.ppf and .cdf (same values): scipy.stats takes most of a
-    # second to import, a third of a whole check on a million events.
-    from scipy.special import _ufuncs
+    # scipy.stats' public binomial (its private ufuncs are not there in every supported scipy).
+    from scipy.stats import binom
 
     k = max(1, math.ceil(q * n))
-    lo = int(_ufuncs._binom_ppf(0.025, n, q))
-    hi = int(_ufuncs._binom_ppf(0.975, n, q)) + 1
+    lo = int(binom.ppf(0.025, n, q))
+    hi = int(binom.ppf(0.975, n, q)) + 1
     lo, hi = max(lo, 1), min(hi, n)
-    coverage = float(_ufuncs._binom_cdf(hi - 1, n, q) - _ufuncs._binom_cdf(lo - 1, n, q))
+    coverage = float(binom.cdf(hi - 1, n, q) - binom.cdf(lo - 1, n, q))
     if coverage < 0.95:
         return k, None, None
     return k, lo, hi
