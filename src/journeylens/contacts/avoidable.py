@@ -45,8 +45,11 @@ def touchpoint_label(t: ir.Table, settings: ContactsSettings) -> tuple[ir.String
     """``channel:touchpoint`` and, with a variant, ``channel:touchpoint[property=value]`` (the first
     variant property the event has; text with a NULL part is NULL, so absent ones fall through)."""
     base = t.channel.concat(":", t.touchpoint)
+    # COALESCE keeps the JSON extraction one operand: sqlglot 23.6.3 (the floor) writes it as ``->>`` without
+    # parentheses, and DuckDB binds ``||`` tighter, so '[k=' || props ->> '$.k' parsed the text as JSON.
     variants = [
-        ibis.literal(f"[{p}=").concat(json_text(t.properties, p), "]") for p in settings.variant_properties
+        ibis.literal(f"[{p}=").concat(ibis.coalesce(json_text(t.properties, p)), "]")
+        for p in settings.variant_properties
     ]
     return base, base.concat(ibis.coalesce(*variants, ibis.literal("")))
 
