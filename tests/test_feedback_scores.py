@@ -160,3 +160,37 @@ def test_cli_json_has_denominators_intervals_and_reasons(story: Any, run_journey
     assert rows["app_store"]["value"] is None and rows["app_store"]["reason"]
     table = run_journeylens(["feedback", "scores", "-w", str(story.root), "--metric", "nps"])
     assert table.returncode == 0 and "checkout" in table.stdout and "n/d" in table.stdout
+
+
+SUPPORT_MAP = """\
+journey_type: support
+goal: Get the bill explained
+stages:
+  - name: self service
+    touchpoints: [billing_faq]
+  - name: assisted
+    channels: [call_center]
+"""
+
+
+def test_by_stage_groups_the_answers_about_a_maps_journeys_by_their_stage(story: Any) -> None:
+    (story.root / "maps").mkdir(exist_ok=True)
+    (story.root / "maps" / "support.yaml").write_text(SUPPORT_MAP, encoding="utf-8")
+    result = story.feedback_scores(by="stage", map="support", min_answers=1, metric=["csat_mean", "ces_mean"])
+    # cat's CSAT (by case) and eve's CES (mid-journey) are about their calls: the assisted stage.
+    assert {g["group"]: g["answers"] for g in result.groups} == {"assisted": 2}
+    rows = {(r["group"], r["metric"]): r for r in result.records()}
+    for metric in ("csat_mean", "ces_mean"):  # one answer each: counted, no mean without an interval
+        row = rows[("assisted", metric)]
+        assert (row["answers"], row["value"], row["reason"]) == (
+            1,
+            None,
+            "one answer: a mean needs two for an interval",
+        )
+    # The survey answers (unlinked), ann's order NPS and dan's late one are not about support journeys.
+    assert result.context["map"] == "support"
+    assert result.context["outside_map"] == len(SURVEY) + len(ANSWERS) - 2
+    with pytest.raises(ValueError, match="--by stage .* needs one"):
+        FeedbackScoresSpec(by="stage")
+    with pytest.raises(jl.JourneyLensError, match="(?i)map"):
+        story.feedback_scores(by="stage", map="nosuchmap")

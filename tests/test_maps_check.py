@@ -104,10 +104,13 @@ def _order_workspace(root: Path, stories: dict[str, list[tuple[str, int]]]) -> W
 def story_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     stories = {case: [(tp, 5 * i) for i, tp in enumerate(steps)] for case, steps in STORIES.items()}
     ws = _order_workspace(tmp_path_factory.mktemp("stories") / "ws", stories)
-    # CSAT on the confirmation from two customers who reached it, and one on a page no stage lists.
-    answers = [("ok", "confirm", 5), ("back", "confirm", 2), ("adhoc", "faq", 1)]
-    rows = [{"user_id": f"u_{who}", "timestamp": "2024-02-01T10:00:00Z", "channel": "web", "touchpoint": tp,
-             "metric": "csat", "score": score} for who, tp, score in answers]  # fmt: skip
+    # CSAT on the confirmation from two customers who reached it, and one on a page no stage lists
+    # (linked to its journey, whose last step is the confirmation: the answer is about the faq);
+    # each given three hours after its case's day began (cases are a day apart).
+    answers = [("ok", 0, "confirm", 5), ("back", 1, "confirm", 2), ("adhoc", 2, "faq", 1)]
+    rows = [{"user_id": f"u_{who}", "timestamp": (T0 + _dt.timedelta(days=day, hours=3)).isoformat(),
+             "channel": "web", "touchpoint": tp, "metric": "csat", "score": score}
+            for who, day, tp, score in answers]  # fmt: skip
     ws.ingest(paths=[str(write_csv(ws.root.parent, "feedback.csv", rows))], table="feedback")
     ws.build()
     yield ws
@@ -199,7 +202,7 @@ def test_feedback_kpis_read_answers_on_the_stage(story_ws: Workspace, tmp_path: 
     ))  # fmt: skip
     kpis = {k["metric"]: k for k in story_ws.map_check(str(with_kpis)).kpis if k["stage"] == "done"}
     assert (kpis["csat"]["value"], kpis["csat"]["n"], kpis["csat"]["verdict"]) == (3.5, 2, "uncertain")
-    assert kpis["nps"]["value"] is None and "no feedback answer" in kpis["nps"]["reason"]
+    assert kpis["nps"]["value"] is None and "no scored answer about this stage" in kpis["nps"]["reason"]
 
 
 def test_time_in_stage_and_quantiles_equal_plain_python(story_ws: Workspace) -> None:

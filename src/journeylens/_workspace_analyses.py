@@ -558,6 +558,7 @@ class WorkspaceAnalyses:
         self,
         *,
         by: str = "touchpoint",
+        map: str | None = None,
         metric: str | list[str] | None = None,
         period: str = "month",
         min_answers: int = 10,
@@ -568,7 +569,7 @@ class WorkspaceAnalyses:
         build: bool = True,
     ) -> FeedbackScores:
         """NPS, CSAT and CES per group (touchpoint, journey type, outcome, segment, channel, agent, team,
-        period) with denominators, 95% intervals and tests against the rest.
+        period, map stage) with denominators, 95% intervals and tests against the rest.
 
         Options as on the command line (`journeylens feedback scores --help`);
         builds customers and journeys first when they are stale (``build=False`` refuses).
@@ -578,6 +579,7 @@ class WorkspaceAnalyses:
         """
         values = {
             "by": by,
+            "map": map,
             "metric": metric,
             "period": period,
             "min_answers": min_answers,

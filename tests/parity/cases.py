@@ -409,15 +409,24 @@ def feedback_scores_by_touchpoint(side: Side) -> Any:
 @case("feedback_scores_means_by_outcome_and_week", expect=_scores_expect)
 def feedback_scores_means(side: Side) -> Any:
     """Mean scores (count, mean and sample variance in the engine; t intervals, Welch tests) by the
-    linked journey's outcome (unlinked answers their own group), and NPS per local week."""
+    linked journey's outcome (unlinked answers their own group), NPS per local week, and NPS by the
+    purchase map's stage each answer is about (``answer_stage_ranks``)."""
     from journeylens.specs.feedback import FeedbackScoresSpec
     from journeylens.voc.scores import feedback_scores
 
     means = FeedbackScoresSpec(by="outcome", metric=["nps_mean", "csat_mean", "ces_mean"])
     weekly = FeedbackScoresSpec(by="period", period="week", metric="nps")
+    staged = FeedbackScoresSpec(by="stage", map="purchase", metric="nps", min_answers=3)
     by_outcome = feedback_scores(side.store, means).to_dict()
     by_week = feedback_scores(side.store, weekly).to_dict()
-    return {**by_outcome, "weeks": by_week["rows"]}
+    by_stage = feedback_scores(side.store, staged, PURCHASE_MAP).to_dict()
+    _has(any(r["group"] == "confirm" for r in by_stage["rows"]), "NPS about the confirm stage")
+    return {
+        **by_outcome,
+        "weeks": by_week["rows"],
+        "stages": by_stage["rows"],
+        "outside": by_stage["outside_map"],
+    }
 
 
 def _contacts_expect(result: dict[str, Any]) -> None:
@@ -862,7 +871,7 @@ def map_stage_series(side: Side) -> Any:
     )  # fmt: skip
     out = {}
     for period in MonitorPeriod:
-        agg = stage_aggregates(side.store, journey_map, side.config.journeys, period)
+        agg = stage_aggregates(side.store, journey_map, period)
         out[period.value] = {
             "stages": rows(agg.stages),
             "journeys": rows(agg.journeys),

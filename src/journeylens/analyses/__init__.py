@@ -335,18 +335,21 @@ ANALYSES: dict[str, Analysis] = {
         Analysis(
             name="feedback scores",
             summary="NPS, CSAT and CES per group (touchpoint, journey type, outcome, segment, channel, "
-            "agent, team, period) with denominators, 95% intervals and tests against the rest.",
+            "agent, team, period, map stage) with denominators, 95% intervals and tests against the rest.",
             help="NPS (promoters 9-10 minus detractors 0-6, in points) has the Adjusted-Wald interval "
             "(3/4 added to promoters and to detractors, n + 3); CSAT and CES are top-box shares "
             "(--csat-top-box, default 4 of 1-5; --ces-top-box, default 6 of 1-7) with Wilson "
             "intervals; means (nps_mean, csat_mean, ces_mean, rating_mean) t intervals. Each group "
             "is tested against all other answers (z, Fisher or Welch) with Benjamini-Hochberg q. "
             "Answers are grouped through feedback_links (docs/voc.md): the touchpoint and channel "
-            "the survey names, else the journey step it is about; unlinked answers are kept. A "
+            "the survey names, else the journey step it is about; unlinked answers are kept. "
+            "--by stage --map NAME groups the answers about the map's journeys by the stage they are "
+            "about (the stage of their linked step, unless the survey names another touchpoint). A "
             "group with fewer than --min-answers answers shows its count, not a score.",
             spec="journeylens.specs.feedback:FeedbackScoresSpec",
-            run="journeylens.voc.scores:feedback_scores",
+            run="journeylens.voc.scores:scores_in_workspace",
             result="journeylens.voc.scores:FeedbackScores",
+            takes_workspace=True,
             view="journeylens.cli._voc:feedback_scores",
             example='ws.feedback_scores(by="touchpoint", metric="nps").to_pandas()',
         ),

@@ -248,7 +248,7 @@ def journeys_summary_stage(data: Path, work: Path) -> int:
 def map_monitor_stage(data: Path, work: Path) -> int:
     ws = Workspace.open(work / WORLD)
     journey_map = parse_map(DEMO_MAPS[MONITORED], Path(f"{MONITORED}.yaml"))
-    result = monitor_journey_map(ws.store, journey_map, MapMonitorSpec(map=MONITORED), ws.config.journeys)
+    result = monitor_journey_map(ws.store, journey_map, MapMonitorSpec(map=MONITORED))
     series = int(result.to_dict()["series"])
     ws.close()
     return series

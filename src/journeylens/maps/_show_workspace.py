@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from journeylens.errors import InputError
-from journeylens.maps.loading import check_against, find_map, load_map
+from journeylens.maps.loading import open_map
 
 if TYPE_CHECKING:
     from journeylens.maps.show import MapView
@@ -37,9 +37,7 @@ def map_show(ws: Workspace, spec: MapShowSpec) -> MapView:
     from journeylens.specs.discovery import JourneyFilter
     from journeylens.voc.emotion_curve import stage_emotions
 
-    path = find_map(ws.root, spec.map)
-    journey_map = load_map(path)
-    check_against(journey_map, path, ws.config.journeys)
+    journey_map, path = open_map(ws, spec.map)
     # The whole map's journeys: the deviations lane shows what `map check` finds for them (a
     # narrowed selection is drawn without it, as map check would select differently).
     whole = spec.filter == JourneyFilter(journey_type=spec.filter.journey_type, segment=spec.filter.segment)

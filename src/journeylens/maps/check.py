@@ -67,12 +67,9 @@ IN_MEMORY_JOURNEYS = 2_000_000
 def map_check(ws: Workspace, spec: MapCheckSpec) -> MapCheck:
     """The registry's run function: find and load the map, check it against the workspace (journey
     type, touchpoints in the events), then :func:`check_map`."""
-    from journeylens.maps.loading import check_against, find_map, load_map
+    from journeylens.maps.loading import open_map
 
-    path = find_map(ws.root, spec.map)
-    journey_map = load_map(path)
-    touchpoints = ws.store.execute(ws.store.table("events").select("touchpoint").distinct()).column(0)
-    check_against(journey_map, path, ws.config.journeys, touchpoints.to_pylist())
+    journey_map, path = open_map(ws, spec.map, touchpoints=True)
     return check_map(ws.store, journey_map, spec, rules=ws.config.journeys, path=path)
 
 

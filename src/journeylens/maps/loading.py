@@ -35,8 +35,11 @@ if TYPE_CHECKING:
     from yaml import Node
 
     from journeylens.journeys.definitions import JourneyRules
+    from journeylens.workspace import Workspace
 
-__all__ = ["MAP_SUFFIXES", "MapEntry", "MapError", "check_against", "find_map", "list_maps", "load_map"]
+__all__ = [
+    "MAP_SUFFIXES", "MapEntry", "MapError", "check_against", "find_map", "list_maps", "load_map", "open_map",
+]  # fmt: skip
 
 MAP_SUFFIXES = (".yaml", ".yml")
 SCHEMA_HINT = "See docs/maps.md, or `journeylens map schema` for every field."
@@ -149,6 +152,19 @@ def load_map(path: str | Path) -> JourneyMap:
     """Read and validate one map file (no workspace checks; see :func:`check_against`)."""
     path = Path(path)
     return parse_map(read_text(path), path)
+
+
+def open_map(ws: Workspace, name_or_path: str, *, touchpoints: bool = False) -> tuple[JourneyMap, Path]:
+    """A workspace's map by name (or a map file) and its path, loaded and checked against the
+    workspace's journey types (and, with ``touchpoints``, the touchpoints its events have)."""
+    path = find_map(ws.root, name_or_path)
+    journey_map = load_map(path)
+    seen = None
+    if touchpoints:
+        column = ws.store.execute(ws.store.table("events").select("touchpoint").distinct()).column(0)
+        seen = [str(t) for t in column.to_pylist() if t is not None]
+    check_against(journey_map, path, ws.config.journeys, seen)
+    return journey_map, path
 
 
 def check_against(

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
-    from journeylens.journeys.definitions import JourneyRules
     from journeylens.specs.maps import MapMonitorSpec
     from journeylens.store import Store
     from journeylens.workspace import Workspace
@@ -141,24 +140,18 @@ class MapMonitor:
 
 def monitor_map(ws: Workspace, spec: MapMonitorSpec) -> MapMonitor:
     """Load the map named by the spec from the workspace, monitor it, and write its alerts."""
-    from journeylens.maps.loading import check_against, find_map, load_map
+    from journeylens.maps.loading import open_map
 
-    path = find_map(ws.root, spec.map)
-    journey_map = load_map(path)
-    events = ws.store.table("events")
-    seen = ws.store.execute(events.select("touchpoint").distinct()).column(0).to_pylist()
-    check_against(journey_map, path, ws.config.journeys, [str(t) for t in seen if t is not None])
-    return monitor_journey_map(ws.store, journey_map, spec, ws.config.journeys)
+    journey_map, _ = open_map(ws, spec.map, touchpoints=True)
+    return monitor_journey_map(ws.store, journey_map, spec)
 
 
-def monitor_journey_map(
-    store: Store, journey_map: JourneyMap, spec: MapMonitorSpec, rules: JourneyRules | None = None
-) -> MapMonitor:
+def monitor_journey_map(store: Store, journey_map: JourneyMap, spec: MapMonitorSpec) -> MapMonitor:
     """Monitor a loaded map over the store's journeys; replaces its rows in ``alerts``."""
     period = spec.period or journey_map.monitor.period
     budget = journey_map.monitor.false_alarm_budget
     name = journey_map.name or journey_map.journey_type
-    agg = stage_aggregates(store, journey_map, rules, period)
+    agg = stage_aggregates(store, journey_map, period)
     series, calendar = map_series(journey_map, agg, period)
     if not calendar:
         raise NotFoundError(

@@ -6,6 +6,11 @@ rank, NULL when none matches. An event outside every stage may match one of the 
 ``unplanned`` entries (:func:`unplanned_entry`). Map check, map show and the living-map series
 all read ranks from here, so a map places an event in the same stage everywhere.
 
+A feedback answer is about one stage too (:func:`answer_stage_ranks`): the stage of the journey
+step ``feedback_links`` linked it to, unless the survey names another touchpoint (then the stage
+its own touchpoint, channel and properties meet). Map check's stage KPIs, the living-map
+series, ``feedback scores --by stage`` and the emotion curve all place answers with it.
+
 Each property the criteria read is extracted from the ``properties`` JSON once per row, and not
 at all when no criterion reads a property (the common case: touchpoint and channel lists).
 
@@ -32,7 +37,7 @@ if TYPE_CHECKING:
     from journeylens.maps.model import JourneyMap, Stage, _Matching
     from journeylens.store import Store
 
-__all__ = ["map_events", "stage_name", "stage_rank", "unplanned_entry"]
+__all__ = ["answer_stage_ranks", "map_events", "stage_name", "stage_rank", "unplanned_entry"]
 
 Properties = Mapping[str, ir.StringValue]
 
@@ -101,3 +106,22 @@ def map_events(
         touchpoint=events.touchpoint,
         **cols,
     )
+
+
+def answer_stage_ranks(store: Store, stages: Sequence[Stage]) -> ir.Table:
+    """``feedback_id`` and ``stage_rank`` of every answer linked to a journey (NULL: about no stage).
+
+    An answer that names no touchpoint, or names the touchpoint of the step ``feedback_links``
+    linked it to, is about that step: the stage of the step's event (its channel and properties).
+    An answer that names another touchpoint is about what it names: the stage its own touchpoint,
+    channel and properties meet."""
+    links = store.backend.table("feedback_links")
+    links = links.filter(links.journey_id.notnull()).select("feedback_id", _eid="event_id", _tp="touchpoint")
+    events = store.table("events").select("event_id", "touchpoint", "channel", "properties")
+    steps = links.left_join(events, links._eid == events.event_id)
+    steps = steps.select("feedback_id", "_tp", _step=stage_rank(steps, stages))
+    fb = store.table("feedback")
+    own = fb.select(_fid=fb.feedback_id, _named=fb.touchpoint, _own=stage_rank(fb, stages))
+    both = steps.join(own, steps.feedback_id == own._fid)
+    about_step = both._named.isnull() | (both._named == both._tp)
+    return both.select("feedback_id", stage_rank=ibis.ifelse(about_step, both._step, both._own))

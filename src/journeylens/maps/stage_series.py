@@ -23,7 +23,7 @@ A journey belongs to the period (local day, or week from Monday) in which it sta
 per-period aggregates reach Python: three small aggregations, whatever the number of events.
 
 Example:
-    >>> tables = stage_aggregates(ws.store, journey_map, rules)  # doctest: +SKIP
+    >>> tables = stage_aggregates(ws.store, journey_map, period)  # doctest: +SKIP
     >>> series = map_series(journey_map, tables, period="day")  # doctest: +SKIP
 """
 
@@ -40,13 +40,12 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from journeylens.journeys.undefined import UNDECIDED
-from journeylens.maps.model import JourneyMap, KpiMetric, MonitorPeriod, Stage
+from journeylens.maps.model import JourneyMap, KpiMetric, MonitorPeriod
 from journeylens.maps.monitor_stats import ContinuousSeries, ProportionSeries, Series, SeriesName
 from journeylens.maps.stage_assignment import map_events, stage_rank
 from journeylens.store._backend import drop_scratch, json_text, scratch_table
 
 if TYPE_CHECKING:
-    from journeylens.journeys.definitions import JourneyRules
     from journeylens.store import Store
 
 __all__ = [
@@ -126,23 +125,19 @@ class StageAggregates:
     last_day: date | None
 
 
-def stage_aggregates(
-    store: Store, journey_map: JourneyMap, rules: JourneyRules | None, period: MonitorPeriod
-) -> StageAggregates:
+def stage_aggregates(store: Store, journey_map: JourneyMap, period: MonitorPeriod) -> StageAggregates:
     """Aggregate a map's journeys per stage and period in the engine (see the module docstring)."""
     # The map's journeys (with their local period) and, per journey and stage, the times: each
     # once, since every aggregate below reads them.
     journeys = scratch_table(store.backend, JOURNEYS_SCRATCH, map_journeys(store, journey_map, period))
     try:
         per = scratch_table(store.backend, STAGES_SCRATCH, journey_stages(store, journey_map, journeys))
-        return _aggregate(store, journey_map, rules, journeys, per)
+        return _aggregate(store, journey_map, journeys, per)
     finally:
         drop_scratch(store.backend, STAGES_SCRATCH, JOURNEYS_SCRATCH)
 
 
-def _aggregate(
-    store: Store, journey_map: JourneyMap, rules: JourneyRules | None, journeys: ir.Table, per: ir.Table
-) -> StageAggregates:
+def _aggregate(store: Store, journey_map: JourneyMap, journeys: ir.Table, per: ir.Table) -> StageAggregates:
     with_journey = per.join(journeys.select("journey_id", "period", "outcome"), "journey_id")
     targets = [(i, s.time_target.seconds) for i, s in enumerate(journey_map.stages) if s.time_target]
     target: ir.Value = (
@@ -174,7 +169,7 @@ def _aggregate(
     return StageAggregates(
         stage_rows,
         journey_rows,
-        _feedback(store, journeys, journey_map.stages, rules),
+        _feedback(store, journeys, journey_map),
         _last_day(store, journeys) if days else None,
     )
 
@@ -195,23 +190,17 @@ _FEEDBACK_SCHEMA = pa.schema(
 )
 
 
-def _feedback(
-    store: Store, journeys: ir.Table, stages: Sequence[Stage], rules: JourneyRules | None
-) -> pa.Table:
-    from journeylens.identity.stitch import with_customers
-    from journeylens.journeys.definitions import JourneyRules
-    from journeylens.journeys.feedback_link import link_feedback
+def _feedback(store: Store, journeys: ir.Table, journey_map: JourneyMap) -> pa.Table:
+    """Per stage rank, metric and period: scored answers about the stage (``feedback_links``,
+    placed as every map analysis places answers) and their mean score."""
+    from journeylens.maps._stage_feedback import stage_answers
 
     if not store.count("feedback"):
         return _FEEDBACK_SCHEMA.empty_table()
-    window = (rules or JourneyRules()).feedback.seconds()
-    answers = with_customers(store, "feedback")
-    links = link_feedback(journeys, answers, window)
-    linked = links.join(answers, "feedback_id").join(journeys.select("journey_id", "period"), "journey_id")
-    linked = linked.filter(linked.score.notnull())  # text-only feedback has no score to follow
-    linked = linked.mutate(rank=stage_rank(linked, stages))
-    table = linked.group_by(["rank", "metric", "period"]).agg(
-        answers=linked.count(), mean_score=linked.score.mean()
+    rows = stage_answers(store, journey_map, journeys.select("journey_id", "period"))
+    rows = rows.filter(rows.stage_rank.notnull())
+    table = rows.group_by([rows.stage_rank.name("rank"), "metric", "period"]).agg(
+        answers=rows.count(), mean_score=rows.score.mean()
     )
     return store.execute(table)
 

@@ -18,7 +18,7 @@ Stage KPIs (over the journeys that reach the stage): volume; conversion (share t
 stage of the map, or — at the last stage — succeed); resolution (share with outcome success, of
 those with a decided outcome); leakage (share that leaked, of those that used a digital channel);
 contacts (mean assisted contacts); time_in_stage (median seconds); csat, nps and ces from the
-feedback on the stage's touchpoints (:mod:`journeylens.maps._stage_feedback`).
+answers about the stage (:mod:`journeylens.maps._stage_feedback`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ __all__ = ["QUANTILES", "kpi_rows", "quantiles", "stage_between", "stage_times",
 
 QUANTILES = (0.5, 0.8, 0.9)
 FEEDBACK_REASON = (
-    "no feedback answer on the stage's touchpoints from customers whose journeys reached the stage"
+    "no scored answer about this stage linked to the checked journeys (feedback_links: the stage of "
+    "the step it was linked to, unless the survey names another touchpoint)"
 )
 
 
@@ -189,7 +190,7 @@ def kpi_rows(
         contacts_sd=per.assisted_contacts.cast("float64").std(),
     )
     stats = {(r[GROUP], r["stage"]): r for r in store.execute(agg).to_pylist()}
-    feedback = stage_feedback(store, journey_map, journeys, times)
+    feedback = stage_feedback(store, journey_map, times)
     medians = {(r["group"], r["stage"]): r for r in timing if r["measure"] == "time_in_stage"}
     groups = sorted({g for g, _ in stats} | {g for g, _ in medians}, key=str)
     rows = []

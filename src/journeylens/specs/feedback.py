@@ -39,6 +39,7 @@ class ScoresBy(StrEnum):
     agent = "agent"
     team = "team"
     period = "period"
+    stage = "stage"
 
 
 class FeedbackScoresSpec(BaseModel):
@@ -48,8 +49,12 @@ class FeedbackScoresSpec(BaseModel):
 
     by: Annotated[
         ScoresBy,
-        Cli(help="touchpoint, journey_type, outcome, segment, channel, agent, team or period."),
+        Cli(help="touchpoint, journey_type, outcome, segment, channel, agent, team, period, stage (--map)."),
     ] = Field(ScoresBy.touchpoint, description="What the answers are grouped by.")
+    map: Annotated[
+        str | None,
+        Cli(help="With --by stage: a map name in maps/ (or a YAML file) whose stages are the groups."),
+    ] = Field(None, description="Map whose stages group the answers about its journeys (by=stage).")
     metric: Annotated[
         list[str],
         Cli(
@@ -95,6 +100,15 @@ class FeedbackScoresSpec(BaseModel):
     @classmethod
     def _instant(cls, value: Any) -> Any:
         return parse_instant(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _stage_needs_map(self) -> FeedbackScoresSpec:
+        if (self.by == ScoresBy.stage) != (self.map is not None):
+            raise ValueError(
+                "--by stage groups answers by the stages of a map and needs one; --map is read only "
+                "with --by stage: e.g. `journeylens feedback scores --by stage --map purchase`"
+            )
+        return self
 
     @model_validator(mode="after")
     def _boxes(self) -> FeedbackScoresSpec:

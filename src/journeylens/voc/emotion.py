@@ -8,9 +8,11 @@ negative) to 2 (very positive)**:
 * a text-only answer (or a scored one of a metric without a scale) by its comment's sentiment
   (``feedback_sentiment``, -1..1) times 2.
 
-A point of the curve is where in the journey the answer is about — the step ``feedback_links``
-found: with a map, the map stage whose criteria that step's event meets (``maps.stage_series.
-stage_rank``; answers about no stage are left out and counted); without one, the step's touchpoint,
+A point of the curve is where in the journey the answer is about: with a map, the stage the
+answer is about (``maps.stage_assignment.answer_stage_ranks``: the stage of the step ``feedback_links``
+found, unless the survey names another touchpoint; answers about no stage are left out and
+counted), as map check and ``feedback scores --by stage`` place them; without one, the
+touchpoint of the step ``feedback_links`` found,
 ordered by its mean relative position in the journey (step / events of the journey). Each point
 has the mean emotion with its Student t interval and the answers behind it; with a map, the
 stage's ``expected_emotion`` and the gap (actual minus expected, with the same interval shifted).
@@ -87,7 +89,7 @@ def emotion_answers(
     ``answered_at``, ``emotion``, ``point`` (stage rank with ``stages``, else the step's
     touchpoint) and ``position`` (relative position of the step in its journey, 0..1)."""
     from journeylens.journeys.summary import _group_column
-    from journeylens.maps.stage_assignment import stage_rank
+    from journeylens.maps.stage_assignment import answer_stage_ranks
     from journeylens.specs.summary import JourneySummarySpec
 
     _require(store, "feedback_links", "feedback_sentiment", "journeys")
@@ -109,9 +111,9 @@ def emotion_answers(
     span = ibis.greatest(joined.touchpoints - 1, 1).cast(dt.float64)
     joined = joined.mutate(position=(joined.step - 1).cast(dt.float64) / span)  # steps count from 1
     if stages:
-        events = store.table("events").select("event_id", "channel", "properties", touchpoint="touchpoint")
-        staged = joined.join(events, "event_id")
-        joined = staged.mutate(point=stage_rank(staged, stages).cast(dt.string))
+        ranks = answer_stage_ranks(store, stages).rename(_rid="feedback_id")
+        placed = joined.left_join(ranks, joined.feedback_id == ranks._rid)
+        joined = placed.mutate(point=placed.stage_rank.cast(dt.string)).drop("_rid", "stage_rank")
     else:
         joined = joined.mutate(point=joined.step_touchpoint)
     if segment_trait:

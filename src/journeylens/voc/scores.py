@@ -46,9 +46,14 @@ from journeylens.voc.score_stats import NetPromoter, compare_nps
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+    from journeylens.maps.model import JourneyMap
+    from journeylens.workspace import Workspace
+
 UNLINKED = "(unlinked)"
 """The group of answers linked to no journey, by journey type or outcome."""
 NO_AGENT = "(no agent)"
+NO_STAGE = "(no stage)"
+"""By stage: answers about the map's journeys that are about none of its stages."""
 GROUP = "_group"
 PROMOTER, DETRACTOR = 9, 6
 """NPS: 9-10 promote, 0-6 detract (7-8 are passives)."""
@@ -124,6 +129,7 @@ class FeedbackScores(TableResult):
     #: The JSON contract (docs/cli.md reads it): ``to_dict()`` keys, with the record fields.
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
         "by, metrics, metrics_reason, min_answers, csat_top_box, ces_top_box",
+        "map, outside_map (by stage: the map, and scored answers not about its journeys, left out)",
         "answers, linked, unlinked (answers with a score; linked to a journey or not)",
         "reason, hint (set when no answer has a score)",
         "groups (records: group, answers, linked)",
@@ -192,9 +198,31 @@ def answers_with_links(store: Store, spec: FeedbackScoresSpec) -> ir.Table:
     )
 
 
-def grouped(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table:
+def grouped(
+    store: Store, t: ir.Table, spec: FeedbackScoresSpec, journey_map: JourneyMap | None = None
+) -> ir.Table:
     """``t`` with the group column ``_group`` (never NULL: ``(unknown)``, ``(unlinked)``, ...)."""
+    if spec.by == ScoresBy.stage:
+        if journey_map is None:
+            raise ValueError("grouping by stage needs the map (scores_in_workspace loads it)")
+        return _by_stage(store, t, journey_map)
     return _GROUPS[spec.by](store, t, spec)
+
+
+def _by_stage(store: Store, t: ir.Table, journey_map: JourneyMap) -> ir.Table:
+    """Answers linked to the map's journeys, by the stage they are about (``answer_stage_ranks``:
+    the stage of the step they were linked to, unless the survey names another touchpoint);
+    answers about no stage form :data:`NO_STAGE`. Other answers are left out (and counted)."""
+    from journeylens.discovery.selection import select_journeys
+    from journeylens.maps.check import map_filter
+    from journeylens.maps.stage_assignment import answer_stage_ranks, stage_name
+
+    mapped = select_journeys(store, map_filter(journey_map, None)).select(_mj="journey_id")
+    ranks = answer_stage_ranks(store, journey_map.stages).rename(_rid="feedback_id")
+    t = t.join(mapped, t.journey_id == mapped._mj)
+    t = t.left_join(ranks, t.feedback_id == ranks._rid)
+    name = stage_name(t.stage_rank, journey_map.stages).fill_null(NO_STAGE)
+    return t.mutate(**{GROUP: name}).drop("_mj", "_rid", "stage_rank")
 
 
 def _by_touchpoint(store: Store, t: ir.Table, spec: FeedbackScoresSpec) -> ir.Table:
@@ -272,7 +300,17 @@ def resolve_metrics(store: Store, t: ir.Table, names: Sequence[str]) -> tuple[li
     return means, "the mean of each metric the answers have (no nps, csat or ces answer)"
 
 
-def feedback_scores(store: Store, spec: FeedbackScoresSpec | None = None) -> FeedbackScores:
+def scores_in_workspace(ws: Workspace, spec: FeedbackScoresSpec) -> FeedbackScores:
+    """The registry's run function: loads the map ``--by stage`` names, then :func:`feedback_scores`."""
+    from journeylens.maps.loading import open_map
+
+    journey_map = open_map(ws, spec.map)[0] if spec.map is not None else None
+    return feedback_scores(ws.store, spec, journey_map)
+
+
+def feedback_scores(
+    store: Store, spec: FeedbackScoresSpec | None = None, journey_map: JourneyMap | None = None
+) -> FeedbackScores:
     """Scores per group, with denominators, 95% intervals and tests against the rest.
 
     Example:
@@ -282,7 +320,7 @@ def feedback_scores(store: Store, spec: FeedbackScoresSpec | None = None) -> Fee
     spec = spec or FeedbackScoresSpec()
     answers = answers_with_links(store, spec)
     metrics, why = resolve_metrics(store, answers, spec.metric)
-    t = grouped(store, answers, spec)
+    t = grouped(store, answers, spec, journey_map)
     aggs: dict[str, ir.Value] = {
         "answers": t.count(),
         "linked": t.journey_id.notnull().cast("int64").sum(),
@@ -290,6 +328,9 @@ def feedback_scores(store: Store, spec: FeedbackScoresSpec | None = None) -> Fee
     for metric in metrics:
         aggs.update(metric.aggregations(t, spec))
     rows = store.execute(t.group_by(GROUP).agg(**aggs).order_by(GROUP)).to_pylist()
+    if journey_map is not None:  # stages in map order, then (no stage)
+        order = {s.name: i for i, s in enumerate(journey_map.stages)}
+        rows.sort(key=lambda r: order.get(str(r[GROUP]), len(order)))
     stats = {str(r[GROUP]): {m.name: m.statistic(r) for m in metrics} for r in rows}
     groups: list[dict[str, Any]] = [
         {"group": str(r[GROUP]), "answers": int(r["answers"]), "linked": int(r["linked"])} for r in rows
@@ -301,6 +342,10 @@ def feedback_scores(store: Store, spec: FeedbackScoresSpec | None = None) -> Fee
         "min_answers": spec.min_answers, "csat_top_box": spec.csat_top_box, "ces_top_box": spec.ces_top_box,
         "answers": answered, "linked": linked, "unlinked": answered - linked,
     }  # fmt: skip
+    context["map"] = context["outside_map"] = None
+    if journey_map is not None:
+        context["map"] = journey_map.name or journey_map.journey_type
+        context["outside_map"] = int(store.execute(answers.count()).as_py()) - answered
     reason = hint = None
     if not answered:
         reason = "no feedback answer with a score" + (
