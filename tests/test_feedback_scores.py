@@ -190,7 +190,7 @@ def test_by_stage_groups_the_answers_about_a_maps_journeys_by_their_stage(story:
     # The survey answers (unlinked), ann's order NPS and dan's late one are not about support journeys.
     assert result.context["map"] == "support"
     assert result.context["outside_map"] == len(SURVEY) + len(ANSWERS) - 2
-    with pytest.raises(ValueError, match="--by stage .* needs one"):
+    with pytest.raises(ValueError, match=r"--by stage .* needs one"):
         FeedbackScoresSpec(by="stage")
-    with pytest.raises(jl.JourneyLensError, match="(?i)map"):
+    with pytest.raises(jl.JourneyLensError, match=r"(?i)map"):
         story.feedback_scores(by="stage", map="nosuchmap")
