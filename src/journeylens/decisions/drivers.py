@@ -125,7 +125,8 @@ def drivers(ws: Workspace, spec: DriversSpec | None = None) -> DriversResult:
     """Key drivers in ``ws`` (with ``spec.map``: the map's stages as features, its journey type).
 
     Example:
-        >>> result = drivers(ws, DriversSpec(target="success", filter={"journey_type": "purchase"}))  # doctest: +SKIP
+        >>> spec = DriversSpec(filter={"journey_type": "purchase"}, exclude="payment")
+        >>> result = drivers(ws, spec)  # doctest: +SKIP
         >>> result.records()[0]["statement"]  # doctest: +SKIP
     """
     spec = spec or DriversSpec()
@@ -268,8 +269,10 @@ def _blank(label: str, f: features.Feature, column: np.ndarray[Any, Any], y: np.
            w: np.ndarray[Any, Any]) -> dict[str, Any]:  # fmt: skip
     on = column > 0
     means = [float(y[m] @ w[m] / w[m].sum()) if w[m].sum() else None for m in (on, ~on)]
-    return {"segment": label, "rank": None, "feature": f.name, "family": f.family, "support": int(w[on].sum()),
-            "target_with": means[0], "target_without": means[1], **dict.fromkeys(_ESTIMATES), "reason": None}  # fmt: skip
+    return {
+        "segment": label, "rank": None, "feature": f.name, "family": f.family, "support": int(w[on].sum()),
+        "target_with": means[0], "target_without": means[1], **dict.fromkeys(_ESTIMATES), "reason": None,
+    }  # fmt: skip
 
 
 _ESTIMATES = ("weight", "weight_lo", "weight_hi", "share", "share_lo", "share_hi", "lmg", "lmg_lo", "lmg_hi",

@@ -182,7 +182,7 @@ def choose(
             else:
                 kept.append((family, v, s))
                 continue
-            dropped.append({"feature": f"{family} {v}", "support": s, "reason": why})
+            dropped.append({"feature": f"{family}:{v}", "support": s, "reason": why})
     return kept, dropped
 
 
@@ -199,7 +199,7 @@ def journey_features(
     for i, (family, value, _) in enumerate(kept):
         column = f"_f{i}"
         aggs[column] = (steps[family] == value).fill_null(False).any().cast("int64")
-        named.append((f"{family} {value}", f"{family}s", column))
+        named.append((f"{family}:{value}", f"{family}s", column))
     seconds = steps.timestamp.max().epoch_seconds() - steps.timestamp.min().epoch_seconds()
     aggs.update(_steps=steps.count(), _seconds=seconds, _agent=steps.agent_id.notnull().any().cast("int64"))
     per = steps.group_by("journey_id").agg(**aggs)
@@ -207,10 +207,10 @@ def journey_features(
     cols: dict[str, ir.Value] = {c: t[c].fill_null(0) for _, _, c in named}
     if "steps" in spec.features:
         cols["_fsteps"] = _band(t._steps.fill_null(0), STEP_BANDS)
-        named.append(("steps before the outcome (band)", "steps", "_fsteps"))
+        named.append(("steps (band)", "steps", "_fsteps"))
     if "duration" in spec.features:
         cols["_fduration"] = _band(t._seconds.fill_null(0), tuple(e for e, _ in DURATION_BANDS))
-        named.append(("duration before the outcome (band)", "duration", "_fduration"))
+        named.append(("duration (band)", "duration", "_fduration"))
     if "assisted" in spec.features:
         cols["_fassisted"] = t._agent.fill_null(0)
         named.append(("assisted contact", "assisted", "_fassisted"))
