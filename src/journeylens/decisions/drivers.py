@@ -205,7 +205,13 @@ def feature_patterns(
     ]
     segments = data.column("_segment").to_pylist() if spec.by_segment else None
     y = data.column("_y").to_numpy().astype(np.float64)
-    return features.Patterns(found, x, y, counts, segments, journeys, selected, dropped)
+    # Engines return groups in any order; sorted, the same seed draws the same bootstrap samples.
+    keys = [*x.T[::-1], y, *([np.unique(segments, return_inverse=True)[1]] if segments else [])]
+    order = np.lexsort(keys) if len(y) else np.arange(0)
+    return features.Patterns(
+        found, x[order], y[order], counts[order], [segments[i] for i in order] if segments else None,
+        journeys, selected, dropped,
+    )  # fmt: skip
 
 
 def _usable(p: features.Patterns, min_support: int) -> tuple[list[int], list[dict[str, Any]]]:
