@@ -198,6 +198,12 @@ def test_a_constant_target_and_too_few_features_are_refused(world: jl.Workspace)
         DriversSpec(features="touchpoints,pages")
 
 
+def test_journeys_without_a_final_outcome_say_why_drivers_are_not_defined(world: jl.Workspace) -> None:
+    result = key_drivers(world.store, DriversSpec(filter={"journey_type": "other"}))
+    assert result.records() == [] and result.context["r2"] is None
+    assert "has no success or failure criteria" in result.context["reason"]
+
+
 def test_an_unknown_map_is_the_maps_error(world: jl.Workspace) -> None:
     with pytest.raises(InputError, match="nosuch"):
         world.drivers(map="nosuch")

@@ -24,6 +24,9 @@ def _share(value: float | None, lo: float | None, hi: float | None) -> str:
 def drivers(result: DriversResult, spec: Any, *, wide: bool = False) -> None:
     """Drivers by share of R² with intervals, direction, support and the target with/without."""
     ctx = result.context
+    if ctx["reason"]:
+        _dim(f"Key drivers of {ctx['target']} are not defined: {ctx['reason']}.")
+        return
     rows = [
         {
             **({"segment": r["segment"]} if len(ctx["segments"]) > 1 else {}),

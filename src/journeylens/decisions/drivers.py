@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from journeylens.store import Store
     from journeylens.workspace import Workspace
 
+_NOTE = (
+    "Associated with, not caused by: drivers describe which journeys went well, not why. Causal claims "
+    "go through an experiment."
+)
 ALL = "(all)"
 """The segment label of the decomposition over every analysed journey."""
 
@@ -48,14 +52,6 @@ class DriversError(JourneyLensError, ValueError):
             f"score in feedback, {linked:,} of them linked to a journey; {selected:,} journeys selected).",
             hint="Ingest feedback with that metric (`journeylens ingest FILE --table feedback`), choose "
             "another --target, or widen [journeys.feedback] window so answers link to journeys.",
-        )
-
-    @classmethod
-    def no_outcomes(cls, selected: int) -> DriversError:
-        return cls(
-            f"None of the {selected:,} selected journeys has a final outcome (all are open or unknown).",
-            hint="Define success/failure criteria for the journey type in [journeys.types], or select "
-            "journeys that ended (--until).",
         )
 
     @classmethod
@@ -86,7 +82,7 @@ class DriversResult(TableResult):
 
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
         "target, map, journeys, selected, excluded, excluded_reason, answers, r2, r2_lo, r2_hi, "
-        "patterns, top, min_support, bootstrap, seed, lmg_reason, features, note",
+        "patterns, top, min_support, bootstrap, seed, lmg_reason, features, reason, note",
         "dropped (records: feature, support, reason)",
         "segments (records: segment, journeys, r2, r2_lo, r2_hi, replicates, reason)",
         "rows (records: segment, rank, feature, family, support, target_with, target_without, weight, "
@@ -143,6 +139,8 @@ def drivers(ws: Workspace, spec: DriversSpec | None = None) -> DriversResult:
 def key_drivers(store: Store, spec: DriversSpec, journey_map: JourneyMap | None = None) -> DriversResult:
     """Key drivers from the store (module doc); :func:`drivers` finds the map first."""
     patterns = feature_patterns(store, spec, journey_map)
+    if patterns.journeys == 0:  # success, but no selected journey has a final outcome
+        return _undefined(store, spec, patterns.selected, journey_map)
     usable, dropped = _usable(patterns, spec.min_support)
     if len(usable) < 2:
         raise DriversError.too_few_features([patterns.features[i].name for i in usable], dropped, spec)
@@ -161,20 +159,47 @@ def key_drivers(store: Store, spec: DriversSpec, journey_map: JourneyMap | None 
         rows += seg_rows
         segments.append(summary)
     overall = segments[0]
-    context = {
-        "target": spec.target.value, "map": journey_map.name if journey_map else None,
-        "journeys": patterns.journeys, "selected": patterns.selected,
-        "excluded": patterns.selected - patterns.journeys, "excluded_reason": _excluded(spec.target),
-        "answers": _answers(store, spec) if spec.target is not DriverTarget.success else None,
-        "r2": overall["r2"], "r2_lo": overall["r2_lo"], "r2_hi": overall["r2_hi"],
-        "patterns": len(y), "top": spec.top, "min_support": spec.min_support, "bootstrap": spec.bootstrap,
-        "seed": spec.seed, "lmg_reason": None if len(usable) <= MAX_EXACT else
-        f"{len(usable)} predictors: exact LMG needs at most {MAX_EXACT} (2^p subsets); relative weights only",
-        "features": [patterns.features[i].name for i in usable], "dropped": dropped, "segments": segments,
-        "note": "Associated with, not caused by: drivers describe which journeys went well, not why. "
-        "Causal claims go through an experiment.",
-    }  # fmt: skip
+    lmg_reason = None if len(usable) <= MAX_EXACT else (
+        f"{len(usable)} predictors: exact LMG needs at most {MAX_EXACT} (2^p subsets); relative weights only"
+    )  # fmt: skip
+    context = _context(
+        spec, journey_map, patterns.selected, patterns.journeys,
+        answers=_answers(store, spec) if spec.target is not DriverTarget.success else None,
+        r2=overall["r2"], r2_lo=overall["r2_lo"], r2_hi=overall["r2_hi"], patterns=len(y),
+        lmg_reason=lmg_reason,
+        features=[patterns.features[i].name for i in usable], dropped=dropped, segments=segments, reason=None,
+    )  # fmt: skip
     return DriversResult(pa.Table.from_pylist(rows, schema=_SCHEMA), context=context)
+
+
+def _undefined(
+    store: Store, spec: DriversSpec, selected: int, journey_map: JourneyMap | None
+) -> DriversResult:
+    """No selected journey has a final outcome: nothing to explain, and the result says why."""
+    from journeylens.journeys.summary import unknown_types
+    from journeylens.journeys.undefined import OPEN_REASON, outcome_reason
+
+    journeys = select_journeys(store, spec.filter)
+    types = unknown_types(store, journeys)
+    reason = outcome_reason(types) if types else OPEN_REASON
+    context = _context(
+        spec, journey_map, selected, 0, answers=None, r2=None, r2_lo=None, r2_hi=None, patterns=0,
+        lmg_reason="no journey to decompose", features=[], dropped=[], segments=[],
+        reason=f"none of the {selected:,} selected journeys has a final outcome: {reason}",
+    )  # fmt: skip
+    return DriversResult(pa.Table.from_pylist([], schema=_SCHEMA), context=context)
+
+
+def _context(
+    spec: DriversSpec, journey_map: JourneyMap | None, selected: int, journeys: int, **parts: Any
+) -> dict[str, Any]:
+    """The result's context (``JSON_FIELDS``): what was asked and analysed, then ``parts``."""
+    return {
+        "target": spec.target.value, "map": journey_map.name if journey_map else None, "journeys": journeys,
+        "selected": selected, "excluded": selected - journeys, "excluded_reason": _excluded(spec.target),
+        "top": spec.top, "min_support": spec.min_support, "bootstrap": spec.bootstrap, "seed": spec.seed,
+        **parts, "note": _NOTE,
+    }  # fmt: skip
 
 
 def feature_patterns(
@@ -186,9 +211,7 @@ def feature_patterns(
         raise EmptySelectionError.for_filter(spec.filter)
     analysed = features.analysed_journeys(store, spec, journey_map).cache()
     journeys = int(store.execute(analysed.count()).as_py())
-    if journeys == 0 and spec.target is DriverTarget.success:
-        raise DriversError.no_outcomes(selected)
-    if journeys == 0:
+    if journeys == 0 and spec.target is not DriverTarget.success:
         answers, linked = features.answer_counts(store, spec.target.value)
         raise DriversError.no_answers(spec.target.value, answers, linked, selected)
     steps = features.counted_steps(store, analysed, journey_map, spec.exclude)
