@@ -125,15 +125,10 @@ def drivers(ws: Workspace, spec: DriversSpec | None = None) -> DriversResult:
         >>> result = drivers(ws, spec)  # doctest: +SKIP
         >>> result.records()[0]["statement"]  # doctest: +SKIP
     """
-    spec = spec or DriversSpec()
-    journey_map = None
-    if spec.map is not None:
-        from journeylens.maps.loading import check_against, find_map, load_map
+    from journeylens.maps.loading import workspace_map
 
-        path = find_map(ws.root, spec.map)
-        journey_map = load_map(path)
-        check_against(journey_map, path, ws.config.journeys)
-    return key_drivers(ws.store, spec, journey_map)
+    spec = spec or DriversSpec()
+    return key_drivers(ws.store, spec, workspace_map(ws.root, spec.map, ws.config.journeys))
 
 
 def key_drivers(store: Store, spec: DriversSpec, journey_map: JourneyMap | None = None) -> DriversResult:

@@ -212,6 +212,17 @@ def find_map(root: Path, name_or_path: str) -> Path:
     raise InputError.unknown_map(name_or_path, root / "maps", [_stem(p) for p in map_files(root)])
 
 
+def workspace_map(root: Path, name_or_path: str | None, rules: JourneyRules | None) -> JourneyMap | None:
+    """The map an analysis option names (None for None), found, loaded and checked against the
+    workspace's journey types."""
+    if name_or_path is None:
+        return None
+    path = find_map(root, name_or_path)
+    journey_map = load_map(path)
+    check_against(journey_map, path, rules)
+    return journey_map
+
+
 def map_files(root: Path) -> list[Path]:
     """The map files of the workspace at ``root``, by name."""
     folder = root / "maps"

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from journeylens.analyses._options import Cli
-from journeylens.specs.discovery import FilterField, JourneyFilter
+from journeylens.specs.discovery import FilterField, JourneyFilter, split_names
 
 FAMILIES = ("touchpoints", "channels", "stages", "steps", "duration", "assisted")
 """Feature families: an indicator per touchpoint and per channel visited (the ``top`` most
@@ -84,20 +84,10 @@ class DriversSpec(BaseModel):
 
     @field_validator("exclude", mode="before")
     @classmethod
-    def _touchpoints(cls, value: Any) -> Any:
-        names = [] if value is None else [value] if isinstance(value, str) else list(value)
-        return list(
-            dict.fromkeys(part.strip() for name in names for part in str(name).split(",") if part.strip())
-        )
+    def _touchpoints(cls, value: Any) -> list[str]:
+        return split_names(value)
 
     @field_validator("features", mode="before")
     @classmethod
-    def _families(cls, value: Any) -> Any:
-        if value is None:
-            return list(FAMILIES)
-        names = [value] if isinstance(value, str) else list(value)
-        split = [part.strip() for name in names for part in str(name).split(",") if part.strip()]
-        for name in split:
-            if name not in FAMILIES:
-                raise ValueError(f"unknown feature family {name!r}; expected one of {', '.join(FAMILIES)}")
-        return list(dict.fromkeys(split)) or list(FAMILIES)
+    def _families(cls, value: Any) -> list[str]:
+        return split_names(value, FAMILIES, "feature family") or list(FAMILIES)

@@ -85,14 +85,9 @@ class EmotionCurve(TableResult):
 
 def emotion_curve(ws: Workspace, spec: EmotionSpec) -> EmotionCurve:
     """The curve of ``spec`` in ``ws``: with ``spec.map``, over that map's stages and journey type."""
-    journey_map = None
-    if spec.map is not None:
-        from journeylens.maps.loading import check_against, find_map, load_map
+    from journeylens.maps.loading import workspace_map
 
-        path = find_map(ws.root, spec.map)
-        journey_map = load_map(path)
-        check_against(journey_map, path, ws.config.journeys)
-    return curve(ws.store, spec, journey_map)
+    return curve(ws.store, spec, workspace_map(ws.root, spec.map, ws.config.journeys))
 
 
 def stage_emotions(store: Store, journey_map: JourneyMap) -> dict[str, dict[str, Any]]:
