@@ -1063,7 +1063,7 @@ def drivers_feature_patterns(side: Side) -> Any:
 
     return {
         "success": matrix(feature_patterns(side.store, spec, journey_map)),
-        "csat": matrix(feature_patterns(side.store, spec.model_copy(update={"target": "csat"}))),
+        "csat": matrix(feature_patterns(side.store, DriversSpec(target="csat", top=6, min_support=5))),
         "drivers": key_drivers(side.store, spec, journey_map).to_dict(),
     }
 
