@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from journeylens.contacts.analysis import ContactsResult
+    from journeylens.decisions.drivers import DriversResult
     from journeylens.discovery._compare import SegmentComparison
     from journeylens.discovery.dfg import ProcessMap
     from journeylens.discovery.funnel import FunnelResult
@@ -725,4 +726,55 @@ class WorkspaceAnalyses:
             "until": until,
         }
         result: FeedbackThemes = self.analysis("feedback themes", values, build=build)
+        return result
+
+    def drivers(
+        self,
+        *,
+        target: str = "success",
+        map: str | None = None,
+        features: str | list[str] | None = None,
+        top: int = 12,
+        exclude: str | list[str] | None = None,
+        min_support: int = 20,
+        by_segment: bool = False,
+        bootstrap: int = 200,
+        seed: int = 0,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        outcome: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
+        build: bool = True,
+    ) -> DriversResult:
+        """Key drivers (moments of truth): which touchpoints, channels, stages and journey traits are
+        associated with success or a score, as shares of R² with 95% intervals.
+
+        Options as on the command line (`journeylens drivers --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.drivers(target="csat", type="support").to_pandas()  # doctest: +SKIP
+        """
+        values = {
+            "target": target,
+            "map": map,
+            "features": features,
+            "top": top,
+            "exclude": exclude,
+            "min_support": min_support,
+            "by_segment": by_segment,
+            "bootstrap": bootstrap,
+            "seed": seed,
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "outcome": outcome,
+            "since": since,
+            "until": until,
+            "where": where,
+        }
+        result: DriversResult = self.analysis("drivers", values, build=build)
         return result

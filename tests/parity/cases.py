@@ -1045,6 +1045,38 @@ def agents_raw_and_case_mix(side: Side) -> Any:
     }
 
 
+def _drivers_expect(result: dict[str, Any]) -> None:
+    families = {f["family"] for f in result["success"]["features"]}
+    _has({"touchpoints", "channels", "stages", "steps"} <= families, f"feature families {families}")
+    _has(len(set(result["success"]["segments"])) >= 2, "patterns per segment")
+    _has(len(result["csat"]["y"]) > 0 and result["drivers"]["rows"], "score patterns and drivers")
+
+
+@case("drivers_feature_patterns", expect=_drivers_expect)
+def drivers_feature_patterns(side: Side) -> Any:
+    """Key drivers' feature matrix: analysed journeys (final outcomes; mean linked CSAT), the events
+    experienced before the outcome (``min`` window over the deciding step), the supports of
+    touchpoints, channels and stages of the demo purchase map (a union), per-journey indicators,
+    step and duration bands, and the distinct patterns with counts per segment; then the drivers."""
+    from journeylens.decisions.drivers import feature_patterns, key_drivers
+    from journeylens.specs.drivers import DriversSpec
+
+    journey_map = parse_map(DEMO_MAPS["purchase"], Path("purchase.yaml"))
+    spec = DriversSpec(top=6, min_support=5, by_segment=True, bootstrap=20)
+
+    def matrix(p: Any) -> dict[str, Any]:
+        return {
+            "features": [vars(f) for f in p.features], "dropped": p.dropped, "journeys": p.journeys,
+            "x": p.x.tolist(), "y": p.y.tolist(), "counts": p.counts.tolist(), "segments": p.segments,
+        }  # fmt: skip
+
+    return {
+        "success": matrix(feature_patterns(side.store, spec, journey_map)),
+        "csat": matrix(feature_patterns(side.store, DriversSpec(target="csat", top=6, min_support=5))),
+        "drivers": key_drivers(side.store, spec, journey_map).to_dict(),
+    }
+
+
 def _themes_expect(result: dict[str, Any]) -> None:
     sources = {r["source"] for r in result["table"]}
     _has(sources == {"taxonomy", "classifier"}, f"both sources wrote themes: {sources}")

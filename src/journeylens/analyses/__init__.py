@@ -421,5 +421,24 @@ ANALYSES: dict[str, Analysis] = {
             view="journeylens.cli._voc:feedback_themes",
             example="ws.feedback_themes(discover=True).to_pandas()",
         ),
+        Analysis(
+            name="drivers",
+            summary="Key drivers (moments of truth): which touchpoints, channels, stages and journey "
+            "traits are associated with success or a score, as shares of R² with 95% intervals.",
+            help="--target success (final outcomes only: open and unknown journeys are left out) or "
+            "nps, csat, ces, rating (the mean of the journey's linked answers). Features, counted over "
+            "the events the customer experienced before the outcome was decided: the --top most "
+            "supported touchpoints and channels, the stages of --map, steps and duration bands, an "
+            "assisted contact; each needs --min-support journeys with and without it. Shares: Johnson's "
+            "relative weights, and the exact Shapley/LMG decomposition with at most 12 predictors; "
+            "direction from the standardised beta; percentile intervals from --bootstrap resamples of "
+            "the journeys. Associated with, not caused by (docs/decisions.md).",
+            spec="journeylens.specs.drivers:DriversSpec",
+            run="journeylens.decisions.drivers:drivers",
+            takes_workspace=True,
+            result="journeylens.decisions.drivers:DriversResult",
+            view="journeylens.cli._decisions_views:drivers",
+            example='ws.drivers(target="csat", type="support").to_pandas()',
+        ),
     )
 }

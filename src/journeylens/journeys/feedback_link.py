@@ -98,6 +98,13 @@ def negative_feedback(
     return bad.group_by("journey_id").agg(negative_feedback=bad.count())
 
 
+def experienced(events: ir.Table) -> ir.BooleanValue:
+    """Events the customer experienced: all but outbound messages no agent handled (a survey
+    invitation, a "ticket closed" SMS: the company speaking)."""
+    said: ir.BooleanValue = (events.direction != "outbound").fill_null(True) | events.agent_id.notnull()
+    return said
+
+
 def feedback_links(
     journeys: ir.Table, journey_events: ir.Table, events: ir.Table, feedback: ir.Table, window: int
 ) -> ir.Table:
@@ -118,10 +125,9 @@ def feedback_links(
     links = link_feedback(journeys, feedback, window).rename(_fid="feedback_id")
     fb = feedback.select("feedback_id", "customer_id", _at=feedback.timestamp, _agent=feedback.agent_id)
     linked = fb.left_join(links, fb.feedback_id == links._fid).drop("_fid")
-    experienced = (events.direction != "outbound").fill_null(True) | events.agent_id.notnull()
     steps = (
         journey_events.join(events, "event_id")
-        .filter(experienced)
+        .filter(experienced(events))
         .select("journey_id", "step", "event_id", _ts=events.timestamp)
     )
     onto = linked.filter(linked.journey_id.notnull())

@@ -42,6 +42,17 @@ KEY_HELP = "Activity key: touchpoint, channel, channel:touchpoint, touchpoint+li
 KeyField = Annotated[ActivityKey, Cli(help=KEY_HELP)]
 
 
+def split_names(value: Any, known: tuple[str, ...] | None = None, what: str = "name") -> list[str]:
+    """Names given as one string, a list, or comma-separated (``--case-mix a,b``), stripped and
+    without repeats; each must be in ``known`` when it is given."""
+    names = [] if value is None else [value] if isinstance(value, str) else list(value)
+    split = [part.strip() for name in names for part in str(name).split(",") if part.strip()]
+    for name in split:
+        if known is not None and name not in known:
+            raise ValueError(f"unknown {what} {name!r}; expected one of {', '.join(known)}")
+    return list(dict.fromkeys(split))
+
+
 class JourneyFilter(BaseModel):
     """Which journeys to analyse. Empty fields select everything; fields combine with AND.
 
