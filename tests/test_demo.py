@@ -80,6 +80,7 @@ def test_demo_builds_journeys_as_its_own_stage_before_the_report(tmp_path: Path)
     assert stages.names[stitched + 1 :] == [
         "Scoring feedback text",
         "Building journeys",
+        "Finding themes in comments",
         "Writing the report",
     ]
     ws = jl.Workspace.open(result.workspace)
@@ -91,3 +92,9 @@ def test_demo_builds_journeys_as_its_own_stage_before_the_report(tmp_path: Path)
     ws.close()
     # The report's headline counts the same journeys.
     assert f"{result.journeys:,}</div>" in result.report.read_text()
+
+
+def test_the_demo_report_shows_the_themes_of_comments(tmp_path: Path) -> None:
+    result = run_demo(tmp_path / "demo", customers=300)
+    html = result.report.read_text()
+    assert "Themes of comments" in html and "billing" in html.split("Themes of comments", 1)[1][:4000]

@@ -37,7 +37,7 @@ from conftest import (
     write_jsonl,
 )
 from journeylens import InputError, Workspace
-from journeylens.cli.app import parse_mapping
+from journeylens.cli._ingest_cmd import parse_mapping
 
 UTC = _dt.UTC
 HEX64 = re.compile(r"^[0-9a-f]{64}$")

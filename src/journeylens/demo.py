@@ -101,6 +101,9 @@ def run_demo(
     summary = build_model(ws.store, ws.config, progress=_steps(progress))
     # Designed maps, as a CX team keeps them: the report draws each with the data.
     write_demo_maps(ws.root)
+    # The starter taxonomy of themes, matched (and a classifier learned) as `feedback themes` does.
+    progress.stage("Finding themes in comments", None)
+    ws.feedback_themes()
     progress.stage("Writing the report", None)
     report = write_report(
         ws.store, directory / "report.html", title="JourneyLens demo", rules=ws.config.journeys

@@ -1,8 +1,12 @@
 """The report's "Voice of the customer" section: which model read the comments and how well it
-did, the scores per journey type with their intervals, and the emotion curve with its peak and end.
+did, the scores per journey type with their intervals, the themes of the comments, and the emotion
+curve with its peak and end.
 
 Everything comes from the analyses a reader can run on their own (``journeylens feedback scores
---by journey_type``, ``journeylens feedback emotion``); the section only arranges them. Without
+--by journey_type``, ``journeylens feedback themes``, ``journeylens feedback emotion``); the
+section only arranges them. Themes are shown once ``feedback themes`` has written
+``feedback_themes`` (the taxonomy lives in the workspace, which the report does not read); a
+comment's negativity is its score's (``[journeys.feedback] negative``), else its sentiment label. Without
 feedback it is one sentence, not empty charts.
 """
 
@@ -25,6 +29,7 @@ INTRO = (
     "curve — every answer on the journey map's scale of -2 to 2 at the step it is about, with the "
     "peak and end moments people remember (docs/voc.md). Associations, not causes."
 )
+THEMES_TITLE = "Themes of comments (as `journeylens feedback themes` last wrote them; 95% intervals)"
 NO_FEEDBACK = "No feedback: load survey answers or comments with `journeylens ingest FILE --table feedback`."
 
 
@@ -46,6 +51,9 @@ def voc_section(store: Store, rules: JourneyRules | None = None) -> Section | No
         section.tables.append(("Scores by journey type (95% intervals; vs the rest, BH q)", _scores(scores)))
     else:
         section.notes.append(f"Scores are not defined: {scores.reason}.")
+    themes = _themes(store, rules)
+    if themes is not None:
+        section.tables.append((THEMES_TITLE, themes))
     emotion = curve(store, EmotionSpec())
     if any(r["emotion"] is not None for r in emotion.records()):
         section.figures.append(emotion.plot())
@@ -122,5 +130,43 @@ def _moments(moments: list[dict[str, Any]]) -> pd.DataFrame:
                 "most negative peaks at": m["worst_point"] or "",
             }
             for m in moments
+        ]
+    )
+
+
+def _themes(store: Store, rules: JourneyRules | None) -> pd.DataFrame | None:
+    """Per theme: comments, share of all comments, negative share and mean sentiment."""
+    from journeylens.journeys.definitions import JourneyRules
+    from journeylens.voc.settings import SentimentSettings
+    from journeylens.voc.theme_summary import judged_comments, theme_rows
+    from journeylens.voc.themes import THEMES_TABLE
+
+    if THEMES_TABLE not in store.backend.list_tables():
+        return None
+    negative = (rules or JourneyRules()).feedback.negative
+    comments = judged_comments(store, store.table("feedback"), negative, SentimentSettings())
+    table = store.backend.table(THEMES_TABLE)
+    names = sorted(str(t) for t in store.execute(table.select("theme").distinct()).column(0).to_pylist())
+    rows, total = theme_rows(store, comments, names, {})
+    if not total:
+        return None
+
+    def share(value: float | None, lo: float | None, hi: float | None) -> str:
+        if value is None or lo is None or hi is None:
+            return "n/d"
+        return f"{value:.1%} [{lo:.1%}–{hi:.1%}]"
+
+    return pd.DataFrame(
+        [
+            {
+                "theme": r["theme"],
+                "comments": r["comments"],
+                "share of comments": share(r["share"], r["share_lo"], r["share_hi"]),
+                "negative": share(r["negative_share"], r["negative_lo"], r["negative_hi"]),
+                "sentiment": "n/d"
+                if r["sentiment_lo"] is None
+                else f"{r['sentiment']:+.2f} [{r['sentiment_lo']:+.2f}–{r['sentiment_hi']:+.2f}]",
+            }
+            for r in sorted(rows, key=lambda r: -r["comments"])
         ]
     )

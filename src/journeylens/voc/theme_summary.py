@@ -31,6 +31,7 @@ from journeylens.voc.theme_discovery import discover, yaml_snippet
 from journeylens.voc.themes import CLASSIFIER, TAXONOMY, THEMES_TABLE, write_themes
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     import ibis.expr.types as ir
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from journeylens.config import Config
     from journeylens.specs.feedback import FeedbackThemesSpec
     from journeylens.store import Store
+    from journeylens.voc.settings import SentimentSettings
     from journeylens.workspace import Workspace
 
 NO_THEME = "(no theme)"
@@ -136,15 +138,21 @@ def summarise_themes(
 
 
 def _period_comments(store: Store, config: Config, spec: FeedbackThemesSpec) -> ir.Table:
-    """Comments of the period with their sentiment and ``negative``: what the answer's score says
-    (NPS <= 6, CSAT <= 2, ... as ``[journeys.feedback] negative``) when it has one, else the
-    sentiment label."""
     fb = store.table("feedback")
     if spec.since is not None:
         fb = fb.filter(fb.timestamp >= utc_literal(spec.since))
     if spec.until is not None:
         fb = fb.filter(fb.timestamp < utc_literal(spec.until))
-    said = labelled_comments(fb, config.journeys.feedback.negative, config.voc.sentiment, ["timestamp"])
+    return judged_comments(store, fb, config.journeys.feedback.negative, config.voc.sentiment)
+
+
+def judged_comments(
+    store: Store, fb: ir.Table, negative: dict[str, float], settings: SentimentSettings
+) -> ir.Table:
+    """Comments of ``fb`` with their sentiment and ``negative``: what the answer's score says
+    (NPS <= 6, CSAT <= 2, ... as ``[journeys.feedback] negative``) or its explicit label when it
+    has one, else the sentiment label."""
+    said = labelled_comments(fb, negative, settings, ["timestamp"])
     sentiment = store.backend.table("feedback_sentiment").select(_sid="feedback_id", sentiment="sentiment",
                                                                   _mood="label")  # fmt: skip
     joined = said.left_join(sentiment, said.feedback_id == sentiment._sid)
@@ -172,6 +180,14 @@ def _aggregates(t: ir.Table) -> dict[str, ir.Value]:
 
 
 def _theme_rows(store: Store, comments: ir.Table, taxonomy: Taxonomy) -> tuple[list[dict[str, Any]], int]:
+    return theme_rows(store, comments, taxonomy.names, taxonomy.owners())
+
+
+def theme_rows(
+    store: Store, comments: ir.Table, names: Sequence[str], owners: dict[str, str]
+) -> tuple[list[dict[str, Any]], int]:
+    """One summary row per theme in ``names`` and ``(no theme)``, over ``comments`` (see
+    :func:`judged_comments`) and the ``feedback_themes`` table; and how many comments there are."""
     themed = _with_themes(store, comments)
     found = {
         r["theme"]: r for r in store.execute(themed.group_by("theme").agg(**_aggregates(themed))).to_pylist()
@@ -180,8 +196,7 @@ def _theme_rows(store: Store, comments: ir.Table, taxonomy: Taxonomy) -> tuple[l
     bare = comments.anti_join(ids, comments.feedback_id == ids._fid).mutate(source=ibis.null("string"))
     found[NO_THEME] = store.execute(bare.aggregate(**_aggregates(bare))).to_pylist()[0]
     total = int(store.execute(comments.count()).as_py())
-    owners = taxonomy.owners()
-    rows = [_row(name, owners.get(name), found.get(name), total) for name in [*taxonomy.names, NO_THEME]]
+    rows = [_row(name, owners.get(name), found.get(name), total) for name in [*names, NO_THEME]]
     return rows, total
 
 
