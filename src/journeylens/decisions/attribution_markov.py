@@ -54,6 +54,17 @@ class MarkovChain:
     value: np.ndarray
     nulls: np.ndarray
     members: sp.csc_matrix
+    names: list[str]
+    order: int
+
+    def states(self) -> list[tuple[str, ...]]:
+        """The transient states as tuples of step names (``()`` is ``(start)``)."""
+        base = len(self.names) + 1
+        decoded: list[tuple[str, ...]] = [()]
+        for code in self.codes.tolist():
+            digits = [(code // base**j) % base for j in range(self.order)]
+            decoded.append(tuple(self.names[d - 1] for d in digits if d))
+        return decoded
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,8 @@ def build_chain(paths: AttributionPaths, order: int) -> MarkovChain:
         value=np.bincount(ends, weights=paths.value[ended], minlength=n),
         nulls=np.bincount(ends, weights=paths.nulls[ended], minlength=n),
         members=members,
+        names=paths.names,
+        order=order,
     )
 
 
