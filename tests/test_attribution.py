@@ -300,3 +300,34 @@ def test_workspace_method_reads_a_path_file(workspace: Workspace, tmp_path: Path
     assert result.context["source"].endswith("paths.csv")
     assert result.credit("last") == {"a": 0.0, "b": 4.0}
     assert np.isclose(sum(result.credit("markov").values()), 4.0)
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+def test_report_section_what_to_fix_first(story: Workspace) -> None:
+    from honest_output import degenerate
+
+    from journeylens.report.fix_first import fix_first_section
+    from journeylens.report.sections import SECTIONS
+
+    keys = [k for k, _ in SECTIONS]
+    assert keys.index("fix_first") == keys.index("agents") + 1
+    section = fix_first_section(story.store)
+    assert section is not None and section.title == "What to fix first"
+    title, table = section.tables[0]
+    assert list(table["channel"])[:1] == ["web"] and set(MODELS) <= set(table.columns)
+    assert table["markov"].sum() == pytest.approx(3.0, abs=0.2)  # rounded to 0.1 per channel
+    assert section.figures and degenerate(section.figures[0]) is None
+    assert section.facts["converted journeys"] == "3"
+
+
+def test_report_section_says_why_when_nothing_converted(workspace: Workspace, tmp_path: Path) -> None:
+    from journeylens.report.fix_first import fix_first_section
+
+    failed = [r for r in STORY if r["user_id"] == "c2"]
+    workspace.ingest(paths=[str(write_csv(tmp_path, "events.csv", failed))], table="events")
+    workspace.build()
+    section = fix_first_section(workspace.store)
+    assert section is not None and not section.figures
+    assert "No selected journey has the outcome 'success'" in section.notes[0]
