@@ -331,3 +331,14 @@ def test_report_section_says_why_when_nothing_converted(workspace: Workspace, tm
     section = fix_first_section(workspace.store)
     assert section is not None and not section.figures
     assert "No selected journey has the outcome 'success'" in section.notes[0]
+
+
+def test_no_build_refuses_stale_journeys_but_a_path_file_needs_none(workspace: Workspace, tmp_path: Path) -> None:
+    from journeylens.errors import StaleModelError
+
+    workspace.ingest(paths=[str(write_csv(tmp_path, "events.csv", STORY))], table="events")
+    with pytest.raises(StaleModelError):
+        workspace.attribution(no_build=True)
+    result = workspace.attribution(paths=str(_file(tmp_path, "a > b;3;6;1")), no_build=True)
+    assert result.credit("first") == {"a": 3.0, "b": 0.0}
+    assert workspace.attribution().context["journeys"] == 4  # builds when asked to read journeys

@@ -30,6 +30,8 @@ from journeylens.decisions.attribution_markov import markov_credit
 from journeylens.decisions.attribution_paths import AttributionPaths, read_path_file
 from journeylens.decisions.attribution_shapley import ordered_shapley, shapley_credit
 
+pytestmark = pytest.mark.realdata
+
 DATA = "journeys/channelattribution_Data.csv"
 README_FIRST = {"alpha": 6308, "beta": 2831, "eta": 3164, "iota": 4606, "theta": 1606}
 README_LAST = {"alpha": 8447, "beta": 989, "eta": 4167, "iota": 3355, "theta": 653}

@@ -434,7 +434,8 @@ ANALYSES: dict[str, Analysis] = {
             spec="journeylens.specs.attribution:AttributionSpec",
             run="journeylens.decisions.attribution:attribution",
             takes_workspace=True,
-            needs_model=False,  # a path file needs no journeys; the run builds them when it reads them
+            # A path file needs no journeys: the run builds them (or, --no-build, refuses) only to read them.
+            needs_model=False,
             result="journeylens.decisions.attribution:AttributionResult",
             view="journeylens.cli._decisions_views:attribution_view",
             example='ws.attribution(model="markov", order=2).credit("markov")',

@@ -102,7 +102,7 @@ def attribution(workspace: Workspace, spec: AttributionSpec | None = None) -> At
     if spec.paths is not None:
         paths = read_path_file(spec.paths, sep=spec.sep, path_sep=spec.path_sep)
         return attribute(paths, spec, source={"source": paths.source, "by": "step"})
-    workspace.ensure_model(notice=_say)
+    workspace.ensure_model(build=not spec.no_build, notice=_say)
     return journey_attribution(workspace.store, spec)
 
 

@@ -80,6 +80,13 @@ class AttributionSpec(BaseModel):
     half_life_steps: Annotated[
         float, Cli(help="Time decay on a path file (no timestamps): half-life in steps.")
     ] = Field(1.0, gt=0, description="Half-life of the position-based decay on path files, in steps.")
+    no_build: Annotated[
+        bool,
+        Cli(
+            help="Refuse instead of building customers and journeys when they are missing or stale "
+            "(journeys only: a path file needs none)."
+        ),
+    ] = Field(False, description="Refuse instead of building the journeys (the path file needs none).")
     filter: Annotated[AttributionFilter, Cli(expand=True)] = Field(
         default_factory=AttributionFilter, description="Which journeys (journeys only)."
     )
