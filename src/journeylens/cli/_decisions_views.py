@@ -34,7 +34,7 @@ def attribution_view(result: AttributionResult, spec: Any, *, wide: bool = False
     _dim(
         f"{where}: {ctx['paths']:,} distinct paths, {ctx['total_conversions']:,.0f} conversions worth "
         f"{ctx['total_value']:,.2f}, {ctx['total_nulls']:,.0f} without conversion"
-        + (f"; outcome {ctx['outcome']!r} is the conversion" if "outcome" in ctx else "")
+        + (f"; outcome {ctx['outcome']!r} is the conversion" if ctx["outcome"] else "")
         + (
             f"; {ctx['undecided_journeys']:,} open or unknown journeys left out."
             if ctx.get("undecided_journeys")

@@ -51,8 +51,9 @@ class AttributionResult(TableResult):
     """
 
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
-        "source, by, outcome, models, paths, journeys, undecided_journeys, total_conversions, "
-        "total_value, total_nulls, repeats",
+        "source, by, outcome, filter, models, paths, journeys, undecided_journeys, total_conversions, "
+        "total_value, total_nulls, repeats (source: journeys or the path file; outcome and filter are "
+        "null for a path file)",
         "time_decay (basis: time or position, half_life, note)",
         "markov (order, states, conversion_probability, removal_effects: records of step, "
         "removal_effect, value_removal_effect)",
@@ -101,7 +102,9 @@ def attribution(workspace: Workspace, spec: AttributionSpec | None = None) -> At
     spec = spec or AttributionSpec()
     if spec.paths is not None:
         paths = read_path_file(spec.paths, sep=spec.sep, path_sep=spec.path_sep)
-        return attribute(paths, spec, source={"source": paths.source, "by": "step"})
+        journeys = int(paths.total_conversions + paths.total_nulls)
+        source = {"source": paths.source, "by": "step", "outcome": None, "filter": None}
+        return attribute(paths, spec, source={**source, "journeys": journeys, "undecided_journeys": 0})
     workspace.ensure_model(build=not spec.no_build, notice=_say)
     return journey_attribution(workspace.store, spec)
 
