@@ -307,7 +307,6 @@ def test_workspace_method_reads_a_path_file(workspace: Workspace, tmp_path: Path
 
 def test_report_section_what_to_fix_first(story: Workspace) -> None:
     from honest_output import degenerate
-
     from journeylens.report.fix_first import fix_first_section
     from journeylens.report.sections import SECTIONS
 
@@ -315,7 +314,7 @@ def test_report_section_what_to_fix_first(story: Workspace) -> None:
     assert keys.index("fix_first") == keys.index("agents") + 1
     section = fix_first_section(story.store)
     assert section is not None and section.title == "What to fix first"
-    title, table = section.tables[0]
+    _, table = section.tables[0]
     assert list(table["channel"])[:1] == ["web"] and set(MODELS) <= set(table.columns)
     assert table["markov"].sum() == pytest.approx(3.0, abs=0.2)  # rounded to 0.1 per channel
     assert section.figures and degenerate(section.figures[0]) is None
@@ -333,7 +332,9 @@ def test_report_section_says_why_when_nothing_converted(workspace: Workspace, tm
     assert "No selected journey has the outcome 'success'" in section.notes[0]
 
 
-def test_no_build_refuses_stale_journeys_but_a_path_file_needs_none(workspace: Workspace, tmp_path: Path) -> None:
+def test_no_build_refuses_stale_journeys_but_a_path_file_needs_none(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     from journeylens.errors import StaleModelError
 
     workspace.ingest(paths=[str(write_csv(tmp_path, "events.csv", STORY))], table="events")
