@@ -100,40 +100,30 @@ def _peer(work: Path, order: int) -> int:
     return int(done.stdout.split()[-1])
 
 
-@stage(
-    "attribution_o1",
-    "exact Markov removal effects, order 1, on the world's path file (read + chain + sparse solves)",
-    needs=PATHS, unit="paths", peer="ca_markov_o1",
-)  # fmt: skip
-def attribution_o1(data: Path, work: Path) -> int:
-    return _ours(work, 1)
+def _register(order: int) -> None:
+    """The stage pair of one Markov order: ours, and ChannelAttribution's (its peer)."""
+
+    @stage(
+        f"attribution_o{order}",
+        f"exact Markov removal effects, order {order}, on the world's path file (read, chain, one "
+        "sparse solve per channel)",
+        needs=PATHS, unit="paths", peer=f"ca_markov_o{order}",
+    )  # fmt: skip
+    def ours(data: Path, work: Path) -> int:
+        return _ours(work, order)
+
+    @stage(
+        f"ca_markov_o{order}",
+        f"ChannelAttribution markov_model, order {order}, on the same path file (a process of its "
+        "own; the peer)",
+        needs=PATHS, unit="paths", requires=("ChannelAttribution", "test"),
+    )  # fmt: skip
+    def peer(data: Path, work: Path) -> int:
+        return _peer(work, order)
 
 
-@stage(
-    "attribution_o3",
-    "exact Markov removal effects, order 3, on the world's path file",
-    needs=PATHS, unit="paths", peer="ca_markov_o3",
-)  # fmt: skip
-def attribution_o3(data: Path, work: Path) -> int:
-    return _ours(work, 3)
-
-
-@stage(
-    "ca_markov_o1",
-    "ChannelAttribution markov_model, order 1, on the same path file (a process of its own; the peer)",
-    needs=PATHS, unit="paths", requires=("ChannelAttribution", "test"),
-)  # fmt: skip
-def ca_markov_o1(data: Path, work: Path) -> int:
-    return _peer(work, 1)
-
-
-@stage(
-    "ca_markov_o3",
-    "ChannelAttribution markov_model, order 3, on the same path file (the peer)",
-    needs=PATHS, unit="paths", requires=("ChannelAttribution", "test"),
-)  # fmt: skip
-def ca_markov_o3(data: Path, work: Path) -> int:
-    return _peer(work, 3)
+for _order in (1, 3):
+    _register(_order)
 
 
 @stage(

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from journeylens._units import parse_duration
 from journeylens.analyses._options import Cli
+from journeylens.specs._choices import chosen
 from journeylens.specs.discovery import OUTCOMES, JourneyFilter
 
 MODELS = ("first", "last", "linear", "time_decay", "position", "markov", "shapley")
@@ -94,14 +95,8 @@ class AttributionSpec(BaseModel):
     @field_validator("models", mode="before")
     @classmethod
     def _models(cls, value: Any) -> Any:
-        if value is None:
-            return list(MODELS)
-        names = [value] if isinstance(value, str) else list(value)
-        split = [part.strip() for name in names for part in str(name).split(",") if part.strip()]
-        for name in split:
-            if name not in MODELS:
-                raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODELS)}")
-        return [m for m in MODELS if m in split] or list(MODELS)
+        picked = chosen(value, MODELS, "model")
+        return [m for m in MODELS if m in picked] or list(MODELS)
 
     @field_validator("outcome")
     @classmethod
