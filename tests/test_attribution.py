@@ -88,6 +88,11 @@ def test_missing_columns_are_listed_with_what_the_file_has(tmp_path: Path) -> No
     assert "--sep" in str(caught.value)
 
 
+def test_a_file_without_conversions_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="nothing to attribute"):
+        read_path_file(_file(tmp_path, "a > b;0;0;3", "b;0;0;1"))
+
+
 def test_wrong_separator_is_a_missing_column_with_a_hint(tmp_path: Path) -> None:
     path = _file(tmp_path, "a > b;1;2;3")
     with pytest.raises(InputError, match="not found"):

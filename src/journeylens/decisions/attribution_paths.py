@@ -179,6 +179,11 @@ def read_path_file(path: str | Path, *, sep: str = ";", path_sep: str = ">") -> 
     split = pc.split_pattern(text, path_sep)
     steps = pa.ListArray.from_arrays(split.offsets, pc.utf8_trim_whitespace(split.flatten()))
     _check_steps(file, text, steps, path_sep)
+    if not counts[0].any():
+        raise InputError(
+            f"{file}: total_conversions is 0 on every line: there is nothing to attribute.",
+            hint="Check that the conversions are in the total_conversions column.",
+        )
     return AttributionPaths.from_arrow(steps, *counts, source=str(file))
 
 
