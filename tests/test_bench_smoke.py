@@ -30,6 +30,8 @@ ACCURACY_STAGES = {"outcome_accuracy"}
 MAP_STAGES = {"floor_map_check", "map_check", "pm4py_declare", "journeys_summary", "map_monitor"}
 TEXT_STAGES = {"floor_text_predict", "sentiment_learned", "sentiment_lexicon"}
 CONTACT_STAGES = {"floor_contacts", "contacts"}
+PATH_FILE_STAGES = {"attribution_o1", "attribution_o3", "ca_markov_o1", "ca_markov_o3"}
+ATTRIBUTION_STAGES = PATH_FILE_STAGES | {"floor_attribution_paths", "attribution_journeys"}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         | MAP_STAGES
         | CONTACT_STAGES
         | TEXT_STAGES
+        | ATTRIBUTION_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
@@ -66,10 +69,18 @@ def test_bench_smoke(bench_out: Path) -> None:
     # identifiers instead, the funnel and its floor their step rows, the small files their files,
     # the accuracy stage the true journeys of its own worlds.
     funnels = ("floor_funnel", "funnel_20")
-    others = ("stitch", *funnels, *SMALL_FILE_STAGES, *ACCURACY_STAGES, *MAP_STAGES, *CONTACT_STAGES)
+    others = (
+        "stitch",
+        *funnels,
+        *SMALL_FILE_STAGES,
+        *ACCURACY_STAGES,
+        *MAP_STAGES,
+        *CONTACT_STAGES,
+        *PATH_FILE_STAGES,
+    )
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
-    plain = (*SMALL_FILE_STAGES, *ACCURACY_STAGES, *TEXT_STAGES)
+    plain = (*SMALL_FILE_STAGES, *ACCURACY_STAGES, *TEXT_STAGES, *PATH_FILE_STAGES)
     assert {r.unit for r in results.values() if r.stage not in plain} == {"events"}
     assert {results[s].unit for s in TEXT_STAGES} == {"comments"}
     assert results["sentiment_learned"].floor == results["sentiment_lexicon"].floor == "floor_text_predict"
@@ -121,6 +132,17 @@ def test_bench_smoke(bench_out: Path) -> None:
     # its peak memory includes the JVM it starts.
     assert results["pipeline_pyspark"].floor == "pipeline_duckdb"
     assert results["pipeline_pyspark"].peak_rss_mb > results["pipeline_duckdb"].peak_rss_mb
+    # Exact Markov and ChannelAttribution's simulation read the same path file and credit the same
+    # channels with all its conversions; attribution on journeys is measured against the SQL paths.
+    assert {results[s].unit for s in PATH_FILE_STAGES} == {"paths"}
+    assert len({results[s].rows for s in PATH_FILE_STAGES}) == 1 and results["attribution_o1"].rows > 0
+    for order in (1, 3):
+        ours = json.loads((work / f"attribution-o{order}.json").read_text())
+        theirs = json.loads((work / f"ca_markov-o{order}.json").read_text())["conversions"]
+        assert set(ours) == set(theirs) and sum(ours.values()) == pytest.approx(sum(theirs.values()))
+        assert results[f"attribution_o{order}"].peer == f"ca_markov_o{order}"
+        assert results[f"attribution_o{order}"].ratio_to_peer is not None
+    assert results["attribution_journeys"].floor == "floor_attribution_paths"
     saved = json.loads((bench_out / "results-6000.json").read_text())
     assert saved["machine"]["cpus"] >= 1 and len(saved["results"]) == len(results)
     assert {r["stage"] for r in saved["results"] if r["metrics"]} == ACCURACY_STAGES

@@ -319,6 +319,12 @@ def test_no_analysis_states_what_the_data_does_not_define(quickstart: Quickstart
     if args is None:  # no valid argument on this log: a clear error naming the made-up one
         assert isinstance(result.exception, JourneyLensError) and "no-such-customer" in str(result.exception)
         return
+    if name == "attribution" and result.exit_code:
+        # Nothing to attribute when no journey succeeded: a clear error listing the outcomes there are.
+        message = str(result.exception)
+        assert isinstance(result.exception, JourneyLensError) and "outcomes present:" in message
+        assert "success" not in message.partition("outcomes present:")[2].split("Hint:")[0]
+        return
     output = _json(result, name)
     assert stated_undefined(output, UNDEFINED) == []
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from journeylens.contacts.analysis import ContactsResult
+    from journeylens.decisions.attribution import AttributionResult
     from journeylens.decisions.drivers import DriversResult
     from journeylens.discovery._compare import SegmentComparison
     from journeylens.discovery.dfg import ProcessMap
@@ -777,4 +778,53 @@ class WorkspaceAnalyses:
             "where": where,
         }
         result: DriversResult = self.analysis("drivers", values, build=build)
+        return result
+
+    def attribution(
+        self,
+        *,
+        paths: str | None = None,
+        sep: str = ";",
+        path_sep: str = ">",
+        by: str = "channel",
+        outcome: str = "success",
+        model: str | list[str] | None = None,
+        order: int = 1,
+        half_life: str = "7d",
+        half_life_steps: float = 1.0,
+        no_build: bool = False,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
+    ) -> AttributionResult:
+        """Credit for conversions and their value per channel or touchpoint: first, last, linear, time
+        decay, position-based, exact Markov removal effects (orders 1-3), Shapley.
+
+        Options as on the command line (`journeylens attribution --help`).
+
+        Example:
+            >>> ws.attribution(model="markov", order=2).credit("markov")  # doctest: +SKIP
+        """
+        values = {
+            "paths": paths,
+            "sep": sep,
+            "path_sep": path_sep,
+            "by": by,
+            "outcome": outcome,
+            "model": model,
+            "order": order,
+            "half_life": half_life,
+            "half_life_steps": half_life_steps,
+            "no_build": no_build,
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "since": since,
+            "until": until,
+            "where": where,
+        }
+        result: AttributionResult = self.analysis("attribution", values, build=False)
         return result

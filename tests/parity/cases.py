@@ -1139,3 +1139,28 @@ def feedback_themes_case(side: Side) -> Any:
             )
         ),
     }
+
+
+def _attribution_expect(result: dict[str, Any]) -> None:
+    paths = result["paths"]
+    _has(len(paths) > 5 and any(len(r["steps"]) > 2 for r in paths), "several multi-step channel paths")
+    _has(sum(r["conversions"] for r in paths) > 0 and sum(r["nulls"] for r in paths) > 0, "both outcomes")
+    _has(any(r["step"] == "sms" for r in result["time_decay"]), "time-decayed credit per channel")
+
+
+@case("attribution_paths_and_time_decay", expect=_attribution_expect)
+def attribution_paths_case(side: Side) -> Any:
+    """Each journey's channel path in step order (ordered collect, or sorted (step, channel) pairs
+    on Spark), counted per path with conversions, value, nulls and undecided journeys; the
+    time-decay shares (window max and sum per journey) per channel; and the whole result."""
+    from journeylens.decisions.attribution import journey_attribution
+    from journeylens.decisions.attribution_journeys import paths_expression, time_decay_expression
+    from journeylens.specs.attribution import AttributionSpec
+
+    spec = AttributionSpec(half_life="1d")
+    found = side.store.execute(paths_expression(side.store, spec)).to_pylist()
+    return {
+        "paths": sorted(found, key=lambda r: r["steps"]),
+        "time_decay": rows(side.store.execute(time_decay_expression(side.store, spec))),
+        "result": journey_attribution(side.store, spec.model_copy(update={"order": 2})).to_dict(),
+    }

@@ -440,5 +440,30 @@ ANALYSES: dict[str, Analysis] = {
             view="journeylens.cli._decisions_views:drivers",
             example='ws.drivers(target="csat", type="support").to_pandas()',
         ),
+        Analysis(
+            name="attribution",
+            summary="Credit for conversions and their value per channel or touchpoint: first, last, "
+            "linear, time decay, position-based, exact Markov removal effects (orders 1-3), Shapley.",
+            help="A conversion is a journey with --outcome (default success), worth its value; other "
+            "decided outcomes are journeys that did not convert (open and unknown ones are left out "
+            "and counted). --paths reads a file in ChannelAttribution's layout instead (path joined "
+            "by ' > ', total_conversions, total_conversion_value, total_null; --sep). Markov removal "
+            "effects are solved exactly on the absorbing chain (repeated states collapsed as in "
+            "ChannelAttribution); Shapley is Zhao et al.'s simplified value (a channel counts once "
+            "per path) with the ordered values in JSON. Time decay on a path file is by position. "
+            "JSON is one object (totals, markov, shapley_ordered, rows); CSV the rows. See "
+            "docs/decisions.md.",
+            spec="journeylens.specs.attribution:AttributionSpec",
+            run="journeylens.decisions.attribution:attribution",
+            takes_workspace=True,
+            # A path file needs no journeys: the run builds them (or, --no-build, refuses) only to read them.
+            needs_model=False,
+            result="journeylens.decisions.attribution:AttributionResult",
+            view="journeylens.cli._decisions_views:attribution_view",
+            example='ws.attribution(model="markov", order=2).credit("markov")',
+            section=ReportSection(
+                "fix_first", "journeylens.report.fix_first:fix_first_section", after="agents"
+            ),
+        ),
     )
 }
