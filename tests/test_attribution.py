@@ -348,3 +348,15 @@ def test_no_build_refuses_stale_journeys_but_a_path_file_needs_none(
     result = workspace.attribution(paths=str(_file(tmp_path, "a > b;3;6;1")), no_build=True)
     assert result.credit("first") == {"a": 3.0, "b": 0.0}
     assert workspace.attribution().context["journeys"] == 4  # builds when asked to read journeys
+
+
+def test_a_path_file_needs_no_workspace(tmp_path: Path, run_journeylens: Callable[..., Any]) -> None:
+    outside = tmp_path / "no_workspace_here"
+    outside.mkdir()
+    path = _file(tmp_path, "a > b;3;6;1", "b;1;1;1")
+    done = run_journeylens(
+        ["attribution", "--paths", path, "--model", "markov", "--format", "json"], cwd=outside
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["total_conversions"] == 4 and not (outside / "journeylens.toml").exists()

@@ -78,6 +78,9 @@ class Analysis:
     csv: str = "records"
     section: ReportSection | None = None
     part: ReportPart | None = None
+    standalone_when: str | None = None
+    """A spec field that, when set, makes the command run without a workspace (``attribution
+    --paths FILE``); the run function then gets ``None`` for the workspace."""
 
     @property
     def method(self) -> str:
@@ -458,6 +461,7 @@ ANALYSES: dict[str, Analysis] = {
             takes_workspace=True,
             # A path file needs no journeys: the run builds them (or, --no-build, refuses) only to read them.
             needs_model=False,
+            standalone_when="paths",
             result="journeylens.decisions.attribution:AttributionResult",
             view="journeylens.cli._decisions_views:attribution_view",
             example='ws.attribution(model="markov", order=2).credit("markov")',

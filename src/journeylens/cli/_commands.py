@@ -113,13 +113,16 @@ def run_command(analysis: Analysis, values: dict[str, Any]) -> None:
             f"--format {fmt.value} would mix its summary into it.",
             hint="Name a file to write, or leave out --format (the summary then goes to stderr).",
         )
-    ws = Workspace.open(workspace)
-    try:
-        if analysis.needs_model:
-            ensure_fresh(ws, build=not no_build)
-        result = ws.run_analysis(analysis, spec)
-    finally:
-        ws.close()
+    if analysis.standalone_when and getattr(spec, analysis.standalone_when) is not None:
+        result = load(analysis.run)(None, spec)  # reads only its own input: no workspace needed
+    else:
+        ws = Workspace.open(workspace)
+        try:
+            if analysis.needs_model:
+                ensure_fresh(ws, build=not no_build)
+            result = ws.run_analysis(analysis, spec)
+        finally:
+            ws.close()
     if fmt is OutputFormat.table:
         load(analysis.view)(result, spec, wide=wide)
         return

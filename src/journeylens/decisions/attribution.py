@@ -97,14 +97,17 @@ def ranked_steps(records: list[dict[str, Any]]) -> list[str]:
     return sorted(best, key=lambda s: (-best[s], s))
 
 
-def attribution(workspace: Workspace, spec: AttributionSpec | None = None) -> AttributionResult:
-    """Run the chosen models on the path file, or on the workspace's journeys (module doc)."""
+def attribution(workspace: Workspace | None, spec: AttributionSpec | None = None) -> AttributionResult:
+    """Run the chosen models on the path file (no workspace needed), or on the workspace's
+    journeys (module doc)."""
     spec = spec or AttributionSpec()
     if spec.paths is not None:
         paths = read_path_file(spec.paths, sep=spec.sep, path_sep=spec.path_sep)
         journeys = int(paths.total_conversions + paths.total_nulls)
         source = {"source": paths.source, "by": "step", "outcome": None, "filter": None}
         return attribute(paths, spec, source={**source, "journeys": journeys, "undecided_journeys": 0})
+    if workspace is None:
+        raise ValueError("attribution over journeys needs a workspace; a path file (paths=...) does not")
     workspace.ensure_model(build=not spec.no_build, notice=_say)
     return journey_attribution(workspace.store, spec)
 
