@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import ibis
 import ibis.expr.types as ir
 
 from journeylens.contacts.avoidable import touchpoint_label
@@ -49,9 +48,11 @@ class Reach:
 
 
 def span_expr(journeys: ir.Table) -> ir.Table:
-    """First start and last end (or start) of the journeys, in epoch seconds."""
-    last = ibis.coalesce(journeys.end, journeys.start)
-    return journeys.aggregate(first=journeys.start.min().epoch_seconds(), last=last.max().epoch_seconds())
+    """First and last start of the journeys, in epoch seconds (journeys that started in the data's
+    window: their ends may run past it)."""
+    return journeys.aggregate(
+        first=journeys.start.min().epoch_seconds(), last=journeys.start.max().epoch_seconds()
+    )
 
 
 def reach_expr(
