@@ -147,4 +147,4 @@ def test_report_puts_the_backlog_above_the_attribution(world: tuple[dict[str, An
     assert section is not None
     titles = [t for t, _ in section.tables]
     assert titles == ["Backlog: opportunities by money per year", "Conversions credited per channel"]
-    assert list(section.tables[0][1]["opportunity"])[0].startswith(FAQ)
+    assert section.tables[0][1]["opportunity"].iloc[0].startswith(FAQ)

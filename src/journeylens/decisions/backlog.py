@@ -184,7 +184,9 @@ class BacklogResult(TableResult):
     """Ranked opportunities (``table``), the typed warnings and what each source did (``context``)."""
 
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
-        "rank_by, days, per_year, confidence_rule, dedup_rule, sources (name, items, note), warnings",
+        "rank_by, days, per_year, confidence_rule, dedup_rule, plan",
+        "sources (name, items, note)",
+        "warnings (kind, id, line, path, hint)",
         "rows (records: rank, id, kind, kinds, subject, title, journeys, customers, money, money_lo, "
         "money_hi, money_reason, money_method, journey_value, customer_value, value_reason, owner, "
         "confidence, effort_days, value_per_effort, status, decision, notes, evidence, association)",
