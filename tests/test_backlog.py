@@ -143,3 +143,11 @@ def test_exports_carry_money_interval_and_evidence() -> None:
         "journeylens avoidable contact"
     )
     assert "associated with" in records[0]["association"]
+
+
+def test_items_without_money_follow_by_their_count() -> None:
+    priced = _item("avoidable contact", "web:a", 10.0, count=1.0)
+    small, large = (
+        _item("avoidable contact", s, None, count=n) for s, n in (("web:b", 5.0), ("web:c", 50.0))
+    )
+    assert [o.subject for o in rank([small, large, priced])] == ["web:a", "web:c", "web:b"]

@@ -123,8 +123,9 @@ def backlog_view(result: BacklogResult, spec: Any, *, wide: bool = False) -> Non
     ctx = result.context
     rows = [
         {
-            "#": r["rank"], "opportunity": r["title"], "kind": r["kinds"],
+            "#": r["rank"], "opportunity": r["subject"], "kind": r["kinds"],
             "money / year [95%]": _money(r["money"], r["money_lo"], r["money_hi"]),
+            "count / year": "-" if r["count"] is None else f"{r['count']:,.0f} {r['count_unit']}",
             "journeys / year": "-" if r["journeys"] is None else f"{r['journeys']:,.0f}",
             "value": _num(r["journey_value"]), "owner": r["owner"] or "-", "confidence": r["confidence"],
             "effort": "-" if r["effort_days"] is None else f"{r['effort_days']:g} d", "status": r["status"],
@@ -138,9 +139,12 @@ def backlog_view(result: BacklogResult, spec: Any, *, wide: bool = False) -> Non
         render(
             _readable(rows, "opportunities", wide), OutputFormat.table,
             title=f"backlog ranked by {ctx['rank_by']}: money per year associated with each finding",
-            extra=("value", "effort", "id"), wide=wide,
+            extra=("count / year", "value", "effort", "id"), wide=wide,
         )  # fmt: skip
     _dim(f"Per year: x 365 / {ctx['days']:g} days of data. Confidence: {ctx['confidence_rule']}.")
+    unpriced = {r["money_reason"] for r in result.records() if r["money"] is None and r["money_reason"]}
+    if unpriced:
+        _dim("No money for some items: " + "; ".join(sorted(unpriced)) + " (ranked by their count).")
     for s in ctx["sources"]:
         if s["note"]:
             _dim(f"source {s['name']}: {s['note']}.")

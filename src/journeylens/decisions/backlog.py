@@ -17,8 +17,9 @@ journeys that had it differ in other ways too.
 - **De-duplication**: two candidates about the same subject (the touchpoint, ``channel:touchpoint``,
   or the map stage) are one item: the one with the larger money is kept, the other's evidence and
   kind are added to it, and the money is not summed (the same journeys would be counted twice).
-- **Ranking**: by money per year (default), or by money per day of effort (``backlog.yaml``;
-  items without an effort follow, by money).
+- **Ranking**: by money per year (default; items without money, e.g. an unpriced workspace,
+  follow by the count per year the money would be built on), or by money per day of effort
+  (``backlog.yaml``; items without an effort follow, by money).
 
 Example:
     >>> result = ws.backlog()  # doctest: +SKIP
@@ -103,6 +104,9 @@ class Opportunity:
     owner: str | None
     confidence: str
     money_reason: str | None = None
+    count: float | None = None
+    """The estimated count per year the money is built on (ranks the items without money)."""
+    count_unit: str | None = None
     journey_value: float | None = None
     customer_value: float | None = None
     value_reason: str | None = None
@@ -149,10 +153,11 @@ def merge(candidates: list[Opportunity]) -> list[Opportunity]:
 
 
 def rank(items: list[Opportunity], by: str = "money") -> list[Opportunity]:
-    """By money per year (then journey value), or by money per effort day (unsized effort last)."""
+    """By money per year (then the count behind it and journey value: unpriced items follow by
+    their count), or by money per effort day (unsized effort last)."""
 
     def money_key(o: Opportunity) -> tuple[Any, ...]:
-        return (o.money is None, -(o.money or 0.0), -(o.journey_value or 0.0), o.id)
+        return (o.money is None, -(o.money or 0.0), -(o.count or 0.0), -(o.journey_value or 0.0), o.id)
 
     if by == "value_per_effort":
         return sorted(
@@ -188,8 +193,9 @@ class BacklogResult(TableResult):
         "sources (name, items, note)",
         "warnings (kind, id, line, path, hint)",
         "rows (records: rank, id, kind, kinds, subject, title, journeys, customers, money, money_lo, "
-        "money_hi, money_reason, money_method, journey_value, customer_value, value_reason, owner, "
-        "confidence, effort_days, value_per_effort, status, decision, notes, evidence, association)",
+        "money_hi, money_reason, money_method, count, count_unit, journey_value, customer_value, "
+        "value_reason, owner, confidence, effort_days, value_per_effort, status, decision, notes, "
+        "evidence, association)",
         "evidence (per id: source, summary, command, numbers)",
     )
 
