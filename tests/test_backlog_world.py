@@ -148,3 +148,26 @@ def test_report_puts_the_backlog_above_the_attribution(world: tuple[dict[str, An
     titles = [t for t, _ in section.tables]
     assert titles == ["Backlog: opportunities by money per year", "Conversions credited per channel"]
     assert section.tables[0][1]["opportunity"].iloc[0].startswith(FAQ)
+
+
+def test_map_stages_and_time_targets_become_items_with_owners(
+    world: tuple[dict[str, Any], jl.Workspace],
+) -> None:
+    import shutil
+
+    from journeylens.maps._demo_maps import write_demo_maps
+
+    _, ws = world
+    write_demo_maps(ws.root)
+    try:
+        result = ws.backlog(source="maps", limit=100)
+    finally:
+        shutil.rmtree(ws.root / "maps")
+        (ws.root / "maps").mkdir()
+    deviations = [r for r in result.records() if r["kind"] == "map deviation"]
+    assert deviations and all(r["money_lo"] <= r["money"] <= r["money_hi"] for r in deviations)
+    assert {r["subject"].split(":")[1] for r in deviations} == {"purchase", "support"}
+    assert all(r["owner"] and "journeylens map check" in r["evidence"] for r in deviations)
+    missed = [r for r in result.records() if r["kind"] == "missed time target"]
+    assert missed and all(r["money"] is None and r["money_reason"] and r["count"] > 0 for r in missed)
+    assert missed[0]["rank"] > deviations[-1]["rank"]  # unpriced items follow the priced ones
