@@ -45,7 +45,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, 
     ws = jl.Workspace.init(root / "ws", timezone="UTC")
     ws.config.privacy.default_country_code = "31"
     ws.config.journeys.costs = dict(EXAMPLE_COSTS)
-    for table in ("events", "identities", "customers", "agents"):
+    for table in ("events", "identities", "customers", "agents", "feedback"):
         ws.ingest(paths=[str(root / "world" / table)], table=table)
     build_model(ws.store, ws.config)
     yield truth, ws
@@ -171,3 +171,18 @@ def test_map_stages_and_time_targets_become_items_with_owners(
     missed = [r for r in result.records() if r["kind"] == "missed time target"]
     assert missed and all(r["money"] is None and r["money_reason"] and r["count"] > 0 for r in missed)
     assert missed[0]["rank"] > deviations[-1]["rank"]  # unpriced items follow the priced ones
+
+
+def test_themes_more_negative_than_average_are_items_owned_by_their_department(
+    world: tuple[dict[str, Any], jl.Workspace],
+) -> None:
+    _, ws = world
+    result = ws.backlog(source="themes")
+    rows = result.records()
+    assert rows and all(
+        r["kind"] == "negative theme" and r["money"] is None and r["money_reason"] for r in rows
+    )
+    assert all(r["owner"] and r["count"] > 0 for r in rows)
+    for r in rows:
+        (evidence,) = result.to_dict()["evidence"][r["id"]]
+        assert evidence["command"] == "journeylens feedback themes"

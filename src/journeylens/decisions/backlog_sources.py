@@ -218,49 +218,49 @@ def team_performance(ctx: SourceContext) -> list[Opportunity]:
 
 
 def negative_themes(ctx: SourceContext) -> list[Opportunity]:
-    """Feedback themes that most comments about are negative (lower bound of the share > 50%)."""
+    """Feedback themes whose negative share is above that of all judged comments (its lower 95%
+    bound above the overall share); sized by the negative comments beyond the overall share."""
     if ctx.workspace is None:
-        return []
+        raise SourceAbsent("feedback themes need the workspace's taxonomy")
     from journeylens.specs.feedback import FeedbackThemesSpec
     from journeylens.voc.theme_summary import feedback_themes
 
-    result = feedback_themes(ctx.workspace, FeedbackThemesSpec())
+    rows = [r for r in feedback_themes(ctx.workspace, FeedbackThemesSpec()).records() if r["judged"]]
+    judged = sum(int(r["judged"]) for r in rows)
+    overall = sum(int(r["negative"]) for r in rows) / judged if judged else 0.0
     out = []
-    for r in result.records():
-        if not r["judged"] or r["negative_lo"] is None or r["negative_lo"] <= 0.5:
+    for r in rows:
+        if r["negative_lo"] is None or r["negative_lo"] <= overall:
             continue
-        summary = (
-            f"{r['negative']:,} of {r['judged']:,} judged comments negative ({r['negative_share']:.0%} "
-            f"[{r['negative_lo']:.0%}–{r['negative_hi']:.0%}]); {r['comments']:,} comments on the theme"
+        n = int(r["judged"])
+        excess, lo, hi = (
+            n * (x - overall) for x in (r["negative_share"], r["negative_lo"], r["negative_hi"])
         )
+        summary = (
+            f"{r['negative']:,} of {n:,} judged comments negative ({r['negative_share']:.0%} "
+            f"[{r['negative_lo']:.0%}–{r['negative_hi']:.0%}]) against {overall:.0%} of all judged comments"
+        )
+        numbers = {k: r[k] for k in ("comments", "negative", "judged", "negative_share")}
         out.append(
             Opportunity(
                 kind="negative theme",
                 subject=f"theme:{r['theme']}",
-                title=f"theme {r['theme']} is associated with {r['negative']:,} negative comments",
-                evidence=(
-                    Evidence(
-                        "feedback themes",
-                        summary,
-                        "journeylens feedback themes",
-                        {k: r[k] for k in ("comments", "negative", "judged", "negative_share")},
-                    ),
-                ),
+                title=f"theme {r['theme']} is associated with {excess:,.0f} more negative comments "
+                "than the average theme",
+                evidence=(Evidence("feedback themes", summary, "journeylens feedback themes", numbers),),
                 journeys=r["comments"] * ctx.reach.per_year,
                 customers=None,
-                count=r["negative"] * ctx.reach.per_year,
-                count_unit="negative comments",
+                count=excess * ctx.reach.per_year,
+                count_unit="negative comments beyond the overall share",
                 money=None,
                 money_lo=None,
                 money_hi=None,
                 money_method="-",
-                money_reason="comments carry no money; see the contacts and "
-                "journeys the theme's touchpoints are associated with",
+                money_reason="comments carry no money; the contacts and journeys of the theme's "
+                "touchpoints are sized by the other sources",
                 owner=r["owner"],
                 value_reason="comments are not tied to journey value here",
-                confidence=confidence(
-                    r["negative_share"] - 0.5, r["negative_lo"] - 0.5, r["negative_hi"] - 0.5
-                ),
+                confidence=confidence(excess, lo, hi),
             )
         )
     return out
