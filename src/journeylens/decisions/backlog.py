@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from journeylens.specs.backlog import BacklogSpec
     from journeylens.workspace import Workspace
 
-__all__ = ["BacklogResult", "Evidence", "Opportunity", "backlog", "confidence", "rank", "slug"]
+__all__ = ["BacklogResult", "Evidence", "Opportunity", "backlog", "confidence", "rank", "sized", "slug"]
 
 KINDS = (
     "friction cause", "map deviation", "missed time target", "avoidable contact", "team performance",
@@ -74,6 +74,15 @@ def confidence(estimate: float | None, lo: float | None, hi: float | None, q: fl
     if width <= 0.6 and (q is None or q < 0.05):
         return "medium"
     return "low"
+
+
+def sized(
+    money: tuple[float | None, float | None, float | None], method: str, why_not: str
+) -> dict[str, Any]:
+    """An opportunity's money fields: (money, lo, hi) per year and the method, or why there is none."""
+    value, lo, hi = money
+    reason = None if value is not None else why_not
+    return {"money": value, "money_lo": lo, "money_hi": hi, "money_method": method, "money_reason": reason}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from journeylens.decisions.backlog import Evidence, Opportunity, confidence
+from journeylens.decisions.backlog import Evidence, Opportunity, confidence, sized
 
 if TYPE_CHECKING:
     from journeylens.decisions.backlog_sources import SourceContext
@@ -26,6 +26,10 @@ PART_METRIC = {
     "delay": "duration_s",
     "lost_conversions": "success",
 }
+TIME_MONEY = (
+    "the time beyond target is sized in the stage's deviation money when the map sets "
+    "costs.hour_of_delay; not again here"
+)
 METHOD = (
     "journeys deviating at the stage x their per-journey difference from conforming journeys (extra "
     "assisted contacts x cost per contact, or cost to serve; lost conversions x mean value of successful "
@@ -99,10 +103,7 @@ def _deviations(
                 customers=None,
                 count=k,
                 count_unit="journeys deviating at the stage",
-                money=per * k,
-                money_lo=lo * k,
-                money_hi=hi * k,
-                money_method=METHOD,
+                **sized((per * k, lo * k, hi * k), METHOD, "-"),
                 owner=_owner(jm, stage),
                 value_reason="per stage, the journeys' value is in lost_conversions",
                 confidence=confidence(per, lo, hi, q),
@@ -143,12 +144,7 @@ def _time_targets(
                 customers=None,
                 count=over * ctx.reach.per_year,
                 count_unit="journeys over the time target",
-                money=None,
-                money_lo=None,
-                money_hi=None,
-                money_method="-",
-                money_reason="the time beyond target is sized in the stage's deviation money "
-                "when the map sets costs.hour_of_delay; not again here",
+                **sized((None, None, None), "-", TIME_MONEY),
                 owner=_owner(jm, r["stage"].split(" -> ")[0]),
                 value_reason="see the stage's deviations",
                 confidence=confidence(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from journeylens.decisions.backlog import Evidence, Opportunity, confidence
+from journeylens.decisions.backlog import Evidence, Opportunity, confidence, sized
 from journeylens.decisions.backlog_reach import Reach, touchpoint_reach
 from journeylens.errors import JourneyLensError
 
@@ -36,6 +36,10 @@ DEDUP_RULE = (
     "the larger money is kept, the other's evidence and kind are added, money is not summed"
 )
 PER_CONTACT = "excess contacts x mean cost of the contacts that followed ([journeys.costs]) x 365/days"
+THEME_MONEY = (
+    "comments carry no money; the contacts and journeys of the theme's touchpoints are sized by the "
+    "other sources"
+)
 TEAM_METHOD = (
     "(expected - observed first-contact resolutions) x mean cost of a contact x 365/days: each "
     "unresolved first contact is taken to need one more contact"
@@ -152,11 +156,7 @@ def avoidable_contacts(ctx: SourceContext) -> list[Opportunity]:
                 **_reached(ctx, tp),
                 count=r["excess_contacts"] * ctx.reach.per_year,
                 count_unit="excess assisted contacts",
-                money=money,
-                money_lo=lo,
-                money_hi=hi,
-                money_method=PER_CONTACT,
-                money_reason=None if money is not None else NOT_PRICED,
+                **sized((money, lo, hi), PER_CONTACT, NOT_PRICED),
                 owner=ctx.contacts.department(reason) if reason else None,
                 confidence=confidence(r["excess_contacts"], r["excess_lo"], r["excess_hi"]),
             )
@@ -204,11 +204,7 @@ def team_performance(ctx: SourceContext) -> list[Opportunity]:
                 customers=None,
                 count=gap * ctx.reach.per_year,
                 count_unit="first contacts unresolved beyond the case mix",
-                money=money,
-                money_lo=m_lo,
-                money_hi=m_hi,
-                money_method=TEAM_METHOD,
-                money_reason=None if money is not None else NOT_PRICED,
+                **sized((money, m_lo, m_hi), TEAM_METHOD, NOT_PRICED),
                 owner=f"team {r['unit']}",
                 value_reason="a team serves every kind of journey: no journey value",
                 confidence=confidence(gap, lo, hi),
@@ -252,12 +248,7 @@ def negative_themes(ctx: SourceContext) -> list[Opportunity]:
                 customers=None,
                 count=excess * ctx.reach.per_year,
                 count_unit="negative comments beyond the overall share",
-                money=None,
-                money_lo=None,
-                money_hi=None,
-                money_method="-",
-                money_reason="comments carry no money; the contacts and journeys of the theme's "
-                "touchpoints are sized by the other sources",
+                **sized((None, None, None), "-", THEME_MONEY),
                 owner=r["owner"],
                 value_reason="comments are not tied to journey value here",
                 confidence=confidence(excess, lo, hi),
