@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from journeylens.contacts.analysis import ContactsResult
     from journeylens.decisions.attribution import AttributionResult
+    from journeylens.decisions.backlog import BacklogResult
     from journeylens.decisions.drivers import DriversResult
     from journeylens.discovery._compare import SegmentComparison
     from journeylens.discovery.dfg import ProcessMap
@@ -827,4 +828,36 @@ class WorkspaceAnalyses:
             "where": where,
         }
         result: AttributionResult = self.analysis("attribution", values, build=False)
+        return result
+
+    def backlog(
+        self,
+        *,
+        rank: str = "money",
+        source: str | list[str] | None = None,
+        kind: str | list[str] | None = None,
+        limit: int = 50,
+        plan: str | None = None,
+        markdown: str | None = None,
+        build: bool = True,
+    ) -> BacklogResult:
+        """Opportunity sizing: every finding (avoidable contacts, map deviations and time targets, teams
+        below their case mix, negative themes, root causes) as a ranked backlog item with money per year
+        [95%], journeys, owner, confidence and evidence.
+
+        Options as on the command line (`journeylens backlog --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.backlog(rank="value_per_effort").records()[0]["id"]  # doctest: +SKIP
+        """
+        values = {
+            "rank": rank,
+            "source": source,
+            "kind": kind,
+            "limit": limit,
+            "plan": plan,
+            "markdown": markdown,
+        }
+        result: BacklogResult = self.analysis("backlog", values, build=build)
         return result

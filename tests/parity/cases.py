@@ -1164,3 +1164,34 @@ def attribution_paths_case(side: Side) -> Any:
         "time_decay": rows(side.store.execute(time_decay_expression(side.store, spec))),
         "result": journey_attribution(side.store, spec.model_copy(update={"order": 2})).to_dict(),
     }
+
+
+def _backlog_expect(result: dict[str, Any]) -> None:
+    reach = result["reach"]
+    _has(result["days"] > 1 and len(reach) > 5, "touchpoints reached over several days")
+    _has(any("[" in r["label"] for r in reach), "a variant label (message template)")
+    _has(any(r["journey_value"] for r in reach), "journeys with value")
+    _has(len(result["backlog"]["rows"]) > 0, "backlog items")
+
+
+@case("backlog_touchpoint_reach", expect=_backlog_expect)
+def backlog_reach_case(side: Side) -> Any:
+    """The backlog's reach per touchpoint label (plain and variant labels: distinct journeys and
+    customers, mean journey value, the customers' mean total value), the data's span, and the
+    backlog of the contacts source at the example costs."""
+    from journeylens.decisions.backlog import build_backlog
+    from journeylens.decisions.backlog_plan import Plan
+    from journeylens.decisions.backlog_reach import touchpoint_reach
+    from journeylens.decisions.backlog_sources import SourceContext
+    from journeylens.journeys.definitions import EXAMPLE_COSTS
+    from journeylens.specs.backlog import BacklogSpec
+
+    rules = side.config.journeys.model_copy(update={"costs": dict(EXAMPLE_COSTS)})
+    reach = touchpoint_reach(side.store, rules, side.config.voc.contacts)
+    context = SourceContext(side.store, rules, side.config.voc.contacts)
+    result = build_backlog(context, BacklogSpec(sources="contacts", limit=20), Plan(None, {}, {}))
+    return {
+        "days": reach.days,
+        "reach": sorted(({"label": k, **v} for k, v in reach.rows.items()), key=lambda r: r["label"]),
+        "backlog": result.to_dict(),
+    }

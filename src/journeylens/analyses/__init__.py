@@ -469,5 +469,25 @@ ANALYSES: dict[str, Analysis] = {
                 "fix_first", "journeylens.report.fix_first:fix_first_section", after="agents"
             ),
         ),
+        Analysis(
+            name="backlog",
+            summary="Opportunity sizing: every finding (avoidable contacts, map deviations and time "
+            "targets, teams below their case mix, negative themes, root causes) as a ranked backlog "
+            "item with money per year [95%], journeys, owner, confidence and evidence.",
+            help="Money is associated with each finding, not a promised saving: extra assisted contacts "
+            "x cost per contact ([journeys.costs]), lost conversions x mean journey value, per year "
+            "(365 / the data's span in days), with the count's 95% interval carried to money. Items "
+            "about the same touchpoint or stage are merged. backlog.yaml in the workspace (or --plan) "
+            "adds effort, status, decision and notes by id; an id that names no finding is a warning. "
+            "--rank value_per_effort orders by money per effort day; --markdown FILE writes a roadmap "
+            "table. JSON is one object (rules, sources, warnings, rows, evidence); CSV the rows. See "
+            "docs/decisions.md.",
+            spec="journeylens.specs.backlog:BacklogSpec",
+            run="journeylens.decisions.backlog:backlog",
+            takes_workspace=True,
+            result="journeylens.decisions.backlog:BacklogResult",
+            view="journeylens.cli._decisions_views:backlog_view",
+            example='ws.backlog(rank="value_per_effort").records()[0]["id"]',
+        ),
     )
 }

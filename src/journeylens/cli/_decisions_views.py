@@ -10,6 +10,7 @@ from journeylens.cli._views import _dim, _num, _pct, _readable
 
 if TYPE_CHECKING:
     from journeylens.decisions.attribution import AttributionResult
+    from journeylens.decisions.backlog import BacklogResult
     from journeylens.decisions.drivers import DriversResult
 
 
@@ -106,3 +107,47 @@ def attribution_view(result: AttributionResult, spec: Any, *, wide: bool = False
     if "time_decay" in ctx:
         _dim(f"time_decay: half-life {ctx['time_decay']['half_life']}, {ctx['time_decay']['note']}.")
     _dim(ctx["repeats"] + " Associations, not causes; --format json has the value credits.")
+
+
+# --- backlog -------------------------------------------------------------------------------------
+
+
+def _money(value: float | None, lo: float | None, hi: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if lo is None or hi is None else f"{value:,.0f} [{lo:,.0f}–{hi:,.0f}]"
+
+
+def backlog_view(result: BacklogResult, spec: Any, *, wide: bool = False) -> None:
+    """Opportunities ranked by money per year (or per effort day), with owner and confidence."""
+    ctx = result.context
+    rows = [
+        {
+            "#": r["rank"], "opportunity": r["subject"], "kind": r["kinds"],
+            "money / year [95%]": _money(r["money"], r["money_lo"], r["money_hi"]),
+            "count / year": "-" if r["count"] is None else f"{r['count']:,.0f} {r['count_unit']}",
+            "journeys / year": "-" if r["journeys"] is None else f"{r['journeys']:,.0f}",
+            "value": _num(r["journey_value"]), "owner": r["owner"] or "-", "confidence": r["confidence"],
+            "effort": "-" if r["effort_days"] is None else f"{r['effort_days']:g} d", "status": r["status"],
+            "id": r["id"],
+        }
+        for r in result.records()
+    ]  # fmt: skip
+    if not rows:
+        _dim("No opportunity found by the sources that ran.")
+    else:
+        render(
+            _readable(rows, "opportunities", wide), OutputFormat.table,
+            title=f"backlog ranked by {ctx['rank_by']}: money per year associated with each finding",
+            extra=("count / year", "value", "effort", "id"), wide=wide,
+        )  # fmt: skip
+    _dim(f"Per year: x 365 / {ctx['days']:g} days of data. Confidence: {ctx['confidence_rule']}.")
+    unpriced = {r["money_reason"] for r in result.records() if r["money"] is None and r["money_reason"]}
+    if unpriced:
+        _dim("No money for some items: " + "; ".join(sorted(unpriced)) + " (ranked by their count).")
+    for s in ctx["sources"]:
+        if s["note"]:
+            _dim(f"source {s['name']}: {s['note']}.")
+    for w in ctx["warnings"]:
+        _dim(f"warning: {w['path']}, line {w['line']}: id {w['id']!r} names no opportunity. {w['hint']}")
+    _dim("Associated with, not caused by; --format json has each item's evidence and commands.")

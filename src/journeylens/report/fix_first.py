@@ -1,5 +1,6 @@
-"""The report section "What to fix first": for now the attribution of conversions per channel
-(every model side by side, the chart and the table); the improvement backlog joins it later."""
+"""The report section "What to fix first": the improvement backlog (money per year with its
+interval, owner, confidence, evidence) on top, then the attribution of conversions per channel
+(every model side by side, the chart and the table)."""
 
 from __future__ import annotations
 
@@ -14,23 +15,29 @@ from journeylens.store import Store
 
 TITLE = "What to fix first"
 INTRO = (
-    "Which channels the successful journeys went through, credited by rule-based models (first, "
-    "last, linear, time decay, position-based), by the Markov chain's removal effects (solved "
-    "exactly) and by the Shapley value. Where the models disagree, the channel's role depends on "
-    "its place in the journey. These are associations, not causes."
+    "The backlog ranks the findings of the analyses by the money per year associated with each "
+    "(with its 95% interval): what to look at first. Below it, which channels the successful "
+    "journeys went through, credited by rule-based models (first, last, linear, time decay, "
+    "position-based), by the Markov chain's removal effects (solved exactly) and by the Shapley "
+    "value. Where the models disagree, the channel's role depends on its place in the journey. "
+    "These are associations, not causes."
 )
 
 
 def fix_first_section(store: Store, rules: JourneyRules | None = None) -> Section | None:
-    """Attribution of successful journeys per channel: grouped bar chart and table."""
+    """The backlog's top items, then the attribution of successful journeys per channel: grouped
+    bar chart and table."""
     from journeylens.decisions.attribution import journey_attribution
 
+    top, top_notes = backlog_table(store, rules)
     try:
         result = journey_attribution(store, AttributionSpec())
     except NotFoundError:
         return None
     except NoConversionsError as exc:
-        return Section(TITLE, intro=INTRO, notes=[f"Attribution is not shown: {exc.message}"])
+        return Section(
+            TITLE, intro=INTRO, tables=top, notes=[f"Attribution is not shown: {exc.message}", *top_notes]
+        )
     frame = pd.DataFrame(result.records())
     wide = frame.pivot(index="step", columns="model", values="conversions")[result.context["models"]]
     wide = (
@@ -45,10 +52,45 @@ def fix_first_section(store: Store, rules: JourneyRules | None = None) -> Sectio
     notes = [ctx["repeats"]]
     if ctx["undecided_journeys"]:
         notes.append(f"{ctx['undecided_journeys']:,} journeys still open or of unknown outcome are left out.")
+    notes += top_notes
     figures = [result.plot()] if len(wide) > 1 else []
     if not figures:
         notes.append("One channel only: every model credits it with every conversion, so there is no chart.")
     return Section(
-        TITLE, intro=INTRO, tables=[("Conversions credited per channel", wide)], figures=figures,
+        TITLE, intro=INTRO, tables=[*top, ("Conversions credited per channel", wide)], figures=figures,
         facts=facts, notes=notes,
     )  # fmt: skip
+
+
+BACKLOG_COLUMNS = {
+    "rank": "#", "title": "opportunity", "kinds": "kind", "money": "money / year", "money_lo": "95% low",
+    "money_hi": "95% high", "journeys": "journeys / year", "owner": "owner", "confidence": "confidence",
+    "evidence": "evidence",
+}  # fmt: skip
+
+
+def backlog_table(
+    store: Store, rules: JourneyRules | None
+) -> tuple[list[tuple[str, pd.DataFrame]], list[str]]:
+    """The top of the backlog (contacts and teams: the sources that need no workspace files), and
+    the notes on what it leaves out."""
+    from journeylens.contacts.settings import ContactsSettings
+    from journeylens.decisions.backlog import build_backlog
+    from journeylens.decisions.backlog_plan import Plan
+    from journeylens.decisions.backlog_sources import SourceContext
+    from journeylens.specs.backlog import BacklogSpec
+
+    if rules is None or "journeys" not in store.backend.list_tables():
+        return [], ["The backlog needs the workspace's journey rules and built journeys."]
+    spec = BacklogSpec(sources=["contacts", "agents"], limit=10)
+    result = build_backlog(SourceContext(store, rules, ContactsSettings()), spec, Plan(None, {}, {}))
+    notes = [
+        "Backlog: money per year is associated with each finding, not a promised saving; the report "
+        "runs the contacts and teams sources (`journeylens backlog` adds maps, themes and backlog.yaml)."
+    ]
+    notes += [f"Backlog source {s['name']}: {s['note']}." for s in result.context["sources"] if s["note"]]
+    rows = result.records()
+    if not rows:
+        return [], [*notes, "Backlog: no opportunity found."]
+    frame = pd.DataFrame(rows)[list(BACKLOG_COLUMNS)].rename(columns=BACKLOG_COLUMNS)
+    return [("Backlog: opportunities by money per year", frame.round(0))], notes
