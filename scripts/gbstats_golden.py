@@ -5,7 +5,8 @@ separate virtual environment; tests/test_experiment_stats.py checks JourneyLens 
 to 1e-9::
 
     python3 -m venv /tmp/gbenv && /tmp/gbenv/bin/pip install gbstats==0.8.0
-    /tmp/gbenv/bin/python scripts/gbstats_golden.py tests/data/gbstats_cases.json tests/data/gbstats_golden.json
+    /tmp/gbenv/bin/python scripts/gbstats_golden.py \
+        tests/data/gbstats_cases.json tests/data/gbstats_golden.json
 """
 
 from __future__ import annotations
