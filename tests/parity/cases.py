@@ -1164,3 +1164,31 @@ def attribution_paths_case(side: Side) -> Any:
         "time_decay": rows(side.store.execute(time_decay_expression(side.store, spec))),
         "result": journey_attribution(side.store, spec.model_copy(update={"order": 2})).to_dict(),
     }
+
+
+def _experiment_expect(result: dict[str, Any]) -> None:
+    variants = {r["variant"] for r in result["sums"]}
+    _has({"control", "treatment"} <= variants, f"both variants have units ({variants})")
+    _has(all(r["n"] > 0 for r in result["sums"]), "units per variant")
+    _has(any(r["success_rate__d_sum"] > 0 for r in result["sums"]), "journeys after exposure")
+
+
+@case("experiment_units_and_variant_sums", expect=_experiment_expect)
+def experiment_units_case(side: Side) -> Any:
+    """checkout_redesign: units (assignments stitched to customers, first exposure, variants per
+    unit), per-variant sufficient statistics of every metric after exposure with the pre-exposure
+    covariate and cross-products, per entry channel, the exclusions, and the tested result."""
+    from journeylens.experiments.experiment import experiment
+    from journeylens.experiments.units import METRICS, assigned_units, exclusions, unit_values, variant_sums
+    from journeylens.specs.experiment import ExperimentSpec
+
+    metrics = list(METRICS.values())
+    units = assigned_units(side.store, "checkout_redesign")
+    values = unit_values(side.store, units, metrics, JourneyFilter(), 30, "entry_channel")
+    spec = ExperimentSpec(name="checkout_redesign", metric=list(METRICS), by="segment")
+    return {
+        "units": rows(side.store.execute(units)),
+        "sums": rows(side.store.execute(variant_sums(values, metrics))),
+        "excluded": rows(side.store.execute(exclusions(units))),
+        "result": experiment(side.store, spec).to_dict(),
+    }

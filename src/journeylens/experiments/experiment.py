@@ -51,11 +51,14 @@ class ExperimentResult(TableResult):
     units, the SRM check, the exclusions and the settings."""
 
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
-        "name, baseline, variants (variant, units, no_journey_units), engine, difference, cuped, "
-        "correction, alpha, srm_p, srm_warning, excluded (multiple_variants, unmapped), exposure",
-        "rows (records: group, metric, kind, guardrail, variant, n_baseline, n_variant, baseline_value, "
-        "variant_value, estimate, lo, hi, p_value, p_adjusted, chance_to_win, risk_baseline, risk_variant, "
-        "theta, significant, reason)",
+        "name, baseline, empty_variants, engine, difference, cuped, pre_days, correction, alpha, by, srm_p, "
+        "srm_warning",
+        "variants (records: variant, units, no_journey_units)",
+        "excluded (multiple_variants, unmapped)",
+        "exposure (first, last)",
+        "rows (records: group, metric, kind, guardrail, inverse, variant, n_baseline, n_variant, "
+        "baseline_value, variant_value, estimate, lo, hi, p_value, p_adjusted, chance_to_win, risk_baseline, "
+        "risk_variant, theta, significant, reason)",
     )
 
     context: dict[str, Any] = field(default_factory=dict)

@@ -193,9 +193,14 @@ def _per_unit(
             aggs[m.name + "_d"] = ibis.ifelse(post & scope, m.denominator(j), 0).sum()
     if source == "journeys":
         aggs["_post_journeys"] = ibis.ifelse(post, 1, 0).sum()
-        if by == "entry_channel":
-            aggs["_entry"] = j.first_channel.argmin(ibis.ifelse(post, j._at, None))
-    return j.group_by("_u").agg(**aggs)
+    per = j.group_by("_u").agg(**aggs)
+    if source == "journeys" and by == "entry_channel":
+        # The first journey after exposure, over post-exposure rows only: engines disagree on
+        # which row an arg-min with null keys returns.
+        after = j.filter(post)
+        entry = after.group_by(_eu=after._u).agg(_entry=after.first_channel.argmin(after._at))
+        per = per.left_join(entry, per._u == entry._eu).drop("_eu")
+    return per
 
 
 def variant_sums(values: ir.Table, metrics: list[Metric]) -> ir.Table:

@@ -3,6 +3,8 @@ against the baseline with intervals, and the sample-ratio check in front."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from journeylens.errors import NotFoundError
@@ -37,7 +39,9 @@ def experiments_section(store: Store, rules: JourneyRules | None = None) -> Sect
         return None
     if not names:
         return None
-    tables, figures, notes = [], [], []
+    tables: list[tuple[str, pd.DataFrame]] = []
+    figures: list[Any] = []
+    notes: list[str] = []
     facts: dict[str, str] = {}
     for name in names:
         result = experiment(store, ExperimentSpec(name=name))
