@@ -147,3 +147,30 @@ def test_command_line_json_and_breakdown(
     assert {r["group"] for r in data["rows"]} >= {"web"}
     table = run_cli(["experiment", "checkout_redesign", "--workspace", str(story.root), "--metric", "value"])
     assert table.exit_code == 0 and "lift" in table.output
+
+
+@pytest.mark.parametrize("engine", ["frequentist", "sequential", "bayesian"])
+def test_engines_relative_lift_and_plot(story: jl.Workspace, engine: str) -> None:
+    spec = ExperimentSpec(
+        name="checkout_redesign",
+        metric="value",
+        engine=engine,
+        difference="relative",
+        cuped=False,
+        by="segment",
+    )
+    result = experiment(story.store, spec)
+    row = next(r for r in result.records() if r["variant"] == "treatment")
+    a, b = st.SampleMean(3, 10, 100), st.SampleMean(3, 55, 1325)
+    expected = (
+        st.bayesian(a, b, relative=True)
+        if engine == "bayesian"
+        else st.ttest(a, b, relative=True, sequential=engine == "sequential")
+    )
+    assert row["group"] == "(no segment)"  # the story's customers carry no segment trait
+    assert row["estimate"] == pytest.approx(expected.estimate) == pytest.approx(4.5)
+    assert (row["lo"], row["hi"]) == pytest.approx((expected.lo, expected.hi))
+    assert (row["chance_to_win"] is not None) == (engine == "bayesian")
+    assert (row["p_value"] is not None) == (engine != "bayesian")
+    figure = result.plot()
+    assert [t.x[0] for t in figure.data] == [pytest.approx(4.5)]
