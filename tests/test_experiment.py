@@ -174,3 +174,17 @@ def test_engines_relative_lift_and_plot(story: jl.Workspace, engine: str) -> Non
     assert (row["p_value"] is not None) == (engine != "bayesian")
     figure = result.plot()
     assert [t.x[0] for t in figure.data] == [pytest.approx(4.5)]
+
+
+def test_process_map_per_variant_counts_only_journeys_after_exposure(story: jl.Workspace) -> None:
+    from journeylens.experiments.journeys_view import variant_maps
+
+    maps = variant_maps(story.store, "checkout_redesign")
+    assert set(maps) == {"control", "treatment"}  # holdout's only unit is excluded
+    edges = {
+        v: {(e["source"], e["target"]): e["count"] for e in m.to_dict()["edges"]} for v, m in maps.items()
+    }
+    # control: u1's payment error came before exposure; only u2's counts
+    assert edges["control"][("add_to_cart", "payment_error")] == 1
+    assert edges["control"][("add_to_cart", "order_confirmation")] == 1
+    assert edges["treatment"] == {("add_to_cart", "order_confirmation"): 3}

@@ -1177,8 +1177,10 @@ def _experiment_expect(result: dict[str, Any]) -> None:
 def experiment_units_case(side: Side) -> Any:
     """checkout_redesign: units (assignments stitched to customers, first exposure, variants per
     unit), per-variant sufficient statistics of every metric after exposure with the pre-exposure
-    covariate and cross-products, per entry channel, the exclusions, and the tested result."""
+    covariate and cross-products, per entry channel, the exclusions, the journeys after exposure
+    per variant (the per-variant process maps read them), and the tested result."""
     from journeylens.experiments.experiment import experiment
+    from journeylens.experiments.journeys_view import exposed_journeys
     from journeylens.experiments.units import METRICS, assigned_units, exclusions, unit_values, variant_sums
     from journeylens.specs.experiment import ExperimentSpec
 
@@ -1190,5 +1192,6 @@ def experiment_units_case(side: Side) -> Any:
         "units": rows(side.store.execute(units)),
         "sums": rows(side.store.execute(variant_sums(values, metrics))),
         "excluded": rows(side.store.execute(exclusions(units))),
+        "exposed_journeys": rows(side.store.execute(exposed_journeys(side.store, "checkout_redesign"))),
         "result": experiment(side.store, spec).to_dict(),
     }
