@@ -77,6 +77,7 @@ class ExperimentResult(TableResult):
             name = key[0] if key[1] == NO_GROUP else f"{key[0]} · {key[1]}"
             fig.add_scatter(
                 x=[r["estimate"] for r in mine], y=[r["metric"] for r in mine], mode="markers", name=name,
+                orientation="h",
                 error_x={"type": "data", "symmetric": False,
                          "array": [r["hi"] - r["estimate"] for r in mine],
                          "arrayminus": [r["estimate"] - r["lo"] for r in mine]},
