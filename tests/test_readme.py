@@ -16,7 +16,7 @@ import journeylens as jl
 from journeylens.synth import generate_world
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-TABLES = ("customers", "identities", "events", "feedback")
+TABLES = ("customers", "identities", "events", "feedback", "assignments")
 
 
 def notebook_block() -> str:
@@ -130,6 +130,7 @@ def test_documented_json_fields_are_what_the_results_write(demo_dir: Path, tmp_p
         "map monitor": {"map": str(tmp_path / "purchase.yaml")},
         "map show": {"map": str(_demo_map(tmp_path)), "format": "json"},
         "map check": {"map": _check_map(tmp_path)},
+        "experiment": {"name": "checkout_redesign"},
     }
     (tmp_path / "purchase.yaml").write_text(
         "journey_type: purchase\ngoal: buy\nstages:\n  - {name: buy, touchpoints: [checkout]}\n"

@@ -264,6 +264,8 @@ _ARGUMENTS: dict[str, Callable[[Quickstart], list[str] | None]] = {
     "map check": lambda run: [_map(run)],
     "map show": lambda run: None,
     "map monitor": lambda run: None,
+    # no log has assignments: a clear error naming the experiment asked for
+    "experiment": lambda run: None,
 }
 
 

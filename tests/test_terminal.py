@@ -22,7 +22,7 @@ from journeylens.cli.app import app
 from journeylens.synth import generate_world
 
 WIDTH = 80
-TABLES = ("customers", "identities", "events", "feedback")
+TABLES = ("customers", "identities", "events", "feedback", "assignments")
 PURCHASE_MAP = (
     "journey_type: purchase\ngoal: buy\nstages:\n"
     "  - {name: browse, touchpoints: [home, product_page]}\n"
@@ -47,6 +47,7 @@ ARGUMENTS: dict[str, Callable[[Path], list[str]]] = {
     "map monitor": lambda tmp: [_purchase_map(tmp)],
     "map show": lambda tmp: [str(_demo_map(tmp))],
     "map check": lambda tmp: [_check_map(tmp)],
+    "experiment": lambda tmp: ["checkout_redesign", "--by", "entry_channel"],
 }
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from journeylens.discovery.touchpoints import TouchpointInventory
     from journeylens.discovery.variants import Variants
     from journeylens.discovery.xes_export import XesExport
+    from journeylens.experiments.experiment import ExperimentResult
     from journeylens.identity.profile import CustomerProfile
     from journeylens.journeys.summary import JourneySummary
     from journeylens.maps._check_result import MapCheck
@@ -860,4 +861,65 @@ class WorkspaceAnalyses:
             "markdown": markdown,
         }
         result: BacklogResult = self.analysis("backlog", values, build=build)
+        return result
+
+    def experiment(
+        self,
+        name: str,
+        *,
+        metric: str | list[str] | None = None,
+        guardrail: str | list[str] | None = None,
+        baseline: str | None = None,
+        engine: str = "frequentist",
+        difference: str = "absolute",
+        cuped: bool = True,
+        pre_days: int = 30,
+        alpha: float = 0.05,
+        correction: str = "holm",
+        tuning: float = 5000.0,
+        prior_mean: float = 0.0,
+        prior_sd: float | None = None,
+        by: str | None = None,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        outcome: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
+        build: bool = True,
+    ) -> ExperimentResult:
+        """An A/B test on journey metrics: each variant's units after exposure against the baseline, as
+        GrowthBook's gbstats 0.8 tests them (t-test, CUPED, sequential, Bayesian, SRM).
+
+        Options as on the command line (`journeylens experiment --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.experiment("checkout_redesign", metric="success_rate", type="purchase").to_pandas()  # doctest: +SKIP
+        """
+        values = {
+            "name": name,
+            "metric": metric,
+            "guardrail": guardrail,
+            "baseline": baseline,
+            "engine": engine,
+            "difference": difference,
+            "cuped": cuped,
+            "pre_days": pre_days,
+            "alpha": alpha,
+            "correction": correction,
+            "tuning": tuning,
+            "prior_mean": prior_mean,
+            "prior_sd": prior_sd,
+            "by": by,
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "outcome": outcome,
+            "since": since,
+            "until": until,
+            "where": where,
+        }
+        result: ExperimentResult = self.analysis("experiment", values, build=build)
         return result

@@ -1195,3 +1195,34 @@ def backlog_reach_case(side: Side) -> Any:
         "reach": sorted(({"label": k, **v} for k, v in reach.rows.items()), key=lambda r: r["label"]),
         "backlog": result.to_dict(),
     }
+
+
+def _experiment_expect(result: dict[str, Any]) -> None:
+    variants = {r["variant"] for r in result["sums"]}
+    _has({"control", "treatment"} <= variants, f"both variants have units ({variants})")
+    _has(all(r["n"] > 0 for r in result["sums"]), "units per variant")
+    _has(any(r["success_rate__d_sum"] > 0 for r in result["sums"]), "journeys after exposure")
+
+
+@case("experiment_units_and_variant_sums", expect=_experiment_expect)
+def experiment_units_case(side: Side) -> Any:
+    """checkout_redesign: units (assignments stitched to customers, first exposure, variants per
+    unit), per-variant sufficient statistics of every metric after exposure with the pre-exposure
+    covariate and cross-products, per entry channel, the exclusions, the journeys after exposure
+    per variant (the per-variant process maps read them), and the tested result."""
+    from journeylens.experiments.experiment import experiment
+    from journeylens.experiments.journeys_view import exposed_journeys
+    from journeylens.experiments.units import METRICS, assigned_units, exclusions, unit_values, variant_sums
+    from journeylens.specs.experiment import ExperimentSpec
+
+    metrics = list(METRICS.values())
+    units = assigned_units(side.store, "checkout_redesign")
+    values = unit_values(side.store, units, metrics, JourneyFilter(), 30, "entry_channel")
+    spec = ExperimentSpec(name="checkout_redesign", metric=list(METRICS), by="segment")
+    return {
+        "units": rows(side.store.execute(units)),
+        "sums": rows(side.store.execute(variant_sums(values, metrics))),
+        "excluded": rows(side.store.execute(exclusions(units))),
+        "exposed_journeys": rows(side.store.execute(exposed_journeys(side.store, "checkout_redesign"))),
+        "result": experiment(side.store, spec).to_dict(),
+    }

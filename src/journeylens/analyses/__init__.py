@@ -489,5 +489,25 @@ ANALYSES: dict[str, Analysis] = {
             view="journeylens.cli._decisions_views:backlog_view",
             example='ws.backlog(rank="value_per_effort").records()[0]["id"]',
         ),
+        Analysis(
+            name="experiment",
+            summary="An A/B test on journey metrics: each variant's units after exposure against the "
+            "baseline, as GrowthBook's gbstats 0.8 tests them (t-test, CUPED, sequential, Bayesian, SRM).",
+            help="Units are customers (an assigned anonymous id is stitched to its customer); a unit "
+            "assigned to two variants is counted and excluded. Only journeys starting at or after the "
+            "unit's first exposure count. Metrics per unit: proportions (converted), means (journeys, "
+            "contacts, cost_to_serve, value) and ratio metrics with the delta method (success_rate, "
+            "leakage_rate, repeat_rate, fcr, duration, nps, csat). CUPED adjusts means and proportions "
+            "by their value in the --pre-days before exposure (pooled theta). Holm or BH across goal "
+            "metrics and variants, per --by group; guardrails are not corrected. See docs/experiments.md.",
+            spec="journeylens.specs.experiment:ExperimentSpec",
+            run="journeylens.experiments.experiment:experiment",
+            result="journeylens.experiments.experiment:ExperimentResult",
+            view="journeylens.cli._experiments_views:experiment_view",
+            example='ws.experiment("checkout_redesign", metric="success_rate", type="purchase").to_pandas()',
+            section=ReportSection(
+                "experiments", "journeylens.report.experiments:experiments_section", after="fix_first"
+            ),
+        ),
     )
 }
