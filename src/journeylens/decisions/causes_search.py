@@ -173,10 +173,10 @@ def _conditional(
                 if order[lb] < order[la]:
                     worst = (2.0, lb, "same journeys as")
                 continue
-            p_a, _ = cmh(strata(na, ka, nb, kb, n_ab, k_ab, n_all, k_all))
+            p_a = _held(a, strata(na, ka, nb, kb, n_ab, k_ab, n_all, k_all))
             if p_a < s.level:
                 continue
-            p_b, _ = cmh(strata(nb, kb, na, ka, n_ab, k_ab, n_all, k_all))
+            p_b = _held(b, strata(nb, kb, na, ka, n_ab, k_ab, n_all, k_all))
             if (p_b < s.level or order[lb] < order[la]) and (worst is None or p_a > worst[0]):
                 worst = (p_a, lb, "proxy of")
         if worst is not None:
@@ -200,6 +200,17 @@ def _conditional(
     for r, q in zip(tested, benjamini_hochberg([r["interaction_p"] for r in tested]), strict=True):
         if q is None or q > s.level or (r["interaction"] or 0) <= 0:
             r["verdict"] = "explained by its parts (no positive interaction)"
+
+
+def _held(row: dict[str, Any], tables: np.ndarray) -> float:
+    """The CMH p of a feature within the strata of another, counted as 1 when the pooled odds ratio
+    points the other way from the feature's own difference (the association did not hold: a
+    feature that raised the outcome but lowers it within the strata is explained, not kept)."""
+    p, odds = cmh(tables)
+    raises = (row["difference"] or 0) > 0
+    if odds is None or odds == 0 or (odds > 1) != raises:
+        return 1.0
+    return p
 
 
 def _joint(
