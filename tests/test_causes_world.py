@@ -110,7 +110,7 @@ def test_outcome_no_journey_has(world: tuple[dict[str, Any], jl.Workspace]) -> N
 
 def test_outcome_every_journey_has(world: tuple[dict[str, Any], jl.Workspace]) -> None:
     _, ws = world
-    with pytest.raises(InputError, match="Every journey has the outcome .* no contrast is possible"):
+    with pytest.raises(InputError, match=r"Every journey has the outcome .* no contrast is possible"):
         causes(ws, CausesSpec(outcome="failed", filter={"outcome": ["failed"]}))
 
 

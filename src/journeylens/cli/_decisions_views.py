@@ -24,7 +24,7 @@ def causes_view(result: CausesResult, spec: Any, *, wide: bool = False) -> None:
             "rate with": _with_ci(r["rate_with"], r["rate_with_lo"], r["rate_with_hi"], _pct),
             "without": _pct(r["rate_without"]),
             "verdict": _verdict(r),
-            "difference": _with_ci(r["difference"], r["difference_lo"], r["difference_hi"], _pct, signed=True),
+            "difference": _with_ci(r["difference"], r["difference_lo"], r["difference_hi"], _pct, True),
             "adjusted OR": _with_ci(r["adjusted_odds_ratio"], r["adjusted_lo"], r["adjusted_hi"], _num),
             "excess": _num(r["excess_journeys"]), "q": f"{r['q']:.2g}",
             "examples": ", ".join(r["examples"]),
@@ -33,15 +33,15 @@ def causes_view(result: CausesResult, spec: Any, *, wide: bool = False) -> None:
     ]  # fmt: skip
     render(
         _readable(rows, "significant features", wide), OutputFormat.table,
-        title=f"features associated with {ctx['outcome']} ({ctx['outcome_journeys']:,} of {ctx['journeys']:,} "
-        f"journeys, {_pct(ctx['outcome_rate'])})",
+        title=f"features associated with {ctx['outcome']} ({ctx['outcome_journeys']:,} of "
+        f"{ctx['journeys']:,} journeys, {_pct(ctx['outcome_rate'])})",
         extra=("difference", "adjusted OR", "excess", "q", "examples"), wide=wide,
     )  # fmt: skip
     _dim(
-        f"{ctx['outcome']}: {ctx['definition']}. {ctx['candidates']:,} candidates tested (features with at least "
-        f"{ctx['min_support']} journeys with and without; {ctx['unsupported']:,} below that), Benjamini-Hochberg "
-        f"q <= {ctx['level']:g}; 'proxy of X': no longer associated once stratified on X (Cochran-Mantel-"
-        "Haenszel); adjusted OR: joint logistic regression of the kept features. Excess: journeys with the "
+        f"{ctx['outcome']}: {ctx['definition']}. {ctx['candidates']:,} candidates tested (features with at "
+        f"least {ctx['min_support']} journeys with and without; {ctx['unsupported']:,} below that), "
+        f"Benjamini-Hochberg q <= {ctx['level']:g}; 'proxy of X': no longer associated once stratified on X "
+        "(Cochran-Mantel-Haenszel); adjusted OR: joint logistic regression of the kept features. Excess: journeys with the "
         "feature x the difference. Associated with, not caused by: an experiment shows what a change does."
     )
     pairs = len(significant) - len(shown)

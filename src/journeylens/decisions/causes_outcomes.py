@@ -85,11 +85,11 @@ def check_outcome(store: Store, journeys: ir.Table, outcome: CauseOutcome) -> No
     contacted = journeys.assisted_contacts > 0
     if outcome is CauseOutcome.leakage and not store.execute(contacted.any()).as_py():
         raise InputError(f"No contrast for leakage: {NO_CONTACT_REASON}.", hint="Pick another --outcome.")
-    if outcome in (CauseOutcome.repeat_journey, CauseOutcome.contact_after):
-        if not store.execute(journeys.customer_id.notnull().any()).as_py():
-            raise InputError(
-                f"No contrast for {outcome.value}: {NO_CUSTOMER_REASON}.", hint="Pick another --outcome."
-            )
+    returning = outcome in (CauseOutcome.repeat_journey, CauseOutcome.contact_after)
+    if returning and not store.execute(journeys.customer_id.notnull().any()).as_py():
+        raise InputError(
+            f"No contrast for {outcome.value}: {NO_CUSTOMER_REASON}.", hint="Pick another --outcome."
+        )
     if outcome is CauseOutcome.low_score and (
         "feedback_links" not in store.backend.list_tables() or not store.count("feedback")
     ):

@@ -160,10 +160,10 @@ def joint_logistic(
             return out
         # Drop the unstable columns and refit the rest, so one separated feature leaves the others'
         # adjustment intact.
-        for i in np.flatnonzero(bad):
-            out[names[i]] = Adjusted(None, None, None, None, unstable)
+        for j in np.flatnonzero(bad):
+            out[names[int(j)]] = Adjusted(None, None, None, None, unstable)
         good = np.flatnonzero(~bad)
-        names, design = [names[i] for i in good], design[:, good]
+        names, design = [names[int(j)] for j in good], design[:, good]
     return out
 
 
