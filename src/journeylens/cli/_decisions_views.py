@@ -42,7 +42,8 @@ def causes_view(result: CausesResult, spec: Any, *, wide: bool = False) -> None:
         f"least {ctx['min_support']} journeys with and without; {ctx['unsupported']:,} below that), "
         f"Benjamini-Hochberg q <= {ctx['level']:g}; 'proxy of X': no longer associated once stratified on X "
         "(Cochran-Mantel-Haenszel); adjusted OR: joint logistic regression of the kept features. Excess: "
-        "journeys with the feature x the difference. Associated with, not caused by: an experiment shows what a change does."
+        "journeys with the feature x the difference. Associated with, not caused by: an experiment shows "
+        "what a change does."
     )
     pairs = len(significant) - len(shown)
     if pairs:
