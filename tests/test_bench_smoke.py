@@ -30,6 +30,7 @@ ACCURACY_STAGES = {"outcome_accuracy"}
 MAP_STAGES = {"floor_map_check", "map_check", "pm4py_declare", "journeys_summary", "map_monitor"}
 TEXT_STAGES = {"floor_text_predict", "sentiment_learned", "sentiment_lexicon"}
 CONTACT_STAGES = {"floor_contacts", "contacts"}
+CAUSE_STAGES = {"floor_causes", "causes"}
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         | SMALL_FILE_STAGES
         | MAP_STAGES
         | CONTACT_STAGES
+        | CAUSE_STAGES
         | TEXT_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
@@ -66,7 +68,15 @@ def test_bench_smoke(bench_out: Path) -> None:
     # identifiers instead, the funnel and its floor their step rows, the small files their files,
     # the accuracy stage the true journeys of its own worlds.
     funnels = ("floor_funnel", "funnel_20")
-    others = ("stitch", *funnels, *SMALL_FILE_STAGES, *ACCURACY_STAGES, *MAP_STAGES, *CONTACT_STAGES)
+    others = (
+        "stitch",
+        *funnels,
+        *SMALL_FILE_STAGES,
+        *ACCURACY_STAGES,
+        *MAP_STAGES,
+        *CONTACT_STAGES,
+        *CAUSE_STAGES,
+    )
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
     plain = (*SMALL_FILE_STAGES, *ACCURACY_STAGES, *TEXT_STAGES)
@@ -93,6 +103,9 @@ def test_bench_smoke(bench_out: Path) -> None:
         json.loads((work / f"contact_totals-{s}.json").read_text()) for s in CONTACT_STAGES
     )
     assert floor_totals == totals and totals[0] > 0 and results["contacts"].floor == "floor_contacts"
+    # The hand-written contrast counts find the same supported features, journeys and outcomes.
+    floor_counts, counts = (json.loads((work / f"cause_totals-{s}.json").read_text()) for s in CAUSE_STAGES)
+    assert floor_counts == counts and counts[0] > 0 and results["causes"].floor == "floor_causes"
     assert results["process_map"].floor == "floor_dfg" and results["process_e2e"].floor == "pm4py_e2e"
     # The hand-written map verdicts equal map check's (journeys, conforming, per kind, per rule),
     # both over the events of purchase journeys.

@@ -1098,3 +1098,68 @@ def feedback_themes_case(side: Side) -> Any:
             )
         ),
     }
+
+
+# --- causes (journeylens causes) -------------------------------------------------------------
+def _causes_tables(side: Side) -> tuple[Any, Any, Any]:
+    """The abandoned outcome over purchase journeys, its feature tables (every family the world
+    has, device and carrier properties, the plan trait) and the spec."""
+    from journeylens.decisions.causes_features import cut_events, families
+    from journeylens.decisions.causes_outcomes import CUTS, outcome_table
+    from journeylens.discovery.selection import select_journeys
+    from journeylens.specs.causes import CausesSpec
+
+    spec = CausesSpec(outcome="abandoned", properties=["device", "carrier"], traits=["plan"], min_support=5,
+                      max_values=4, max_pair_features=8, filter={"journey_type": ["purchase"]})  # fmt: skip
+    journeys = select_journeys(side.store, spec.filter)
+    outcome = outcome_table(side.store, journeys, spec.outcome, side.config.journeys)
+    events = cut_events(side.store, outcome, CUTS[spec.outcome], side.config.journeys)
+    return families(side.store, spec, outcome, journeys, events), outcome, spec
+
+
+def _causes_counts_expect(result: dict[str, Any]) -> None:
+    _has({"touchpoint", "channel", "switch", "entry", "segment", "event", "trait"} <= set(result), "families")
+    _has(any(r["values"] > 4 for r in result["event"]), "a property over the cardinality cap")
+    _has(result["totals"][0]["k"] > 0, "abandoned purchase journeys")
+
+
+@case("causes_family_counts", expect=_causes_counts_expect)
+def causes_family_counts(side: Side) -> Any:
+    """Per feature family one aggregation: journeys with each feature and the outcome among them,
+    over the events before the customer's last inbound event (window max over the journey), with the
+    cardinality cap of properties and traits (window count and row_number over the key)."""
+    from journeylens.decisions import causes_counts as counts
+
+    tables, outcome, spec = _causes_tables(side)
+    out = {
+        f: rows(side.store.execute(counts.family_counts(t, outcome, f, spec.max_values)))
+        for f, t in tables.items()
+    }
+    return {**out, "totals": rows(side.store.execute(counts.totals(outcome)))}
+
+
+def _causes_strata_expect(result: dict[str, Any]) -> None:
+    _has(len(result["pairs"]) > 0 and len(result["patterns"]) > 2, "pairs and presence patterns")
+    verdicts = {r["verdict"].split(" of ")[0] for r in result["causes"]["rows"]}
+    _has({"kept", "proxy"} <= verdicts, f"kept features and proxies: {verdicts}")
+
+
+@case("causes_stratified_counts", expect=_causes_strata_expect)
+def causes_stratified_counts(side: Side) -> Any:
+    """The 2x2xK counts of the stratified checks (journeys with both of two features and the outcome
+    among them), the presence patterns of the joint model (bit masks summed per journey), the
+    smallest example ids per feature (row_number by id), and the whole search on top of them."""
+    from journeylens.decisions import causes_counts as counts
+    from journeylens.decisions.causes import result
+    from journeylens.decisions.causes_search import Settings, search
+
+    tables, outcome, spec = _causes_tables(side)
+    top = side.store.execute(counts.family_counts(tables["touchpoint"], outcome, "touchpoint", 99))
+    labels = [r["label"] for r in sorted(top.to_pylist(), key=lambda r: (-r["n"], r["label"]))[:6]]
+    found = search(tables, outcome, side.store.execute, Settings(5, 4, 8, 0.05, 3))
+    return {
+        "pairs": rows(side.store.execute(counts.cooccurrence(tables, outcome, labels))),
+        "patterns": rows(side.store.execute(counts.patterns(tables, outcome, labels))),
+        "examples": rows(side.store.execute(counts.examples(tables, outcome, labels, 2))),
+        "causes": result(found, spec).to_dict(),
+    }

@@ -45,7 +45,8 @@ class CausesResult(TableResult):
         "rows (records: label, family, parts, cause, verdict, statement, journeys_with, outcome_with, "
         "rate_with, rate_with_lo, rate_with_hi, journeys_without, outcome_without, rate_without, "
         "rate_without_lo, rate_without_hi, difference, difference_lo, difference_hi, risk_ratio, "
-        "risk_ratio_lo, risk_ratio_hi, test, p, q, conditional_p, interaction, interaction_p, "
+        "risk_ratio_lo, risk_ratio_hi, excess_journeys, excess_lo, excess_hi, test, p, q, conditional_p, "
+        "interaction, interaction_p, "
         "adjusted_odds_ratio, adjusted_lo, adjusted_hi, adjusted_p, adjusted_reason, examples)",
     )
 

@@ -61,15 +61,15 @@ def cut_events(store: Store, outcome: ir.Table, cuts: Sequence[str], rules: Jour
     """The events of the counted journeys that may carry a cause: ``journey_id``, ``step``,
     ``channel``, ``touchpoint``, ``agent_id``, ``properties`` (``cuts``: ``causes_outcomes.CUTS``)."""
     je, events = store.backend.table("journey_events"), store.table("events")
-    o = outcome.select("journey_id", "_failure_tp")
+    o = outcome.select("journey_id", "_decided_tp")
     rows = je.join(o, "journey_id").join(events, je.event_id == events.event_id)
     rows = rows.select(
-        "journey_id", "_failure_tp", step=je.step.cast("int64"), channel=events.channel,
+        "journey_id", "_decided_tp", step=je.step.cast("int64"), channel=events.channel,
         touchpoint=events.touchpoint, agent_id=events.agent_id, properties=events.properties,
         direction=events.direction,
     )  # fmt: skip
     if not cuts:
-        return rows.drop("_failure_tp", "direction")
+        return rows.drop("_decided_tp", "direction")
     w = ibis.window(group_by="journey_id")
     keep: list[ir.BooleanValue] = []
     if "last_inbound" in cuts:
@@ -81,11 +81,11 @@ def cut_events(store: Store, outcome: ir.Table, cuts: Sequence[str], rules: Jour
         # in front of the agent is already the customer contacting).
         assisted = rows.channel.isin(rules.assisted_channels)
         keep.append((rows.step < ibis.ifelse(assisted, rows.step, None).min().over(w)).fill_null(True))
-    if "failure" in cuts:
-        failure = ibis.ifelse(rows.touchpoint == rows._failure_tp, rows.step, None).min().over(w)
-        keep.append((rows.step < failure).fill_null(True))
+    if "decided" in cuts:
+        decided = ibis.ifelse(rows.touchpoint == rows._decided_tp, rows.step, None).min().over(w)
+        keep.append((rows.step < decided).fill_null(True))
     marked = rows.mutate(_keep=ibis.and_(*keep))
-    return marked.filter(marked._keep).drop("_keep", "_failure_tp", "direction")
+    return marked.filter(marked._keep).drop("_keep", "_decided_tp", "direction")
 
 
 def families(

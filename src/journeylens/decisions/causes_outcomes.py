@@ -26,8 +26,9 @@ repeat; this outcome sees it. Nothing here changes the model's definitions.
 
 Features must be observable before the outcome (:data:`CUTS`): for ``leakage`` the events before
 the first event on an assisted channel (the IVR or chatbot in front of the agent is already the
-contact), for ``failed`` those before the failure event, for ``failed`` and
-``abandoned`` none after the customer's last inbound event (a cart reminder or a "sorry you
+contact); for ``failed`` and ``abandoned`` those before the success or failure event that decided
+the outcome (an order confirmation is the success, not a reason for it) and none after the
+customer's last inbound event (a cart reminder or a "sorry you
 left" message is the company's answer to the outcome, not its cause); the other outcomes happen
 after the journey, so its every event counts.
 """
@@ -44,8 +45,8 @@ from journeylens.specs.causes import CauseOutcome
 from journeylens.store import Store
 
 CUTS: dict[CauseOutcome, tuple[str, ...]] = {
-    CauseOutcome.failed: ("last_inbound", "failure"),
-    CauseOutcome.abandoned: ("last_inbound",),
+    CauseOutcome.failed: ("last_inbound", "decided"),
+    CauseOutcome.abandoned: ("last_inbound", "decided"),
     CauseOutcome.leakage: ("first_contact",),
     CauseOutcome.repeat_journey: (),
     CauseOutcome.contact_after: (),
@@ -56,7 +57,8 @@ CUTS: dict[CauseOutcome, tuple[str, ...]] = {
 
 def outcome_table(store: Store, journeys: ir.Table, outcome: CauseOutcome, rules: JourneyRules) -> ir.Table:
     """``journey_id``, ``customer_id``, ``_y`` (1 when the journey has the outcome, else 0) and
-    ``_failure_tp`` (the failure event's touchpoint) for every selected journey that counts."""
+    ``_decided_tp`` (the touchpoint of the success or failure event that decided the outcome) for
+    every selected journey that counts."""
     j = journeys
     if outcome in (CauseOutcome.failed, CauseOutcome.abandoned):
         kept = j.filter(~j.outcome.isin(UNDECIDED))
@@ -73,10 +75,9 @@ def outcome_table(store: Store, journeys: ir.Table, outcome: CauseOutcome, rules
     else:
         kept = _low_score(store, j, rules)
         y = kept._low
-    failure_tp = ibis.ifelse(
-        kept.outcome_evidence == "failure_event", kept.outcome_touchpoint, ibis.null("string")
-    )
-    return kept.select("journey_id", "customer_id", _y=y.cast("int64"), _failure_tp=failure_tp)
+    observed = kept.outcome_evidence.isin(["success_event", "failure_event"])
+    decided_tp = ibis.ifelse(observed, kept.outcome_touchpoint, ibis.null("string"))
+    return kept.select("journey_id", "customer_id", _y=y.cast("int64"), _decided_tp=decided_tp)
 
 
 def check_outcome(store: Store, journeys: ir.Table, outcome: CauseOutcome) -> None:

@@ -208,7 +208,8 @@ def _held(row: dict[str, Any], tables: np.ndarray) -> float:
     feature that raised the outcome but lowers it within the strata is explained, not kept)."""
     p, odds = cmh(tables)
     raises = (row["difference"] or 0) > 0
-    if odds is None or odds == 0 or (odds > 1) != raises:
+    pooled_raises = odds is None or odds > 1  # None: no b*c mass, an infinite odds ratio
+    if odds == 1 or pooled_raises != raises:
         return 1.0
     return p
 
