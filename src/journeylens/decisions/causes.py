@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import ibis
 import pyarrow as pa
 
 from journeylens.decisions.causes_features import check_traits, cut_events, families
@@ -103,6 +104,11 @@ def causes(ws: Workspace, spec: CausesSpec | None = None) -> CausesResult:
     outcome = outcome_table(store, journeys, spec.outcome, rules).cache()
     events = cut_events(store, outcome, CUTS[spec.outcome], rules)
     tables = families(store, spec, outcome, journeys, events, journey_map)
+    if tables:
+        # Every later pass (per family, pairs, patterns, examples) reads the features: they are
+        # computed once, like the hand-written floor's feature table.
+        features = ibis.union(*tables.values()).cache()
+        tables = {name: features.filter(features.family == name) for name in tables}
     settings = Settings(spec.min_support, spec.max_values, spec.max_pair_features, spec.q, spec.examples)
     found = search(tables, outcome, store.execute, settings)
     return result(found, spec)

@@ -47,6 +47,18 @@ MAX_JOINT = 30
 
 
 @dataclass(frozen=True)
+class Engine:
+    """Where the counts come from: the feature tables, the outcome table, and how to run a query."""
+
+    families: Mapping[str, ir.Table]
+    outcome: ir.Table
+    execute: Execute
+
+    def rows(self, expr: ir.Expr) -> list[dict[str, Any]]:
+        return self.execute(expr).to_pylist()
+
+
+@dataclass(frozen=True)
 class Settings:
     min_support: int = 20
     max_values: int = 20
@@ -68,14 +80,15 @@ class Search:
 
 def search(families: Mapping[str, ir.Table], outcome: ir.Table, execute: Execute, s: Settings) -> Search:
     """Run steps 1-4 (module doc) over feature tables and the outcome table."""
-    total = execute(counts.totals(outcome)).to_pylist()[0]
+    engine = Engine(families, outcome, execute)
+    total = engine.rows(counts.totals(outcome))[0]
     n_all, k_all = int(total["n"]), int(total["k"] or 0)
     _check_contrast(n_all, k_all)
-    singles, notes, unsupported = _singles(families, outcome, execute, s, n_all)
+    singles, notes, unsupported = _singles(engine, s, n_all)
     base = sorted(singles.values(), key=lambda r: (-r["journeys_with"], r["label"]))[: s.max_pair_features]
     pairs: dict[tuple[str, str], tuple[int, int]] = {}
     if len(base) > 1:
-        pairs = _pairs(execute(counts.cooccurrence(families, outcome, [r["label"] for r in base])))
+        pairs = _pairs(engine.rows(counts.cooccurrence(families, outcome, [r["label"] for r in base])))
     candidates = list(singles.values())
     for (a, b), (n, k) in sorted(pairs.items()):
         if min(n, n_all - n) >= s.min_support and n < min(
@@ -89,9 +102,9 @@ def search(families: Mapping[str, ir.Table], outcome: ir.Table, execute: Execute
     for row, q in zip(rows, benjamini_hochberg([r["p"] for r in rows]), strict=True):
         row["q"] = q
         row["verdict"] = "kept" if q is not None and q <= s.level else f"not significant (q > {s.level:g})"
-    _conditional(rows, pairs, families, outcome, execute, s, n_all, k_all)
-    _joint(rows, families, outcome, execute, s.level)
-    _examples(rows, families, outcome, execute, s)
+    _conditional(rows, engine, s, n_all, k_all)
+    _joint(rows, engine, s.level)
+    _examples(rows, engine, s)
     rows.sort(key=_rank)
     return Search(n_all, k_all, rows, notes, unsupported)
 
@@ -112,14 +125,12 @@ def _check_contrast(n: int, k: int) -> None:
 _HINT = "Widen the journey filter (--type, --segment, --since), or pick another --outcome."
 
 
-def _singles(
-    families: Mapping[str, ir.Table], outcome: ir.Table, execute: Execute, s: Settings, n_all: int
-) -> tuple[dict[str, dict[str, Any]], list[str], int]:
+def _singles(engine: Engine, s: Settings, n_all: int) -> tuple[dict[str, dict[str, Any]], list[str], int]:
     singles: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
     unsupported = 0
-    for family, table in families.items():
-        for r in execute(counts.family_counts(table, outcome, family, s.max_values)).to_pylist():
+    for family, table in engine.families.items():
+        for r in engine.rows(counts.family_counts(table, engine.outcome, family, s.max_values)):
             if family in counts.CAPPED and r["values"] > s.max_values:
                 notes.append(
                     f"{r['key']} has {r['values']:,} distinct values, more than max_values = {s.max_values}: "
@@ -134,16 +145,13 @@ def _singles(
     return singles, notes, unsupported
 
 
-def _pairs(table: pa.Table) -> dict[tuple[str, str], tuple[int, int]]:
-    return {(r["a"], r["b"]): (int(r["n"]), int(r["k"] or 0)) for r in table.to_pylist()}
+def _pairs(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, int]]:
+    return {(r["a"], r["b"]): (int(r["n"]), int(r["k"] or 0)) for r in rows}
 
 
 def _conditional(
     rows: list[dict[str, Any]],
-    pair_counts: dict[tuple[str, str], tuple[int, int]],
-    families: Mapping[str, ir.Table],
-    outcome: ir.Table,
-    execute: Execute,
+    engine: Engine,
     s: Settings,
     n_all: int,
     k_all: int,
@@ -153,7 +161,7 @@ def _conditional(
     sig.sort(key=lambda r: (r["p"], -abs(r["difference"] or 0), r["label"]))
     sig = sig[:MAX_CONDITIONAL]
     co = (
-        _pairs(execute(counts.cooccurrence(families, outcome, [r["label"] for r in sig])))
+        _pairs(engine.rows(counts.cooccurrence(engine.families, engine.outcome, [r["label"] for r in sig])))
         if len(sig) > 1
         else {}
     )
@@ -216,9 +224,7 @@ def _held(row: dict[str, Any], tables: np.ndarray) -> float:
 
 def _joint(
     rows: list[dict[str, Any]],
-    families: Mapping[str, ir.Table],
-    outcome: ir.Table,
-    execute: Execute,
+    engine: Engine,
     level: float,
 ) -> None:
     kept = [r for r in rows if r["verdict"] == "kept"]
@@ -239,7 +245,7 @@ def _joint(
         )
     if not kept or len(singles) > 62:
         return
-    table = execute(counts.patterns(families, outcome, singles)).to_pylist()
+    table = engine.rows(counts.patterns(engine.families, engine.outcome, singles))
     masks = np.array([int(t["mask"]) for t in table], dtype=np.int64)
     bits = {name: ((masks >> i) & 1).astype(np.float64) for i, name in enumerate(singles)}
     columns = [
@@ -260,9 +266,7 @@ def _joint(
 
 def _examples(
     rows: list[dict[str, Any]],
-    families: Mapping[str, ir.Table],
-    outcome: ir.Table,
-    execute: Execute,
+    engine: Engine,
     s: Settings,
 ) -> None:
     for r in rows:
@@ -272,7 +276,7 @@ def _examples(
     if not singles or s.examples == 0:
         return
     found: dict[str, list[str]] = {}
-    for e in execute(counts.examples(families, outcome, singles, s.examples)).to_pylist():
+    for e in engine.rows(counts.examples(engine.families, engine.outcome, singles, s.examples)):
         found.setdefault(e["label"], []).append(str(e["journey_id"]))
     for r in rows:
         if r["label"] in found:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from journeylens.analyses._options import Cli
+from journeylens.specs._names import choices
 from journeylens.specs.discovery import FilterField, JourneyFilter
 
 CASE_MIX = ("journey_type", "contact_reason", "segment", "channel", "time_of_day")
@@ -62,9 +63,4 @@ class AgentsSpec(BaseModel):
     def _factors(cls, value: Any) -> Any:
         if value is None:
             return list(CASE_MIX)
-        names = [value] if isinstance(value, str) else list(value)
-        split = [part.strip() for name in names for part in str(name).split(",") if part.strip()]
-        for name in split:
-            if name not in CASE_MIX:
-                raise ValueError(f"unknown case-mix factor {name!r}; expected one of {', '.join(CASE_MIX)}")
-        return list(dict.fromkeys(split)) or list(CASE_MIX)
+        return choices(value, CASE_MIX, "case-mix factor") or list(CASE_MIX)

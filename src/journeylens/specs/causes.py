@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from journeylens.analyses._options import Cli
+from journeylens.specs._names import choices, names
 from journeylens.specs.discovery import JourneyFilter
 
 
@@ -104,19 +105,13 @@ class CausesSpec(BaseModel):
     @field_validator("families", mode="before")
     @classmethod
     def _families(cls, value: Any) -> Any:
-        if value is None:
-            return list(FAMILIES)
-        names = [value] if isinstance(value, str) else list(value)
-        split = [p.strip() for n in names for p in str(n).split(",") if p.strip()]
-        for name in split:
-            if name not in FAMILIES:
-                raise ValueError(f"unknown feature family {name!r}; expected one of {', '.join(FAMILIES)}")
-        return list(dict.fromkeys(split)) or list(FAMILIES)
+        return (
+            list(FAMILIES) if value is None else choices(value, FAMILIES, "feature family") or list(FAMILIES)
+        )
 
     @field_validator("properties", "traits", mode="before")
     @classmethod
     def _names(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
             return None if info.field_name == "properties" else []
-        names = [value] if isinstance(value, str) else list(value)
-        return list(dict.fromkeys(p.strip() for n in names for p in str(n).split(",") if p.strip()))
+        return names(value)
