@@ -69,7 +69,7 @@ def run(world: World) -> Search:
     outcome = con.create_table(
         "outcome", ibis.memtable({"journey_id": ids, "_y": world.outcome.astype("int64")})
     )
-    return search({"touchpoint": features}, outcome, con.to_pyarrow, Settings())
+    return search(features, outcome, con.to_pyarrow, Settings())
 
 
 def _name(label: str) -> str:

@@ -1114,12 +1114,16 @@ def _causes_tables(side: Side) -> tuple[Any, Any, Any]:
     journeys = select_journeys(side.store, spec.filter)
     outcome = outcome_table(side.store, journeys, spec.outcome, side.config.journeys)
     events = cut_events(side.store, outcome, CUTS[spec.outcome], side.config.journeys)
-    return families(side.store, spec, outcome, journeys, events), outcome, spec
+    return ibis.union(*families(side.store, spec, outcome, journeys, events).values()), outcome, spec
 
 
 def _causes_counts_expect(result: dict[str, Any]) -> None:
-    _has({"touchpoint", "channel", "switch", "entry", "segment", "event", "trait"} <= set(result), "families")
-    _has(any(r["values"] > 4 for r in result["event"]), "a property over the cardinality cap")
+    found = {r["family"] for r in result["counts"]}
+    _has(
+        {"touchpoint", "channel", "switch", "entry", "segment", "event", "trait"} <= found,
+        f"families {found}",
+    )
+    _has(any(r["values"] > 4 and r["family"] == "event" for r in result["counts"]), "a key over the cap")
     _has(result["totals"][0]["k"] > 0, "abandoned purchase journeys")
 
 
@@ -1139,27 +1143,27 @@ def causes_family_counts(side: Side) -> Any:
 
 
 def _causes_strata_expect(result: dict[str, Any]) -> None:
-    _has(len(result["pairs"]) > 0 and len(result["patterns"]) > 2, "pairs and presence patterns")
+    _has(len(result["patterns"]) > 2, "presence patterns")
     verdicts = {r["verdict"].split(" of ")[0] for r in result["causes"]["rows"]}
     _has({"kept", "proxy"} <= verdicts, f"kept features and proxies: {verdicts}")
 
 
 @case("causes_stratified_counts", expect=_causes_strata_expect)
 def causes_stratified_counts(side: Side) -> Any:
-    """The 2x2xK counts of the stratified checks (journeys with both of two features and the outcome
-    among them), the presence patterns of the joint model (bit masks summed per journey), the
-    smallest example ids per feature (row_number by id), and the whole search on top of them."""
+    """The presence patterns (bit masks summed per journey, then journeys and outcome journeys per
+    mask) that give the pair counts, the 2x2x2 tables of the stratified checks and the joint model's
+    data; the smallest example ids per feature (row_number by id); the whole search on top."""
     from journeylens.decisions import causes_counts as counts
     from journeylens.decisions.causes import result
     from journeylens.decisions.causes_search import Settings, search
 
-    tables, outcome, spec = _causes_tables(side)
-    top = side.store.execute(counts.family_counts(tables["touchpoint"], outcome, "touchpoint", 99))
-    labels = [r["label"] for r in sorted(top.to_pylist(), key=lambda r: (-r["n"], r["label"]))[:6]]
-    found = search(tables, outcome, side.store.execute, Settings(5, 4, 8, 0.05, 3))
+    features, outcome, spec = _causes_tables(side)
+    top = side.store.execute(counts.feature_counts(features, outcome, 99)).to_pylist()
+    top = [r for r in top if r["family"] == "touchpoint"]
+    labels = [r["label"] for r in sorted(top, key=lambda r: (-r["n"], r["label"]))[:6]]
+    found = search(features, outcome, side.store.execute, Settings(5, 4, 8, 0.05, 3))
     return {
-        "pairs": rows(side.store.execute(counts.cooccurrence(tables, outcome, labels))),
-        "patterns": rows(side.store.execute(counts.patterns(tables, outcome, labels))),
-        "examples": rows(side.store.execute(counts.examples(tables, outcome, labels, 2))),
+        "patterns": rows(side.store.execute(counts.patterns(features, outcome, labels))),
+        "examples": rows(side.store.execute(counts.examples(features, outcome, labels, 2))),
         "causes": result(found, spec).to_dict(),
     }

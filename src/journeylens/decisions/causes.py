@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 
 from journeylens.decisions.causes_features import check_traits, cut_events, families
@@ -102,16 +103,20 @@ def causes(ws: Workspace, spec: CausesSpec | None = None) -> CausesResult:
     check_outcome(store, journeys, spec.outcome)
     check_traits(store, spec)
     outcome = outcome_table(store, journeys, spec.outcome, rules).cache()
-    events = cut_events(store, outcome, CUTS[spec.outcome], rules)
+    events = cut_events(store, outcome, CUTS[spec.outcome], rules).cache()
     tables = families(store, spec, outcome, journeys, events, journey_map)
-    if tables:
-        # Every later pass (per family, pairs, patterns, examples) reads the features: they are
-        # computed once, like the hand-written floor's feature table.
-        features = ibis.union(*tables.values()).cache()
-        tables = {name: features.filter(features.family == name) for name in tables}
+    # Every pass (counts, pairs, patterns, examples) reads the features: they are computed once,
+    # like the hand-written floor's feature table.
+    features = (ibis.union(*tables.values()) if tables else _no_features(journeys)).cache()
     settings = Settings(spec.min_support, spec.max_values, spec.max_pair_features, spec.q, spec.examples)
-    found = search(tables, outcome, store.execute, settings)
+    found = search(features, outcome, store.execute, settings)
     return result(found, spec)
+
+
+def _no_features(journeys: ir.Table) -> ir.Table:
+    """An empty feature table (every family left out): the search then tests nothing."""
+    empty = ibis.literal("")
+    return journeys.select("journey_id", family=empty, key=empty, value=empty, label=empty).limit(0)
 
 
 def result(found: Search, spec: CausesSpec) -> CausesResult:

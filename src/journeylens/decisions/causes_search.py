@@ -26,16 +26,17 @@ cannot be adjusted: the reason says why). Causes are ranked by their excess outc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import ibis.expr.types as ir
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from journeylens.decisions import causes_counts as counts
-from journeylens.decisions.causes_stats import cmh, contrast, interaction, joint_logistic, strata
+from journeylens.decisions.causes_stats import FloatArray, cmh, contrast, interaction, joint_logistic, strata
 from journeylens.discovery._stats import benjamini_hochberg
 from journeylens.errors import InputError
 
@@ -43,14 +44,16 @@ Execute = Callable[[ir.Expr], pa.Table]
 MAX_CONDITIONAL = 40
 """Significant single features entering the conditional step (the strongest by p)."""
 MAX_JOINT = 30
-"""Features entering the joint model (its presence patterns are a bit mask)."""
+"""Features entering the joint model."""
+MAX_BITS = 62
+"""Features whose presence patterns one engine pass counts (a 64-bit mask)."""
 
 
 @dataclass(frozen=True)
 class Engine:
     """Where the counts come from: the feature tables, the outcome table, and how to run a query."""
 
-    families: Mapping[str, ir.Table]
+    features: ir.Table
     outcome: ir.Table
     execute: Execute
 
@@ -78,35 +81,45 @@ class Search:
     unsupported: int = 0
 
 
-def search(families: Mapping[str, ir.Table], outcome: ir.Table, execute: Execute, s: Settings) -> Search:
-    """Run steps 1-4 (module doc) over feature tables and the outcome table."""
-    engine = Engine(families, outcome, execute)
+def search(features: ir.Table, outcome: ir.Table, execute: Execute, s: Settings) -> Search:
+    """Run steps 1-4 (module doc) over the feature table (every family) and the outcome table."""
+    engine = Engine(features, outcome, execute)
     total = engine.rows(counts.totals(outcome))[0]
     n_all, k_all = int(total["n"]), int(total["k"] or 0)
     _check_contrast(n_all, k_all)
     singles, notes, unsupported = _singles(engine, s, n_all)
-    base = sorted(singles.values(), key=lambda r: (-r["journeys_with"], r["label"]))[: s.max_pair_features]
-    pairs: dict[tuple[str, str], tuple[int, int]] = {}
-    if len(base) > 1:
-        pairs = _pairs(engine.rows(counts.cooccurrence(families, outcome, [r["label"] for r in base])))
-    candidates = list(singles.values())
-    for (a, b), (n, k) in sorted(pairs.items()):
-        if min(n, n_all - n) >= s.min_support and n < min(
-            singles[a]["journeys_with"], singles[b]["journeys_with"]
-        ):
-            candidates.append({"label": f"{a} & {b}", "family": "pair", "parts": [a, b], "n": n, "k": k})
-    rows = []
-    for c in candidates:
-        rows.append({"label": c["label"], "family": c["family"], "parts": c.get("parts"),
-                     **contrast(c["n"], c["k"], n_all, k_all)})  # fmt: skip
+    rows = [
+        {"label": c["label"], "family": c["family"], "parts": None, **contrast(c["n"], c["k"], n_all, k_all)}
+        for c in singles.values()
+    ]
+    base = sorted(rows, key=lambda r: (-r["journeys_with"], r["label"]))[: s.max_pair_features]
+    strongest = sorted(rows, key=_strength)[:MAX_CONDITIONAL]
+    # One pass counts the presence patterns over the most frequent features (pair candidates) and
+    # the strongest ones (a superset of the significant ones the conditional step checks): every
+    # pair count, every 2x2x2 table and the joint model's data follow from them.
+    chosen = list(dict.fromkeys([r["label"] for r in strongest] + [r["label"] for r in base]))[:MAX_BITS]
+    found = Patterns.of(engine.rows(counts.patterns(features, outcome, chosen)), chosen)
+    co = found.pairs()
+    frequent = {r["label"] for r in base}
+    for (a, b), (n, k) in sorted(co.items()):
+        if a not in frequent or b not in frequent:
+            continue
+        if min(n, n_all - n) >= s.min_support and n < min(singles[a]["n"], singles[b]["n"]):
+            rows.append({"label": f"{a} & {b}", "family": "pair", "parts": [a, b],
+                         **contrast(n, k, n_all, k_all)})  # fmt: skip
     for row, q in zip(rows, benjamini_hochberg([r["p"] for r in rows]), strict=True):
         row["q"] = q
         row["verdict"] = "kept" if q is not None and q <= s.level else f"not significant (q > {s.level:g})"
-    _conditional(rows, engine, s, n_all, k_all)
-    _joint(rows, engine, s.level)
+    _conditional(rows, co, s, n_all, k_all)
+    _joint(rows, found, s.level)
     _examples(rows, engine, s)
     rows.sort(key=_rank)
     return Search(n_all, k_all, rows, notes, unsupported)
+
+
+def _strength(r: dict[str, Any]) -> tuple[Any, ...]:
+    """Strongest first: smallest p, then largest difference, then by label."""
+    return (r["p"] if r["p"] is not None else 2.0, -abs(r["difference"] or 0), r["label"])
 
 
 def _check_contrast(n: int, k: int) -> None:
@@ -129,42 +142,75 @@ def _singles(engine: Engine, s: Settings, n_all: int) -> tuple[dict[str, dict[st
     singles: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
     unsupported = 0
-    for family, table in engine.families.items():
-        for r in engine.rows(counts.family_counts(table, engine.outcome, family, s.max_values)):
-            if family in counts.CAPPED and r["values"] > s.max_values:
-                notes.append(
-                    f"{r['key']} has {r['values']:,} distinct values, more than max_values = {s.max_values}: "
-                    "not tested (only low-cardinality properties are candidate causes)"
-                )
-                continue
-            n, k = int(r["n"]), int(r["k"] or 0)
-            if min(n, n_all - n) < s.min_support:
-                unsupported += 1
-                continue
-            singles[r["label"]] = {"label": r["label"], "family": family, "n": n, "k": k, "journeys_with": n}
+    for r in engine.rows(counts.feature_counts(engine.features, engine.outcome, s.max_values)):
+        family = r["family"]
+        if family in counts.CAPPED and r["values"] > s.max_values:
+            notes.append(
+                f"{r['key']} has {r['values']:,} distinct values, more than max_values = {s.max_values}: "
+                "not tested (only low-cardinality properties are candidate causes)"
+            )
+            continue
+        n, k = int(r["n"]), int(r["k"] or 0)
+        if min(n, n_all - n) < s.min_support:
+            unsupported += 1
+            continue
+        singles[r["label"]] = {"label": r["label"], "family": family, "n": n, "k": k}
     return singles, notes, unsupported
 
 
-def _pairs(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, int]]:
-    return {(r["a"], r["b"]): (int(r["n"]), int(r["k"] or 0)) for r in rows}
+@dataclass(frozen=True)
+class Patterns:
+    """Journeys (``n``) and outcome journeys (``k``) per presence pattern over ``labels`` (bit
+    ``i`` of ``masks``: the journey has ``labels[i]``), every counted journey in one pattern."""
+
+    labels: list[str]
+    masks: npt.NDArray[np.int64]
+    n: npt.NDArray[np.int64]
+    k: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, table: list[dict[str, Any]], labels: list[str]) -> Patterns:
+        def column(name: str) -> npt.NDArray[np.int64]:
+            return np.array([int(t[name] or 0) for t in table], dtype=np.int64)
+
+        return cls(labels, column("mask"), column("n"), column("k"))
+
+    def bits(self, labels: list[str]) -> npt.NDArray[np.int64]:
+        """Presence (0/1) of ``labels`` per pattern, one column each."""
+        shifts = np.array([self.labels.index(name) for name in labels], dtype=np.int64)
+        return (self.masks[:, None] >> shifts[None, :]) & 1
+
+    def pairs(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(a, b) with a < b -> journeys with both and outcome journeys among them."""
+        b = self.bits(self.labels)
+        both_n, both_k = b.T @ (b * self.n[:, None]), b.T @ (b * self.k[:, None])
+        out: dict[tuple[str, str], tuple[int, int]] = {}
+        for i, a in enumerate(self.labels):
+            for j, c in enumerate(self.labels):
+                if a < c and both_n[i, j]:
+                    out[(a, c)] = (int(both_n[i, j]), int(both_k[i, j]))
+        return out
+
+    def collapse(self, labels: list[str]) -> tuple[FloatArray, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The patterns over ``labels`` only (summed): presence columns, n and k per pattern."""
+        bits = self.bits(labels)
+        unique, inverse = np.unique(bits, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        n = np.bincount(inverse, weights=self.n, minlength=len(unique)).astype(np.int64)
+        k = np.bincount(inverse, weights=self.k, minlength=len(unique)).astype(np.int64)
+        return unique.astype(np.float64), n, k
 
 
 def _conditional(
     rows: list[dict[str, Any]],
-    engine: Engine,
+    co: dict[tuple[str, str], tuple[int, int]],
     s: Settings,
     n_all: int,
     k_all: int,
 ) -> None:
     by_label = {r["label"]: r for r in rows}
     sig = [r for r in rows if r["verdict"] == "kept" and r["family"] != "pair"]
-    sig.sort(key=lambda r: (r["p"], -abs(r["difference"] or 0), r["label"]))
-    sig = sig[:MAX_CONDITIONAL]
-    co = (
-        _pairs(engine.rows(counts.cooccurrence(engine.families, engine.outcome, [r["label"] for r in sig])))
-        if len(sig) > 1
-        else {}
-    )
+    sig = sorted(sig, key=_strength)[:MAX_CONDITIONAL]
     order = {r["label"]: i for i, r in enumerate(sig)}
     removed: set[str] = set()
     for a in sig:
@@ -222,19 +268,9 @@ def _held(row: dict[str, Any], tables: np.ndarray) -> float:
     return p
 
 
-def _joint(
-    rows: list[dict[str, Any]],
-    engine: Engine,
-    level: float,
-) -> None:
+def _joint(rows: list[dict[str, Any]], found: Patterns, level: float) -> None:
     kept = [r for r in rows if r["verdict"] == "kept"]
-    kept.sort(key=lambda r: (r["p"], r["label"]))
-    kept = kept[:MAX_JOINT]
-    singles: list[str] = []
-    for r in kept:
-        for part in r["parts"] or [r["label"]]:
-            if part not in singles:
-                singles.append(part)
+    kept = sorted(kept, key=_strength)[:MAX_JOINT]
     for r in rows:
         r.setdefault("conditional_p", None)
         r.setdefault("interaction", None)
@@ -243,19 +279,17 @@ def _joint(
         r["adjusted_reason"] = "not in the joint model: " + (
             r["verdict"] if r["verdict"] != "kept" else "beyond its cap"
         )
-    if not kept or len(singles) > 62:
+    kept = [r for r in kept if all(p in found.labels for p in r["parts"] or [r["label"]])]
+    if not kept:
         return
-    table = engine.rows(counts.patterns(engine.families, engine.outcome, singles))
-    masks = np.array([int(t["mask"]) for t in table], dtype=np.int64)
-    bits = {name: ((masks >> i) & 1).astype(np.float64) for i, name in enumerate(singles)}
-    columns = [
-        bits[r["label"]] if r["family"] != "pair" else bits[r["parts"][0]] * bits[r["parts"][1]] for r in kept
-    ]
-    design = np.column_stack(columns + [bits[p] for p in singles if p not in {r["label"] for r in kept}])
-    names = [r["label"] for r in kept] + [p for p in singles if p not in {r["label"] for r in kept}]
-    n = np.array([int(t["n"]) for t in table], dtype=np.int64)
-    k = np.array([int(t["k"] or 0) for t in table], dtype=np.int64)
-    fitted = joint_logistic(names, design, n, k)
+    singles = list(dict.fromkeys(p for r in kept for p in r["parts"] or [r["label"]]))
+    bits, n, k = found.collapse(singles)
+    column = {name: bits[:, i] for i, name in enumerate(singles)}
+    own = {r["label"] for r in kept}
+    names = [r["label"] for r in kept] + [p for p in singles if p not in own]
+    columns = [column[r["label"]] if r["family"] != "pair" else column[r["parts"][0]] * column[r["parts"][1]]
+               for r in kept] + [column[p] for p in singles if p not in own]  # fmt: skip
+    fitted = joint_logistic(names, np.column_stack(columns), n, k)
     for r in kept:
         adj = fitted[r["label"]]
         r.update(adjusted_odds_ratio=adj.odds_ratio, adjusted_lo=adj.lo, adjusted_hi=adj.hi, adjusted_p=adj.p,
@@ -276,7 +310,7 @@ def _examples(
     if not singles or s.examples == 0:
         return
     found: dict[str, list[str]] = {}
-    for e in engine.rows(counts.examples(engine.families, engine.outcome, singles, s.examples)):
+    for e in engine.rows(counts.examples(engine.features, engine.outcome, singles, s.examples)):
         found.setdefault(e["label"], []).append(str(e["journey_id"]))
     for r in rows:
         if r["label"] in found:
