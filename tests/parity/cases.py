@@ -1129,17 +1129,15 @@ def _causes_counts_expect(result: dict[str, Any]) -> None:
 
 @case("causes_family_counts", expect=_causes_counts_expect)
 def causes_family_counts(side: Side) -> Any:
-    """Per feature family one aggregation: journeys with each feature and the outcome among them,
-    over the events before the customer's last inbound event (window max over the journey), with the
-    cardinality cap of properties and traits (window count and row_number over the key)."""
+    """Every feature family (a union of one expression per family) in one aggregation: journeys
+    with each feature and the outcome among them, over the events before the deciding event and
+    the customer's last inbound one (window min/max over the journey), with the cardinality cap of
+    properties and traits (window count and row_number over the key)."""
     from journeylens.decisions import causes_counts as counts
 
-    tables, outcome, spec = _causes_tables(side)
-    out = {
-        f: rows(side.store.execute(counts.family_counts(t, outcome, f, spec.max_values)))
-        for f, t in tables.items()
-    }
-    return {**out, "totals": rows(side.store.execute(counts.totals(outcome)))}
+    features, outcome, spec = _causes_tables(side)
+    found = side.store.execute(counts.feature_counts(features, outcome, spec.max_values))
+    return {"counts": rows(found), "totals": rows(side.store.execute(counts.totals(outcome)))}
 
 
 def _causes_strata_expect(result: dict[str, Any]) -> None:

@@ -98,7 +98,7 @@ def search(features: ir.Table, outcome: ir.Table, execute: Execute, s: Settings)
     # the strongest ones (a superset of the significant ones the conditional step checks): every
     # pair count, every 2x2x2 table and the joint model's data follow from them.
     chosen = list(dict.fromkeys([r["label"] for r in strongest] + [r["label"] for r in base]))[:MAX_BITS]
-    found = Patterns.of(engine.rows(counts.patterns(features, outcome, chosen)), chosen)
+    found = Patterns.of(engine.rows(counts.patterns(features, outcome, chosen)) if chosen else [], chosen)
     co = found.pairs()
     frequent = {r["label"] for r in base}
     for (a, b), (n, k) in sorted(co.items()):
