@@ -185,13 +185,15 @@ def _fit(design: FloatArray, n: npt.NDArray[np.int64], k: npt.NDArray[np.int64])
     test checks it), on half the rows of the two-rows-per-pattern form. None when it fails."""
     import warnings
 
-    import statsmodels.api as sm
+    # The GLM module alone: statsmodels.api imports every model (a second more on a busy machine).
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
 
-    x = sm.add_constant(design, has_constant="add")
+    x = np.column_stack([np.ones(design.shape[0]), design])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # separation is checked on the estimates
         try:
-            return sm.GLM(np.column_stack([k, n - k]), x, family=sm.families.Binomial()).fit()
+            return GLM(np.column_stack([k, n - k]), x, family=families.Binomial()).fit()
         except (np.linalg.LinAlgError, ValueError, ArithmeticError):
             return None
 
