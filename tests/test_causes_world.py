@@ -151,3 +151,36 @@ def test_cli_formats_and_plot(world: tuple[dict[str, Any], jl.Workspace]) -> Non
     assert as_csv.stdout.splitlines()[0].startswith("label,family,")
     figure = causes(ws, CausesSpec(outcome="leakage", filter={"journey_type": ["support"]})).plot()
     assert figure.data[0].y[-1] == "touchpoint web:billing_faq"
+
+
+@pytest.mark.parametrize(("outcome", "rate"), [("abandoned", "abandoned"), ("leakage", "leakage"),
+                                               ("repeat_journey", "repeat_journey")])  # fmt: skip
+def test_denominators_are_those_of_journeys_summary(
+    world: tuple[dict[str, Any], jl.Workspace], outcome: str, rate: str
+) -> None:
+    from journeylens.journeys.summary import JourneySummarySpec, journey_summary
+
+    _, ws = world
+    result = causes(ws, CausesSpec(outcome=outcome, filter={"journey_type": ["purchase"]}))
+    row = journey_summary(ws.store, JourneySummarySpec(by="journey_type", journey_type="purchase")).rows[0]
+    assert (result.context["outcome_journeys"], result.context["journeys"]) == (
+        row[f"{rate}_n"],
+        row[f"{rate}_d"],
+    )
+
+
+def test_low_score_failed_and_a_map(world: tuple[dict[str, Any], jl.Workspace], tmp_path: Any) -> None:
+    from journeylens.maps._demo_maps import DEMO_MAPS
+
+    _, ws = world
+    low = causes(ws, CausesSpec(outcome="low_score"))
+    assert 0 < low.context["outcome_journeys"] < low.context["journeys"]
+    assert "at or below [journeys.feedback] negative" in low.context["definition"]
+    failed = causes(ws, CausesSpec(outcome="failed", filter={"journey_type": ["purchase"]}))
+    # the failure event itself (payment_error) is the outcome, never one of its candidates
+    assert all("payment_error" not in r["label"] for r in failed.records())
+    path = tmp_path / "purchase.yaml"
+    path.write_text(DEMO_MAPS["purchase"], encoding="utf-8")
+    staged = causes(ws, CausesSpec(outcome="leakage", map=str(path), filter={"journey_type": ["purchase"]}))
+    labels = [r["label"] for r in staged.records() if r["family"] == "touchpoint"]
+    assert any(label.startswith("touchpoint checkout/app:") for label in labels), labels[:5]

@@ -85,7 +85,14 @@ def cut_events(store: Store, outcome: ir.Table, cuts: Sequence[str], rules: Jour
         decided = ibis.ifelse(rows.touchpoint == rows._decided_tp, rows.step, None).min().over(w)
         keep.append((rows.step < decided).fill_null(True))
     marked = rows.mutate(_keep=ibis.and_(*keep))
-    return marked.filter(marked._keep).drop("_keep", "_decided_tp", "direction")
+    kept = marked.filter(marked._keep).drop("_keep", "_decided_tp", "direction")
+    if "decided" in cuts:
+        # A touchpoint that decides outcomes (a success or failure event) is the outcome, not a
+        # candidate: cut in the journeys it decided and left in the others, it would only look
+        # associated with the other outcome.
+        deciding = outcome.filter(outcome._decided_tp.notnull()).select(_tp=outcome._decided_tp).distinct()
+        kept = kept.anti_join(deciding, kept.touchpoint == deciding._tp)
+    return kept
 
 
 def families(

@@ -27,10 +27,10 @@ repeat; this outcome sees it. Nothing here changes the model's definitions.
 Features must be observable before the outcome (:data:`CUTS`): for ``leakage`` the events before
 the first event on an assisted channel (the IVR or chatbot in front of the agent is already the
 contact); for ``failed`` and ``abandoned`` those before the success or failure event that decided
-the outcome (an order confirmation is the success, not a reason for it) and none after the
-customer's last inbound event (a cart reminder or a "sorry you
-left" message is the company's answer to the outcome, not its cause); the other outcomes happen
-after the journey, so its every event counts.
+the outcome (an order confirmation is the success, not a reason for it; such deciding
+touchpoints are no candidates at all) and none after the customer's last inbound event (a cart
+reminder or a "sorry you left" message is the company's answer to the outcome, not its cause);
+the other outcomes happen after the journey, so its every event counts.
 """
 
 from __future__ import annotations
