@@ -184,3 +184,16 @@ def test_low_score_failed_and_a_map(world: tuple[dict[str, Any], jl.Workspace], 
     staged = causes(ws, CausesSpec(outcome="leakage", map=str(path), filter={"journey_type": ["purchase"]}))
     labels = [r["label"] for r in staged.records() if r["family"] == "touchpoint"]
     assert any(label.startswith("touchpoint checkout/app:") for label in labels), labels[:5]
+
+
+def test_an_undefined_outcome_is_an_empty_result_that_says_why(
+    world: tuple[dict[str, Any], jl.Workspace],
+) -> None:
+    _, ws = world
+    # journeys no declared type claims have no outcome criteria: failed is not defined for them
+    result = causes(ws, CausesSpec(outcome="failed", filter={"journey_type": ["other"]}))
+    assert result.records() == [] and result.context["journeys"] == 0
+    assert (
+        result.context["outcome_rate"] is None
+        and "no success or failure criteria" in result.context["outcome_reason"]
+    )

@@ -16,6 +16,9 @@ def causes_view(result: CausesResult, spec: Any, *, wide: bool = False) -> None:
     """The causes first (rate with vs without, difference, adjusted odds ratio, q), then the
     significant candidates the conditional step set aside, with the verdict."""
     ctx = result.context
+    if ctx["outcome_rate"] is None:
+        _dim(f"{ctx['outcome']} is not defined for these journeys: {ctx['outcome_reason']}.")
+        return
     significant = [r for r in result.records() if r["q"] is not None and r["q"] <= ctx["level"]]
     shown = [r for r in significant if r["family"] != "pair" or r["verdict"] == "kept"]
     rows = [

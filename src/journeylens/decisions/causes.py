@@ -27,6 +27,7 @@ from journeylens.decisions.causes_outcomes import CUTS, check_outcome, outcome_t
 from journeylens.decisions.causes_search import Search, Settings, search
 from journeylens.discovery._result import TableResult
 from journeylens.discovery.selection import EmptySelectionError, select_journeys
+from journeylens.journeys.undefined import outcome_reason
 from journeylens.specs.causes import CausesSpec
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ class CausesResult(TableResult):
     """One row per candidate tested, causes first (``cause`` true), then by p."""
 
     JSON_FIELDS: ClassVar[tuple[str, ...]] = (
-        "outcome, definition, journeys, outcome_journeys, outcome_rate, candidates, unsupported, "
+        "outcome, definition, journeys, outcome_journeys, outcome_rate, outcome_reason, candidates, "
+        "unsupported, "
         "min_support, max_values, max_pair_features, level, notes",
         "rows (records: label, family, parts, cause, verdict, statement, journeys_with, outcome_with, "
         "rate_with, rate_with_lo, rate_with_hi, journeys_without, outcome_without, rate_without, "
@@ -126,12 +128,21 @@ def result(found: Search, spec: CausesSpec) -> CausesResult:
         r["statement"] = _statement(r, outcome)
     context = {
         "outcome": outcome, "definition": DEFINITIONS[outcome], "journeys": found.journeys,
-        "outcome_journeys": found.outcome_journeys, "outcome_rate": found.outcome_journeys / found.journeys,
+        "outcome_journeys": found.outcome_journeys,
+        "outcome_rate": found.outcome_journeys / found.journeys if found.journeys else None,
+        "outcome_reason": None if found.journeys else _undefined(outcome),
         "candidates": len(found.rows), "unsupported": found.unsupported, "min_support": spec.min_support,
         "max_values": spec.max_values, "max_pair_features": spec.max_pair_features, "level": spec.q,
         "notes": found.notes,
     }  # fmt: skip
     return CausesResult(pa.Table.from_pylist(found.rows), context=context)
+
+
+def _undefined(outcome: str) -> str:
+    """Why no selected journey counts for the outcome (its denominator is empty)."""
+    if outcome in ("failed", "abandoned"):
+        return outcome_reason()
+    return f"no selected journey is in the denominator of {outcome} ({DEFINITIONS[outcome]})"
 
 
 def _statement(r: dict[str, Any], outcome: str) -> str:

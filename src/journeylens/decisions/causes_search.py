@@ -86,6 +86,8 @@ def search(features: ir.Table, outcome: ir.Table, execute: Execute, s: Settings)
     engine = Engine(features, outcome, execute)
     total = engine.rows(counts.totals(outcome))[0]
     n_all, k_all = int(total["n"]), int(total["k"] or 0)
+    if n_all == 0:  # undefined is not zero: an empty result that says why (``causes.result``)
+        return Search(0, 0, [])
     _check_contrast(n_all, k_all)
     singles, notes, unsupported = _singles(engine, s, n_all)
     rows = [
@@ -123,8 +125,6 @@ def _strength(r: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _check_contrast(n: int, k: int) -> None:
-    if n == 0:
-        raise InputError("No journey counts for this outcome (none is in its denominator).", hint=_HINT)
     if k == 0:
         raise InputError(f"No journey has the outcome (0 of {n:,}): there is nothing to explain.", hint=_HINT)
     if k == n:
