@@ -1133,7 +1133,7 @@ def causes_family_counts(side: Side) -> Any:
     with each feature and the outcome among them, over the events before the deciding event and
     the customer's last inbound one (window min/max over the journey), with the cardinality cap of
     properties and traits (window count and row_number over the key)."""
-    from journeylens.decisions import causes_counts as counts
+    from journeylens.decisions import causes_features as counts
 
     features, outcome, spec = _causes_tables(side)
     found = side.store.execute(counts.feature_counts(features, outcome, spec.max_values))
@@ -1151,7 +1151,7 @@ def causes_stratified_counts(side: Side) -> Any:
     """The presence patterns (bit masks summed per journey, then journeys and outcome journeys per
     mask) that give the pair counts, the 2x2x2 tables of the stratified checks and the joint model's
     data; the smallest example ids per feature (row_number by id); the whole search on top."""
-    from journeylens.decisions import causes_counts as counts
+    from journeylens.decisions import causes_features as counts
     from journeylens.decisions.causes import result
     from journeylens.decisions.causes_search import Settings, search
 

@@ -1,7 +1,7 @@
 """The search of ``journeylens causes``: candidates, contrasts, conditional checks, joint model.
 
 1. **Candidates.** Per feature family one engine pass counts journeys with each feature and the
-   outcome among them (``causes_counts.family_counts``). A feature is *supported* when at least
+   outcome among them (``causes_features.feature_counts``). A feature is *supported* when at least
    ``min_support`` journeys have it and ``min_support`` do not. A property or trait key with
    more than ``max_values`` distinct values is not tested (a note says so). Pairs ``A & B`` are
    formed among the ``max_pair_features`` most frequent supported features (one more pass) and
@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from journeylens.decisions import causes_counts as counts
+from journeylens.decisions import causes_features as counts
 from journeylens.decisions.causes_stats import FloatArray, cmh, contrast, interaction, joint_logistic, strata
 from journeylens.discovery._stats import benjamini_hochberg
 from journeylens.errors import InputError
