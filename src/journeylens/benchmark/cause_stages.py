@@ -51,8 +51,8 @@ WITH segments AS (
     UNION ALL SELECT DISTINCT journey_id, 'switch ' || prev || '->' || channel FROM switches
         WHERE prev IS NOT NULL AND prev <> channel
     UNION ALL SELECT journey_id, 'entry ' || first_channel FROM floor_outcome WHERE first_channel IS NOT NULL
-    UNION ALL SELECT o.journey_id, 'segment ' || s.segment FROM floor_outcome o JOIN segments s USING (customer_id)
-        WHERE s.segment IS NOT NULL
+    UNION ALL SELECT o.journey_id, 'segment ' || s.segment
+        FROM floor_outcome o JOIN segments s USING (customer_id) WHERE s.segment IS NOT NULL
     UNION ALL SELECT DISTINCT journey_id, 'event device=' || device FROM floor_events WHERE device IS NOT NULL
 )
 SELECT label, count(*) AS n, sum(y) AS k FROM features JOIN floor_outcome USING (journey_id) GROUP BY label;
