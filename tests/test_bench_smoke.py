@@ -32,6 +32,7 @@ TEXT_STAGES = {"floor_text_predict", "sentiment_learned", "sentiment_lexicon"}
 CONTACT_STAGES = {"floor_contacts", "contacts"}
 PATH_FILE_STAGES = {"attribution_o1", "attribution_o3", "ca_markov_o1", "ca_markov_o3"}
 ATTRIBUTION_STAGES = PATH_FILE_STAGES | {"floor_attribution_paths", "attribution_journeys"}
+CAUSE_STAGES = {"floor_causes", "causes"}
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         | SMALL_FILE_STAGES
         | MAP_STAGES
         | CONTACT_STAGES
+        | CAUSE_STAGES
         | TEXT_STAGES
         | ATTRIBUTION_STAGES
     )
@@ -77,6 +79,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         *MAP_STAGES,
         *CONTACT_STAGES,
         *PATH_FILE_STAGES,
+        *CAUSE_STAGES,
     )
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
@@ -104,6 +107,9 @@ def test_bench_smoke(bench_out: Path) -> None:
         json.loads((work / f"contact_totals-{s}.json").read_text()) for s in CONTACT_STAGES
     )
     assert floor_totals == totals and totals[0] > 0 and results["contacts"].floor == "floor_contacts"
+    # The hand-written contrast counts find the same supported features, journeys and outcomes.
+    floor_counts, counts = (json.loads((work / f"cause_totals-{s}.json").read_text()) for s in CAUSE_STAGES)
+    assert floor_counts == counts and counts[0] > 0 and results["causes"].floor == "floor_causes"
     assert results["process_map"].floor == "floor_dfg" and results["process_e2e"].floor == "pm4py_e2e"
     # The hand-written map verdicts equal map check's (journeys, conforming, per kind, per rule),
     # both over the events of purchase journeys.

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from journeylens.contacts.analysis import ContactsResult
     from journeylens.decisions.attribution import AttributionResult
     from journeylens.decisions.backlog import BacklogResult
+    from journeylens.decisions.causes import CausesResult
     from journeylens.decisions.drivers import DriversResult
     from journeylens.discovery._compare import SegmentComparison
     from journeylens.discovery.dfg import ProcessMap
@@ -896,7 +897,7 @@ class WorkspaceAnalyses:
         builds customers and journeys first when they are stale (``build=False`` refuses).
 
         Example:
-            >>> ws.experiment("checkout_redesign", metric="success_rate", type="purchase").to_pandas()  # doctest: +SKIP
+            >>> ws.experiment("checkout_redesign", metric="success_rate").to_pandas()  # doctest: +SKIP
         """
         values = {
             "name": name,
@@ -922,4 +923,55 @@ class WorkspaceAnalyses:
             "where": where,
         }
         result: ExperimentResult = self.analysis("experiment", values, build=build)
+        return result
+
+    def causes(
+        self,
+        *,
+        outcome: str = "failed",
+        map: str | None = None,
+        family: str | list[str] | None = None,
+        property: str | list[str] | None = None,
+        trait: str | list[str] | None = None,
+        min_support: int = 20,
+        max_values: int = 20,
+        max_pair_features: int = 30,
+        q: float = 0.05,
+        examples: int = 3,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
+        build: bool = True,
+    ) -> CausesResult:
+        """Root causes of an outcome (failed, abandoned, leakage, repeat_journey, contact_after,
+        low_score): journey features associated with it, checked for proxies and adjusted jointly.
+
+        Options as on the command line (`journeylens causes --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.causes(outcome="leakage", type="support").causes()[0]["label"]  # doctest: +SKIP
+        """
+        values = {
+            "outcome": outcome,
+            "map": map,
+            "family": family,
+            "property": property,
+            "trait": trait,
+            "min_support": min_support,
+            "max_values": max_values,
+            "max_pair_features": max_pair_features,
+            "q": q,
+            "examples": examples,
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "since": since,
+            "until": until,
+            "where": where,
+        }
+        result: CausesResult = self.analysis("causes", values, build=build)
         return result

@@ -1226,3 +1226,70 @@ def experiment_units_case(side: Side) -> Any:
         "exposed_journeys": rows(side.store.execute(exposed_journeys(side.store, "checkout_redesign"))),
         "result": experiment(side.store, spec).to_dict(),
     }
+
+
+# --- causes (journeylens causes) -------------------------------------------------------------
+def _causes_tables(side: Side) -> tuple[Any, Any, Any]:
+    """The abandoned outcome over purchase journeys, its feature tables (every family the world
+    has, device and carrier properties, the plan trait) and the spec."""
+    from journeylens.decisions.causes_features import cut_events, families
+    from journeylens.decisions.causes_outcomes import CUTS, outcome_table
+    from journeylens.discovery.selection import select_journeys
+    from journeylens.specs.causes import CausesSpec
+
+    spec = CausesSpec(outcome="abandoned", properties=["device", "carrier"], traits=["plan"], min_support=5,
+                      max_values=4, max_pair_features=8, filter={"journey_type": ["purchase"]})  # fmt: skip
+    journeys = select_journeys(side.store, spec.filter)
+    outcome = outcome_table(side.store, journeys, spec.outcome, side.config.journeys)
+    events = cut_events(side.store, outcome, CUTS[spec.outcome], side.config.journeys)
+    return ibis.union(*families(side.store, spec, outcome, journeys, events).values()), outcome, spec
+
+
+def _causes_counts_expect(result: dict[str, Any]) -> None:
+    found = {r["family"] for r in result["counts"]}
+    _has(
+        {"touchpoint", "channel", "switch", "entry", "segment", "event", "trait"} <= found,
+        f"families {found}",
+    )
+    _has(any(r["values"] > 4 and r["family"] == "event" for r in result["counts"]), "a key over the cap")
+    _has(result["totals"][0]["k"] > 0, "abandoned purchase journeys")
+
+
+@case("causes_family_counts", expect=_causes_counts_expect)
+def causes_family_counts(side: Side) -> Any:
+    """Every feature family (a union of one expression per family) in one aggregation: journeys
+    with each feature and the outcome among them, over the events before the deciding event and
+    the customer's last inbound one (window min/max over the journey), with the cardinality cap of
+    properties and traits (window count and row_number over the key)."""
+    from journeylens.decisions import causes_features as counts
+
+    features, outcome, spec = _causes_tables(side)
+    found = side.store.execute(counts.feature_counts(features, outcome, spec.max_values))
+    return {"counts": rows(found), "totals": rows(side.store.execute(counts.totals(outcome)))}
+
+
+def _causes_strata_expect(result: dict[str, Any]) -> None:
+    _has(len(result["patterns"]) > 2, "presence patterns")
+    verdicts = {r["verdict"].split(" of ")[0] for r in result["causes"]["rows"]}
+    _has({"kept", "proxy"} <= verdicts, f"kept features and proxies: {verdicts}")
+
+
+@case("causes_stratified_counts", expect=_causes_strata_expect)
+def causes_stratified_counts(side: Side) -> Any:
+    """The presence patterns (bit masks summed per journey, then journeys and outcome journeys per
+    mask) that give the pair counts, the 2x2x2 tables of the stratified checks and the joint model's
+    data; the smallest example ids per feature (row_number by id); the whole search on top."""
+    from journeylens.decisions import causes_features as counts
+    from journeylens.decisions.causes import result
+    from journeylens.decisions.causes_search import Settings, search
+
+    features, outcome, spec = _causes_tables(side)
+    top = side.store.execute(counts.feature_counts(features, outcome, 99)).to_pylist()
+    top = [r for r in top if r["family"] == "touchpoint"]
+    labels = [r["label"] for r in sorted(top, key=lambda r: (-r["n"], r["label"]))[:6]]
+    found = search(features, outcome, side.store.execute, Settings(5, 4, 8, 0.05, 3))
+    return {
+        "patterns": rows(side.store.execute(counts.patterns(features, outcome, labels))),
+        "examples": rows(side.store.execute(counts.examples(features, outcome, labels, 2))),
+        "causes": result(found, spec).to_dict(),
+    }

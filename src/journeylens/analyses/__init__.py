@@ -504,10 +504,30 @@ ANALYSES: dict[str, Analysis] = {
             run="journeylens.experiments.experiment:experiment",
             result="journeylens.experiments.experiment:ExperimentResult",
             view="journeylens.cli._experiments_views:experiment_view",
-            example='ws.experiment("checkout_redesign", metric="success_rate", type="purchase").to_pandas()',
+            example='ws.experiment("checkout_redesign", metric="success_rate").to_pandas()',
             section=ReportSection(
                 "experiments", "journeylens.report.experiments:experiments_section", after="fix_first"
             ),
+        ),
+        Analysis(
+            name="causes",
+            summary="Root causes of an outcome (failed, abandoned, leakage, repeat_journey, contact_after, "
+            "low_score): journey features associated with it, checked for proxies and adjusted jointly.",
+            help="Candidates: touchpoints (with --map, in their stage), channels, channel switches, entry "
+            "channel, segment, agent team, event properties (--property) and customer traits (--trait) "
+            "of at most --max-values values, and pairs of the --max-pair-features most frequent. Each: "
+            "rate with vs without (z or Fisher), difference and risk ratio with 95% intervals, "
+            "Benjamini-Hochberg q over all; the significant ones are stratified on each other "
+            "(Cochran-Mantel-Haenszel: 'proxy of X'), pairs need a significant interaction, and the "
+            "survivors enter one logistic regression (adjusted odds ratios). Causes are ranked by excess "
+            "outcome journeys. Associations, not causes: see docs/decisions.md. JSON is one object "
+            "(context, rows); CSV the rows.",
+            spec="journeylens.specs.causes:CausesSpec",
+            run="journeylens.decisions.causes:causes",
+            takes_workspace=True,
+            result="journeylens.decisions.causes:CausesResult",
+            view="journeylens.cli._decisions_views:causes_view",
+            example='ws.causes(outcome="leakage", type="support").causes()[0]["label"]',
         ),
     )
 }

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from journeylens._units import parse_instant
 from journeylens.analyses._options import Cli
 from journeylens.export import ExportFormat
-from journeylens.specs.discovery import FilterField, JourneyFilter
+from journeylens.specs.discovery import FilterField, JourneyFilter, split_names
 from journeylens.specs.summary import Period
 from journeylens.store.names import SCORE_RANGES
 
@@ -87,14 +87,7 @@ class FeedbackScoresSpec(BaseModel):
     @field_validator("metric", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
-        if value is None:
-            return []
-        names = [value] if isinstance(value, str) else list(value)
-        split = [part.strip() for name in names for part in str(name).split(",") if part.strip()]
-        for name in split:
-            if name not in SCORE_METRICS:
-                raise ValueError(f"unknown metric {name!r}; expected one of {', '.join(SCORE_METRICS)}")
-        return list(dict.fromkeys(split))
+        return split_names(value, SCORE_METRICS, "metric")
 
     @field_validator("since", "until", mode="before")
     @classmethod
