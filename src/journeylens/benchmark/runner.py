@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from journeylens.benchmark import (  # noqa: F401 - register their stages
     accuracy_stages,
+    agent_stages,
     contact_stages,
     discovery_stages,
     map_stages,
