@@ -30,6 +30,8 @@ ACCURACY_STAGES = {"outcome_accuracy"}
 MAP_STAGES = {"floor_map_check", "map_check", "pm4py_declare", "journeys_summary", "map_monitor"}
 TEXT_STAGES = {"floor_text_predict", "sentiment_learned", "sentiment_lexicon"}
 CONTACT_STAGES = {"floor_contacts", "contacts"}
+AGENT_STAGES = {"floor_agents", "agents", "agents_shrinkage"}
+THEME_STAGES = {"floor_theme_predict", "themes_taxonomy", "themes_learned"}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,9 @@ def test_bench_smoke(bench_out: Path) -> None:
         | SMALL_FILE_STAGES
         | MAP_STAGES
         | CONTACT_STAGES
+        | AGENT_STAGES
         | TEXT_STAGES
+        | THEME_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
@@ -66,13 +70,17 @@ def test_bench_smoke(bench_out: Path) -> None:
     # identifiers instead, the funnel and its floor their step rows, the small files their files,
     # the accuracy stage the true journeys of its own worlds.
     funnels = ("floor_funnel", "funnel_20")
-    others = ("stitch", *funnels, *SMALL_FILE_STAGES, *ACCURACY_STAGES, *MAP_STAGES, *CONTACT_STAGES)
+    others = (
+        "stitch", *funnels, *SMALL_FILE_STAGES, *ACCURACY_STAGES, *MAP_STAGES, *CONTACT_STAGES, *AGENT_STAGES,
+    )  # fmt: skip
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
-    plain = (*SMALL_FILE_STAGES, *ACCURACY_STAGES, *TEXT_STAGES)
+    plain = (*SMALL_FILE_STAGES, *ACCURACY_STAGES, *TEXT_STAGES, *THEME_STAGES)
     assert {r.unit for r in results.values() if r.stage not in plain} == {"events"}
-    assert {results[s].unit for s in TEXT_STAGES} == {"comments"}
+    assert {results[s].unit for s in TEXT_STAGES | THEME_STAGES} == {"comments"}
     assert results["sentiment_learned"].floor == results["sentiment_lexicon"].floor == "floor_text_predict"
+    assert results["themes_taxonomy"].floor == results["themes_learned"].floor == "floor_theme_predict"
+    assert {results[s].rows for s in THEME_STAGES} == {events}
     # The accuracy stage reports figures and target verdicts, not a rate target: three worlds of
     # 200 customers at this size, met only when every target is met on every world.
     accuracy = results["outcome_accuracy"]
@@ -93,6 +101,13 @@ def test_bench_smoke(bench_out: Path) -> None:
         json.loads((work / f"contact_totals-{s}.json").read_text()) for s in CONTACT_STAGES
     )
     assert floor_totals == totals and totals[0] > 0 and results["contacts"].floor == "floor_contacts"
+    # The hand-written agent aggregates give every agent the same counts, scores and O/E as agents.
+    floor_agents, agents = (
+        json.loads((work / f"agent_figures-{s}.json").read_text()) for s in ("floor_agents", "agents")
+    )
+    assert floor_agents == agents and len(agents) > 20 and results["agents"].floor == "floor_agents"
+    assert results["agents"].rows == results["floor_agents"].rows == sum(a[0] for a in agents.values())
+    assert 0 < results["agents_shrinkage"].rows <= results["agents"].rows
     assert results["process_map"].floor == "floor_dfg" and results["process_e2e"].floor == "pm4py_e2e"
     # The hand-written map verdicts equal map check's (journeys, conforming, per kind, per rule),
     # both over the events of purchase journeys.

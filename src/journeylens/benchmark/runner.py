@@ -27,6 +27,7 @@ from journeylens.benchmark import (  # noqa: F401 - register their stages
     pipeline_stages,
     small_file_stages,
     text_stages,
+    theme_stages,
 )
 from journeylens.benchmark.stages import DATA_FOLDER, PREPARATIONS, STAGES, metrics_path
 from journeylens.errors import InputError

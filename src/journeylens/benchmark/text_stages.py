@@ -20,7 +20,9 @@ All three count comments; peak memory is each stage's own process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -87,14 +89,34 @@ def write_comments(data: Path, work: Path, memory_limit: str | None) -> int:
 def _labelled(table: pa.Table) -> tuple[list[str], np.ndarray]:
     """The training sample: the first :data:`TRAIN` comments with a score, by MD5 of their id
     (as ``voc.scoring`` samples), labelled negative at NPS 6 or below."""
-    import hashlib
-
     scored = table.filter(pc.is_valid(table.column("score")))
-    ids = scored.column("feedback_id").to_pylist()
-    order = sorted(range(len(ids)), key=lambda i: hashlib.md5(ids[i].encode()).hexdigest())[:TRAIN]
+    order = md5_first(scored.column("feedback_id").to_pylist(), TRAIN)
     texts = scored.column("comment").to_pylist()
     scores = scored.column("score").to_numpy(zero_copy_only=False)
     return [texts[i] for i in order], (scores[order] <= NEGATIVE_NPS).astype(np.int64)
+
+
+def hashed_counts() -> Callable[[list[str]], Any]:
+    """scikit-learn's own hashed counts of word 1-2-grams and character 2-5-grams, side by side
+    (the features ``voc.text_model`` computes, built here from scikit-learn alone)."""
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    common: dict[str, Any] = {"n_features": 2**18, "alternate_sign": False, "norm": None}
+    words = HashingVectorizer(ngram_range=(1, 2), **common)
+    chars = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), **common)
+
+    def counts(texts: list[str]) -> Any:
+        return hstack([words.transform(texts), chars.transform(texts)]).tocsr()
+
+    return counts
+
+
+def md5_first(ids: list[str], limit: int) -> list[int]:
+    """Positions of the first ``limit`` ids by MD5 (the order ``voc`` samples training data in)."""
+    import hashlib
+
+    return sorted(range(len(ids)), key=lambda i: hashlib.md5(ids[i].encode()).hexdigest())[:limit]
 
 
 @stage(
@@ -105,17 +127,10 @@ def _labelled(table: pa.Table) -> tuple[list[str], np.ndarray]:
     unit="comments",
 )
 def floor_text_predict(data: Path, work: Path) -> int:
-    from scipy.sparse import hstack
-    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+    from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
 
-    common = {"n_features": 2**18, "alternate_sign": False, "norm": None}
-    words = HashingVectorizer(ngram_range=(1, 2), **common)
-    chars = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), **common)
-
-    def counts(texts: list[str]) -> object:
-        return hstack([words.transform(texts), chars.transform(texts)]).tocsr()
-
+    counts = hashed_counts()
     table = pq.read_table(data / FILE, columns=["feedback_id", "comment", "score"])
     texts, labels = _labelled(table)
     tfidf = TfidfTransformer(sublinear_tf=True).fit(counts(texts))
