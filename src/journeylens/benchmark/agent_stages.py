@@ -312,12 +312,14 @@ def agents_stage(data: Path, work: Path) -> int:
 )
 def agents_shrinkage(data: Path, work: Path) -> int:
     from journeylens.workforce.agents import _effects
+    from journeylens.workforce.casemix import with_expected
     from journeylens.workforce.contacts import first_contacts
 
     ws = _agents_workspace(work)
     spec = AgentsSpec()
     rows = first_contacts(ws.store, spec).cache()
-    effects, model = _effects(ws.store, rows, spec)
+    known = with_expected(rows.filter(rows.known_agent), "fcr", spec.case_mix)
+    effects, model = _effects(ws.store, known, spec)
     ws.close()
     assert effects, model.get("reason")
     return int(model["contacts"])
