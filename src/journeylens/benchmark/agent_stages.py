@@ -30,6 +30,7 @@ from typing import Any
 
 import duckdb
 
+from journeylens.benchmark.discovery_stages import _world_duckdb
 from journeylens.benchmark.stages import JOURNEYS, WORLD, preparation, stage
 from journeylens.ingest import IngestSpec
 from journeylens.journeys.feedback_link import feedback_links
@@ -273,13 +274,8 @@ def _write(work: Path, name: str, figures: dict[str, list[Any]]) -> None:
     needs=AGENTS_WORLD,
 )
 def floor_agents(data: Path, work: Path) -> int:
-    ws = _agents_workspace(work)
-    url, limit, zone = ws.url.removeprefix("duckdb://"), ws.config.backend.memory_limit, ws.store.timezone
-    ws.close()
-    config: dict[str, str | bool | int | float | list[str]] = {"preserve_insertion_order": False}
-    if limit:
-        config["memory_limit"] = limit
-    con = duckdb.connect(url, config=config)
+    zone = _agents_workspace(work).config.workspace.timezone
+    con = _world_duckdb(work, AGENTS_WORLD)
     spec = AgentsSpec()
     agents = run_floor(con, zone, spec.repeat_days)["agents"]
     con.close()

@@ -74,13 +74,19 @@ def comment_table(n: int, seed: int = 15) -> pa.Table:
 @preparation(COMMENTS)
 def write_comments(data: Path, work: Path, memory_limit: str | None) -> int:
     """The comments file (unless cached) and a workspace with them loaded as feedback."""
-    path = data / FILE
+    return load_comments(data, work, FILE, WORKSPACE, comment_table)
+
+
+def load_comments(data: Path, work: Path, file: str, workspace: str, make: Callable[[int], pa.Table]) -> int:
+    """Write ``file`` with ``make(events of the run)`` unless it is cached with that many rows, and
+    load it as feedback into a fresh workspace ``workspace``."""
+    path = data / file
     events = int((data / "events.count").read_text())
     if not path.exists() or pq.ParquetFile(path).metadata.num_rows != events:
-        partial = data / f"{FILE}.partial"
-        pq.write_table(comment_table(events), partial)
+        partial = data / f"{file}.partial"
+        pq.write_table(make(events), partial)
         partial.rename(path)
-    ws = _fresh_workspace(work, WORKSPACE)
+    ws = _fresh_workspace(work, workspace)
     [report] = ws.ingest(IngestSpec(paths=[str(path)], table="feedback"))
     ws.close()
     return report.loaded

@@ -32,10 +32,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from journeylens.benchmark.stages import _fresh_workspace, preparation, stage
-from journeylens.benchmark.text_stages import BATCH, TRAIN, hashed_counts, md5_first
+from journeylens.benchmark.stages import preparation, stage
+from journeylens.benchmark.text_stages import BATCH, TRAIN, hashed_counts, load_comments, md5_first
 from journeylens.benchmark.theme_accuracy import THIN, TRUTH_THEMES
-from journeylens.ingest import IngestSpec
 
 THEME_COMMENTS = "theme_comments"
 FILE = "themes-v1.parquet"
@@ -73,16 +72,7 @@ def theme_comment_table(n: int, seed: int = 16) -> pa.Table:
 @preparation(THEME_COMMENTS)
 def write_theme_comments(data: Path, work: Path, memory_limit: str | None) -> int:
     """The comments file (unless cached) and a workspace with them loaded as feedback."""
-    path = data / FILE
-    events = int((data / "events.count").read_text())
-    if not path.exists() or pq.ParquetFile(path).metadata.num_rows != events:
-        partial = data / f"{FILE}.partial"
-        pq.write_table(theme_comment_table(events), partial)
-        partial.rename(path)
-    ws = _fresh_workspace(work, WORKSPACE)
-    [report] = ws.ingest(IngestSpec(paths=[str(path)], table="feedback"))
-    ws.close()
-    return report.loaded
+    return load_comments(data, work, FILE, WORKSPACE, theme_comment_table)
 
 
 @stage(
