@@ -15,10 +15,11 @@ loaded into a workspace as text-only feedback.
 - ``themes_taxonomy``: ``voc.themes.write_themes`` with the starter taxonomy (six themes, some
   fifty keywords and phrases) and no classifier: every comment matched in the engine,
   ``feedback_themes`` written.
-- ``themes_learned``: ``write_themes`` with a thin taxonomy (one keyword per theme, as in
-  ``theme_accuracy``) and the classifier learned from the labels: labels in the engine, the
-  training sample, 5-fold cross-validation (the floor does none), every comment no keyword
-  matched streamed from the engine and classified, ``feedback_themes`` written.
+- ``themes_learned``: ``write_themes`` with the classifier learned from the labels and a
+  taxonomy whose keywords occur in no comment (:data:`UNMATCHED`), so that, like the floor, it
+  classifies every comment: labels in the engine, the training sample, 5-fold cross-validation
+  (the floor does none), every comment streamed from the engine and classified,
+  ``feedback_themes`` written.
 
 All three count comments; peak memory is each stage's own process.
 """
@@ -34,7 +35,7 @@ import pyarrow.parquet as pq
 
 from journeylens.benchmark.stages import preparation, stage
 from journeylens.benchmark.text_stages import BATCH, TRAIN, hashed_counts, load_comments, md5_first
-from journeylens.benchmark.theme_accuracy import THIN, TRUTH_THEMES
+from journeylens.benchmark.theme_accuracy import TRUTH_THEMES
 
 THEME_COMMENTS = "theme_comments"
 FILE = "themes-v1.parquet"
@@ -42,6 +43,10 @@ FILE = "themes-v1.parquet"
 WORKSPACE = "themes_ws"
 LABEL = "reason"
 LABELLED = 0.7
+UNMATCHED = "themes:\n" + "".join(
+    f"  - {{name: {t}, owner: product, keywords: {{en: [zz{t}zz]}}, reasons: [{t}]}}\n" for t in TRUTH_THEMES
+)
+"""The five themes, each with a keyword no comment has: the classifier gives every theme."""
 
 
 def theme_comment_table(n: int, seed: int = 16) -> pa.Table:
@@ -110,13 +115,13 @@ def _themes(work: Path, *, learned: bool) -> int:
     from journeylens.workspace import Workspace
 
     ws = Workspace.open(work / WORKSPACE)
-    taxonomy = parse_taxonomy(THIN if learned else STARTER, ws.root / "themes.yaml")
+    taxonomy = parse_taxonomy(UNMATCHED if learned else STARTER, ws.root / "themes.yaml")
     settings = ThemeSettings(
         classifier="auto" if learned else "off", label_property=LABEL if learned else None, max_train=TRAIN
     )
     built = write_themes(ws.store, taxonomy, settings, retrain=True)
     ws.close()
-    assert built.matched > 0 and (built.classified > 0) == learned, built.to_dict()
+    assert (built.matched > 0, built.classified > 0) == (not learned, learned), built.to_dict()
     return built.comments
 
 
@@ -134,9 +139,9 @@ def themes_taxonomy(data: Path, work: Path) -> int:
 
 @stage(
     "themes_learned",
-    "feedback themes, learned: a thin taxonomy matched in the engine, the classifier trained on the "
-    "labelled comments with 5-fold CV, every unmatched comment streamed and classified, "
-    "feedback_themes written (rows: comments)",
+    "feedback themes, learned: the classifier trained on the labelled comments with 5-fold CV, every "
+    "comment streamed and classified (a taxonomy that matches none), feedback_themes written "
+    "(rows: comments)",
     floor="floor_theme_predict",
     needs=THEME_COMMENTS,
     unit="comments",
