@@ -133,18 +133,24 @@ def md5_first(ids: list[str], limit: int) -> list[int]:
     unit="comments",
 )
 def floor_text_predict(data: Path, work: Path) -> int:
-    from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
 
-    counts = hashed_counts()
     table = pq.read_table(data / FILE, columns=["feedback_id", "comment", "score"])
     texts, labels = _labelled(table)
+    model = LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")
+    return fit_and_predict(data / FILE, texts, labels, model)
+
+
+def fit_and_predict(path: Path, texts: list[str], labels: Any, model: Any) -> int:
+    """scikit-learn alone: TF-IDF of :func:`hashed_counts` and ``model`` fitted on the training
+    texts, then ``predict_proba`` over every comment of the Parquet file ``path`` in batches."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    counts = hashed_counts()
     tfidf = TfidfTransformer(sublinear_tf=True).fit(counts(texts))
-    model = LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced").fit(
-        tfidf.transform(counts(texts)), labels
-    )
+    model.fit(tfidf.transform(counts(texts)), labels)
     rows = 0
-    for batch in pq.ParquetFile(data / FILE).iter_batches(batch_size=BATCH, columns=["comment"]):
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=["comment"]):
         model.predict_proba(tfidf.transform(counts(batch.column(0).to_pylist())))
         rows += batch.num_rows
     return rows

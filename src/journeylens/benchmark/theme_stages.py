@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from journeylens.benchmark.stages import preparation, stage
-from journeylens.benchmark.text_stages import BATCH, TRAIN, hashed_counts, load_comments, md5_first
+from journeylens.benchmark.text_stages import TRAIN, fit_and_predict, load_comments, md5_first
 from journeylens.benchmark.theme_accuracy import TRUTH_THEMES
 
 THEME_COMMENTS = "theme_comments"
@@ -88,24 +88,16 @@ def write_theme_comments(data: Path, work: Path, memory_limit: str | None) -> in
     unit="comments",
 )
 def floor_theme_predict(data: Path, work: Path) -> int:
-    from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
 
-    counts = hashed_counts()
     table = pq.read_table(data / FILE, columns=["feedback_id", "comment", LABEL])
     labelled = table.filter(pc.is_valid(table.column(LABEL)))
     order = md5_first(labelled.column("feedback_id").to_pylist(), TRAIN)
     texts = [labelled.column("comment")[i].as_py() for i in order]
     labels = [labelled.column(LABEL)[i].as_py() for i in order]
-    tfidf = TfidfTransformer(sublinear_tf=True).fit(counts(texts))
     model = OneVsRestClassifier(LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced"))
-    model.fit(tfidf.transform(counts(texts)), labels)
-    rows = 0
-    for batch in pq.ParquetFile(data / FILE).iter_batches(batch_size=BATCH, columns=["comment"]):
-        model.predict_proba(tfidf.transform(counts(batch.column(0).to_pylist())))
-        rows += batch.num_rows
-    return rows
+    return fit_and_predict(data / FILE, texts, labels, model)
 
 
 def _themes(work: Path, *, learned: bool) -> int:
