@@ -33,6 +33,8 @@ CONTACT_STAGES = {"floor_contacts", "contacts"}
 PATH_FILE_STAGES = {"attribution_o1", "attribution_o3", "ca_markov_o1", "ca_markov_o3"}
 ATTRIBUTION_STAGES = PATH_FILE_STAGES | {"floor_attribution_paths", "attribution_journeys"}
 CAUSE_STAGES = {"floor_causes", "causes"}
+AGENT_STAGES = {"floor_agents", "agents", "agents_shrinkage"}
+THEME_STAGES = {"floor_theme_predict", "themes_taxonomy", "themes_learned"}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,9 @@ def test_bench_smoke(bench_out: Path) -> None:
         | MAP_STAGES
         | CONTACT_STAGES
         | CAUSE_STAGES
+        | AGENT_STAGES
         | TEXT_STAGES
+        | THEME_STAGES
         | ATTRIBUTION_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
@@ -80,13 +84,16 @@ def test_bench_smoke(bench_out: Path) -> None:
         *CONTACT_STAGES,
         *PATH_FILE_STAGES,
         *CAUSE_STAGES,
+        *AGENT_STAGES,
     )
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
-    plain = (*SMALL_FILE_STAGES, *ACCURACY_STAGES, *TEXT_STAGES, *PATH_FILE_STAGES)
+    plain = (*SMALL_FILE_STAGES, *ACCURACY_STAGES, *TEXT_STAGES, *THEME_STAGES, *PATH_FILE_STAGES)
     assert {r.unit for r in results.values() if r.stage not in plain} == {"events"}
-    assert {results[s].unit for s in TEXT_STAGES} == {"comments"}
+    assert {results[s].unit for s in TEXT_STAGES | THEME_STAGES} == {"comments"}
     assert results["sentiment_learned"].floor == results["sentiment_lexicon"].floor == "floor_text_predict"
+    assert results["themes_taxonomy"].floor == results["themes_learned"].floor == "floor_theme_predict"
+    assert {results[s].rows for s in THEME_STAGES} == {events}
     # The accuracy stage reports figures and target verdicts, not a rate target: three worlds of
     # 200 customers at this size, met only when every target is met on every world.
     accuracy = results["outcome_accuracy"]
@@ -110,6 +117,13 @@ def test_bench_smoke(bench_out: Path) -> None:
     # The hand-written contrast counts find the same supported features, journeys and outcomes.
     floor_counts, counts = (json.loads((work / f"cause_totals-{s}.json").read_text()) for s in CAUSE_STAGES)
     assert floor_counts == counts and counts[0] > 0 and results["causes"].floor == "floor_causes"
+    # The hand-written agent aggregates give every agent the same counts, scores and O/E as agents.
+    floor_agents, agents = (
+        json.loads((work / f"agent_figures-{s}.json").read_text()) for s in ("floor_agents", "agents")
+    )
+    assert floor_agents == agents and len(agents) > 20 and results["agents"].floor == "floor_agents"
+    assert results["agents"].rows == results["floor_agents"].rows == sum(a[0] for a in agents.values())
+    assert 0 < results["agents_shrinkage"].rows <= results["agents"].rows
     assert results["process_map"].floor == "floor_dfg" and results["process_e2e"].floor == "pm4py_e2e"
     # The hand-written map verdicts equal map check's (journeys, conforming, per kind, per rule),
     # both over the events of purchase journeys.

@@ -1019,13 +1019,20 @@ def feedback_emotion(side: Side) -> Any:
 def _agents_expect(result: dict[str, Any]) -> None:
     _has(len(result["contacts"]) > 0 and len(result["rows"]) > 0, "journeys with an agent contact exist")
     _has(any(r["oe"] is not None for r in result["rows"]), "some agent has an adjusted rate")
+    _has(result["engagement"].get("slope") is not None, f"an engagement slope: {result['engagement']}")
+    _has(len(result["engagement"]["cells"]) >= 10, "team-months with engagement answers and contacts")
+    _has(result["training"].get("effect") is not None, f"a training effect: {result['training']}")
+    _has(result["unknown_agent_employee_feedback"] > 0, "employee rows of an agent missing from agents")
 
 
 @case("agents_raw_and_case_mix", expect=_agents_expect)
 def agents_raw_and_case_mix(side: Side) -> Any:
     """Each journey's first agent, case-mix cell and outcomes (next contact, next journey); per agent
     the raw rates, observed / expected by indirect standardisation (window means over the cell),
-    handled contacts, scores, unknown agents; and the per agent x cell counts the mixed model reads."""
+    handled contacts, scores, unknown agents; the per agent x cell counts the mixed model reads; the
+    engagement link (team-month O/E joined to monthly engagement answers in the workspace zone) and
+    the training link (first training per agent, the median split of the untrained, O/E by trained
+    and after)."""
     from journeylens.specs.agents import AgentsSpec
     from journeylens.workforce import casemix
     from journeylens.workforce.agents import agents

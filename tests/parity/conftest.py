@@ -1,7 +1,8 @@
 """One small world, built twice: on DuckDB and on PySpark (local mode), through the same code.
 
 The world is a seeded synthetic omnichannel world (``journeylens.synth``: customers, identities,
-events, feedback, experiment assignments) plus a few hand-written stories that the generator never
+events, feedback, experiment assignments, agents and their teams, employee feedback with monthly
+engagement answers and training completions) plus a few hand-written stories that the generator never
 produces: malformed and duplicate input rows, naive and epoch timestamps read in the workspace
 zone, e-mail identities that must stitch, a shared device that must not, and a customer whose
 events all carry the same timestamp (their order exists only as ingestion order).
@@ -41,7 +42,7 @@ SALT = "parity-salt-0123456789"
 WORLD_CUSTOMERS = 150
 WORLD_SEED = 11
 SCRAMBLE_FILES = 7
-RAW_TABLES = ("events", "identities", "customers", "feedback", "assignments")
+RAW_TABLES = ("events", "identities", "customers", "feedback", "assignments", "agents", "employee_feedback")
 
 EDGE_CASES = """\
 event_id,user_id,anonymous_id,timestamp,channel,touchpoint,direction,value,device
@@ -106,6 +107,14 @@ tie,,2024-03-05T10:00:00Z,web,order_confirmation,,,,
 """jx: a billing journey across web, IVR, call (with start/complete lifecycle, as XES has) and chat
 with one case, then a purchase; jy: an information journey; tie: five events in one instant,
 ordered only by their file lines."""
+
+EMPLOYEE_STORY = """\
+agent_id,timestamp,metric,score,comment
+ag1,2024-03-01T08:00:00Z,engagement,4,
+ag1,2024-03-02 08:00:00,training,,
+"""
+"""Employee rows of ag1, who handles jx's call but is missing from ``agents``: kept and counted as
+an unknown agent's (an engagement answer and a naive-timestamped training completion)."""
 
 
 REVIEWS = """\
@@ -174,6 +183,7 @@ def write_inputs(folder: Path) -> list[tuple[str, Path]]:
         "stitch_events.csv": STITCH_EVENTS,
         "stitch_identities.csv": STITCH_IDENTITIES,
         "journey_story.csv": JOURNEY_STORY,
+        "employee_story.csv": EMPLOYEE_STORY,
         "reviews.tsv": REVIEWS,
         "survey.csv": SURVEY,
     }
@@ -185,10 +195,13 @@ def write_inputs(folder: Path) -> list[tuple[str, Path]]:
         ("events", world / "events"),
         ("feedback", world / "feedback"),
         ("assignments", world / "assignments"),
+        ("agents", world / "agents"),
+        ("employee_feedback", world / "employee_feedback"),
         ("events", stories / "edge_cases.csv"),
         ("events", stories / "stitch_events.csv"),
         ("identities", stories / "stitch_identities.csv"),
         ("events", stories / "journey_story.csv"),
+        ("employee_feedback", stories / "employee_story.csv"),
         ("feedback", stories / "reviews.tsv"),
         ("feedback", stories / "survey.csv"),
     ]

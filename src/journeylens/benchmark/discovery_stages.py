@@ -70,8 +70,9 @@ def write_process_csv(data: Path, work: Path, memory_limit: str | None) -> int:
     return int(rows[0]) if rows else 0
 
 
-def _world_duckdb(work: Path) -> duckdb.DuckDBPyConnection:
-    ws = Workspace.open(work / WORLD)
+def _world_duckdb(work: Path, workspace: str = WORLD) -> duckdb.DuckDBPyConnection:
+    """A plain DuckDB connection to the world workspace's file, under its memory limit."""
+    ws = Workspace.open(work / workspace)
     url, limit = ws.url.removeprefix("duckdb://"), ws.config.backend.memory_limit
     ws.close()
     config: dict[str, str | bool | int | float | list[str]] = {"preserve_insertion_order": False}

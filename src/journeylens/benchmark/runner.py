@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from journeylens.benchmark import (  # noqa: F401 - register their stages
     accuracy_stages,
+    agent_stages,
     attribution_stages,
     cause_stages,
     contact_stages,
@@ -28,6 +29,7 @@ from journeylens.benchmark import (  # noqa: F401 - register their stages
     pipeline_stages,
     small_file_stages,
     text_stages,
+    theme_stages,
 )
 from journeylens.benchmark.stages import DATA_FOLDER, PREPARATIONS, STAGES, metrics_path
 from journeylens.errors import InputError

@@ -20,7 +20,9 @@ All three count comments; peak memory is each stage's own process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -72,13 +74,19 @@ def comment_table(n: int, seed: int = 15) -> pa.Table:
 @preparation(COMMENTS)
 def write_comments(data: Path, work: Path, memory_limit: str | None) -> int:
     """The comments file (unless cached) and a workspace with them loaded as feedback."""
-    path = data / FILE
+    return load_comments(data, work, FILE, WORKSPACE, comment_table)
+
+
+def load_comments(data: Path, work: Path, file: str, workspace: str, make: Callable[[int], pa.Table]) -> int:
+    """Write ``file`` with ``make(events of the run)`` unless it is cached with that many rows, and
+    load it as feedback into a fresh workspace ``workspace``."""
+    path = data / file
     events = int((data / "events.count").read_text())
     if not path.exists() or pq.ParquetFile(path).metadata.num_rows != events:
-        partial = data / f"{FILE}.partial"
-        pq.write_table(comment_table(events), partial)
+        partial = data / f"{file}.partial"
+        pq.write_table(make(events), partial)
         partial.rename(path)
-    ws = _fresh_workspace(work, WORKSPACE)
+    ws = _fresh_workspace(work, workspace)
     [report] = ws.ingest(IngestSpec(paths=[str(path)], table="feedback"))
     ws.close()
     return report.loaded
@@ -87,14 +95,34 @@ def write_comments(data: Path, work: Path, memory_limit: str | None) -> int:
 def _labelled(table: pa.Table) -> tuple[list[str], np.ndarray]:
     """The training sample: the first :data:`TRAIN` comments with a score, by MD5 of their id
     (as ``voc.scoring`` samples), labelled negative at NPS 6 or below."""
-    import hashlib
-
     scored = table.filter(pc.is_valid(table.column("score")))
-    ids = scored.column("feedback_id").to_pylist()
-    order = sorted(range(len(ids)), key=lambda i: hashlib.md5(ids[i].encode()).hexdigest())[:TRAIN]
+    order = md5_first(scored.column("feedback_id").to_pylist(), TRAIN)
     texts = scored.column("comment").to_pylist()
     scores = scored.column("score").to_numpy(zero_copy_only=False)
     return [texts[i] for i in order], (scores[order] <= NEGATIVE_NPS).astype(np.int64)
+
+
+def hashed_counts() -> Callable[[list[str]], Any]:
+    """scikit-learn's own hashed counts of word 1-2-grams and character 2-5-grams, side by side
+    (the features ``voc.text_model`` computes, built here from scikit-learn alone)."""
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    common: dict[str, Any] = {"n_features": 2**18, "alternate_sign": False, "norm": None}
+    words = HashingVectorizer(ngram_range=(1, 2), **common)
+    chars = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), **common)
+
+    def counts(texts: list[str]) -> Any:
+        return hstack([words.transform(texts), chars.transform(texts)]).tocsr()
+
+    return counts
+
+
+def md5_first(ids: list[str], limit: int) -> list[int]:
+    """Positions of the first ``limit`` ids by MD5 (the order ``voc`` samples training data in)."""
+    import hashlib
+
+    return sorted(range(len(ids)), key=lambda i: hashlib.md5(ids[i].encode()).hexdigest())[:limit]
 
 
 @stage(
@@ -105,25 +133,24 @@ def _labelled(table: pa.Table) -> tuple[list[str], np.ndarray]:
     unit="comments",
 )
 def floor_text_predict(data: Path, work: Path) -> int:
-    from scipy.sparse import hstack
-    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
     from sklearn.linear_model import LogisticRegression
-
-    common = {"n_features": 2**18, "alternate_sign": False, "norm": None}
-    words = HashingVectorizer(ngram_range=(1, 2), **common)
-    chars = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), **common)
-
-    def counts(texts: list[str]) -> object:
-        return hstack([words.transform(texts), chars.transform(texts)]).tocsr()
 
     table = pq.read_table(data / FILE, columns=["feedback_id", "comment", "score"])
     texts, labels = _labelled(table)
+    model = LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")
+    return fit_and_predict(data / FILE, texts, labels, model)
+
+
+def fit_and_predict(path: Path, texts: list[str], labels: Any, model: Any) -> int:
+    """scikit-learn alone: TF-IDF of :func:`hashed_counts` and ``model`` fitted on the training
+    texts, then ``predict_proba`` over every comment of the Parquet file ``path`` in batches."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    counts = hashed_counts()
     tfidf = TfidfTransformer(sublinear_tf=True).fit(counts(texts))
-    model = LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced").fit(
-        tfidf.transform(counts(texts)), labels
-    )
+    model.fit(tfidf.transform(counts(texts)), labels)
     rows = 0
-    for batch in pq.ParquetFile(data / FILE).iter_batches(batch_size=BATCH, columns=["comment"]):
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=["comment"]):
         model.predict_proba(tfidf.transform(counts(batch.column(0).to_pylist())))
         rows += batch.num_rows
     return rows

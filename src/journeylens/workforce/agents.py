@@ -103,15 +103,19 @@ def agents(store: Store, spec: AgentsSpec | None = None) -> AgentsResult:
     """
     spec = spec or AgentsSpec()
     rows = first_contacts(store, spec).cache()  # read by every aggregate below
+    # Known agents' contacts with their expected FCR: the mixed model, engagement and training.
+    known = casemix.with_expected(rows.filter(rows.known_agent), "fcr", spec.case_mix)
+    answers = employees.employee_answers(store)
+    linked = "feedback_links" in store.backend.list_tables()
     unit = "agent_id" if spec.by is AgentsBy.agent else "team"
-    raw = _raw(store, rows, unit)
+    raw = _raw(store, rows, unit, linked)
     oe = {
         r[unit]: r
         for r in store.execute(casemix.observed_expected(rows, "fcr", spec.case_mix, [unit])).to_pylist()
     }
     total_n = sum(r["n"] for r in oe.values())
     population = sum(r["observed"] for r in oe.values()) / total_n if total_n else None
-    effects, model = _effects(store, rows, spec)
+    effects, model = _effects(store, known, spec)
     records = []
     for r in raw:
         name = str(r[unit])
@@ -119,14 +123,14 @@ def agents(store: Store, spec: AgentsSpec | None = None) -> AgentsResult:
     context = {
         "by": spec.by.value, "repeat_days": spec.repeat_days, "min_contacts": spec.min_contacts,
         "case_mix": spec.case_mix, "journeys": sum(r["journeys"] for r in raw), "population_fcr": population,
-        **_unknown_agents(store, rows), "shrinkage": model,
-        "engagement": employees.engagement_link(store, rows, spec.case_mix),
-        "training": employees.training_link(store, rows, spec.case_mix),
+        **_unknown_agents(store, rows, answers, linked), "shrinkage": model,
+        "engagement": employees.engagement_link(store, answers, known),
+        "training": employees.training_link(store, answers, known),
     }  # fmt: skip
     return AgentsResult(pa.Table.from_pylist(records), context=context)
 
 
-def _raw(store: Store, rows: ir.Table, unit: str) -> list[dict[str, Any]]:
+def _raw(store: Store, rows: ir.Table, unit: str, linked: bool) -> list[dict[str, Any]]:
     aggs: dict[str, ir.Value] = {"journeys": rows.count(), "handle_s": rows.handle_s.mean()}
     if unit == "agent_id":
         aggs["team"] = rows.team.max()
@@ -135,7 +139,7 @@ def _raw(store: Store, rows: ir.Table, unit: str) -> list[dict[str, Any]]:
         aggs[f"{rate}_k"] = rows[rate].sum()
     t = rows.group_by(unit).agg(**aggs)
     handled = handled_contacts(store)
-    scores = scores_by_agent(store)
+    scores = scores_by_agent(store, linked)
     if unit == "team":
         keyed = rows.select("agent_id", "team").distinct()
         handled = handled.join(keyed, "agent_id")
@@ -147,12 +151,13 @@ def _raw(store: Store, rows: ir.Table, unit: str) -> list[dict[str, Any]]:
 
 
 def _effects(
-    store: Store, rows: ir.Table, spec: AgentsSpec
+    store: Store, known: ir.Table, spec: AgentsSpec
 ) -> tuple[dict[str, tuple[float, float]], dict[str, Any]]:
+    """The mixed model's agent (or team) effects from ``known`` (known agents' first contacts with
+    their expected FCR), or why there are none."""
     if spec.no_shrinkage:
         return {}, {"reason": "not asked (--no-shrinkage)"}
-    known = rows.filter(rows.known_agent)
-    table = store.execute(casemix.cell_counts(known, "fcr", spec.case_mix, ["agent_id", "team"]))
+    table = store.execute(casemix.counts_by_cell(known, "fcr", ["agent_id", "team"]))
     if table.num_rows == 0 or len(set(table.column("agent_id").to_pylist())) < 2:
         return {}, {"reason": "fewer than two known agents with first contacts"}
     cells = shrinkage.CellCounts(
@@ -234,18 +239,22 @@ def _no_effect(name: str, population: float | None, spec: AgentsSpec) -> str:
     )
 
 
-def _unknown_agents(store: Store, rows: ir.Table) -> dict[str, int]:
-    """Journeys, answers and employee rows whose agent is not in ``agents`` (kept, counted)."""
+def _unknown_agents(store: Store, rows: ir.Table, answers: ir.Table | None, linked: bool) -> dict[str, int]:
+    """Journeys, answers and employee rows whose agent is not in ``agents`` (kept, counted), in
+    one query."""
     teams = agent_teams(store)
     counts: dict[str, ir.IntegerScalar] = {"unknown_agent_journeys": rows.filter(~rows.known_agent).count()}
-    if "feedback_links" in store.backend.list_tables():
+    if linked:
         links = store.backend.table("feedback_links")
         links = links.filter(links.agent_id.notnull())
         counts["unknown_agent_feedback"] = links.anti_join(teams, links.agent_id == teams._aid).count()
-    answers = employees.employee_answers(store)
     if answers is not None:
         counts["unknown_agent_employee_feedback"] = answers.anti_join(
             teams, answers.agent_id == teams._aid
         ).count()
-    found = {k: int(store.execute(v.as_table()).column(0)[0].as_py()) for k, v in counts.items()}
+    tables = [count.name(name).as_table() for name, count in counts.items()]
+    joined = tables[0]
+    for table in tables[1:]:
+        joined = joined.cross_join(table)
+    found = {k: int(v) for k, v in store.execute(joined).to_pylist()[0].items()}
     return {"unknown_agent_feedback": 0, "unknown_agent_employee_feedback": 0, **found}

@@ -37,7 +37,11 @@ def with_expected(t: ir.Table, outcome: str, factors: list[str]) -> ir.Table:
 
 def observed_expected(t: ir.Table, outcome: str, factors: list[str], by: list[str]) -> ir.Table:
     """Per ``by`` group: n, observed O, expected E and null variance V of ``outcome``."""
-    e = with_expected(t, outcome, factors)
+    return sums(with_expected(t, outcome, factors), outcome, by)
+
+
+def sums(e: ir.Table, outcome: str, by: list[str]) -> ir.Table:
+    """Per ``by`` group of rows that carry their expected rate (:func:`with_expected`): n, O, E, V."""
     p = e[CELL]
     return e.group_by(by).agg(
         n=e.count(),
@@ -49,7 +53,11 @@ def observed_expected(t: ir.Table, outcome: str, factors: list[str], by: list[st
 
 def cell_counts(t: ir.Table, outcome: str, factors: list[str], by: list[str]) -> ir.Table:
     """Per ``by`` group and case-mix cell: trials, successes and the cell's population rate."""
-    e = with_expected(t, outcome, factors)
+    return counts_by_cell(with_expected(t, outcome, factors), outcome, by)
+
+
+def counts_by_cell(e: ir.Table, outcome: str, by: list[str]) -> ir.Table:
+    """:func:`cell_counts` of rows that already carry their expected rate (:func:`with_expected`)."""
     return e.group_by([*by, CELL]).agg(trials=e.count(), successes=e[outcome].sum())
 
 

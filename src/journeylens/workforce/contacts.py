@@ -141,10 +141,13 @@ def handled_contacts(store: Store) -> ir.Table:
     return ev.group_by("agent_id").agg(handled=ev.count())
 
 
-def scores_by_agent(store: Store) -> ir.Table:
+def scores_by_agent(store: Store, linked: bool | None = None) -> ir.Table:
     """CSAT top box (4-5 of 1-5) and NPS counts per agent of each answer (``feedback_links``; no
-    rows before feedback has been linked)."""
-    if "feedback_links" not in store.backend.list_tables():
+    rows before feedback has been linked). ``linked``: whether ``feedback_links`` exists, when the
+    caller knows (else it is looked up)."""
+    if linked is None:
+        linked = "feedback_links" in store.backend.list_tables()
+    if not linked:
         return ibis.memtable(
             {"agent_id": [], **{c: [] for c in SCORE_COLUMNS}},
             schema={"agent_id": "string", **dict.fromkeys(SCORE_COLUMNS, "int64")},

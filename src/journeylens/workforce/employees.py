@@ -28,7 +28,7 @@ import ibis.expr.types as ir
 
 from journeylens.store import Store
 from journeylens.store.names import TRAINING
-from journeylens.workforce.casemix import CELL, Z95, with_expected
+from journeylens.workforce.casemix import Z95, sums
 from journeylens.workforce.contacts import agent_teams
 
 ENGAGEMENT = "engagement"
@@ -41,9 +41,12 @@ def employee_answers(store: Store) -> ir.Table | None:
     return store.table("employee_feedback")
 
 
-def engagement_link(store: Store, rows: ir.Table, factors: list[str]) -> dict[str, Any]:
-    """Within-team association of monthly engagement with excess FCR (module doc)."""
-    answers = employee_answers(store)
+def engagement_link(store: Store, answers: ir.Table | None, known: ir.Table) -> dict[str, Any]:
+    """Within-team association of monthly engagement with excess FCR (module doc).
+
+    ``answers``: :func:`employee_answers`; ``known``: the first contacts of agents in ``agents``,
+    each with its expected FCR (``casemix.with_expected``).
+    """
     if answers is None:
         return {"reason": "no employee_feedback table"}
     teams = agent_teams(store)
@@ -51,12 +54,8 @@ def engagement_link(store: Store, rows: ir.Table, factors: list[str]) -> dict[st
     eng = eng.join(teams, eng.agent_id == teams._aid)
     month = store.local_time(eng.timestamp).truncate("M").strftime("%Y-%m")
     eng = eng.group_by(team=eng._team, month=month).agg(answers=eng.count(), engagement=eng.score.mean())
-    e = with_expected(rows.filter(rows.known_agent), "fcr", factors)
-    e = e.mutate(month=store.local_time(e.first_at).truncate("M").strftime("%Y-%m"))
-    p = e[CELL]
-    oe = e.group_by(["team", "month"]).agg(
-        n=e.count(), observed=e.fcr.sum(), expected=p.sum(), variance=(p * (1.0 - p)).sum()
-    )
+    e = known.mutate(month=store.local_time(known.first_at).truncate("M").strftime("%Y-%m"))
+    oe = sums(e, "fcr", ["team", "month"])
     cells = store.execute(oe.join(eng, ["team", "month"]).order_by(["team", "month"])).to_pylist()
     return {"cells": cells, **within_team_slope(cells)}
 
@@ -88,9 +87,9 @@ def within_team_slope(cells: list[dict[str, Any]]) -> dict[str, Any]:
     return {"slope": slope, "lo": slope - Z95 * se, "hi": slope + Z95 * se, "se": se, "team_months": used}
 
 
-def training_link(store: Store, rows: ir.Table, factors: list[str]) -> dict[str, Any]:
-    """Difference in differences of excess FCR around training (module doc)."""
-    answers = employee_answers(store)
+def training_link(store: Store, answers: ir.Table | None, known: ir.Table) -> dict[str, Any]:
+    """Difference in differences of excess FCR around training (module doc); arguments as for
+    :func:`engagement_link`."""
     if answers is None:
         return {"reason": "no employee_feedback table"}
     trained = answers.filter(answers.metric == TRAINING)
@@ -99,15 +98,12 @@ def training_link(store: Store, rows: ir.Table, factors: list[str]) -> dict[str,
     if not times:
         return {"reason": "no training rows (employee_feedback metric training)"}
     median = times[len(times) // 2]
-    e = with_expected(rows.filter(rows.known_agent), "fcr", factors)
-    e = e.left_join(trained, e.agent_id == trained._tid)
+    e = known.left_join(trained, known.agent_id == trained._tid)
     split = e.trained_at.fill_null(ibis.literal(median, type=e.first_at.type()))
     e = e.mutate(trained=e.trained_at.notnull(), after=e.first_at >= split)
-    p = e[CELL]
-    groups = e.group_by(["trained", "after"]).agg(
-        n=e.count(), observed=e.fcr.sum(), expected=p.sum(), variance=(p * (1.0 - p)).sum()
-    )
-    cells = {(r["trained"], r["after"]): r for r in store.execute(groups).to_pylist()}
+    cells = {
+        (r["trained"], r["after"]): r for r in store.execute(sums(e, "fcr", ["trained", "after"])).to_pylist()
+    }
     return {"trained_agents": len(times), "control_split": str(median), **difference_in_differences(cells)}
 
 
