@@ -14,6 +14,12 @@ One seeded world of 3,000 customers over 120 days, priced with the example costs
   contact rate (other web support pages, 61%) is above the generator's counterfactual (52%), and
   the contacts that follow cost 5.88 on average (a few are chats), not the call's 6.50; the data spans
   122 days (follow-up journeys start after the window), the generator 120.
+- root causes (the ``causes`` source): the payment error is a friction cause of purchase leakage
+  (98 excess leaked journeys) merged into its avoidable-contact item; the billing FAQ's cause of
+  support leakage merges with its avoidable contacts (one item, both evidences); the swiftpost
+  template is a cause of ``contact_after`` of purchase journeys (89 excess follow-up journeys with a
+  contact, 1,964 a year), 7th of all items, behind funnel steps the outcome needs (the checkout for
+  ``failed``, the order confirmation email for ``contact_after``): docs/decisions.md, "Backlog".
 """
 
 from __future__ import annotations

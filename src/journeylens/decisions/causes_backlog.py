@@ -160,7 +160,7 @@ def _candidate(
             _scaled(ctx, excess, lo, hi, unit),
             UNITS[outcome],
             NO_VALUE if outcome in ("failed", "abandoned") else NOT_PRICED,
-        ),  # fmt: skip
+        ),
         owner=None,
         confidence=confidence(excess, lo, hi, r["q"]),
     )
