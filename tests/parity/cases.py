@@ -1179,17 +1179,20 @@ def _backlog_expect(result: dict[str, Any]) -> None:
     _has(any("[" in r["label"] for r in reach), "a variant label (message template)")
     _has(any(r["journey_value"] for r in reach), "journeys with value")
     _has(len(result["backlog"]["rows"]) > 0, "backlog items")
+    _has(any(r["success_value"] for r in result["units"]), "successful journeys with value")
 
 
 @case("backlog_touchpoint_reach", expect=_backlog_expect)
 def backlog_reach_case(side: Side) -> Any:
     """The backlog's reach per touchpoint label (plain and variant labels: distinct journeys and
     customers, mean journey value, the customers' mean total value), the data's span, and the
-    backlog of the contacts source at the example costs."""
+    backlog of the contacts source at the example costs; the causes source's money per outcome
+    journey per type."""
     from journeylens.decisions.backlog import build_backlog
     from journeylens.decisions.backlog_plan import Plan
     from journeylens.decisions.backlog_reach import touchpoint_reach
     from journeylens.decisions.backlog_sources import SourceContext
+    from journeylens.decisions.causes_backlog import unit_values_expr
     from journeylens.journeys.definitions import EXAMPLE_COSTS
     from journeylens.specs.backlog import BacklogSpec
 
@@ -1201,6 +1204,7 @@ def backlog_reach_case(side: Side) -> Any:
         "days": reach.days,
         "reach": sorted(({"label": k, **v} for k, v in reach.rows.items()), key=lambda r: r["label"]),
         "backlog": result.to_dict(),
+        "units": rows(side.store.execute(unit_values_expr(side.store.backend.table("journeys")))),
     }
 
 

@@ -1,18 +1,15 @@
 """Where backlog candidates come from: one function per analysis, each returning typed
 :class:`~journeylens.decisions.backlog.Opportunity` candidates from a :class:`SourceContext`.
 
-A source that cannot run on this workspace (no agents, no feedback, no map, a module not installed)
+A source that cannot run on this workspace (no agents, no feedback, no map)
 returns nothing and a note saying why; the note is in the result's ``sources``, never silent.
 
 Adding a source is one function and one entry in :data:`SOURCES`. Root causes
-(``journeylens causes``) plug in through :func:`causes_source`: it calls
-``journeylens.decisions.causes.backlog_candidates(context) -> list[Opportunity]`` when that module
-and function exist, and otherwise records that the source is absent.
+(``journeylens causes``) are :func:`journeylens.decisions.causes_backlog.backlog_candidates`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,15 +255,10 @@ def negative_themes(ctx: SourceContext) -> list[Opportunity]:
 
 
 def causes_source(ctx: SourceContext) -> list[Opportunity]:
-    """Root causes (``journeylens causes``), through ``decisions.causes.backlog_candidates``."""
-    try:
-        module = importlib.import_module("journeylens.decisions.causes")
-    except ImportError:
-        raise SourceAbsent("the root causes module (journeylens.decisions.causes) is not installed") from None
-    candidates = getattr(module, "backlog_candidates", None)
-    if candidates is None:
-        raise SourceAbsent("journeylens.decisions.causes has no backlog_candidates(context) yet")
-    return list(candidates(ctx))
+    """Root causes (``journeylens causes``) of the outcomes that carry money (``causes_backlog``)."""
+    from journeylens.decisions.causes_backlog import backlog_candidates
+
+    return backlog_candidates(ctx)
 
 
 class SourceAbsent(Exception):

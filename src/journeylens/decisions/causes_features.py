@@ -170,17 +170,7 @@ def _property_names(store: Store, spec: CausesSpec) -> list[str]:
     """The event property keys to test: the given ones, each of which some event must have (else a
     clear error), or the defaults that exist."""
     names = list(DEFAULT_PROPERTIES) if spec.properties is None else spec.properties
-    events = store.table("events")
-    present = (
-        store.execute(
-            events.aggregate(
-                **{f"p{i}": json_text(events.properties, n).notnull().any() for i, n in enumerate(names)}
-            )
-        ).to_pylist()[0]
-        if names
-        else {}
-    )
-    found = [n for i, n in enumerate(names) if present.get(f"p{i}")]
+    found = present_properties(store, names)
     if spec.properties is not None:
         missing = [n for n in names if n not in found]
         if missing:
@@ -189,6 +179,19 @@ def _property_names(store: Store, spec: CausesSpec) -> list[str]:
                 hint="Name a key of the events' properties JSON (e.g. device, carrier, template).",
             )
     return found
+
+
+def present_properties(store: Store, names: Sequence[str]) -> list[str]:
+    """The ``names`` that some event has as a property key (one aggregation)."""
+    if not names:
+        return []
+    events = store.table("events")
+    present = store.execute(
+        events.aggregate(
+            **{f"p{i}": json_text(events.properties, n).notnull().any() for i, n in enumerate(names)}
+        )
+    ).to_pylist()[0]
+    return [n for i, n in enumerate(names) if present[f"p{i}"]]
 
 
 def check_traits(store: Store, spec: CausesSpec) -> None:
