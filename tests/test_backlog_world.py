@@ -151,12 +151,19 @@ def test_the_swiftpost_sms_is_a_priced_cause_of_contacts_after_the_order(result:
     cause = next(e for e in evidence if e["source"] == "causes")
     assert cause["command"] == "journeylens causes --outcome contact_after --type purchase"
     assert cause["numbers"]["label"] == "event template=delivery_update_sp1"
-    # measured: 89 excess follow-up journeys with a contact, 1,964 a year [1,485-2,492], 7th overall
+    # measured: 89 excess follow-up journeys with a contact, 1,964 a year [1,485-2,492]
     # (the cause's money is above the template's 40 avoidable contacts, so its kind is kept)
     assert row["kind"] == "friction cause" and row["money_lo"] < row["money"] < row["money_hi"]
     k = cause["numbers"]["unit"] * result.context["per_year"]
     assert row["money"] == pytest.approx(cause["numbers"]["excess_journeys"] * k)
-    assert row["rank"] == 7
+    # 6th overall: above it the billing FAQ (3rd) and the payment error (5th), and three journey-structure
+    # associations no rule removes yet (abandoning after the home page; contacts after the order
+    # e-mail, i.e. after orders that were delivered at all): see docs/decisions.md, Backlog.
+    assert row["rank"] == 6
+    # The app's checkout, which every failed purchase passed (the payment error there decides the
+    # outcome), is a precondition: not sized as 320 lost conversions a year.
+    checkout = next(r for r in result.records() if r["subject"] == "app:checkout")
+    assert "journeylens causes --outcome failed" not in str(result.to_dict()["evidence"][checkout["id"]])
 
 
 def test_backlog_yaml_adds_effort_and_warns_of_unknown_ids(

@@ -13,6 +13,10 @@ with the 95% interval of the rate difference, times the money of one outcome jou
 (``channel:touchpoint``; a variant property value names its variant label,
 ``sms:delivery_update[template=...]``), so it merges with the avoidable-contact item of the same
 touchpoint. An outcome the type cannot contrast (no journey has it, or every one) adds nothing.
+A cause most journeys without the outcome also have, or nearly every journey with it has
+(:data:`STEP_SHARE`), is a step of the journey or a precondition of the outcome, not a friction:
+``app:checkout`` is "associated with" every failed purchase without being the thing to fix (the
+payment error there is, and it decides the outcome, so it is no candidate of ``failed``).
 
 Example:
     >>> from journeylens.decisions.backlog_sources import SourceContext
@@ -40,6 +44,20 @@ if TYPE_CHECKING:
 __all__ = ["UNITS", "backlog_candidates", "unit_values_expr"]
 
 FAMILIES = ["touchpoint", "channel", "event"]
+STEP_SHARE, PRECONDITION_SHARE = 0.5, 0.95
+"""A cause that more than ``STEP_SHARE`` of the journeys *without* the outcome also have, or that at
+least ``PRECONDITION_SHARE`` of the journeys *with* it have, is a step of the journey or a
+precondition of the outcome (on the synthetic world every failed purchase went through the app's
+checkout, where the payment error happens), not a friction to fix: it stays in ``journeylens
+causes`` and is no backlog item."""
+
+
+def _a_step(r: dict[str, Any], outcome_journeys: int, spared: int) -> bool:
+    """Whether a cause is a step of the journey or a precondition of the outcome (see above)."""
+    common = bool(spared) and (r["journeys_with"] - r["outcome_with"]) / spared > STEP_SHARE
+    return common or (bool(outcome_journeys) and r["outcome_with"] / outcome_journeys >= PRECONDITION_SHARE)
+
+
 UNITS = {
     "leakage": "excess journeys that leaked to an assisted contact (one contact each) x mean cost of an "
     "assisted contact ([journeys.costs]) x 365/days",
@@ -112,10 +130,14 @@ def backlog_candidates(ctx: SourceContext) -> list[Opportunity]:
                 result = causes(ctx.workspace, spec)
             except JourneyLensError:
                 continue  # the type cannot contrast this outcome (none or all have it): no finding
-            level = result.context["level"]
+            level, unit = result.context["level"], units.get((outcome, journey_type))
+            spared = result.context["journeys"] - result.context["outcome_journeys"]
             for r in result.causes():
-                if r["q"] is not None and r["q"] <= level and r["excess_journeys"] is not None:
-                    out.append(_candidate(ctx, r, outcome, journey_type, units.get((outcome, journey_type))))
+                if r["q"] is None or r["q"] > level or r["excess_journeys"] is None:
+                    continue
+                if _a_step(r, result.context["outcome_journeys"], spared):
+                    continue
+                out.append(_candidate(ctx, r, outcome, journey_type, unit))
     return out
 
 
