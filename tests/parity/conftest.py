@@ -185,6 +185,7 @@ def write_inputs(folder: Path) -> list[tuple[str, Path]]:
         ("events", world / "events"),
         ("feedback", world / "feedback"),
         ("assignments", world / "assignments"),
+        ("decisions", world / "decisions"),
         ("events", stories / "edge_cases.csv"),
         ("events", stories / "stitch_events.csv"),
         ("identities", stories / "stitch_identities.csv"),

@@ -155,8 +155,8 @@ def rank_states(
     }
     out: list[dict[str, Any]] = []
     for key in sorted(set(totals) | decided):
-        rows = [_evidence(key, a, totals, moves, evaluated) for a in catalogue if a.name != baseline]
-        rows = [r for r in rows if r is not None and r["evidence"] > 0]
+        found = (_evidence(key, a, totals, moves, evaluated) for a in catalogue if a.name != baseline)
+        rows = [r for r in found if r is not None and r["evidence"] > 0]
         rows.sort(
             key=lambda r: (r["evidence"] < min_evidence, -(r["uplift"] if r["uplift"] is not None else -9))
         )
