@@ -32,6 +32,7 @@ TEXT_STAGES = {"floor_text_predict", "sentiment_learned", "sentiment_lexicon"}
 CONTACT_STAGES = {"floor_contacts", "contacts"}
 PATH_FILE_STAGES = {"attribution_o1", "attribution_o3", "ca_markov_o1", "ca_markov_o3"}
 ATTRIBUTION_STAGES = PATH_FILE_STAGES | {"floor_attribution_paths", "attribution_journeys"}
+NBA_STAGES = {"nba_scoring"}
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         | CONTACT_STAGES
         | TEXT_STAGES
         | ATTRIBUTION_STAGES
+        | NBA_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
@@ -77,10 +79,11 @@ def test_bench_smoke(bench_out: Path) -> None:
         *MAP_STAGES,
         *CONTACT_STAGES,
         *PATH_FILE_STAGES,
+        *NBA_STAGES,
     )
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
-    plain = (*SMALL_FILE_STAGES, *ACCURACY_STAGES, *TEXT_STAGES, *PATH_FILE_STAGES)
+    plain = (*SMALL_FILE_STAGES, *ACCURACY_STAGES, *TEXT_STAGES, *PATH_FILE_STAGES, *NBA_STAGES)
     assert {r.unit for r in results.values() if r.stage not in plain} == {"events"}
     assert {results[s].unit for s in TEXT_STAGES} == {"comments"}
     assert results["sentiment_learned"].floor == results["sentiment_lexicon"].floor == "floor_text_predict"

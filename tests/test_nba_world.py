@@ -23,7 +23,7 @@ import pytest
 from typer.testing import Result
 
 import journeylens as jl
-from honest_output import stated_undefined
+from honest_output import degenerate, stated_undefined
 from journeylens.identity.stitch import stitch
 from journeylens.journeys import build_journeys
 from journeylens.nba.catalogue import NbaSettings
@@ -139,3 +139,14 @@ def test_cli_rejects_an_actions_file_with_an_unknown_touchpoint(
     out = run_cli(["nba", "--workspace", str(world[1].root), "--actions", str(path)])
     assert out.exit_code != 0
     assert "delivery_chatt" in str(out.exception)
+
+
+def test_report_section_next_best_actions(world: tuple[dict[str, Any], jl.Workspace]) -> None:
+    from journeylens.report.nba import nba_section
+
+    section = nba_section(world[1].store)
+    assert section is not None and section.title == "Next best actions"
+    (name, frame), (figure,) = section.tables[0], section.figures
+    assert name == "Actions per state" and len(frame) == 12  # 4 states x 3 actions besides the baseline
+    assert degenerate(figure) is None
+    assert any("doubly robust" in note for note in section.notes)

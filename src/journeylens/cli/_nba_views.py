@@ -18,10 +18,9 @@ def nba_view(result: NbaResult, spec: Any, *, wide: bool = False) -> None:
     states = [
         {
             "state": f"{r['journey_type']}|{r['touchpoint']}", "rank": r["rank"], "action": r["action"],
-            "source": r["source"], "evidence": f"{r['evidence']:,}",
-            "success": _with_ci(r["rate"], r["rate_lo"], r["rate_hi"], _pct),
             "uplift": _with_ci(r["uplift"], r["uplift_lo"], r["uplift_hi"], _pct, signed=True),
-            "cost": _num(r["cost"]),
+            "evidence": f"{r['evidence']:,}", "source": r["source"],
+            "success": _with_ci(r["rate"], r["rate_lo"], r["rate_hi"], _pct), "cost": _num(r["cost"]),
         }
         for r in ctx["states"]
     ]  # fmt: skip
@@ -29,22 +28,24 @@ def nba_view(result: NbaResult, spec: Any, *, wide: bool = False) -> None:
         render(
             _readable(states, "state actions", wide), OutputFormat.table,
             title="actions per state: success [95% CI] and uplift over the alternatives [95% CI]",
-            extra=("cost",), wide=wide,
+            extra=("source", "success", "cost"), wide=wide,
         )  # fmt: skip
     _offline(ctx["offline"])
     rows = [
         {
-            "journey": r["journey_id"], "customer": r["customer_id"], "state": r["state"],
-            "segment": r["segment"], "rank": r["rank"] or "", "action": r["action"] or "(none)",
+            "journey": r["journey_id"], "state": r["state"], "rank": r["rank"], "action": r["action"],
             "uplift": _with_ci(r["uplift"], r["uplift_lo"], r["uplift_hi"], _pct, signed=True),
+            "customer": r["customer_id"], "segment": r["segment"],
             "model": _pct(r["model_uplift"], signed=True),
         }
         for r in result.records()
+        if r["action"] is not None
     ]  # fmt: skip
     if rows:
         render(
             _readable(rows, "recommendations", wide), OutputFormat.table,
-            title="next best actions for open journeys (best first)", extra=("model",), wide=wide,
+            title="next best actions for open journeys (best first)",
+            extra=("customer", "segment", "model"), wide=wide,
         )  # fmt: skip
     _dim(
         f"{ctx['open_journeys']:,} open journeys; {ctx['scored']:,} with a ranked action, "

@@ -46,11 +46,14 @@ def transition_counts(store: Store, flt: JourneyFilter | None = None) -> ir.Tabl
     return moves.union(totals)
 
 
-def open_states(store: Store, flt: JourneyFilter | None = None, segment_trait: str = "segment") -> ir.Table:
+def open_states(
+    store: Store, flt: JourneyFilter | None = None, segment_trait: str = "segment", *, open_only: bool = True
+) -> ir.Table:
     """Open journeys with their state: journey_id, customer_id, journey_type, touchpoint (the
-    last), channel (the last), segment, start, end."""
+    last), channel (the last), segment, start, end. ``open_only=False``: every journey, as if
+    open at its last event (the benchmark scores a whole world that way)."""
     journeys = select_journeys(store, flt)
-    opened = journeys.filter(journeys.outcome == OPEN_OUTCOME)
+    opened = journeys.filter(journeys.outcome == OPEN_OUTCOME) if open_only else journeys
     segments = customer_segments(store, segment_trait)
     joined = opened.left_join(segments, "customer_id")
     return joined.select(

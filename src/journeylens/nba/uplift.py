@@ -4,9 +4,10 @@ For each action ``a`` a logistic model ``mu_a(x) = P(reward | x, a)`` is fitted 
 that took ``a`` (scikit-learn ``LogisticRegression``, L2 with C = 10) on a feature matrix built
 from Arrow batches streamed from the engine (a uniform sample of at most ``MAX_ROWS`` decisions).
 The features ``x`` are the one-hot state and segment and their interaction cell. Uplift of ``a``
-for a customer is ``mu_a(x) - mu_baseline(x)``. The models see the segment, which the logging policy's propensity
-depends on in the synthetic world; confounders the features miss bias a T-learner, which is why
-the doubly robust estimate (``nba.evaluation``) with its interval is reported beside it.
+for a customer is ``mu_a(x) - mu_baseline(x)``. The models see the segment, which the logging
+policy's propensity depends on in the synthetic world; confounders the features miss bias a
+T-learner, which is why the doubly robust estimate (``nba.evaluation``) with its interval is
+reported beside it.
 """
 
 from __future__ import annotations

@@ -48,6 +48,5 @@ def nba_section(store: Store, rules: JourneyRules | None = None) -> Section | No
             f"(95% CI {cand['dr_lo'] * 100:.1f} to {cand['dr_hi'] * 100:.1f}) vs the logged policy "
             f"{cand['logged'] * 100:.1f}%, effective sample size {cand['ess'] or 0:,.0f}."
         )
-    return Section(
-        TITLE, intro=INTRO, tables=[("Actions per state", table)], figures=[result.plot()], notes=notes
-    )
+    figures = [result.plot()] if any(r["uplift"] is not None for r in states) else []
+    return Section(TITLE, intro=INTRO, tables=[("Actions per state", table)], figures=figures, notes=notes)
