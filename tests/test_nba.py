@@ -187,7 +187,7 @@ def test_catalogue_naming_an_unknown_touchpoint_is_an_error(tmp_path: Path) -> N
     settings = load_actions(path)
     with pytest.raises(UnknownTouchpointError) as err:
         check_touchpoints(settings, ["delivery_chat", "track_order"], path)
-    assert "delivery_chatt" in str(err.value) and "actions[0].touchpoint" in str(err.value)
+    assert "delivery_chatt" in str(err.value) and "line 3: field 'actions[0].touchpoint'" in str(err.value)
     assert "delivery_chat" in (err.value.hint or "")
     path.write_text("actions:\n  - name: offer_chat\n    cost: -1\n")
     with pytest.raises(Exception, match=r"line 3.*cost"):

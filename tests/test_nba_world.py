@@ -23,11 +23,9 @@ import pytest
 from typer.testing import Result
 
 import journeylens as jl
+from conftest import built_world
 from honest_output import degenerate, stated_undefined
-from journeylens.identity.stitch import stitch
-from journeylens.journeys import build_journeys
 from journeylens.nba.catalogue import NbaSettings
-from journeylens.synth import generate_world
 
 CATALOGUE = {
     "actions": [
@@ -40,17 +38,13 @@ CATALOGUE = {
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], jl.Workspace]]:
-    root = tmp_path_factory.mktemp("nba")
-    generate_world(root / "world", customers=6_000, seed=11)
-    truth = json.loads((root / "world" / "ground_truth.json").read_text())
-    ws = jl.Workspace.init(root / "ws")
-    ws.config.privacy.default_country_code = "31"
-    ws.config.nba = NbaSettings.model_validate(CATALOGUE)
-    ws.config.dump(ws.root / "journeylens.toml")
-    for table in ("events", "identities", "customers", "decisions"):
-        ws.ingest(paths=[str(root / "world" / table)], table=table)
-    stitch(ws.store, ws.config.identity)
-    build_journeys(ws.store, ws.config.journeys)
+    def catalogue(ws: jl.Workspace) -> None:
+        ws.config.nba = NbaSettings.model_validate(CATALOGUE)
+
+    tables = ("events", "identities", "customers", "decisions")
+    truth, ws = built_world(
+        tmp_path_factory.mktemp("nba"), tables, customers=6_000, seed=11, configure=catalogue
+    )
     yield truth, ws
     ws.close()
 
@@ -129,6 +123,13 @@ def test_cli_exports_csv_and_json(
     out = run_cli(["nba", "--workspace", root])
     assert out.exit_code == 0, out.output
     assert "actions per state" in out.stdout
+    policy = "support|track_order=sms_tracking_link"
+    proposal = ["--propose", "offer_chat", "--mde", "0.05"]
+    out = run_cli(["nba", "--workspace", root, "--format", "json", "--policy", policy, *proposal])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["offline"]["policy"] == {"support|track_order": "sms_tracking_link"}
+    assert data["offline"]["policy_source"] == "given" and data["proposal"]["mde"] == 0.05
 
 
 def test_cli_rejects_an_actions_file_with_an_unknown_touchpoint(

@@ -24,12 +24,8 @@ def nba_view(result: NbaResult, spec: Any, *, wide: bool = False) -> None:
         }
         for r in ctx["states"]
     ]  # fmt: skip
-    if states:
-        render(
-            _readable(states, "state actions", wide), OutputFormat.table,
-            title="actions per state: success [95% CI] and uplift over the alternatives [95% CI]",
-            extra=("source", "success", "cost"), wide=wide,
-        )  # fmt: skip
+    _table(states, "state actions", "actions per state: success [95% CI] and uplift over the alternatives "
+           "[95% CI]", ("source", "success", "cost"), wide)  # fmt: skip
     _offline(ctx["offline"])
     rows = [
         {
@@ -41,12 +37,8 @@ def nba_view(result: NbaResult, spec: Any, *, wide: bool = False) -> None:
         for r in result.records()
         if r["action"] is not None
     ]  # fmt: skip
-    if rows:
-        render(
-            _readable(rows, "recommendations", wide), OutputFormat.table,
-            title="next best actions for open journeys (best first)",
-            extra=("customer", "segment", "model"), wide=wide,
-        )  # fmt: skip
+    _table(rows, "recommendations", "next best actions for open journeys (best first)",
+           ("customer", "segment", "model"), wide)  # fmt: skip
     _dim(
         f"{ctx['open_journeys']:,} open journeys; {ctx['scored']:,} with a ranked action, "
         f"{ctx['without_evidence']:,} in states where no catalogue action has evidence. "
@@ -54,6 +46,11 @@ def nba_view(result: NbaResult, spec: Any, *, wide: bool = False) -> None:
     )
     if ctx["proposal"]:
         _dim("Proposed experiment: " + ctx["proposal"]["design"])
+
+
+def _table(rows: list[dict[str, Any]], what: str, title: str, extra: tuple[str, ...], wide: bool) -> None:
+    if rows:
+        render(_readable(rows, what, wide), OutputFormat.table, title=title, extra=extra, wide=wide)
 
 
 def _offline(off: dict[str, Any]) -> None:

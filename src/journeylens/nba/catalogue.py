@@ -29,7 +29,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from journeylens._yaml_lines import YamlFileError, compose_mapping, field_path, line_of, read_text
+from journeylens._yaml_lines import YamlFileError, compose, compose_mapping, field_path, line_of, read_text
 
 
 class Action(BaseModel):
@@ -84,8 +84,10 @@ def check_touchpoints(settings: NbaSettings, known: Iterable[str], source: Path 
         if action.touchpoint is None or action.touchpoint in names:
             continue
         close = difflib.get_close_matches(action.touchpoint, names, n=3)
+        loc = ("actions", index, "touchpoint")
+        line = line_of(compose(read_text(source))[0], loc) if source is not None else 0
         raise UnknownTouchpointError(
-            source or Path("journeylens.toml"), 0, field_path(("actions", index, "touchpoint")),
+            source or Path("journeylens.toml"), line, field_path(loc),
             f"action '{action.name}' steers to touchpoint '{action.touchpoint}', which no event has",
             (f"Did you mean {', '.join(close)}? " if close else "")
             + "Name a touchpoint from `journeylens touchpoints`.",
