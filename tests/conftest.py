@@ -236,3 +236,35 @@ def run_journeylens() -> Callable[..., subprocess.CompletedProcess[str]]:
         )
 
     return run
+
+
+# --- synthetic worlds -----------------------------------------------------------------------------
+
+
+def built_world(
+    root: Path,
+    tables: Sequence[str],
+    *,
+    customers: int,
+    seed: int,
+    configure: Callable[[Workspace], None] | None = None,
+) -> tuple[dict[str, Any], Workspace]:
+    """A synthetic world in ``root/world`` and a workspace in ``root/ws`` with ``tables`` ingested,
+    customers stitched and journeys built: (ground truth, workspace). ``configure`` edits the
+    workspace's settings first (they are written to journeylens.toml)."""
+    from journeylens.identity.stitch import stitch
+    from journeylens.journeys import build_journeys
+    from journeylens.synth import generate_world
+
+    generate_world(root / "world", customers=customers, seed=seed)
+    truth = json.loads((root / "world" / "ground_truth.json").read_text())
+    ws = Workspace.init(root / "ws")
+    ws.config.privacy.default_country_code = "31"
+    if configure is not None:
+        configure(ws)
+        ws.config.dump(ws.root / "journeylens.toml")
+    for table in tables:
+        ws.ingest(paths=[str(root / "world" / table)], table=table)
+    stitch(ws.store, ws.config.identity)
+    build_journeys(ws.store, ws.config.journeys)
+    return truth, ws

@@ -10,7 +10,6 @@ the raw rates; the planted engagement and training lifts, as the behavioural FCR
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,10 +17,8 @@ import pytest
 from scipy.stats import spearmanr
 
 import journeylens as jl
-from journeylens.identity.stitch import stitch
-from journeylens.journeys import build_journeys
+from conftest import built_world
 from journeylens.specs.agents import AgentsSpec
-from journeylens.synth import generate_world
 from journeylens.workforce import casemix
 from journeylens.workforce.agents import AgentsResult, agents
 from journeylens.workforce.contacts import first_contacts
@@ -29,15 +26,8 @@ from journeylens.workforce.contacts import first_contacts
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], jl.Workspace]]:
-    root = tmp_path_factory.mktemp("agents")
-    generate_world(root / "world", customers=6_000, seed=11)
-    truth = json.loads((root / "world" / "ground_truth.json").read_text())
-    ws = jl.Workspace.init(root / "ws")
-    ws.config.privacy.default_country_code = "31"
-    for table in ("events", "identities", "customers", "agents", "employee_feedback"):
-        ws.ingest(paths=[str(root / "world" / table)], table=table)
-    stitch(ws.store, ws.config.identity)
-    build_journeys(ws.store, ws.config.journeys)
+    tables = ("events", "identities", "customers", "agents", "employee_feedback")
+    truth, ws = built_world(tmp_path_factory.mktemp("agents"), tables, customers=6_000, seed=11)
     yield truth, ws
     ws.close()
 

@@ -35,6 +35,7 @@ ATTRIBUTION_STAGES = PATH_FILE_STAGES | {"floor_attribution_paths", "attribution
 CAUSE_STAGES = {"floor_causes", "causes"}
 AGENT_STAGES = {"floor_agents", "agents", "agents_shrinkage"}
 THEME_STAGES = {"floor_theme_predict", "themes_taxonomy", "themes_learned"}
+NBA_STAGES = {"nba_scoring"}
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         | TEXT_STAGES
         | THEME_STAGES
         | ATTRIBUTION_STAGES
+        | NBA_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
@@ -85,10 +87,18 @@ def test_bench_smoke(bench_out: Path) -> None:
         *PATH_FILE_STAGES,
         *CAUSE_STAGES,
         *AGENT_STAGES,
+        *NBA_STAGES,
     )
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
-    plain = (*SMALL_FILE_STAGES, *ACCURACY_STAGES, *TEXT_STAGES, *THEME_STAGES, *PATH_FILE_STAGES)
+    plain = (
+        *SMALL_FILE_STAGES,
+        *ACCURACY_STAGES,
+        *TEXT_STAGES,
+        *THEME_STAGES,
+        *PATH_FILE_STAGES,
+        *NBA_STAGES,
+    )
     assert {r.unit for r in results.values() if r.stage not in plain} == {"events"}
     assert {results[s].unit for s in TEXT_STAGES | THEME_STAGES} == {"comments"}
     assert results["sentiment_learned"].floor == results["sentiment_lexicon"].floor == "floor_text_predict"

@@ -245,6 +245,8 @@ _REASON_DOC = {
     "(or whose trace's) list/container attributes nest deeper than 64",
     Reason.ENCODING: "a record with bytes that are not valid in the file's `--encoding` (the message "
     "gives the byte offset)",
+    Reason.BAD_PROPENSITY: "a decision whose `propensity` is outside (0, 1]: zero would make its "
+    "inverse-propensity weight infinite and above one is not a probability (an empty propensity is kept).",
 }
 
 

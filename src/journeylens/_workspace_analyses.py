@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from journeylens.maps.draft import MapDraft
     from journeylens.maps.monitor import MapMonitor
     from journeylens.maps.show import MapView
+    from journeylens.nba.recommend import NbaResult
     from journeylens.voc.emotion_curve import EmotionCurve
     from journeylens.voc.export import FeedbackExport
     from journeylens.voc.scores import FeedbackScores
@@ -974,4 +975,53 @@ class WorkspaceAnalyses:
             "where": where,
         }
         result: CausesResult = self.analysis("causes", values, build=build)
+        return result
+
+    def nba(
+        self,
+        *,
+        customer: str | None = None,
+        journey: str | None = None,
+        actions: str | None = None,
+        top: int = 3,
+        min_evidence: int = 30,
+        policy: str | dict[str, str] | None = None,
+        propose: str | None = None,
+        mde: float | None = None,
+        type: list[str] | str | None = None,
+        segment: list[str] | str | None = None,
+        channel: list[str] | str | None = None,
+        outcome: list[str] | str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        where: dict[str, str] | list[str] | None = None,
+        build: bool = True,
+    ) -> NbaResult:
+        """Next best actions for customers in open journeys, ranked by estimated effect on success, with
+        reasons; offline evaluation of logged decisions (IPS, SNIPS, doubly robust).
+
+        Options as on the command line (`journeylens nba --help`);
+        builds customers and journeys first when they are stale (``build=False`` refuses).
+
+        Example:
+            >>> ws.nba(customer="u000042").records()  # doctest: +SKIP
+        """
+        values = {
+            "customer": customer,
+            "journey": journey,
+            "actions": actions,
+            "top": top,
+            "min_evidence": min_evidence,
+            "policy": policy,
+            "propose": propose,
+            "mde": mde,
+            "type": type,
+            "segment": segment,
+            "channel": channel,
+            "outcome": outcome,
+            "since": since,
+            "until": until,
+            "where": where,
+        }
+        result: NbaResult = self.analysis("nba", values, build=build)
         return result

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from journeylens.errors import ConfigError
 from journeylens.journeys.definitions import EXAMPLE_COSTS, JourneyRules
+from journeylens.nba.catalogue import NbaSettings
 from journeylens.specs.identity import IdentityRules
 from journeylens.store.names import CHANNELS
 from journeylens.voc.settings import VocSettings
@@ -106,6 +107,7 @@ class Config(_Section):
     identity: IdentityRules = Field(default_factory=IdentityRules)
     journeys: JourneyRules = Field(default_factory=JourneyRules)
     voc: VocSettings = Field(default_factory=VocSettings)
+    nba: NbaSettings = Field(default_factory=NbaSettings)
 
     @classmethod
     def new(cls, **overrides: Any) -> Config:

@@ -1304,3 +1304,35 @@ def causes_stratified_counts(side: Side) -> Any:
         "examples": rows(side.store.execute(counts.examples(features, outcome, labels, 2))),
         "causes": result(found, spec).to_dict(),
     }
+
+
+def _nba_expect(result: dict[str, Any]) -> None:
+    _has(len(result["cells"]) >= 8 and len(result["transitions"]) > 10, "decision cells and transitions")
+    _has(any(r["source"] == "transitions" for r in result["result"]["states"]), "transition evidence")
+    _has(result["result"]["offline"]["candidate"]["dr"] is not None, "an offline DR estimate")
+
+
+@case("nba_decisions_transitions_and_scoring", expect=_nba_expect)
+def nba_case(side: Side) -> Any:
+    """Next best action: the (state, action) sums of the logged decisions (IPS/SNIPS/DR inputs), the
+    state -> next touchpoint counts of closed journeys (``lead`` per journey, distinct pairs, a
+    union with the per-state totals), open journeys' states with segments, and the scoring join
+    of open journeys to the ranked actions (the T-learner's sklearn output left out)."""
+    from journeylens.nba import transitions
+    from journeylens.nba.catalogue import NbaSettings
+    from journeylens.nba.evaluation import decision_cells
+    from journeylens.nba.recommend import recommend
+    from journeylens.specs.nba import NbaSpec
+
+    settings = NbaSettings.model_validate(
+        {"actions": [{"name": "offer_chat", "touchpoint": "delivery_chat"},
+                     {"name": "sms_tracking_link", "touchpoint": "delivery_update"}]}
+    )  # fmt: skip
+    result = recommend(side.store, settings, NbaSpec(top=2)).to_dict()
+    return {
+        "cells": rows(side.store.execute(decision_cells(side.store.table("decisions")))),
+        "transitions": rows(side.store.execute(transitions.transition_counts(side.store))),
+        "open": rows(side.store.execute(transitions.open_states(side.store))),
+        "segments": rows(side.store.execute(transitions.decision_segments(side.store))),
+        "result": {**result, "rows": rows(result["rows"], drop=["model_uplift"])},
+    }

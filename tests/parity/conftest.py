@@ -197,6 +197,7 @@ def write_inputs(folder: Path) -> list[tuple[str, Path]]:
         ("assignments", world / "assignments"),
         ("agents", world / "agents"),
         ("employee_feedback", world / "employee_feedback"),
+        ("decisions", world / "decisions"),
         ("events", stories / "edge_cases.csv"),
         ("events", stories / "stitch_events.csv"),
         ("identities", stories / "stitch_identities.csv"),

@@ -529,5 +529,25 @@ ANALYSES: dict[str, Analysis] = {
             view="journeylens.cli._decisions_views:causes_view",
             example='ws.causes(outcome="leakage", type="support").causes()[0]["label"]',
         ),
+        Analysis(
+            name="nba",
+            summary="Next best actions for customers in open journeys, ranked by estimated effect on "
+            "success, with reasons; offline evaluation of logged decisions (IPS, SNIPS, doubly robust).",
+            help="An open journey's state is its type and last touchpoint (support|track_order), with its "
+            "channel and segment. Actions come from [nba] actions in journeylens.toml or --actions FILE "
+            "(name, touchpoint, channel, cost). Where the decisions table logs this state, actions are "
+            "ranked by doubly robust uplift over the baseline (95% CLT intervals, effective sample "
+            "size) and a T-learner; elsewhere by the success of closed journeys that went next to the "
+            "action's touchpoint (Wilson interval; uplift with Newcombe's interval; an association). "
+            "--propose ACTION designs an experiment (sample size per variant, two-sided alpha 0.05, "
+            "power 0.8). Decisions without a propensity are excluded and counted (docs/nba.md).",
+            spec="journeylens.specs.nba:NbaSpec",
+            run="journeylens.nba.recommend:nba",
+            takes_workspace=True,
+            result="journeylens.nba.recommend:NbaResult",
+            view="journeylens.cli._nba_views:nba_view",
+            example='ws.nba(customer="u000042").records()',
+            section=ReportSection("nba", "journeylens.report.nba:nba_section", after="fix_first"),
+        ),
     )
 }

@@ -26,6 +26,7 @@ from journeylens.benchmark import (  # noqa: F401 - register their stages
     contact_stages,
     discovery_stages,
     map_stages,
+    nba_stages,
     pipeline_stages,
     small_file_stages,
     text_stages,

@@ -22,7 +22,7 @@ from journeylens.store.names import CHANNELS, FEEDBACK_METRICS
 from journeylens.store.schema import RAW_TABLES
 
 TableName = Literal[
-    "events", "identities", "customers", "feedback", "agents", "assignments", "employee_feedback"
+    "events", "identities", "customers", "feedback", "agents", "assignments", "employee_feedback", "decisions"
 ]
 
 

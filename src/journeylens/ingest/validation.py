@@ -23,6 +23,7 @@ from journeylens.ingest.values import (
     as_text,
     parse_number,
     parse_timestamp,
+    propensity_check,
     quote,
     source_column,
     time_checks,
@@ -147,6 +148,8 @@ class _Builder:
         self._check_one_of()
         if "score" in self.parsed and "metric" in self.parsed:
             self._check_score()
+        if "propensity" in self.parsed:
+            self.checks.append(propensity_check())
         if self.spec.extras:
             self.parsed[self.spec.extras] = self._extras()
         stage1 = self.raw.select(

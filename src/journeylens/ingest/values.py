@@ -219,3 +219,21 @@ def time_checks(name: str, source: ir.Value, dst_zone: str | None, fmt: str | No
             return s[wall].notnull() & ibis.cases((moved, written_naive(s)), else_=False)
 
     return TimeChecks({wall: clock}, Check(failed, Reason.IMPOSSIBLE_TIMESTAMP, name, message), in_gap)
+
+
+def propensity_check() -> Check:
+    """A logged propensity is a probability the policy had of taking the action: in (0, 1].
+
+    Zero would make the inverse-propensity weight infinite and above one is not a probability, so
+    such a decision is quarantined (an empty propensity is kept: "not logged").
+    """
+    return Check(
+        lambda s: s.propensity.notnull() & ((s.propensity <= 0) | (s.propensity > 1)),
+        Reason.BAD_PROPENSITY,
+        "propensity",
+        lambda s: (
+            "propensity: "
+            + s.propensity.cast(dt.string)
+            + " is outside (0, 1]; log the probability the policy had of taking this action"
+        ),
+    )

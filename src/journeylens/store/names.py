@@ -9,6 +9,7 @@ CHANNELS = (
 )  # fmt: skip
 RAW_TABLE_NAMES = (
     "events", "identities", "customers", "feedback", "agents", "assignments", "employee_feedback",
+    "decisions",
 )  # fmt: skip
 SYSTEM_TABLE_NAMES = ("quarantine", "ingests", "builds", "alerts")
 """Tables JourneyLens keeps about its own work (``store.schema.SYSTEM_TABLES``)."""

@@ -45,6 +45,7 @@ class Reason(StrEnum):
     IMPOSSIBLE_TIMESTAMP = "impossible_timestamp"
     TOO_DEEP = "too_deep"
     ENCODING = "encoding"
+    BAD_PROPENSITY = "bad_propensity"
 
 
 _DTYPES: dict[Kind, dt.DataType] = {
@@ -265,8 +266,34 @@ EMPLOYEE_FEEDBACK = TableSpec(
     ),
 )  # fmt: skip
 
+DECISIONS = TableSpec(
+    name="decisions",
+    doc="Logged next-best-action decisions: what the logging policy chose for a unit in a state, "
+    "with the probability it had of choosing it (for off-policy evaluation, docs/nba.md).",
+    key="decision_id",
+    extras="properties",
+    one_of=("user_id", "anonymous_id"),
+    occurrences=True,
+    columns=(
+        Column("decision_id", Kind.TEXT, "Idempotency key; a content hash when absent."),
+        Column("timestamp", Kind.TIMESTAMP, "When the decision was taken (UTC instant).", required=True),
+        Column("user_id", Kind.TEXT, "Customer the decision was for; one of user_id / anonymous_id is "
+               "required."),
+        Column("anonymous_id", Kind.TEXT, "Anonymous id the decision was for."),
+        Column("state", Kind.TEXT, "The unit's state as the policy saw it (e.g. support|track_order).",
+               required=True),
+        Column("action", Kind.TEXT, "The action taken (an entry of the action catalogue).", required=True),
+        Column("propensity", Kind.NUMBER, "Probability the logging policy had of taking this action, in "
+               "(0, 1]; empty when not logged (then no offline estimate is honest)."),
+        Column("reward", Kind.NUMBER, "Observed outcome of the decision (1 = the journey succeeded)."),
+        Column("journey_id", Kind.TEXT, "Journey the decision was taken in, when known."),
+        Column("properties", Kind.JSON, "Every other attribute."),
+    ),
+)  # fmt: skip
+
 RAW_TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (EVENTS, IDENTITIES, CUSTOMERS, FEEDBACK, AGENTS, ASSIGNMENTS, EMPLOYEE_FEEDBACK)
+    t.name: t
+    for t in (EVENTS, IDENTITIES, CUSTOMERS, FEEDBACK, AGENTS, ASSIGNMENTS, EMPLOYEE_FEEDBACK, DECISIONS)
 }
 
 QUARANTINE_SCHEMA = ibis.schema(

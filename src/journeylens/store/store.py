@@ -77,7 +77,7 @@ class Store:
         if name not in self._schemas():
             raise NotFoundError(
                 f"Unknown table {name!r}. Tables: {', '.join(self._schemas())}.",
-                hint="Raw tables are events, identities, customers, feedback, agents, assignments.",
+                hint=f"Raw tables are {', '.join(RAW_TABLES)}; `journeylens build` derives the others.",
             )
         return self.backend.table(name)
 

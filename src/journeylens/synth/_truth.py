@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from journeylens.synth import _catalogue as cat
 from journeylens.synth import _parameters as par
+from journeylens.synth._decisions import decisions_truth
 from journeylens.synth._events import DAY
 from journeylens.synth._records import SHARED_KINDS
 from journeylens.synth._workforce import workforce_truth
@@ -33,7 +34,7 @@ TRUTH_FILES = {
     "journeys": "ground_truth/journeys.parquet",
     "feedback": "ground_truth/feedback.parquet",
 }
-ROW_COUNTED = ("events", "identities", "customers", "feedback", "assignments")
+ROW_COUNTED = ("events", "identities", "customers", "feedback", "assignments", "decisions")
 DEFAULT_COUNTRY_CODE = "31"
 
 
@@ -333,6 +334,7 @@ def write_ground_truth(
         },
         "friction": [*_friction(tally), _outage(tally, settings["start"], settings["days"])],
         "experiment": _experiment(tally),
+        "decisions": decisions_truth(tally.sums),
         "agents": _agents(tally, agents),
         "workforce": workforce_truth(agents, settings["start"]),
         "feedback": {

@@ -32,6 +32,7 @@ from journeylens.synth._assembly import (
     names_for,
     place_events,
 )
+from journeylens.synth._decisions import decision_log
 from journeylens.synth._events import MICROS, Window
 from journeylens.synth._records import build_records
 from journeylens.synth._truth import GROUND_TRUTH, TRUTH_FILES, Tally, chunk_stats, write_ground_truth
@@ -61,6 +62,7 @@ class WorldSummary:
     agents: int
     assignments: int
     employee_feedback: int
+    decisions: int
     journeys: int
 
     @property
@@ -183,19 +185,21 @@ def _simulate_chunk(
     events, events_truth = event_tables(rng, chunk)
     feedback, feedback_truth = feedback_tables(chunk, answer_surveys(rng, sim.invites, sim.start, sim.kept))
     records = build_records(rng, chunk)
+    decisions, decision_stats = decision_log(seed, index, pop.segment, chunk.names.user_ids, window)
     parts = {
         "events": events,
         "identities": records.identities,
         "customers": records.customers,
         "feedback": feedback,
         "assignments": records.assignments,
+        "decisions": decisions,
         "truth_events": events_truth,
         "truth_identifiers": records.identifier_truth,
         "truth_journeys": journey_truth(chunk),
         "truth_feedback": feedback_truth,
         "shared": records.shared,
     }
-    return parts, chunk_stats(pop, sim, agents)
+    return parts, chunk_stats(pop, sim, agents) | decision_stats
 
 
 def _check_arguments(customers: int, fmt: str, chunk_customers: int, start: str, days: int) -> datetime:

@@ -1,0 +1,56 @@
+"""Benchmark stage for next best action: scoring journeys against the per-state action ranking.
+
+``nba_scoring`` runs what ``journeylens nba`` runs after the catalogue check: the offline section
+(decision sums; the benchmark world logs no decisions, so it states why there is no estimate),
+the transition counts of closed journeys (one engine pass), the per-state ranking of a
+three-action catalogue (Python, on the aggregated counts), and the scoring join of journeys to it,
+streamed out of the engine in Arrow batches. The world has few open journeys, so the stage
+scores every journey as if it were open at its last event: the join's cost is per journey. Rows:
+journeys scored; the harness records seconds and peak RSS.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from journeylens.benchmark.stages import JOURNEYS, WORLD, stage
+from journeylens.nba import transitions
+from journeylens.nba.catalogue import NbaSettings
+from journeylens.nba.offline import offline
+from journeylens.nba.recommend import rank_states, score
+from journeylens.workspace import Workspace
+
+CATALOGUE = NbaSettings.model_validate(
+    {
+        "actions": [
+            {"name": "sms_tracking_link", "touchpoint": "delivery_update", "channel": "sms"},
+            {"name": "offer_chat", "touchpoint": "delivery_chat", "channel": "chat"},
+            {"name": "self_service", "touchpoint": "track_order", "channel": "web"},
+        ]
+    }
+)
+BATCH_ROWS = 250_000
+
+
+@stage(
+    "nba_scoring",
+    "journeylens nba: transition counts, per-state ranking of 3 actions, scoring join of every "
+    "journey (as if open) streamed out in Arrow batches",
+    needs=JOURNEYS,
+    unit="journeys",
+)
+def nba_scoring(data: Path, work: Path) -> int:
+    ws = Workspace.open(work / WORLD)
+    store = ws.store
+    evaluated = offline(store, CATALOGUE.baseline, {})
+    counts = store.execute(transitions.transition_counts(store)).to_pylist()
+    ranking = rank_states(counts, list(CATALOGUE.actions), evaluated, CATALOGUE.baseline, 30)
+    states = transitions.open_states(store, open_only=False)
+    recommendations = 0
+    for batch in store.backend.to_pyarrow_batches(score(states, ranking, None, 3), chunk_size=BATCH_ROWS):
+        recommendations += batch.num_rows
+    journeys = int(store.execute(states.count()).as_py())
+    ws.close()
+    if recommendations < journeys:
+        raise RuntimeError(f"{recommendations} recommendation rows for {journeys} journeys: some were lost")
+    return journeys
