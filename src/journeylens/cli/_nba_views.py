@@ -29,13 +29,13 @@ def nba_view(result: NbaResult, spec: Any, *, wide: bool = False) -> None:
     _offline(ctx["offline"])
     rows = [
         {
-            "journey": r["journey_id"], "state": r["state"], "rank": r["rank"], "action": r["action"],
+            "journey": r["journey_id"], "state": r["state"], "rank": r["rank"],
+            "action": r["action"] or "(none)",
             "uplift": _with_ci(r["uplift"], r["uplift_lo"], r["uplift_hi"], _pct, signed=True),
             "customer": r["customer_id"], "segment": r["segment"],
             "model": _pct(r["model_uplift"], signed=True),
         }
         for r in result.records()
-        if r["action"] is not None
     ]  # fmt: skip
     _table(rows, "recommendations", "next best actions for open journeys (best first)",
            ("customer", "segment", "model"), wide)  # fmt: skip
