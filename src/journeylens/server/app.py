@@ -29,6 +29,7 @@ from journeylens import __version__
 from journeylens.server.auth import Guard
 from journeylens.server.keys import KEYS_FILE, KeyStore
 from journeylens.server.problems import install_handlers
+from journeylens.server.runs import AnalysisRunner
 
 if TYPE_CHECKING:
     from journeylens.workspace import Workspace
@@ -61,6 +62,14 @@ class ServerContext:
     keys: KeyStore
     guard: Guard
     _workspace: Workspace | None = field(default=None, repr=False)
+    _runner: AnalysisRunner | None = field(default=None, repr=False)
+
+    @property
+    def runner(self) -> AnalysisRunner:
+        """Runs registry analyses for every part, serially and cached per data version."""
+        if self._runner is None:
+            self._runner = AnalysisRunner(self.workspace)
+        return self._runner
 
     @property
     def workspace(self) -> Workspace:
@@ -75,6 +84,7 @@ class ServerContext:
         if self._workspace is not None:
             self._workspace.close()
             self._workspace = None
+            self._runner = None
 
 
 def create_app(root: str | Path, *, settings: ServerSettings | None = None) -> FastAPI:
