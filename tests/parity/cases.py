@@ -1353,5 +1353,8 @@ def nba_case(side: Side) -> Any:
         "transitions": rows(side.store.execute(transitions.transition_counts(side.store))),
         "open": rows(side.store.execute(transitions.open_states(side.store))),
         "segments": rows(side.store.execute(transitions.decision_segments(side.store))),
-        "result": {**result, "rows": rows(result["rows"], drop=["model_uplift"])},
+        "result": {
+            **result,
+            "rows": rows(result["rows"], drop=["model_uplift", "model_uplift_lo", "model_uplift_hi"]),
+        },
     }
