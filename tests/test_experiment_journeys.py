@@ -6,28 +6,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import Result
 
 import journeylens as jl
-from conftest import write_csv
+import test_experiment
 from journeylens.discovery._stats import Proportion, compare_proportions
 from journeylens.discovery.funnel import funnel
 from journeylens.experiments.experiment import experiment
 from journeylens.specs.experiment import ExperimentSpec
 from journeylens.specs.funnel import FunnelSpec
-from test_experiment import ASSIGNMENTS, EVENTS
 
-
-@pytest.fixture
-def story(workspace: jl.Workspace, tmp_path: Path) -> jl.Workspace:
-    workspace.ingest(paths=[str(write_csv(tmp_path, "events.csv", EVENTS))], table="events")
-    workspace.ingest(paths=[str(write_csv(tmp_path, "assignments.csv", ASSIGNMENTS))], table="assignments")
-    workspace.build()
-    return workspace
+story = test_experiment.story  # the fixture: the stories of test_experiment.py
 
 
 def _steps(result: Any) -> dict[tuple[str, int], dict[str, Any]]:
