@@ -200,8 +200,23 @@ def test_report_puts_the_backlog_above_the_attribution(world: tuple[dict[str, An
     section = fix_first_section(ws.store, ws.config.journeys)
     assert section is not None
     titles = [t for t, _ in section.tables]
-    assert titles == ["Backlog: opportunities by money per year", "Conversions credited per channel"]
+    assert titles == [
+        "Backlog: opportunities by money per year",
+        "Backlog: a proposed experiment per item (alpha 0.05, power 0.8, 50/50)",
+        "Conversions credited per channel",
+    ]
     assert section.tables[0][1]["opportunity"].iloc[0].startswith(FAQ)
+
+
+def test_the_billing_faq_gets_a_proposed_experiment_at_its_observed_traffic(
+    contacts_only: BacklogResult,
+) -> None:
+    faq = next(r for r in contacts_only.records() if r["subject"] == FAQ)
+    evidence = contacts_only.to_dict()["evidence"][faq["id"]][0]["numbers"]
+    d = contacts_only.proposed_experiments()[faq["id"]]
+    assert (d["base_rate"], d["denominator"]) == (evidence["contact_rate"], evidence["exposures"])
+    assert d["mde"] == pytest.approx(evidence["peer_rate"] - evidence["contact_rate"]) and d["mde"] < 0
+    assert d["per_variant"] > 0 and 0 < d["days"] < 10 * contacts_only.context["days"]
 
 
 def test_map_stages_and_time_targets_become_items_with_owners(

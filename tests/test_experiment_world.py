@@ -80,3 +80,37 @@ def test_a_a_split_shows_no_srm_and_uniform_p_values(world: tuple[dict[str, Any]
         srm.append(st.srm_p_value([stats[0].n, stats[1].n], [0.5, 0.5]))
     assert sum(p < st.SRM_THRESHOLD for p in srm) <= 2
     assert kstest(p_values, "uniform").pvalue > 0.01
+
+
+def test_journey_view_per_variant_finds_the_planted_effect(
+    world: tuple[dict[str, Any], jl.Workspace],
+) -> None:
+    """The per-variant map's payment → order_confirmation share of purchase journeys is the planted
+    conversion (+3.0 pp): its interval covers it; the funnel's last step moves up too."""
+    truth, ws = world
+    spec = ExperimentSpec(
+        name="checkout_redesign", metric="success_rate", filter={"journey_type": ["purchase"]},
+        funnel="checkout,payment,order_confirmation", maps=True,
+    )  # fmt: skip
+    ctx = experiment(ws.store, spec).to_dict()
+    edge = next(
+        r
+        for r in ctx["maps"]["transitions"]
+        if (r["source"], r["target"]) == ("payment", "order_confirmation")
+    )
+    effect = truth["experiment"]["true_effect_absolute"]
+    assert edge["difference_lo"] < effect < edge["difference_hi"] and edge["significant"]
+    last = next(r for r in ctx["funnel"]["steps"] if r["step"] == 3 and r["variant"] == "treatment")
+    assert last["difference_lo"] > 0 and last["q_value"] < 0.05
+    assert {r["metric"] for r in ctx["downstream"]} == {"contacts", "leakage_rate"}
+
+
+def test_report_section_shows_maps_and_downstream(world: tuple[dict[str, Any], jl.Workspace]) -> None:
+    from journeylens.report.experiments import experiments_section
+
+    _, ws = world
+    section = experiments_section(ws.store)
+    assert section is not None
+    titles = [title for title, _ in section.tables]
+    assert any("process map per variant" in t for t in titles)
+    assert any("downstream contacts" in n for n in section.notes)

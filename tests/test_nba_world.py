@@ -151,3 +151,11 @@ def test_report_section_next_best_actions(world: tuple[dict[str, Any], jl.Worksp
     assert name == "Actions per state" and len(frame) == 12  # 4 states x 3 actions besides the baseline
     assert degenerate(figure) is None
     assert any("doubly robust" in note for note in section.notes)
+
+
+def test_t_learner_uplift_has_a_bootstrap_interval(result: Any) -> None:
+    rows = [r for r in result.records() if r["model_uplift"] is not None]
+    assert rows
+    for r in rows:
+        assert r["model_uplift_lo"] <= r["model_uplift"] <= r["model_uplift_hi"]
+    assert any(r["model_uplift_hi"] - r["model_uplift_lo"] > 0 for r in rows)

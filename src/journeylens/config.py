@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from journeylens._toml_lines import line_of_key
 from journeylens.errors import ConfigError
 from journeylens.journeys.definitions import EXAMPLE_COSTS, JourneyRules
 from journeylens.nba.catalogue import NbaSettings
@@ -127,7 +128,8 @@ class Config(_Section):
     @classmethod
     def load(cls, path: Path) -> Config:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(
                 f"{path}: cannot read: {exc}", hint="Check the file's permissions and encoding."
@@ -147,6 +149,7 @@ class Config(_Section):
                 field,
                 first["msg"],
                 hint="See docs/configuration.md for every setting and its default.",
+                line=line_of_key(text, tuple(first["loc"])),
             ) from exc
 
     def dump(self, path: Path) -> None:

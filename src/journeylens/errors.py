@@ -64,8 +64,10 @@ class ConfigError(JourneyLensError, ValueError):
     """journeylens.toml (or another settings file) is invalid."""
 
     @classmethod
-    def invalid(cls, path: Path, field: str, problem: str, hint: str) -> ConfigError:
-        return cls(f"{path}: field '{field}': {problem}", hint=hint)
+    def invalid(cls, path: Path, field: str, problem: str, hint: str, line: int = 0) -> ConfigError:
+        """``line``: 1-based line of the field in the file (0 when unknown)."""
+        where = f"{path}, line {line}" if line else str(path)
+        return cls(f"{where}: field '{field}': {problem}", hint=hint)
 
 
 class BackendError(JourneyLensError, RuntimeError):

@@ -1239,6 +1239,25 @@ def experiment_units_case(side: Side) -> Any:
     }
 
 
+def _journey_view_expect(result: dict[str, Any]) -> None:
+    _has(any(r.get("p_value") is not None for r in result["funnel"]["steps"]), "a tested funnel step")
+    _has(bool(result["maps"]["transitions"]), "map transitions per variant")
+
+
+@case("experiment_journey_view_funnel_and_maps", expect=_journey_view_expect)
+def experiment_journey_view_case(side: Side) -> Any:
+    """checkout_redesign per variant: the funnel of customers' journeys after exposure (semi-join
+    on the exposed journeys) and the per-variant process maps' transition shares with tests."""
+    from journeylens.experiments.experiment import experiment
+    from journeylens.specs.experiment import ExperimentSpec
+
+    spec = ExperimentSpec(
+        name="checkout_redesign", metric="converted", funnel="checkout,payment,order_confirmation", maps=True
+    )
+    ctx = experiment(side.store, spec).to_dict()
+    return {"funnel": ctx["funnel"], "maps": ctx["maps"]}
+
+
 # --- causes (journeylens causes) -------------------------------------------------------------
 def _causes_tables(side: Side) -> tuple[Any, Any, Any]:
     """The abandoned outcome over purchase journeys, its feature tables (every family the world
@@ -1334,5 +1353,8 @@ def nba_case(side: Side) -> Any:
         "transitions": rows(side.store.execute(transitions.transition_counts(side.store))),
         "open": rows(side.store.execute(transitions.open_states(side.store))),
         "segments": rows(side.store.execute(transitions.decision_segments(side.store))),
-        "result": {**result, "rows": rows(result["rows"], drop=["model_uplift"])},
+        "result": {
+            **result,
+            "rows": rows(result["rows"], drop=["model_uplift", "model_uplift_lo", "model_uplift_hi"]),
+        },
     }

@@ -499,7 +499,9 @@ ANALYSES: dict[str, Analysis] = {
             "contacts, cost_to_serve, value) and ratio metrics with the delta method (success_rate, "
             "leakage_rate, repeat_rate, fcr, duration, nps, csat). CUPED adjusts means and proportions "
             "by their value in the --pre-days before exposure (pooled theta). Holm or BH across goal "
-            "metrics and variants, per --by group; guardrails are not corrected. See docs/experiments.md.",
+            "metrics and variants, per --by group; guardrails are not corrected. --funnel STEPS and --maps "
+            "add the funnel and the process-map transitions per variant (journeys after exposure, tests "
+            "with BH q); contacts and leakage_rate are always stated. See docs/experiments.md.",
             spec="journeylens.specs.experiment:ExperimentSpec",
             run="journeylens.experiments.experiment:experiment",
             result="journeylens.experiments.experiment:ExperimentResult",

@@ -142,6 +142,7 @@ def backlog_view(result: BacklogResult, spec: Any, *, wide: bool = False) -> Non
             title=f"backlog ranked by {ctx['rank_by']}: money per year associated with each finding",
             extra=("count / year", "value", "effort", "id"), wide=wide,
         )  # fmt: skip
+    _proposals(result, wide)
     _dim(f"Per year: x 365 / {ctx['days']:g} days of data. Confidence: {ctx['confidence_rule']}.")
     unpriced = {r["money_reason"] for r in result.records() if r["money"] is None and r["money_reason"]}
     if unpriced:
@@ -152,6 +153,24 @@ def backlog_view(result: BacklogResult, spec: Any, *, wide: bool = False) -> Non
     for w in ctx["warnings"]:
         _dim(f"warning: {w['path']}, line {w['line']}: id {w['id']!r} names no opportunity. {w['hint']}")
     _dim("Associated with, not caused by; --format json has each item's evidence and commands.")
+
+
+def _proposals(result: BacklogResult, wide: bool) -> None:
+    """Per item, the proposed experiment: metric, baseline over its denominator, MDE, units, days."""
+    designs = [d for d in result.proposed_experiments().values() if d["per_variant"] is not None]
+    if not designs:
+        return
+    rows = [
+        {"id": d["id"], "metric": d["metric"],
+         "baseline": f"{_pct(d['base_rate'])} of {d['denominator']:,} {d['unit']}s",
+         "MDE": _pct(d["mde"], signed=True), "per variant": f"{d['per_variant']:,}",
+         "days": f"{d['days']:,.0f}"}
+        for d in designs
+    ]  # fmt: skip
+    render(
+        _readable(rows, "proposed experiments", wide), OutputFormat.table, wide=wide,
+        title="proposed experiments: 50/50, alpha 0.05, power 0.8, MDE = the item's estimated excess",
+    )  # fmt: skip
 
 
 # --- causes -------------------------------------------------------------------------------------

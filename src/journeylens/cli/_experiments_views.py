@@ -1,5 +1,7 @@
 """Terminal view of ``journeylens experiment``: the lift of every metric against the baseline,
-with the SRM warning in front when the split is off (as GrowthBook puts it)."""
+with the SRM warning in front when the split is off (as GrowthBook puts it); with ``--funnel`` /
+``--maps`` the per-variant funnel and process-map differences, and always the downstream
+(contact-centre) metrics in one line."""
 
 from __future__ import annotations
 
@@ -78,3 +80,66 @@ def experiment_view(result: ExperimentResult, spec: Any, *, wide: bool = False) 
         if r["reason"]:
             where = "" if r["group"] == NO_GROUP else f" [{r['group']}]"
             _dim(f"{escape(r['metric'])} {escape(r['variant'])}{escape(where)}: not tested: {r['reason']}.")
+    _downstream(ctx)
+    if ctx.get("funnel"):
+        _funnel(ctx, wide)
+    if ctx.get("maps"):
+        _maps(ctx, wide)
+
+
+def _downstream(ctx: dict[str, Any]) -> None:
+    rows = ctx.get("downstream") or []
+    if not rows:
+        return
+    said = [
+        f"{r['metric']} {r['variant']} "
+        + _with_ci(r["estimate"], r["lo"], r["hi"], _pct if r["kind"] != "mean" else _num, signed=True)
+        + ("" if r["p_value"] is None else f" (p {_p(r['p_value'])})")
+        for r in rows
+    ]
+    _dim(f"Downstream (contact centre), against {ctx['baseline']}: {'; '.join(said)}.")
+
+
+def _test_cells(r: dict[str, Any]) -> dict[str, str]:
+    return {
+        "difference": _with_ci(r["difference"], r["difference_lo"], r["difference_hi"], _pct, signed=True),
+        "p": _p(r["p_value"]), "q (BH)": _p(r["q_value"]),
+    }  # fmt: skip
+
+
+def _funnel(ctx: dict[str, Any], wide: bool) -> None:
+    """One row per step and variant: conversion from step 1 [interval] over its denominator, and
+    for the other variants the difference against the baseline with its test."""
+    out = []
+    for r in ctx["funnel"]["steps"]:
+        share = _with_ci(r["conversion"], r["conversion_lo"], r["conversion_hi"], _pct)
+        row = {"step": f"{r['step']}. {r['step_name']}", "variant": r["variant"],
+               "customers": f"{r['units']:,}", "from step 1": f"{share} of {r['first_units']:,}"}  # fmt: skip
+        row |= _test_cells(r) if "p_value" in r else {"difference": "", "p": "", "q (BH)": ""}
+        out.append(row)
+    render(
+        _readable(out, "funnel steps", wide), OutputFormat.table, wide=wide,
+        title=f"Funnel per variant (customers, journeys after exposure; window {ctx['funnel']['window']}), "
+        f"against {ctx['baseline']}",
+    )  # fmt: skip
+    for r in ctx["funnel"]["steps"]:
+        if r.get("reason"):
+            _dim(f"step {r['step']} {escape(r['variant'])}: not tested: {r['reason']}.")
+
+
+def _maps(ctx: dict[str, Any], wide: bool) -> None:
+    """The transitions whose share of journeys differs most from the baseline's."""
+    maps = ctx["maps"]
+    out = [
+        {"variant": r["variant"], "transition": f"{r['source']} → {r['target']}",
+         "baseline share": f"{_pct(r['baseline_share'])} ({r['baseline_journeys']:,})",
+         "share": f"{_pct(r['share'])} ({r['journeys']:,})"} | _test_cells(r)
+        for r in maps["transitions"]
+    ]  # fmt: skip
+    render(
+        _readable(out, "transitions", wide), OutputFormat.table, wide=wide,
+        title=f"Process map per variant ({maps['key']}): the transitions whose share of journeys differs "
+        f"most from {ctx['baseline']}",
+    )  # fmt: skip
+    sizes = ", ".join(f"{v} {n:,}" for v, n in maps["journeys"].items())
+    _dim(f"Journeys after exposure per variant: {sizes}. Share: journeys with the transition at least once.")

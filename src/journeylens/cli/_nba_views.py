@@ -33,12 +33,13 @@ def nba_view(result: NbaResult, spec: Any, *, wide: bool = False) -> None:
             "action": r["action"] or "(none)",
             "uplift": _with_ci(r["uplift"], r["uplift_lo"], r["uplift_hi"], _pct, signed=True),
             "customer": r["customer_id"], "segment": r["segment"],
-            "model": _pct(r["model_uplift"], signed=True),
+            "model uplift": _with_ci(r["model_uplift"], r["model_uplift_lo"], r["model_uplift_hi"], _pct,
+                                     signed=True),
         }
         for r in result.records()
     ]  # fmt: skip
     _table(rows, "recommendations", "next best actions for open journeys (best first)",
-           ("customer", "segment", "model"), wide)  # fmt: skip
+           ("customer", "segment", "model uplift"), wide)  # fmt: skip
     _dim(
         f"{ctx['open_journeys']:,} open journeys; {ctx['scored']:,} with a ranked action, "
         f"{ctx['without_evidence']:,} in states where no catalogue action has evidence. "

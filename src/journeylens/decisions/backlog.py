@@ -206,6 +206,8 @@ class BacklogResult(TableResult):
         "value_reason, owner, confidence, effort_days, value_per_effort, status, decision, notes, "
         "evidence, association)",
         "evidence (per id: source, summary, command, numbers)",
+        "proposed_experiments (per id: id, metric, unit, base_rate, denominator, mde, mde_source, variance, "
+        "alpha, power, per_variant, total, eligible_per_day, days, design, reason)",
     )
 
     items: tuple[Opportunity, ...] = ()
@@ -213,7 +215,15 @@ class BacklogResult(TableResult):
 
     def to_dict(self) -> dict[str, Any]:
         evidence = {o.id: [asdict(e) for e in o.evidence] for o in self.items}
-        return {**self.context, "rows": self.records(), "evidence": evidence}
+        return {**self.context, "rows": self.records(), "evidence": evidence,
+                "proposed_experiments": self.proposed_experiments()}  # fmt: skip
+
+    def proposed_experiments(self) -> dict[str, dict[str, Any]]:
+        """Per item id, a proposed A/B test with its power calculation (``backlog_experiments``)."""
+        from journeylens.decisions.backlog_experiments import proposed_experiment
+
+        days = float(self.context.get("days") or 1.0)
+        return {o.id: proposed_experiment(o, days) for o in self.items}
 
     def to_csv(self) -> str:
         buffer = io.StringIO()

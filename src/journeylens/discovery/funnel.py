@@ -328,12 +328,17 @@ def _unit_log(store: Store, spec: FunnelSpec) -> ir.Table:
     """
     flt = spec.filter
     filtered = bool(flt.model_dump(exclude_defaults=True, exclude={"segment_trait"}))
-    if spec.unit is FunnelUnit.customer and not filtered:
+    if spec.unit is FunnelUnit.customer and not filtered and not spec.after_exposure:
         require_customer_map(store)
         events = events_with_customers(store)
         log = events.filter(events.customer_id.notnull()).mutate(unit=events.customer_id)
     else:
         journeys = select_journeys(store, flt)  # not empty: `selection` checked it
+        if spec.after_exposure:
+            from journeylens.experiments.journeys_view import exposed_journeys
+
+            exposed = exposed_journeys(store, str(spec.experiment), flt).select(_jid="journey_id")
+            journeys = journeys.semi_join(exposed, journeys.journey_id == exposed._jid)
         je, ev = store.backend.table("journey_events"), store.table("events")
         j = journeys.select("journey_id", "customer_id")
         rows = je.join(j, "journey_id").join(ev, je.event_id == ev.event_id)

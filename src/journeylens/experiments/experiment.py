@@ -32,7 +32,7 @@ from journeylens.experiments.units import (
     unit_values,
     variant_sums,
 )
-from journeylens.specs.experiment import Correction, Difference, Engine, ExperimentSpec
+from journeylens.specs.experiment import DOWNSTREAM_METRICS, Correction, Difference, Engine, ExperimentSpec
 from journeylens.store import Store
 
 if TYPE_CHECKING:
@@ -43,6 +43,13 @@ REASONS = {
     st.ZERO_VARIANCE: "a variant's metric does not vary (zero variance): no test",
     st.NO_UNITS: "a variant has no units",
 }
+
+
+_ROW_FIELDS = (
+    "group, metric, kind, guardrail, inverse, variant, n_baseline, n_variant, baseline_value, variant_value, "
+    "estimate, lo, hi, p_value, p_adjusted, chance_to_win, risk_baseline, risk_variant, theta, significant, "
+    "reason"
+)
 
 
 @dataclass(frozen=True)
@@ -56,9 +63,15 @@ class ExperimentResult(TableResult):
         "variants (records: variant, units, no_journey_units)",
         "excluded (multiple_variants, unmapped)",
         "exposure (first, last)",
-        "rows (records: group, metric, kind, guardrail, inverse, variant, n_baseline, n_variant, "
-        "baseline_value, variant_value, estimate, lo, hi, p_value, p_adjusted, chance_to_win, risk_baseline, "
-        "risk_variant, theta, significant, reason)",
+        f"rows (records: {_ROW_FIELDS})",
+        f"downstream (records: {_ROW_FIELDS})",
+        "funnel (null, or object: window, unit, steps (records: step, step_name, variant, units, "
+        "first_units, conversion, conversion_lo, conversion_hi, [difference, difference_lo, difference_hi, "
+        "test, p_value, q_value, significant, reason]))",
+        "maps (null, or object: key, journeys (object: variant -> journeys), transitions (records: variant, "
+        "source, target, journeys, share, transitions, baseline_journeys, baseline_share, "
+        "baseline_transitions, difference, difference_lo, difference_hi, test, p_value, q_value, "
+        "significant, reason))",
     )
 
     context: dict[str, Any] = field(default_factory=dict)
@@ -132,7 +145,21 @@ def experiment(store: Store, spec: ExperimentSpec) -> ExperimentResult:
                      "unmapped": int(excluded["unmapped"] or 0)},
         "exposure": {"first": _iso(excluded["first_exposure"]), "last": _iso(excluded["last_exposure"])},
     }  # fmt: skip
+    context |= _journey_view(store, spec, baseline, rows)
     return ExperimentResult(pa.Table.from_pylist(rows), context=context)
+
+
+def _journey_view(
+    store: Store, spec: ExperimentSpec, baseline: str, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The downstream (contact-centre) rows, and the per-variant funnel and maps when asked for."""
+    from journeylens.experiments.journeys_view import map_differences, variant_funnel
+
+    return {
+        "downstream": [r for r in rows if r["metric"] in DOWNSTREAM_METRICS and r["group"] == NO_GROUP],
+        "funnel": variant_funnel(store, spec, baseline) if spec.funnel else None,
+        "maps": map_differences(store, spec, baseline) if spec.maps else None,
+    }
 
 
 def _baseline(spec: ExperimentSpec, variants: list[str]) -> str:

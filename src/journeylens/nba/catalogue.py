@@ -29,6 +29,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from journeylens._toml_lines import line_of_key
 from journeylens._yaml_lines import YamlFileError, compose, compose_mapping, field_path, line_of, read_text
 
 
@@ -85,18 +86,32 @@ def check_touchpoints(settings: NbaSettings, known: Iterable[str], source: Path 
             continue
         close = difflib.get_close_matches(action.touchpoint, names, n=3)
         loc = ("actions", index, "touchpoint")
-        line = line_of(compose(read_text(source))[0], loc) if source is not None else 0
         raise UnknownTouchpointError(
-            source or Path("journeylens.toml"), line, field_path(loc),
+            source or Path("journeylens.toml"), _line(source, loc), _field(source, loc),
             f"action '{action.name}' steers to touchpoint '{action.touchpoint}', which no event has",
             (f"Did you mean {', '.join(close)}? " if close else "")
             + "Name a touchpoint from `journeylens touchpoints`.",
         )  # fmt: skip
     seen: set[str] = set()
-    for action in settings.actions:
+    for index, action in enumerate(settings.actions):
         if action.name in seen:
+            loc = ("actions", index, "name")
             raise CatalogueError(
-                source or Path("journeylens.toml"), 0, "actions", f"action '{action.name}' is listed twice",
-                "Give each action one entry.",
+                source or Path("journeylens.toml"), _line(source, loc), _field(source, loc),
+                f"action '{action.name}' is listed twice", "Give each action one entry.",
             )  # fmt: skip
         seen.add(action.name)
+
+
+def _line(source: Path | None, loc: tuple[str | int, ...]) -> int:
+    """The line of ``loc`` in the catalogue's file: an actions YAML file, or journeylens.toml, where
+    the catalogue is the ``[nba]`` table (0 without a file)."""
+    if source is None:
+        return 0
+    if source.suffix == ".toml":
+        return line_of_key(read_text(source), ("nba", *loc))
+    return line_of(compose(read_text(source))[0], loc)
+
+
+def _field(source: Path | None, loc: tuple[str | int, ...]) -> str:
+    return field_path(("nba", *loc) if source is not None and source.suffix == ".toml" else loc)

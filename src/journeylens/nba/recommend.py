@@ -29,6 +29,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from journeylens.config import CONFIG_FILE
 from journeylens.discovery._result import TableResult
 from journeylens.discovery._stats import Proportion, compare_proportions
 from journeylens.nba import power, transitions
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from journeylens.workspace import Workspace
 
 SEP = "|"
+MODEL_COLUMNS = ("model_uplift", "model_uplift_lo", "model_uplift_hi")
 RANK_COLUMNS = (
     "journey_type", "touchpoint", "action", "target", "target_channel", "cost", "source", "evidence",
     "successes", "rate", "rate_lo", "rate_hi", "uplift", "uplift_lo", "uplift_hi", "rank", "evidence_reason",
@@ -62,7 +64,7 @@ class NbaResult(TableResult):
         "proposal (experiment design, or null)",
         "rows (records: journey_id, customer_id, state, journey_type, touchpoint, channel, segment, rank, "
         "action, target, target_channel, cost, source, evidence, successes, rate, rate_lo, rate_hi, "
-        "uplift, uplift_lo, uplift_hi, model_uplift, reason)",
+        "uplift, uplift_lo, uplift_hi, model_uplift, model_uplift_lo, model_uplift_hi, reason)",
     )
 
     context: dict[str, Any] = field(default_factory=dict)
@@ -97,7 +99,7 @@ def nba(ws: Workspace, spec: NbaSpec | None = None) -> NbaResult:
     """
     spec = spec or NbaSpec()
     settings = load_actions(Path(spec.actions)) if spec.actions else ws.config.nba
-    return recommend(ws.store, settings, spec, Path(spec.actions) if spec.actions else None)
+    return recommend(ws.store, settings, spec, Path(spec.actions) if spec.actions else ws.root / CONFIG_FILE)
 
 
 def recommend(store: Store, settings: NbaSettings, spec: NbaSpec, source: Path | None = None) -> NbaResult:
@@ -207,7 +209,8 @@ def _evidence(
 
 
 def _model_uplift(store: Store, evaluated: Offline, baseline: str) -> pa.Table | None:
-    """T-learner uplift per (state, segment, action), where decisions exist."""
+    """T-learner uplift per (state, segment, action), where decisions exist, with its 95% bootstrap
+    interval (``nba.uplift``)."""
     if evaluated.cells is None:
         return None
     from journeylens.nba.uplift import fit_t_learner
@@ -215,17 +218,24 @@ def _model_uplift(store: Store, evaluated: Offline, baseline: str) -> pa.Table |
     model = fit_t_learner(store, transitions.decision_segments(store))
     if model is None:
         return None
-    rows: dict[str, list[Any]] = {"state": [], "segment": [], "action": [], "model_uplift": []}
+    from journeylens.nba.uplift import percentiles
+
+    rows: dict[str, list[Any]] = {"state": [], "segment": [], "action": [], **{n: [] for n in MODEL_COLUMNS}}
     grid = [(s, g) for s in model.states for g in model.segments]
+    states, segments = [s for s, _ in grid], [g for _, g in grid]
+    base = model.draws(baseline, states, segments)  # once: every action is compared with it
     for action in model.models:
-        uplift = model.uplift(action, baseline, [s for s, _ in grid], [g for _, g in grid])
-        if uplift is None or action == baseline:
+        uplift = model.uplift(action, baseline, states, segments)
+        mine = model.draws(action, states, segments)
+        if uplift is None or base is None or mine is None or action == baseline:
             continue
-        for (state, segment), value in zip(grid, uplift, strict=True):
-            for column, item in zip(rows, (state, segment, action, float(value)), strict=True):
+        lo, hi = percentiles(mine - base)
+        for i, (state, segment) in enumerate(grid):
+            values = (state, segment, action, float(uplift[i]), float(lo[i]), float(hi[i]))
+            for column, item in zip(rows, values, strict=True):
                 rows[column].append(item)
     schema = [("state", pa.string()), ("segment", pa.string()), ("action", pa.string())]
-    return pa.table(rows, schema=pa.schema([*schema, ("model_uplift", pa.float64())]))
+    return pa.table(rows, schema=pa.schema([*schema, *[(n, pa.float64()) for n in MODEL_COLUMNS]]))
 
 
 def score(states: ir.Table, ranking: list[dict[str, Any]], model: pa.Table | None, top: int) -> ir.Table:
@@ -237,9 +247,9 @@ def score(states: ir.Table, ranking: list[dict[str, Any]], model: pa.Table | Non
     joined = joined.select(*t.columns, *[c for c in RANK_COLUMNS if c not in ("journey_type", "touchpoint")])
     if model is not None and model.num_rows:
         m = ibis.memtable(model)
-        joined = joined.left_join(m, ["state", "segment", "action"]).select(*joined.columns, "model_uplift")
+        joined = joined.left_join(m, ["state", "segment", "action"]).select(*joined.columns, *MODEL_COLUMNS)
     else:
-        joined = joined.mutate(model_uplift=ibis.null("float64"))
+        joined = joined.mutate(**dict.fromkeys(MODEL_COLUMNS, ibis.null("float64")))
     reason = ibis.cases(
         (joined.action.isnull(), "state " + joined.state + ": no catalogue action has evidence here"),
         else_="state " + joined.state + " (segment " + joined.segment + ", last channel "

@@ -69,6 +69,12 @@ BACKLOG_COLUMNS = {
 }  # fmt: skip
 
 
+PROPOSAL_COLUMNS = {
+    "id": "item", "metric": "metric", "base_rate": "baseline rate", "denominator": "denominator",
+    "mde": "minimum detectable effect", "per_variant": "units per variant", "days": "days needed",
+}  # fmt: skip
+
+
 def backlog_table(
     store: Store, rules: JourneyRules | None
 ) -> tuple[list[tuple[str, pd.DataFrame]], list[str]]:
@@ -93,4 +99,13 @@ def backlog_table(
     if not rows:
         return [], [*notes, "Backlog: no opportunity found."]
     frame = pd.DataFrame(rows)[list(BACKLOG_COLUMNS)].rename(columns=BACKLOG_COLUMNS)
-    return [("Backlog: opportunities by money per year", frame.round(0))], notes
+    tables = [("Backlog: opportunities by money per year", frame.round(0))]
+    designs = [d for d in result.proposed_experiments().values() if d["per_variant"] is not None]
+    if designs:
+        proposed = pd.DataFrame(designs)[list(PROPOSAL_COLUMNS)].rename(columns=PROPOSAL_COLUMNS)
+        tables.append(("Backlog: a proposed experiment per item (alpha 0.05, power 0.8, 50/50)", proposed))
+        notes.append(
+            "Proposed experiments: the minimum detectable effect is the item's whole estimated excess; "
+            "a fix that removes half of it needs about four times the units."
+        )
+    return tables, notes

@@ -8,13 +8,15 @@ Example:
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from journeylens.analyses._options import Cli
-from journeylens.specs.discovery import FilterField, JourneyFilter, split_names
+from journeylens.specs.discovery import ActivityKey, FilterField, JourneyFilter, split_names
+from journeylens.specs.funnel import FunnelStep
 
 METRIC_NAMES = (
     "converted", "success_rate", "leakage_rate", "repeat_rate", "fcr", "journeys", "contacts",
@@ -22,6 +24,8 @@ METRIC_NAMES = (
 )  # fmt: skip
 """The unit-level metrics (defined in :mod:`journeylens.experiments.units`)."""
 DEFAULT_METRICS = ("success_rate", "converted", "contacts", "leakage_rate", "value")
+DOWNSTREAM_METRICS = ("contacts", "leakage_rate")
+"""Contact-centre effects the journey view always states (added as guardrails when not asked for)."""
 
 
 class Engine(StrEnum):
@@ -100,7 +104,38 @@ class ExperimentSpec(BaseModel):
     by: Annotated[ExperimentBy | None, Cli(help="Breakdown: segment or entry_channel.")] = Field(
         None, description="Also test within each group of this breakdown."
     )
+    funnel: Annotated[
+        list[str],
+        Cli(
+            help="Funnel steps per variant (comma list, funnel step syntax), journeys after exposure.",
+            api_type="str | list[str] | None",
+        ),
+    ] = Field(default_factory=list, description="Steps of the per-variant funnel (none: no funnel).")
+    window: Annotated[str, Cli(help="Conversion window of --funnel from step 1: 30m, 2h, 14d.")] = Field(
+        "14d", description="Funnel conversion window."
+    )
+    maps: Annotated[bool, Cli(help="Per-variant process maps: the transitions whose share differs most.")] = (
+        Field(False, description="Compare the variants' process maps.")
+    )
+    map_key: Annotated[ActivityKey, Cli(help="What one map node is: touchpoint, channel, ...")] = Field(
+        ActivityKey.touchpoint, description="Map node key."
+    )
+    top: Annotated[int, Cli(help="Map transitions listed per variant (largest differences).")] = Field(
+        10, ge=1, le=200, description="Map transitions listed per variant."
+    )
     filter: FilterField = Field(default_factory=JourneyFilter, description="Which journeys count.")
+
+    @field_validator("funnel", mode="before")
+    @classmethod
+    def _steps(cls, value: Any) -> Any:
+        texts = [] if value is None else [value] if isinstance(value, str) else list(value)
+        # Commas inside a step's [key=value,...] property filter do not split steps.
+        steps = [p.strip() for text in texts for p in re.split(r",(?![^\[]*\])", str(text)) if p.strip()]
+        for step in steps:
+            FunnelStep.parse(step)  # the funnel's own syntax errors, at the option
+        if len(steps) == 1:
+            raise ValueError("a funnel needs at least two steps, e.g. --funnel checkout,payment")
+        return steps
 
     @field_validator("metric", "guardrail", mode="before")
     @classmethod
@@ -112,4 +147,11 @@ class ExperimentSpec(BaseModel):
         if not self.metric and not self.guardrail:
             self.metric = list(DEFAULT_METRICS)
         self.guardrail = [g for g in self.guardrail if g not in self.metric]
+        if self.funnel or self.maps:
+            self.guardrail += [m for m in DOWNSTREAM_METRICS if m not in self.metric + self.guardrail]
         return self
+
+    @property
+    def journey_view(self) -> bool:
+        """Whether the per-variant funnel or maps were asked for."""
+        return bool(self.funnel) or self.maps

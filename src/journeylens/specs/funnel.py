@@ -197,6 +197,10 @@ class FunnelSpec(BaseModel):
     experiment: Annotated[str | None, Cli(help="Experiment, with --by variant.")] = Field(
         None, description="Experiment for by=variant."
     )
+    after_exposure: Annotated[
+        bool, Cli(help="With --by variant: only journeys starting at or after the customer's exposure, "
+                  "of customers in one variant (as `journeylens experiment` counts them).")
+    ] = Field(False, description="by=variant: journeys from each customer's exposure on only.")  # fmt: skip
     segment_trait: Annotated[str, Cli(help="Customer trait for --by segment.")] = Field(
         "segment", description="Customer trait for by=segment."
     )
@@ -262,6 +266,8 @@ class FunnelSpec(BaseModel):
                 raise ValueError(f"exclusions: in any order an exclusion spans the whole funnel (1-{n})")
         if self.by is FunnelBreakdown.variant and not self.experiment:
             raise ValueError("experiment: by=variant needs the experiment's name")
+        if self.after_exposure and self.by is not FunnelBreakdown.variant:
+            raise ValueError("after_exposure: only with by=variant (exposure is a variant's)")
         return self
 
     @property
@@ -282,6 +288,7 @@ _HINTS = {
     "exclusions": "Write exclusions as touchpoint or touchpoint@FROM-TO (1-based steps); ordered funnels "
     "take any range, any-order funnels the whole funnel, strict funnels none.",
     "experiment": "Pass --experiment NAME with --by variant.",
+    "after_exposure": "Pass --after-exposure together with --by variant --experiment NAME.",
 }
 
 
