@@ -46,6 +46,7 @@ from journeylens.ingest.validation import (
     Context,
     canonicalize,
 )
+from journeylens.privacy.suppression import suppressed, suppression_list
 from journeylens.store import _backend
 from journeylens.store.schema import QUARANTINE_SCHEMA, TableSpec
 from journeylens.store.store import Store
@@ -68,6 +69,7 @@ class BatchLoader:
         self.store, self.engine, self.table = store, engine, table
         self.same_engine = engine is store.backend
         self._batches = 0
+        self._suppressed = suppression_list(store, engine)
 
     def load(self, data: pa.Table, ctx: Context, reports: dict[int, IngestReport]) -> None:
         """Load ``data`` (records of the files in ``reports``, keyed by ingest id)."""
@@ -81,6 +83,8 @@ class BatchLoader:
         staged = _backend.materialize_over_arrow(
             self.engine, chunks, lambda raw: canonicalize(raw, self.table, ctx), STAGE
         )
+        if self._suppressed is not None:
+            staged = self._suppress(staged, ctx.salt, reports)
         n_bad = self._tally(staged, reports)
         if n_bad:
             self._quarantine(staged.filter(staged[REASON].notnull()))
@@ -156,6 +160,15 @@ class BatchLoader:
             message=bad[MESSAGE],
         )
         self._to_store("quarantine", rows, _QUARANTINE_KEY)
+
+    def _suppress(self, staged: ir.Table, salt: str, reports: dict[int, IngestReport]) -> ir.Table:
+        """Drop the records naming a forgotten person (``privacy.suppression``), counted per file."""
+        assert self._suppressed is not None
+        flag = suppressed(staged, self._suppressed, salt)
+        dropped = staged.filter(flag)
+        for row in self.engine.to_pyarrow(dropped.group_by(FILE).agg(n=dropped.count())).to_pylist():
+            reports[row[FILE]].suppressed += int(row["n"])
+        return staged.filter(~flag)
 
     def _remember_copies(self) -> None:
         """Before the next batch of a streamed file replaces the staged one, count its copies of
