@@ -84,7 +84,7 @@ class BatchLoader:
             self.engine, chunks, lambda raw: canonicalize(raw, self.table, ctx), STAGE
         )
         if self._suppressed is not None:
-            staged = self._suppress(staged, ctx.salt, reports)
+            staged = self._suppress(staged, ctx, reports)
         n_bad = self._tally(staged, reports)
         if n_bad:
             self._quarantine(staged.filter(staged[REASON].notnull()))
@@ -161,10 +161,10 @@ class BatchLoader:
         )
         self._to_store("quarantine", rows, _QUARANTINE_KEY)
 
-    def _suppress(self, staged: ir.Table, salt: str, reports: dict[int, IngestReport]) -> ir.Table:
+    def _suppress(self, staged: ir.Table, ctx: Context, reports: dict[int, IngestReport]) -> ir.Table:
         """Drop the records naming a forgotten person (``privacy.suppression``), counted per file."""
         assert self._suppressed is not None
-        flag = suppressed(staged, self._suppressed, salt)
+        flag = suppressed(staged, self._suppressed, ctx.salt, ctx.default_country_code)
         dropped = staged.filter(flag)
         for row in self.engine.to_pyarrow(dropped.group_by(FILE).agg(n=dropped.count())).to_pylist():
             reports[row[FILE]].suppressed += int(row["n"])

@@ -28,7 +28,7 @@ from journeylens.specs.identity import ANONYMOUS, USER
 from journeylens.store._backend import scratch_table
 from journeylens.store.store import Store
 
-__all__ = ["IDS", "KEY_KINDS", "find_subject", "mentions", "values_of"]
+__all__ = ["IDS", "KEY_KINDS", "find_subject", "mentions", "tokens", "values_of"]
 
 IDS = "_jl_forget_ids"
 KEY_KINDS = ("user_id", "anonymous_id", "case_id", "customer_id", "journey_id", "event_id", "feedback_id")
@@ -50,8 +50,7 @@ def find_subject(store: Store, user_id: str) -> ir.Table:
     """The working table of every identifier of the person known by ``user_id`` (see module doc)."""
     backend = store.backend
     present = set(backend.list_tables())
-    seed = ibis.memtable({"kind": [USER], "value": [user_id]})
-    parts: list[ir.Table] = [seed]
+    parts: list[ir.Table] = [_one_row(store).select(kind=ibis.literal(USER), value=ibis.literal(user_id))]
     shared: ir.Table | None = None
     if "customer_map" in present:
         cmap = backend.table("customer_map")
@@ -120,25 +119,37 @@ def _rows(store: Store, ids: ir.Table, present: set[str]) -> ir.Table:
 
 
 def _add(store: Store, ids: ir.Table, found: ir.Table) -> None:
-    """Add the identifiers of ``found`` the working table does not have yet."""
+    """Add the identifiers of ``found`` the working table does not have yet (engine to engine:
+    no copy of them is left in this process's memory)."""
     found = found.filter(found.value.notnull())
-    new = store.execute(found.anti_join(ids, ["kind", "value"]).select("kind", "value"))
-    if new.num_rows:
-        store.backend.insert(IDS, ibis.memtable(new))
+    store.backend.insert(IDS, found.anti_join(ids, ["kind", "value"]).select("kind", "value"))
+
+
+def _one_row(store: Store) -> ir.Table:
+    """A table of exactly one row, whatever the store holds (a global aggregate): constants are
+    selected from it, so the user id is a literal of the query, not an in-memory table."""
+    builds = store.table("builds")
+    return builds.aggregate(_n=builds.count())
+
+
+def tokens(table: ir.Table, column: str) -> ir.Table:
+    """The distinct texts of ``column`` and their words (``text``, ``token``): split at blanks,
+    quotes, brackets and separators, with sentence punctuation trimmed off the ends."""
+    texts = table.select(text=table[column].cast("string")).distinct()
+    texts = texts.filter(texts.text.notnull())
+    words = texts.mutate(token=texts.text.re_split(_TOKEN_SPLIT).unnest())
+    words = words.mutate(token=words.token.re_replace(_TOKEN_EDGES, ""))
+    return words.filter(words.token.length() > 0)
 
 
 def mentions(table: ir.Table, column: str, ids: ir.Table, salt: str, default_country_code: str) -> ir.Table:
     """The distinct values of text ``column`` of ``table`` that mention the person (column ``text``)."""
-    texts = table.select(text=table[column].cast("string")).distinct()
-    texts = texts.filter(texts.text.notnull())
-    tokens = texts.mutate(token=texts.text.re_split(_TOKEN_SPLIT).unnest())
-    tokens = tokens.mutate(token=tokens.token.re_replace(_TOKEN_EDGES, ""))
-    tokens = tokens.filter(tokens.token.length() > 0)
-    as_email = hash_identifier(normalize_email(tokens.token), salt)
-    as_phone = hash_identifier(normalize_phone(tokens.token, default_country_code), salt)
+    words = tokens(table, column)
+    as_email = hash_identifier(normalize_email(words.token), salt)
+    as_phone = hash_identifier(normalize_phone(words.token, default_country_code), salt)
     hit = (
-        tokens.token.isin(ids.value).fill_null(False)
+        words.token.isin(ids.value).fill_null(False)
         | as_email.isin(values_of(ids, EMAIL)).fill_null(False)
         | as_phone.isin(values_of(ids, PHONE)).fill_null(False)
     )
-    return tokens.filter(hit).select("text").distinct()
+    return words.filter(hit).select("text").distinct()
