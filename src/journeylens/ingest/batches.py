@@ -46,7 +46,6 @@ from journeylens.ingest.validation import (
     Context,
     canonicalize,
 )
-from journeylens.privacy.suppression import suppressed, suppression_list
 from journeylens.store import _backend
 from journeylens.store.schema import QUARANTINE_SCHEMA, TableSpec
 from journeylens.store.store import Store
@@ -69,6 +68,9 @@ class BatchLoader:
         self.store, self.engine, self.table = store, engine, table
         self.same_engine = engine is store.backend
         self._batches = 0
+        # Imported here: privacy reads ingest.pii, whose package imports this module.
+        from journeylens.privacy.suppression import suppression_list
+
         self._suppressed = suppression_list(store, engine)
 
     def load(self, data: pa.Table, ctx: Context, reports: dict[int, IngestReport]) -> None:
@@ -163,6 +165,8 @@ class BatchLoader:
 
     def _suppress(self, staged: ir.Table, ctx: Context, reports: dict[int, IngestReport]) -> ir.Table:
         """Drop the records naming a forgotten person (``privacy.suppression``), counted per file."""
+        from journeylens.privacy.suppression import suppressed
+
         assert self._suppressed is not None
         flag = suppressed(staged, self._suppressed, ctx.salt, ctx.default_country_code)
         dropped = staged.filter(flag)

@@ -24,7 +24,7 @@ import ibis.expr.types as ir
 
 from journeylens.privacy.subject import IDS, KEY_KINDS, mentions, values_of
 from journeylens.store._backend import drop_scratch, scratch_table
-from journeylens.store._delete import delete_where
+from journeylens.store._delete import Predicate, delete_where
 from journeylens.store.store import Store
 
 __all__ = ["KEPT", "LEARNED", "TEXT_COLUMNS", "erase"]
@@ -37,8 +37,13 @@ _TEXTS = "_jl_forget_texts"
 _SEP = "\x1f"
 
 
-def erase(store: Store, ids: ir.Table, salt: str, default_country_code: str) -> dict[str, int]:
-    """Delete the person's rows everywhere; rows deleted per table (tables with none left out)."""
+def erase(
+    store: Store, ids: ir.Table, salt: str, default_country_code: str, *, dry_run: bool = False
+) -> dict[str, int]:
+    """Delete the person's rows everywhere; rows deleted per table (tables with none left out).
+
+    ``dry_run`` only counts the rows that would go (the parity suite compares them).
+    """
     backend = store.backend
     removed: dict[str, int] = {}
     names = sorted(backend.list_tables())
@@ -47,31 +52,40 @@ def erase(store: Store, ids: ir.Table, salt: str, default_country_code: str) -> 
         if name.startswith(("_jl_", "ibis_")) or name in KEPT:
             continue
         if name in LEARNED:
-            n = delete_where(backend, name, lambda t: ibis.literal(True))
+            n = _remove(store, name, lambda t: ibis.literal(True), dry_run)
         else:
-            n = _erase_table(store, name, ids, salt, default_country_code)
+            n = _erase_table(store, name, ids, salt, default_country_code, dry_run)
         if n:
             removed[name] = n
-    drop_scratch(backend, *(n for n in names if n.startswith("_jl_") and n != IDS))
+    if not dry_run:
+        drop_scratch(backend, *(n for n in names if n.startswith("_jl_") and n != IDS))
     return removed
 
 
-def _erase_table(store: Store, name: str, ids: ir.Table, salt: str, default_country_code: str) -> int:
+def _remove(store: Store, name: str, predicate: Predicate, dry_run: bool) -> int:
+    if not dry_run:
+        return delete_where(store.backend, name, predicate)
+    table = store.backend.table(name)
+    return int(store.execute(table.filter(predicate(table).fill_null(False)).count()).as_py())
+
+
+def _erase_table(
+    store: Store, name: str, ids: ir.Table, salt: str, default_country_code: str, dry_run: bool
+) -> int:
     backend = store.backend
     table = backend.table(name)
     texts = [c for c in TEXT_COLUMNS if c in table.columns and table[c].type().is_string()]
+    if not texts and not _identifying(table):
+        return 0
     hits = {}
-    for i, column in enumerate(texts):
-        scratch = f"{_TEXTS}_{i}"
-        hits[column] = scratch_table(
-            backend, scratch, mentions(table, column, ids, salt, default_country_code)
-        )
+    scratch = [f"{_TEXTS}_{i}" for i in range(len(texts))]
     try:
-        if not texts and not _identifying(table):
-            return 0
-        return delete_where(backend, name, lambda t: _theirs(t, ids, hits))
+        for column, working in zip(texts, scratch, strict=True):
+            found = mentions(table, column, ids, salt, default_country_code)
+            hits[column] = scratch_table(backend, working, found)
+        return _remove(store, name, lambda t: _theirs(t, ids, hits), dry_run)
     finally:
-        drop_scratch(backend, *(f"{_TEXTS}_{i}" for i in range(len(texts))))
+        drop_scratch(backend, *scratch)
 
 
 def _identifying(table: ir.Table) -> bool:

@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from journeylens.store import _backend
 
-__all__ = ["delete_where"]
+__all__ = ["Predicate", "delete_where"]
 
 Predicate = Callable[[ir.Table], ir.BooleanValue]
 
