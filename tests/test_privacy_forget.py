@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import ibis
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner, Result
 
 from conftest import built_world, customer, table_rows, write_csv
 from journeylens import Workspace
+from journeylens.cli.app import app
 from journeylens.ingest.pii import hash_identifier, normalize_email, normalize_phone
 from journeylens.model import Staleness, model_state
 from journeylens.privacy import forget
@@ -202,5 +204,24 @@ def test_delete_route_needs_admin_and_answers_after_commit(tmp_path: Path) -> No
     reopened = Workspace.open(ws.root)
     try:
         assert [r["user_id"] for r in table_rows(reopened, "events")] == ["amy"]
+    finally:
+        reopened.close()
+
+
+def test_cli_asks_first_and_forgets_an_unknown_person_idempotently(
+    tmp_path: Path, run_cli: Callable[[Sequence[str]], Result]
+) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    ws.close()
+    refused = CliRunner().invoke(app, ["forget", "nobody", "-w", str(ws.root)], input="n\n")
+    assert refused.exit_code == 1 and "for good?" in refused.output
+    done = run_cli(["forget", "nobody", "--yes", "-w", ws.root, "--format", "json"])
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)
+    assert not report["found"] and report["suppressed"] == 1 and report["requested_by"].startswith("cli:")
+    reopened = Workspace.open(ws.root)
+    try:  # the refused request left no trace; the done one is audited
+        assert [a["request_id"] for a in table_rows(reopened, "privacy_audit")] == [report["request_id"]]
+        assert reopened.store.count("suppressions") == 1
     finally:
         reopened.close()
