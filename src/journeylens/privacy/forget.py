@@ -80,7 +80,8 @@ class ForgetReport:
 def forget(workspace: Workspace, user_id: str, *, requested_by: str) -> ForgetReport:
     """Delete the person known by ``user_id`` from every table and suppress their identifiers.
 
-    The model is brought up to date first, so identifiers linked since the last build are found
+    The model is brought up to date first (unless only earlier forgets changed it), so
+    identifiers linked since the last build are found
     through the identity graph; if it cannot be built, the last customer_map and the raw links
     are used (and a note says so). Customer journeys and other derived rows are deleted at once;
     the model is then stale, so the next analysis rebuilds it, learned text models included.
@@ -90,7 +91,7 @@ def forget(workspace: Workspace, user_id: str, *, requested_by: str) -> ForgetRe
         raise InputError.bad_flag("USER", user_id, "is empty.", hint="Give the person's user id.")
     notes: list[str] = []
     try:
-        workspace.ensure_model(notice=lambda _line: None)
+        _refresh_links(workspace)
     except JourneyLensError as exc:
         notes.append(
             f"The model could not be rebuilt first ({exc.message}); "
@@ -113,6 +114,17 @@ def forget(workspace: Workspace, user_id: str, *, requested_by: str) -> ForgetRe
     finally:
         drop_scratch(store.backend, IDS)
     return report
+
+
+def _refresh_links(workspace: Workspace) -> None:
+    """Rebuild the model when data or settings changed since the last build, so links ingested
+    since are found. Not when earlier forgets are all that changed: their deletions left the
+    derived tables consistent, and a burst of requests must not rebuild once per person."""
+    from journeylens.model import Staleness, model_state
+
+    state = model_state(workspace.store, workspace.config)
+    if set(state.reasons) - {Staleness.FORGOTTEN}:
+        workspace.ensure_model(notice=lambda _line: None)
 
 
 def _audit(workspace: Workspace, report: ForgetReport) -> None:
