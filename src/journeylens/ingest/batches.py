@@ -52,6 +52,7 @@ from journeylens.store.store import Store
 
 STAGE = "_jl_ingest_stage"
 COPIES = "_jl_ingest_copies"
+KEPT = "_jl_ingest_kept"
 _SCAN_CHUNK = 65_536  # rows per Arrow chunk, so that DuckDB scans a batch on every core
 _QUARANTINE_KEY = ("table", "source", "line", "reason", "raw")
 _SEQ_FILE = 1 << 32  # ingest_seq = ingest id * 2^32 + line
@@ -170,9 +171,13 @@ class BatchLoader:
         assert self._suppressed is not None
         flag = suppressed(staged, self._suppressed, ctx.salt, ctx.default_country_code)
         dropped = staged.filter(flag)
-        for row in self.engine.to_pyarrow(dropped.group_by(FILE).agg(n=dropped.count())).to_pylist():
+        counts = self.engine.to_pyarrow(dropped.group_by(FILE).agg(n=dropped.count())).to_pylist()
+        if not counts:  # the usual batch: nothing to drop, and no second copy of it
+            return staged
+        for row in counts:
             reports[row[FILE]].suppressed += int(row["n"])
-        return staged.filter(~flag)
+        # Materialised once: the steps after this read the batch several times.
+        return _backend.scratch_table(self.engine, KEPT, staged.filter(~flag))
 
     def _remember_copies(self) -> None:
         """Before the next batch of a streamed file replaces the staged one, count its copies of
