@@ -126,7 +126,7 @@ def test_status_json_and_csv_have_stable_fields(loaded: Path) -> None:
     assert data["quarantine"][0]["example_line"] == 5
     assert set(data["ingests"][0]) == {
         "ingest_id", "table", "source", "started_at", "finished_at",
-        "rows_read", "loaded", "duplicates", "quarantined",
+        "rows_read", "loaded", "duplicates", "quarantined", "suppressed",
     }  # fmt: skip
     rows = list(csv.DictReader(io.StringIO(_cli("status", "-w", str(loaded), "-f", "csv").stdout)))
     assert {r["table"]: int(r["rows"]) for r in rows}["events"] == 3

@@ -20,9 +20,13 @@ from journeylens.store.schema import (
     BUILDS_SCHEMA,
     INGESTS_DOC,
     INGESTS_SCHEMA,
+    PRIVACY_AUDIT_DOC,
+    PRIVACY_AUDIT_SCHEMA,
     QUARANTINE_DOC,
     QUARANTINE_SCHEMA,
     RAW_TABLES,
+    SUPPRESSIONS_DOC,
+    SUPPRESSIONS_SCHEMA,
     SYSTEM_COLUMNS,
     Reason,
 )
@@ -117,6 +121,8 @@ def data_model_markdown() -> str:
         ("ingests", INGESTS_SCHEMA, INGESTS_DOC),
         ("builds", BUILDS_SCHEMA, BUILDS_DOC),
         ("alerts", ALERTS_SCHEMA, ALERTS_DOC),
+        ("suppressions", SUPPRESSIONS_SCHEMA, SUPPRESSIONS_DOC),
+        ("privacy_audit", PRIVACY_AUDIT_SCHEMA, PRIVACY_AUDIT_DOC),
     ):
         out.append(f"\n## `{name}` (system)\n")
         if name == "builds":

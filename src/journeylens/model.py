@@ -71,6 +71,7 @@ class Staleness(StrEnum):
     MODEL_VERSION = "model_version"
     CONFIG_CHANGED = "config_changed"
     NEW_DATA = "new_data"
+    FORGOTTEN = "forgotten"
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,10 @@ def model_state(store: Store, config: Config) -> ModelState:
         reasons.append(Staleness.NEW_DATA)
         count = sum(new.values())
         phrases.append(f"{count} ingest{'s' if count != 1 else ''} ({', '.join(new)}) since the last build")
+    forgotten = _forgotten_since(store, last["started_at"])
+    if forgotten:  # rows were deleted (docs/privacy.md): recompute aggregates and learned models
+        reasons.append(Staleness.FORGOTTEN)
+        phrases.append(f"{forgotten} person(s) forgotten since the last build")
     if not reasons:
         return ModelState((), f"up to date (build {build_id})", build_id)
     return ModelState(tuple(reasons), "; ".join(phrases), build_id, new_ingests=new)
@@ -299,6 +304,12 @@ def _ingests_since(store: Store, watermark: int) -> dict[str, int]:
     rows = store.execute(new.group_by("table").agg(n=new.count())).to_pylist()
     by_table = {str(r["table"]): int(r["n"]) for r in rows}
     return {name: by_table[name] for name in MODEL_INPUTS if name in by_table}
+
+
+def _forgotten_since(store: Store, started: _dt.datetime) -> int:
+    """Forget requests (``privacy_audit``) committed after the build ``started``."""
+    audit = store.table("privacy_audit")
+    return int(store.execute(audit.filter(audit.requested_at >= started).count()).as_py())
 
 
 def _start(store: Store, config: Config) -> int:

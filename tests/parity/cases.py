@@ -1358,3 +1358,43 @@ def nba_case(side: Side) -> Any:
             "rows": rows(result["rows"], drop=["model_uplift", "model_uplift_lo", "model_uplift_hi"]),
         },
     }
+
+
+def _forget_expect(result: dict[str, Any]) -> None:
+    ann = result["ann"]
+    _has(sum(r["kind"] == "email" for r in ann["ids"]) == 3, "ann's three e-mails stitched to her")
+    _has({"kind": "anonymous_id", "value": "tablet"} not in result["carl"]["ids"], "the shared tablet")
+    _has(result["jx"]["would_remove"].get("journeys", 0) >= 1, "jx's journeys")
+    _has(result["jx"]["deleted"] > 0 and ann["suppressed_events"] > 0, "rows deleted and suppressed")
+
+
+def _forget_one(side: Side, person: str) -> dict[str, Any]:
+    from journeylens.ingest.pii import hash_identifier
+    from journeylens.privacy.erase import erase
+    from journeylens.privacy.subject import IDS, find_subject
+    from journeylens.privacy.suppression import suppressed
+    from journeylens.store._backend import drop_scratch, scratch_table
+    from journeylens.store._delete import delete_where
+
+    salt, cc = side.config.privacy.salt, side.config.privacy.default_country_code
+    backend, copy = side.store.backend, "_jl_parity_forget_events"
+    ids = find_subject(side.store, person)
+    found: dict[str, Any] = {"ids": rows(side.store.execute(ids))}
+    found["would_remove"] = erase(side.store, ids, salt, cc, dry_run=True)
+    events = side.store.table("events")
+    flag = suppressed(events, ids.select(identifier_hash=hash_identifier(ids.value, salt)), salt, cc)
+    found["suppressed_events"] = int(side.store.execute(events.filter(flag).count()).as_py())
+    scratch_table(backend, copy, events, large=True)
+    found["deleted"] = delete_where(backend, copy, lambda t: t.user_id.isin(ids.value))
+    found["left"] = int(side.store.execute(backend.table(copy).count()).as_py())
+    drop_scratch(backend, copy, IDS)
+    return found
+
+
+@case("privacy_forget_subject_and_erasure", expect=_forget_expect)
+def privacy_forget_case(side: Side) -> Any:
+    """Forgetting a person without forgetting them (the world is shared): the identifiers found
+    through customer_map and the raw links, the rows every table would lose (mentions in comments
+    and quarantine included), the ingest suppression flag on stored events, and the DELETE path
+    (DuckDB in place, Spark by rewrite) on a copy of the events."""
+    return {person: _forget_one(side, person) for person in ("ann", "carl", "jx")}

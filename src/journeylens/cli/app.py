@@ -15,6 +15,7 @@ from journeylens.cli._feedback_app import feedback_app
 from journeylens.cli._ingest_cmd import INGEST_FIRST, ingest
 from journeylens.cli._output import OutputFormat, build_progress, err_console, first, notice, render
 from journeylens.cli._output import bar as _bar
+from journeylens.cli._privacy import forget
 from journeylens.cli._server_cmd import keys_app, serve
 from journeylens.errors import InputError, JourneyLensError
 from journeylens.export import ExportFormat
@@ -78,6 +79,7 @@ def init(
 app.command()(ingest)
 app.command()(serve)
 app.add_typer(keys_app, name="keys")
+app.command()(forget)
 
 
 @app.command()

@@ -52,6 +52,7 @@ from journeylens.store.store import Store
 
 STAGE = "_jl_ingest_stage"
 COPIES = "_jl_ingest_copies"
+KEPT = "_jl_ingest_kept"
 _SCAN_CHUNK = 65_536  # rows per Arrow chunk, so that DuckDB scans a batch on every core
 _QUARANTINE_KEY = ("table", "source", "line", "reason", "raw")
 _SEQ_FILE = 1 << 32  # ingest_seq = ingest id * 2^32 + line
@@ -68,6 +69,10 @@ class BatchLoader:
         self.store, self.engine, self.table = store, engine, table
         self.same_engine = engine is store.backend
         self._batches = 0
+        # Imported here: privacy reads ingest.pii, whose package imports this module.
+        from journeylens.privacy.suppression import suppression_list
+
+        self._suppressed = suppression_list(store, engine)
 
     def load(self, data: pa.Table, ctx: Context, reports: dict[int, IngestReport]) -> None:
         """Load ``data`` (records of the files in ``reports``, keyed by ingest id)."""
@@ -81,6 +86,8 @@ class BatchLoader:
         staged = _backend.materialize_over_arrow(
             self.engine, chunks, lambda raw: canonicalize(raw, self.table, ctx), STAGE
         )
+        if self._suppressed is not None:
+            staged = self._suppress(staged, ctx, reports)
         n_bad = self._tally(staged, reports)
         if n_bad:
             self._quarantine(staged.filter(staged[REASON].notnull()))
@@ -156,6 +163,21 @@ class BatchLoader:
             message=bad[MESSAGE],
         )
         self._to_store("quarantine", rows, _QUARANTINE_KEY)
+
+    def _suppress(self, staged: ir.Table, ctx: Context, reports: dict[int, IngestReport]) -> ir.Table:
+        """Drop the records naming a forgotten person (``privacy.suppression``), counted per file."""
+        from journeylens.privacy.suppression import suppressed
+
+        assert self._suppressed is not None
+        flag = suppressed(staged, self._suppressed, ctx.salt, ctx.default_country_code)
+        dropped = staged.filter(flag)
+        counts = self.engine.to_pyarrow(dropped.group_by(FILE).agg(n=dropped.count())).to_pylist()
+        if not counts:  # the usual batch: nothing to drop, and no second copy of it
+            return staged
+        for row in counts:
+            reports[row[FILE]].suppressed += int(row["n"])
+        # Materialised once: the steps after this read the batch several times.
+        return _backend.scratch_table(self.engine, KEPT, staged.filter(~flag))
 
     def _remember_copies(self) -> None:
         """Before the next batch of a streamed file replaces the staged one, count its copies of

@@ -310,13 +310,14 @@ class Ingestor:
                     "loaded": [r.loaded for r in reports],
                     "duplicates": [r.duplicates for r in reports],
                     "quarantined": [r.quarantined_total for r in reports],
+                    "suppressed": [r.suppressed for r in reports],
                 }
             ),
         )
 
 
 def _finish(report: IngestReport, columns: Columns, started: float) -> None:
-    report.duplicates = report.rows_read - report.loaded - report.quarantined_total
+    report.duplicates = report.rows_read - report.loaded - report.quarantined_total - report.suppressed
     report.notes += columns.notes
     report.seconds = time.perf_counter() - started
 

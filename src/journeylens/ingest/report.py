@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 class IngestReport:
     """Outcome of ingesting one file.
 
-    ``rows_read == loaded + duplicates + quarantined_total`` always holds; ``duplicates`` are
+    ``rows_read == loaded + duplicates + quarantined_total + suppressed`` always holds; ``duplicates`` are
     records already stored (by an earlier ingest, an earlier file, or an earlier line with the same
     ``event_id``). A file that could not be ingested has ``error`` (and ``hint``) set and nothing
     of it is stored.
@@ -23,6 +23,8 @@ class IngestReport:
     loaded: int = 0
     duplicates: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
+    suppressed: int = 0
+    """Records naming a forgotten person (the suppression list, docs/privacy.md): dropped, not stored."""
     dst_shifted: int = 0
     """Local times inside a daylight-saving gap, stored shifted forward by the gap."""
     unlinked: int = 0
@@ -52,6 +54,7 @@ class IngestReport:
             "duplicates": self.duplicates,
             "quarantined": self.quarantined_total,
             "quarantined_by_reason": dict(sorted(self.quarantined.items())),
+            "suppressed": self.suppressed,
             "dst_shifted": self.dst_shifted,
             "unlinked": self.unlinked,
             "seconds": round(self.seconds, 3),

@@ -38,7 +38,9 @@ __all__ = ["PARTS", "ServerContext", "ServerSettings", "app_from_env", "create_a
 
 WORKSPACE_ENV = "JOURNEYLENS_WORKSPACE"
 
-PARTS: tuple[str, ...] = ()
+PARTS: tuple[str, ...] = (
+    "journeylens.server.admin",  # DELETE /v1/users/{id}: forget a person (docs/privacy.md)
+)
 """Modules whose ``install(app, ctx)`` adds their routes, in order."""
 
 

@@ -52,7 +52,8 @@ def data_version(ws: Workspace) -> str:
     last_ingest = store.execute(store.table("ingests").ingest_id.max()).as_py()
     builds = store.table("builds")
     last_build = store.execute(builds.filter(builds.finished_at.notnull()).build_id.max()).as_py()
-    raw = json.dumps([last_ingest, last_build, _files_mark(ws)], default=str)
+    forgets = store.execute(store.table("privacy_audit").count()).as_py()  # deleted rows: docs/privacy.md
+    raw = json.dumps([last_ingest, last_build, forgets, _files_mark(ws)], default=str)
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 

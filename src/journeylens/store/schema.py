@@ -332,6 +332,7 @@ INGESTS_SCHEMA = ibis.schema(
         "loaded": dt.int64,
         "duplicates": dt.int64,
         "quarantined": dt.int64,
+        "suppressed": dt.int64,
     }
 )
 INGESTS_DOC = {
@@ -344,6 +345,8 @@ INGESTS_DOC = {
     "loaded": "New records stored.",
     "duplicates": "Records already stored, or repeated inside the file.",
     "quarantined": "Records rejected into `quarantine`.",
+    "suppressed": "Records naming a forgotten person (`suppressions`), dropped and counted "
+    "(docs/privacy.md); empty for ingests before this column existed.",
 }
 
 BUILDS_SCHEMA = ibis.schema(
@@ -404,9 +407,44 @@ ALERTS_DOC = {
     "created_at": "When the monitor ran (UTC).",
 }
 
+# Privacy (docs/privacy.md): what `journeylens forget` keeps. No personal data: the suppression
+# list holds salted hashes only, the audit log no identifier at all.
+SUPPRESSIONS_SCHEMA = ibis.schema(
+    {"identifier_hash": dt.string, "request_id": dt.string, "added_at": UTC_TIMESTAMP}
+)
+SUPPRESSIONS_DOC = {
+    "identifier_hash": "Salted SHA-256 of an identifier of a forgotten person as stored (user id, "
+    "anonymous id, case id, or the stored hash of an e-mail or phone): records naming it are dropped "
+    "on ingest and counted as `suppressed`.",
+    "request_id": "The forget request that added it (`privacy_audit.request_id`).",
+    "added_at": "When it was added (UTC).",
+}
+PRIVACY_AUDIT_SCHEMA = ibis.schema(
+    {
+        "request_id": dt.string,
+        "requested_at": UTC_TIMESTAMP,
+        "requested_by": dt.string,
+        "identifiers": dt.int64,
+        "rows_removed": dt.int64,
+        "removed_by_table": dt.string,
+        "suppressed": dt.int64,
+    }
+)
+PRIVACY_AUDIT_DOC = {
+    "request_id": "Random id of the forget request, returned to whoever asked (their receipt).",
+    "requested_at": "When the deletion committed (UTC).",
+    "requested_by": "Who asked: `cli:<login>` or `key:<key id>` of the admin token.",
+    "identifiers": "Identifiers found for the person (user, anonymous, case ids, e-mails, ...).",
+    "rows_removed": "Rows deleted in all.",
+    "removed_by_table": "JSON: rows deleted per table.",
+    "suppressed": "Identifier hashes added to `suppressions` (0 when all were there already).",
+}
+
 SYSTEM_TABLES: dict[str, ibis.Schema] = {
     "quarantine": QUARANTINE_SCHEMA,
     "ingests": INGESTS_SCHEMA,
     "builds": BUILDS_SCHEMA,
     "alerts": ALERTS_SCHEMA,
+    "suppressions": SUPPRESSIONS_SCHEMA,
+    "privacy_audit": PRIVACY_AUDIT_SCHEMA,
 }

@@ -1,0 +1,42 @@
+"""Administration over HTTP: ``DELETE /v1/users/{user_id}`` forgets a person (admin token only).
+
+The answer (200, the forget report) is sent only after the deletion, the suppression list and
+the audit row committed. An unknown user id is not an error: it is suppressed all the same, so a
+request is idempotent and says, with ``found: false``, that nothing was stored (docs/privacy.md).
+The deletion holds the runner's lock: the embedded store serves one statement at a time, and no
+analysis may read a half-forgotten person.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from journeylens.server.app import ServerContext
+from journeylens.server.auth import require
+from journeylens.server.keys import Credential
+
+__all__ = ["install"]
+
+
+def install(app: FastAPI, ctx: ServerContext) -> None:
+    """Add the admin routes."""
+
+    @app.delete(
+        "/v1/users/{user_id}",
+        tags=["admin"],
+        summary="Forget a person: delete their rows everywhere and suppress their identifiers.",
+    )
+    async def forget_user(
+        user_id: str, credential: Annotated[Credential, Depends(require("admin"))]
+    ) -> dict[str, Any]:
+        return await run_in_threadpool(_forget, ctx, user_id, f"key:{credential.key_id}")
+
+
+def _forget(ctx: ServerContext, user_id: str, requested_by: str) -> dict[str, Any]:
+    from journeylens.privacy import forget
+
+    with ctx.runner.lock:
+        return forget(ctx.workspace, user_id, requested_by=requested_by).to_dict()
