@@ -30,6 +30,7 @@ from journeylens.server.auth import Guard
 from journeylens.server.keys import KEYS_FILE, KeyStore
 from journeylens.server.problems import install_handlers
 from journeylens.server.runs import AnalysisRunner
+from journeylens.server.sessions import SessionStore
 
 if TYPE_CHECKING:
     from journeylens.workspace import Workspace
@@ -38,7 +39,7 @@ __all__ = ["PARTS", "ServerContext", "ServerSettings", "app_from_env", "create_a
 
 WORKSPACE_ENV = "JOURNEYLENS_WORKSPACE"
 
-PARTS: tuple[str, ...] = ()
+PARTS: tuple[str, ...] = ("journeylens.server.dashboard",)
 """Modules whose ``install(app, ctx)`` adds their routes, in order."""
 
 
@@ -63,6 +64,8 @@ class ServerContext:
     guard: Guard
     _workspace: Workspace | None = field(default=None, repr=False)
     _runner: AnalysisRunner | None = field(default=None, repr=False)
+    sessions: SessionStore = field(default_factory=SessionStore, repr=False)
+    """Dashboard sessions (in memory: they end when the server stops)."""
 
     @property
     def runner(self) -> AnalysisRunner:
