@@ -52,6 +52,9 @@ class Panel:
     values: Mapping[str, Any] = field(default_factory=dict)
     needs: tuple[str, ...] = ()
     """Inputs that must be filled before the analysis can run (a customer key, funnel steps)."""
+    part: str | None = None
+    """The result attribute tabulated (default: the analysis's CSV part). Panels showing other
+    parts of the same spec's result share one (cached) run."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,13 @@ PAGES: dict[str, Page] = {
             "customer",
             "Customer 360",
             "Identifiers and how each was linked, traits, the cross-channel timeline and feedback.",
-            (Panel("customer", "Customer", {"limit": 200}, needs=("key",)),),
+            (
+                Panel("customer", "Timeline", {"limit": 200}, needs=("key",)),
+                Panel("customer", "Identifiers", {"limit": 200}, needs=("key",), part="identifiers"),
+                Panel("customer", "Traits", {"limit": 200}, needs=("key",), part="traits"),
+                Panel("customer", "Journeys", {"limit": 200}, needs=("key",), part="journeys"),
+                Panel("customer", "Feedback", {"limit": 200}, needs=("key",), part="feedback"),
+            ),
             (Input("key", "Customer (id, user id, anonymous id or type:value)", "c_0001"),),
         ),
         Page(

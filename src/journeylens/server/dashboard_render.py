@@ -81,9 +81,11 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def _records(analysis: str, result: Any) -> list[dict[str, Any]]:
-    part = getattr(result, ANALYSES[analysis].csv)
+def _records(panel: Panel, result: Any) -> list[dict[str, Any]]:
+    part = getattr(result, panel.part or ANALYSES[panel.analysis].csv)
     part = part() if callable(part) else part
+    if part is None:
+        return []
     return [dict(part)] if isinstance(part, Mapping) else [dict(r) for r in part]
 
 
@@ -93,6 +95,11 @@ def _figure(result: Any) -> str | None:
         return None
     text: str = plot().to_json()
     return text.replace("</", "<\\/")  # inside <script type="application/json">
+
+
+def _first(page: Page, panel: Panel) -> int:
+    """The first panel of ``page`` showing ``panel``'s analysis: the one that draws its figure."""
+    return next(i for i, p in enumerate(page.panels) if p.analysis == panel.analysis)
 
 
 class Renderer:
@@ -127,8 +134,8 @@ class Renderer:
             return view
         try:
             answer = self.ctx.runner.run(panel.analysis, panel_values(page, panel, query))
-            view.records = _records(panel.analysis, answer.result)
-            view.figure = _figure(answer.result)
+            view.records = _records(panel, answer.result)
+            view.figure = _figure(answer.result) if index == _first(page, panel) else None
         except JourneyLensError as exc:
             view.message, view.hint = exc.message, exc.hint or None
             return view
