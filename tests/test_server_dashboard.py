@@ -4,8 +4,7 @@ saved views, CSRF refusals and sessions that end when their token is revoked."""
 
 from __future__ import annotations
 
-import csv
-import io
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -58,10 +57,6 @@ def cells(html: str, column: str) -> list[str]:
     return re.findall(rf'<td data-col="{column}">([^<]*)</td>', html)
 
 
-def csv_rows(text: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(text)))
-
-
 def test_pages_name_registered_analyses() -> None:
     for page in PAGES.values():
         assert set(page.analyses) <= set(ANALYSES), page.slug
@@ -105,10 +100,16 @@ def test_filters_compare_and_push_url(app: Any, world: tuple[Path, Workspace]) -
     assert web == csv_text(ws.touchpoints(channel="web").records()) and web != full
     swapped = client.get("/dashboard/touchpoints?channel=web", headers={"HX-Request": "true"})
     assert swapped.headers["HX-Push-Url"] == "/dashboard/touchpoints?channel=web"
-    first = ws.store.execute(ws.store.backend.table("journeys").start.min()).as_py().date()
-    since, until = first.replace(day=1).isoformat(), (first.replace(day=1) + (first - first)).isoformat()
-    page = client.get(f"/dashboard/touchpoints?since={first.isoformat()}&until=2030-01-01&compare=1").text
-    assert "Previous period" in page and since <= until
+    last = ws.store.execute(ws.store.backend.table("journeys").start.max()).as_py().date()
+    since, until = last - dt.timedelta(days=20), last + dt.timedelta(days=1)
+    query = f"since={since}&until={until}&compare=1"
+    page = client.get(f"/dashboard/touchpoints?{query}").text
+    assert "Previous period" in page
+    previous = client.get(f"/dashboard/touchpoints/csv?{query}&panel=0&period=previous").text
+    before = ws.touchpoints(since=str(since - (until - since)), until=str(since)).records()
+    assert previous == csv_text(before) and before
+    current = client.get(f"/dashboard/touchpoints/csv?{query}&panel=0").text
+    assert current == csv_text(ws.touchpoints(since=str(since), until=str(until)).records()) != previous
     bad = client.get("/dashboard/touchpoints?since=yesterday&until=2030-01-01&compare=1")
     assert bad.status_code == 400 and "since" in bad.json()["detail"]
 
