@@ -53,6 +53,19 @@ def login(app: Any, root: Path, kind: str = "read") -> tuple[TestClient, str, st
     return client, token, session_csrf
 
 
+def shown(client: TestClient, url: str) -> str:
+    """A page as the browser ends up showing it: the page, then each panel htmx loads into it."""
+    page = client.get(url)
+    assert page.status_code == 200, (url, page.text[:300])
+    assert "Computing…" in page.text or "/panel/" not in page.text
+    parts = [page.text]
+    for panel in re.findall(r'hx-get="(/dashboard/[^"]+/panel/[^"]+)"', page.text):
+        answer = client.get(panel.replace("&amp;", "&"), headers={"HX-Request": "true"})
+        assert answer.status_code == 200 and "HX-Push-Url" not in answer.headers, panel
+        parts.append(answer.text)
+    return "".join(parts)
+
+
 def cells(html: str, column: str) -> list[str]:
     return re.findall(rf'<td data-col="{column}">([^<]*)</td>', html)
 
@@ -66,23 +79,24 @@ def test_pages_name_registered_analyses() -> None:
 def test_every_page_renders_for_a_read_session(app: Any, world: tuple[Path, Workspace]) -> None:
     client, _, _ = login(app, world[0])
     for slug, page in PAGES.items():
-        response = client.get(f"/dashboard/{slug}")
-        assert response.status_code == 200, (slug, response.text[:500])
-        assert f"<h1>{page.title}</h1>" in response.text.replace("&amp;", "&")
-        assert 'aria-label="Dashboard pages"' in response.text
-    ids = re.findall(r'class="jl-plot" id="([^"]+)"', client.get("/dashboard/overview").text)
-    ids += re.findall(r'class="jl-plot" id="([^"]+)"', client.get("/dashboard/overview").text)
+        html = shown(client, f"/dashboard/{slug}")
+        assert f"<h1>{page.title}</h1>" in html.replace("&amp;", "&")
+        assert 'aria-label="Dashboard pages"' in html
+        assert html.count('class="panel"') == len(page.panels) + (slug == "journeys"), slug
+    ids = re.findall(r'class="jl-plot" id="([^"]+)"', shown(client, "/dashboard/overview"))
+    ids += re.findall(r'class="jl-plot" id="([^"]+)"', shown(client, "/dashboard/overview"))
     assert ids and len(ids) == len(set(ids))  # every render gets new plot ids
     assert client.get("/dashboard/static/htmx.min.js").text.startswith("var htmx")
     assert "plotly" in client.get("/dashboard/static/plotly.min.js").text[:2000].lower()
     assert client.get("/dashboard/nowhere").status_code == 404
+    assert client.get("/dashboard/overview/panel/9").json()["errors"][0]["field"] == "panel"
 
 
 def test_funnel_numbers_equal_the_python_api(app: Any, world: tuple[Path, Workspace]) -> None:
     root, ws = world
     client, _, _ = login(app, root)
     query = "steps=home+product_page+checkout&window=2h&order=any"
-    html = client.get(f"/dashboard/funnel?{query}").text
+    html = shown(client, f"/dashboard/funnel?{query}")
     expected = ws.funnel(["home", "product_page", "checkout"], window="2h", order="any").records()
     assert cells(html, "units") == [cell(r["units"]) for r in expected]
     assert cells(html, "step_name") == [r["step_name"] for r in expected]
@@ -103,7 +117,7 @@ def test_filters_compare_and_push_url(app: Any, world: tuple[Path, Workspace]) -
     last = ws.store.execute(ws.store.backend.table("journeys").start.max()).as_py().date()
     since, until = last - dt.timedelta(days=20), last + dt.timedelta(days=1)
     query = f"since={since}&until={until}&compare=1"
-    page = client.get(f"/dashboard/touchpoints?{query}").text
+    page = shown(client, f"/dashboard/touchpoints?{query}")
     assert "Previous period" in page
     previous = client.get(f"/dashboard/touchpoints/csv?{query}&panel=0&period=previous").text
     before = ws.touchpoints(since=str(since - (until - since)), until=str(since)).records()
@@ -117,11 +131,11 @@ def test_filters_compare_and_push_url(app: Any, world: tuple[Path, Workspace]) -
 def test_drill_down_from_a_transition_to_a_customer(app: Any, world: tuple[Path, Workspace]) -> None:
     root, ws = world
     client, _, _ = login(app, root)
-    html = client.get("/dashboard/process-map").text
+    html = shown(client, "/dashboard/process-map")
     link = re.search(r'class="drill-journeys" href="([^"]+)"', html).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
     top = ws.dfg().records()[0]
     assert f"source={top['source']}" in link and f"target={top['target']}" in link
-    journeys = client.get(link).text
+    journeys = shown(client, link)
     listed = cells(journeys, "journey_id")
     # the reference: journeys whose events have `source` directly followed by `target`
     je = ws.store.execute(ws.store.backend.table("journey_events")).to_pandas()
@@ -132,9 +146,9 @@ def test_drill_down_from_a_transition_to_a_customer(app: Any, world: tuple[Path,
     assert f"{len(behind)} journeys with {top['source']} then {top['target']}" in journeys
     assert set(listed) <= behind and len(listed) == min(len(behind), 50)
     customer = re.search(r'class="drill-customer" href="([^"]+)"', journeys).group(1)  # type: ignore[union-attr]
-    profile = client.get(customer.replace("&amp;", "&"))
-    assert profile.status_code == 200 and "Fill in key" not in profile.text
-    assert cells(profile.text, "touchpoint") and cells(profile.text, "identifier_type")  # timeline, ids
+    profile = shown(client, customer.replace("&amp;", "&"))
+    assert "Fill in key" not in profile
+    assert cells(profile, "touchpoint") and cells(profile, "identifier_type")  # timeline, ids
 
 
 def test_saved_view_round_trip_and_unknown_view(app: Any, world: tuple[Path, Workspace]) -> None:
@@ -147,9 +161,8 @@ def test_saved_view_round_trip_and_unknown_view(app: Any, world: tuple[Path, Wor
     assert stored == {"page": "touchpoints", "query": {"channel": "web"}}
     opened = client.get("/dashboard/views/web-touchpoints")
     assert str(opened.url).endswith("/dashboard/touchpoints?channel=web")
-    assert cells(opened.text, "events") == cells(
-        client.get("/dashboard/touchpoints?channel=web").text, "events"
-    )
+    events = cells(shown(client, "/dashboard/views/web-touchpoints"), "events")
+    assert events and events == cells(shown(client, "/dashboard/touchpoints?channel=web"), "events")
     assert "/dashboard/views/web-touchpoints" in opened.text  # listed in the navigation
     unknown = client.get("/dashboard/views/nope")
     assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("application/problem")

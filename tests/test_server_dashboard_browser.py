@@ -26,6 +26,13 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 STEPS = ["home", "product_page", "checkout"]
+# Where the process map draws its first activity node (the last trace), in page pixels.
+NODE_XY = """(id) => {
+  const div = document.getElementById(id), layout = div._fullLayout, nodes = div.data[div.data.length - 1];
+  const box = div.getBoundingClientRect();
+  return [box.left + layout.xaxis._offset + layout.xaxis.l2p(nodes.x[0]),
+          box.top + layout.yaxis._offset + layout.yaxis.l2p(nodes.y[0]), nodes.text[0]];
+}"""
 
 
 def _free_port() -> int:
@@ -90,6 +97,11 @@ def page(server: dict[str, Any]) -> Iterator[Any]:
         browser.close()
 
 
+def settled(tab: Any) -> None:
+    """Wait until every panel htmx loads into the page has arrived."""
+    tab.wait_for_function("() => !document.querySelector('.jl-pending')")
+
+
 def column(tab: Any, name: str, within: str = "section.panel") -> list[str]:
     return list(tab.locator(f"{within} >> nth=0").locator(f'td[data-col="{name}"]').all_inner_texts())
 
@@ -106,7 +118,7 @@ def test_dashboard_in_a_real_browser(server: dict[str, Any], page: Any, tmp_path
     for slug in PAGES:
         started = time.monotonic()
         page.goto(f"{base}/dashboard/{slug}")
-        page.wait_for_load_state("load")
+        settled(page)
         if page.locator("div.jl-plot").count():
             page.wait_for_selector("div.jl-plot .main-svg")
         page.screenshot(path=str(shots / f"{slug}.png"))
@@ -120,6 +132,7 @@ def test_dashboard_in_a_real_browser(server: dict[str, Any], page: Any, tmp_path
     page.select_option("#in-order", "any")
     page.click("#apply")
     page.wait_for_url("**/dashboard/funnel?*steps=*")
+    settled(page)
     page.wait_for_selector("div.jl-plot .main-svg")  # the figure is drawn after the htmx swap
     assert column(page, "units") == [cell(r["units"]) for r in server["expected"]["funnel"]]
     page.screenshot(path=str(shots / "funnel-built.png"))
@@ -129,6 +142,7 @@ def test_dashboard_in_a_real_browser(server: dict[str, Any], page: Any, tmp_path
     page.fill('input[name="channel"]', "web")
     page.click("#apply")
     page.wait_for_url("**/dashboard/touchpoints?*channel=web*")
+    settled(page)
     web = [cell(r["events"]) for r in server["expected"]["web"]][:50]
     assert column(page, "events") == web
 
@@ -143,18 +157,37 @@ def test_dashboard_in_a_real_browser(server: dict[str, Any], page: Any, tmp_path
     page.fill("#view-name", "web-touchpoints")
     page.click(".save-view button")
     page.wait_for_url("**/dashboard/touchpoints?channel=web")
+    settled(page)
     assert column(page, "events") == web
     page.reload()
+    settled(page)
     assert column(page, "events") == web
     assert (server["root"] / "views" / "web-touchpoints.json").is_file()
 
-    # drill-down: a process-map transition -> the journeys behind it -> a journey's customer
+    # drill-down from a chart mark: a process-map node (a stepped mouse move, then a real click)
     page.goto(base + "/dashboard/process-map")
+    settled(page)
+    plot = page.locator("div.jl-plot").first
+    plot.scroll_into_view_if_needed()
+    page.wait_for_selector("div.jl-plot .main-svg")
+    x, y, node = page.evaluate(NODE_XY, plot.get_attribute("id"))
+    page.mouse.move(x - 40, y - 40)
+    page.mouse.move(x, y, steps=8)
+    page.mouse.click(x, y)
+    page.wait_for_url("**/dashboard/journeys?*touchpoint=*")
+    settled(page)
+    assert f"journeys with {node}" in page.locator("main").inner_text()
+
+    # drill-down from a table row: a transition -> the journeys behind it -> a journey's customer
+    page.goto(base + "/dashboard/process-map")
+    settled(page)
     page.click("a.drill-journeys >> nth=0")
     page.wait_for_url("**/dashboard/journeys?*source=*")
+    settled(page)
     assert page.locator("a.drill-customer").count() > 0
     page.click("a.drill-customer >> nth=0")
     page.wait_for_url("**/dashboard/customer?key=*")
+    settled(page)
     assert page.locator('td[data-col="identifier_type"]').count() > 0
     page.screenshot(path=str(shots / "customer-drilled.png"))
 

@@ -187,10 +187,14 @@ def _install_pages(app: FastAPI, ctx: ServerContext, renderer: Renderer) -> None
             headers["HX-Push-Url"] = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return HTMLResponse(html, headers=headers)
 
+    @app.get("/dashboard/{slug}/panel/{key}", dependencies=[read], include_in_schema=False)
+    def panel(slug: str, key: str, request: Request) -> HTMLResponse:
+        return HTMLResponse(renderer.render_panel(slug, dict(request.query_params), key))
+
     @app.get("/dashboard/{slug}/csv", dependencies=[read], include_in_schema=False)
     def csv(slug: str, request: Request, panel: str = "0", period: str = "current") -> Response:
         query = {k: v for k, v in request.query_params.items() if k not in ("panel", "period")}
-        view: PanelView = renderer.panel_for_csv(slug, query, panel, previous=period == "previous")
+        view: PanelView = renderer.resolve(slug, query, panel, previous=period == "previous")
         return Response(
             view.csv(),
             media_type="text/csv; charset=utf-8",

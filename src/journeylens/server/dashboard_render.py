@@ -55,6 +55,8 @@ class PanelView:
     previous: PanelView | None = None
     links: list[dict[str, str]] = field(default_factory=list)
     file_stem: str = "table"
+    drill: str | None = None
+    """Where a click on a chart mark goes (the journeys page with this page's filters)."""
 
     @property
     def columns(self) -> list[str]:
@@ -141,6 +143,8 @@ class Renderer:
             return view
         view.version, view.cached = answer.version, answer.cached
         view.links = [self._drill(page, row, query) for row in view.shown]
+        if panel.analysis == "dfg":
+            view.drill = "/dashboard/journeys?" + urlencode({k: v for k, v in query.items() if k in FILTERS})
         return view
 
     def _drill(self, page: Page, row: Mapping[str, Any], query: Mapping[str, str]) -> dict[str, str]:
@@ -189,46 +193,56 @@ class Renderer:
         view.links = [self._drill(page, row, query) for row in view.shown]
         return view
 
-    def panels(self, page: Page, query: Mapping[str, str], *, compare: bool) -> list[PanelView]:
-        views = []
-        before = previous_period(query) if compare else None
-        for index, panel in enumerate(page.panels):
-            view = self._panel(page, index, panel, query)
-            if before is not None and {"since", "until"} <= {o for o in panel_values(page, panel, before)}:
-                view.previous = self._panel(page, index, panel, before)
-                view.previous.csv_url += "&period=previous"
-            views.append(view)
-        if page.slug == "journeys":
-            views.append(self._journeys(query))
-        return views
+    def pending(self, page: Page, query: Mapping[str, str]) -> list[dict[str, str]]:
+        """The page's panels before they are computed: a title and the URL htmx loads each from,
+        so the page shows at once with "Computing…" where numbers are on their way."""
+        keys = [str(i) for i in range(len(page.panels))] + (["list"] if page.slug == "journeys" else [])
+        titles = [p.title for p in page.panels] + ["Journeys behind the selection"]
+        return [
+            {"title": title, "url": f"/dashboard/{page.slug}/panel/{key}?" + urlencode(query)}
+            for key, title in zip(keys, titles, strict=False)
+        ]
 
-    def panel_for_csv(self, slug: str, query: Mapping[str, str], panel: str, *, previous: bool) -> PanelView:
+    def resolve(self, slug: str, query: Mapping[str, str], key: str, *, previous: bool = False) -> PanelView:
+        """Panel ``key`` (its index, or ``list`` for the journeys list) of page ``slug``."""
         page = self.page(slug)
         if previous:
             query = previous_period(query) or query
-        if slug == "journeys" and panel == "list":
+        if slug == "journeys" and key == "list":
             return self._journeys(query)
-        if not panel.isdigit() or int(panel) >= len(page.panels):
+        if not key.isdigit() or int(key) >= len(page.panels):
             raise Problem(
                 400,
                 "Invalid request",
-                f"panel: no table {panel!r} on page {slug!r}.",
+                f"panel: no table {key!r} on page {slug!r}.",
                 errors=[{"field": "panel", "in": "query", "message": "unknown table"}],
             )
-        return self._panel(page, int(panel), page.panels[int(panel)], query)
+        return self._panel(page, int(key), page.panels[int(key)], query)
+
+    def render_panel(self, slug: str, query: Mapping[str, str], key: str) -> str:
+        """One panel's HTML, with the previous period beside it when the query asks to compare."""
+        view = self.resolve(slug, query, key)
+        before = previous_period(query) if query.get("compare") == "1" else None
+        page = self.page(slug)
+        if before is not None and key.isdigit():
+            values = panel_values(page, page.panels[int(key)], before)
+            if {"since", "until"} <= set(values):
+                view.previous = self.resolve(slug, query, key, previous=True)
+                view.previous.csv_url += "&period=previous"
+        return self.env.get_template("_panel.j2").render(panel=view)
 
     def render_page(self, slug: str, query: dict[str, str], *, csrf: str, views: list[str]) -> str:
         page = self.page(slug)
-        compare = query.get("compare") == "1"
-        panels = self.panels(page, query, compare=compare)
+        if query.get("compare") == "1":
+            previous_period(query)  # a bad range is refused with the page, not in each panel
         return self.env.get_template(page.template).render(
             page=page,
             pages=PAGES,
             query=query,
-            panels=panels,
+            pending=self.pending(page, query),
             csrf=csrf,
             views=views,
-            compare=compare,
+            compare=query.get("compare") == "1",
             query_string=urlencode(query),
             maps=self._maps(),
         )
