@@ -78,7 +78,7 @@ def page(server: dict[str, Any]) -> Iterator[Any]:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         context = browser.new_context(accept_downloads=True)
         tab = context.new_page()
-        tab.set_default_timeout(30_000)
+        tab.set_default_timeout(60_000)
         tab.outside, tab.errors = [], []
         base = server["base"]
 
