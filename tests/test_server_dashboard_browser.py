@@ -171,6 +171,8 @@ def test_dashboard_in_a_real_browser(server: dict[str, Any], page: Any, tmp_path
     plot.scroll_into_view_if_needed()
     page.wait_for_selector("div.jl-plot .main-svg")
     x, y, node = page.evaluate(NODE_XY, plot.get_attribute("id"))
+    page.evaluate("(dy) => window.scrollBy(0, dy)", y - 300)  # the node into the viewport
+    x, y, node = page.evaluate(NODE_XY, plot.get_attribute("id"))
     page.mouse.move(x - 40, y - 40)
     page.mouse.move(x, y, steps=8)
     page.mouse.click(x, y)
