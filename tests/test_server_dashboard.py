@@ -179,6 +179,11 @@ def test_csrf_is_required_on_every_form(app: Any, world: tuple[Path, Workspace])
         refused = client.post("/dashboard/views", data=data)
         assert refused.status_code == 403 and "CSRF" in refused.json()["title"]
     assert client.post("/logout", data={}).status_code == 403
+    bearer = {"Authorization": f"Bearer {token}"}  # forms need a session, not replayable credentials
+    assert (
+        TestClient(app).post("/dashboard/views", data={**form, "csrf": csrf}, headers=bearer).status_code
+        == 403
+    )
     stranger = TestClient(app)  # a login form posted without the form's own cookie
     assert stranger.post("/login", data={"token": token, "csrf": "x"}).status_code == 403
     out = client.post("/logout", data={"csrf": csrf}, follow_redirects=False)

@@ -48,8 +48,10 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _check_csrf(request: Request, form: dict[str, str]) -> None:
+    # Forms come from a session's pages only: a browser may replay cached Basic credentials on a
+    # forged cross-site POST, so a header-authenticated form is refused like a missing token.
     session = getattr(request.state, "session", None)
-    if session is not None and not same_secret(form.get("csrf"), session.csrf):
+    if session is None or not same_secret(form.get("csrf"), session.csrf):
         raise Problem(
             403,
             "CSRF check failed",

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,8 @@ __all__ = ["SHOWN_ROWS", "PanelView", "Renderer"]
 SHOWN_ROWS = 50
 """Rows a table shows; its CSV link has them all."""
 _DRILL = ("touchpoint", "source", "target")
+FIGURES = 64
+"""Drawn figures kept (their results are the runner's cached answers)."""
 
 
 @dataclass
@@ -116,6 +120,24 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.filters["cell"] = cell
+        self._figures: OrderedDict[int, tuple[Any, str | None]] = OrderedDict()
+        self._figures_lock = threading.Lock()
+
+    def _figure(self, result: Any) -> str | None:
+        """The figure of a (cached) result, drawn once: ``plot()`` and its JSON cost more than a
+        cached answer, so a warm page would spend its time redrawing."""
+        key = id(result)
+        with self._figures_lock:
+            hit = self._figures.get(key)
+            if hit is not None and hit[0] is result:
+                self._figures.move_to_end(key)
+                return hit[1]
+        figure = _figure(result)
+        with self._figures_lock:
+            self._figures[key] = (result, figure)  # the result is kept, so its id is not reused
+            while len(self._figures) > FIGURES:
+                self._figures.popitem(last=False)
+        return figure
 
     def page(self, slug: str) -> Page:
         if slug not in PAGES:
@@ -137,7 +159,7 @@ class Renderer:
         try:
             answer = self.ctx.runner.run(panel.analysis, panel_values(page, panel, query))
             view.records = _records(panel, answer.result)
-            view.figure = _figure(answer.result) if index == _first(page, panel) else None
+            view.figure = self._figure(answer.result) if index == _first(page, panel) else None
         except JourneyLensError as exc:
             view.message, view.hint = exc.message, exc.hint or None
             return view
