@@ -167,6 +167,9 @@ def test_saved_view_round_trip_and_unknown_view(app: Any, world: tuple[Path, Wor
     unknown = client.get("/dashboard/views/nope")
     assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("application/problem")
     assert "web-touchpoints" in unknown.json()["hint"]
+    (root / "views" / "broken.json").write_text('{"page": "nowhere"}')
+    broken = client.get("/dashboard/views/broken")
+    assert broken.status_code == 409 and "broken.json" in broken.json()["detail"]
     bad = client.post("/dashboard/views", data={**form, "name": "../x"})
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "name"
 

@@ -175,9 +175,17 @@ def _install_pages(app: FastAPI, ctx: ServerContext, renderer: Renderer) -> None
                 f"No saved view named {name!r} in {views_dir}.",
                 hint="Saved views: " + (", ".join(known) or "none yet") + ".",
             )
-        view = json.loads(path.read_text(encoding="utf-8"))
-        query = urlencode(view.get("query", {}))
-        return RedirectResponse(f"/dashboard/{view['page']}" + (f"?{query}" if query else ""), 303)
+        try:  # a file edited by hand (views are meant to be reviewed in git) may be broken
+            view = json.loads(path.read_text(encoding="utf-8"))
+            query, slug = urlencode(dict(view.get("query", {}))), renderer.page(view["page"]).slug
+        except (ValueError, KeyError, TypeError, AttributeError, Problem) as exc:
+            raise Problem(
+                409,
+                "Saved view is not valid",
+                f"{path}: {exc}",
+                hint='A view is {"page": "touchpoints", "query": {"channel": "web"}}; save it again.',
+            ) from None
+        return RedirectResponse(f"/dashboard/{slug}" + (f"?{query}" if query else ""), 303)
 
     @app.get("/dashboard/{slug}", dependencies=[read], include_in_schema=False)
     def page(slug: str, request: Request) -> HTMLResponse:
