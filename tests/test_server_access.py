@@ -21,7 +21,7 @@ from journeylens.server.auth import token_from_header
 from journeylens.server.keys import KEYS_FILE, KeyStore
 from journeylens.workspace import Workspace
 
-PUBLIC = {"/health"}
+PUBLIC = {"/health", "/login"}
 # a key of another kind for each scope a route may require
 WRONG = {"write": "read", "read": "write", "admin": "read"}
 
@@ -41,6 +41,12 @@ def _scope(route: APIRoute) -> str:
     scopes = [n.removeprefix("require_") for n in names if n.startswith("require_")]
     assert scopes, f"{route.path} {sorted(route.methods)} has no credential check (auth.require)"
     return scopes[0]
+
+
+def _sends_to_login(route: APIRoute) -> bool:
+    """Dashboard pages (auth.require_page) may answer a browser without a credential with a 303 to
+    /login instead of a 401; everything else about them is checked as for any route."""
+    return any(getattr(d.call, "login_redirect", False) for d in route.dependant.dependencies)
 
 
 def test_keys_are_hashed_scoped_and_revocable(root: Path) -> None:
@@ -112,12 +118,19 @@ def test_every_route_refuses_anonymous_wrong_scope_and_revoked(root: Path) -> No
                 "revoked": (_basic(revoked[scope].secret), 401),
                 "wrong scope": (_basic(good[WRONG[scope]].secret), 403),
             }
-            for what, (headers, status) in attempts.items():
-                response = client.request(method, path, headers=headers, content=b"{}")
+            for what, (headers, refused) in attempts.items():
+                status = refused
+                response = client.request(
+                    method, path, headers=headers, content=b"{}", follow_redirects=False
+                )
+                if status == 401 and _sends_to_login(route) and response.status_code == 303:
+                    assert response.headers["location"].startswith("/login?next="), route.path
+                    status = 303
                 assert response.status_code == status, (method, route.path, what, response.text)
                 assert response.headers["content-type"].startswith("application/problem+json")
                 body = response.json()
                 assert body["status"] == status and body["detail"]
+    assert any(_sends_to_login(r) for r in routes)  # the dashboard's pages were walked too
     # the app has no public schema or docs pages
     assert client.get("/openapi.json").status_code == 404
     assert client.get("/docs").status_code == 404

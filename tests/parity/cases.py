@@ -652,6 +652,25 @@ def process_map_channel(side: Side) -> Any:
     return process_map(side.store, spec).to_dict()
 
 
+def _behind_expect(result: dict[str, Any]) -> None:
+    edge, mark = result["edge"], result["touchpoint"]
+    _has(0 < edge["total"] <= mark["total"] and edge["rows"], "the top transition has journeys behind it")
+
+
+@case("dashboard_journeys_behind", expect=_behind_expect)
+def dashboard_journeys_behind(side: Side) -> Any:
+    from journeylens.server.dashboard_journeys import journeys_behind
+
+    top = process_map(side.store, MapSpec()).records()[0]
+    edge = journeys_behind(side.store, source=top["source"], target=top["target"], limit=20)
+    mark = journeys_behind(side.store, touchpoint=top["source"], limit=20)
+    return {
+        "top": [top["source"], top["target"]],
+        "edge": {"total": edge.total, "rows": edge.rows},
+        "touchpoint": {"total": mark.total, "rows": mark.rows},
+    }
+
+
 @case("variants_touchpoint")
 def variants_touchpoint(side: Side) -> Any:
     return variants(side.store, VariantSpec(coverage=1.0)).to_dict()

@@ -76,6 +76,18 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serializable")
 
 
+def csv_text(rows: Sequence[Record]) -> str:
+    """``rows`` as CSV: a header of every field (first-seen order), then one line per record; the
+    CLI's ``--format csv`` and the dashboard's CSV links write exactly this."""
+    buffer = io.StringIO()
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_cell(row.get(k)) for k in fields})
+    return buffer.getvalue()
+
+
 def render(
     records: Sequence[Record] | Record,
     fmt: OutputFormat,
@@ -99,13 +111,7 @@ def render(
         return
     rows = [records] if isinstance(records, Mapping) else list(records)
     if fmt is OutputFormat.csv:
-        buffer = io.StringIO()
-        fields = list(dict.fromkeys(k for row in rows for k in row))
-        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_cell(row.get(k)) for k in fields})
-        sys.stdout.write(buffer.getvalue())
+        sys.stdout.write(csv_text(rows))
         return
     fields = list(dict.fromkeys(k for row in rows for k in row))
     shown = fields if wide else [k for k in fields if k not in extra]

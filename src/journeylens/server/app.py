@@ -30,6 +30,7 @@ from journeylens.server.auth import Guard
 from journeylens.server.keys import KEYS_FILE, KeyStore
 from journeylens.server.problems import install_handlers
 from journeylens.server.runs import AnalysisRunner
+from journeylens.server.sessions import SessionStore
 
 if TYPE_CHECKING:
     from journeylens.workspace import Workspace
@@ -40,6 +41,7 @@ WORKSPACE_ENV = "JOURNEYLENS_WORKSPACE"
 
 PARTS: tuple[str, ...] = (
     "journeylens.server.admin",  # DELETE /v1/users/{id}: forget a person (docs/privacy.md)
+    "journeylens.server.dashboard",  # the web dashboard (docs/dashboard.md)
 )
 """Modules whose ``install(app, ctx)`` adds their routes, in order."""
 
@@ -65,6 +67,8 @@ class ServerContext:
     guard: Guard
     _workspace: Workspace | None = field(default=None, repr=False)
     _runner: AnalysisRunner | None = field(default=None, repr=False)
+    sessions: SessionStore = field(default_factory=SessionStore, repr=False)
+    """Dashboard sessions (in memory: they end when the server stops)."""
 
     @property
     def runner(self) -> AnalysisRunner:

@@ -5,6 +5,9 @@ SDKs send a write key) or as ``Authorization: Bearer TOKEN``. The collector also
 ``writeKey`` member of a body (older SDKs); it calls :meth:`Guard.check` with that token itself.
 Every endpoint except ``/health`` depends on :func:`require` with the scope it needs.
 
+Dashboard pages depend on :func:`require_page` instead: it also accepts the session cookie of
+:mod:`.sessions` and sends a browser without one to the login page (303) rather than a 401.
+
 Failed attempts are limited per client address: after ``limit`` failures in ``window`` seconds the
 client gets 429 with ``Retry-After`` until the window has passed, which turns guessing into a crawl.
 """
@@ -17,13 +20,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote
 
 from fastapi import Request
 
 from journeylens.server.keys import Credential, KeyStore
 from journeylens.server.problems import Problem
+from journeylens.server.sessions import COOKIE
 
-__all__ = ["Guard", "require", "token_from_header"]
+__all__ = ["Guard", "require", "require_page", "token_from_header"]
 
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="journeylens", Bearer'}
 
@@ -109,4 +114,39 @@ def require(scope: str) -> Callable[[Request], Awaitable[Credential]]:
         return guard.check(token_from_header(request.headers.get("authorization")), scope, client)
 
     dependency.__name__ = f"require_{scope}"
+    return dependency
+
+
+def require_page(scope: str) -> Callable[[Request], Awaitable[Credential]]:
+    """Like :func:`require`, for dashboard pages: an ``Authorization`` header is checked as there;
+    otherwise the session cookie must name a live session whose token still verifies (a revoked
+    token ends its sessions), else the browser is sent to ``/login`` (303). The session is left in
+    ``request.state.session`` for the CSRF check of forms."""
+
+    async def dependency(request: Request) -> Credential:
+        ctx = request.app.state.ctx
+        header = token_from_header(request.headers.get("authorization"))
+        if request.headers.get("authorization") is not None:
+            client = request.client.host if request.client else "unknown"
+            return ctx.guard.check(header, scope, client)
+        session = ctx.sessions.get(request.cookies.get(COOKIE))
+        credential = ctx.keys.verify(session.token) if session is not None else None
+        if session is not None and credential is None:
+            ctx.sessions.close(session.id)
+        if credential is None:
+            back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            login = "/login?next=" + quote(back, safe="")
+            raise Problem(
+                303,
+                "Log in",
+                "Log in with a read token to use the dashboard.",
+                headers={"Location": login, "HX-Redirect": login},
+            )
+        if scope not in credential.scopes:
+            raise Problem(403, None, f"A {credential.kind} key cannot do this (needs scope {scope!r}).")
+        request.state.session = session
+        return credential
+
+    dependency.__name__ = f"require_{scope}"
+    dependency.login_redirect = True  # type: ignore[attr-defined]  # read by the route walk test
     return dependency
