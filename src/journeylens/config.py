@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import tomllib
 from pathlib import Path
@@ -16,11 +17,10 @@ from journeylens.journeys.definitions import EXAMPLE_COSTS, JourneyRules
 from journeylens.nba.catalogue import NbaSettings
 from journeylens.specs.identity import IdentityRules
 from journeylens.store.names import CHANNELS
+from journeylens.store.settings import MEMORY_SIZE, BackendSettings
 from journeylens.voc.settings import VocSettings
 
 CONFIG_FILE = "journeylens.toml"
-MEMORY_SIZE = r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
-"""A DuckDB memory size: a number and a unit, e.g. ``8GB`` or ``512MiB``."""
 
 DEFAULT_CHANNEL_ALIASES: dict[str, str] = {
     "website": "web", "www": "web", "online": "web", "internet": "web", "desktop": "web",
@@ -56,16 +56,6 @@ class WorkspaceSettings(_Section):
                 f"unknown time zone {value!r} (use an IANA name such as 'Europe/Amsterdam')"
             ) from exc
         return value
-
-
-class BackendSettings(_Section):
-    url: str = Field(
-        "duckdb://journeylens.duckdb",
-        description="Ibis connection URL; a relative DuckDB path is inside the workspace.",
-    )
-    memory_limit: str | None = Field(
-        None, pattern=MEMORY_SIZE, description="DuckDB memory limit, e.g. '4GB'; it spills to disk beyond it."
-    )
 
 
 class PrivacySettings(_Section):
@@ -127,7 +117,8 @@ class Config(_Section):
     @classmethod
     def load(cls, path: Path) -> Config:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(
                 f"{path}: cannot read: {exc}", hint="Check the file's permissions and encoding."
@@ -142,11 +133,13 @@ class Config(_Section):
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
+            problem = f"{first['msg']}" if first["type"] != "extra_forbidden" else "unknown setting"
             raise ConfigError.invalid(
                 path,
                 field,
-                first["msg"],
+                problem,
                 hint="See docs/configuration.md for every setting and its default.",
+                line=line_of(text, tuple(str(p) for p in first["loc"])),
             ) from exc
 
     def dump(self, path: Path) -> None:
@@ -161,6 +154,37 @@ class Config(_Section):
             data["journeys"].pop("costs")
             footer = _COSTS_EXAMPLE
         path.write_text(_HEADER + tomli_w.dumps(data) + footer, encoding="utf-8")
+
+
+_NAME = r"(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+)"
+"""One TOML key: quoted or bare."""
+_TABLE = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+\s*(#.*)?$")
+_KEY = re.compile(rf"^\s*({_NAME}(?:\s*\.\s*{_NAME})*)\s*=")
+_PART = re.compile(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_\-]+)")
+
+
+def _dotted(key: str) -> tuple[str, ...]:
+    return tuple(a or b or c for a, b, c in _PART.findall(key))
+
+
+def line_of(text: str, loc: tuple[str, ...]) -> int | None:
+    """The line of ``text`` (TOML) that sets the field at ``loc``, or the nearest enclosing table's
+    header; None when neither is written (a required field or section that is missing)."""
+    best, depth = None, 0
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _TABLE.match(line)
+        if header:
+            table = _dotted(header.group(1))
+            path = table
+        elif (key := _KEY.match(line)) is not None:
+            path = table + _dotted(key.group(1))
+        else:
+            continue
+        shared = len(path) if loc[: len(path)] == path else 0
+        if shared > depth:
+            best, depth = number, shared
+    return best
 
 
 _HEADER = """\

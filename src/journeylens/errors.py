@@ -64,8 +64,11 @@ class ConfigError(JourneyLensError, ValueError):
     """journeylens.toml (or another settings file) is invalid."""
 
     @classmethod
-    def invalid(cls, path: Path, field: str, problem: str, hint: str) -> ConfigError:
-        return cls(f"{path}: field '{field}': {problem}", hint=hint)
+    def invalid(
+        cls, path: Path, field: str, problem: str, hint: str, *, line: int | None = None
+    ) -> ConfigError:
+        where = f"{path}, line {line}" if line else str(path)
+        return cls(f"{where}: field '{field}': {problem}", hint=hint)
 
 
 class BackendError(JourneyLensError, RuntimeError):
@@ -98,6 +101,19 @@ class BackendError(JourneyLensError, RuntimeError):
             hint="Make the workspace folder and its journeylens.duckdb* files writable for this user "
             "(or copy the workspace to a writable folder), then run again.",
         )
+
+    @classmethod
+    def unreachable(cls, url: str, endpoint: str, seconds: float, exc: Exception) -> BackendError:
+        return cls(
+            f"The Spark server of backend URL {url!r} does not answer at {endpoint} within "
+            f"{seconds:g} s ({exc}).",
+            hint="Check that the master / Connect server is running and reachable from here "
+            "([backend] url in journeylens.toml; [backend] connect_timeout to wait longer).",
+        )
+
+    @classmethod
+    def spark_session(cls, url: str, problem: str, hint: str) -> BackendError:
+        return cls(f"Spark at {url!r}: {problem}", hint=hint)
 
     @classmethod
     def bad_url(cls, url: str, exc: Exception) -> BackendError:

@@ -1,0 +1,101 @@
+"""Spark sessions for the store: local, a standalone master, or a Spark Connect server.
+
+Which one is decided by ``[backend] url`` (see :mod:`journeylens.store.settings`). PySpark is
+imported only here, when a Spark URL is opened. A master or Connect server is probed with a plain
+TCP connection first, so a URL that does not answer fails within ``connect_timeout`` seconds
+instead of hanging while Spark retries.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import ibis
+from ibis.backends import BaseBackend
+
+from journeylens.errors import BackendError
+from journeylens.store.settings import BackendSettings, SparkTarget
+
+LOCAL_DEFAULTS = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.ui.enabled": "false",
+}
+"""Local sessions only: a cluster keeps its own shuffle partitioning and web UI."""
+SESSION_DEFAULTS = {"spark.sql.ansi.enabled": "false"}
+"""Every session: ibis' PySpark compiler expects non-ANSI semantics (casts that fail give NULL)."""
+CONNECT_HINT = (
+    "Use a Spark Connect server of the same major version as the installed pyspark "
+    "(`pip install 'pyspark[connect]==<server version>'`, or a matching databricks-connect)."
+)
+
+
+def connect_spark(settings: BackendSettings, target: SparkTarget, warehouse: Path) -> BaseBackend:
+    """An ibis PySpark backend on the session ``target`` names, in ``[backend]``'s catalog and
+    database (created when missing), with ``[backend.spark_conf]`` applied over the defaults."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise BackendError.missing_extra("PySpark", "spark", exc) from exc
+    for host, port in target.endpoints:
+        _probe(settings.url, host, port, settings.connect_timeout)
+    conf = dict(SESSION_DEFAULTS)
+    builder = SparkSession.builder.appName("journeylens")
+    if target.kind == "connect":
+        builder = builder.remote(target.address)
+    else:
+        conf |= {"spark.sql.warehouse.dir": str(warehouse)}
+        conf |= LOCAL_DEFAULTS if target.kind == "local" else {}
+        builder = builder.master(target.address)
+    conf |= settings.spark_conf
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # py4j, gRPC and Spark errors have no common base
+        raise BackendError.spark_session(settings.url, f"no session: {exc}", CONNECT_HINT) from exc
+    _check_session(settings.url, target, session)
+    _use_database(session, settings)
+    return ibis.pyspark.connect(session)
+
+
+def _probe(url: str, host: str, port: int, seconds: float) -> None:
+    try:
+        socket.create_connection((host, port), timeout=seconds).close()
+    except OSError as exc:
+        raise BackendError.unreachable(url, f"{host}:{port}", seconds, exc) from exc
+
+
+def _check_session(url: str, target: SparkTarget, session: Any) -> None:
+    """A classic session that already exists in the process wins over the URL (Spark has one per
+    process); when it runs elsewhere than the URL says, that is an error, not a silent switch.
+    A Connect server must speak the client's major version."""
+    import pyspark
+
+    if target.kind == "connect":
+        server = str(session.version)
+        if server.split(".", 1)[0] != pyspark.__version__.split(".", 1)[0]:
+            raise BackendError.spark_session(
+                url,
+                f"the Spark Connect server runs Spark {server}; this client is pyspark "
+                f"{pyspark.__version__}, another major version",
+                CONNECT_HINT,
+            )
+        return
+    master = session.sparkContext.master
+    if target.kind == "master" and master != target.address:
+        raise BackendError.spark_session(
+            url,
+            f"this process already has a Spark session on {master!r}",
+            "Open the workspace in a fresh process, or set [backend] url to 'pyspark://' to use "
+            "the existing session.",
+        )
+
+
+def _use_database(session: Any, settings: BackendSettings) -> None:
+    if settings.catalog:
+        session.catalog.setCurrentCatalog(settings.catalog)
+    if settings.database:
+        session.sql(f"CREATE DATABASE IF NOT EXISTS `{settings.database}`")
+        session.catalog.setCurrentDatabase(settings.database)
