@@ -132,7 +132,8 @@ def test_a_spark_url_that_does_not_answer_fails_in_bounded_time(tmp_path: Path, 
     url = f"{scheme}://127.0.0.1:{_closed_port()}"
     began = time.monotonic()
     with pytest.raises(BackendError) as info:
-        Store.connect(url, timezone="UTC", root=tmp_path, settings=BackendSettings(url=url, connect_timeout=2))
+        settings = BackendSettings(url=url, connect_timeout=2)
+        Store.connect(url, timezone="UTC", root=tmp_path, settings=settings)
     assert time.monotonic() - began < 10
     assert url in str(info.value) and "does not answer" in str(info.value)
     assert "connect_timeout" in str(info.value)
