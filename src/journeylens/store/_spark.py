@@ -22,7 +22,7 @@ LOCAL_DEFAULTS = {
     "spark.sql.shuffle.partitions": "4",
     "spark.ui.enabled": "false",
 }
-"""Local sessions only: a cluster keeps its own shuffle partitioning and web UI."""
+"""Local sessions only: a cluster keeps its own shuffle partitioning, web UI and warehouse."""
 SESSION_DEFAULTS = {"spark.sql.ansi.enabled": "false"}
 """Every session: ibis' PySpark compiler expects non-ANSI semantics (casts that fail give NULL)."""
 CONNECT_HINT = (
@@ -42,12 +42,12 @@ def connect_spark(settings: BackendSettings, target: SparkTarget, warehouse: Pat
         _probe(settings.url, host, port, settings.connect_timeout)
     conf = dict(SESSION_DEFAULTS)
     builder = SparkSession.builder.appName("journeylens")
-    if target.kind == "connect":
-        builder = builder.remote(target.address)
-    else:
-        conf |= {"spark.sql.warehouse.dir": str(warehouse)}
-        conf |= LOCAL_DEFAULTS if target.kind == "local" else {}
-        builder = builder.master(target.address)
+    connect = target.kind == "connect"
+    builder = builder.remote(target.address) if connect else builder.master(target.address)
+    if target.kind == "local":
+        # A cluster's warehouse must be storage every executor reaches: the cluster's own default
+        # or [backend.spark_conf], never a folder on the driver.
+        conf |= LOCAL_DEFAULTS | {"spark.sql.warehouse.dir": str(warehouse)}
     conf |= settings.spark_conf
     for key, value in conf.items():
         builder = builder.config(key, value)
