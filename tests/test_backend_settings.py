@@ -137,3 +137,22 @@ def test_a_spark_url_that_does_not_answer_fails_in_bounded_time(tmp_path: Path, 
     assert time.monotonic() - began < 10
     assert url in str(info.value) and "does not answer" in str(info.value)
     assert "connect_timeout" in str(info.value)
+
+
+@pytest.mark.spark
+def test_a_connect_server_of_another_major_version_is_named() -> None:
+    """A Spark 3.5 server (Databricks Runtime 13-15) behind ``sc://`` with a pyspark 4 client."""
+    import pyspark
+
+    from journeylens.store._spark import _check_session
+
+    class OldServer:
+        version = "3.5.1"
+
+    target = spark_target("sc://127.0.0.1:15002")
+    assert target is not None
+    with pytest.raises(BackendError) as info:
+        _check_session("sc://127.0.0.1:15002", target, OldServer())
+    message = str(info.value)
+    assert "Spark 3.5.1" in message and f"pyspark {pyspark.__version__}" in message
+    assert "same major version" in message

@@ -190,8 +190,9 @@ def line_of(text: str, loc: tuple[str, ...]) -> int | None:
 _HEADER = """\
 # JourneyLens workspace settings. Every field is documented in docs/configuration.md.
 # [backend] url: any Ibis URL; 'duckdb://journeylens.duckdb' is an embedded file in this folder,
-# 'pyspark://' runs on a local Spark session. Keep [privacy] salt secret and stable: changing it
-# changes every hashed e-mail and phone.
+# 'pyspark://' runs on a local Spark session, 'spark://host:7077' on a Spark cluster,
+# 'sc://host:15002' through Spark Connect (docs/scale.md). Keep [privacy] salt secret and stable:
+# changing it changes every hashed e-mail and phone.
 
 """
 
