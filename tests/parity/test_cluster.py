@@ -33,7 +33,8 @@ from parity.spark_cluster import HOST, WORKERS, Cluster, spark_env
 pytestmark = pytest.mark.spark
 
 SIDE_SECONDS = 600
-"""One side's whole run (session, ingest, stitch, journeys, cases); far above what it takes."""
+"""One side's whole run (session, ingest, stitch, journeys, cases). Under a load average of 17-25 on
+two cores a side took up to 463 s; an idle machine needs a fraction of that."""
 
 
 @pytest.fixture(scope="module")
