@@ -4,7 +4,9 @@ answer fails within its timeout. (The cluster itself runs in tests/parity/test_c
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -156,3 +158,33 @@ def test_a_connect_server_of_another_major_version_is_named() -> None:
     message = str(info.value)
     assert "Spark 3.5.1" in message and f"pyspark {pyspark.__version__}" in message
     assert "same major version" in message
+
+
+@pytest.mark.spark
+def test_a_port_that_accepts_but_is_no_connect_server_fails_in_bounded_time(tmp_path: Path) -> None:
+    """gRPC would retry such a port for minutes; the first answer must come within the timeout."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def accept_and_close() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                listener.accept()[0].close()
+
+    thread = threading.Thread(target=accept_and_close, daemon=True)
+    thread.start()
+    url = f"sc://127.0.0.1:{listener.getsockname()[1]}"
+    began = time.monotonic()
+    try:
+        with pytest.raises(BackendError) as info:
+            settings = BackendSettings(url=url, connect_timeout=2)
+            Store.connect(url, timezone="UTC", root=tmp_path, settings=settings)
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+    assert time.monotonic() - began < 10
+    assert url in str(info.value) and "no Spark Connect answer" in str(info.value)

@@ -9,6 +9,8 @@ instead of hanging while Spark retries.
 from __future__ import annotations
 
 import socket
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,11 @@ LOCAL_DEFAULTS = {
 """Local sessions only: a cluster keeps its own shuffle partitioning, web UI and warehouse."""
 SESSION_DEFAULTS = {"spark.sql.ansi.enabled": "false"}
 """Every session: ibis' PySpark compiler expects non-ANSI semantics (casts that fail give NULL)."""
+SESSION_HINT = (
+    "Check [backend] url and [backend.spark_conf] in journeylens.toml (through Spark Connect only "
+    "session settings can be set; spark.executor.* and the warehouse belong to the server), and "
+    "that the server runs the installed pyspark's major version."
+)
 CONNECT_HINT = (
     "Use a Spark Connect server of the same major version as the installed pyspark "
     "(`pip install 'pyspark[connect]==<server version>'`, or a matching databricks-connect)."
@@ -51,13 +58,52 @@ def connect_spark(settings: BackendSettings, target: SparkTarget, warehouse: Pat
     conf |= settings.spark_conf
     for key, value in conf.items():
         builder = builder.config(key, value)
-    try:
-        session = builder.getOrCreate()
-    except Exception as exc:  # py4j, gRPC and Spark errors have no common base
-        raise BackendError.spark_session(settings.url, f"no session: {exc}", CONNECT_HINT) from exc
+    # A Connect server is first spoken to lazily, and gRPC retries a port that accepts connections
+    # but does not answer for minutes: its first answer must come in time. (A classic session is
+    # created in this thread: Spark installs signal handlers there.)
+    if connect:
+        session = _within(settings.connect_timeout, settings.url, lambda: _answering(builder))
+    else:
+        session = _within(None, settings.url, builder.getOrCreate)
     _check_session(settings.url, target, session)
     _use_database(session, settings)
     return ibis.pyspark.connect(session)
+
+
+def _answering(builder: Any) -> Any:
+    session = builder.getOrCreate()
+    _ = session.version  # the first round trip to the server
+    return session
+
+
+def _within(seconds: float | None, url: str, call: Callable[[], Any]) -> Any:
+    """``call()``, or a BackendError when it fails or (``seconds`` given) has not returned in time.
+
+    With a limit the call runs in a daemon thread, so a hung gRPC call never keeps the process alive.
+    """
+    if seconds is None:
+        try:
+            return call()
+        except Exception as exc:  # py4j, gRPC and Spark errors have no common base
+            raise BackendError.spark_session(url, f"no session: {exc}", SESSION_HINT) from exc
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["session"] = call()
+        except Exception as exc:  # py4j, gRPC and Spark errors have no common base
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="journeylens-spark-connect", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        silent = TimeoutError("the TCP connection was accepted, no Spark Connect answer came")
+        raise BackendError.unreachable(url, "its gRPC port", seconds, silent)
+    if "error" in outcome:
+        error = outcome["error"]
+        raise BackendError.spark_session(url, f"no session: {error}", SESSION_HINT) from error
+    return outcome["session"]
 
 
 def _probe(url: str, host: str, port: int, seconds: float) -> None:
