@@ -17,11 +17,10 @@ from journeylens.journeys.definitions import EXAMPLE_COSTS, JourneyRules
 from journeylens.nba.catalogue import NbaSettings
 from journeylens.specs.identity import IdentityRules
 from journeylens.store.names import CHANNELS
+from journeylens.store.settings import MEMORY_SIZE, BackendSettings
 from journeylens.voc.settings import VocSettings
 
 CONFIG_FILE = "journeylens.toml"
-MEMORY_SIZE = r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
-"""A DuckDB memory size: a number and a unit, e.g. ``8GB`` or ``512MiB``."""
 
 DEFAULT_CHANNEL_ALIASES: dict[str, str] = {
     "website": "web", "www": "web", "online": "web", "internet": "web", "desktop": "web",
@@ -57,16 +56,6 @@ class WorkspaceSettings(_Section):
                 f"unknown time zone {value!r} (use an IANA name such as 'Europe/Amsterdam')"
             ) from exc
         return value
-
-
-class BackendSettings(_Section):
-    url: str = Field(
-        "duckdb://journeylens.duckdb",
-        description="Ibis connection URL; a relative DuckDB path is inside the workspace.",
-    )
-    memory_limit: str | None = Field(
-        None, pattern=MEMORY_SIZE, description="DuckDB memory limit, e.g. '4GB'; it spills to disk beyond it."
-    )
 
 
 class PrivacySettings(_Section):
@@ -144,10 +133,11 @@ class Config(_Section):
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
+            problem = f"{first['msg']}" if first["type"] != "extra_forbidden" else "unknown setting"
             raise ConfigError.invalid(
                 path,
                 field,
-                first["msg"],
+                problem,
                 hint="See docs/configuration.md for every setting and its default.",
                 line=line_of_key(text, tuple(first["loc"])),
             ) from exc
@@ -169,8 +159,9 @@ class Config(_Section):
 _HEADER = """\
 # JourneyLens workspace settings. Every field is documented in docs/configuration.md.
 # [backend] url: any Ibis URL; 'duckdb://journeylens.duckdb' is an embedded file in this folder,
-# 'pyspark://' runs on a local Spark session. Keep [privacy] salt secret and stable: changing it
-# changes every hashed e-mail and phone.
+# 'pyspark://' runs on a local Spark session, 'spark://host:7077' on a Spark cluster,
+# 'sc://host:15002' through Spark Connect (docs/scale.md). Keep [privacy] salt secret and stable:
+# changing it changes every hashed e-mail and phone.
 
 """
 

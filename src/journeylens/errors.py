@@ -102,6 +102,19 @@ class BackendError(JourneyLensError, RuntimeError):
         )
 
     @classmethod
+    def unreachable(cls, url: str, endpoint: str, seconds: float, exc: Exception) -> BackendError:
+        return cls(
+            f"The Spark server of backend URL {url!r} does not answer at {endpoint} within "
+            f"{seconds:g} s ({exc}).",
+            hint="Check that the master / Connect server is running and reachable from here "
+            "([backend] url in journeylens.toml; [backend] connect_timeout to wait longer).",
+        )
+
+    @classmethod
+    def spark_session(cls, url: str, problem: str, hint: str) -> BackendError:
+        return cls(f"Spark at {url!r}: {problem}", hint=hint)
+
+    @classmethod
     def bad_url(cls, url: str, exc: Exception) -> BackendError:
         return cls(
             f"Cannot connect to backend URL {url!r}: {exc}",

@@ -81,6 +81,7 @@ class Workspace(WorkspaceAnalyses):
                 timezone=self.config.workspace.timezone,
                 memory_limit=self.config.backend.memory_limit,
                 root=self.root,
+                settings=self.config.backend,
             )
         return self._store
 

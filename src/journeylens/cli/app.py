@@ -314,7 +314,7 @@ def bench(
 
     from journeylens.benchmark import parse_size, run_bench
     from journeylens.cli._bench import show_bench
-    from journeylens.config import MEMORY_SIZE
+    from journeylens.store.settings import MEMORY_SIZE
 
     size = parse_size(events)
     if memory_limit is not None and not re.match(MEMORY_SIZE, memory_limit):

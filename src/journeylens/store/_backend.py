@@ -25,6 +25,8 @@ from ibis.backends.sql.compilers.duckdb import DuckDBCompiler
 from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 
 from journeylens.errors import BackendError
+from journeylens.store._spark import connect_spark
+from journeylens.store.settings import BackendSettings, spark_target
 
 # DuckDB 2.0 warns that Arrow output through the DB-API path copies rows once; ibis 12 uses that
 # path for every result. The copy is cheap next to the query and the warning is noise for users.
@@ -156,16 +158,27 @@ def strlen(value: str) -> int:  # type: ignore[empty-body]
 
 
 def connect(
-    url: str, *, timezone: str, memory_limit: str | None = None, root: Path | None = None
+    url: str,
+    *,
+    timezone: str,
+    memory_limit: str | None = None,
+    root: Path | None = None,
+    settings: BackendSettings | None = None,
 ) -> BaseBackend:
     """Connect to the engine named by ``url`` with the session time zone set to ``timezone``.
 
     The session time zone decides how naive timestamps are read on ingest and how calendar
     periods (days, weeks) are cut in analyses; stored values are always UTC instants.
+    ``settings`` (``[backend]``) gives a Spark URL its configuration, catalog and database.
+
+    Spark sessions run in UTC (ibis sets it); calendar periods in the workspace zone come from
+    :func:`local_time`, and naive source timestamps are read by the ingest engine (DuckDB).
     """
+    target = spark_target(url)
+    if target is not None:
+        spark = (settings or BackendSettings()).model_copy(update={"url": url})
+        return connect_spark(spark, target, (root or Path.cwd()) / "spark-warehouse")
     scheme = urlparse(url).scheme
-    if scheme == "pyspark":
-        return _connect_pyspark((root or Path.cwd()) / "spark-warehouse")
     if scheme == "duckdb":
         path = url[len("duckdb://") :] or ":memory:"
         try:
@@ -211,31 +224,6 @@ def storage_error(exc: BaseException, path: str) -> BackendError | None:
 
 def _quote(value: str) -> str:
     return value.replace("'", "''")
-
-
-def _connect_pyspark(warehouse: Path) -> BaseBackend:
-    """A local Spark session (reused if one exists; its first creator's settings win).
-
-    ibis runs Spark sessions in UTC; calendar periods in the workspace zone come from
-    :func:`local_time`, and naive source timestamps are read by the ingest engine (DuckDB).
-
-    Spark's default catalog is in-memory: tables are written under ``warehouse`` but a new
-    process does not see them without a metastore (see docs/configuration.md).
-    """
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise BackendError.missing_extra("PySpark", "spark", exc) from exc
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("journeylens")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.ansi.enabled", "false")
-        .config("spark.sql.warehouse.dir", str(warehouse))
-        .getOrCreate()
-    )
-    return ibis.pyspark.connect(session)
 
 
 def insert_select(backend: BaseBackend, table: str, rows: ir.Table) -> int | None:

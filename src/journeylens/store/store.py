@@ -15,6 +15,7 @@ from ibis.backends import BaseBackend
 from journeylens.errors import NotFoundError
 from journeylens.store import _backend
 from journeylens.store.schema import RAW_TABLES, SYSTEM_TABLES
+from journeylens.store.settings import BackendSettings
 
 SCHEMA_VERSION = 1
 _META = "journeylens_meta"
@@ -41,9 +42,19 @@ class Store:
 
     @classmethod
     def connect(
-        cls, url: str, *, timezone: str, memory_limit: str | None = None, root: Path | None = None
+        cls,
+        url: str,
+        *,
+        timezone: str,
+        memory_limit: str | None = None,
+        root: Path | None = None,
+        settings: BackendSettings | None = None,
     ) -> Store:
-        backend = _backend.connect(url, timezone=timezone, memory_limit=memory_limit, root=root)
+        """Open the store at ``url``; ``settings`` is ``[backend]`` (Spark configuration,
+        catalog and database)."""
+        backend = _backend.connect(
+            url, timezone=timezone, memory_limit=memory_limit, root=root, settings=settings
+        )
         store = cls(backend, timezone)
         store.url = url
         store.root = root
