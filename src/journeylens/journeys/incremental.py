@@ -75,13 +75,16 @@ def first_new_seq(watermark: int) -> int:
     return (watermark + 1) * _SEQ_PER_INGEST
 
 
-def reach(rules: JourneyRules) -> int:
-    """Seconds before the data's end within which a journey's outcome reads the end (``open``:
-    quiet within its inactivity gap, or an inferred success whose repeat window has not passed)."""
-    windows = [seconds(rules.neutral_gap), seconds(rules.repeat_window)]
+def reach(rules: JourneyRules) -> dict[str, int]:
+    """Seconds before the data's end within which the outcome of a journey of each type reads the
+    end: ``open`` while quiet within its inactivity gap, and an inferred success is ``open`` until
+    its repeat window has passed. Types without outcome criteria (and ``other``) never read it."""
+    windows = {}
     for name, jt in rules.types.items():
-        windows += [seconds(jt.inactivity_gap), seconds(rules.repeat_window_of(name))]
-    return max(windows)
+        if jt.defines_outcome():
+            repeat = seconds(rules.repeat_window_of(name)) if jt.infers_success() else 0
+            windows[name] = max(seconds(jt.inactivity_gap), repeat)
+    return windows
 
 
 def update_journeys(store: Store, rules: JourneyRules, before: Before, watermark: int) -> int:
@@ -118,7 +121,8 @@ def update_journeys(store: Store, rules: JourneyRules, before: Before, watermark
         derive_journeys(
             store, rules, attach_customers(events, cmap), events, replace, answers=scoped, as_of=end
         )
-        return int(store.execute(customers.count()).as_py())
+        # Old ids of merged customers are in the set too; count the customers that exist now.
+        return int(store.execute(customers.filter(customers.c.isin(cmap.customer_id)).count()).as_py())
     finally:
         drop_scratch(
             backend, OLD_MAP, OLD_TONE, PAIRS, GONE, ANSWERS, EVENTS, *(f"_jl_inc_{n}" for n in KEYS),
@@ -158,8 +162,13 @@ def _affected(
     end = store.execute(events.timestamp.max()).as_py()
     if before.as_of is not None and end != before.as_of:
         journeys = backend.table("journeys")
-        since = before.as_of - _dt.timedelta(seconds=reach(rules))
-        late = journeys.filter(journeys.end >= ibis.literal(since, type=journeys.end.type()))
+        ends = journeys.end.type()
+        reads_end = [
+            (journeys.journey_type == name)
+            & (journeys.end >= ibis.literal(before.as_of - _dt.timedelta(seconds=w), type=ends))
+            for name, w in reach(rules).items()
+        ]
+        late = journeys.filter(ibis.or_(ibis.literal(False), *reads_end))
         seeds_c.append(late.select(c=late.customer_id))
         seeds_k.append(late.select(k=late.case_id))
     customers = _distinct(backend, "_jl_inc_a0", seeds_c, "c")
