@@ -77,8 +77,8 @@ def store() -> Iterator[Store]:
     s.close()
 
 
-@settings(max_examples=20, deadline=None)
-@given(base=batch, appended=st.lists(batch, min_size=1, max_size=3))
+@settings(max_examples=10, deadline=None)
+@given(base=batch, appended=st.lists(batch, min_size=1, max_size=2))
 def test_incremental_build_equals_a_full_build(base: dict[str, Any], appended: list[dict[str, Any]]) -> None:
     config = Config.new()
     store = Store.connect("duckdb://", timezone="UTC")

@@ -21,7 +21,7 @@ cases of a customer in ``A`` join ``K``, until neither grows. Every other window
 window, by customer and type) stays inside one customer's events. One rule reads the whole data:
 a journey is ``open`` while its quiet time to the data's end is within its inactivity gap or
 repeat window, so when new events move the end, the customers and cases of journeys that ended
-within the longest of those windows of the old end join ``A`` and ``K`` too.
+within that window of their type (``reach``) before the old end join ``A`` and ``K`` too.
 
 Journeys of ``A`` and ``K`` are deleted from ``journeys``, ``journey_events`` and
 ``feedback_links`` (answers of ``A`` or ``K``) and replaced by the recomputed ones
