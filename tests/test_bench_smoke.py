@@ -36,6 +36,7 @@ CAUSE_STAGES = {"floor_causes", "causes"}
 AGENT_STAGES = {"floor_agents", "agents", "agents_shrinkage"}
 THEME_STAGES = {"floor_theme_predict", "themes_taxonomy", "themes_learned"}
 NBA_STAGES = {"nba_scoring"}
+BUILD_STAGES = {"build_full", "build_incremental"}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +69,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         | THEME_STAGES
         | ATTRIBUTION_STAGES
         | NBA_STAGES
+        | BUILD_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
@@ -88,6 +90,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         *CAUSE_STAGES,
         *AGENT_STAGES,
         *NBA_STAGES,
+        *BUILD_STAGES,
     )
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
@@ -98,8 +101,15 @@ def test_bench_smoke(bench_out: Path) -> None:
         *THEME_STAGES,
         *PATH_FILE_STAGES,
         *NBA_STAGES,
+        *BUILD_STAGES,
     )
     assert {r.unit for r in results.values() if r.stage not in plain} == {"events"}
+    # Both builds end with the same journeys; only the incremental one skipped customers.
+    work = bench_out / "work"
+    full, incremental = (json.loads((work / f"build-{s}.json").read_text()) for s in sorted(BUILD_STAGES))
+    assert full["journeys"] == incremental["journeys"] == results["build_full"].rows > 0
+    assert (full["mode"], incremental["mode"]) == ("full", "incremental")
+    assert 0 < incremental["recomputed_customers"] < full["recomputed_customers"] == full["customers"]
     assert {results[s].unit for s in TEXT_STAGES | THEME_STAGES} == {"comments"}
     assert results["sentiment_learned"].floor == results["sentiment_lexicon"].floor == "floor_text_predict"
     assert results["themes_taxonomy"].floor == results["themes_learned"].floor == "floor_theme_predict"

@@ -35,6 +35,7 @@ __all__ = [
     "DERIVED_TABLES",
     "MODEL_INPUTS",
     "MODEL_VERSION",
+    "BuildPlan",
     "BuildProgress",
     "BuildSummary",
     "ModelState",
@@ -42,6 +43,7 @@ __all__ = [
     "StaleModelError",
     "Staleness",
     "build_model",
+    "build_plan",
     "config_fingerprint",
     "ensure_model",
     "model_state",
@@ -123,6 +125,32 @@ class BuildSummary:
     sentiment_cv_auc: float | None = None
     """The learned model's cross-validated ROC AUC (negative vs rest); None for the lexicon."""
     sentiment_note: str | None = None
+    mode: str = "full"
+    """``full`` (everything recomputed) or ``incremental`` (see ``journeys.incremental``)."""
+    reason: str = ""
+    """Why this path ran: for a full build, why the incremental one could not be exact."""
+    recomputed_customers: int | None = None
+    """Customers whose journeys were recomputed (all of them in a full build)."""
+
+    @property
+    def line(self) -> str:
+        """One line for the user: which path ran, and what it recomputed."""
+        if self.mode == "incremental":
+            return (
+                f"Incremental build: {self.recomputed_customers:,} of {self.customers:,} customers "
+                f"recomputed ({self.reason})."
+            )
+        return f"Full build of {self.customers:,} customers: {self.reason}."
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Which path the next build takes (see :func:`build_plan`)."""
+
+    mode: str
+    reason: str
+    watermark: int = 0
+    """The last build's ``ingest_watermark`` (incremental builds read what came after it)."""
 
 
 def config_fingerprint(config: Config) -> str:
@@ -234,13 +262,46 @@ def ensure_model(
     return build_model(store, config, progress)
 
 
-def build_model(store: Store, config: Config, progress: BuildProgress | None = None) -> BuildSummary:
-    """Stitch identities into customers, then split their events into journeys (full build).
+def build_plan(store: Store, config: Config, *, full: bool = False) -> BuildPlan:
+    """Incremental when the last build finished with this model version and these settings and no
+    row it saw is gone; else full, with the reason.
 
-    The build is recorded in ``builds``: started first, finished only after every derived table
-    is written. A build that is killed or fails stays unfinished, and the next
-    :func:`ensure_model` rebuilds. Missing events and journey types naming unknown touchpoints
-    are refused before anything is written.
+    Example:
+        >>> build_plan(ws.store, ws.config).mode  # doctest: +SKIP
+        'incremental'
+    """
+    if full:
+        return BuildPlan("full", "asked for (--full)")
+    state = model_state(store, config)
+    blocking = set(state.reasons) - {Staleness.NEW_DATA}
+    if blocking:
+        return BuildPlan("full", state.why)
+    last = _last_build(store)
+    assert last is not None  # a finished build exists when nothing blocks
+    watermark = int(last["ingest_watermark"] or 0)
+    if not last.get("input_rows"):
+        return BuildPlan("full", f"build {last['build_id']} recorded no row counts to compare with")
+    seen = json.loads(str(last["input_rows"]))
+    now = _input_rows(store, watermark)
+    gone = [f"{t}: {seen[t]:,} → {now[t]:,}" for t in MODEL_INPUTS if now.get(t, 0) < seen.get(t, 0)]
+    if gone:
+        return BuildPlan("full", f"rows were deleted since build {last['build_id']} ({'; '.join(gone)})")
+    phrase = state.why if state.new_ingests else "no new data"
+    return BuildPlan("incremental", phrase, watermark)
+
+
+def build_model(
+    store: Store, config: Config, progress: BuildProgress | None = None, *, full: bool = False
+) -> BuildSummary:
+    """Stitch identities into customers, then split their events into journeys.
+
+    Incremental when it can be exact (:func:`build_plan`; ``full=True`` forces the full path):
+    only the customers the data since the last build touches are recomputed
+    (``journeys.incremental``); the result equals a full build's. The build is recorded in
+    ``builds``: started first, finished only after every derived table is written. A build that
+    is killed or fails stays unfinished, and the next :func:`ensure_model` rebuilds in full.
+    Missing events and journey types naming unknown touchpoints are refused before anything is
+    written.
 
     Example:
         >>> summary = build_model(ws.store, ws.config)  # doctest: +SKIP
@@ -248,13 +309,16 @@ def build_model(store: Store, config: Config, progress: BuildProgress | None = N
         1204
     """
     from journeylens.identity import stitch
+    from journeylens.journeys import incremental
     from journeylens.journeys.build import check_inputs, write_journeys
     from journeylens.voc.scoring import write_sentiment
 
     # Errors a user can fix are raised before anything is written or recorded.
     check_inputs(store, config.journeys)
+    plan = build_plan(store, config, full=full)
     report = progress or _quiet
-    build_id = _start(store, config)
+    build_id = _start(store, config, plan.mode)
+    before = incremental.snapshot(store) if plan.mode == "incremental" else None
     report("Stitching identities into customers", 0, 3)
     started = time.perf_counter()
     result = stitch(store, config.identity)
@@ -263,14 +327,18 @@ def build_model(store: Store, config: Config, progress: BuildProgress | None = N
     sentiment = write_sentiment(store, config.voc.sentiment, config.journeys.feedback.negative)
     report("Building journeys", 2, 3)
     started = time.perf_counter()
-    built = write_journeys(store, config.journeys)
+    if before is None:
+        write_journeys(store, config.journeys)
+        recomputed = None
+    else:
+        recomputed = incremental.update_journeys(store, config.journeys, before, plan.watermark)
     journey_seconds = round(time.perf_counter() - started, 2)
     cmap = result.customer_map
     summary = store.execute(
         cmap.aggregate(identifiers=cmap.count(), customers=cmap.customer_id.nunique())
     ).to_pylist()[0]
     shared = int(store.execute(result.shared.count()).as_py())
-    journeys = int(store.execute(built.journeys.count()).as_py())
+    journeys = int(store.execute(store.backend.table("journeys").count()).as_py())
     _finish(store, build_id)
     report("Done", 3, 3)
     return BuildSummary(
@@ -284,6 +352,9 @@ def build_model(store: Store, config: Config, progress: BuildProgress | None = N
         sentiment_model=sentiment.model,
         sentiment_cv_auc=round(sentiment.metrics["cv_auc"], 4) if sentiment.metrics else None,
         sentiment_note=sentiment.note,
+        mode=plan.mode,
+        reason=plan.reason,
+        recomputed_customers=int(summary["customers"]) if recomputed is None else recomputed,
     )
 
 
@@ -312,18 +383,32 @@ def _forgotten_since(store: Store, started: _dt.datetime) -> int:
     return int(store.execute(audit.filter(audit.requested_at >= started).count()).as_py())
 
 
-def _start(store: Store, config: Config) -> int:
-    """Record a started build: its id, and the last ingest and the settings it covers."""
+def _input_rows(store: Store, watermark: int) -> dict[str, int]:
+    """Rows of each raw table the model reads that ingests up to ``watermark`` loaded."""
+    below = (watermark + 1) << 32  # ingest_seq = ingest id * 2^32 + record number
+    return {
+        name: int(
+            store.execute(store.table(name).filter(store.table(name).ingest_seq < below).count()).as_py()
+        )
+        for name in MODEL_INPUTS
+    }
+
+
+def _start(store: Store, config: Config, mode: str) -> int:
+    """Record a started build: its id, its path, and the last ingest, rows and settings it covers."""
     last = store.execute(store.table("builds").build_id.max()).as_py()
     watermark = store.execute(store.table("ingests").ingest_id.max()).as_py()
+    watermark = 0 if watermark is None else int(watermark)
     build_id = 1 if last is None else int(last) + 1
     row = {
         "build_id": [build_id],
         "started_at": [_dt.datetime.now(_dt.UTC)],
         "finished_at": [None],
-        "ingest_watermark": [0 if watermark is None else int(watermark)],
+        "ingest_watermark": [watermark],
         "config_fingerprint": [config_fingerprint(config)],
         "model_version": [MODEL_VERSION],
+        "mode": [mode],
+        "input_rows": [json.dumps(_input_rows(store, watermark), sort_keys=True)],
     }
     store.insert("builds", pa.table(row, schema=BUILDS_SCHEMA.to_pyarrow()))
     return build_id

@@ -115,8 +115,9 @@ class Workspace(WorkspaceAnalyses):
 
         return ensure_model(self.store, self.config, build=build, progress=progress, notice=notice)
 
-    def build(self, progress: BuildProgress | None = None) -> BuildSummary:
-        """Stitch customers and build journeys now, whether or not they are stale (``journeylens build``).
+    def build(self, progress: BuildProgress | None = None, *, full: bool = False) -> BuildSummary:
+        """Stitch customers and build journeys now, whether or not they are stale (``journeylens build``);
+        incremental where that is exact, ``full=True`` recomputes every customer.
 
         Example:
             >>> ws.build().journeys  # doctest: +SKIP
@@ -124,7 +125,7 @@ class Workspace(WorkspaceAnalyses):
         """
         from journeylens.model import build_model
 
-        return build_model(self.store, self.config, progress)
+        return build_model(self.store, self.config, progress, full=full)
 
     def report(
         self,

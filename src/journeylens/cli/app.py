@@ -114,8 +114,17 @@ def _table_rows(tables: dict[str, int], unlinked_feedback: int) -> list[dict[str
 
 
 @app.command()
-def build(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.table) -> None:
-    """Stitch identities into customers (customer_map), then split events into journeys."""
+def build(
+    workspace: WorkspaceOpt = Path("."),
+    fmt: FormatOpt = OutputFormat.table,
+    full: Annotated[
+        bool, typer.Option("--full", help="Recompute every customer, not only those the new data touches.")
+    ] = False,
+) -> None:
+    """Stitch identities into customers (customer_map), then split events into journeys.
+
+    Incremental when the last build can be extended exactly; the first line says which path ran.
+    """
     from dataclasses import asdict
 
     from journeylens.model import build_model
@@ -123,7 +132,8 @@ def build(workspace: WorkspaceOpt = Path("."), fmt: FormatOpt = OutputFormat.tab
 
     ws = Workspace.open(workspace)
     with _bar() as bar:
-        summary = build_model(ws.store, ws.config, progress=build_progress(bar))
+        summary = build_model(ws.store, ws.config, progress=build_progress(bar), full=full)
+    notice(summary.line)
     render(asdict(summary), fmt, title="Customers and journeys")
 
 

@@ -179,7 +179,12 @@ def events_with_customers(store: Store) -> ir.Table:
 def with_customers(store: Store, name: str) -> ir.Table:
     """Every row of raw table ``name`` (``events``, ``feedback``: tables with ``user_id`` and
     ``anonymous_id``) with its ``customer_id``, by user id where known, else by anonymous id."""
-    events, cmap = store.table(name), store.backend.table("customer_map")
+    return attach_customers(store.table(name), store.backend.table("customer_map"))
+
+
+def attach_customers(events: ir.Table, cmap: ir.Table) -> ir.Table:
+    """``events`` (any rows with ``user_id`` and ``anonymous_id``) with the ``customer_id`` that
+    ``cmap`` (a customer_map) gives them: by user id where known, else by anonymous id."""
     by_user = cmap.filter(cmap.identifier_type == USER).select(
         _user=cmap.identifier_value, _by_user=cmap.customer_id
     )

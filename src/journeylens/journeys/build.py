@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis.expr.types as ir
@@ -68,31 +69,51 @@ def build_journeys(store: Store, rules: JourneyRules | None = None) -> JourneyBu
     return write_journeys(store, rules)
 
 
+Sink = Callable[[str, ir.Table], ir.Table]
+"""Writes the rows of a derived table (name, rows) and returns them as a table to read on."""
+
+
 def write_journeys(store: Store, rules: JourneyRules) -> JourneyBuild:
     """:func:`build_journeys` once its inputs are checked (``journeylens.model`` checks them
     before it records a build, so they are not read twice)."""
     backend = store.backend
-    events = events_with_customers(store)
+
+    def replace(name: str, rows: ir.Table) -> ir.Table:
+        return backend.create_table(name, rows, overwrite=True)
+
+    return derive_journeys(store, rules, events_with_customers(store), store.table("events"), replace)
+
+
+def derive_journeys(
+    store: Store,
+    rules: JourneyRules,
+    events: ir.Table,
+    raw: ir.Table,
+    sink: Sink,
+    *,
+    answers: Callable[[ir.Table], ir.BooleanValue] | None = None,
+    as_of: ir.TimestampValue | None = None,
+) -> JourneyBuild:
+    """Journeys, journey_events and feedback_links of ``events`` (with ``customer_id``; ``raw``:
+    the same events as stored), each handed to ``sink``. ``answers`` keeps only some feedback
+    (the incremental build: the answers of the customers it recomputes) and ``as_of`` is then the
+    data's end (see ``journeys.incremental``)."""
+    backend = store.backend
     # A process log (every event in a case) needs no intent segmentation: a cheap check first.
-    case_log = not store.execute(store.table("events").case_id.isnull().any()).as_py()
+    case_log = not store.execute(raw.case_id.isnull().any()).as_py()
     try:
         journeys = assign_journeys(backend, events, rules, case_log=case_log)
         assigned = scratch_table(backend, ASSIGNED, journeys, large=True)
-        journey_events = backend.create_table(
-            "journey_events", assigned.select("event_id", "journey_id", "step"), overwrite=True
-        )
+        journey_events = sink("journey_events", assigned.select("event_id", "journey_id", "step"))
         feedback = _feedback(store, rules)
-        journeys = backend.create_table(
-            "journeys", journey_outcomes(assigned, store.table("events"), rules, feedback), overwrite=True
+        if feedback is not None and answers is not None:
+            feedback = feedback.filter(answers(feedback))
+        journeys = sink("journeys", journey_outcomes(assigned, raw, rules, feedback, as_of))
+        said = with_customers(store, "feedback")
+        said = said if answers is None else said.filter(answers(said))
+        links = sink(
+            "feedback_links", feedback_links(journeys, journey_events, raw, said, rules.feedback.seconds())
         )
-        links = feedback_links(
-            journeys,
-            journey_events,
-            store.table("events"),
-            with_customers(store, "feedback"),
-            rules.feedback.seconds(),
-        )
-        links = backend.create_table("feedback_links", links, overwrite=True)
     finally:
         drop_scratch(backend, CLAIMS, EPISODES, ASSIGNED)
     return JourneyBuild(journeys=journeys, journey_events=journey_events, feedback_links=links)

@@ -46,7 +46,11 @@ def _by_type(journey_type: ir.StringValue, values: dict[str, object], default: o
 
 
 def journey_outcomes(
-    assigned: ir.Table, events: ir.Table, rules: JourneyRules, feedback: ir.Table | None = None
+    assigned: ir.Table,
+    events: ir.Table,
+    rules: JourneyRules,
+    feedback: ir.Table | None = None,
+    as_of: ir.TimestampValue | None = None,
 ) -> ir.Table:
     """One row per journey with its behavioural metrics.
 
@@ -57,6 +61,8 @@ def journey_outcomes(
         rules: the journey definitions.
         feedback: answers with ``customer_id`` (``identity.stitch.with_customers``), read as
             evidence when ``[journeys.feedback]`` is enabled; ``None``: no feedback.
+        as_of: the data's end (the last event's time) when ``assigned`` holds only some
+            customers (the incremental build); by default the last end among these journeys.
     """
     ev = assigned.join(events, "event_id")
     # Each property the success and failure criteria read is extracted from the JSON once.
@@ -150,7 +156,7 @@ def journey_outcomes(
         per = per.left_join(said, "journey_id").drop("journey_id_right")
     else:
         per = per.mutate(negative_feedback=ibis.null("int64"))
-    return _with_outcome(per, rules)
+    return _with_outcome(per, rules, as_of)
 
 
 MICROS = 1_000_000
@@ -185,13 +191,14 @@ def _exact_sum(amount: ir.FloatingValue) -> ir.FloatingValue:
     return ((amount * MICROS).round().cast("int64").sum() / MICROS).cast("float64")
 
 
-def _with_outcome(per: ir.Table, rules: JourneyRules) -> ir.Table:
+def _with_outcome(per: ir.Table, rules: JourneyRules, as_of: ir.TimestampValue | None) -> ir.Table:
     """The outcome, its evidence (see :mod:`journeylens.journeys.evidence`) and what depends on it."""
     names = list(rules.types)
     repeat_window = _by_type(
         per.journey_type, {n: seconds(rules.repeat_window_of(n)) for n in names}, seconds(rules.repeat_window)
     )
-    per = per.mutate(_next_start=_next_repeat(per, rules), _as_of=per.end.max().over(ibis.window()))
+    end_of_data = per.end.max().over(ibis.window()) if as_of is None else as_of
+    per = per.mutate(_next_start=_next_repeat(per, rules), _as_of=end_of_data)
     start_s, end_s = per.start.epoch_seconds(), per.end.epoch_seconds()
     repeated = (per._next_start - end_s <= repeat_window).fill_null(False)
     gap = _by_type(

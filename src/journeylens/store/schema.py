@@ -357,6 +357,8 @@ BUILDS_SCHEMA = ibis.schema(
         "ingest_watermark": dt.int64,
         "config_fingerprint": dt.string,
         "model_version": dt.int64,
+        "mode": dt.string,
+        "input_rows": dt.string,
     }
 )
 BUILDS_DOC = {
@@ -371,6 +373,9 @@ BUILDS_DOC = {
     "editing them makes the model stale.",
     "model_version": "Version of the derived tables' layout and rules this JourneyLens writes; "
     "tables of another version are rebuilt.",
+    "mode": "`full` or `incremental` (only the customers the new data touches were recomputed).",
+    "input_rows": "JSON: rows of events, identities, customers and feedback the build saw; fewer "
+    "of them at or below the watermark later means rows were deleted, and the next build is full.",
 }
 
 ALERTS_SCHEMA = ibis.schema(

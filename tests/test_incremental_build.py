@@ -1,0 +1,113 @@
+"""The incremental build equals a full build, table by table, whatever the new batches hold.
+
+Batches are appended straight into the raw tables (with an ``ingests`` row each, as an ingest
+writes them) so that one hypothesis example takes about a second: a base batch, a full build, then
+random batches, each followed by a build that must take the incremental path. The last state is
+compared with a full build of the same data: every derived table, every column, sorted rows.
+Batches mix late-arriving old events, logins that merge two customers (an event with both ids, an
+``identities`` row sharing an e-mail), new events of old cases, and feedback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from incremental_batches import append_batch, derived_tables
+from journeylens.config import Config
+from journeylens.model import build_model, build_plan
+from journeylens.store import Store
+
+TOUCHPOINTS = [
+    ("web", "home", None),
+    ("web", "product_page", None),
+    ("web", "add_to_cart", None),
+    ("web", "order_confirmation", None),
+    ("web", "payment_error", None),
+    ("web", "billing_faq", None),
+    ("web", "faq", None),
+    ("call_center", "ivr_menu", None),
+    ("call_center", "billing_call", "a1"),
+    ("call_center", "ticket_resolved", "a2"),
+    ("email", "promo_newsletter", None),
+    ("email", "delivery_update", None),
+]
+USERS = [None, "u1", "u2", "u3", "u4"]
+DEVICES = [None, "d1", "d2", "d3", "d4", "d5"]
+CASES = [None, None, None, "k1", "k2", "k3"]
+
+event = st.fixed_dictionaries(
+    {
+        "hour": st.integers(0, 24 * 20),
+        "user": st.sampled_from(USERS),
+        "device": st.sampled_from(DEVICES),
+        "case": st.sampled_from(CASES),
+        "step": st.sampled_from(TOUCHPOINTS),
+        "outbound": st.booleans(),
+        "reason": st.sampled_from([None, "billing", "payment", "delivery"]),
+    }
+).filter(lambda e: e["user"] or e["device"] or e["case"])
+answer = st.fixed_dictionaries(
+    {
+        "hour": st.integers(0, 24 * 20),
+        "user": st.sampled_from(USERS),
+        "case": st.sampled_from(CASES),
+        "score": st.integers(1, 5),
+        "comment": st.sampled_from([None, "terrible, nobody helped", "great service"]),
+    }
+)
+link = st.tuples(st.sampled_from(["e1", "e2", "e3"]), st.sampled_from(USERS[1:]))
+batch = st.fixed_dictionaries(
+    {
+        "events": st.lists(event, min_size=1, max_size=12),
+        "answers": st.lists(answer, max_size=3),
+        "links": st.lists(link, max_size=2),
+    }
+)
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    s = Store.connect("duckdb://", timezone="UTC")
+    yield s
+    s.close()
+
+
+@settings(max_examples=10, deadline=None)
+@given(base=batch, appended=st.lists(batch, min_size=1, max_size=2))
+def test_incremental_build_equals_a_full_build(base: dict[str, Any], appended: list[dict[str, Any]]) -> None:
+    config = Config.new()
+    store = Store.connect("duckdb://", timezone="UTC")
+    try:
+        append_batch(store, 1, base)
+        assert build_model(store, config).mode == "full"
+        for ingest, data in enumerate(appended, start=2):
+            append_batch(store, ingest, data)
+            summary = build_model(store, config)
+            assert summary.mode == "incremental", summary.reason
+        incremental = derived_tables(store)
+        assert build_model(store, config, full=True).mode == "full"
+        assert incremental == derived_tables(store)
+    finally:
+        store.close()
+
+
+def test_deleted_rows_and_changed_settings_fall_back_to_a_full_build(store: Store) -> None:
+    config = Config.new()
+    append_batch(store, 1, {"events": [{"hour": 1, "user": "u1", "device": "d1", "case": None,
+                                   "step": TOUCHPOINTS[0], "outbound": False, "reason": None}] * 2,
+                       "answers": [], "links": []})  # fmt: skip
+    first = build_model(store, config)
+    assert (first.mode, first.reason) == ("full", "they have not been built yet")
+    assert build_plan(store, config).mode == "incremental"
+    assert build_plan(store, config, full=True).reason == "asked for (--full)"
+    store.backend.raw_sql("DELETE FROM events WHERE event_id = 'e1_1'")
+    plan = build_plan(store, config)
+    assert plan.mode == "full" and "events: 2 → 1" in plan.reason
+    build_model(store, config)
+    edited = config.model_copy(update={"journeys": config.journeys.model_copy(update={"neutral_gap": "2h"})})
+    assert build_plan(store, edited).mode == "full"
