@@ -36,6 +36,7 @@ CAUSE_STAGES = {"floor_causes", "causes"}
 AGENT_STAGES = {"floor_agents", "agents", "agents_shrinkage"}
 THEME_STAGES = {"floor_theme_predict", "themes_taxonomy", "themes_learned"}
 NBA_STAGES = {"nba_scoring"}
+CASELOG_STAGES = {"floor_caselog", "journeys_caselog"}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +69,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         | THEME_STAGES
         | ATTRIBUTION_STAGES
         | NBA_STAGES
+        | CASELOG_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
@@ -88,6 +90,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         *CAUSE_STAGES,
         *AGENT_STAGES,
         *NBA_STAGES,
+        *CASELOG_STAGES,
     )
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
@@ -98,6 +101,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         *THEME_STAGES,
         *PATH_FILE_STAGES,
         *NBA_STAGES,
+        *CASELOG_STAGES,
     )
     assert {r.unit for r in results.values() if r.stage not in plain} == {"events"}
     assert {results[s].unit for s in TEXT_STAGES | THEME_STAGES} == {"comments"}
@@ -158,6 +162,10 @@ def test_bench_smoke(bench_out: Path) -> None:
     assert results["ingest_parquet"].ratio_to_floor is not None
     assert results["ingest_csv"].floor == "floor_csv"
     assert results["journeys"].floor == "floor_sessionize"
+    # The generated case log has exactly the run's size in events; both place every one of them.
+    assert {results[s].rows for s in CASELOG_STAGES} == {6_000}
+    assert {results[s].unit for s in CASELOG_STAGES} == {"case events"}
+    assert results["journeys_caselog"].floor == "floor_caselog"
     # The same pipeline on Spark maps every event too (rows above), measured against DuckDB, and
     # its peak memory includes the JVM it starts.
     assert results["pipeline_pyspark"].floor == "pipeline_duckdb"

@@ -22,6 +22,7 @@ from journeylens.benchmark import (  # noqa: F401 - register their stages
     accuracy_stages,
     agent_stages,
     attribution_stages,
+    caselog_stages,
     cause_stages,
     contact_stages,
     discovery_stages,

@@ -73,10 +73,8 @@ def write_journeys(store: Store, rules: JourneyRules) -> JourneyBuild:
     before it records a build, so they are not read twice)."""
     backend = store.backend
     events = events_with_customers(store)
-    # A process log (every event in a case) needs no intent segmentation: a cheap check first.
-    case_log = not store.execute(store.table("events").case_id.isnull().any()).as_py()
     try:
-        journeys = assign_journeys(backend, events, rules, case_log=case_log)
+        journeys = assign_journeys(backend, events, rules, case_log=is_case_log(store))
         assigned = scratch_table(backend, ASSIGNED, journeys, large=True)
         journey_events = backend.create_table(
             "journey_events", assigned.select("event_id", "journey_id", "step"), overwrite=True
@@ -96,6 +94,12 @@ def write_journeys(store: Store, rules: JourneyRules) -> JourneyBuild:
     finally:
         drop_scratch(backend, CLAIMS, EPISODES, ASSIGNED)
     return JourneyBuild(journeys=journeys, journey_events=journey_events, feedback_links=links)
+
+
+def is_case_log(store: Store) -> bool:
+    """Every event carries a ``case_id`` (a process log): its journeys are its cases, grouped and
+    numbered without intent segmentation (``journeys.cases``). One aggregate over the events."""
+    return not store.execute(store.table("events").case_id.isnull().any()).as_py()
 
 
 def _feedback(store: Store, rules: JourneyRules) -> ir.Table | None:
