@@ -26,6 +26,7 @@ from journeylens.benchmark import (  # noqa: F401 - register their stages
     cause_stages,
     contact_stages,
     discovery_stages,
+    experiment_stages,
     map_stages,
     nba_stages,
     pipeline_stages,
