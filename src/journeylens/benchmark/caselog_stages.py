@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from journeylens.benchmark.discovery_stages import _world_duckdb
 from journeylens.benchmark.stages import _fresh_workspace, preparation, run_size, stage
 from journeylens.identity import stitch
 from journeylens.identity.stitch import events_with_customers
@@ -78,10 +79,7 @@ def write_caselog(data: Path, work: Path, memory_limit: str | None) -> int:
     unit="case events",
 )
 def floor_caselog(data: Path, work: Path) -> int:
-    ws = Workspace.open(work / CASELOG)
-    url = ws.url.removeprefix("duckdb://")
-    ws.close()
-    con = duckdb.connect(url, config={"preserve_insertion_order": False})
+    con = _world_duckdb(work, CASELOG)
     con.execute(
         """CREATE OR REPLACE TABLE floor_caselog_events AS
         SELECT event_id, case_id AS journey_id,

@@ -12,12 +12,14 @@ journeys scored; the harness records seconds and peak RSS.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from journeylens.benchmark.stages import JOURNEYS, WORLD, preparation, run_size, stage
 from journeylens.nba import transitions
 from journeylens.nba.catalogue import NbaSettings
 from journeylens.nba.offline import offline
 from journeylens.nba.recommend import rank_states, score
+from journeylens.store import Store
 from journeylens.workspace import Workspace
 
 CATALOGUE = NbaSettings.model_validate(
@@ -32,6 +34,14 @@ CATALOGUE = NbaSettings.model_validate(
 BATCH_ROWS = 250_000
 
 
+def _ranking(store: Store) -> list[dict[str, Any]]:
+    """What ``journeylens nba`` does before scoring: the offline section (no decisions here), the
+    transition counts of closed journeys and the per-state ranking of the catalogue."""
+    evaluated = offline(store, CATALOGUE.baseline, {})
+    counts = store.execute(transitions.transition_counts(store)).to_pylist()
+    return rank_states(counts, list(CATALOGUE.actions), evaluated, CATALOGUE.baseline, 30)
+
+
 @stage(
     "nba_scoring",
     "journeylens nba: transition counts, per-state ranking of 3 actions, scoring join of every "
@@ -42,9 +52,7 @@ BATCH_ROWS = 250_000
 def nba_scoring(data: Path, work: Path) -> int:
     ws = Workspace.open(work / WORLD)
     store = ws.store
-    evaluated = offline(store, CATALOGUE.baseline, {})
-    counts = store.execute(transitions.transition_counts(store)).to_pylist()
-    ranking = rank_states(counts, list(CATALOGUE.actions), evaluated, CATALOGUE.baseline, 30)
+    ranking = _ranking(store)
     states = transitions.open_states(store, open_only=False)
     recommendations = 0
     for batch in store.backend.to_pyarrow_batches(score(states, ranking, None, 3), chunk_size=BATCH_ROWS):
@@ -89,9 +97,7 @@ def write_open_states(data: Path, work: Path, memory_limit: str | None) -> int:
 def nba_open(data: Path, work: Path) -> int:
     ws = Workspace.open(work / WORLD)
     store = ws.store
-    evaluated = offline(store, CATALOGUE.baseline, {})
-    counts = store.execute(transitions.transition_counts(store)).to_pylist()
-    ranking = rank_states(counts, list(CATALOGUE.actions), evaluated, CATALOGUE.baseline, 30)
+    ranking = _ranking(store)
     states = store.backend.table(OPEN_TABLE)
     journeys = set()
     for batch in store.backend.to_pyarrow_batches(score(states, ranking, None, 3), chunk_size=BATCH_ROWS):
