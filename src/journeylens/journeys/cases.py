@@ -2,9 +2,11 @@
 
 There, every journey is a case (rule 4 of ``journeys.segment``): the claims and look-ahead of
 rules 1-2 and the boundaries of rule 3 decide nothing, and rule 6 never cuts a case. What is left
-is grouping and step numbering: one aggregate per case (its type, rule 5, and its id, hashed once
-per case rather than once per event) joined back to the events, and the one sort by journey that
-every build does for the step order. The result is row for row that of the general path.
+is grouping and step numbering: one sort by case gives the step order outcomes reads and, over a
+whole-case frame of the same sort, the case's type (rule 5), so no per-case aggregate is joined
+back and the sort carries none of the journey's strings (its key, id and type name are derived
+from the case after it). No window runs over a customer's time order. The result is row for row
+that of the general path (tests/test_journeys_caselog.py).
 """
 
 from __future__ import annotations
