@@ -35,8 +35,10 @@ ATTRIBUTION_STAGES = PATH_FILE_STAGES | {"floor_attribution_paths", "attribution
 CAUSE_STAGES = {"floor_causes", "causes"}
 AGENT_STAGES = {"floor_agents", "agents", "agents_shrinkage"}
 THEME_STAGES = {"floor_theme_predict", "themes_taxonomy", "themes_learned"}
-NBA_STAGES = {"nba_scoring"}
 BUILD_STAGES = {"build_full", "build_incremental"}
+NBA_STAGES = {"nba_scoring", "nba_open"}
+CASELOG_STAGES = {"floor_caselog", "journeys_caselog"}
+EXPERIMENT_STAGES = {"floor_experiment", "experiment_cuped"}
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +72,8 @@ def test_bench_smoke(bench_out: Path) -> None:
         | ATTRIBUTION_STAGES
         | NBA_STAGES
         | BUILD_STAGES
+        | CASELOG_STAGES
+        | EXPERIMENT_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
@@ -91,6 +95,8 @@ def test_bench_smoke(bench_out: Path) -> None:
         *AGENT_STAGES,
         *NBA_STAGES,
         *BUILD_STAGES,
+        *CASELOG_STAGES,
+        *EXPERIMENT_STAGES,
     )
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
@@ -102,6 +108,8 @@ def test_bench_smoke(bench_out: Path) -> None:
         *PATH_FILE_STAGES,
         *NBA_STAGES,
         *BUILD_STAGES,
+        *CASELOG_STAGES,
+        *EXPERIMENT_STAGES,
     )
     assert {r.unit for r in results.values() if r.stage not in plain} == {"events"}
     # Both builds end with the same journeys; only the incremental one skipped customers.
@@ -168,6 +176,20 @@ def test_bench_smoke(bench_out: Path) -> None:
     assert results["ingest_parquet"].ratio_to_floor is not None
     assert results["ingest_csv"].floor == "floor_csv"
     assert results["journeys"].floor == "floor_sessionize"
+    # The generated case log has exactly the run's size in events; both place every one of them.
+    assert {results[s].rows for s in CASELOG_STAGES} == {6_000}
+    assert {results[s].unit for s in CASELOG_STAGES} == {"case events"}
+    assert results["journeys_caselog"].floor == "floor_caselog"
+    # The hand-written experiment sums count the same units per variant as `experiment`; the open
+    # journeys scored are as many as the run's size.
+    floor_units, units = (
+        json.loads((work / f"experiment_units-{s}.json").read_text())
+        for s in ("floor_experiment", "experiment_cuped")
+    )
+    assert (
+        floor_units == units and len(units) == 2 and results["experiment_cuped"].floor == "floor_experiment"
+    )
+    assert results["nba_open"].rows == 6_000 and results["nba_open"].unit == "journeys"
     # The same pipeline on Spark maps every event too (rows above), measured against DuckDB, and
     # its peak memory includes the JVM it starts.
     assert results["pipeline_pyspark"].floor == "pipeline_duckdb"

@@ -11,8 +11,10 @@ import sys
 from journeylens.benchmark import (  # noqa: F401 - register their stages
     accuracy_stages,
     attribution_stages,
+    caselog_stages,
     contact_stages,
     discovery_stages,
+    experiment_stages,
     map_stages,
     nba_stages,
     pipeline_stages,

@@ -99,10 +99,9 @@ def derive_journeys(
     (the incremental build: the answers of the customers it recomputes) and ``as_of`` is then the
     data's end (see ``journeys.incremental``)."""
     backend = store.backend
-    # A process log (every event in a case) needs no intent segmentation: a cheap check first.
-    case_log = not store.execute(raw.case_id.isnull().any()).as_py()
     try:
-        journeys = assign_journeys(backend, events, rules, case_log=case_log)
+        # decided on every stored event, so an incremental build takes the path a full one would
+        journeys = assign_journeys(backend, events, rules, case_log=is_case_log(store))
         assigned = scratch_table(backend, ASSIGNED, journeys, large=True)
         journey_events = sink("journey_events", assigned.select("event_id", "journey_id", "step"))
         feedback = _feedback(store, rules)
@@ -117,6 +116,12 @@ def derive_journeys(
     finally:
         drop_scratch(backend, CLAIMS, EPISODES, ASSIGNED)
     return JourneyBuild(journeys=journeys, journey_events=journey_events, feedback_links=links)
+
+
+def is_case_log(store: Store) -> bool:
+    """Every event carries a ``case_id`` (a process log): its journeys are its cases, grouped and
+    numbered without intent segmentation (``journeys.cases``). One aggregate over the events."""
+    return not store.execute(store.table("events").case_id.isnull().any()).as_py()
 
 
 def _feedback(store: Store, rules: JourneyRules) -> ir.Table | None:

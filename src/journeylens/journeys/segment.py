@@ -81,52 +81,18 @@ def assign_journeys(
         events: events with ``customer_id`` (see ``identity.stitch.events_with_customers``).
         rules: the journey definitions.
         case_log: every event has a ``case_id`` (a process log). Then every journey is a case:
-            rules 1-4 decide nothing and rule 6 never cuts a case, so the windows over each
-            customer's time order are skipped; the result is the same as without the flag.
+            rules 1-4 decide nothing and rule 6 never cuts a case, so ``journeys.cases`` only
+            groups and numbers the steps; the result is the same as without the flag.
     """
     ranked = rules.ranked()
     gaps = [seconds(jt.inactivity_gap) for _, jt in ranked]
     max_durations = [seconds(jt.max_duration) for _, jt in ranked]
-
-    # Only what segmentation reads travels through the scratch tables (properties for criteria);
-    # carrying every event column tripled the cost of each materialisation.
-    # Each property the start criteria read is extracted from the JSON once, and each claim is a
-    # column of its own: inlined, the three default types parsed contact_reason 18 times a row.
-    read = sorted({n for _, jt in ranked for c in (jt.start, jt.resume) for n in c.property_names()})
-    extracted = {name: f"_prop{i}" for i, name in enumerate(read)}
-    events = events.select(
-        "event_id", "customer_id", "case_id", "timestamp", "ingest_seq", "channel", "touchpoint",
-        "direction",
-        **{col: json_text(events.properties, name) for name, col in extracted.items()},
-        # An assisted contact (see outcomes): one byte here saves outcomes a join per event.
-        _assisted=events.channel.isin(rules.assisted_channels) & events.agent_id.notnull(),
-    )  # fmt: skip
-    events = events.mutate(
-        **{
-            f"_claim{i}": jt.start.matches(events, lambda name: events[extracted[name]])
-            for i, (_, jt) in enumerate(ranked)
-        }
-    )
-    claims = [events[f"_claim{i}"] for i in range(len(ranked))]
-    n_claims = sum((c.cast("int8") for c in claims), ibis.literal(0, "int8"))
-    first = events.mutate(
-        _who=ibis.coalesce(events.customer_id, "case:" + events.case_id),
-        # Whole seconds as integers: some engines return fractional epochs, which cannot be packed.
-        _ts=events.timestamp.epoch_seconds().cast("float64").floor().cast("int64"),
-        _own=ibis.cases(*((c & (n_claims == 1), i) for i, c in enumerate(claims)), else_=ibis.null("int8")),
-        _claimed=_code_cases(claims),
-        _starter=n_claims > 0,
-        # Company-sent messages no type claims (a delivery update) do not break the quiet.
-        _active=(n_claims > 0) | (events.direction != "outbound").fill_null(True),
-        _outbound=(events.direction == "outbound").fill_null(False),
-        **{
-            f"_resume{i}": jt.resume.matches(events, lambda name: events[extracted[name]])
-            for i, (_, jt) in enumerate(ranked)
-            if not jt.resume.is_empty()
-        },
-    )
     if case_log:
-        return _typed(first.mutate(_key="case:" + first.case_id, _is_case=True), rules)
+        # Imported here: journeys.cases builds on this module's claims and step order.
+        from journeylens.journeys.cases import assign_cases
+
+        return assign_cases(events, rules)
+    first = claimed_events(events, rules)
     w = _ordered(["_who"])
     later = ibis.window(group_by="_who", order_by=ORDER, rows=(1, None))
     # Every window over the customer's time order that needs only the raw events, in one pass
@@ -200,6 +166,53 @@ def assign_journeys(
     return _typed(keyed, rules)
 
 
+def claimed_events(events: ir.Table, rules: JourneyRules) -> ir.Table:
+    """The columns segmentation reads, with rule 1's claims: ``_own`` (the one type that claims
+    the event), ``_claimed`` (the highest-priority type that does), ``_starter``, ``_active``,
+    ``_outbound``, ``_resume<i>``, the customer key ``_who``, whole seconds ``_ts`` and
+    ``_assisted``."""
+    ranked = rules.ranked()
+
+    # Only what segmentation reads travels through the scratch tables (properties for criteria);
+    # carrying every event column tripled the cost of each materialisation.
+    # Each property the start criteria read is extracted from the JSON once, and each claim is a
+    # column of its own: inlined, the three default types parsed contact_reason 18 times a row.
+    read = sorted({n for _, jt in ranked for c in (jt.start, jt.resume) for n in c.property_names()})
+    extracted = {name: f"_prop{i}" for i, name in enumerate(read)}
+    events = events.select(
+        "event_id", "customer_id", "case_id", "timestamp", "ingest_seq", "channel", "touchpoint",
+        "direction",
+        **{col: json_text(events.properties, name) for name, col in extracted.items()},
+        # An assisted contact (see outcomes): one byte here saves outcomes a join per event.
+        _assisted=events.channel.isin(rules.assisted_channels) & events.agent_id.notnull(),
+    )  # fmt: skip
+    events = events.mutate(
+        **{
+            f"_claim{i}": jt.start.matches(events, lambda name: events[extracted[name]])
+            for i, (_, jt) in enumerate(ranked)
+        }
+    )
+    claims = [events[f"_claim{i}"] for i in range(len(ranked))]
+    n_claims = sum((c.cast("int8") for c in claims), ibis.literal(0, "int8"))
+    first = events.mutate(
+        _who=ibis.coalesce(events.customer_id, "case:" + events.case_id),
+        # Whole seconds as integers: some engines return fractional epochs, which cannot be packed.
+        _ts=events.timestamp.epoch_seconds().cast("float64").floor().cast("int64"),
+        _own=ibis.cases(*((c & (n_claims == 1), i) for i, c in enumerate(claims)), else_=ibis.null("int8")),
+        _claimed=_code_cases(claims),
+        _starter=n_claims > 0,
+        # Company-sent messages no type claims (a delivery update) do not break the quiet.
+        _active=(n_claims > 0) | (events.direction != "outbound").fill_null(True),
+        _outbound=(events.direction == "outbound").fill_null(False),
+        **{
+            f"_resume{i}": jt.resume.matches(events, lambda name: events[extracted[name]])
+            for i, (_, jt) in enumerate(ranked)
+            if not jt.resume.is_empty()
+        },
+    )
+    return first
+
+
 def _resumes(
     t: ir.Table, ranked: list[tuple[str, JourneyType]]
 ) -> list[tuple[ir.BooleanValue, ir.BooleanValue]]:
@@ -252,7 +265,7 @@ def _typed(keyed: ir.Table, rules: JourneyRules) -> ir.Table:
     part = ibis.ifelse(typed._is_case, 0, ((typed._ts - typed._start) / limit).floor().cast("int64"))
     typed = typed.mutate(
         journey_key=typed._key + "/" + part.cast("string"),
-        journey_type=ibis.cases(*((typed._type_code == i, n) for i, n in enumerate(names)), else_=OTHER),
+        journey_type=type_name(typed._type_code, names),
     )
     out = typed.select(
         "event_id",
@@ -260,21 +273,38 @@ def _typed(keyed: ir.Table, rules: JourneyRules) -> ir.Table:
         customer_key=typed._who,
         journey_key=typed.journey_key,
         journey_type=typed.journey_type,
-        journey_id="j_" + typed.journey_key.hexdigest("md5").substr(0, 16),
-        _ts=typed._ts,
+        journey_id=journey_id(typed.journey_key),
         timestamp=typed.timestamp,
         ingest_seq=typed.ingest_seq,
         channel=typed.channel,
         assisted=typed._assisted,
     )
-    # What outcomes needs in step order shares one sort by journey: the step number, the channel
-    # switch, the last step, and whether an assisted contact came earlier in the journey.
-    in_journey = _ordered(["journey_id"])
-    earlier_in_journey = ibis.window(group_by="journey_id", order_by=ORDER, rows=(None, -1))
+    return in_step_order(out)
+
+
+def type_name(code: ir.IntegerValue, names: list[str]) -> ir.StringValue:
+    """The journey type named by its code (rule 5), ``other`` for none."""
+    return ibis.cases(*((code == i, n) for i, n in enumerate(names)), else_=OTHER)
+
+
+def journey_id(key: ir.StringValue) -> ir.StringValue:
+    """The stable id of a journey key (``case:<case>/<part>`` or ``<who>|episode:<n>/<part>``)."""
+    return "j_" + key.hexdigest("md5").substr(0, 16)
+
+
+def in_step_order(out: ir.Table, journey: str = "journey_id", **more: ir.Value) -> ir.Table:
+    """What outcomes needs in step order, in one sort by journey: the step number, the channel
+    switch, the last step, and whether an assisted contact came earlier in the journey; the
+    ``timestamp``, ``ingest_seq`` and ``channel`` the sort read are dropped. ``journey``: the
+    column that names the journey (a case, in a process log); ``more``: other window columns
+    over the same sort."""
+    in_journey = _ordered([journey])
+    earlier_in_journey = ibis.window(group_by=journey, order_by=ORDER, rows=(None, -1))
     contact_earlier = out.assisted.cast("int8").max().over(earlier_in_journey).fill_null(0)
     return out.mutate(
         step=(ibis.row_number().over(in_journey) + 1).cast("int32"),
         channel_switch=(out.channel != out.channel.lag().over(in_journey)).fill_null(False),
         last_step=out.event_id.lead().over(in_journey).isnull(),
         before_contact=contact_earlier == 0,
-    ).drop("_ts", "timestamp", "ingest_seq", "channel")
+        **more,
+    ).drop("timestamp", "ingest_seq", "channel")
