@@ -60,6 +60,11 @@ def to_json(value: Any) -> str:
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
 
 
+def json_bytes(value: Any) -> bytes:
+    """:func:`to_json` without the indentation, as bytes (the REST API's bodies)."""
+    return orjson.dumps(_plain(value), option=orjson.OPT_SERIALIZE_NUMPY, default=_json_default)
+
+
 def _json_default(value: Any) -> Any:
     """Numbers orjson does not know (Decimal, numpy scalars) as numbers; anything else is a bug."""
     import decimal
@@ -99,13 +104,7 @@ def render(
         return
     rows = [records] if isinstance(records, Mapping) else list(records)
     if fmt is OutputFormat.csv:
-        buffer = io.StringIO()
-        fields = list(dict.fromkeys(k for row in rows for k in row))
-        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_cell(row.get(k)) for k in fields})
-        sys.stdout.write(buffer.getvalue())
+        sys.stdout.write(csv_text(rows))
         return
     fields = list(dict.fromkeys(k for row in rows for k in row))
     shown = fields if wide else [k for k in fields if k not in extra]
@@ -140,6 +139,18 @@ def render(
             f"{where} {', '.join(hidden)}; --format json or csv has every field.",
             style="dim", markup=False, soft_wrap=True,
         )  # fmt: skip
+
+
+def csv_text(rows: Sequence[Record]) -> str:
+    """``rows`` as CSV: a header of every field (in first-seen order), cells as ``--format csv``
+    writes them (the REST API's ``text/csv`` too)."""
+    buffer = io.StringIO()
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_cell(row.get(k)) for k in fields})
+    return buffer.getvalue()
 
 
 def first(rows: Sequence[Record], keys: Sequence[str]) -> list[dict[str, Any]]:

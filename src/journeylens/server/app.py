@@ -38,7 +38,7 @@ __all__ = ["PARTS", "ServerContext", "ServerSettings", "app_from_env", "create_a
 
 WORKSPACE_ENV = "JOURNEYLENS_WORKSPACE"
 
-PARTS: tuple[str, ...] = ()
+PARTS: tuple[str, ...] = ("journeylens.server.api",)
 """Modules whose ``install(app, ctx)`` adds their routes, in order."""
 
 
