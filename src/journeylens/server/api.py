@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+import pathlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
@@ -250,3 +251,21 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
     },
     "required": ["type", "title", "status", "detail"],
 }
+
+
+def openapi_text() -> str:
+    """The schema of a fresh app as committed in docs/openapi.json (``python -m journeylens._docs``
+    writes it; a test fails when the committed copy drifts)."""
+    import json
+    import tempfile
+
+    from journeylens.server.app import create_app
+    from journeylens.workspace import Workspace
+
+    with tempfile.TemporaryDirectory() as folder:
+        Workspace.init(pathlib.Path(folder) / "ws").close()
+        app = create_app(pathlib.Path(folder) / "ws")
+        try:
+            return json.dumps(api_schema(app), indent=2, sort_keys=False) + "\n"
+        finally:
+            app.state.ctx.close()
