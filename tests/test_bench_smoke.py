@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from journeylens.benchmark import parse_size, run_bench
+from journeylens.benchmark.api_stages import CALLS, latency_rows
 from journeylens.benchmark.small_file_stages import small_file_count
 from journeylens.benchmark.stages import STAGES
 from journeylens.errors import InputError
@@ -36,6 +37,7 @@ CAUSE_STAGES = {"floor_causes", "causes"}
 AGENT_STAGES = {"floor_agents", "agents", "agents_shrinkage"}
 THEME_STAGES = {"floor_theme_predict", "themes_taxonomy", "themes_learned"}
 NBA_STAGES = {"nba_scoring"}
+API_STAGES = {"api", "api_python"}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +70,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         | THEME_STAGES
         | ATTRIBUTION_STAGES
         | NBA_STAGES
+        | API_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
@@ -88,6 +91,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         *CAUSE_STAGES,
         *AGENT_STAGES,
         *NBA_STAGES,
+        *API_STAGES,
     )
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
@@ -98,6 +102,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         *THEME_STAGES,
         *PATH_FILE_STAGES,
         *NBA_STAGES,
+        *API_STAGES,
     )
     assert {r.unit for r in results.values() if r.stage not in plain} == {"events"}
     assert {results[s].unit for s in TEXT_STAGES | THEME_STAGES} == {"comments"}
@@ -134,6 +139,10 @@ def test_bench_smoke(bench_out: Path) -> None:
     assert floor_agents == agents and len(agents) > 20 and results["agents"].floor == "floor_agents"
     assert results["agents"].rows == results["floor_agents"].rows == sum(a[0] for a in agents.values())
     assert 0 < results["agents_shrinkage"].rows <= results["agents"].rows
+    # The API stage timed every analysis cold and warm next to the Python API, with a ratio.
+    assert results["api"].peer == "api_python" and results["api"].rows == 25 * len(CALLS)
+    assert [r["analysis"] for r in latency_rows(work)] == [name for name, _ in CALLS]
+    assert all(r["cold_to_python"] > 0 and r["warm_p50_ms"] > 0 for r in latency_rows(work))
     assert results["process_map"].floor == "floor_dfg" and results["process_e2e"].floor == "pm4py_e2e"
     # The hand-written map verdicts equal map check's (journeys, conforming, per kind, per rule),
     # both over the events of purchase journeys.
