@@ -182,6 +182,12 @@ def test_bad_options_are_problems_naming_the_field(api: tuple[TestClient, Worksp
     assert enum["errors"][0]["field"] == "by"
     assert _problem(client.get("/api/v1/no/such/analysis"), 404)
     assert _problem(client.post("/api/v1/funnel", json={}), 400)["errors"][0]["field"] == "steps"
+    for content, kind in (
+        (b"not json", "text/plain"),
+        (b"{broken", "application/json"),
+        (b"[1]", "application/json"),
+    ):
+        _problem(client.post("/api/v1/nba", content=content, headers={"Content-Type": kind}), 400)
 
 
 def test_nothing_selected_says_what_the_cli_says(api: tuple[TestClient, Workspace, Path]) -> None:

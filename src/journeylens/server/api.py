@@ -120,7 +120,10 @@ def _refuse_local_files(analysis: Analysis) -> Callable[[Request], Any]:
     async def local_files(request: Request) -> None:
         given: dict[str, Any] = {**request.query_params, **request.path_params}
         if request.method == "POST" and await request.body():
-            body = await request.json()
+            try:
+                body = await request.json()
+            except ValueError:  # not JSON: the body's validation says so, naming it
+                body = None
             given.update(body if isinstance(body, dict) else {})
         chosen = given.get(MAP_OPTION)
         if isinstance(chosen, str) and not _MAP_NAME.fullmatch(chosen):
