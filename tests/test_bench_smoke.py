@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from journeylens.benchmark import parse_size, run_bench
+from journeylens.benchmark.api_stages import CALLS, latency_rows
 from journeylens.benchmark.small_file_stages import small_file_count
 from journeylens.benchmark.stages import STAGES
 from journeylens.errors import InputError
@@ -39,6 +40,7 @@ BUILD_STAGES = {"build_full", "build_incremental"}
 NBA_STAGES = {"nba_scoring", "nba_open"}
 CASELOG_STAGES = {"floor_caselog", "journeys_caselog"}
 EXPERIMENT_STAGES = {"floor_experiment", "experiment_cuped"}
+API_STAGES = {"api", "api_python"}
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +76,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         | BUILD_STAGES
         | CASELOG_STAGES
         | EXPERIMENT_STAGES
+        | API_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
@@ -97,6 +100,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         *BUILD_STAGES,
         *CASELOG_STAGES,
         *EXPERIMENT_STAGES,
+        *API_STAGES,
     )
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
@@ -110,6 +114,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         *BUILD_STAGES,
         *CASELOG_STAGES,
         *EXPERIMENT_STAGES,
+        *API_STAGES,
     )
     assert {r.unit for r in results.values() if r.stage not in plain} == {"events"}
     # Both builds end with the same journeys; only the incremental one skipped customers.
@@ -152,6 +157,10 @@ def test_bench_smoke(bench_out: Path) -> None:
     assert floor_agents == agents and len(agents) > 20 and results["agents"].floor == "floor_agents"
     assert results["agents"].rows == results["floor_agents"].rows == sum(a[0] for a in agents.values())
     assert 0 < results["agents_shrinkage"].rows <= results["agents"].rows
+    # The API stage timed every analysis cold and warm next to the Python API, with a ratio.
+    assert results["api"].peer == "api_python" and results["api"].rows == 25 * len(CALLS)
+    assert [r["analysis"] for r in latency_rows(work)] == [name for name, _ in CALLS]
+    assert all(r["cold_to_python"] > 0 and r["warm_p50_ms"] > 0 for r in latency_rows(work))
     assert results["process_map"].floor == "floor_dfg" and results["process_e2e"].floor == "pm4py_e2e"
     # The hand-written map verdicts equal map check's (journeys, conforming, per kind, per rule),
     # both over the events of purchase journeys.

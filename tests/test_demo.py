@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import journeylens as jl
 from journeylens.demo import LEGACY_FLAWS, LEGACY_MALFORMED_LINE, DemoProgress, run_demo
 from journeylens.model import model_state
+from journeylens.server.keys import KEYS_FILE, KeyStore
 
 
 def test_demo_creates_workspace_ingests_everything_and_writes_the_report(tmp_path: Path) -> None:
@@ -20,6 +22,12 @@ def test_demo_creates_workspace_ingests_everything_and_writes_the_report(tmp_pat
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "report.html" in result.stderr and "works offline" in result.stderr
+    # It offers the dashboard on the demo workspace, with a read token it created that works.
+    assert f"journeylens serve -w {target.resolve()}" in " ".join(result.stderr.split())
+    token = re.search(r"^\s+(jl_r_\S+)$", result.stderr, re.MULTILINE)
+    assert token is not None
+    credential = KeyStore(target / KEYS_FILE).verify(token.group(1))
+    assert credential is not None and credential.scopes == {"read"}
     report = target / "report.html"
     assert report.is_file() and report.stat().st_size > 1_000_000  # plotly.js is inlined
     html = report.read_text()

@@ -2,7 +2,8 @@
 
 ``python -m journeylens._docs`` rewrites ``docs/data-model.md``, ``docs/cli.md`` and the generated
 workspace methods (``src/journeylens/_workspace_analyses.py``) and map methods
-(``src/journeylens/_map_analyses.py``, ``ws.map(NAME).check()``); a test fails when the committed
+(``src/journeylens/_map_analyses.py``, ``ws.map(NAME).check()``) and the REST API's schema
+(``docs/openapi.json``); a test fails when the committed
 files differ from what the code generates.
 """
 
@@ -258,11 +259,13 @@ _REASON_DOC = {
 
 WORKSPACE_METHODS = Path("src/journeylens/_workspace_analyses.py")
 MAP_METHODS = Path("src/journeylens/_map_analyses.py")
+OPENAPI = Path("docs/openapi.json")
 
 
 def write_all(root: Path) -> list[Path]:
     from journeylens.analyses._generate import map_methods_source, workspace_methods_source
     from journeylens.cli._reference import cli_markdown
+    from journeylens.server.api import openapi_text
 
     (root / "docs").mkdir(exist_ok=True)
     written = []
@@ -271,6 +274,7 @@ def write_all(root: Path) -> list[Path]:
         (Path("docs/cli.md"), cli_markdown()),
         (WORKSPACE_METHODS, workspace_methods_source()),
         (MAP_METHODS, map_methods_source()),
+        (OPENAPI, openapi_text()),
     ):
         path = root / name
         path.write_text(text, encoding="utf-8")

@@ -15,6 +15,7 @@ from journeylens.journeys.definitions import EXAMPLE_COSTS
 from journeylens.maps._demo_maps import write_demo_maps
 from journeylens.model import BuildProgress, build_model
 from journeylens.report import write_report
+from journeylens.server.keys import KEYS_FILE, KeyStore
 from journeylens.synth import generate_world
 from journeylens.workspace import Workspace
 
@@ -38,6 +39,8 @@ class DemoResult:
     ingests: list[IngestReport]
     journeys: int
     """Journeys built from the stitched customers' events (the report's Journeys section)."""
+    read_token: str = ""
+    """A read token for the demo workspace: the dashboard's login and the REST API's credential."""
 
 
 class DemoProgress:
@@ -108,8 +111,10 @@ def run_demo(
     report = write_report(
         ws.store, directory / "report.html", title="JourneyLens demo", rules=ws.config.journeys
     )
+    # A read token, so the dashboard (`journeylens serve`) opens on the demo without another step.
+    token = KeyStore(ws.root / KEYS_FILE).create("read", name="demo dashboard").secret
     ws.close()
-    return DemoResult(directory, data, report, reports, summary.journeys)
+    return DemoResult(directory, data, report, reports, summary.journeys, token)
 
 
 LEGACY_FLAWS = {

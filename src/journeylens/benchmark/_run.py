@@ -10,6 +10,7 @@ import sys
 
 from journeylens.benchmark import (  # noqa: F401 - register their stages
     accuracy_stages,
+    api_stages,
     attribution_stages,
     caselog_stages,
     contact_stages,

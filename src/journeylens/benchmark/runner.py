@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from journeylens.benchmark import (  # noqa: F401 - register their stages
     accuracy_stages,
     agent_stages,
+    api_stages,
     attribution_stages,
     build_stages,
     caselog_stages,

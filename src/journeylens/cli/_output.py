@@ -60,6 +60,11 @@ def to_json(value: Any) -> str:
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
 
 
+def json_bytes(value: Any) -> bytes:
+    """:func:`to_json` without the indentation, as bytes (the REST API's bodies)."""
+    return orjson.dumps(_plain(value), option=orjson.OPT_SERIALIZE_NUMPY, default=_json_default)
+
+
 def _json_default(value: Any) -> Any:
     """Numbers orjson does not know (Decimal, numpy scalars) as numbers; anything else is a bug."""
     import decimal
@@ -78,7 +83,8 @@ def _json_default(value: Any) -> Any:
 
 def csv_text(rows: Sequence[Record]) -> str:
     """``rows`` as CSV: a header of every field (first-seen order), then one line per record; the
-    CLI's ``--format csv`` and the dashboard's CSV links write exactly this."""
+    CLI's ``--format csv``, the REST API's ``text/csv`` and the dashboard's CSV links write
+    exactly this."""
     buffer = io.StringIO()
     fields = list(dict.fromkeys(k for row in rows for k in row))
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")

@@ -37,7 +37,10 @@ def serve(
 
     root = Workspace.open(workspace).root
     settings = ServerSettings(host=host, port=port, workers=workers, cors_origins=tuple(cors_origin or ()))
-    err_console.print(f"Serving workspace {root} on http://{host}:{port} (health: /health, API docs: /docs)")
+    err_console.print(
+        f"Serving workspace {root} on http://{host}:{port} "
+        "(health: /health; API schema: /api/v1/openapi.json, with a read token)"
+    )
     if workers > 1:
         os.environ[WORKSPACE_ENV] = str(root)
         uvicorn.run(

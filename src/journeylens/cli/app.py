@@ -293,8 +293,12 @@ def demo(
         f"          journeylens funnel product_page add_to_cart checkout order_confirmation -w {root}\n"
         f"          journeylens map show purchase -w {root}  (the designed map, drawn with the data)\n"
         f"          journeylens customer USER_ID -w {root}\n"
-        f"          journeylens ingest YOUR_FILE.csv -w {root}"
+        f"          journeylens ingest YOUR_FILE.csv -w {root}\n"
+        f"Dashboard: journeylens serve -w {root}\n"
+        "           then open the address it prints and sign in with this read token (also the REST "
+        "API's Bearer token, docs/api.md):"
     )
+    err_console.print(f"           {escape(result.read_token)}", soft_wrap=True)  # one line, to copy
 
 
 @app.command()

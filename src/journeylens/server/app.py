@@ -40,6 +40,7 @@ __all__ = ["PARTS", "ServerContext", "ServerSettings", "app_from_env", "create_a
 WORKSPACE_ENV = "JOURNEYLENS_WORKSPACE"
 
 PARTS: tuple[str, ...] = (
+    "journeylens.server.api",  # one endpoint per registry analysis (docs/api.md)
     "journeylens.server.admin",  # DELETE /v1/users/{id}: forget a person (docs/privacy.md)
     "journeylens.server.dashboard",  # the web dashboard (docs/dashboard.md)
 )

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from journeylens.errors import JourneyLensError
+from journeylens.errors import JourneyLensError, NotFoundError
 
 __all__ = ["PROBLEM_JSON", "Problem", "install_handlers", "problem_response"]
 
@@ -109,9 +110,16 @@ async def _on_http(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(Problem(exc.status_code, None, str(exc.detail or ""), headers=headers))
 
 
+_OPTION = re.compile(r"^Option (--[a-z0-9-]+|[A-Z][A-Z0-9_]*) ")
+
+
 async def _on_journeylens(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, JourneyLensError)
-    problem = Problem(400, type(exc).__name__, exc.message)
+    # A missing object (customer, map, experiment) is 404; any other refusal is bad input.
+    problem = Problem(404 if isinstance(exc, NotFoundError) else 400, type(exc).__name__, exc.message)
+    option = _OPTION.match(exc.message)
+    if option:  # "Option --min-count '0': ..." (the specs' message) names the field min_count
+        problem.extra["field"] = option.group(1).removeprefix("--").replace("-", "_").lower()
     if exc.hint:
         problem.extra["hint"] = exc.hint
     return problem_response(problem)

@@ -80,6 +80,11 @@ class AnalysisRunner:
         self.lock = threading.RLock()
         self._cache: OrderedDict[str, Answer] = OrderedDict()
 
+    def clear(self) -> None:
+        """Forget every cached answer (the next request of each spec runs, as after a build)."""
+        with self.lock:
+            self._cache.clear()
+
     def spec(self, name: str, values: Mapping[str, Any]) -> BaseModel:
         """The typed spec of analysis ``name`` from option values (the CLI's validation)."""
         from journeylens.analyses import ANALYSES
