@@ -18,6 +18,8 @@ from journeylens.store.schema import (
     ALERTS_SCHEMA,
     BUILDS_DOC,
     BUILDS_SCHEMA,
+    COLLECTOR_SEEN_DOC,
+    COLLECTOR_SEEN_SCHEMA,
     INGESTS_DOC,
     INGESTS_SCHEMA,
     QUARANTINE_DOC,
@@ -117,6 +119,7 @@ def data_model_markdown() -> str:
         ("ingests", INGESTS_SCHEMA, INGESTS_DOC),
         ("builds", BUILDS_SCHEMA, BUILDS_DOC),
         ("alerts", ALERTS_SCHEMA, ALERTS_DOC),
+        ("collector_seen", COLLECTOR_SEEN_SCHEMA, COLLECTOR_SEEN_DOC),
     ):
         out.append(f"\n## `{name}` (system)\n")
         if name == "builds":

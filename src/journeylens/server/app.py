@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +38,7 @@ __all__ = ["PARTS", "ServerContext", "ServerSettings", "app_from_env", "create_a
 
 WORKSPACE_ENV = "JOURNEYLENS_WORKSPACE"
 
-PARTS: tuple[str, ...] = ()
+PARTS: tuple[str, ...] = ("journeylens.server.collector",)
 """Modules whose ``install(app, ctx)`` adds their routes, in order."""
 
 
@@ -63,6 +63,8 @@ class ServerContext:
     guard: Guard
     _workspace: Workspace | None = field(default=None, repr=False)
     _runner: AnalysisRunner | None = field(default=None, repr=False)
+    on_close: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    """Called (last added first) when the server stops, before the workspace closes."""
 
     @property
     def runner(self) -> AnalysisRunner:
@@ -81,6 +83,8 @@ class ServerContext:
         return self._workspace
 
     def close(self) -> None:
+        while self.on_close:
+            self.on_close.pop()()
         if self._workspace is not None:
             self._workspace.close()
             self._workspace = None

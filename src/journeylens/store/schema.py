@@ -404,9 +404,21 @@ ALERTS_DOC = {
     "created_at": "When the monitor ran (UTC).",
 }
 
+COLLECTOR_SEEN_SCHEMA = ibis.schema(
+    {"source": dt.string, "message_id": dt.string, "ingest_id": dt.int64, "stored_at": UTC_TIMESTAMP}
+)
+COLLECTOR_SEEN_DOC = {
+    "source": "Source of the write key the message came with (`journeylens keys create --source`).",
+    "message_id": "Segment `messageId` (a hash of the message when it had none): a message whose "
+    "(source, message_id) is here is never stored again, however often it is retried.",
+    "ingest_id": "Loader run that stored it (see `ingests`).",
+    "stored_at": "When the loader committed it to the store (UTC).",
+}
+
 SYSTEM_TABLES: dict[str, ibis.Schema] = {
     "quarantine": QUARANTINE_SCHEMA,
     "ingests": INGESTS_SCHEMA,
     "builds": BUILDS_SCHEMA,
     "alerts": ALERTS_SCHEMA,
+    "collector_seen": COLLECTOR_SEEN_SCHEMA,
 }
