@@ -125,11 +125,11 @@ def event_time(message: dict[str, Any], received_at: str) -> object:
 
 
 def _channel(message: dict[str, Any], envelope: Envelope, kind: str) -> object:
-    if envelope.channel:
-        return envelope.channel
+    """``context.channel``, else the write key's channel, else web for pages and app for screens
+    (analytics.js and the mobile SDKs); None is quarantined as a missing channel."""
     context = message.get("context")
     given = context.get("channel") if isinstance(context, dict) else None
-    return given if given is not None else _SCREEN_CHANNEL.get(kind)
+    return given or envelope.channel or _SCREEN_CHANNEL.get(kind)
 
 
 def _path(message: dict[str, Any]) -> object:
