@@ -36,6 +36,7 @@ CAUSE_STAGES = {"floor_causes", "causes"}
 AGENT_STAGES = {"floor_agents", "agents", "agents_shrinkage"}
 THEME_STAGES = {"floor_theme_predict", "themes_taxonomy", "themes_learned"}
 NBA_STAGES = {"nba_scoring"}
+COLLECTOR_STAGES = {"floor_collector", "collector"}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +69,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         | THEME_STAGES
         | ATTRIBUTION_STAGES
         | NBA_STAGES
+        | COLLECTOR_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
@@ -119,6 +121,10 @@ def test_bench_smoke(bench_out: Path) -> None:
     work = bench_out / "work"
     floor_units, units = (json.loads((work / f"funnel_counts-{s}.json").read_text()) for s in funnels)
     assert floor_units == units and units[0] > units[-1]
+    # The collector acknowledged every event durably; its figures compare it with the floor route.
+    figures = json.loads((work / "collector_figures.json").read_text())
+    assert results["collector"].floor == "floor_collector" and figures["events"] == events
+    assert min(v for k, v in figures.items() if k != "single_ratio_to_floor") > 0
     # The hand-written contact aggregates count the same contacts, followed exposures and repeats.
     floor_totals, totals = (
         json.loads((work / f"contact_totals-{s}.json").read_text()) for s in CONTACT_STAGES

@@ -11,6 +11,7 @@ import sys
 from journeylens.benchmark import (  # noqa: F401 - register their stages
     accuracy_stages,
     attribution_stages,
+    collector_stages,
     contact_stages,
     discovery_stages,
     map_stages,

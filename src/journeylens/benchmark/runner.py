@@ -23,6 +23,7 @@ from journeylens.benchmark import (  # noqa: F401 - register their stages
     agent_stages,
     attribution_stages,
     cause_stages,
+    collector_stages,
     contact_stages,
     discovery_stages,
     map_stages,

@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from journeylens.ingest.jsonlines import MAX_JSON_DEPTH, json_depth
 from journeylens.server.auth import token_from_header
-from journeylens.server.collector_messages import KINDS, MESSAGE, Batch
+from journeylens.server.collector_messages import KINDS, MESSAGE, Batch, Message
 from journeylens.server.keys import Credential
 from journeylens.server.loader import Loader
 from journeylens.server.problems import Problem
@@ -112,6 +113,9 @@ async def _parsed(request: Request) -> tuple[bytes, dict[str, Any]]:
     if cached is None:
         try:
             body = await _read_body(request)
+            limit = MAX_JSON_DEPTH + 2  # a batch's messages sit two levels down
+            if body.count(b"{") + body.count(b"[") > limit and json_depth(body, limit) > limit:
+                raise _bad(f"The body nests deeper than {limit} levels.", "too_deep")
             try:
                 value = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
@@ -154,16 +158,13 @@ def _invalid(errors: list[dict[str, str]]) -> Problem:
     return _bad(f"{first['field']}: {first['message']}{more}", "invalid_message", errors=errors[:50])
 
 
-def _message(value: dict[str, Any], kind: str | None, prefix: str) -> dict[str, Any]:
-    """``value`` checked against the strict model; its type set from the route."""
-    if kind is not None:
-        value["type"] = kind
+def _message(value: dict[str, Any], kind: str | None) -> dict[str, Any]:
+    """A single call's body checked against the strict model; its type set from the route."""
     try:
         MESSAGE.validate_python(value)
     except ValidationError as exc:
-        raise _invalid(_errors(exc, prefix)) from exc
-    if value.get("type") is None:
-        raise _invalid([{"field": f"{prefix}.type".strip("."), "message": "a batch message needs a type"}])
+        raise _invalid(_errors(exc, "")) from exc
+    value["type"] = kind
     value.pop("writeKey", None)  # a secret: never logged or stored
     return value
 
@@ -173,24 +174,57 @@ def messages(body: bytes, value: dict[str, Any], kind: str | None) -> list[dict[
     if kind is not None:
         if len(body) > MAX_MESSAGE_BYTES:
             raise _bad(f"The message is larger than {MAX_MESSAGE_BYTES} bytes.", "message_too_large")
-        return [_message(value, kind, "")]
+        return [_message(value, kind)]
+    items = value.get("batch")
+    if isinstance(items, list) and len(items) > MAX_BATCH_MESSAGES:
+        raise _bad(f"A batch holds at most {MAX_BATCH_MESSAGES} messages.", "batch_too_many")
     try:
         batch = Batch.model_validate(value)
     except ValidationError as exc:
         raise _invalid(_errors(exc, "")) from exc
-    if len(batch.batch) > MAX_BATCH_MESSAGES:
-        raise _bad(f"A batch holds at most {MAX_BATCH_MESSAGES} messages.", "batch_too_many")
-    out = []
-    for i, item in enumerate(batch.batch):
-        if len(orjson.dumps(item)) > MAX_MESSAGE_BYTES:
+    assert isinstance(items, list)
+    context = batch.context or {}
+    for i, message in enumerate(items):
+        if len(orjson.dumps(message)) > MAX_MESSAGE_BYTES:
             raise _bad(f"batch.{i} is larger than {MAX_MESSAGE_BYTES} bytes.", "message_too_large")
-        message = _message(item, None, f"batch.{i}")
-        if batch.context:  # the batch's context applies to every message, which may add to it
-            message["context"] = batch.context | (message.get("context") or {})
+        message.pop("writeKey", None)
+        if context:  # the batch's context applies to every message, which may add to it
+            message["context"] = context | (message.get("context") or {})
         if batch.sentAt and not message.get("sentAt"):
             message["sentAt"] = batch.sentAt
-        out.append(message)
-    return out
+    return items
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """``node`` with its ``$ref``s to ``$defs`` replaced by their definitions (not recursive)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+def _openapi(model: type[BaseModel]) -> dict[str, Any]:
+    """The documented body and answers of a collector route (for clients and the fuzz test)."""
+    schema = model.model_json_schema()
+    problem = {"application/problem+json": {"schema": {"type": "object", "required": ["status", "detail"]}}}
+    refusals = {
+        "400": "The payload is invalid or over Segment's limits; `reason` says which (not retried).",
+        "401": "No write key, or an unknown or revoked one.",
+        "403": "The key is not a write key.",
+        "429": "Busy, or too many failed authentications: retry after `Retry-After` seconds.",
+        "503": "The message could not be made durable (disk full or failing): retry after `Retry-After`.",
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _inline(schema, schema.get("$defs", {}))}},
+        },
+        "responses": {status: {"description": text, "content": problem} for status, text in refusals.items()},
+    }
 
 
 def install(app: FastAPI, ctx: ServerContext) -> None:
@@ -217,4 +251,5 @@ def install(app: FastAPI, ctx: ServerContext) -> None:
             tags=["collector"],
             summary=f"Segment {kind or 'batch'} call: 200 once the message is durable.",
             include_in_schema=len(path) > 1,
+            openapi_extra=_openapi(Message if kind else Batch),
         )

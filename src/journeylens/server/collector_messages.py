@@ -30,7 +30,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-__all__ = ["KINDS", "Batch", "Envelope", "Message", "dedup_key", "records"]
+__all__ = ["KINDS", "Batch", "BatchMessage", "Envelope", "Message", "dedup_key", "records"]
 
 Kind = Literal["track", "identify", "page", "screen", "group", "alias"]
 KINDS: dict[str, str] = {
@@ -69,12 +69,18 @@ class Message(BaseModel):
     writeKey: str | None = None
 
 
+class BatchMessage(Message):
+    """A message of a batch, which must name its type."""
+
+    type: Kind
+
+
 class Batch(BaseModel):
     """A ``/v1/batch`` body: messages of any type (each names its ``type``)."""
 
     model_config = _STRICT
 
-    batch: list[dict[str, Any]]
+    batch: list[BatchMessage]
     sentAt: str | None = None
     context: dict[str, Any] | None = None
     integrations: dict[str, Any] | None = None

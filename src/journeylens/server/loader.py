@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ibis
+import ibis.expr.types as ir
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from journeylens.ingest.pipeline import Ingestor
     from journeylens.server.app import ServerContext
 
-__all__ = ["SOURCE_PREFIX", "LoadOutcome", "Loader"]
+__all__ = ["SOURCE_PREFIX", "LoadOutcome", "Loader", "unseen"]
 
 SOURCE_PREFIX = "collector:"
 """``source`` of rows the collector stored: ``collector:<write key source>``."""
@@ -82,10 +83,16 @@ def _with_lines(rows: list[dict[str, object]]) -> pa.Table:
     return data.append_column(LINE, pa.array(range(1, data.num_rows + 1), pa.int64()))
 
 
+def unseen(keys: ir.Table, seen: ir.Table) -> ir.Table:
+    """The first position of each ``(source, message_id)`` of ``keys`` that ``seen`` lacks."""
+    fresh = keys.anti_join(seen, ["source", "message_id"])
+    return fresh.group_by(["source", "message_id"]).agg(_pos=fresh._pos.min())
+
+
 class Loader:
     """Stores what the log holds, in the background and on demand (:meth:`drain`)."""
 
-    def __init__(self, ctx: ServerContext, wal: WriteAheadLog, *, interval: float = 0.05) -> None:
+    def __init__(self, ctx: ServerContext, wal: WriteAheadLog, *, interval: float = 0.25) -> None:
         self.ctx, self.wal, self.interval = ctx, wal, interval
         self._cycle = threading.Lock()
         self._stop = threading.Event()
@@ -161,10 +168,7 @@ class Loader:
         store = self.ctx.workspace.store
         keys = _keys(entries)
         with self.ctx.runner.lock, store.transaction():
-            seen = store.table(SEEN)
-            fresh = ibis.memtable(keys).anti_join(seen, ["source", "message_id"])
-            first = fresh.group_by(["source", "message_id"]).agg(_pos=fresh._pos.min())
-            new = store.execute(first)
+            new = store.execute(unseen(ibis.memtable(keys), store.table(SEEN)))
             chosen = set(new.column("_pos").to_pylist())
             outcome.repeats = len(entries) - len(chosen)
             by_source: dict[str, list[tuple[Envelope, dict[str, Any]]]] = {}
