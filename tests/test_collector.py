@@ -218,3 +218,13 @@ def test_log_reading_stops_at_a_torn_frame(tmp_path: Path) -> None:
     log.close()
     segment.write_bytes(segment.read_bytes()[:-1])
     assert list(read_segment(segment)) == [b"one"]
+
+
+def test_a_cancelled_request_does_not_stop_the_log(tmp_path: Path) -> None:
+    # a client that goes away cancels its request's future while the group is being written
+    log = WriteAheadLog(tmp_path, window=0.05)
+    log.submit(b"gone").cancel()
+    log.append_sync(b"next")
+    log.append_sync(b"after")
+    assert [p for segment in log.seal() for p in read_segment(segment)] == [b"gone", b"next", b"after"]
+    log.close()

@@ -38,6 +38,7 @@ from journeylens.workspace import Workspace
 BATCH, CLIENTS = 100, 8
 SINGLE_REQUESTS = 2_000
 FIGURES = "collector_figures.json"
+FLOOR_FIGURES = "collector_floor_figures.json"
 FLOOR_PATH = "/bench/floor/v1/batch"
 
 
@@ -159,8 +160,9 @@ def _send(
     "floor_collector", "HTTP batches of 100 parsed and checked, answered 200 without durability (the floor)"
 )
 def floor_collector(data: Path, work: Path) -> int:
-    n, _, server, _, _ = _send(data, work, "floor_collector", FLOOR_PATH)
+    n, seconds, server, _, _ = _send(data, work, "floor_collector", FLOOR_PATH)
     server.stop()
+    (work / FLOOR_FIGURES).write_text(json.dumps({"events": n, "batched_events_per_s": round(n / seconds)}))
     return n
 
 
@@ -231,9 +233,13 @@ def collector_stage(data: Path, work: Path) -> int:
     )
     p99 = _p99_at(server.port, key, msgs, single / 2)
     server.stop()
+    floor = work / FLOOR_FIGURES  # the floor stage's batched rate, when it ran in this run
+    floor_rate = json.loads(floor.read_text())["batched_events_per_s"] if floor.exists() else None
     figures = {
         "events": n,
         "batched_events_per_s": round(n / seconds),
+        "floor_batched_events_per_s": floor_rate,
+        "batched_ratio_to_floor": round(floor_rate / (n / seconds), 2) if floor_rate else None,
         "single_requests_per_s": round(single),
         "floor_single_requests_per_s": round(floor_single),
         "single_ratio_to_floor": round(floor_single / single, 2),

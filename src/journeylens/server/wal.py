@@ -148,6 +148,9 @@ class WriteAheadLog:
                 self._close_active()  # nothing may follow a torn frame in a segment
         self.groups += 1
         for _, done in group:
+            # A request whose client went away has cancelled its future; the record stays written.
+            if not done.set_running_or_notify_cancel():
+                continue
             if error is None:
                 done.set_result(None)
             else:
