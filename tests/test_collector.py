@@ -228,3 +228,12 @@ def test_a_cancelled_request_does_not_stop_the_log(tmp_path: Path) -> None:
     log.append_sync(b"after")
     assert [p for segment in log.seal() for p in read_segment(segment)] == [b"gone", b"next", b"after"]
     log.close()
+
+
+def test_the_collector_works_again_after_a_lifespan_ended(w: World) -> None:
+    application = app(w)
+    for round_ in range(2):  # each `with` runs startup and shutdown (which drains and stops)
+        with TestClient(application) as client:
+            body = {"event": "e", "userId": "u", "messageId": f"r{round_}"}
+            assert client.post("/v1/track", headers=basic(w.web), json=body).status_code == 200
+    assert sorted(e["event_id"] for e in stored(application, "events")) == ["r0", "r1"]

@@ -137,6 +137,8 @@ class Loader:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=60)
+        self._thread = None
+        self._stop.clear()  # start() may run it again (an app whose lifespan ran twice)
         self.wal.close()
         self.drain()
 
@@ -174,7 +176,7 @@ class Loader:
             by_source: dict[str, list[tuple[Envelope, dict[str, Any]]]] = {}
             for i in sorted(chosen):
                 by_source.setdefault(entries[i][0].source, []).append(entries[i])
-            if self._ingestor is None:
+            if self._ingestor is None or self._ingestor.store is not store:  # reopened after a close
                 self._ingestor = Ingestor(store, self.ctx.workspace.config)
             ingestor = self._ingestor
             ingest_ids: dict[str, int] = {}

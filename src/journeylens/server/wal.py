@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import queue
 import struct
@@ -87,7 +88,6 @@ class WriteAheadLog:
         numbers = [int(p.stem) for p in folder.glob("*" + _SUFFIX) if p.stem.isdigit()]
         self._next = max(numbers, default=0) + 1  # segments left by an earlier process are sealed
         self._thread: threading.Thread | None = None
-        self._closed = False
         self.groups = 0
         """Group commits so far (one fsync each)."""
 
@@ -143,8 +143,8 @@ class WriteAheadLog:
                 self._size += len(data)
                 if self._size >= self.segment_bytes:
                     self._close_active()
-            except OSError as exc:
-                error = exc
+            except Exception as exc:  # the disk (OSError) or anything else: this group is not durable
+                error = exc if isinstance(exc, OSError) else OSError(errno.EIO, f"log write failed: {exc!r}")
                 self._close_active()  # nothing may follow a torn frame in a segment
         self.groups += 1
         for _, done in group:
@@ -192,12 +192,12 @@ class WriteAheadLog:
         return sum(p.stat().st_size for p in self.folder.glob("*" + _SUFFIX))
 
     def close(self) -> None:
-        """Finish the queued groups and stop the writer."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._thread is not None:
+        """Finish the queued groups and stop the writer; a later append starts a new one (an app
+        whose lifespan ran twice, as test clients do)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
             self._queue.put(None)
-            self._thread.join(timeout=30)
+            thread.join(timeout=30)
         with self._lock:
             self._close_active()

@@ -11,7 +11,7 @@ RAW_TABLE_NAMES = (
     "events", "identities", "customers", "feedback", "agents", "assignments", "employee_feedback",
     "decisions",
 )  # fmt: skip
-SYSTEM_TABLE_NAMES = ("quarantine", "ingests", "builds", "alerts")
+SYSTEM_TABLE_NAMES = ("quarantine", "ingests", "builds", "alerts", "collector_seen")
 """Tables JourneyLens keeps about its own work (``store.schema.SYSTEM_TABLES``)."""
 
 METRICS = ("nps", "csat", "ces", "rating")
