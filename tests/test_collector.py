@@ -237,3 +237,15 @@ def test_the_collector_works_again_after_a_lifespan_ended(w: World) -> None:
             body = {"event": "e", "userId": "u", "messageId": f"r{round_}"}
             assert client.post("/v1/track", headers=basic(w.web), json=body).status_code == 200
     assert sorted(e["event_id"] for e in stored(application, "events")) == ["r0", "r1"]
+
+
+def test_a_full_queue_answers_429_with_retry_after(w: World) -> None:
+    application = app(w)
+    client = TestClient(application)
+    application.state.collector.wal.max_pending = 0  # every record would wait: the queue is full
+    busy = client.post("/v1/track", headers=basic(w.web), json={"event": "e", "userId": "u"})
+    assert busy.status_code == 429 and int(busy.headers["Retry-After"]) >= 1
+    application.state.collector.wal.max_pending = 100
+    assert (
+        client.post("/v1/track", headers=basic(w.web), json={"event": "e", "userId": "u"}).status_code == 200
+    )

@@ -41,7 +41,7 @@ def test_schemathesis_finds_no_5xx_and_every_answer_is_documented(
     assert len(operations) == 7
     for operation in operations:
 
-        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy(generation_mode=mode))
         def call(case: Any) -> None:
             case.call_and_validate(headers=basic(w.web))
