@@ -24,6 +24,7 @@ import os, signal, sys
 import uvicorn
 from journeylens.cli import main
 import journeylens.server.app, journeylens.server.collector, journeylens.workspace
+import journeylens.ingest.pipeline  # the loader imports it on its first load
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # killed servers are reaped at once
 for _ in sys.stdin:
     pid = os.fork()
