@@ -1339,7 +1339,7 @@ def nba_case(side: Side) -> Any:
 
 
 def _collector_expect(result: list[dict[str, Any]]) -> None:
-    found = [(r["source"], r["message_id"], r["_pos"]) for r in result]
+    found = sorted((r["source"], r["message_id"], r["_pos"]) for r in result)
     _has(
         found == [("app", "m1", 4), ("web", "m2", 1), ("web", "m3", 3)], "unseen keys at their first position"
     )
