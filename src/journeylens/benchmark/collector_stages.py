@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import orjson
 import pyarrow.parquet as pq
 from fastapi import Depends, FastAPI, Request
@@ -91,11 +90,15 @@ class _Server:
                 os._exit(0)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
+            con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
             try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
+                con.request("GET", "/health")
+                if con.getresponse().status == 200:
                     return
-            except httpx.HTTPError:
+            except OSError:
                 time.sleep(0.05)
+            finally:
+                con.close()
         raise TimeoutError("the benchmark server did not start")
 
     def stop(self) -> None:
