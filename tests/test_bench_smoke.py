@@ -41,6 +41,7 @@ NBA_STAGES = {"nba_scoring", "nba_open"}
 CASELOG_STAGES = {"floor_caselog", "journeys_caselog"}
 EXPERIMENT_STAGES = {"floor_experiment", "experiment_cuped"}
 API_STAGES = {"api", "api_python"}
+COLLECTOR_STAGES = {"floor_collector", "collector"}
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         | CASELOG_STAGES
         | EXPERIMENT_STAGES
         | API_STAGES
+        | COLLECTOR_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
     events = results["floor_parquet"].events
@@ -142,6 +144,10 @@ def test_bench_smoke(bench_out: Path) -> None:
     work = bench_out / "work"
     floor_units, units = (json.loads((work / f"funnel_counts-{s}.json").read_text()) for s in funnels)
     assert floor_units == units and units[0] > units[-1]
+    # The collector acknowledged every event durably; its figures compare it with the floor route.
+    figures = json.loads((work / "collector_figures.json").read_text())
+    assert results["collector"].floor == "floor_collector" and figures["events"] == events
+    assert all(value > 0 for value in figures.values()), figures  # the floor ran first: ratios too
     # The hand-written contact aggregates count the same contacts, followed exposures and repeats.
     floor_totals, totals = (
         json.loads((work / f"contact_totals-{s}.json").read_text()) for s in CONTACT_STAGES

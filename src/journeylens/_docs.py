@@ -19,6 +19,8 @@ from journeylens.store.schema import (
     ALERTS_SCHEMA,
     BUILDS_DOC,
     BUILDS_SCHEMA,
+    COLLECTOR_SEEN_DOC,
+    COLLECTOR_SEEN_SCHEMA,
     INGESTS_DOC,
     INGESTS_SCHEMA,
     PRIVACY_AUDIT_DOC,
@@ -124,6 +126,7 @@ def data_model_markdown() -> str:
         ("alerts", ALERTS_SCHEMA, ALERTS_DOC),
         ("suppressions", SUPPRESSIONS_SCHEMA, SUPPRESSIONS_DOC),
         ("privacy_audit", PRIVACY_AUDIT_SCHEMA, PRIVACY_AUDIT_DOC),
+        ("collector_seen", COLLECTOR_SEEN_SCHEMA, COLLECTOR_SEEN_DOC),
     ):
         out.append(f"\n## `{name}` (system)\n")
         if name == "builds":

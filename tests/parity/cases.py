@@ -1460,3 +1460,27 @@ def build_incremental(side: Side) -> Any:
     incremental = derived_tables(fresh)
     build_model(fresh, side.config, full=True)
     return {"modes": modes, "incremental": incremental, "full": derived_tables(fresh)}
+
+
+def _collector_expect(result: list[dict[str, Any]]) -> None:
+    found = sorted((r["source"], r["message_id"], r["_pos"]) for r in result)
+    _has(
+        found == [("app", "m1", 4), ("web", "m2", 1), ("web", "m3", 3)], "unseen keys at their first position"
+    )
+
+
+@case("collector_unseen_messages", expect=_collector_expect)
+def collector_unseen_case(side: Side) -> Any:
+    """The collector loader's exactly-once filter: keys not yet in ``collector_seen`` (an anti-join
+    on source and messageId), each at its first position in the log."""
+    from journeylens.server.loader import unseen
+
+    keys = pa.table(
+        {
+            "source": ["web"] * 4 + ["app"],
+            "message_id": ["m1", "m2", "m2", "m3", "m1"],
+            "_pos": [0, 1, 2, 3, 4],
+        }
+    )
+    seen = pa.table({"source": ["web", "app"], "message_id": ["m1", "m9"]})
+    return rows(side.store.execute(unseen(ibis.memtable(keys), ibis.memtable(seen))))

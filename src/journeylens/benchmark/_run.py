@@ -13,6 +13,7 @@ from journeylens.benchmark import (  # noqa: F401 - register their stages
     api_stages,
     attribution_stages,
     caselog_stages,
+    collector_stages,
     contact_stages,
     discovery_stages,
     experiment_stages,

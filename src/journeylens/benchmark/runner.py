@@ -26,6 +26,7 @@ from journeylens.benchmark import (  # noqa: F401 - register their stages
     build_stages,
     caselog_stages,
     cause_stages,
+    collector_stages,
     contact_stages,
     discovery_stages,
     experiment_stages,

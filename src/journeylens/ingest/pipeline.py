@@ -152,6 +152,25 @@ class Ingestor:
             timestamp_format=columns.spec.timestamp_format,
         )
 
+    # -- records that arrived without a file (the HTTP collector) --------------------------
+
+    def load_records(self, table: TableName, data: pa.Table, source: str) -> IngestReport:
+        """Load ``data`` (source columns plus ``_line``) into ``table`` through the same checks,
+        hashing, quarantine and de-duplication as a file, inside the caller's transaction (so the
+        caller can commit its own bookkeeping with it); logs one ``ingests`` row."""
+        started, started_at = time.perf_counter(), _dt.datetime.now(_dt.UTC)
+        spec = IngestSpec(paths=[source], table=table, format="jsonl")
+        columns = Columns(source, "jsonl", spec, RAW_TABLES[table], None)
+        report = IngestReport(source, table, self.store.next_ingest_id())
+        ctx = self._context(source, report.ingest_id, columns)
+        loader = BatchLoader(self.store, self.engine, RAW_TABLES[table])
+        for batch in columns.apply(iter([RawBatch(data)])):
+            if batch.data.num_rows:
+                loader.load(batch.data, ctx, {report.ingest_id: report})
+        _finish(report, columns, started)
+        self._log([report], started_at)
+        return report
+
     # -- one large file, streamed ---------------------------------------------------------
 
     def ingest_file(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,7 @@ __all__ = ["PARTS", "ServerContext", "ServerSettings", "app_from_env", "create_a
 WORKSPACE_ENV = "JOURNEYLENS_WORKSPACE"
 
 PARTS: tuple[str, ...] = (
+    "journeylens.server.collector",  # the Segment tracking API (docs/collector.md)
     "journeylens.server.api",  # one endpoint per registry analysis (docs/api.md)
     "journeylens.server.admin",  # DELETE /v1/users/{id}: forget a person (docs/privacy.md)
     "journeylens.server.dashboard",  # the web dashboard (docs/dashboard.md)
@@ -70,6 +71,8 @@ class ServerContext:
     _runner: AnalysisRunner | None = field(default=None, repr=False)
     sessions: SessionStore = field(default_factory=SessionStore, repr=False)
     """Dashboard sessions (in memory: they end when the server stops)."""
+    on_close: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    """Called (last added first) when the server stops, before the workspace closes."""
 
     @property
     def runner(self) -> AnalysisRunner:
@@ -88,6 +91,8 @@ class ServerContext:
         return self._workspace
 
     def close(self) -> None:
+        while self.on_close:
+            self.on_close.pop()()
         if self._workspace is not None:
             self._workspace.close()
             self._workspace = None

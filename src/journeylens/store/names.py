@@ -11,7 +11,15 @@ RAW_TABLE_NAMES = (
     "events", "identities", "customers", "feedback", "agents", "assignments", "employee_feedback",
     "decisions",
 )  # fmt: skip
-SYSTEM_TABLE_NAMES = ("quarantine", "ingests", "builds", "alerts", "suppressions", "privacy_audit")
+SYSTEM_TABLE_NAMES = (
+    "quarantine",
+    "ingests",
+    "builds",
+    "alerts",
+    "suppressions",
+    "privacy_audit",
+    "collector_seen",
+)
 """Tables JourneyLens keeps about its own work (``store.schema.SYSTEM_TABLES``)."""
 
 METRICS = ("nps", "csat", "ces", "rating")

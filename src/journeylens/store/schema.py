@@ -444,6 +444,16 @@ PRIVACY_AUDIT_DOC = {
     "removed_by_table": "JSON: rows deleted per table.",
     "suppressed": "Identifier hashes added to `suppressions` (0 when all were there already).",
 }
+COLLECTOR_SEEN_SCHEMA = ibis.schema(
+    {"source": dt.string, "message_id": dt.string, "ingest_id": dt.int64, "stored_at": UTC_TIMESTAMP}
+)
+COLLECTOR_SEEN_DOC = {
+    "source": "Source of the write key the message came with (`journeylens keys create --source`).",
+    "message_id": "Segment `messageId` (a hash of the message when it had none): a message whose "
+    "(source, message_id) is here is never stored again, however often it is retried.",
+    "ingest_id": "Loader run that stored it (see `ingests`).",
+    "stored_at": "When the loader committed it to the store (UTC).",
+}
 
 SYSTEM_TABLES: dict[str, ibis.Schema] = {
     "quarantine": QUARANTINE_SCHEMA,
@@ -452,4 +462,5 @@ SYSTEM_TABLES: dict[str, ibis.Schema] = {
     "alerts": ALERTS_SCHEMA,
     "suppressions": SUPPRESSIONS_SCHEMA,
     "privacy_audit": PRIVACY_AUDIT_SCHEMA,
+    "collector_seen": COLLECTOR_SEEN_SCHEMA,
 }
