@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from collector_world import World, app, basic, stored, world
 from journeylens.server import wal as wal_module
 from journeylens.server.collector_messages import Envelope, event_time, records
+from journeylens.server.keys import KEYS_FILE, KeyStore
 from journeylens.server.wal import WriteAheadLog, read_segment
 
 
@@ -249,3 +250,29 @@ def test_a_full_queue_answers_429_with_retry_after(w: World) -> None:
     assert (
         client.post("/v1/track", headers=basic(w.web), json={"event": "e", "userId": "u"}).status_code == 200
     )
+
+
+def test_forgetting_a_person_reaches_what_the_collector_acknowledged(w: World) -> None:
+    """DELETE /v1/users/{id} loads the write-ahead log first: an event acknowledged a moment
+    before is deleted with the rest, the log holds nothing of it, and a later message naming the
+    person is dropped by the suppression list."""
+    application = app(w)
+    client = TestClient(application)
+    admin = KeyStore(w.root / KEYS_FILE).create("admin").secret
+    for user, message in (("gone", "m1"), ("kept", "m2")):
+        sent = client.post(
+            "/v1/track", headers=basic(w.web), json={"event": "Viewed", "userId": user, "messageId": message}
+        )
+        assert sent.status_code == 200
+    answer = client.delete("/v1/users/gone", headers=basic(admin))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["found"] is True  # the log was loaded before the person was looked up
+    assert not list((w.root / "collector" / "wal").glob("*")) or all(
+        b"gone" not in p.read_bytes() for p in (w.root / "collector" / "wal").glob("*") if p.is_file()
+    )
+    later = client.post(
+        "/v1/track", headers=basic(w.web), json={"event": "Viewed", "userId": "gone", "messageId": "m3"}
+    )
+    assert later.status_code == 200
+    users = sorted(e["user_id"] for e in stored(application, "events"))
+    assert users == ["kept"]

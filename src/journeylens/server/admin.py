@@ -3,6 +3,7 @@
 The answer (200, the forget report) is sent only after the deletion, the suppression list and
 the audit row committed. An unknown user id is not an error: it is suppressed all the same, so a
 request is idempotent and says, with ``found: false``, that nothing was stored (docs/privacy.md).
+The collector's write-ahead log is loaded first, so nothing acknowledged escapes the deletion.
 The deletion holds the runner's lock: the embedded store serves one statement at a time, and no
 analysis may read a half-forgotten person.
 """
@@ -32,11 +33,17 @@ def install(app: FastAPI, ctx: ServerContext) -> None:
     async def forget_user(
         user_id: str, credential: Annotated[Credential, Depends(require("admin"))]
     ) -> dict[str, Any]:
-        return await run_in_threadpool(_forget, ctx, user_id, f"key:{credential.key_id}")
+        collector = getattr(app.state, "collector", None)
+        return await run_in_threadpool(_forget, ctx, user_id, f"key:{credential.key_id}", collector)
 
 
-def _forget(ctx: ServerContext, user_id: str, requested_by: str) -> dict[str, Any]:
+def _forget(ctx: ServerContext, user_id: str, requested_by: str, collector: Any) -> dict[str, Any]:
     from journeylens.privacy import forget
 
+    if collector is not None:
+        # What the collector acknowledged is stored first, so the deletion reaches it and its
+        # write-ahead log segments are truncated; later messages naming the person meet the
+        # suppression list when they are loaded.
+        collector.drain()
     with ctx.runner.lock:
         return forget(ctx.workspace, user_id, requested_by=requested_by).to_dict()
