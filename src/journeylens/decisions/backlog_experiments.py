@@ -88,9 +88,9 @@ def proposed_experiment(o: Opportunity, days: float) -> dict[str, Any]:
         ("metric", "unit", "base_rate", "denominator", "mde", "variance", "per_variant", "total",
          "eligible_per_day", "days", "design"),
     )  # fmt: skip
-    base = {"id": o.id, **empty, "mde_source": None, "alpha": ALPHA, "power": POWER}
+    base = {"id": o.id, **empty, "base_reason": None, "mde_source": None, "alpha": ALPHA, "power": POWER}
     if rate is None:
-        return base | {"reason": NOT_A_RATE}
+        return base | {"reason": NOT_A_RATE, "base_reason": NOT_A_RATE}
     variance = rate.base_rate * (1 - rate.base_rate)
     described = {
         "metric": rate.metric, "unit": rate.unit, "base_rate": rate.base_rate,

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from journeylens.server.app import ServerContext
 from journeylens.server.auth import require
 from journeylens.server.keys import Credential
+from journeylens.server.problems import PROBLEM_JSON
 
 __all__ = ["install"]
 
@@ -29,6 +30,14 @@ def install(app: FastAPI, ctx: ServerContext) -> None:
         "/v1/users/{user_id}",
         tags=["admin"],
         summary="Forget a person: delete their rows everywhere and suppress their identifiers.",
+        responses={
+            status: {"description": text, "content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
+            for status, text in (
+                (401, "No credential, or an unknown or revoked one."),
+                (403, "The credential is not an admin token."),
+                (429, "Too many failed authentication attempts."),
+            )
+        },
     )
     async def forget_user(
         user_id: str, credential: Annotated[Credential, Depends(require("admin"))]
