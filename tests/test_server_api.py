@@ -193,6 +193,10 @@ def test_bad_options_are_problems_naming_the_field(api: tuple[TestClient, Worksp
 def test_nothing_selected_says_what_the_cli_says(api: tuple[TestClient, Workspace, Path]) -> None:
     client, _, root = api
     body = _problem(client.get("/api/v1/dfg", params={"type": "no_such_type"}), 400)
+    # schemathesis found the emotion curve answering 200 (an empty curve) to ?type=false
+    assert _problem(client.get("/api/v1/feedback/emotion", params={"type": "false"}), 400)["detail"] == (
+        body["detail"].replace("no_such_type", "false")
+    )
     cli_out = CliRunner().invoke(cli, ["dfg", "--type", "no_such_type", "-w", str(root)])
     assert cli_out.exit_code != 0
     assert body["detail"] in " ".join(cli_out.output.split()) or body["detail"] in " ".join(

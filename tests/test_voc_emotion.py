@@ -95,6 +95,14 @@ def test_answers_become_emotions_at_the_steps_they_are_about(ws: Any) -> None:
     assert curve.context["answers"] == 5 and row["expected"] is None
 
 
+def test_a_filter_that_selects_no_journey_is_refused_not_an_empty_curve(ws: Any) -> None:
+    from journeylens.discovery.selection import EmptySelectionError
+
+    with pytest.raises(EmptySelectionError, match="No journeys match the filter"):
+        emotion_curve(ws, EmotionSpec.model_validate({"filter": {"journey_type": ["false"]}}))
+    assert emotion_curve(ws, EmotionSpec.model_validate({"filter": {"journey_type": ["support"]}})).records()
+
+
 def test_peak_and_end(ws: Any) -> None:
     curve = emotion_curve(ws, EmotionSpec(min_answers=1))
     moments = {m["journey_type"]: m for m in curve.moments}

@@ -114,9 +114,14 @@ def stage_emotions(store: Store, journey_map: JourneyMap) -> dict[str, dict[str,
 
 def curve(store: Store, spec: EmotionSpec, journey_map: JourneyMap | None = None) -> EmotionCurve:
     """The curve over ``store``'s linked answers (the engine part is :mod:`journeylens.voc.emotion`)."""
-    from journeylens.discovery.selection import select_journeys
+    from journeylens.discovery.selection import EmptySelectionError, select_journeys
+    from journeylens.specs.discovery import JourneyFilter
 
     journeys = select_journeys(store, spec.filter)
+    if spec.filter != JourneyFilter() and not int(store.execute(journeys.count()).as_py()):
+        # the same refusal as every other analysis of journeys: an empty curve would read as
+        # "nobody said anything" when the filter (an unknown type, a typo) selected nobody
+        raise EmptySelectionError.for_filter(spec.filter)
     stages = None
     if journey_map is not None:
         journeys = journeys.filter(journeys.journey_type == journey_map.journey_type)
