@@ -70,6 +70,16 @@ def ensure_system_packages() -> None:
     subprocess.run([apt, "install", "-y", "-q", *missing.values()], check=True, env=env)
 
 
+def parallel(args: list[str]) -> list[str]:
+    """One pytest worker per core (at most 4: the Spark tests start several JVMs), each taking whole
+    test files, so a module's fixtures are built once; none when the caller chose (``-n 0``,
+    ``-p no:xdist``)."""
+    if any(a.startswith(("-n", "--numprocesses", "no:xdist", "-pno:xdist")) for a in args):
+        return []
+    workers = min(4, os.cpu_count() or 1)
+    return ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
+
+
 def main() -> int:
     ensure_venv()
     ensure_system_packages()
@@ -92,7 +102,7 @@ def main() -> int:
     if run(PY, ROOT / "scripts" / "check_clean_install.py", "--lowest", check=False):
         failures.append("clean install --lowest")
     step("pytest")
-    code = run(PY, "-m", "pytest", *sys.argv[1:], check=False)
+    code = run(PY, "-m", "pytest", *parallel(sys.argv[1:]), *sys.argv[1:], check=False)
     if code == 5:
         print("error: pytest collected no tests")
     if code:
