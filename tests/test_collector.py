@@ -276,3 +276,15 @@ def test_forgetting_a_person_reaches_what_the_collector_acknowledged(w: World) -
     assert later.status_code == 200
     users = sorted(e["user_id"] for e in stored(application, "events"))
     assert users == ["kept"]
+
+
+def test_the_loader_waits_longer_when_its_cycles_take_long() -> None:
+    """Under a high rate the loader takes larger groups less often (its cycle has a fixed cost and
+    shares the interpreter with the request handlers), and the store is never staler than MAX_PAUSE."""
+    from journeylens.server.loader import MAX_PAUSE, Loader
+
+    loader = Loader.__new__(Loader)
+    loader.interval = 0.25
+    assert loader._pause(0.01) == 0.25
+    assert loader._pause(0.8) == 1.6
+    assert loader._pause(60.0) == MAX_PAUSE
