@@ -19,6 +19,7 @@ from conftest import built_world
 from journeylens.errors import InputError
 from journeylens.server.annotations import ANNOTATIONS_FILE, Annotation, add_annotation, load_annotations
 from journeylens.server.app import ServerSettings, create_app
+from journeylens.server.dashboard_timeline import annotate
 from journeylens.server.keys import KEYS_FILE, KeyStore
 from journeylens.server.runs import data_version
 from journeylens.workspace import Workspace
@@ -125,6 +126,9 @@ def test_add_list_draw_and_remove_through_the_dashboard(
     assert sum(sum(v) for v in bars.values()) == sum(r["journeys"] for r in weekly)
     assert bars["success"] == [r["success_n"] for r in sorted(weekly, key=lambda r: r["group"])]
 
+    contacts = shown(client, "/dashboard/contacts")  # contacts per period: a time series too
+    assert contacts.count("<strong>release 4.2</strong>") == 2  # on its chart, and in the admin list
+    assert '"text": "release 4.2"' in contacts or '"text":"release 4.2"' in contacts
     note_id = next(n["id"] for n in listed if n["label"] == "release 4.2")
     gone = client.post(
         f"/dashboard/annotations/{note_id}/delete", data={"csrf": csrf}, follow_redirects=False
@@ -133,6 +137,24 @@ def test_add_list_draw_and_remove_through_the_dashboard(
     assert [n.label for n in load_annotations(root)] == ["billing outage"]
     again = client.post(f"/dashboard/annotations/{note_id}/delete", data={"csrf": csrf})
     assert again.status_code == 404 and "billing outage" in again.json()["hint"]
+
+
+def test_annotate_draws_only_inside_the_time_axis() -> None:
+    monitor = json.dumps({"data": [{"x": ["2024-03-04T00:00:00", "2024-03-11T00:00:00"], "y": [1, 2]}]})
+    notes = [
+        Annotation(date="2024-03-01", label="before"),
+        Annotation(date="2024-03-12T23:00:00Z", label="inside the last week"),
+        Annotation(date="2024-03-18", label="after"),
+    ]
+    drawn, shown_notes = annotate(monitor, notes)
+    assert [n.label for n in shown_notes] == ["inside the last week"]
+    layout = json.loads(drawn or "")["layout"]
+    assert (
+        layout["shapes"][0]["x0"] == "2024-03-12 23:00:00"
+        and layout["annotations"][0]["text"] == "inside the last week"
+    )
+    assert annotate(json.dumps({"data": [{"x": [], "y": []}]}), notes)[1] == []  # no axis, no lines
+    assert annotate(None, notes) == (None, [])
 
 
 def test_bad_annotations_are_refused_naming_the_field(

@@ -56,7 +56,10 @@ _STAGGER = 4
 
 
 def is_time_series(panel: Panel) -> bool:
-    """Whether ``panel`` plots over time: the map monitor's series, or a summary by period."""
+    """Whether ``panel`` plots over time: the map monitor's series, contacts per period (every view
+    but ``avoidable``), or a journeys summary by period."""
+    if panel.analysis == "contacts":
+        return panel.values.get("view", "reasons") != "avoidable"
     return panel.analysis == "map monitor" or (
         panel.analysis == "journeys summary" and panel.values.get("by") == "period"
     )
