@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from journeylens._toml_lines import line_of_key
+from journeylens._toml_lines import line_of_key, read_toml
 from journeylens.errors import InputError, NotFoundError
 
 __all__ = [
@@ -113,15 +112,7 @@ def load_annotations(root: Path) -> list[Annotation]:
     path = root / ANNOTATIONS_FILE
     if not path.is_file():
         return []
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"{path}: cannot read: {exc}", hint="Check the file's permissions and encoding."
-        ) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML: {exc}", hint=_HINT) from exc
+    text, data = read_toml(path, InputError, _HINT)
     unknown = sorted(set(data) - {"annotation"})
     if unknown or not isinstance(data.get("annotation", []), list):
         field = unknown[0] if unknown else "annotation"
