@@ -194,6 +194,9 @@ def test_bad_annotations_are_refused_naming_the_field(
     assert "annotations.toml, line 4: field 'annotation.0.page'" in broken.json()["detail"]
     page = client.get("/dashboard/overview")
     assert page.status_code == 200 and 'role="alert">' in page.text and "line 4" in page.text
+    kept = client.post("/dashboard/annotations", data={**good, "label": "new"})
+    assert kept.status_code == 409 and "line 4" in kept.json()["detail"]  # nothing overwritten
+    assert "page = 3" in (root / ANNOTATIONS_FILE).read_text()
 
 
 def test_version_poll_and_auto_refresh_control(app: Any, world: tuple[Path, Workspace]) -> None:

@@ -101,6 +101,7 @@ def install(app: FastAPI, ctx: ServerContext) -> None:
         _check_csrf(request, form)
         note = _parsed(form)
         with writing:
+            workspace_annotations(ctx)  # a broken file is named as such, not taken for a duplicate
             try:
                 add_annotation(ctx.root, note)
             except InputError as exc:
@@ -112,6 +113,7 @@ def install(app: FastAPI, ctx: ServerContext) -> None:
         form = await _form(request)
         _check_csrf(request, form)
         with writing:
+            workspace_annotations(ctx)
             remove_annotation(ctx.root, note_id)
         return RedirectResponse(_safe_next(form.get("next")), status_code=303)
 
