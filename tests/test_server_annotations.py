@@ -216,6 +216,9 @@ def test_version_poll_and_auto_refresh_control(app: Any, world: tuple[Path, Work
     assert '<option value="1m" selected>' in on
     five = client.get("/dashboard/touchpoints?refresh=5m").text
     assert 'hx-trigger="every 300s"' in five
+    # the pages with a chart over time offer the annotation form; the others do not
+    for slug, offered in (("overview", True), ("contacts", True), ("maps", True), ("touchpoints", False)):
+        assert ('id="annotations-title"' in client.get(f"/dashboard/{slug}").text) is offered, slug
     bad = client.get("/dashboard/overview?refresh=5s")
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "refresh"
     anonymous = TestClient(app).get("/dashboard/version", follow_redirects=False)
