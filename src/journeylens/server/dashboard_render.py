@@ -188,7 +188,7 @@ class Renderer:
         """A chart over time, with the annotations that apply to it (a broken annotations file
         is reported on the page, above the panels, and leaves the chart unannotated)."""
         if panel.analysis == "journeys summary":
-            view.figure = self._figure(result, lambda r: outcome_figure(r.rows))
+            view.figure = self._figure(result, lambda r: outcome_figure(r.rows, r.spec.period.value))
         else:
             view.figure = self._figure(result)
         notes, _ = self.annotations(page, query)

@@ -51,6 +51,8 @@ _OUTCOMES = (
     ("open", "open_outcomes"),
     ("unknown", "unknown_outcomes"),
 )
+_PERIODS: dict[str, int | str] = {"day": 86_400_000, "week": 7 * 86_400_000, "month": "M1"}
+"""Plotly's ``xperiod`` (milliseconds, or months) of each summary period."""
 _STAGGER = 4
 """Labels of nearby annotations are drawn at this many heights, so they do not overprint."""
 
@@ -90,26 +92,28 @@ def current_version(ctx: ServerContext, *, wait: float = LOCK_WAIT) -> str | Non
         ctx.runner.lock.release()
 
 
-def outcome_figure(records: Sequence[Mapping[str, Any]]) -> str:
-    """Journeys started per period (the summary's ``group``), stacked by outcome, as plotly JSON.
-    "other" holds journeys in none of the outcome counts (an inferred success that negative
-    feedback overrode), so each bar's height is the period's journeys."""
+def outcome_figure(records: Sequence[Mapping[str, Any]], period: str = "week") -> str:
+    """Journeys started per ``period`` (the summary's ``group``: the period's first day), stacked
+    by outcome, as plotly JSON. Each bar spans its period, so an annotation falls inside the bar of
+    its day. "other" holds journeys in none of the outcome counts (an inferred success that
+    negative feedback overrode), so each bar's height is the period's journeys."""
     import plotly.graph_objects as go
 
     rows = sorted(records, key=lambda r: str(r["group"]))
     periods = [str(r["group"]) for r in rows]
+    span: dict[str, Any] = {"xperiod": _PERIODS.get(period, _PERIODS["week"]), "xperiodalignment": "middle"}
     fig = go.Figure()
     counted = [0] * len(rows)
     for name, column in _OUTCOMES:
         values = [int(r.get(column) or 0) for r in rows]
         counted = [a + b for a, b in zip(counted, values, strict=True)]
-        fig.add_bar(x=periods, y=values, name=name)
+        fig.add_bar(x=periods, y=values, name=name, **span)
     other = [int(r["journeys"]) - c for r, c in zip(rows, counted, strict=True)]
     if any(other):
-        fig.add_bar(x=periods, y=other, name="other")
+        fig.add_bar(x=periods, y=other, name="other", **span)
     fig.update_layout(
         barmode="stack",
-        title="Journeys started per period, by outcome",
+        title=f"Journeys started per {period}, by outcome",
         xaxis={"title": "period start", "type": "date"},
         yaxis={"title": "journeys"},
         margin={"t": 90},
