@@ -6,6 +6,7 @@ CSV route's, and a saved view reloads identically. Screenshots land in the test'
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 import threading
 import time
@@ -51,7 +52,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     expected = {
         "funnel": ws.funnel(STEPS, window="2h", order="any").records(),
         "web": ws.touchpoints(channel="web").records(),
-    }
+        "mid": str(ws.store.execute(ws.store.backend.table("journeys").start.min()).as_py().date()
+                   + dt.timedelta(days=14)),
+    }  # fmt: skip
     ws.close()
     token = KeyStore(root / "ws" / KEYS_FILE).create("read").secret
     app = create_app(root / "ws", settings=ServerSettings(auth_failures_per_minute=1000))
@@ -192,6 +195,27 @@ def test_dashboard_in_a_real_browser(server: dict[str, Any], page: Any, tmp_path
     settled(page)
     assert page.locator('td[data-col="identifier_type"]').count() > 0
     page.screenshot(path=str(shots / "customer-drilled.png"))
+
+    # an annotation added on the overview is drawn on its weekly chart; when the version poll
+    # reports a data change the panels re-render in place (no full reload)
+    page.goto(base + "/dashboard/overview?refresh=1m")
+    settled(page)
+    page.fill("#note-date", server["expected"]["mid"])
+    page.fill("#note-label", "release 4.2")
+    page.click(".add-annotation button")
+    page.wait_for_url("**/dashboard/overview?refresh=1m")
+    settled(page)
+    page.wait_for_selector("div.jl-plot text.annotation-text:has-text('release 4.2')")
+    first = page.locator("div.jl-plot").first.get_attribute("id")
+    page.evaluate("window.jlSamePage = true")
+    page.evaluate("htmx.ajax('GET', '/dashboard/version?seen=stale', {source: '.jl-refresh', swap: 'none'})")
+    page.wait_for_function(
+        "(old) => { const d = document.querySelector('div.jl-plot');"
+        " return d && d.id !== old && !document.querySelector('.jl-pending'); }",
+        arg=first,
+    )
+    assert page.evaluate("window.jlSamePage") is True
+    page.screenshot(path=str(shots / "overview-annotated.png"))
 
     assert page.errors == [], page.errors
     assert page.outside == [], f"the dashboard tried to fetch {page.outside}"

@@ -16,7 +16,12 @@ Example:
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from journeylens.errors import JourneyLensError
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(
@@ -71,3 +76,15 @@ def _closer(
     if len(path) > best_len and wanted[: len(path)] == path:
         return number, len(path)
     return best, best_len
+
+
+def read_toml(path: Path, error: type[JourneyLensError], hint: str) -> tuple[str, dict[str, Any]]:
+    """The text of the TOML file ``path`` (to find lines in) and its data; a file that cannot be
+    read or parsed raises ``error`` naming it (``hint`` says how to fix its syntax)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read: {exc}", hint="Check the file's permissions and encoding.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML: {exc}", hint=hint) from exc

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import tomllib
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from journeylens._toml_lines import line_of_key
+from journeylens._toml_lines import line_of_key, read_toml
 from journeylens.errors import ConfigError
 from journeylens.journeys.definitions import EXAMPLE_COSTS, JourneyRules
 from journeylens.nba.catalogue import NbaSettings
@@ -116,18 +115,11 @@ class Config(_Section):
 
     @classmethod
     def load(cls, path: Path) -> Config:
-        try:
-            text = path.read_text(encoding="utf-8")
-            data = tomllib.loads(text)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"{path}: cannot read: {exc}", hint="Check the file's permissions and encoding."
-            ) from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(
-                f"{path}: not valid TOML: {exc}",
-                hint="Fix the syntax; `journeylens init --force DIR` rewrites it (keeping the salt).",
-            ) from exc
+        text, data = read_toml(
+            path,
+            ConfigError,
+            "Fix the syntax; `journeylens init --force DIR` rewrites it (keeping the salt).",
+        )
         try:
             return cls.model_validate(data)
         except ValidationError as exc:

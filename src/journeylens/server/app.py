@@ -43,6 +43,7 @@ PARTS: tuple[str, ...] = (
     "journeylens.server.collector",  # the Segment tracking API (docs/collector.md)
     "journeylens.server.api",  # one endpoint per registry analysis (docs/api.md)
     "journeylens.server.admin",  # DELETE /v1/users/{id}: forget a person (docs/privacy.md)
+    "journeylens.server.dashboard_annotations",  # annotations, auto-refresh (before /dashboard/{page})
     "journeylens.server.dashboard",  # the web dashboard (docs/dashboard.md)
 )
 """Modules whose ``install(app, ctx)`` adds their routes, in order."""

@@ -116,11 +116,12 @@ PAGES: dict[str, Page] = {
         Page(
             "overview",
             "Overview",
-            "Outcome rates per journey type, with denominators and 95% intervals, and the most "
-            "common journeys.",
+            "Outcome rates per journey type, with denominators and 95% intervals, the most "
+            "common journeys, and journeys started per week by outcome with the team's annotations.",
             (
                 Panel("journeys summary", "Journeys by type"),
                 Panel("variants", "Most common journeys", {"limit": 10}),
+                Panel("journeys summary", "Journeys started per week", {"by": "period", "period": "week"}),
             ),
         ),
         Page(

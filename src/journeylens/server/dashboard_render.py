@@ -17,7 +17,7 @@ import math
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -27,7 +27,15 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from journeylens.analyses import ANALYSES
 from journeylens.cli._output import csv_text
 from journeylens.errors import JourneyLensError
+from journeylens.server.annotations import Annotation, load_annotations
 from journeylens.server.dashboard_pages import FILTERS, PAGES, Page, Panel, panel_values, previous_period
+from journeylens.server.dashboard_timeline import (
+    annotate,
+    current_version,
+    is_time_series,
+    outcome_figure,
+    refresh_seconds,
+)
 from journeylens.server.problems import Problem
 
 if TYPE_CHECKING:
@@ -61,6 +69,8 @@ class PanelView:
     file_stem: str = "table"
     drill: str | None = None
     """Where a click on a chart mark goes (the journeys page with this page's filters)."""
+    notes: list[Annotation] = field(default_factory=list)
+    """The annotations drawn on this panel's time series (listed under it too)."""
 
     @property
     def columns(self) -> list[str]:
@@ -123,7 +133,7 @@ class Renderer:
         self._figures: OrderedDict[int, tuple[Any, str | None]] = OrderedDict()
         self._figures_lock = threading.Lock()
 
-    def _figure(self, result: Any) -> str | None:
+    def _figure(self, result: Any, draw: Callable[[Any], str | None] | None = None) -> str | None:
         """The figure of a (cached) result, drawn once: ``plot()`` and its JSON cost more than a
         cached answer, so a warm page would spend its time redrawing."""
         key = id(result)
@@ -132,7 +142,7 @@ class Renderer:
             if hit is not None and hit[0] is result:
                 self._figures.move_to_end(key)
                 return hit[1]
-        figure = _figure(result)
+        figure = (draw or _figure)(result)
         with self._figures_lock:
             self._figures[key] = (result, figure)  # the result is kept, so its id is not reused
             while len(self._figures) > FIGURES:
@@ -159,7 +169,10 @@ class Renderer:
         try:
             answer = self.ctx.runner.run(panel.analysis, panel_values(page, panel, query))
             view.records = _records(panel, answer.result)
-            view.figure = self._figure(answer.result) if index == _first(page, panel) else None
+            if is_time_series(panel):
+                self._time_series(view, page, panel, answer.result, query)
+            elif index == _first(page, panel):
+                view.figure = self._figure(answer.result)
         except JourneyLensError as exc:
             view.message, view.hint = exc.message, exc.hint or None
             return view
@@ -168,6 +181,27 @@ class Renderer:
         if panel.analysis == "dfg":
             view.drill = "/dashboard/journeys?" + urlencode({k: v for k, v in query.items() if k in FILTERS})
         return view
+
+    def _time_series(
+        self, view: PanelView, page: Page, panel: Panel, result: Any, query: Mapping[str, str]
+    ) -> None:
+        """A chart over time, with the annotations that apply to it (a broken annotations file
+        is reported on the page, above the panels, and leaves the chart unannotated)."""
+        if panel.analysis == "journeys summary":
+            view.figure = self._figure(result, lambda r: outcome_figure(r.rows, r.spec.period.value))
+        else:
+            view.figure = self._figure(result)
+        notes, _ = self.annotations(page, query)
+        view.figure, view.notes = annotate(view.figure, notes)
+
+    def annotations(self, page: Page, query: Mapping[str, str]) -> tuple[list[Annotation], str | None]:
+        """The annotations for ``page``'s charts with this query's journey type, or the message
+        of a broken annotations file."""
+        try:
+            notes = load_annotations(self.ctx.root)
+        except JourneyLensError as exc:
+            return [], exc.message
+        return [n for n in notes if n.applies(page=page.slug, journey_type=query.get("type") or None)], None
 
     def _drill(self, page: Page, row: Mapping[str, Any], query: Mapping[str, str]) -> dict[str, str]:
         """Links from a table row: to the journeys behind it, and from a journey to its customer."""
@@ -257,7 +291,16 @@ class Renderer:
         page = self.page(slug)
         if query.get("compare") == "1":
             previous_period(query)  # a bad range is refused with the page, not in each panel
+        refresh = refresh_seconds(query)
+        timeline = any(is_time_series(p) for p in page.panels)
+        notes, notes_error = self.annotations(page, query) if timeline else ([], None)
         return self.env.get_template(page.template).render(
+            refresh=refresh,
+            version=self._version() if refresh else "",
+            timeline=timeline,
+            notes=notes,
+            notes_error=notes_error,
+            here=f"/dashboard/{slug}" + (f"?{urlencode(query)}" if query else ""),
             page=page,
             pages=PAGES,
             query=query,
@@ -268,6 +311,9 @@ class Renderer:
             query_string=urlencode(query),
             maps=self._maps(),
         )
+
+    def _version(self) -> str:
+        return current_version(self.ctx) or ""
 
     def _maps(self) -> list[str]:
         folder = self.ctx.root / "maps"

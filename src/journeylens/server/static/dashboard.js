@@ -29,3 +29,15 @@
   document.addEventListener("DOMContentLoaded", function () { draw(document); });
   document.addEventListener("htmx:afterSettle", function () { draw(document); });
 })();
+// Auto-refresh: the version poll (every >= 30 s) triggers "jl-data-changed" when the data version
+// moved; the page's main part is fetched again (its panels reload with htmx, no full reload). While
+// a form field has the focus the refresh waits: the next poll asks again.
+(function () {
+  "use strict";
+  document.addEventListener("jl-data-changed", function () {
+    var focused = document.activeElement;
+    if (focused && /^(INPUT|SELECT|TEXTAREA)$/.test(focused.tagName)) { return; }
+    htmx.ajax("GET", window.location.pathname + window.location.search,
+              { target: "#main", select: "#main", swap: "outerHTML" });
+  });
+})();
