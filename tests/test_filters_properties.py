@@ -8,6 +8,8 @@ The story (one ``shop`` journey each, starting at home; ``properties`` per event
     bob  home {plan: free, amount: 20, country: FR} -> faq {page: faq-billing}
     cat  home {plan: pro, amount: n/a, country: US}
     dan  home {}                                   -> checkout {amount: 99.5}
+
+Customer traits: ann {tier: gold, vip: yes}, bob {tier: basic}, dan {tier: gold}; cat has no record.
 """
 
 from __future__ import annotations
@@ -63,6 +65,14 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[jl.Workspace]:
     events.write_text("".join(json.dumps(r) + "\n" for r in story_lines()), encoding="utf-8")
     ws = jl.Workspace.init(folder / "ws")
     ws.ingest(paths=[str(events)])
+    traits = folder / "customers.jsonl"
+    rows = [
+        {"user_id": "ann", "traits": {"tier": "gold", "vip": "yes"}},
+        {"user_id": "bob", "traits": {"tier": "basic"}},
+        {"user_id": "dan", "traits": {"tier": "gold"}},
+    ]
+    traits.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    ws.ingest(paths=[str(traits)], table="customers")
     stitch(ws.store, ws.config.identity)
     build_journeys(ws.store, RULES)
     yield ws
@@ -97,6 +107,7 @@ def users(ws: jl.Workspace, flt: JourneyFilter) -> set[str]:
         ("amount<=0", "amount", "lte", 0.0),
         ("coupon?", "coupon", "set", None),
         ("coupon!?", "coupon", "not_set", None),
+        ("customer.tier in gold,silver", "tier", "in", ["gold", "silver"]),
     ],
 )
 def test_text_form(text: str, key: str, op: str, value: Any) -> None:
@@ -157,6 +168,13 @@ def test_old_forms_keep_their_meaning() -> None:
         (["plan=pro", "country=DE"], "all", {"ann"}),  # one event meets both
         (["coupon?", "country=FR"], "any", {"ann", "bob"}),
         (["plan=free", "amount>50", "page~FAQ"], "any", {"ann", "bob", "dan"}),
+        (["customer.tier=gold"], "all", {"ann", "dan"}),
+        (["customer.tier!=gold"], "all", {"bob"}),
+        (["customer.tier!?"], "all", {"cat"}),  # no customer record: no trait set
+        (["customer.tier=gold", "customer.vip?"], "all", {"ann"}),
+        (["customer.tier=gold", "amount<100"], "all", {"dan"}),  # the customer and one event
+        (["customer.vip?", "amount<100"], "any", {"ann", "bob", "dan"}),
+        (["customer.tier=basic", "customer.vip?"], "any", {"ann", "bob"}),
     ],
 )
 def test_selection_known_answers(
@@ -168,6 +186,8 @@ def test_selection_known_answers(
 def test_conditions_combine_with_the_other_filters(story: jl.Workspace) -> None:
     # The channel applies to the same event as the conditions: bob's faq is on the app.
     assert users(story, JourneyFilter(channel=["app"], properties=["page~faq"])) == {"bob"}
+    mixed = JourneyFilter(channel=["app"], properties=["customer.vip?", "page~faq"], match="any")
+    assert users(story, mixed) == {"bob"}  # ann is a vip but used no app
     assert users(story, JourneyFilter(since=START + dt.timedelta(days=1), properties=["plan=pro"])) == {"cat"}
 
 
@@ -212,6 +232,8 @@ def test_api_takes_text_and_structured_conditions(client: TestClient) -> None:
     assert structured.json() == text.json() and text.json()["totals"]["journeys"] == 2
     numeric = client.post(url, json={"where": [{"key": "amount", "op": "gt", "value": 100}]})
     assert numeric.json()["totals"]["journeys"] == 1
+    trait = client.post(url, json={"where": [{"key": "tier", "value": "gold", "scope": "customer"}]})
+    assert trait.json()["totals"]["journeys"] == 2
 
 
 def test_api_refuses_bad_conditions_naming_the_field(client: TestClient) -> None:

@@ -11,16 +11,13 @@ reads this log, so a filter means the same thing everywhere and totals reconcile
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import operator
-from collections.abc import Sequence
 
 import ibis
 import ibis.expr.types as ir
 
+from journeylens.discovery._conditions import by_events_and_traits
 from journeylens.errors import JourneyLensError
 from journeylens.journeys.build import require_journeys
-from journeylens.specs.conditions import Match, PropertyCondition
 from journeylens.specs.discovery import OUTCOMES, ActivityKey, JourneyFilter
 from journeylens.specs.identity import USER
 from journeylens.store import Store
@@ -77,50 +74,8 @@ def select_journeys(store: Store, flt: JourneyFilter | None = None) -> ir.Table:
         segment = joined.segment.fill_null(UNKNOWN_SEGMENT)
         journeys = joined.filter(segment.isin(flt.segment)).select(*journeys.columns)
     if flt.needs_events:
-        je, events = store.backend.table("journey_events"), store.table("events")
-        ev_preds: list[ir.BooleanValue] = []
-        if flt.channel:
-            ev_preds.append(events.channel.isin(flt.channel))
-        if flt.properties:
-            ev_preds.append(properties_match(events, flt.properties, flt.match))
-        hits = events.filter(*ev_preds).select("event_id")
-        matched = je.semi_join(hits, "event_id").select("journey_id").distinct()
-        journeys = journeys.semi_join(matched, "journey_id")
+        journeys = by_events_and_traits(store, journeys, flt)
     return journeys
-
-
-def properties_match(
-    events: ir.Table, conditions: Sequence[PropertyCondition], match: Match
-) -> ir.BooleanValue:
-    """True for the events meeting all (or any) of ``conditions`` on their ``properties``."""
-    preds = [condition_expr(events, c) for c in conditions]
-    combine = operator.and_ if match is Match.all else operator.or_
-    return functools.reduce(combine, preds)
-
-
-def condition_expr(events: ir.Table, cond: PropertyCondition) -> ir.BooleanValue:
-    """One condition as a boolean over events, never null: a comparison (negations included)
-    holds only on events that have the property (a number only where it parses as one), so
-    ``plan!=free`` keeps journeys with a plan other than free; ``KEY!?`` finds the events without."""
-    text = json_text(events.properties, cond.key)
-    value, op = cond.value, cond.op
-    test: ir.BooleanValue
-    if op in ("set", "not_set"):
-        return text.notnull() if op == "set" else text.isnull()
-    if isinstance(value, list):
-        test = text.isin(value)
-    elif isinstance(value, float):
-        number = text.try_cast("float64")
-        test = {"gt": number > value, "gte": number >= value, "lt": number < value, "lte": number <= value}[
-            op
-        ]
-    elif op in ("contains", "not_contains"):
-        test = text.lower().contains(str(value).lower())
-    else:
-        test = text == str(value)
-    if op in ("neq", "not_in", "not_contains"):
-        test = ~test
-    return test.fill_null(False)
 
 
 def journey_log(

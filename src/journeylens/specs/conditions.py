@@ -14,12 +14,15 @@ The text grammar (``KEY`` is an event property name, spaces around operators are
     KEY<N  KEY<=N      less than (or equal)            amount<=100
     KEY?               is set                          coupon?
     KEY!?              is not set                      coupon!?
+    customer.KEY...    any of these on a customer trait (``customers.traits``): customer.plan=pro
 
 A condition tests one event: a journey matches when one of its events does (with ``match`` all,
 one event meets every condition; with any, at least one). Comparisons, negations included, hold
 only on events that have the property (``plan!=free`` keeps journeys with a plan other than free,
-not every journey with an event without a plan); ``KEY!?`` finds events without it. The JSON form is
-``{"key": "amount", "op": "gt", "value": 100}`` with ``op`` one of :data:`OPS`.
+not every journey with an event without a plan); ``KEY!?`` finds events without it. A
+``customer.`` condition tests the journey's customer (any of its ``customers`` records) instead of
+an event. The JSON form is ``{"key": "amount", "op": "gt", "value": 100}`` with ``op`` one of
+:data:`OPS` and ``"scope": "customer"`` for a trait.
 
 Example:
     >>> parse_condition("country in DE,FR")
@@ -46,6 +49,7 @@ OPS: tuple[str, ...] = Op.__args__  # type: ignore[attr-defined]  # the Literal'
 NUMERIC = ("gt", "gte", "lt", "lte")
 LISTS = ("in", "not_in")
 PRESENCE = ("set", "not_set")
+CUSTOMER = "customer."
 _SYMBOL: dict[Op, str] = {
     "eq": "=", "neq": "!=", "contains": "~", "not_contains": "!~", "in": " in ", "not_in": " not in ",
     "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "set": "?", "not_set": "!?",
@@ -60,7 +64,7 @@ _CONDITION = re.compile(
 _TYPOS = ("==", "=>", "=<", "=~", "<>", "><")
 GRAMMAR = (
     "KEY=VALUE, KEY!=VALUE, KEY~TEXT (contains, any case), KEY!~TEXT, 'KEY in A,B', 'KEY not in A,B', "
-    "KEY>N, KEY>=N, KEY<N, KEY<=N, KEY? (is set) or KEY!? (is not set)"
+    "KEY>N, KEY>=N, KEY<N, KEY<=N, KEY? (is set) or KEY!? (is not set); customer.KEY for a customer trait"
 )
 
 
@@ -80,9 +84,12 @@ class PropertyCondition(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    key: str = Field(min_length=1, description="Event property name.")
+    key: str = Field(min_length=1, description="Property (or trait) name.")
     op: Op = Field("eq", description="Operator: " + ", ".join(OPS) + ".")
     value: str | float | list[str] | None = Field(None, description="Text, list of texts, number or none.")
+    scope: Literal["event", "customer"] = Field(
+        "event", description="event: a property of one event; customer: a trait of the journey's customer."
+    )
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> PropertyCondition:
@@ -111,7 +118,8 @@ class PropertyCondition(BaseModel):
             shown = str(int(value))
         else:
             shown = "" if value is None else str(value)
-        return f"{self.key}{_SYMBOL[self.op]}{shown}"
+        prefix = CUSTOMER if self.scope == "customer" else ""
+        return f"{prefix}{self.key}{_SYMBOL[self.op]}{shown}"
 
 
 def parse_condition(text: str) -> PropertyCondition:
@@ -134,6 +142,8 @@ def parse_condition(text: str) -> PropertyCondition:
             value = float(raw)
         except ValueError:
             raise ValueError(f"{text!r}: {raw!r} is not a number ({op} compares numbers)") from None
+    if key.startswith(CUSTOMER) and key[len(CUSTOMER) :].strip():
+        return PropertyCondition(key=key[len(CUSTOMER) :].strip(), op=op, value=value, scope="customer")
     return PropertyCondition(key=key, op=op, value=value)
 
 
