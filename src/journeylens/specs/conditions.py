@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -45,7 +45,7 @@ __all__ = ["GRAMMAR", "OPS", "Match", "Op", "PropertyCondition", "parse_conditio
 Op = Literal[
     "eq", "neq", "contains", "not_contains", "in", "not_in", "gt", "gte", "lt", "lte", "set", "not_set"
 ]
-OPS: tuple[str, ...] = Op.__args__  # type: ignore[attr-defined]  # the Literal's values, kept in one place
+OPS: tuple[str, ...] = get_args(Op)
 NUMERIC = ("gt", "gte", "lt", "lte")
 LISTS = ("in", "not_in")
 PRESENCE = ("set", "not_set")

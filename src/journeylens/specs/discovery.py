@@ -100,7 +100,10 @@ class JourneyFilter(BaseModel):
     )
     match: Annotated[
         Match,
-        Cli(help="all: one event meets every --where condition; any: an event meets at least one."),
+        Cli(
+            help="all: one event meets every --where condition (the customer every customer. one); "
+            "any: at least one holds."
+        ),
     ] = Field(Match.all, description="How the property conditions combine: all or any.")
 
     @field_validator("journey_type", "segment", "channel", "outcome", mode="before")
