@@ -749,7 +749,7 @@ def test_a_filter_without_step_one_says_what_it_kept_and_the_closest_names(
     assert units(result) == [0, 0]
     out = result.to_dict()
     assert out["reason"] == (
-        "The filter (properties={'plan': 'pro'}) kept 1 journeys, and no customer in the selection has "
+        "The filter (where plan=pro) kept 1 journeys, and no customer in the selection has "
         "an event matching step 1 (product_page), so every rate is undefined."
     )
     assert out["closest_touchpoints"] == ["product_pages"]

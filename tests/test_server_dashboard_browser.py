@@ -1,8 +1,9 @@
 """The dashboard in a real browser (Debian's /usr/bin/chromium through Playwright) against a live
 uvicorn server on 127.0.0.1: log in, every page loads with no script errors and no request
-leaving the server, a funnel built in the form and a filter show the Python API's numbers (and
-the filter is in the URL), drill-down reaches a journey and its customer, the CSV download is the
-CSV route's, and a saved view reloads identically. Screenshots land in the test's tmp dir."""
+leaving the server, a funnel built in the form, a filter and a property filter (match any) show
+the Python API's numbers (and the filters are in the URL), drill-down reaches a journey and its
+customer, the CSV download is the CSV route's, and a saved view reloads identically. Screenshots
+land in the test's tmp dir."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 STEPS = ["home", "product_page", "checkout"]
+WHERE = "device in ios,android; customer.plan=premium"
 # Where the process map draws its first activity node (the last trace), in page pixels.
 NODE_XY = """(id) => {
   const div = document.getElementById(id), layout = div._fullLayout, nodes = div.data[div.data.length - 1];
@@ -52,9 +55,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     expected = {
         "funnel": ws.funnel(STEPS, window="2h", order="any").records(),
         "web": ws.touchpoints(channel="web").records(),
-        "mid": str(ws.store.execute(ws.store.backend.table("journeys").start.min()).as_py().date()
-                   + dt.timedelta(days=14)),
-    }  # fmt: skip
+        "mid": str(
+            ws.store.execute(ws.store.backend.table("journeys").start.min()).as_py().date()
+            + dt.timedelta(days=14)
+        ),
+        "where": ws.touchpoints(where=WHERE.split(";"), match="any").records(),
+    }
+    assert expected["where"] and expected["where"] != ws.touchpoints().records()
     ws.close()
     token = KeyStore(root / "ws" / KEYS_FILE).create("read").secret
     app = create_app(root / "ws", settings=ServerSettings(auth_failures_per_minute=1000))
@@ -166,6 +173,16 @@ def test_dashboard_in_a_real_browser(server: dict[str, Any], page: Any, tmp_path
     settled(page)
     assert column(page, "events") == web
     assert (server["root"] / "views" / "web-touchpoints.json").is_file()
+
+    # a property filter with match any is kept in the URL and agrees with the Python API
+    page.goto(base + "/dashboard/touchpoints")
+    page.fill("#in-where", WHERE)
+    page.select_option("#in-match", "any")
+    page.click("#apply")
+    page.wait_for_url("**/dashboard/touchpoints?*match=any*")
+    settled(page)
+    assert parse_qs(urlsplit(page.url).query)["where"] == [WHERE]
+    assert column(page, "events") == [cell(r["events"]) for r in server["expected"]["where"]][:50]
 
     # drill-down from a chart mark: a process-map node (a stepped mouse move, then a real click)
     page.goto(base + "/dashboard/process-map")

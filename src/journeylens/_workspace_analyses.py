@@ -94,7 +94,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         key: str = "touchpoint",
         min_count: int = 1,
         min_events: int = 1,
@@ -118,6 +119,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
             "key": key,
             "min_count": min_count,
             "min_events": min_events,
@@ -136,7 +138,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         key: str = "touchpoint",
         coverage: float | None = None,
         limit: int | None = None,
@@ -158,6 +161,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
             "key": key,
             "coverage": coverage,
             "limit": limit,
@@ -185,7 +189,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         build: bool = True,
     ) -> FunnelResult:
         """How many customers (or journeys) get through STEP STEP ..., how fast, and where the rest went.
@@ -215,6 +220,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
         }
         result: FunnelResult = self.analysis("funnel", values, build=build)
         return result
@@ -232,7 +238,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         key: str = "touchpoint",
         build: bool = True,
     ) -> PathsResult:
@@ -256,6 +263,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
             "key": key,
         }
         result: PathsResult = self.analysis("paths", values, build=build)
@@ -270,7 +278,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         min_events: int = 1,
         build: bool = True,
     ) -> TouchpointInventory:
@@ -291,6 +300,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
             "min_events": min_events,
         }
         result: TouchpointInventory = self.analysis("touchpoints", values, build=build)
@@ -309,7 +319,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         purchases: str | None = None,
         purchase_type: list[str] | None = None,
         loyal_min: int = 3,
@@ -340,6 +351,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
             "purchases": purchases,
             "purchase_type": purchase_type,
             "loyal_min": loyal_min,
@@ -360,7 +372,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         out: str | None = None,
         force: bool = False,
         min_share: float = 0.1,
@@ -385,6 +398,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
             "out": out,
             "force": force,
             "min_share": min_share,
@@ -406,7 +420,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         build: bool = True,
     ) -> MapView:
         """Draw a designed journey map with data: per stage the journeys reaching it, touchpoint volumes
@@ -429,6 +444,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
         }
         result: MapView = self.analysis("map show", values, build=build)
         return result
@@ -443,7 +459,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         build: bool = True,
     ) -> XesExport:
         """Write the selected journeys as an XES event log (one trace per journey), e.g. for pm4py.
@@ -463,6 +480,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
         }
         result: XesExport = self.analysis("export xes", values, build=build)
         return result
@@ -505,7 +523,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         build: bool = True,
     ) -> MapCheck:
         """Check a journey map against actual journeys: conformance, CJML deviations, Declare rules, their
@@ -529,6 +548,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
         }
         result: MapCheck = self.analysis("map check", values, build=build)
         return result
@@ -611,7 +631,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         build: bool = True,
     ) -> EmotionCurve:
         """The emotion curve: how customers feel at each touchpoint or map stage (-2..2, with intervals),
@@ -634,6 +655,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
         }
         result: EmotionCurve = self.analysis("feedback emotion", values, build=build)
         return result
@@ -675,7 +697,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         build: bool = True,
     ) -> AgentsResult:
         """Agents or teams: contacts, first-contact resolution, repeats, transfers, handle time, CSAT/NPS
@@ -700,6 +723,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
         }
         result: AgentsResult = self.analysis("agents", values, build=build)
         return result
@@ -753,7 +777,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         build: bool = True,
     ) -> DriversResult:
         """Key drivers (moments of truth): which touchpoints, channels, stages and journey traits are
@@ -782,6 +807,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
         }
         result: DriversResult = self.analysis("drivers", values, build=build)
         return result
@@ -804,7 +830,8 @@ class WorkspaceAnalyses:
         channel: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
     ) -> AttributionResult:
         """Credit for conversions and their value per channel or touchpoint: first, last, linear, time
         decay, position-based, exact Markov removal effects (orders 1-3), Shapley.
@@ -831,6 +858,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
         }
         result: AttributionResult = self.analysis("attribution", values, build=False)
         return result
@@ -895,7 +923,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         build: bool = True,
     ) -> ExperimentResult:
         """An A/B test on journey metrics: each variant's units after exposure against the baseline, as
@@ -934,6 +963,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
         }
         result: ExperimentResult = self.analysis("experiment", values, build=build)
         return result
@@ -956,7 +986,8 @@ class WorkspaceAnalyses:
         channel: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         build: bool = True,
     ) -> CausesResult:
         """Root causes of an outcome (failed, abandoned, leakage, repeat_journey, contact_after,
@@ -985,6 +1016,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
         }
         result: CausesResult = self.analysis("causes", values, build=build)
         return result
@@ -1006,7 +1038,8 @@ class WorkspaceAnalyses:
         outcome: list[str] | str | None = None,
         since: str | None = None,
         until: str | None = None,
-        where: dict[str, str] | list[str] | None = None,
+        where: dict[str, str] | list[Any] | None = None,
+        match: str = "all",
         build: bool = True,
     ) -> NbaResult:
         """Next best actions for customers in open journeys, ranked by estimated effect on success, with
@@ -1034,6 +1067,7 @@ class WorkspaceAnalyses:
             "since": since,
             "until": until,
             "where": where,
+            "match": match,
         }
         result: NbaResult = self.analysis("nba", values, build=build)
         return result

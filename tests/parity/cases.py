@@ -671,6 +671,40 @@ def dashboard_journeys_behind(side: Side) -> Any:
     }
 
 
+def _conditions_expect(result: dict[str, Any]) -> None:
+    every = set(result["every"])
+    for name, chosen in result.items():
+        if name != "every":
+            _has(0 < len(chosen) < len(every) and set(chosen) <= every, f"{name} selects some journeys")
+
+
+@case("journeys_selected_by_property_conditions", expect=_conditions_expect)
+def property_conditions(side: Side) -> Any:
+    """The property filter's operators (``--where``) with all/any: journey ids selected by one
+    event meeting all conditions, or any; negations and numbers hold only where the property is;
+    ``customer.`` conditions on the traits (a customer without a record has none set)."""
+    from journeylens.discovery.selection import select_journeys
+
+    def where(*conditions: str, match: str = "all") -> JourneyFilter:
+        return JourneyFilter(properties=list(conditions), match=match)
+
+    filters = {
+        "every": JourneyFilter(),
+        "all": where("device in ios,android,mobile_web", "contact_reason~BILL"),
+        "any": where("error_code?", "utm_source=newsletter", "carrier not in parcelnet", match="any"),
+        "negations": where("device!=desktop", "contact_reason!~a"),
+        "absent": where("device!?", "contact_reason=delivery"),
+        "number": where("order_id>0", "campaign=spring_sale", match="any"),
+        "traits": where("customer.plan in plus,premium", "device=ios"),
+        "traits_any": where("customer.plan!=basic", "customer.segment!?", "error_code?", match="any"),
+    }
+    selected = {name: select_journeys(side.store, flt).select("journey_id") for name, flt in filters.items()}
+    return {
+        name: sorted(r["journey_id"] for r in side.store.execute(t).to_pylist())
+        for name, t in selected.items()
+    }
+
+
 @case("variants_touchpoint")
 def variants_touchpoint(side: Side) -> Any:
     return variants(side.store, VariantSpec(coverage=1.0)).to_dict()

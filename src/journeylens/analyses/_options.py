@@ -30,7 +30,8 @@ class Cli:
     ``argument`` makes it positional; ``input`` is the type users type in (strings that the spec's
     validators parse) when it differs from the field's type; ``expand`` flattens a nested spec
     (the journey filter) into its own options; ``api_type`` overrides the workspace method's
-    annotation when Python callers may pass more than the CLI can (a dict for ``where``).
+    annotation when Python callers may pass more than the CLI can (a dict for ``where``), and
+    ``body`` the REST API's JSON body type when it takes structured values (``where`` objects).
     """
 
     name: str | None = None
@@ -40,6 +41,7 @@ class Cli:
     input: Any = None
     expand: bool = False
     api_type: str | None = None
+    body: Any = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Option:
     argument: bool
     short: str | None
     api_type: str | None
+    body: Any = None
 
     @property
     def flag(self) -> str:
@@ -95,6 +98,7 @@ def options(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[Option
                 argument=marker.argument,
                 short=marker.short,
                 api_type=marker.api_type,
+                body=marker.body,
             )
         )
     return found

@@ -15,6 +15,7 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
+from journeylens.discovery._conditions import by_events_and_traits
 from journeylens.errors import JourneyLensError
 from journeylens.journeys.build import require_journeys
 from journeylens.specs.discovery import OUTCOMES, ActivityKey, JourneyFilter
@@ -73,15 +74,7 @@ def select_journeys(store: Store, flt: JourneyFilter | None = None) -> ir.Table:
         segment = joined.segment.fill_null(UNKNOWN_SEGMENT)
         journeys = joined.filter(segment.isin(flt.segment)).select(*journeys.columns)
     if flt.needs_events:
-        je, events = store.backend.table("journey_events"), store.table("events")
-        ev_preds: list[ir.BooleanValue] = []
-        if flt.channel:
-            ev_preds.append(events.channel.isin(flt.channel))
-        for key, value in flt.properties.items():
-            ev_preds.append(json_text(events.properties, key) == value)
-        hits = events.filter(*ev_preds).select("event_id")
-        matched = je.semi_join(hits, "event_id").select("journey_id").distinct()
-        journeys = journeys.semi_join(matched, "journey_id")
+        journeys = by_events_and_traits(store, journeys, flt)
     return journeys
 
 

@@ -104,7 +104,7 @@ def _plain_default(opt: Option) -> Any:
 
 
 def _field(opt: Option, *, strict: bool) -> tuple[Any, Any]:
-    inner = _strip_none(opt.input)
+    inner = opt.body if strict and opt.body is not None else _strip_none(opt.input)
     if strict and isinstance(inner, type) and issubclass(inner, enum.Enum):
         # A strict model takes an enum member only; JSON sends its value.
         inner = Literal[tuple(m.value for m in inner)]

@@ -12,6 +12,8 @@ Example:
     >>> page = PAGES["funnel"]
     >>> panel_values(page, page.panels[0], {"steps": "home checkout", "since": "2024-03-01"})
     {'steps': ['home', 'checkout'], 'since': '2024-03-01'}
+    >>> panel_values(page, page.panels[0], {"steps": "home", "where": "plan!=free; amount>1", "match": "any"})
+    {'steps': ['home'], 'where': ['plan!=free', 'amount>1'], 'match': 'any'}
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from journeylens.errors import InputError
 
 __all__ = ["FILTERS", "PAGES", "Input", "Page", "Panel", "panel_values", "previous_period"]
 
-FILTERS = ("since", "until", "segment", "type", "channel")
-"""The global filters: URL query parameters with the analyses' option names."""
+FILTERS = ("since", "until", "segment", "type", "channel", "where", "match")
+"""The global filters: URL query parameters with the analyses' option names. ``where`` holds the
+property conditions of ``--where`` separated by ``;`` (``plan!=free; amount>100``), ``match``
+all or any."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,18 @@ def panel_values(page: Page, panel: Panel, query: Mapping[str, str]) -> dict[str
     for name, raw in query.items():
         if name not in names or raw in ("", None):
             continue
-        values[name] = [s for s in raw.replace(",", " ").split() if s] if name == "steps" else raw
+        values[name] = _split(name, raw)
     return values
+
+
+def _split(name: str, raw: str) -> Any:
+    """A URL text as the option takes it: funnel steps split on spaces and commas, property
+    conditions on ``;`` (commas belong to ``KEY in A,B``)."""
+    if name == "steps":
+        return [s for s in raw.replace(",", " ").split() if s]
+    if name == "where":
+        return [s.strip() for s in raw.split(";") if s.strip()]
+    return raw
 
 
 def previous_period(query: Mapping[str, str]) -> dict[str, str] | None:

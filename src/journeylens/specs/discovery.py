@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from journeylens._units import parse_instant
 from journeylens.analyses._options import Cli
+from journeylens.specs.conditions import GRAMMAR, Match, PropertyCondition, parse_conditions
 
 OUTCOMES = ("success", "failed", "abandoned", "open", "unknown")
 """Journey outcomes (``journeylens.journeys.outcomes.OUTCOMES``, kept here without the engine)."""
@@ -56,8 +57,10 @@ def split_names(value: Any, known: tuple[str, ...] | None = None, what: str = "n
 class JourneyFilter(BaseModel):
     """Which journeys to analyse. Empty fields select everything; fields combine with AND.
 
-    Lists also take one string, dates ISO strings (UTC when naive), and ``properties`` a list of
-    ``KEY=VALUE`` strings — what the command line passes.
+    Lists also take one string, dates ISO strings (UTC when naive), and ``properties`` conditions
+    as texts (``plan!=free``, what the command line passes), JSON objects or a ``{KEY: VALUE}``
+    dict of equalities (:mod:`journeylens.specs.conditions`); ``match`` says whether one event
+    must meet all of them or any.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -83,16 +86,25 @@ class JourneyFilter(BaseModel):
         Field(None, description="Journeys starting before (UTC).")
     )
     properties: Annotated[
-        dict[str, str],
+        list[PropertyCondition],
         Cli(
             name="where",
             input=list[str],
-            help="KEY=VALUE: journeys with an event property (repeatable).",
-            api_type="dict[str, str] | list[str] | None",
+            body=list[str | PropertyCondition],
+            help=f"Event property condition (repeatable): {GRAMMAR}.",
+            api_type="dict[str, str] | list[Any] | None",
         ),
     ] = Field(
-        default_factory=dict, description="Keep journeys with an event whose property KEY equals VALUE."
+        default_factory=list,
+        description="Keep journeys with an event meeting the property conditions (see match).",
     )
+    match: Annotated[
+        Match,
+        Cli(
+            help="all: one event meets every --where condition (the customer every customer. one); "
+            "any: at least one holds."
+        ),
+    ] = Field(Match.all, description="How the property conditions combine: all or any.")
 
     @field_validator("journey_type", "segment", "channel", "outcome", mode="before")
     @classmethod
@@ -114,16 +126,8 @@ class JourneyFilter(BaseModel):
 
     @field_validator("properties", mode="before")
     @classmethod
-    def _pairs(cls, value: Any) -> Any:
-        if not isinstance(value, (list, tuple)):
-            return value
-        pairs: dict[str, str] = {}
-        for pair in value:
-            key, sep, text = str(pair).partition("=")
-            if not sep or not key.strip():
-                raise ValueError(f"{pair!r}: expected KEY=VALUE, e.g. product=loan")
-            pairs[key.strip()] = text.strip()
-        return pairs
+    def _conditions(cls, value: Any) -> Any:
+        return parse_conditions(value)
 
     @model_validator(mode="after")
     def _period(self) -> JourneyFilter:
@@ -134,9 +138,12 @@ class JourneyFilter(BaseModel):
     def describe(self) -> str:
         parts = [
             f"{name}={value}"
-            for name, value in self.model_dump(exclude_defaults=True).items()
+            for name, value in self.model_dump(exclude_defaults=True, exclude={"properties", "match"}).items()
             if value not in (None, {}, [])
         ]
+        if self.properties:
+            joiner = " and " if self.match is Match.all else " or "
+            parts.append("where " + joiner.join(c.text() for c in self.properties))
         return ", ".join(parts) or "all journeys"
 
     @property
