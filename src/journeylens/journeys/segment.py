@@ -53,6 +53,8 @@ CLAIMS, EPISODES = "_jl_journey_claims", "_jl_journey_episodes"
 _PACK = 64
 # Time order, ties in the order the events were loaded (file order), then the event id.
 ORDER = ["timestamp", "ingest_seq", "event_id"]
+# The columns every working table of :func:`assign_journeys` carries to the next pass.
+_CARRIED = ("customer_id", *ORDER, "channel", "_assisted", "_who", "_ts", "_own", "_claimed", "_rn", "_case")
 
 
 def _ordered(group: list[str | ir.Value]) -> ibis.expr.builders.LegacyWindowBuilder:
@@ -116,7 +118,10 @@ def assign_journeys(
         _intent=ibis.coalesce(first._own, ibis.ifelse(ahead, (first._next_own % _PACK).cast("int8"), None)),
         _case=ibis.coalesce(first.case_id, ibis.ifelse(near, first._next_case, None)),
     )
-    first = scratch_table(backend, CLAIMS, first, large=True)
+    # Only what the later passes read is stored: every column written costs its compression.
+    resumes = [c for c in first.columns if c.startswith("_resume")]
+    carried = [*_CARRIED, "_starter", "_gap", "_quiet", "_intent", *resumes]
+    first = scratch_table(backend, CLAIMS, first.select(*carried), large=True)
 
     second = first.mutate(
         _packed=ibis.ifelse(first._intent.notnull(), first._rn * _PACK + first._intent, None),
@@ -149,7 +154,7 @@ def assign_journeys(
     segmented = third.mutate(
         _episode=opens.cast("int64").sum().over(ibis.cumulative_window(group_by="_who", order_by=ORDER))
     )
-    segmented = scratch_table(backend, EPISODES, segmented, large=True)
+    segmented = scratch_table(backend, EPISODES, segmented.select(*_CARRIED, "_episode"), large=True)
 
     keyed = _nearest_case(segmented)
     case_of = ibis.coalesce(keyed._case, keyed._near_case)
