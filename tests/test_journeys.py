@@ -135,6 +135,26 @@ def test_cases_are_journeys_even_when_they_overlap(tmp_path: Path) -> None:
     assert steps[by_case["T2"]["journey_id"]] == ["ticket_opened", "help_article", "ticket_closed"]
 
 
+def test_a_case_joins_only_events_of_its_own_episode(tmp_path: Path) -> None:
+    # Rule 4 looks for the nearest case event within the episode only: a case two days before or
+    # after, in another episode of the same customer, does not pull a case-less event in.
+    rows = [
+        ev("eve", 0, "web", "billing_faq"),
+        ev("eve", 1, "web", "billing_faq", case_id="A"),
+        ev("eve", 100, "web", "billing_faq"),  # an episode of its own, between the two cases
+        ev("eve", 200, "web", "billing_faq"),
+        ev("eve", 201, "web", "billing_faq", case_id="B"),
+        ev("eve", 300, "web", "billing_faq"),  # after case B's episode
+    ]
+    ws = built(tmp_path, rows)
+    assert [(j["case_id"], j["touchpoints"]) for j in journeys_of(ws)] == [
+        ("A", 2),
+        (None, 1),
+        ("B", 2),
+        (None, 1),
+    ]
+
+
 def test_company_messages_do_not_keep_a_journey_going(tmp_path: Path) -> None:
     # Quiet time counts from the customer's own last event, not from the delivery messages the
     # company sends afterwards: shopping again 30 h after ordering is a new purchase journey

@@ -53,6 +53,8 @@ CLAIMS, EPISODES = "_jl_journey_claims", "_jl_journey_episodes"
 _PACK = 64
 # Time order, ties in the order the events were loaded (file order), then the event id.
 ORDER = ["timestamp", "ingest_seq", "event_id"]
+# The columns every working table of :func:`assign_journeys` carries to the next pass.
+_CARRIED = ("customer_id", *ORDER, "channel", "_assisted", "_who", "_ts", "_own", "_claimed", "_rn", "_case")
 
 
 def _ordered(group: list[str | ir.Value]) -> ibis.expr.builders.LegacyWindowBuilder:
@@ -116,7 +118,10 @@ def assign_journeys(
         _intent=ibis.coalesce(first._own, ibis.ifelse(ahead, (first._next_own % _PACK).cast("int8"), None)),
         _case=ibis.coalesce(first.case_id, ibis.ifelse(near, first._next_case, None)),
     )
-    first = scratch_table(backend, CLAIMS, first, large=True)
+    # Only what the later passes read is stored: every column written costs its compression.
+    resumes = [c for c in first.columns if c.startswith("_resume")]
+    carried = [*_CARRIED, "_starter", "_gap", "_quiet", "_intent", *resumes]
+    first = scratch_table(backend, CLAIMS, first.select(*carried), large=True)
 
     second = first.mutate(
         _packed=ibis.ifelse(first._intent.notnull(), first._rn * _PACK + first._intent, None),
@@ -125,6 +130,7 @@ def assign_journeys(
     running = second.mutate(
         _current=second._packed.max().over(earlier) % _PACK,
         _last_case_row=second._case_row.max().over(earlier),
+        _next_case_row=second._case_row.min().over(later),
     )
     # The case of the last earlier event that had one: a hash join on (customer, row number) is
     # cheaper than another window sorted by (customer, case).
@@ -146,8 +152,26 @@ def assign_journeys(
             else_=quiet > _per_type(current, gaps, seconds(rules.neutral_gap)),
         ).fill_null(True)
     )
+    third = third.mutate(_opens=opens)
+    # Episodes are runs of rows in the customer's order, so the episode's previous and next case
+    # events (rule 4) are the customer's, when they fall between the episode's first row and the
+    # next episode's: read in this pass, with no window sorted by (customer, episode).
+    cumulative = ibis.cumulative_window(group_by="_who", order_by=ORDER)
+    opening_row = ibis.ifelse(third._opens, third._rn, None)
     segmented = third.mutate(
-        _episode=opens.cast("int64").sum().over(ibis.cumulative_window(group_by="_who", order_by=ORDER))
+        _episode=third._opens.cast("int64").sum().over(cumulative),
+        _episode_row=opening_row.max().over(cumulative),
+        _next_episode_row=opening_row.min().over(later),
+    )
+    prev_in_episode = segmented._last_case_row >= segmented._episode_row
+    next_in_episode = segmented._next_episode_row.isnull() | (
+        segmented._next_case_row < segmented._next_episode_row
+    )
+    segmented = segmented.select(
+        *_CARRIED,
+        "_episode",
+        _prev_rn=ibis.ifelse(prev_in_episode, segmented._last_case_row, None),
+        _next_rn=ibis.ifelse(next_in_episode, segmented._next_case_row, None),
     )
     segmented = scratch_table(backend, EPISODES, segmented, large=True)
 
@@ -229,14 +253,10 @@ def _resumes(
 
 def _nearest_case(segmented: ir.Table) -> ir.Table:
     """``_near_case``: the case of the episode's case event nearest in time (rule 4), found from
-    the row numbers of the previous and the next case event of the episode and a join on them."""
-    in_episode = ["_who", "_episode"]
-    case_row = ibis.ifelse(segmented._case.notnull(), segmented._rn, None)
-    near = segmented.mutate(
-        _prev_rn=case_row.max().over(ibis.window(group_by=in_episode, order_by=ORDER, rows=(None, -1))),
-        _next_rn=case_row.min().over(ibis.window(group_by=in_episode, order_by=ORDER, rows=(1, None))),
-    )
+    the row numbers of the previous and the next case event of the episode (``_prev_rn``,
+    ``_next_rn``) and a join on them."""
     cases = segmented.filter(segmented._case.notnull())
+    near = segmented
     prev = cases.select(_p_who=cases._who, _p_rn=cases._rn, _p_case=cases._case, _p_ts=cases._ts)
     after = cases.select(_n_who=cases._who, _n_rn=cases._rn, _n_case=cases._case, _n_ts=cases._ts)
     near = near.left_join(prev, (near._who == prev._p_who) & (near._prev_rn == prev._p_rn))
