@@ -34,8 +34,9 @@ from journeylens.specs.discovery import MapSpec, VariantSpec
 
 SPARK_DRIVER_MEMORY = "8g"
 """Local mode runs everything in the driver JVM; Spark's default heap (1 GB) spills at 1M events."""
-WORKER_MEMORY, EXECUTOR_MEMORY = "4g", "3g"
-"""Each standalone worker (one core) and the executor it runs: the local-mode heap split in two."""
+WORKER_MEMORY, EXECUTOR_MEMORY, CLIENT_DRIVER_MEMORY = "4g", "3g", "2g"
+"""A standalone worker (one core), the executor it runs, and the driver (this process's JVM), which
+on a cluster only plans jobs and ships the ingest batches."""
 
 
 def _pipeline(data: Path, work: Path, name: str, url: str, spark_conf: dict[str, str] | None = None) -> int:
@@ -105,7 +106,7 @@ def pipeline_spark_standalone(data: Path, work: Path) -> int:
         os.environ.update(
             {k: env[k] for k in ("SPARK_HOME", "JAVA_HOME", "SPARK_LOCAL_IP", "PYSPARK_PYTHON")}
         )
-        os.environ.setdefault("PYSPARK_SUBMIT_ARGS", f"--driver-memory {SPARK_DRIVER_MEMORY} pyspark-shell")
+        os.environ.setdefault("PYSPARK_SUBMIT_ARGS", f"--driver-memory {CLIENT_DRIVER_MEMORY} pyspark-shell")
         conf = {
             "spark.driver.host": HOST,
             "spark.driver.bindAddress": HOST,
