@@ -26,6 +26,7 @@ DISCOVERY_STAGES = {
     "floor_dfg", "process_map", "floor_funnel", "funnel_20", "pm4py_e2e", "process_e2e", "newcomer",
 }  # fmt: skip
 PIPELINE_STAGES = {"pipeline_duckdb", "pipeline_pyspark"}
+EXPLICIT_STAGES = {"pipeline_spark_standalone"}  # start a cluster: only with --stage, never here
 SMALL_FILE_STAGES = {"floor_small_csv", "ingest_small_csv"}
 ACCURACY_STAGES = {"outcome_accuracy"}
 MAP_STAGES = {"floor_map_check", "map_check", "pm4py_declare", "journeys_summary", "map_monitor"}
@@ -56,6 +57,11 @@ def test_parse_size() -> None:
     ]  # fmt: skip
     with pytest.raises(InputError, match="--events"):
         parse_size("lots")
+
+
+def test_stages_that_start_a_cluster_run_only_when_named() -> None:
+    assert {name for name, spec in STAGES.items() if spec.explicit} == EXPLICIT_STAGES
+    assert STAGES["pipeline_spark_standalone"].floor == "pipeline_duckdb"
 
 
 def test_bench_smoke(bench_out: Path) -> None:

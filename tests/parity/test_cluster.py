@@ -1,7 +1,7 @@
 """The pipeline cases on a real Spark standalone cluster and through Spark Connect: equal to DuckDB.
 
 A master and two one-core workers are started on 127.0.0.1 from the pyspark package's own
-``spark-class`` (see ``spark_cluster.py``); then a Spark Connect server from its
+``spark-class`` (see ``journeylens.benchmark._standalone``); then a Spark Connect server from its
 ``sbin/start-connect-server.sh``, whose jobs run on the same cluster. Each side is built in a
 process of its own (``remote_side.py``) from a workspace whose journeylens.toml names the engine
 (``spark://127.0.0.1:PORT``, then ``sc://127.0.0.1:PORT``), its database and Spark settings, and
@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 
 import journeylens
+from journeylens.benchmark._standalone import HOST, WORKERS, Cluster, spark_env
 from journeylens.store import Store
 from parity.cases import CASES, differences
 from parity.conftest import ZONE, Side, _ingest, _model, world_config
 from parity.remote_side import CLUSTER_CASES, cluster_inputs
-from parity.spark_cluster import HOST, WORKERS, Cluster, spark_env
 
 pytestmark = pytest.mark.spark
 

@@ -158,7 +158,8 @@ def run_bench(
     progress: Callable[[str], None] = lambda _msg: None,
     memory_limit: str | None = None,
 ) -> list[BenchResult]:
-    """Run ``stages`` (default: all) on ~``events`` events; each stage in its own process.
+    """Run ``stages`` (default: all but the explicit ones, which start a cluster) on ~``events``
+    events; each stage in its own process.
 
     Stages that need a prepared workspace (stitching, journeys) get it from an earlier stage of
     the same run or from an untimed preparation, so only the stage's own work is timed.
@@ -172,7 +173,7 @@ def run_bench(
     data, work = out / DATA_FOLDER.format(events=events), out / "work"
     data.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
-    names = stages or list(STAGES)
+    names = stages or [name for name, spec in STAGES.items() if not spec.explicit]
     unknown = [s for s in names if s not in STAGES]
     if unknown:  # before generating data, which takes minutes at 10M events
         raise InputError.unknown_choice("benchmark stage", unknown[0], STAGES)

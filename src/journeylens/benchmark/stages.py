@@ -65,6 +65,8 @@ class Stage:
     :func:`metrics_path`, including ``targets_met`` and the ``events`` it measured."""
     peer: str | None = None
     """Name of another tool's stage doing the same job (pm4py), compared besides the floor."""
+    explicit: bool = False
+    """Runs only when named (``--stage``), never in a run of every stage: it starts a cluster."""
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,12 @@ def stage(
     target: float | None = None,
     accuracy: bool = False,
     peer: str | None = None,
+    explicit: bool = False,
 ) -> Callable[[StageFn], StageFn]:
     def register(fn: StageFn) -> StageFn:
-        STAGES[name] = Stage(name, fn, floor, doc, needs, leaves, requires, unit, target, accuracy, peer)
+        STAGES[name] = Stage(
+            name, fn, floor, doc, needs, leaves, requires, unit, target, accuracy, peer, explicit
+        )
         return fn
 
     return register

@@ -53,6 +53,7 @@ from journeylens.store.store import Store
 STAGE = "_jl_ingest_stage"
 COPIES = "_jl_ingest_copies"
 KEPT = "_jl_ingest_kept"
+SHIPPED = "_jl_ingest_shipped"
 _SCAN_CHUNK = 65_536  # rows per Arrow chunk, so that DuckDB scans a batch on every core
 _QUARANTINE_KEY = ("table", "source", "line", "reason", "raw")
 _SEQ_FILE = 1 << 32  # ingest_seq = ingest id * 2^32 + line
@@ -127,6 +128,7 @@ class BatchLoader:
             schema=QUARANTINE_SCHEMA.to_pyarrow(),
         )
         stored = self.store.table("quarantine")
+        # The lines the reader could not split: few, already in this process, compared here.
         self.store.insert(
             "quarantine", self.store.execute(ibis.memtable(rows).anti_join(stored, _QUARANTINE_KEY))
         )
@@ -226,17 +228,12 @@ class BatchLoader:
                 reports[single].loaded += inserted
                 return
             if inserted is None:  # pragma: no cover - insert_select answers on DuckDB
-                self.store.insert(name, self.store.execute(new))
+                self.store.insert(name, new)
             for file, n in self._stored_per_file(list(reports)).items():
                 reports[file].loaded += n
             return
-        # Store on another engine: ship the batch there and compare keys on that side.
-        shipped = ibis.memtable(self.engine.to_pyarrow(rows))
-        arrow = self.store.execute(shipped.anti_join(self.store.table(name), self.table.key))
-        self.store.insert(name, arrow)
-        files = pc.shift_right(arrow.column("ingest_seq"), 32) if arrow.num_rows else pa.array([], pa.int64())
-        for count in pc.value_counts(files).to_pylist():
-            reports[int(count["values"])].loaded += int(count["counts"])
+        for file, n in self._append_unseen(name, rows, (self.table.key,), per_file=True).items():
+            reports[file].loaded += n
 
     def _stored_per_file(self, files: list[int]) -> Counter[int]:
         """Rows this transaction stored for ``files`` (their ingest ids are new, so every row of
@@ -256,8 +253,29 @@ class BatchLoader:
             new = rows.anti_join(stored, list(key)).select(*rows.columns)
             if _backend.insert_select(self.engine, name, new.cast(stored.schema())) is not None:
                 return
-        shipped = ibis.memtable(self.engine.to_pyarrow(rows))
-        self.store.insert(name, self.store.execute(shipped.anti_join(stored, list(key))))
+        self._append_unseen(name, rows, key, per_file=False)
+
+    def _append_unseen(
+        self, name: str, rows: ir.Table, key: tuple[str, ...], *, per_file: bool
+    ) -> Counter[int]:
+        """Store on another engine (Spark): append the rows whose ``key`` it has not stored yet;
+        with ``per_file``, how many per file.
+
+        The batch is transformed by the ingest engine (DuckDB, in this process, which reads the
+        files) and shipped to the store once, as a view of the engine; the comparison of keys,
+        the counts and the ``INSERT ... SELECT`` then run there. Only the counts (a row per file)
+        come back.
+        """
+        with _backend.shipped(self.store.backend, self.engine.to_pyarrow(rows), SHIPPED) as batch:
+            new = batch.anti_join(self.store.table(name), list(key)).select(*batch.columns)
+            counts: Counter[int] = Counter()
+            if per_file:
+                per = new.group_by(file=new.ingest_seq // _SEQ_FILE).agg(n=new.count())
+                counts.update({int(r["file"]): int(r["n"]) for r in self.store.execute(per).to_pylist()})
+                if not counts:  # nothing new: no second pass over the batch
+                    return counts
+            self.store.insert(name, new)
+        return counts
 
 
 def _rows_per_file(data: pa.Table, single: int) -> Counter[int]:

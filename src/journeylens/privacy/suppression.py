@@ -80,6 +80,7 @@ def suppression_list(store: Store, engine: BaseBackend) -> ir.Table | None:
         return None
     if engine is store.backend:
         return listed.select("identifier_hash")
+    # One hash per forgotten identifier: a short list, copied to the ingest engine (DuckDB).
     return ibis.memtable(store.execute(listed.select("identifier_hash")))
 
 

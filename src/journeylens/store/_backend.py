@@ -363,6 +363,27 @@ def materialize_over_arrow(
 
 
 @contextmanager
+def shipped(backend: BaseBackend, data: pa.Table, name: str) -> Iterator[ir.Table]:
+    """``data`` (Arrow in this process) as a table of ``backend`` while the block runs.
+
+    Spark gets a temporary view of a DataFrame made from the Arrow data itself, so the queries of
+    the block (joins, counts, ``INSERT ... SELECT``) run in the engine and their results stay
+    there; ibis' ``memtable`` would go through pandas, and reading a result back to re-insert it
+    copied every row through this process twice. Other engines get an ``ibis.memtable``.
+    """
+    if backend.name != "pyspark":
+        yield ibis.memtable(data)
+        return
+    # ibis keeps the SparkSession in ``_session`` and has no way to make a view from Arrow.
+    session = backend._session
+    session.createDataFrame(data).createOrReplaceTempView(name)
+    try:
+        yield backend.table(name)
+    finally:
+        session.catalog.dropTempView(name)
+
+
+@contextmanager
 def memory_cap(backend: BaseBackend, limit: str) -> Iterator[None]:
     """Cap DuckDB's buffer pool for the block, restoring the previous limit afterwards.
 

@@ -3,8 +3,9 @@
 Ibis has no DELETE. On DuckDB the predicate is compiled by Ibis and spliced, as a parsed sqlglot
 tree (never as text built from values), into ``DELETE FROM table AS alias WHERE ...``: the rows go
 in place, inside the caller's transaction. Engines without that path (Spark) get the portable
-fallback: the kept rows are materialised and the table is rewritten, which is exact but reads and
-writes the whole table (fine for the rare erasure request; see docs/privacy.md).
+fallback: the kept rows are written to a working table of the engine and the table is rewritten
+from it, which is exact but reads and writes the whole table twice (fine for the rare erasure
+request; see docs/privacy.md).
 
 Example:
     >>> n = delete_where(store.backend, "events", lambda t: t.user_id == "u1")  # doctest: +SKIP
@@ -40,8 +41,11 @@ def delete_where(backend: BaseBackend, name: str, predicate: Predicate) -> int:
     if backend.name == "duckdb":
         backend.raw_sql(_duckdb_delete(name, table.filter(doomed)))
     else:
-        kept = _backend.to_arrow(backend, table.filter(~doomed))
-        backend.create_table(name, ibis.memtable(kept), schema=table.schema(), overwrite=True)
+        # Spark cannot overwrite a table its query reads: the kept rows go to a working table of
+        # the engine first (never through this process), which then replaces the table.
+        kept = _backend.scratch_table(backend, f"_jl_kept_{name}", table.filter(~doomed))
+        backend.create_table(name, kept, overwrite=True)
+        _backend.drop_scratch(backend, kept.get_name())
     return n
 
 

@@ -1,5 +1,8 @@
 """A Spark standalone cluster and a Spark Connect server on 127.0.0.1, from the pyspark package.
 
+Used by the ``pipeline_spark_standalone`` benchmark stage and by the cluster parity tests
+(tests/parity/test_cluster.py); nothing in the product starts a cluster.
+
 Everything is started from the installed ``pyspark`` package (its ``bin/spark-class`` and
 ``sbin/start-connect-server.sh``; the Connect server's jar is in ``pyspark/jars``): nothing is
 downloaded. Every daemon runs in a process group of its own, which :meth:`Daemon.stop` ends, and
@@ -20,13 +23,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 HOST = "127.0.0.1"
 WORKERS = 2
 WORKER_MEMORY = "1g"
+"""The default worker size (the parity tests' small inputs); the benchmark stage gives more."""
 STARTUP_SECONDS = 90
 """A daemon that has not said it is ready by then has failed (the JVMs start in 5-15 s here)."""
+
+
+class ClusterError(RuntimeError):
+    """A daemon of the local cluster could not start (its log's tail is in the message)."""
 
 
 def spark_home() -> Path:
@@ -43,10 +49,9 @@ def java_home() -> Path:
         return Path(given)
     java = shutil.which("java")
     if java is None:
-        pytest.fail(
+        raise ClusterError(
             "Java 17 is missing (no JAVA_HOME, no java on PATH): scripts/run_tests.py installs "
-            "openjdk-17-jre-headless; the cluster tests must not skip.",
-            pytrace=False,
+            "openjdk-17-jre-headless; the cluster tests must not skip."
         )
     return Path(java).resolve().parents[1]
 
@@ -98,7 +103,7 @@ class Daemon:
             time.sleep(0.5)
         status = "exited" if self.process.poll() is not None else f"not ready after {seconds:g} s"
         tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-25:])
-        pytest.fail(f"{self.name} {status} (waiting for {pattern!r}); its log ends:\n{tail}", pytrace=False)
+        raise ClusterError(f"{self.name} {status} (waiting for {pattern!r}); its log ends:\n{tail}")
 
     def stop(self) -> None:
         """End the whole process group (the launcher script and the JVM it started)."""
@@ -126,12 +131,13 @@ def start(name: str, args: list[str], env: dict[str, str], root: Path) -> Daemon
 
 @dataclass
 class Cluster:
-    """A standalone master with two one-core workers, all on 127.0.0.1."""
+    """A standalone master with :data:`WORKERS` one-core workers, all on 127.0.0.1."""
 
     root: Path
     env: dict[str, str]
     url: str = ""
     daemons: list[Daemon] = field(default_factory=list)
+    worker_memory: str = WORKER_MEMORY
 
     def start(self) -> None:
         spark_class = str(spark_home() / "bin" / "spark-class")
@@ -153,7 +159,7 @@ class Cluster:
                     f"worker{i}",
                     [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", HOST,
                      "--port", str(free_port()), "--webui-port", str(free_port()), "--cores", "1",
-                     "--memory", WORKER_MEMORY, "--work-dir", str(work), self.url],
+                     "--memory", self.worker_memory, "--work-dir", str(work), self.url],
                     self.env,
                     self.root,
                 )
@@ -163,10 +169,9 @@ class Cluster:
     def start_connect_server(self) -> str:
         """A Spark Connect server whose driver runs its jobs on this cluster; its ``sc://`` URL."""
         if not list((spark_home() / "jars").glob("spark-connect_*.jar")):
-            pytest.fail(
+            raise ClusterError(
                 f"{spark_home() / 'jars'} has no spark-connect jar, so this pyspark cannot start a "
-                "Spark Connect server locally (pyspark 4 wheels ship it; install pyspark>=4).",
-                pytrace=False,
+                "Spark Connect server locally (pyspark 4 wheels ship it; install pyspark>=4)."
             )
         port = free_port()
         server = start(
