@@ -35,7 +35,7 @@ CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
 """The analyses timed, with the options sent: the dashboard's overview and discovery pages."""
 
 
-def _percentiles(seconds: list[float]) -> dict[str, float]:
+def percentiles(seconds: list[float]) -> dict[str, float]:
     ordered = sorted(seconds)
 
     def at(q: float) -> float:
@@ -44,7 +44,7 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
     return {"p50_ms": at(0.5), "p95_ms": at(0.95)}
 
 
-def _timed(call: Callable[[], object], times: int, before: Callable[[], None] = lambda: None) -> list[float]:
+def timed(call: Callable[[], object], times: int, before: Callable[[], None] = lambda: None) -> list[float]:
     spent = []
     for _ in range(times):
         before()
@@ -65,7 +65,7 @@ def api_python(data: Path, work: Path) -> int:
     ws = Workspace.open(work / WORLD)
     latency = {}
     for name, values in CALLS:
-        latency[name] = _percentiles(_timed(lambda: ws.analysis(name, dict(values)), COLD))  # noqa: B023
+        latency[name] = percentiles(timed(lambda: ws.analysis(name, dict(values)), COLD))  # noqa: B023
     ws.close()
     (work / LATENCY.format(stage="api_python")).write_text(json.dumps(latency))
     return COLD * len(CALLS)
@@ -101,9 +101,9 @@ def api_stage(data: Path, work: Path) -> int:
                 if response.status_code != 200:
                     raise RuntimeError(f"{path}: {response.status_code} {response.text[:300]}")  # noqa: B023
 
-            cold = _timed(get, COLD, before=runner.clear)
-            warm = _timed(get, WARM)
-            latency[name] = {"cold": _percentiles(cold), "warm": _percentiles(warm)}
+            cold = timed(get, COLD, before=runner.clear)
+            warm = timed(get, WARM)
+            latency[name] = {"cold": percentiles(cold), "warm": percentiles(warm)}
     (work / LATENCY.format(stage="api")).write_text(json.dumps(latency))
     return (COLD + WARM) * len(CALLS)
 
