@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from journeylens.benchmark.stages import JOURNEYS, WORLD, stage
 from journeylens.workspace import Workspace
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from journeylens.server.runs import AnalysisRunner
 
 LATENCY = "api_latency-{stage}.json"
 COLD, WARM = 5, 20
@@ -80,19 +86,11 @@ def api_python(data: Path, work: Path) -> int:
     peer="api_python",
 )
 def api_stage(data: Path, work: Path) -> int:
-    from fastapi.testclient import TestClient
-
     from journeylens.analyses import ANALYSES
     from journeylens.server.api_requests import endpoint_path
-    from journeylens.server.app import create_app
-    from journeylens.server.keys import KEYS_FILE, KeyStore
 
-    root = work / WORLD
-    token = KeyStore(root / KEYS_FILE).create("read", name="benchmark").secret
-    app = create_app(root)
-    runner = app.state.ctx.runner
     latency = {}
-    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+    with reader(work / WORLD) as (client, runner):
         for name, values in CALLS:
             path = endpoint_path(ANALYSES[name])
 
@@ -106,6 +104,21 @@ def api_stage(data: Path, work: Path) -> int:
             latency[name] = {"cold": percentiles(cold), "warm": percentiles(warm)}
     (work / LATENCY.format(stage="api")).write_text(json.dumps(latency))
     return (COLD + WARM) * len(CALLS)
+
+
+@contextmanager
+def reader(root: Path) -> Iterator[tuple[TestClient, AnalysisRunner]]:
+    """A client of the app on workspace ``root`` (in process, with a new read token) and the
+    app's runner (to empty its cache)."""
+    from fastapi.testclient import TestClient
+
+    from journeylens.server.app import create_app
+    from journeylens.server.keys import KEYS_FILE, KeyStore
+
+    token = KeyStore(root / KEYS_FILE).create("read", name="benchmark").secret
+    app = create_app(root)
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client, app.state.ctx.runner
 
 
 def latency_rows(work: Path) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from journeylens.benchmark.agent_stages import AGENTS_WORLD
-from journeylens.benchmark.api_stages import percentiles, timed
+from journeylens.benchmark.api_stages import percentiles, reader, timed
 from journeylens.benchmark.stages import metrics_path, preparation, stage
 from journeylens.errors import InputError, JourneyLensError
 from journeylens.workspace import Workspace
@@ -172,19 +172,9 @@ def _load(client: Any, slug: str, query: dict[str, str]) -> dict[str, int]:
     peer="dashboard_python",
 )
 def dashboard_stage(data: Path, work: Path) -> int:
-    from fastapi.testclient import TestClient
-
-    from journeylens.server.app import create_app
-    from journeylens.server.keys import KEYS_FILE, KeyStore
-
-    root = work / DASHBOARD_WORLD
-    token = KeyStore(root / KEYS_FILE).create("read", name="benchmark").secret
-    app = create_app(root)
-    runner = app.state.ctx.runner
-    queries = page_queries(app.state.ctx.workspace)
     latency = {}
-    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
-        for slug, query in queries.items():
+    with reader(work / DASHBOARD_WORLD) as (client, runner):
+        for slug, query in page_queries(runner.workspace).items():
             shapes: list[dict[str, int]] = []
             load = partial(lambda s, q: shapes.append(_load(client, s, q)), slug, query)  # noqa: B023
             cold, warm = timed(load, COLD, before=runner.clear), timed(load, WARM)

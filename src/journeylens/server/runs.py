@@ -3,7 +3,7 @@ per (analysis, spec, data version).
 
 The data version names everything an answer depends on: the last ingest, the last finished build,
 the workspace settings, and the files analyses read (maps, the theme taxonomy, the action
-catalogue). Any ingest, build or edit changes it, so a cached answer is never stale. Analyses run
+catalogue). Any ingest, build or edit changes it, so a cached answer never passes for current. Analyses run
 under one lock because the embedded DuckDB connection serves one statement at a time; the
 lock also makes the automatic build (when data changed) happen once, not once per request.
 
