@@ -15,6 +15,7 @@ import pytest
 
 from journeylens.benchmark import parse_size, run_bench
 from journeylens.benchmark.api_stages import CALLS, latency_rows
+from journeylens.benchmark.dashboard_stages import COLD, PAGES_ENV, TARGETS, WARM
 from journeylens.benchmark.small_file_stages import small_file_count
 from journeylens.benchmark.stages import STAGES
 from journeylens.errors import InputError
@@ -42,6 +43,7 @@ NBA_STAGES = {"nba_scoring", "nba_open"}
 CASELOG_STAGES = {"floor_caselog", "journeys_caselog"}
 EXPERIMENT_STAGES = {"floor_experiment", "experiment_cuped"}
 API_STAGES = {"api", "api_python"}
+DASHBOARD_STAGES = {"dashboard_python", "dashboard"}  # one page here: JOURNEYLENS_BENCH_PAGES=paths
 COLLECTOR_STAGES = {"floor_collector", "collector"}
 
 
@@ -64,7 +66,8 @@ def test_stages_that_start_a_cluster_run_only_when_named() -> None:
     assert STAGES["pipeline_spark_standalone"].floor == "pipeline_duckdb"
 
 
-def test_bench_smoke(bench_out: Path) -> None:
+def test_bench_smoke(bench_out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PAGES_ENV, "paths")  # every page would take minutes (the backlog alone)
     results = {r.stage: r for r in run_bench(6_000, bench_out)}
     everything = (
         INGEST_STAGES
@@ -84,6 +87,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         | CASELOG_STAGES
         | EXPERIMENT_STAGES
         | API_STAGES
+        | DASHBOARD_STAGES
         | COLLECTOR_STAGES
     )
     assert set(results) == everything | ACCURACY_STAGES
@@ -109,6 +113,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         *CASELOG_STAGES,
         *EXPERIMENT_STAGES,
         *API_STAGES,
+        *DASHBOARD_STAGES,
     )
     assert {r.rows for r in results.values() if r.stage not in others} == {events}
     # The text stages score one comment per event of the run: the same count, in comments.
@@ -123,6 +128,7 @@ def test_bench_smoke(bench_out: Path) -> None:
         *CASELOG_STAGES,
         *EXPERIMENT_STAGES,
         *API_STAGES,
+        *DASHBOARD_STAGES,
     )
     assert {r.unit for r in results.values() if r.stage not in plain} == {"events"}
     # Both builds end with the same journeys; only the incremental one skipped customers.
@@ -143,7 +149,8 @@ def test_bench_smoke(bench_out: Path) -> None:
     assert accuracy.metrics["customers"] == 200
     assert accuracy.events == sum(w["events"] for w in accuracy.metrics["worlds"]) > 0
     assert accuracy.target_met == all(t["met"] for w in accuracy.metrics["worlds"] for t in w["targets"])
-    assert all(r.metrics is None for r in results.values() if r.stage not in ACCURACY_STAGES)
+    judged = ACCURACY_STAGES | {"dashboard"}  # the dashboard stage's metrics: its page targets
+    assert all(r.metrics is None for r in results.values() if r.stage not in judged)
     assert 0 < results["stitch"].rows < events
     assert results["funnel_20"].rows >= 20 and results["funnel_20"].floor == "floor_funnel"
     # The hand-written funnel counts the same customers at every step as `funnel` does.
@@ -173,6 +180,12 @@ def test_bench_smoke(bench_out: Path) -> None:
     assert results["api"].peer == "api_python" and results["api"].rows == 25 * len(CALLS)
     assert [r["analysis"] for r in latency_rows(work)] == [name for name, _ in CALLS]
     assert all(r["cold_to_python"] > 0 and r["warm_p50_ms"] > 0 for r in latency_rows(work))
+    # The dashboard stage loaded the page and its panels cold and warm, and judged each target.
+    page = results["dashboard"].metrics["pages"][0]  # type: ignore[index]
+    assert results["dashboard"].peer == "dashboard_python" and results["dashboard"].rows == COLD + WARM
+    assert (page["page"], page["panels"], page["notices"]) == ("paths", 1, 0)
+    assert [t["name"] for t in page["targets"]] == [f"paths {n}" for n in TARGETS]
+    assert results["dashboard"].target_met == all(t["met"] for t in page["targets"])
     assert results["process_map"].floor == "floor_dfg" and results["process_e2e"].floor == "pm4py_e2e"
     # The hand-written map verdicts equal map check's (journeys, conforming, per kind, per rule),
     # both over the events of purchase journeys.
@@ -228,7 +241,7 @@ def test_bench_smoke(bench_out: Path) -> None:
     assert results["attribution_journeys"].floor == "floor_attribution_paths"
     saved = json.loads((bench_out / "results-6000.json").read_text())
     assert saved["machine"]["cpus"] >= 1 and len(saved["results"]) == len(results)
-    assert {r["stage"] for r in saved["results"] if r["metrics"]} == ACCURACY_STAGES
+    assert {r["stage"] for r in saved["results"] if r["metrics"]} == ACCURACY_STAGES | {"dashboard"}
 
 
 def test_small_files_stage_against_its_floor_and_target(bench_out: Path) -> None:

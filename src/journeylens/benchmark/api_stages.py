@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from journeylens.benchmark.stages import JOURNEYS, WORLD, stage
 from journeylens.workspace import Workspace
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from journeylens.server.runs import AnalysisRunner
 
 LATENCY = "api_latency-{stage}.json"
 COLD, WARM = 5, 20
@@ -35,7 +41,7 @@ CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
 """The analyses timed, with the options sent: the dashboard's overview and discovery pages."""
 
 
-def _percentiles(seconds: list[float]) -> dict[str, float]:
+def percentiles(seconds: list[float]) -> dict[str, float]:
     ordered = sorted(seconds)
 
     def at(q: float) -> float:
@@ -44,7 +50,7 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
     return {"p50_ms": at(0.5), "p95_ms": at(0.95)}
 
 
-def _timed(call: Callable[[], object], times: int, before: Callable[[], None] = lambda: None) -> list[float]:
+def timed(call: Callable[[], object], times: int, before: Callable[[], None] = lambda: None) -> list[float]:
     spent = []
     for _ in range(times):
         before()
@@ -65,7 +71,7 @@ def api_python(data: Path, work: Path) -> int:
     ws = Workspace.open(work / WORLD)
     latency = {}
     for name, values in CALLS:
-        latency[name] = _percentiles(_timed(lambda: ws.analysis(name, dict(values)), COLD))  # noqa: B023
+        latency[name] = percentiles(timed(lambda: ws.analysis(name, dict(values)), COLD))  # noqa: B023
     ws.close()
     (work / LATENCY.format(stage="api_python")).write_text(json.dumps(latency))
     return COLD * len(CALLS)
@@ -80,19 +86,11 @@ def api_python(data: Path, work: Path) -> int:
     peer="api_python",
 )
 def api_stage(data: Path, work: Path) -> int:
-    from fastapi.testclient import TestClient
-
     from journeylens.analyses import ANALYSES
     from journeylens.server.api_requests import endpoint_path
-    from journeylens.server.app import create_app
-    from journeylens.server.keys import KEYS_FILE, KeyStore
 
-    root = work / WORLD
-    token = KeyStore(root / KEYS_FILE).create("read", name="benchmark").secret
-    app = create_app(root)
-    runner = app.state.ctx.runner
     latency = {}
-    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+    with reader(work / WORLD) as (client, runner):
         for name, values in CALLS:
             path = endpoint_path(ANALYSES[name])
 
@@ -101,11 +99,26 @@ def api_stage(data: Path, work: Path) -> int:
                 if response.status_code != 200:
                     raise RuntimeError(f"{path}: {response.status_code} {response.text[:300]}")  # noqa: B023
 
-            cold = _timed(get, COLD, before=runner.clear)
-            warm = _timed(get, WARM)
-            latency[name] = {"cold": _percentiles(cold), "warm": _percentiles(warm)}
+            cold = timed(get, COLD, before=runner.clear)
+            warm = timed(get, WARM)
+            latency[name] = {"cold": percentiles(cold), "warm": percentiles(warm)}
     (work / LATENCY.format(stage="api")).write_text(json.dumps(latency))
     return (COLD + WARM) * len(CALLS)
+
+
+@contextmanager
+def reader(root: Path) -> Iterator[tuple[TestClient, AnalysisRunner]]:
+    """A client of the app on workspace ``root`` (in process, with a new read token) and the
+    app's runner (to empty its cache)."""
+    from fastapi.testclient import TestClient
+
+    from journeylens.server.app import create_app
+    from journeylens.server.keys import KEYS_FILE, KeyStore
+
+    token = KeyStore(root / KEYS_FILE).create("read", name="benchmark").secret
+    app = create_app(root)
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client, app.state.ctx.runner
 
 
 def latency_rows(work: Path) -> list[dict[str, Any]]:

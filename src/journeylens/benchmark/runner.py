@@ -28,6 +28,7 @@ from journeylens.benchmark import (  # noqa: F401 - register their stages
     cause_stages,
     collector_stages,
     contact_stages,
+    dashboard_stages,
     discovery_stages,
     experiment_stages,
     map_stages,
@@ -65,7 +66,8 @@ class BenchResult:
     """Whether the rate target is met; for an accuracy stage (no rate target), whether every
     accuracy target in ``metrics`` is met."""
     metrics: dict[str, Any] | None = None
-    """An accuracy stage's figures and target verdicts (see ``accuracy_stages``); else None."""
+    """An accuracy stage's figures and target verdicts (see ``accuracy_stages``), or a timed
+    stage's ``targets`` (see ``dashboard_stages``); else None."""
     peer: str | None = None
     """Another tool's stage doing the same job (pm4py), when the stage names one."""
     ratio_to_peer: float | None = None
@@ -223,9 +225,10 @@ def _result(name: str, events: int, measured: dict[str, dict[str, float]], work:
     to_peer = m["seconds"] / measured[peer]["seconds"] if peer in measured else None
     metrics: dict[str, Any] | None = None
     met = None
-    if spec.accuracy:
+    if spec.accuracy or metrics_path(work, name).is_file():  # a timed stage may judge targets too
         metrics = json.loads(metrics_path(work, name).read_text(encoding="utf-8"))
-        events, met = int(metrics["events"]), bool(metrics["targets_met"])
+        met = bool(metrics["targets_met"])
+        events = int(metrics["events"]) if spec.accuracy else events
     per_s = (events if unit == "events" else m["rows"]) / m["seconds"]
     if target is not None:
         met = per_s >= target

@@ -27,7 +27,7 @@ _BENCH_FIRST = (
 def show_bench(results: list[BenchResult], fmt: OutputFormat) -> None:
     """Print the results of one ``journeylens bench`` run in ``fmt``."""
     rows = first([asdict(r) for r in results], _BENCH_FIRST)
-    timed = [r for r in results if r.metrics is None]
+    timed = [r for r in results if r.metrics is None or "worlds" not in r.metrics]
     size = f"{timed[0].events:,} events" if timed else "accuracy stages"
     if fmt is not OutputFormat.table:
         render(rows, fmt, title=f"Benchmark, {size}")
@@ -36,15 +36,21 @@ def show_bench(results: list[BenchResult], fmt: OutputFormat) -> None:
         [{k: v for k, v in row.items() if k != "metrics"} for row in rows], fmt, title=f"Benchmark, {size}"
     )
     for r in results:
-        if r.metrics is not None:
+        if r.metrics is not None and "worlds" in r.metrics:
             _accuracy_table(r.stage, r.metrics)
+        elif r.metrics is not None and "pages" in r.metrics:
+            shown = [{k: v for k, v in p.items() if k != "targets"} for p in r.metrics["pages"]]
+            render(shown, OutputFormat.table, title=f"{r.stage}: per page, ms")
     for r in results:
         if r.target_per_s is not None:
             verdict = "met" if r.target_met else "MISSED"
             rate, target = f"{r.per_s:,} {r.unit}/s", f"{r.target_per_s:,.0f} {r.unit}/s"
             _verdict(f"Target: {r.stage} {rate}, needs >= {target}: {verdict}", met=bool(r.target_met))
-        if r.metrics is not None:
+        if r.metrics is not None and "worlds" in r.metrics:
             _accuracy_targets(r.stage, r.metrics)
+        for t in r.metrics.get("targets", []) if r.metrics and "worlds" not in r.metrics else []:
+            line = f"Target: {r.stage} {t['name']} {t['value']}, needs {t['requirement']}: "
+            _verdict(line + ("met" if t["met"] else "MISSED"), met=bool(t["met"]))
 
 
 def _accuracy_table(stage: str, metrics: dict[str, Any]) -> None:

@@ -4,8 +4,9 @@ The answer (200, the forget report) is sent only after the deletion, the suppres
 the audit row committed. An unknown user id is not an error: it is suppressed all the same, so a
 request is idempotent and says, with ``found: false``, that nothing was stored (docs/privacy.md).
 The collector's write-ahead log is loaded first, so nothing acknowledged escapes the deletion.
-The deletion holds the runner's lock: the embedded store serves one statement at a time, and no
-analysis may read a half-forgotten person.
+The deletion holds the runner's lock as a writer: the embedded store serves one statement at a
+time, and no analysis may read a half-forgotten person (requests meanwhile get the answers cached
+before it, and none after it).
 """
 
 from __future__ import annotations
@@ -54,5 +55,5 @@ def _forget(ctx: ServerContext, user_id: str, requested_by: str, collector: Any)
         # write-ahead log segments are truncated; later messages naming the person meet the
         # suppression list when they are loaded.
         collector.drain()
-    with ctx.runner.lock:
+    with ctx.runner.writing("forget"):
         return forget(ctx.workspace, user_id, requested_by=requested_by).to_dict()

@@ -8,8 +8,11 @@ and data version). The answer is the result's JSON (the registry's ``json`` attr
 records as CSV with ``Accept: text/csv`` (the ``csv`` attribute, as ``--format csv`` writes
 them). List answers page with ``page_offset``/``page_limit``: ``X-Total-Count`` has the whole
 count and ``Link: <...>; rel="next"`` the next page. Every answer says its data version
-(``X-Data-Version``) and whether it came from the cache (``X-Cache: hit|miss``). Errors are
-problem details (:mod:`journeylens.server.problems`).
+(``X-Data-Version``) and whether it came from the cache (``X-Cache: hit|miss``). While a build,
+an ingest or a deletion runs, a request is answered from the previous version's cache, labelled
+``X-Data-State: stale; running=build`` (and, in an object body, ``data_state``), or refused with
+a 503 and ``Retry-After`` when that version has no such answer (:mod:`journeylens.server.runs`).
+Errors are problem details (:mod:`journeylens.server.problems`).
 
 Example:
     >>> client.get("/api/v1/variants", params={"limit": 3}, headers=auth).json()  # doctest: +SKIP
@@ -66,6 +69,11 @@ _HEADERS = {
         "description": "hit: served from the cache; miss: computed now.",
         "schema": {"type": "string"},
     },
+    "X-Data-State": {
+        "description": "current, or 'stale; running=build' (ingest, forget): a previous version's "
+        "answer served while the store is being written.",
+        "schema": {"type": "string"},
+    },
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -78,6 +86,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "The credential lacks the read scope.", **_PROBLEM},
     404: {"description": "Unknown analysis, or an object (customer, map) that does not exist.", **_PROBLEM},
     429: {"description": "Too many failed authentication attempts.", **_PROBLEM},
+    503: {
+        "description": "A build, ingest or deletion is running and the previous data version has "
+        "no cached answer; retry after Retry-After seconds.",
+        **_PROBLEM,
+    },
 }
 
 
@@ -101,7 +114,11 @@ def _part(result: Any, attribute: str) -> Any:
 def _respond(
     request: Request, analysis: Analysis, answer: Answer, offset: int, limit: int | None
 ) -> Response:
-    headers = {"X-Data-Version": answer.version, "X-Cache": "hit" if answer.cached else "miss"}
+    headers = {
+        "X-Data-Version": answer.version,
+        "X-Cache": "hit" if answer.cached else "miss",
+        "X-Data-State": answer.state,
+    }
     if CSV in request.headers.get("accept", ""):
         records = _part(answer.result, analysis.csv)
         rows, more = _page(request, [records] if isinstance(records, Mapping) else records, offset, limit)
@@ -110,6 +127,8 @@ def _respond(
     if isinstance(body, Sequence) and not isinstance(body, str):
         body, more = _page(request, body, offset, limit)
         headers.update(more)
+    elif answer.stale is not None and isinstance(body, Mapping):
+        body = {**body, "data_state": {"version": answer.version, "stale": True, "running": answer.stale}}
     return Response(json_bytes(body), media_type="application/json", headers=headers)
 
 

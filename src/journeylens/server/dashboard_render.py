@@ -37,6 +37,7 @@ from journeylens.server.dashboard_timeline import (
     refresh_seconds,
 )
 from journeylens.server.problems import Problem
+from journeylens.server.runs import WRITERS
 
 if TYPE_CHECKING:
     from journeylens.server.app import ServerContext
@@ -71,6 +72,29 @@ class PanelView:
     """Where a click on a chart mark goes (the journeys page with this page's filters)."""
     notes: list[Annotation] = field(default_factory=list)
     """The annotations drawn on this panel's time series (listed under it too)."""
+    stale: str | None = None
+    """What is writing the store while this previous version's answer is shown (``build``)."""
+    retry: str | None = None
+    """The panel's own URL, loaded again after ``busy``'s Retry-After (a build left no answer)."""
+    busy: Problem | None = None
+
+    @property
+    def running(self) -> str:
+        what = WRITERS[self.stale][1] if self.stale else ""
+        return what[:1].lower() + what[1:]
+
+    @property
+    def retry_after(self) -> str:
+        return self.busy.headers.get("Retry-After", "2") if self.busy else ""
+
+    def waiting(self, problem: Problem, url: str) -> PanelView:
+        """This panel while the store is written and the previous version has no answer: the
+        problem's words and a reload of ``url`` after its Retry-After."""
+        if problem.status != 503:
+            raise problem
+        self.message, self.hint = problem.detail, str(problem.extra.get("hint") or "") or None
+        self.retry, self.busy = url, problem
+        return self
 
     @property
     def columns(self) -> list[str]:
@@ -81,6 +105,8 @@ class PanelView:
         return self.records[:SHOWN_ROWS]
 
     def csv(self) -> str:
+        if self.busy is not None:
+            raise self.busy
         if self.message is not None:
             raise Problem(409, "Nothing to export", self.message, hint=self.hint or "")
         return csv_text(self.records)
@@ -176,7 +202,9 @@ class Renderer:
         except JourneyLensError as exc:
             view.message, view.hint = exc.message, exc.hint or None
             return view
-        view.version, view.cached = answer.version, answer.cached
+        except Problem as busy:
+            return view.waiting(busy, f"/dashboard/{page.slug}/panel/{index}?" + urlencode(query))
+        view.version, view.cached, view.stale = answer.version, answer.cached, answer.stale
         view.links = [self._drill(page, row, query) for row in view.shown]
         if panel.analysis == "dfg":
             view.drill = "/dashboard/journeys?" + urlencode({k: v for k, v in query.items() if k in FILTERS})
@@ -230,8 +258,8 @@ class Renderer:
         try:
             flt = self.ctx.runner.spec("dfg", panel_values(page, Panel("dfg", ""), query))
             assert isinstance(flt, MapSpec)
-            with self.ctx.runner.lock:
-                self.ctx.workspace.ensure_model(notice=lambda _line: None)
+            with self.ctx.runner.reading():
+                self.ctx.runner.ensure_model()
                 found = journeys_behind(
                     self.ctx.workspace.store,
                     flt.filter,
@@ -242,6 +270,8 @@ class Renderer:
         except JourneyLensError as exc:
             view.message, view.hint = exc.message, exc.hint or None
             return view
+        except Problem as busy:
+            return view.waiting(busy, "/dashboard/journeys/panel/list?" + urlencode(query))
         view.title = f"{found.total} {found.behind}" + (
             f" (the latest {len(found.rows)})" if found.total > len(found.rows) else ""
         )

@@ -182,7 +182,7 @@ class Loader:
         outcome = LoadOutcome(messages=len(entries))
         store = self.ctx.workspace.store
         keys = _keys(entries)
-        with self.ctx.runner.lock, store.transaction():
+        with self.ctx.runner.writing("ingest"), store.transaction():
             new = store.execute(unseen(ibis.memtable(keys), store.table(SEEN)))
             chosen = set(new.column("_pos").to_pylist())
             outcome.repeats = len(entries) - len(chosen)
