@@ -211,3 +211,23 @@ def test_revoked_token_ends_its_sessions_and_bad_tokens_are_refused(
     csrf = re.search(r'name="csrf" value="([^"]+)"', refused.text).group(1)  # type: ignore[union-attr]
     write = KeyStore(root / KEYS_FILE).create("write").secret
     assert again.post("/login", data={"token": write, "csrf": csrf}).status_code == 401
+
+
+def test_a_warm_panel_reuses_its_rows_and_figure(
+    app: Any, world: tuple[Path, Workspace], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached answer's rows and figure are made once: turning a large part into rows (a map
+    check's verdicts at 1M events) took seconds on every warm load before."""
+    from journeylens.server import dashboard_render
+
+    made: list[str] = []
+    rows, figure = dashboard_render._records, dashboard_render._figure
+    monkeypatch.setattr(dashboard_render, "_records", lambda p, r: made.append("rows") or rows(p, r))
+    monkeypatch.setattr(dashboard_render, "_figure", lambda r: made.append("figure") or figure(r))
+    client, _, _ = login(app, world[0])
+    first = shown(client, "/dashboard/paths?type=purchase")
+    assert made == ["rows", "figure"]
+    again = shown(client, "/dashboard/paths?type=purchase")
+    plot_id = re.compile(r"plot-[0-9a-f]{12}")  # unique per render (htmx settling reuses ids)
+    assert plot_id.sub("plot", again).replace(" (cached)", "") == plot_id.sub("plot", first)
+    assert made == ["rows", "figure"]  # the second load made neither again

@@ -48,7 +48,7 @@ SHOWN_ROWS = 50
 """Rows a table shows; its CSV link has them all."""
 _DRILL = ("touchpoint", "source", "target")
 FIGURES = 64
-"""Drawn figures kept (their results are the runner's cached answers)."""
+"""Drawn figures and made records kept (their results are the runner's cached answers)."""
 
 
 @dataclass
@@ -98,7 +98,8 @@ class PanelView:
 
     @property
     def columns(self) -> list[str]:
-        return list(dict.fromkeys(k for row in self.records for k in row))
+        """The columns of the rows shown (the CSV has every row's)."""
+        return list(dict.fromkeys(k for row in self.shown for k in row))
 
     @property
     def shown(self) -> list[dict[str, Any]]:
@@ -156,24 +157,36 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.filters["cell"] = cell
-        self._figures: OrderedDict[int, tuple[Any, str | None]] = OrderedDict()
+        self._figures: OrderedDict[tuple[int, str], tuple[Any, Any]] = OrderedDict()
         self._figures_lock = threading.Lock()
 
-    def _figure(self, result: Any, draw: Callable[[Any], str | None] | None = None) -> str | None:
-        """The figure of a (cached) result, drawn once: ``plot()`` and its JSON cost more than a
-        cached answer, so a warm page would spend its time redrawing."""
-        key = id(result)
+    def _once(self, result: Any, what: str, make: Callable[[Any], Any]) -> Any:
+        """``make(result)`` for a (cached) result, computed once per result: a figure (``plot()``
+        and its JSON) or the records of a large part (a map check's 185,000 verdicts at 1M events
+        take seconds to turn into rows) cost more than a cached answer, so a warm page would spend
+        its time redoing them."""
+        key = (id(result), what)
         with self._figures_lock:
             hit = self._figures.get(key)
             if hit is not None and hit[0] is result:
                 self._figures.move_to_end(key)
                 return hit[1]
-        figure = (draw or _figure)(result)
+        made = make(result)
         with self._figures_lock:
-            self._figures[key] = (result, figure)  # the result is kept, so its id is not reused
+            self._figures[key] = (result, made)  # the result is kept, so its id is not reused
             while len(self._figures) > FIGURES:
                 self._figures.popitem(last=False)
+        return made
+
+    def _figure(self, result: Any, draw: Callable[[Any], str | None] | None = None) -> str | None:
+        figure: str | None = self._once(result, "figure", draw or _figure)
         return figure
+
+    def _records(self, panel: Panel, result: Any) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self._once(
+            result, "records:" + (panel.part or ""), lambda r: _records(panel, r)
+        )
+        return rows
 
     def page(self, slug: str) -> Page:
         if slug not in PAGES:
@@ -194,7 +207,7 @@ class Renderer:
             return view
         try:
             answer = self.ctx.runner.run(panel.analysis, panel_values(page, panel, query))
-            view.records = _records(panel, answer.result)
+            view.records = self._records(panel, answer.result)
             if is_time_series(panel):
                 self._time_series(view, page, panel, answer.result, query)
             elif index == _first(page, panel):
