@@ -184,8 +184,12 @@ class WriteAheadLog:
             if self._fd is not None and self._size > 0:
                 self._close_active()
             active = self._next - 1 if self._fd is not None else None
+            # Segments opened from now on are numbered from here: the writer may open one before
+            # the folder is listed below, and a segment still being appended to must never be
+            # handed to the loader (which deletes what it stored: later appends would be lost).
+            sealed_below = self._next
         paths = sorted(p for p in self.folder.glob("*" + _SUFFIX) if p.stem.isdigit())
-        return [p for p in paths if int(p.stem) != active]
+        return [p for p in paths if int(p.stem) < sealed_below and int(p.stem) != active]
 
     def backlog(self) -> int:
         """Bytes in the log not yet moved to the store."""
