@@ -161,6 +161,7 @@ def test_bench_smoke(bench_out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     figures = json.loads((work / "collector_figures.json").read_text())
     assert results["collector"].floor == "floor_collector" and figures["events"] == events
     assert all(value > 0 for value in figures.values()), figures  # the floor ran first: ratios too
+    assert figures["stored_messages"] == figures["acknowledged_messages"]  # none lost, none twice
     # The hand-written contact aggregates count the same contacts, followed exposures and repeats.
     floor_totals, totals = (
         json.loads((work / f"contact_totals-{s}.json").read_text()) for s in CONTACT_STAGES

@@ -176,8 +176,11 @@ def _single_rate(port: int, path: str, key: str, msgs: list[dict[str, Any]]) -> 
     return len(bodies) / (time.perf_counter() - started)
 
 
-def _p99_at(port: int, key: str, msgs: list[dict[str, Any]], rate: float, seconds: float = 3.0) -> float:
-    """p99 latency (ms) of single events sent at ``rate`` per second (paced, several senders)."""
+def _p99_at(
+    port: int, key: str, msgs: list[dict[str, Any]], rate: float, seconds: float = 3.0
+) -> tuple[float, int]:
+    """p99 latency (ms) of single events sent at ``rate`` per second (paced, several senders), and
+    how many were sent."""
     senders = 8
     count = max(senders, int(rate * seconds))
     bodies = [orjson.dumps({**msgs[i % len(msgs)], "messageId": f"p99-{i}"}) for i in range(count)]
@@ -199,7 +202,16 @@ def _p99_at(port: int, key: str, msgs: list[dict[str, Any]], rate: float, second
     for t in threads:
         t.join()
     latencies.sort()
-    return 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+    return 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], count
+
+
+def _stored_messages(root: Path) -> int:
+    """Distinct messages the collector stored in the workspace at ``root`` (its dedup index)."""
+    ws = Workspace.open(root)
+    try:
+        return int(ws.store.count("collector_seen"))
+    finally:
+        ws.close()
 
 
 def _loader_rate(work: Path, msgs: list[dict[str, Any]]) -> float:
@@ -234,8 +246,15 @@ def collector_stage(data: Path, work: Path) -> int:
     single = _single_rate(
         server.port, "/v1/track", key, [{**m, "messageId": "s-" + str(m["messageId"])} for m in msgs]
     )
-    p99 = _p99_at(server.port, key, msgs, single / 2)
-    server.stop()
+    p99, paced = _p99_at(server.port, key, msgs, single / 2)
+    server.stop()  # drains the log into the store
+    # Every request got its 200; a messageId sent twice is stored once (the dedup index).
+    batched = {str(m["messageId"]) for m in msgs}
+    singles = {f"s-{m['messageId']}" for m in msgs[:SINGLE_REQUESTS]}
+    acknowledged = len(batched) + len(singles) + paced
+    stored = _stored_messages(work / "collector")
+    if stored != acknowledged:
+        raise RuntimeError(f"{acknowledged:,} messages were acknowledged but {stored:,} are stored")
     floor = work / FLOOR_FIGURES  # the floor stage's batched rate, when it ran in this run
     floor_rate = json.loads(floor.read_text())["batched_events_per_s"] if floor.exists() else None
     figures = {
@@ -248,6 +267,8 @@ def collector_stage(data: Path, work: Path) -> int:
         "single_ratio_to_floor": round(floor_single / single, 2),
         "p99_ms_at_half_single_rate": round(p99, 1),
         "loader_rows_per_s": round(_loader_rate(work, msgs)),
+        "acknowledged_messages": acknowledged,
+        "stored_messages": stored,
     }
     (work / FIGURES).write_text(json.dumps(figures, indent=2))
     return n
