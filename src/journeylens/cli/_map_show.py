@@ -35,7 +35,8 @@ def map_show(result: MapView, spec: Any, *, wide: bool = False) -> None:
     t = result.totals
     err_console.print(
         f"[dim]{t['journeys']:,} journeys, {t['journeys_in_stages']:,} in the stages. "
-        f"Map drawn to {escape(str(result.out))} (open it in a browser; it works offline and prints).[/]"
+        f"Map drawn to {escape(str(result.out))} (open it in a browser; it works offline and prints).[/]",
+        soft_wrap=True,  # a path cut by a line break cannot be copied
     )
 
 

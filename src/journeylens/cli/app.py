@@ -296,7 +296,8 @@ def demo(
         f"          journeylens ingest YOUR_FILE.csv -w {root}\n"
         f"Dashboard: journeylens serve -w {root}\n"
         "           then open the address it prints and sign in with this read token (also the REST "
-        "API's Bearer token, docs/api.md):"
+        "API's Bearer token, docs/api.md):",
+        soft_wrap=True,  # paths and commands cut by line breaks cannot be copied
     )
     err_console.print(f"           {escape(result.read_token)}", soft_wrap=True)  # one line, to copy
 
