@@ -77,7 +77,8 @@ def parallel(args: list[str]) -> list[str]:
     if any(a.startswith(("-n", "--numprocesses", "no:xdist", "-pno:xdist")) for a in args):
         return []
     workers = min(4, os.cpu_count() or 1)
-    return ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
+    # in collection order, which tests/conftest.py starts with the longest files
+    return ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"] if workers > 1 else []
 
 
 def main() -> int:

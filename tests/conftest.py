@@ -33,6 +33,21 @@ STORY_START = _dt.datetime(2024, 1, 15, 9, 0, tzinfo=_dt.UTC)
 
 Step = tuple[str, str] | tuple[str, str, Mapping[str, Any]]
 
+LONGEST_FIRST = (
+    "tests/parity/test_cluster.py",
+    "tests/parity/test_parity.py",
+    "tests/test_bench_smoke.py",
+    "tests/test_realdata_acceptance.py",
+    "tests/test_ingest_bad_input.py",
+)
+"""The files that take longest, run first: with one worker per core taking whole files
+(scripts/run_tests.py), the last file to start ends the run, so it should be a short one."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))  # stable
+
 
 # --- workspaces ---------------------------------------------------------------------------------
 
