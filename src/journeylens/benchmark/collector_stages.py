@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import queue
+import shutil
 import signal
 import threading
 import time
@@ -54,8 +55,14 @@ def _messages(data: Path) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _workspace(path: Path) -> str:
+def _fresh(path: Path) -> None:
+    """A new workspace at ``path`` (an earlier run's is removed: its log and store would count)."""
+    shutil.rmtree(path, ignore_errors=True)
     Workspace.init(path).close()
+
+
+def _workspace(path: Path) -> str:
+    _fresh(path)
     return KeyStore(path / KEYS_FILE).create("write", source="bench").secret
 
 
@@ -217,7 +224,7 @@ def _stored_messages(root: Path) -> int:
 def _loader_rate(work: Path, msgs: list[dict[str, Any]]) -> float:
     """Rows per second from a filled log into DuckDB through the ingest path."""
     root = work / "collector_loader"
-    Workspace.init(root).close()
+    _fresh(root)
     app = create_app(root)
     collector = app.state.collector
     envelope = {"s": "bench", "c": None, "r": "2026-01-01T00:00:00+00:00"}
