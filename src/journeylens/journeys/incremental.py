@@ -39,6 +39,7 @@ import ibis.expr.types as ir
 from journeylens.identity.stitch import attach_customers
 from journeylens.journeys.build import derive_journeys
 from journeylens.journeys.definitions import JourneyRules, seconds
+from journeylens.journeys.evidence import OPEN
 from journeylens.specs.identity import ANONYMOUS, USER
 from journeylens.store import Store
 from journeylens.store._backend import drop_scratch, scratch_table
@@ -168,7 +169,12 @@ def _affected(
             & (journeys.end >= ibis.literal(before.as_of - _dt.timedelta(seconds=w), type=ends))
             for name, w in reach(rules).items()
         ]
-        late = journeys.filter(ibis.or_(ibis.literal(False), *reads_end))
+        # Only an `open` journey can change when nothing else about its customer did: the end
+        # only grows (a deletion forces a full build), `is_open` and `pending` only turn false as
+        # it grows, and every other evidence is decided by the journey's own events and answers.
+        late = journeys.filter(
+            (journeys.outcome_evidence == OPEN) & ibis.or_(ibis.literal(False), *reads_end)
+        )
         seeds_c.append(late.select(c=late.customer_id))
         seeds_k.append(late.select(k=late.case_id))
     customers = _distinct(backend, "_jl_inc_a0", seeds_c, "c")
