@@ -151,6 +151,8 @@ class BuildPlan:
     reason: str
     watermark: int = 0
     """The last build's ``ingest_watermark`` (incremental builds read what came after it)."""
+    full_stitch: bool = False
+    """An incremental build that stitches identity in full (``reason`` says why)."""
 
 
 def config_fingerprint(config: Config) -> str:
@@ -287,6 +289,11 @@ def build_plan(store: Store, config: Config, *, full: bool = False) -> BuildPlan
     if gone:
         return BuildPlan("full", f"rows were deleted since build {last['build_id']} ({'; '.join(gone)})")
     phrase = state.why if state.new_ingests else "no new data"
+    if config.identity.max_per_customer:
+        # Limits settle links type by type across whole components (identity.limits); the
+        # incremental stitch (identity.extend) relabels touched components without them.
+        phrase += "; identity stitched in full: [identity] max_per_customer is set"
+        return BuildPlan("incremental", phrase, watermark, full_stitch=True)
     return BuildPlan("incremental", phrase, watermark)
 
 
@@ -309,6 +316,7 @@ def build_model(
         1204
     """
     from journeylens.identity import stitch
+    from journeylens.identity.extend import extend_customers
     from journeylens.journeys import incremental
     from journeylens.journeys.build import check_inputs, write_journeys
     from journeylens.voc.scoring import write_sentiment
@@ -321,7 +329,11 @@ def build_model(
     before = incremental.snapshot(store) if plan.mode == "incremental" else None
     report("Stitching identities into customers", 0, 3)
     started = time.perf_counter()
-    result = stitch(store, config.identity)
+    if before is None or plan.full_stitch:
+        result = stitch(store, config.identity)
+    else:
+        since = incremental.first_new_seq(plan.watermark)
+        result = extend_customers(store, config.identity, before.customer_map, since)
     stitch_seconds = round(time.perf_counter() - started, 2)
     report("Scoring feedback text", 1, 3)
     sentiment = write_sentiment(store, config.voc.sentiment, config.journeys.feedback.negative)

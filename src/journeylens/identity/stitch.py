@@ -42,12 +42,15 @@ def _node(kind: ir.StringValue | str, value: ir.StringValue) -> ir.StringValue:
 def identity_edges(store: Store, rules: IdentityRules) -> ir.Table:
     """Every observed link between two identifiers: (src, dst) node pairs and the link's ``kind``
     (the identifier type that makes the link: ``anonymous_id`` for a login seen on a device)."""
-    events = store.table("events")
+    return edges_of(store.table("events"), store.table("identities"), rules)
+
+
+def edges_of(events: ir.Table, ids: ir.Table, rules: IdentityRules) -> ir.Table:
+    """The links that rows of ``events`` and ``identities`` (all of them, or some) make."""
     seen = events.filter(events.user_id.notnull() & events.anonymous_id.notnull())
     from_events = seen.select(
         src=_node(USER, seen.user_id), dst=_node(ANONYMOUS, seen.anonymous_id), kind=ibis.literal(ANONYMOUS)
     )
-    ids = store.table("identities")
     ids = ids.filter(rules.may_link(ids.identifier_type))
     owner = ibis.cases(
         (ids.user_id.notnull(), _node(USER, ids.user_id)),
@@ -61,7 +64,11 @@ def identity_edges(store: Store, rules: IdentityRules) -> ir.Table:
 
 def all_nodes(store: Store) -> ir.Table:
     """Every identifier known to the store, linked or not."""
-    events, ids, customers = store.table("events"), store.table("identities"), store.table("customers")
+    return nodes_of(store.table("events"), store.table("identities"), store.table("customers"))
+
+
+def nodes_of(events: ir.Table, ids: ir.Table, customers: ir.Table) -> ir.Table:
+    """The identifiers that rows of ``events``, ``identities`` and ``customers`` name."""
     parts = [
         events.filter(events.user_id.notnull()).select(node=_node(USER, events.user_id)),
         events.filter(events.anonymous_id.notnull()).select(node=_node(ANONYMOUS, events.anonymous_id)),
@@ -118,23 +125,8 @@ def stitch(store: Store, rules: IdentityRules | None = None) -> StitchResult:
         components, node_labels = _components(store, usable, nodes)
         rounds = components.rounds
         unlinked = None
-    # The customer is named after the smallest identifier string of its component, so ids do not
-    # depend on the engine's hash function or on how components were labelled internally.
-    reps = node_labels.group_by("label").agg(rep=node_labels.node.min())
-    labelled = node_labels.join(reps, "label")
-    mapped = labelled.select(
-        identifier_type=labelled.node.split(SEP)[0],
-        identifier_value=labelled.node.substr(labelled.node.find(SEP) + 1),
-        customer_id="c_" + labelled.rep.hexdigest("md5").substr(0, 16),
-        shared=labelled.node.isin(shared.node),
-    )
-    customer_map = backend.create_table("customer_map", mapped, overwrite=True)
-    report = shared.select(
-        identifier_type=shared.node.split(SEP)[0],
-        identifier_value=shared.node.substr(shared.node.find(SEP) + 1),
-        customers=shared.customers,
-        reason=ibis.literal("shared"),
-    )
+    customer_map = backend.create_table("customer_map", map_rows(node_labels, shared), overwrite=True)
+    report = shared_report(shared)
     if unlinked is not None:
         report = report.union(
             unlinked.select(
@@ -145,6 +137,31 @@ def stitch(store: Store, rules: IdentityRules | None = None) -> StitchResult:
             )
         )
     return StitchResult(customer_map=customer_map, shared=report, rounds=rounds)
+
+
+def map_rows(node_labels: ir.Table, shared: ir.Table) -> ir.Table:
+    """``customer_map`` rows of labelled nodes (node, label): every node of a component gets the
+    customer id of the component; ``shared`` nodes (the guard's) are flagged."""
+    # The customer is named after the smallest identifier string of its component, so ids do not
+    # depend on the engine's hash function or on how components were labelled internally.
+    reps = node_labels.group_by("label").agg(rep=node_labels.node.min())
+    labelled = node_labels.join(reps, "label")
+    return labelled.select(
+        identifier_type=labelled.node.split(SEP)[0],
+        identifier_value=labelled.node.substr(labelled.node.find(SEP) + 1),
+        customer_id="c_" + labelled.rep.hexdigest("md5").substr(0, 16),
+        shared=labelled.node.isin(shared.node),
+    )
+
+
+def shared_report(shared: ir.Table) -> ir.Table:
+    """The guard's shared identifiers as rows of :attr:`StitchResult.shared`."""
+    return shared.select(
+        identifier_type=shared.node.split(SEP)[0],
+        identifier_value=shared.node.substr(shared.node.find(SEP) + 1),
+        customers=shared.customers,
+        reason=ibis.literal("shared"),
+    )
 
 
 def _components(store: Store, usable: ir.Table, nodes: ir.Table) -> tuple[Components, ir.Table]:

@@ -1,0 +1,109 @@
+"""The incremental stitch: relabel only the customers that new identifiers and links touch.
+
+``identity.stitch`` labels every identifier; after an ingest most components are what they were.
+This module takes the last build's ``customer_map`` and the rows ingested since (``ingest_seq``
+at or above ``since``) and recomputes only the *touched* components:
+
+- the touched identifiers ``T`` are the endpoints of the links the new rows make, the identifiers
+  they name, and every identifier whose shared-identifier verdict changed (the guard is
+  recomputed over all links: one group-by, and the one rule that reaches past a component,
+  since a new link can make an identifier two hops away shared and so cut its old component);
+- the sub-graph is every identifier of an old customer holding a node of ``T``, plus ``T``, with
+  every usable link (the guard's shared identifiers removed) that starts in it.
+
+That sub-graph is closed: an old component is closed under the old usable links, a link the guard
+now removes only cuts, and every new link has both ends in ``T``. So its components are exactly
+the full stitch's components of those identifiers, labelled by the same rule (``c_`` + MD5 of
+the smallest identifier), and every other row of ``customer_map`` is the full stitch's as it is.
+``[identity] max_per_customer`` settles links type by type in priority order; that path is not
+extended here (``model.build_plan`` stitches in full when limits are set).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from journeylens.identity.components import connected_components
+from journeylens.identity.stitch import (
+    StitchResult,
+    edges_of,
+    map_rows,
+    nodes_of,
+    shared_identifiers,
+    shared_report,
+)
+from journeylens.specs.identity import SEP, IdentityRules
+from journeylens.store import Store
+from journeylens.store._backend import drop_scratch, scratch_table
+from journeylens.store._rows import replace_rows
+
+EDGES, SHARED, TOUCHED, GONE, SUB = (
+    "_jl_identity_edges", "_jl_identity_shared", "_jl_identity_inc_touched", "_jl_identity_inc_gone",
+    "_jl_identity_inc_sub",
+)  # fmt: skip
+FRESH = "_jl_identity_inc_fresh"
+
+
+def extend_customers(store: Store, rules: IdentityRules, old_map: ir.Table, since: int) -> StitchResult:
+    """Update ``customer_map`` in place for the rows ingested at ``ingest_seq >= since``.
+
+    ``old_map`` is a copy of the last build's ``customer_map`` (the table itself is rewritten).
+    The result equals :func:`journeylens.identity.stitch.stitch` on all the rows (see the module
+    docstring); ``rounds`` counts the rounds of the touched components only.
+
+    Example:
+        >>> extend_customers(ws.store, ws.config.identity, old_copy, since=5 << 32)  # doctest: +SKIP
+    """
+    if rules.max_per_customer:
+        raise ValueError("max_per_customer limits need the full stitch (see model.build_plan)")
+    backend = store.backend
+    try:
+        edges = scratch_table(
+            backend, EDGES, edges_of(store.table("events"), store.table("identities"), rules)
+        )
+        shared = scratch_table(backend, SHARED, shared_identifiers(edges, rules))
+        old = old_map.select(
+            node=old_map.identifier_type + SEP + old_map.identifier_value, c=old_map.customer_id
+        )
+        was_shared = old_map.filter(old_map.shared).select(
+            node=old_map.identifier_type + SEP + old_map.identifier_value
+        )
+        changed = (
+            shared.select("node").difference(was_shared).union(was_shared.difference(shared.select("node")))
+        )
+        # The neighbours of an identifier whose verdict changed gain or lose a usable link to it.
+        near = edges.filter(edges.src.isin(changed.node) | edges.dst.isin(changed.node))
+        verdicts = ibis.union(changed, near.select(node=near.src), near.select(node=near.dst))
+        new_rows = [store.table(n) for n in ("events", "identities", "customers")]
+        new_rows = [t.filter(t.ingest_seq >= since) for t in new_rows]
+        links = edges_of(new_rows[0], new_rows[1], rules)
+        touched = scratch_table(
+            backend,
+            TOUCHED,
+            ibis.union(
+                links.select(node=links.src), links.select(node=links.dst), nodes_of(*new_rows), verdicts,
+                distinct=True,
+            ),
+        )  # fmt: skip
+        gone = scratch_table(
+            backend, GONE, old.filter(old.node.isin(touched.node)).select(customer_id="c").distinct()
+        )
+        sub = scratch_table(
+            backend,
+            SUB,
+            old.filter(old.c.isin(gone.customer_id)).select("node").union(touched, distinct=True),
+        )
+        usable = edges.filter(
+            edges.src.isin(sub.node) & ~edges.src.isin(shared.node) & ~edges.dst.isin(shared.node)
+        )
+        # Self-edges keep identifiers without a usable link in the result, as customers of their own.
+        graph = usable.select("src", "dst").union(sub.select(src=sub.node, dst=sub.node))
+        components = connected_components(backend, graph, prefix="_jl_identity_inc_cc")
+        fresh = scratch_table(backend, FRESH, map_rows(components.labels, shared))
+        replace_rows(backend, "customer_map", "customer_id", gone, fresh)
+        return StitchResult(
+            customer_map=backend.table("customer_map"), shared=shared_report(shared), rounds=components.rounds
+        )
+    finally:
+        drop_scratch(backend, TOUCHED, GONE, SUB, FRESH)
