@@ -111,3 +111,31 @@ def test_deleted_rows_and_changed_settings_fall_back_to_a_full_build(store: Stor
     build_model(store, config)
     edited = config.model_copy(update={"journeys": config.journeys.model_copy(update={"neutral_gap": "2h"})})
     assert build_plan(store, edited).mode == "full"
+
+
+def test_open_journeys_of_untouched_customers_are_re_decided_without_their_events(store: Store) -> None:
+    config = Config.new()
+
+    def at(hour: int, user: str, step: int) -> dict[str, Any]:
+        return {"hour": hour, "user": user, "device": None, "case": None, "step": TOUCHPOINTS[step],
+                "outbound": False, "reason": "billing"}  # fmt: skip
+
+    # u1 and u2 call about billing; u2 then answers a survey badly (negative feedback).
+    calls = [at(1, "u1", 5), at(2, "u1", 8), at(1, "u2", 5), at(2, "u2", 8)]
+    survey = [{"hour": 3, "user": "u2", "case": None, "score": 1, "comment": None}]
+    append_batch(store, 1, {"events": calls, "answers": survey, "links": []})
+    build_model(store, config)
+    journeys = store.backend.table("journeys")
+    assert set(store.execute(journeys.outcome_evidence).to_pylist()) == {"open"}
+    # Three weeks later only u3 is seen: the data's end moves past both repeat windows.
+    append_batch(store, 2, {"events": [at(24 * 21, "u3", 0)], "answers": [], "links": []})
+    summary = build_model(store, config)
+    assert (summary.mode, summary.recomputed_customers, summary.redecided_journeys) == ("incremental", 1, 2)
+    decided = store.execute(journeys.select("outcome_evidence", "time_to_resolution_s")).to_pylist()
+    assert {(r["outcome_evidence"], r["time_to_resolution_s"]) for r in decided} >= {
+        ("no_repeat_after_contact", 3600),
+        ("negative_feedback", None),
+    }
+    incremental = derived_tables(store)
+    build_model(store, config, full=True)
+    assert incremental == derived_tables(store)

@@ -131,6 +131,8 @@ class BuildSummary:
     """Why this path ran: for a full build, why the incremental one could not be exact."""
     recomputed_customers: int | None = None
     """Customers whose journeys were recomputed (all of them in a full build)."""
+    redecided_journeys: int = 0
+    """Open journeys of other customers re-decided because the data's end moved (incremental)."""
 
     @property
     def line(self) -> str:
@@ -138,9 +140,14 @@ class BuildSummary:
         if self.mode == "incremental":
             return (
                 f"Incremental build: {self.recomputed_customers:,} of {self.customers:,} customers "
-                f"recomputed ({self.reason})."
+                f"recomputed{self._redecided} ({self.reason})."
             )
         return f"Full build of {self.customers:,} customers: {self.reason}."
+
+    @property
+    def _redecided(self) -> str:
+        n = self.redecided_journeys
+        return f", {n:,} open journey{'s' if n != 1 else ''} of others re-decided" if n else ""
 
 
 @dataclass(frozen=True)
@@ -341,9 +348,9 @@ def build_model(
     started = time.perf_counter()
     if before is None:
         write_journeys(store, config.journeys)
-        recomputed = None
+        update = None
     else:
-        recomputed = incremental.update_journeys(store, config.journeys, before, plan.watermark)
+        update = incremental.update_journeys(store, config.journeys, before, plan.watermark)
     journey_seconds = round(time.perf_counter() - started, 2)
     cmap = result.customer_map
     summary = store.execute(
@@ -366,7 +373,8 @@ def build_model(
         sentiment_note=sentiment.note,
         mode=plan.mode,
         reason=plan.reason,
-        recomputed_customers=int(summary["customers"]) if recomputed is None else recomputed,
+        recomputed_customers=int(summary["customers"]) if update is None else update.recomputed_customers,
+        redecided_journeys=0 if update is None else update.redecided_journeys,
     )
 
 

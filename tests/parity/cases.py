@@ -1466,18 +1466,23 @@ _INC_BATCHES = [
                  "outbound": False, "reason": None}],
      "answers": [{"hour": 250, "user": "u2", "case": None, "score": 5, "comment": None}],
      "links": [("e1", "u2"), ("e1", "u3")]},
+    # A month later only u5 is seen: the open journeys of the others are re-decided in place.
+    {"events": [{"hour": 960, "user": "u5", "device": None, "case": None, "step": _INC[0], "outbound": False,
+                 "reason": None}], "answers": [], "links": []},
 ]  # fmt: skip
 
 
 def _incremental_expect(result: dict[str, Any]) -> None:
-    _has(result["modes"] == ["full", "incremental"], "the second build is incremental")
+    _has(result["modes"] == ["full", "incremental", "incremental"], "later builds are incremental")
+    _has(result["redecided"][-1] > 0, "the last build re-decides open journeys without their events")
     _has(result["incremental"] == result["full"], "the incremental build equals a full build")
 
 
 @case("build_incremental", expect=_incremental_expect)
 def build_incremental(side: Side) -> Any:
     """The incremental build's deletes and inserts (``store._rows``: DELETE on DuckDB, a rewrite
-    through a working table on Spark), its affected-set closure and its customer_map diff."""
+    through a working table on Spark), its affected-set closure, its customer_map diff, the
+    incremental stitch (``identity.extend``) and open journeys re-decided (``journeys.redecide``)."""
     import tempfile
 
     from incremental_batches import append_batch, derived_tables
@@ -1487,13 +1492,14 @@ def build_incremental(side: Side) -> Any:
     fresh = Store.connect("duckdb://", timezone="UTC")
     if side.engine == "pyspark":
         fresh = spark_store(Path(tempfile.mkdtemp(prefix="jl_parity_inc_")))
-    modes = []
+    built = []
     for ingest, batch in enumerate(_INC_BATCHES, start=1):
         append_batch(fresh, ingest, json.loads(json.dumps(batch)))
-        modes.append(build_model(fresh, side.config).mode)
+        built.append(build_model(fresh, side.config))
     incremental = derived_tables(fresh)
     build_model(fresh, side.config, full=True)
-    return {"modes": modes, "incremental": incremental, "full": derived_tables(fresh)}
+    return {"modes": [b.mode for b in built], "redecided": [b.redecided_journeys for b in built],
+            "incremental": incremental, "full": derived_tables(fresh)}  # fmt: skip
 
 
 def _collector_expect(result: list[dict[str, Any]]) -> None:

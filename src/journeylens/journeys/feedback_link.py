@@ -86,7 +86,12 @@ def negative_feedback(
     ``negative`` never count by score), or when ``feedback`` has a ``negative_comment`` column and
     it is true (see ``voc.scoring``).
     """
-    links = link_feedback(journeys, feedback, window)
+    return negative_counts(link_feedback(journeys, feedback, window), feedback, negative)
+
+
+def negative_counts(links: ir.Table, feedback: ir.Table, negative: dict[str, float]) -> ir.Table:
+    """``journey_id`` and ``negative_feedback`` of ``links`` (``feedback_id``, ``journey_id``):
+    the count of linked answers that are negative (see :func:`negative_feedback`)."""
     said = feedback.negative_comment if "negative_comment" in feedback.columns else ibis.literal(False)
     answers = feedback.select("feedback_id", "metric", "score", _said=said)
     linked = links.join(answers, "feedback_id")

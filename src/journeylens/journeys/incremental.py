@@ -1,10 +1,9 @@
 """The incremental build: recompute the journeys of the customers new data touches, nothing else.
 
 ``journeylens.model.build_model`` takes this path when the previous build finished with the same
-model version and settings and no row it saw has since been deleted. Identity is stitched again
-in full (a fraction of the build's time; the shared-identifier guard can split a component when
-one new link makes an identifier shared, so extending the old graph would not always be exact)
-and the new ``customer_map`` is compared with a copy of the old one. Then a set of customers
+model version and settings and no row it saw has since been deleted. Identity is extended
+(``identity.extend``: only touched components are relabelled) and the new ``customer_map`` is
+compared with a copy of the old one. Then a set of customers
 ``A`` and a set of cases ``K`` are recomputed, where ``A`` starts with
 
 - both customer ids of every identifier whose customer changed (components that merged, gained
@@ -21,7 +20,9 @@ cases of a customer in ``A`` join ``K``, until neither grows. Every other window
 window, by customer and type) stays inside one customer's events. One rule reads the whole data:
 a journey is ``open`` while its quiet time to the data's end is within its inactivity gap or
 repeat window, so when new events move the end, the customers and cases of journeys that ended
-within that window of their type (``reach``) before the old end join ``A`` and ``K`` too.
+within that window of their type (``reach``) before the old end and whose evidence is ``open``
+(no other evidence reads the end, and the end only grows) are re-decided: with ``A`` when their
+customer or case is in it, else from their stored rows (``journeys.redecide``).
 
 Journeys of ``A`` and ``K`` are deleted from ``journeys``, ``journey_events`` and
 ``feedback_links`` (answers of ``A`` or ``K``) and replaced by the recomputed ones
@@ -40,6 +41,7 @@ from journeylens.identity.stitch import attach_customers
 from journeylens.journeys.build import derive_journeys
 from journeylens.journeys.definitions import JourneyRules, seconds
 from journeylens.journeys.evidence import OPEN
+from journeylens.journeys.redecide import redecide_open
 from journeylens.specs.identity import ANONYMOUS, USER
 from journeylens.store import Store
 from journeylens.store._backend import drop_scratch, scratch_table
@@ -48,8 +50,19 @@ from journeylens.voc.scoring import SENTIMENT
 
 OLD_MAP, OLD_TONE = "_jl_inc_old_map", "_jl_inc_old_tone"
 PAIRS, GONE, ANSWERS, EVENTS = "_jl_inc_pairs", "_jl_inc_gone", "_jl_inc_answers", "_jl_inc_events"
+LATE = "_jl_inc_late"
 KEYS = {"journeys": "journey_id", "journey_events": "journey_id", "feedback_links": "feedback_id"}
 _SEQ_PER_INGEST = 1 << 32  # ingest_seq = ingest id * 2^32 + record number
+
+
+@dataclass(frozen=True)
+class Update:
+    """What an incremental build did to the journeys."""
+
+    recomputed_customers: int
+    """Customers whose journeys were rebuilt from their events."""
+    redecided_journeys: int
+    """Open journeys of other customers re-decided because the data's end moved."""
 
 
 @dataclass(frozen=True)
@@ -88,16 +101,16 @@ def reach(rules: JourneyRules) -> dict[str, int]:
     return windows
 
 
-def update_journeys(store: Store, rules: JourneyRules, before: Before, watermark: int) -> int:
-    """Recompute the journeys of the customers and cases the data since ``watermark`` touches
-    (see the module docstring); return how many customers were recomputed.
+def update_journeys(store: Store, rules: JourneyRules, before: Before, watermark: int) -> Update:
+    """Recompute the journeys of the customers and cases the data since ``watermark`` touches,
+    and re-decide the open journeys only the data's end touches (see the module docstring).
 
     Needs the new ``customer_map`` and ``feedback_sentiment`` (stitch and score first).
     """
     backend = store.backend
     cmap = backend.table("customer_map")
     try:
-        customers, cases, said = _affected(store, rules, before, watermark)
+        customers, cases, said, late = _affected(store, rules, before, watermark)
         answers = _answers(store, customers, cases, said)
         events = _events(store, customers, cases)
         old = backend.table("journeys")
@@ -122,20 +135,27 @@ def update_journeys(store: Store, rules: JourneyRules, before: Before, watermark
         derive_journeys(
             store, rules, attach_customers(events, cmap), events, replace, answers=scoped, as_of=end
         )
+        untouched = late.customer_id.notnull() & ~late.customer_id.isin(customers.c)
+        alone = late.filter(untouched & (late.case_id.isnull() | ~late.case_id.isin(cases.k)))
+        redecided = redecide_open(store, rules, alone, end)
         # Old ids of merged customers are in the set too; count the customers that exist now.
-        return int(store.execute(customers.filter(customers.c.isin(cmap.customer_id)).count()).as_py())
+        now = int(store.execute(customers.filter(customers.c.isin(cmap.customer_id)).count()).as_py())
+        return Update(recomputed_customers=now, redecided_journeys=redecided)
     finally:
         drop_scratch(
-            backend, OLD_MAP, OLD_TONE, PAIRS, GONE, ANSWERS, EVENTS, *(f"_jl_inc_{n}" for n in KEYS),
+            backend, OLD_MAP, OLD_TONE, PAIRS, GONE, ANSWERS, EVENTS, LATE, *(f"_jl_inc_{n}" for n in KEYS),
             "_jl_inc_a0", "_jl_inc_a1", "_jl_inc_k0", "_jl_inc_k1",
         )  # fmt: skip
 
 
 def _affected(
     store: Store, rules: JourneyRules, before: Before, watermark: int
-) -> tuple[ir.Table, ir.Table, ir.Table]:
-    """The customers (column ``c``) and cases (``k``) to recompute, closed over shared cases, and
-    the new or re-scored answers (``feedback_id``; linked to no one, they are still rows)."""
+) -> tuple[ir.Table, ir.Table, ir.Table, ir.Table]:
+    """The customers (column ``c``) and cases (``k``) to recompute, closed over shared cases, the
+    new or re-scored answers (``feedback_id``; linked to no one, they are still rows), and the
+    open journeys whose outcome reads the data's end when it moved (``journey_id``,
+    ``customer_id``, ``case_id``; those of recomputed customers and cases are rebuilt, the others
+    re-decided)."""
     backend = store.backend
     cmap = backend.table("customer_map")
     lo = first_new_seq(watermark)
@@ -161,8 +181,9 @@ def _affected(
         seeds_k.append(t.select(k=t.case_id))
     # Journeys whose outcome reads the data's end, when the end moved.
     end = store.execute(events.timestamp.max()).as_py()
+    journeys = backend.table("journeys")
+    late = journeys.filter(ibis.literal(False))
     if before.as_of is not None and end != before.as_of:
-        journeys = backend.table("journeys")
         ends = journeys.end.type()
         reads_end = [
             (journeys.journey_type == name)
@@ -175,11 +196,13 @@ def _affected(
         late = journeys.filter(
             (journeys.outcome_evidence == OPEN) & ibis.or_(ibis.literal(False), *reads_end)
         )
-        seeds_c.append(late.select(c=late.customer_id))
-        seeds_k.append(late.select(k=late.case_id))
+    late = scratch_table(backend, LATE, late.select("journey_id", "customer_id", "case_id"))
+    # Journeys without a customer are their case's (journeys.segment rule 4): recomputed.
+    nobody = late.filter(late.customer_id.isnull())
+    seeds_k.append(nobody.select(k=nobody.case_id))
     customers = _distinct(backend, "_jl_inc_a0", seeds_c, "c")
     cases = _distinct(backend, "_jl_inc_k0", seeds_k, "k")
-    return (*_closed(store, customers, cases), said.select("feedback_id"))
+    return (*_closed(store, customers, cases), said.select("feedback_id"), late)
 
 
 def _distinct(backend: ibis.BaseBackend, name: str, parts: list[ir.Table], col: str) -> ir.Table:
