@@ -328,9 +328,12 @@ def build_model(
     from journeylens.journeys.build import check_inputs, write_journeys
     from journeylens.voc.scoring import write_sentiment
 
-    # Errors a user can fix are raised before anything is written or recorded.
-    check_inputs(store, config.journeys)
+    # Errors a user can fix are raised before anything is written or recorded. An incremental
+    # build skips the check (a scan of every event): the last build passed it with the same
+    # settings, and no event has been deleted since.
     plan = build_plan(store, config, full=full)
+    if plan.mode == "full":
+        check_inputs(store, config.journeys)
     report = progress or _quiet
     build_id = _start(store, config, plan.mode)
     before = incremental.snapshot(store) if plan.mode == "incremental" else None
