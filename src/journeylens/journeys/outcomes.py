@@ -101,7 +101,10 @@ def journey_outcomes(
     before = flagged._digital & flagged.before_contact
     contacted = flagged._assisted.any()
 
-    contacts = flagged.filter(flagged._assisted)
+    # The assisted contacts (a few percent of the events) are joined to their events apart: read
+    # from ``flagged``, the joined events became a working table written once and read twice.
+    contacts = assigned.filter(assigned.assisted).select("event_id", "journey_id", "step")
+    contacts = contacts.join(events.select("event_id", "agent_id", "timestamp"), "event_id")
     by_contact = ibis.window(group_by="journey_id", order_by="step")
     contacts = contacts.mutate(
         _transfer=(
