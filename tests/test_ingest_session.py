@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import EVENT_HEADER, write_csv
 from journeylens import Workspace
+from journeylens.errors import IngestFailedError
 
 
 def _settings(workspace: Workspace) -> tuple[bool, str]:
@@ -37,3 +40,15 @@ def test_a_streamed_file_loads_unordered_under_the_cap_and_the_session_is_restor
     events = workspace.store.table("events")
     stored = workspace.store.execute(events.select("touchpoint")).column("touchpoint").to_pylist()
     assert sorted(stored) == sorted(f"page_{i}" for i in range(9_000))
+
+
+def test_a_file_that_fails_mid_transaction_restores_the_session(workspace: Workspace, tmp_path: Path) -> None:
+    # Big enough to be streamed, and refused once read: no channel column, no --channel.
+    rows = [(f"user{i}", "2024-01-15T09:00:00Z", f"page_{i}") for i in range(12_000)]
+    path = write_csv(tmp_path, "no_channel.csv", rows, ("user_id", "timestamp", "touchpoint"))
+    assert path.stat().st_size > 256 << 10
+    before = _settings(workspace)
+    with pytest.raises(IngestFailedError, match="channel"):
+        workspace.ingest(paths=[str(path)])
+    assert _settings(workspace)[0] is before[0]
+    assert workspace.store.counts()["events"] == 0
