@@ -25,6 +25,7 @@ import datetime as _dt
 import time
 import zoneinfo
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,6 +136,14 @@ class Ingestor:
         except JourneyLensError as exc:
             return IngestReport(str(path), spec.table, 0, error=exc.message, hint=exc.hint)
 
+    @contextmanager
+    def _session(self) -> Iterator[None]:
+        """The ingest engine's settings while a transaction loads: a memory cap, and inserts free
+        to write rows in any order."""
+        limit = self.config.ingest.memory_limit
+        with _backend.memory_cap(self.engine, limit), _backend.unordered_inserts(self.engine):
+            yield
+
     def _context(self, source: str, ingest_id: int, columns: Columns) -> Context:
         ingest = self.config.ingest
         return Context(
@@ -192,7 +201,7 @@ class Ingestor:
         report = IngestReport(str(path), table.name, self.store.next_ingest_id())
         ctx = self._context(str(path), report.ingest_id, columns)
         loader = BatchLoader(self.store, self.engine, table)
-        with _backend.memory_cap(self.engine, self.config.ingest.memory_limit), self.store.transaction():
+        with self._session(), self.store.transaction():
             for batch in columns.apply(self._read(path, fmt, spec, block)):
                 loader.reject(batch.rejects, report)
                 if batch.data.num_rows:
@@ -278,7 +287,7 @@ class Ingestor:
                 together.setdefault((data[0].data.schema, item.columns.default_channel), []).append(item)
             elif data:
                 alone.append(item)
-        with _backend.memory_cap(self.engine, self.config.ingest.memory_limit), self.store.transaction():
+        with self._session(), self.store.transaction():
             loader = BatchLoader(self.store, self.engine, table)
             for item in ready:
                 for batch in item.batches:

@@ -390,15 +390,35 @@ def memory_cap(backend: BaseBackend, limit: str) -> Iterator[None]:
     DuckDB's default cap is 80% of RAM; inside one long ingest transaction it then keeps every
     written block cached. A cap makes it evict and spill instead, bounding peak memory.
     """
+    with _duckdb_setting(backend, "memory_limit", limit):
+        yield
+
+
+@contextmanager
+def unordered_inserts(backend: BaseBackend) -> Iterator[None]:
+    """Let DuckDB write the rows of an ``INSERT ... SELECT`` in whatever order its threads finish
+    (``preserve_insertion_order = false``) for the block; the previous setting comes back after.
+
+    Nothing in JourneyLens reads a table's physical row order (every ordering is explicit), and
+    a loader keeping that order costs DuckDB 5-10% of an ingest's CPU (docs/benchmarks.md).
+    """
+    with _duckdb_setting(backend, "preserve_insertion_order", "false"):
+        yield
+
+
+@contextmanager
+def _duckdb_setting(backend: BaseBackend, name: str, value: str) -> Iterator[None]:
+    """DuckDB setting ``name`` (a fixed identifier) at ``value`` for the block; other engines
+    run the block unchanged."""
     if backend.name != "duckdb":
         yield
         return
-    before = backend.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    backend.raw_sql(f"SET memory_limit = '{_quote(limit)}'")
+    (before,) = backend.con.execute("SELECT current_setting(?)", [name]).fetchall()[0]
+    backend.raw_sql(f"SET {name} = '{_quote(str(value))}'")
     try:
         yield
     finally:
-        backend.raw_sql(f"SET memory_limit = '{_quote(before)}'")
+        backend.raw_sql(f"SET {name} = '{_quote(str(before))}'")
 
 
 def capabilities(backend: BaseBackend) -> Capabilities:
