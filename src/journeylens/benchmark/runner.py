@@ -122,8 +122,9 @@ def prepare_data(events: int, data: Path, progress: Callable[[str], None]) -> in
 
 def _in_process(name: str, data: Path, work: Path, *extra: str) -> dict[str, float]:
     """Run one stage or preparation in a fresh Python process; its rows, seconds and peak RSS."""
+    module = (STAGES[name].run if name in STAGES else PREPARATIONS[name].run).__module__
     proc = subprocess.run(
-        [sys.executable, "-m", "journeylens.benchmark._run", name, str(data), str(work), *extra],
+        [sys.executable, "-m", "journeylens.benchmark._run", module, name, str(data), str(work), *extra],
         capture_output=True,
         text=True,
         check=False,
