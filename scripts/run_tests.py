@@ -71,14 +71,12 @@ def ensure_system_packages() -> None:
 
 
 def parallel(args: list[str]) -> list[str]:
-    """One pytest worker per core plus one (at most 4: the Spark tests start several JVMs), each
-    taking whole test files, so a module's fixtures are built once; none when the caller chose
-    (``-n 0``, ``-p no:xdist``). The extra worker uses the time the others wait (on a JVM, a
-    server, a subprocess): with two workers on 2 cores the run used about 1.4 cores on average."""
+    """One pytest worker per core (at most 4: the Spark tests start several JVMs), each taking whole
+    test files, so a module's fixtures are built once; none when the caller chose (``-n 0``,
+    ``-p no:xdist``)."""
     if any(a.startswith(("-n", "--numprocesses", "no:xdist", "-pno:xdist")) for a in args):
         return []
-    cores = os.cpu_count() or 1
-    workers = min(4, cores + 1) if cores > 1 else 1
+    workers = min(4, os.cpu_count() or 1)
     # in collection order, which tests/conftest.py starts with the longest files
     return ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"] if workers > 1 else []
 
