@@ -247,8 +247,27 @@ def test_journey_ids_are_stable_across_rebuilds(tmp_path: Path) -> None:
     first = {j["journey_id"] for j in journeys_of(ws)}
     build_journeys(ws.store, ws.config.journeys)
     assert {j["journey_id"] for j in journeys_of(ws)} == first and len(first) == 3
-    # The event-sized working tables (ordinary tables in the workspace file) are gone afterwards.
+    # The event-sized working tables (ordinary tables in the workspace file) are gone afterwards,
+    # and so are the working columns journey_events is written with on DuckDB.
     assert not [t for t in ws.store.backend.list_tables() if t.startswith("_jl_journey")]
+    assert ws.store.backend.table("journey_events").columns == ("event_id", "journey_id", "step")
+
+
+def test_a_failed_build_leaves_journey_events_with_its_own_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = built(tmp_path, [ev("ivy", 0, "web", "search"), ev("ivy", 1, "web", "faq")])
+    from journeylens.journeys import build
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("outcomes failed")
+
+    monkeypatch.setattr(build, "journey_outcomes", broken)
+    with pytest.raises(RuntimeError, match="outcomes failed"):
+        build_journeys(ws.store, ws.config.journeys)
+    # journey_events was rewritten (with the working columns) before outcomes failed
+    assert ws.store.backend.table("journey_events").columns == ("event_id", "journey_id", "step")
+    assert ws.store.execute(ws.store.backend.table("journey_events").count()).as_py() == 2
 
 
 # --- the rules against a plain-Python reference --------------------------------------------------

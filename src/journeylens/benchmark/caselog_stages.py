@@ -10,8 +10,9 @@ a workspace of its own before the stages run.
   order, then event id) into a table of (event_id, journey_id, step).
 - ``journeys_caselog``: what ``journeylens build`` does to place a case log's events in journeys:
   the one-aggregate check that every event has a case, ``assign_journeys`` on the case-log path
-  (the step-order columns outcomes reads, the case's type and journey id) materialised as the
-  build's working table, and ``journey_events`` written from it. Outcomes are not part of it.
+  (the step-order columns outcomes reads, the case's type and journey id) written once by
+  ``journeys.build.place_events`` (on DuckDB as ``journey_events`` with the working columns,
+  narrowed to its own afterwards). Outcomes are not part of it.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from journeylens.benchmark.stages import _fresh_workspace, preparation, run_size
 from journeylens.identity import stitch
 from journeylens.identity.stitch import events_with_customers
 from journeylens.ingest import IngestSpec
-from journeylens.journeys.build import ASSIGNED, is_case_log
+from journeylens.journeys.build import ASSIGNED, is_case_log, narrow_events, place_events
 from journeylens.journeys.segment import assign_journeys
-from journeylens.store._backend import drop_scratch, scratch_table
+from journeylens.store._backend import capabilities, drop_scratch
 from journeylens.workspace import Workspace
 
 CASELOG, CASELOG_FILE = "caselog", "caselog.parquet"
@@ -104,18 +105,19 @@ def journeys_caselog(data: Path, work: Path) -> int:
     store = ws.store
     if not is_case_log(store):
         raise RuntimeError("the generated case log has events without a case")
+    backend = store.backend
+    in_place = capabilities(backend).drops_columns
     try:
-        assigned = scratch_table(
-            store.backend,
-            ASSIGNED,
-            assign_journeys(store.backend, events_with_customers(store), ws.config.journeys, case_log=True),
-            large=True,
-        )
-        journey_events = store.backend.create_table(
-            "journey_events", assigned.select("event_id", "journey_id", "step"), overwrite=True
+        _, journey_events = place_events(
+            backend,
+            assign_journeys(backend, events_with_customers(store), ws.config.journeys, case_log=True),
+            lambda name, rows: backend.create_table(name, rows, overwrite=True),
+            in_place=in_place,
         )
         placed = int(store.execute(journey_events.count()).as_py())
     finally:
-        drop_scratch(store.backend, ASSIGNED)
+        drop_scratch(backend, ASSIGNED)
+        if in_place:
+            narrow_events(backend)
         ws.close()
     return placed

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import ibis
 import ibis.expr.types as ir
 
 from journeylens.errors import NotFoundError
@@ -15,9 +16,11 @@ from journeylens.journeys.feedback_link import feedback_links
 from journeylens.journeys.outcomes import journey_outcomes
 from journeylens.journeys.segment import CLAIMS, EPISODES, assign_journeys
 from journeylens.store import Store
-from journeylens.store._backend import drop_scratch, scratch_table
+from journeylens.store._backend import capabilities, drop_scratch, keep_columns, scratch_table
 
 ASSIGNED = "_jl_journey_assigned"
+STEP_COLUMNS = ("event_id", "journey_id", "step")
+"""The columns of ``journey_events``."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,14 @@ def write_journeys(store: Store, rules: JourneyRules) -> JourneyBuild:
     def replace(name: str, rows: ir.Table) -> ir.Table:
         return backend.create_table(name, rows, overwrite=True)
 
-    return derive_journeys(store, rules, events_with_customers(store), store.table("events"), replace)
+    return derive_journeys(
+        store,
+        rules,
+        events_with_customers(store),
+        store.table("events"),
+        replace,
+        in_place=capabilities(backend).drops_columns,
+    )
 
 
 def derive_journeys(
@@ -93,17 +103,18 @@ def derive_journeys(
     *,
     answers: Callable[[ir.Table], ir.BooleanValue] | None = None,
     as_of: ir.TimestampValue | None = None,
+    in_place: bool = False,
 ) -> JourneyBuild:
     """Journeys, journey_events and feedback_links of ``events`` (with ``customer_id``; ``raw``:
     the same events as stored), each handed to ``sink``. ``answers`` keeps only some feedback
     (the incremental build: the answers of the customers it recomputes) and ``as_of`` is then the
-    data's end (see ``journeys.incremental``)."""
+    data's end (see ``journeys.incremental``). ``in_place``: ``sink`` stores ``journey_events``
+    under that name on an engine that drops columns in place (see :func:`place_events`)."""
     backend = store.backend
     try:
         # decided on every stored event, so an incremental build takes the path a full one would
         journeys = assign_journeys(backend, events, rules, case_log=is_case_log(store))
-        assigned = scratch_table(backend, ASSIGNED, journeys, large=True)
-        journey_events = sink("journey_events", assigned.select("event_id", "journey_id", "step"))
+        assigned, journey_events = place_events(backend, journeys, sink, in_place=in_place)
         feedback = _feedback(store, rules)
         if feedback is not None and answers is not None:
             feedback = feedback.filter(answers(feedback))
@@ -115,7 +126,34 @@ def derive_journeys(
         )
     finally:
         drop_scratch(backend, CLAIMS, EPISODES, ASSIGNED)
+        if in_place:
+            narrow_events(backend)
+    if in_place:
+        journey_events = backend.table("journey_events")
     return JourneyBuild(journeys=journeys, journey_events=journey_events, feedback_links=links)
+
+
+def place_events(
+    backend: ibis.BaseBackend, journeys: ir.Table, sink: Sink, *, in_place: bool
+) -> tuple[ir.Table, ir.Table]:
+    """Write ``assign_journeys``' rows once: the working table outcomes reads, and
+    ``journey_events`` handed to ``sink``. With ``in_place`` they are one table, ``journey_events``
+    with the working columns after its own, which :func:`narrow_events` drops once read: copying
+    journey_events out of a working table took a fifth of placing a case log's events at 10M
+    events (docs/benchmarks.md)."""
+    if in_place:
+        rest = [c for c in journeys.columns if c not in STEP_COLUMNS]
+        assigned = sink("journey_events", journeys.select(*STEP_COLUMNS, *rest))
+        return assigned, assigned.select(*STEP_COLUMNS)
+    assigned = scratch_table(backend, ASSIGNED, journeys, large=True)
+    return assigned, sink("journey_events", assigned.select(*STEP_COLUMNS))
+
+
+def narrow_events(backend: ibis.BaseBackend) -> None:
+    """Leave ``journey_events`` with only its own columns after :func:`place_events` with
+    ``in_place`` (also after a failed build, so its working columns never outlive it)."""
+    if "journey_events" in backend.list_tables():
+        keep_columns(backend, "journey_events", STEP_COLUMNS)
 
 
 def is_case_log(store: Store) -> bool:

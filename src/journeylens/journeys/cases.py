@@ -48,8 +48,6 @@ def assign_cases(events: ir.Table, rules: JourneyRules) -> ir.Table:
     return ordered.select(
         "event_id",
         "customer_id",
-        customer_key=ibis.coalesce(ordered.customer_id, "case:" + ordered.case_id),
-        journey_key=key,
         journey_type=type_name(ordered._type_code, names),
         journey_id=journey_id(key),
         assisted=ordered.assisted,

@@ -124,7 +124,7 @@ def journey_outcomes(
     first, last = flagged.step == 1, flagged.last_step
     per = flagged.group_by("journey_id").agg(
         customer_id=flagged.customer_id.max(where=first),
-        customer_key=flagged.customer_key.max(where=first),
+        _first_case=flagged.case_id.max(where=first),
         journey_type=flagged.journey_type.max(),
         case_id=flagged.case_id.min(),
         start=flagged.timestamp.min(),
@@ -152,6 +152,9 @@ def journey_outcomes(
         cost_to_serve=_exact_sum(flagged._cost),
         value=_exact_sum(flagged.value),
     )
+    # Whose journeys repeat one another: the customer, else the case (journeys.segment's ``_who``
+    # of the first event), made per journey rather than carried on every event.
+    per = per.mutate(customer_key=ibis.coalesce(per.customer_id, "case:" + per._first_case))
     per = per.left_join(transfers, "journey_id").drop("journey_id_right")
     if feedback is not None and rules.feedback.enabled:
         fb = rules.feedback

@@ -73,7 +73,7 @@ def _per_type(codes: ir.IntegerValue, values: list[int], default: int) -> ir.Int
 def assign_journeys(
     backend: ibis.BaseBackend, events: ir.Table, rules: JourneyRules, *, case_log: bool = False
 ) -> ir.Table:
-    """Events with ``journey_key``, ``journey_type``, ``customer_key``, ``step``,
+    """Events with ``journey_id``, ``journey_type``, ``step``,
     ``channel_switch`` (the channel differs from the journey's previous event's), ``last_step``,
     ``assisted`` (an assisted contact) and ``before_contact`` (no assisted contact earlier in the
     journey).
@@ -290,8 +290,6 @@ def _typed(keyed: ir.Table, rules: JourneyRules) -> ir.Table:
     out = typed.select(
         "event_id",
         "customer_id",
-        customer_key=typed._who,
-        journey_key=typed.journey_key,
         journey_type=typed.journey_type,
         journey_id=journey_id(typed.journey_key),
         timestamp=typed.timestamp,

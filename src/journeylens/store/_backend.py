@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +40,8 @@ class Capabilities:
     name: str
     transactions: bool
     """Multi-statement transactions (BEGIN/COMMIT/ROLLBACK): ingest batches are atomic."""
+    drops_columns: bool = False
+    """``ALTER TABLE ... DROP COLUMN`` changes only the catalogue (see :func:`keep_columns`)."""
 
 
 class _DuckDBCursorAdapter:
@@ -424,7 +426,20 @@ def _duckdb_setting(backend: BaseBackend, name: str, value: str) -> Iterator[Non
 def capabilities(backend: BaseBackend) -> Capabilities:
     """Describe ``backend``; unknown engines get the conservative answer."""
     name = backend.name
-    return Capabilities(name=name, transactions=name == "duckdb")
+    duckdb = name == "duckdb"
+    return Capabilities(name=name, transactions=duckdb, drops_columns=duckdb)
+
+
+def keep_columns(backend: BaseBackend, name: str, columns: Sequence[str]) -> ir.Table:
+    """Narrow the stored table ``name`` to ``columns`` in place, on an engine that
+    :attr:`Capabilities.drops_columns` (DuckDB: nothing is rewritten, and the dropped columns'
+    blocks are freed at the next checkpoint)."""
+    if not capabilities(backend).drops_columns:
+        raise ValueError(f"{backend.name} cannot drop columns in place; write the columns to keep instead")
+    for column in backend.table(name).columns:
+        if column not in columns:
+            backend.raw_sql(f'ALTER TABLE "{name}" DROP COLUMN "{column}"')
+    return backend.table(name)
 
 
 @contextmanager
