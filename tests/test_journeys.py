@@ -415,7 +415,11 @@ def test_segmentation_matches_the_reference_rules(raw: list[tuple[str, int, int,
     events = backend.create_table("events", table)
     events = events.mutate(properties=events.properties.cast("json"))
     got = backend.to_pyarrow(assign_journeys(backend, events, rules)).to_pylist()
-    ours = {r["event_id"]: (r["journey_id"], r["journey_type"]) for r in got}
+    names = [name for name, _ in rules.ranked()]  # type_code indexes them; NULL is "other"
+    ours = {
+        r["event_id"]: (r["journey_id"], "other" if r["type_code"] is None else names[r["type_code"]])
+        for r in got
+    }
     assert _partition(ours) == _partition(reference(rows, rules))
     steps = sorted((r["journey_id"], r["step"]) for r in got)
     for jid in {r["journey_id"] for r in got}:

@@ -365,4 +365,4 @@ def test_case_log_path_equals_the_general_path(
         ws.close()
     pd.testing.assert_frame_equal(general, fast)
     assert general["journey_id"].nunique() == {HELPDESK: 4580}.get(log, 1434)
-    assert general["journey_type"].nunique() >= 2  # the type rule decided something
+    assert general["type_code"].nunique() >= 2  # the type rule decided something

@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.journeys.definitions import JourneyRules
-from journeylens.journeys.segment import ORDER, claimed_events, in_step_order, journey_id, type_name
+from journeylens.journeys.segment import ORDER, claimed_events, in_step_order, journey_id
 
 
 def assign_cases(events: ir.Table, rules: JourneyRules) -> ir.Table:
@@ -31,7 +31,6 @@ def assign_cases(events: ir.Table, rules: JourneyRules) -> ir.Table:
         >>> assigned.select("journey_id", "step").head().execute()  # doctest: +SKIP
     """
     claimed = claimed_events(events, rules)
-    names = [name for name, _ in rules.ranked()]
     # The case's type comes from the same sort as its step order (a whole-case frame), so there is
     # no aggregate to join back and the sort carries no strings but the event's own.
     whole_case = ibis.window(group_by="case_id", order_by=ORDER, rows=(None, None))
@@ -48,7 +47,7 @@ def assign_cases(events: ir.Table, rules: JourneyRules) -> ir.Table:
     return ordered.select(
         "event_id",
         "customer_id",
-        journey_type=type_name(ordered._type_code, names),
+        type_code=ordered._type_code,
         journey_id=journey_id(key),
         assisted=ordered.assisted,
         step=ordered.step,

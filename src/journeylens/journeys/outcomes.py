@@ -35,6 +35,7 @@ import ibis.expr.types as ir
 from journeylens.journeys import evidence as ev
 from journeylens.journeys.definitions import JourneyRules, seconds
 from journeylens.journeys.feedback_link import negative_feedback
+from journeylens.journeys.segment import type_name
 from journeylens.journeys.undefined import UNKNOWN_OUTCOME
 from journeylens.store._backend import json_text
 
@@ -55,7 +56,7 @@ def journey_outcomes(
     """One row per journey with its behavioural metrics.
 
     Args:
-        assigned: ``assign_journeys`` output (event_id, journey_id, journey_type, step,
+        assigned: ``assign_journeys`` output (event_id, journey_id, type_code, step,
             channel_switch, last_step, assisted, before_contact, ...).
         events: the stored events (``Store.table("events")``, without customer ids).
         rules: the journey definitions.
@@ -76,15 +77,17 @@ def journey_outcomes(
     def prop(name: str) -> ir.StringValue:
         return ev[extracted[name]]
 
+    names = [name for name, _ in rules.ranked()]
+    code = {name: i for i, name in enumerate(names)}  # the types' codes in ``type_code``
     digital = ev.channel.isin(rules.digital_channels)
     assisted = ev.assisted  # channel in assisted_channels with an agent (see assign_journeys)
     succeeded = ibis.or_(
         ibis.literal(False),
-        *((ev.journey_type == name) & jt.success.matches(ev, prop) for name, jt in rules.types.items()),
+        *((ev.type_code == code[name]) & jt.success.matches(ev, prop) for name, jt in rules.types.items()),
     )
     failed = ibis.or_(
         ibis.literal(False),
-        *((ev.journey_type == name) & jt.failure.matches(ev, prop) for name, jt in rules.types.items()),
+        *((ev.type_code == code[name]) & jt.failure.matches(ev, prop) for name, jt in rules.types.items()),
     )
     priced = [(ev.channel == ch, c) for ch, c in rules.costs.items()]
     cost = ibis.cases(*priced, else_=0.0) if priced else ibis.literal(0.0)
@@ -125,7 +128,7 @@ def journey_outcomes(
     per = flagged.group_by("journey_id").agg(
         customer_id=flagged.customer_id.max(where=first),
         _first_case=flagged.case_id.max(where=first),
-        journey_type=flagged.journey_type.max(),
+        _type_code=flagged.type_code.max(),
         case_id=flagged.case_id.min(),
         start=flagged.timestamp.min(),
         end=flagged.timestamp.max(),
@@ -154,7 +157,10 @@ def journey_outcomes(
     )
     # Whose journeys repeat one another: the customer, else the case (journeys.segment's ``_who``
     # of the first event), made per journey rather than carried on every event.
-    per = per.mutate(customer_key=ibis.coalesce(per.customer_id, "case:" + per._first_case))
+    per = per.mutate(
+        customer_key=ibis.coalesce(per.customer_id, "case:" + per._first_case),
+        journey_type=type_name(per._type_code, names),
+    )
     per = per.left_join(transfers, "journey_id").drop("journey_id_right")
     if feedback is not None and rules.feedback.enabled:
         fb = rules.feedback

@@ -73,7 +73,8 @@ def _per_type(codes: ir.IntegerValue, values: list[int], default: int) -> ir.Int
 def assign_journeys(
     backend: ibis.BaseBackend, events: ir.Table, rules: JourneyRules, *, case_log: bool = False
 ) -> ir.Table:
-    """Events with ``journey_id``, ``journey_type``, ``step``,
+    """Events with ``journey_id``, ``type_code`` (the journey's type as its index in
+    ``rules.ranked()``, NULL for ``other``; see :func:`type_name`), ``step``,
     ``channel_switch`` (the channel differs from the journey's previous event's), ``last_step``,
     ``assisted`` (an assisted contact) and ``before_contact`` (no assisted contact earlier in the
     journey).
@@ -274,7 +275,6 @@ def _typed(keyed: ir.Table, rules: JourneyRules) -> ir.Table:
     """Journeys from events keyed by case or episode (``_key``): type (rule 5), the cut at the
     maximum duration (rule 6), ids, and the step-order columns outcomes reads."""
     ranked = rules.ranked()
-    names = [name for name, _ in ranked]
     max_durations = [seconds(jt.max_duration) for _, jt in ranked]
     types = keyed.group_by("_key").agg(
         _type_code=ibis.coalesce(keyed._own.min(), keyed._claimed.min()),
@@ -283,14 +283,11 @@ def _typed(keyed: ir.Table, rules: JourneyRules) -> ir.Table:
     typed = keyed.join(types, "_key")
     limit = _per_type(typed._type_code, max_durations, seconds(rules.neutral_gap))
     part = ibis.ifelse(typed._is_case, 0, ((typed._ts - typed._start) / limit).floor().cast("int64"))
-    typed = typed.mutate(
-        journey_key=typed._key + "/" + part.cast("string"),
-        journey_type=type_name(typed._type_code, names),
-    )
+    typed = typed.mutate(journey_key=typed._key + "/" + part.cast("string"))
     out = typed.select(
         "event_id",
         "customer_id",
-        journey_type=typed.journey_type,
+        type_code=typed._type_code,
         journey_id=journey_id(typed.journey_key),
         timestamp=typed.timestamp,
         ingest_seq=typed.ingest_seq,
