@@ -210,3 +210,23 @@ def test_a_port_that_accepts_but_is_no_connect_server_fails_in_bounded_time() ->
     url = out.split("URL ", 1)[1].split()[0]
     assert seconds < 10
     assert url in out and "no Spark Connect answer" in out
+
+
+def test_working_tables_are_temporary_only_when_they_fit_in_a_quarter_of_memory() -> None:
+    import ibis
+
+    from journeylens.store._working import WORKING_ROW_BYTES, fits_in_memory, keep_columns
+
+    backend = ibis.duckdb.connect()
+    backend.raw_sql("SET memory_limit = '100MB'")  # DuckDB reports 95.3 MiB
+    quarter = 95.3 * 2**20 / 4  # bytes
+    assert fits_in_memory(backend, int(quarter // WORKING_ROW_BYTES) - 10)
+    assert not fits_in_memory(backend, int(quarter // WORKING_ROW_BYTES) + 10)
+    backend.raw_sql("SET memory_limit = '20GB'")
+    assert fits_in_memory(backend, 4_000_000)
+    # Dropping the working columns of a stored table keeps its rows and the columns asked for.
+    backend.create_table("t", ibis.memtable({"a": [1, 2], "b": ["x", "y"], "c": [True, False]}))
+    assert keep_columns(backend, "t", ["a", "c"]).to_pyarrow().to_pylist() == [
+        {"a": 1, "c": True},
+        {"a": 2, "c": False},
+    ]

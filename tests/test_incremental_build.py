@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from incremental_batches import append_batch, derived_tables
 from journeylens.config import Config
+from journeylens.journeys import incremental as incremental_build
 from journeylens.model import build_model, build_plan
 from journeylens.store import Store
 
@@ -113,7 +114,13 @@ def test_deleted_rows_and_changed_settings_fall_back_to_a_full_build(store: Stor
     assert build_plan(store, edited).mode == "full"
 
 
-def test_open_journeys_of_untouched_customers_are_re_decided_without_their_events(store: Store) -> None:
+@pytest.mark.parametrize("few", [True, False], ids=["temporary working tables", "stored working tables"])
+def test_open_journeys_of_untouched_customers_are_re_decided_without_their_events(
+    store: Store, few: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The recomputed events' working tables are temporary when they fit in memory (always, at this
+    # size): the other way is taken too.
+    monkeypatch.setattr(incremental_build, "fits_in_memory", lambda backend, rows: few)
     config = Config.new()
 
     def at(hour: int, user: str, step: int) -> dict[str, Any]:

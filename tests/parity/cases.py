@@ -476,7 +476,7 @@ def backend_probe(side: Side) -> Any:
     """The backend layer's compiler fixes, end to end through a materialised table: float literals
     stay doubles on Spark (not DECIMAL), integer window results stay BIGINT (Spark: INT), and
     ``epoch_seconds`` is whole seconds (floor) on both engines, whatever the fraction."""
-    from journeylens.store._backend import scratch_table
+    from journeylens.store._working import scratch_table
 
     store = side.store
     ev = store.table("events")
@@ -561,7 +561,7 @@ def journey_outcomes_unknown_unpriced(side: Side) -> Any:
     from journeylens.journeys import Criteria, JourneyRules, JourneyType, default_types
     from journeylens.journeys.outcomes import journey_outcomes
     from journeylens.journeys.segment import CLAIMS, EPISODES, assign_journeys
-    from journeylens.store._backend import drop_scratch
+    from journeylens.store._working import drop_scratch
 
     defaults = default_types()
     rules = JourneyRules(
@@ -1426,8 +1426,8 @@ def _forget_one(side: Side, person: str) -> dict[str, Any]:
     from journeylens.privacy.erase import erase
     from journeylens.privacy.subject import IDS, find_subject
     from journeylens.privacy.suppression import suppressed
-    from journeylens.store._backend import drop_scratch, scratch_table
     from journeylens.store._delete import delete_where
+    from journeylens.store._working import drop_scratch, scratch_table
 
     salt, cc = side.config.privacy.salt, side.config.privacy.default_country_code
     backend, copy = side.store.backend, "_jl_parity_forget_events"

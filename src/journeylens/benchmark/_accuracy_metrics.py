@@ -25,7 +25,7 @@ import ibis.expr.types as ir
 
 from journeylens.journeys.build import require_journeys
 from journeylens.store import Store
-from journeylens.store._backend import drop_scratch, scratch_table
+from journeylens.store._working import drop_scratch, scratch_table
 
 TRUE_SUCCESS = ("converted", "resolved", "informed")
 """Ground-truth outcomes that count as success (the other two are abandoned and unresolved)."""

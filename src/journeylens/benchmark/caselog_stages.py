@@ -28,7 +28,8 @@ from journeylens.identity.stitch import events_with_customers
 from journeylens.ingest import IngestSpec
 from journeylens.journeys.build import ASSIGNED, is_case_log, narrow_events, place_events
 from journeylens.journeys.segment import assign_journeys
-from journeylens.store._backend import capabilities, drop_scratch
+from journeylens.store._backend import capabilities
+from journeylens.store._working import drop_scratch
 from journeylens.workspace import Workspace
 
 CASELOG, CASELOG_FILE = "caselog", "caselog.parquet"

@@ -24,7 +24,7 @@ from journeylens.journeys.definitions import JourneyRules
 from journeylens.journeys.undefined import COST_REASON
 from journeylens.specs.contacts import ContactsSpec, ContactsView
 from journeylens.store import Store
-from journeylens.store._backend import drop_scratch, scratch_table
+from journeylens.store._working import drop_scratch, scratch_table
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

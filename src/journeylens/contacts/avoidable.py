@@ -34,7 +34,8 @@ from journeylens.contacts.settings import ContactsSettings
 from journeylens.journeys.definitions import JourneyRules, seconds
 from journeylens.journeys.summary import wilson
 from journeylens.store import Store
-from journeylens.store._backend import drop_scratch, json_text, scratch_table
+from journeylens.store._backend import json_text
+from journeylens.store._working import drop_scratch, scratch_table
 
 Z95 = 1.959963984540054
 EXPOSURES = "_jl_contact_exposures"

@@ -26,7 +26,7 @@ from journeylens.discovery._result import TableResult
 from journeylens.discovery.selection import EmptySelectionError, journey_log
 from journeylens.specs.discovery import MapSpec
 from journeylens.store import Store
-from journeylens.store._backend import drop_scratch, scratch_table
+from journeylens.store._working import drop_scratch, scratch_table
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

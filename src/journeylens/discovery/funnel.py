@@ -78,7 +78,7 @@ from journeylens.specs.funnel import (
     funnel_spec,
 )
 from journeylens.store import Store
-from journeylens.store._backend import scratch_table
+from journeylens.store._working import scratch_table
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

@@ -36,7 +36,7 @@ from journeylens.experiments.units import assigned_units
 from journeylens.specs.discovery import JourneyFilter, MapSpec
 from journeylens.specs.experiment import ExperimentSpec
 from journeylens.store import Store
-from journeylens.store._backend import drop_scratch, scratch_table
+from journeylens.store._working import drop_scratch, scratch_table
 
 
 def exposed_journeys(store: Store, name: str, flt: JourneyFilter | None = None) -> ir.Table:

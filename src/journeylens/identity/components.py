@@ -22,7 +22,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
-from journeylens.store._backend import scratch_table
+from journeylens.store._working import scratch_table
 
 MAX_ROUNDS = 64  # 2^64 is far beyond any graph diameter; reaching this means a bug
 

@@ -35,8 +35,8 @@ from journeylens.identity.stitch import (
 )
 from journeylens.specs.identity import SEP, IdentityRules
 from journeylens.store import Store
-from journeylens.store._backend import drop_scratch, scratch_table
 from journeylens.store._rows import replace_rows
+from journeylens.store._working import drop_scratch, scratch_table
 
 EDGES, SHARED, TOUCHED, GONE, SUB = (
     "_jl_identity_edges", "_jl_identity_shared", "_jl_identity_inc_touched", "_jl_identity_inc_gone",

@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from journeylens.identity.components import connected_components
-from journeylens.store._backend import scratch_table
+from journeylens.store._working import scratch_table
 
 SEP = ":"
 

@@ -22,7 +22,8 @@ from journeylens.identity.components import Components, connected_components
 from journeylens.identity.limits import limited_components
 from journeylens.specs.identity import ANONYMOUS, SEP, USER, IdentityRules
 from journeylens.store import Store
-from journeylens.store._backend import hash64, scratch_table
+from journeylens.store._backend import hash64
+from journeylens.store._working import scratch_table
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from journeylens.ingest.validation import (
     Context,
     canonicalize,
 )
-from journeylens.store import _backend
+from journeylens.store import _backend, _working
 from journeylens.store.schema import QUARANTINE_SCHEMA, TableSpec
 from journeylens.store.store import Store
 
@@ -179,7 +179,7 @@ class BatchLoader:
         for row in counts:
             reports[row[FILE]].suppressed += int(row["n"])
         # Materialised once: the steps after this read the batch several times.
-        return _backend.scratch_table(self.engine, KEPT, staged.filter(~flag))
+        return _working.scratch_table(self.engine, KEPT, staged.filter(~flag))
 
     def _remember_copies(self) -> None:
         """Before the next batch of a streamed file replaces the staged one, count its copies of

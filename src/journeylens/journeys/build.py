@@ -16,7 +16,8 @@ from journeylens.journeys.feedback_link import feedback_links
 from journeylens.journeys.outcomes import journey_outcomes
 from journeylens.journeys.segment import CLAIMS, EPISODES, assign_journeys
 from journeylens.store import Store
-from journeylens.store._backend import capabilities, drop_scratch, keep_columns, scratch_table
+from journeylens.store._backend import capabilities
+from journeylens.store._working import drop_scratch, keep_columns, scratch_table
 
 ASSIGNED = "_jl_journey_assigned"
 STEP_COLUMNS = ("event_id", "journey_id", "step")
@@ -104,17 +105,19 @@ def derive_journeys(
     answers: Callable[[ir.Table], ir.BooleanValue] | None = None,
     as_of: ir.TimestampValue | None = None,
     in_place: bool = False,
+    large: bool = True,
 ) -> JourneyBuild:
     """Journeys, journey_events and feedback_links of ``events`` (with ``customer_id``; ``raw``:
     the same events as stored), each handed to ``sink``. ``answers`` keeps only some feedback
     (the incremental build: the answers of the customers it recomputes) and ``as_of`` is then the
     data's end (see ``journeys.incremental``). ``in_place``: ``sink`` stores ``journey_events``
-    under that name on an engine that drops columns in place (see :func:`place_events`)."""
+    under that name on an engine that drops columns in place (see :func:`place_events`);
+    ``large``: see ``journeys.segment.assign_journeys``."""
     backend = store.backend
     try:
         # decided on every stored event, so an incremental build takes the path a full one would
-        journeys = assign_journeys(backend, events, rules, case_log=is_case_log(store))
-        assigned, journey_events = place_events(backend, journeys, sink, in_place=in_place)
+        journeys = assign_journeys(backend, events, rules, case_log=is_case_log(store), large=large)
+        assigned, journey_events = place_events(backend, journeys, sink, in_place=in_place, large=large)
         feedback = _feedback(store, rules)
         if feedback is not None and answers is not None:
             feedback = feedback.filter(answers(feedback))
@@ -134,7 +137,7 @@ def derive_journeys(
 
 
 def place_events(
-    backend: ibis.BaseBackend, journeys: ir.Table, sink: Sink, *, in_place: bool
+    backend: ibis.BaseBackend, journeys: ir.Table, sink: Sink, *, in_place: bool, large: bool = True
 ) -> tuple[ir.Table, ir.Table]:
     """Write ``assign_journeys``' rows once: the working table outcomes reads, and
     ``journey_events`` handed to ``sink``. With ``in_place`` they are one table, ``journey_events``
@@ -145,7 +148,7 @@ def place_events(
         rest = [c for c in journeys.columns if c not in STEP_COLUMNS]
         assigned = sink("journey_events", journeys.select(*STEP_COLUMNS, *rest))
         return assigned, assigned.select(*STEP_COLUMNS)
-    assigned = scratch_table(backend, ASSIGNED, journeys, large=True)
+    assigned = scratch_table(backend, ASSIGNED, journeys, large=large)
     return assigned, sink("journey_events", assigned.select(*STEP_COLUMNS))
 
 

@@ -44,8 +44,8 @@ from journeylens.journeys.evidence import OPEN
 from journeylens.journeys.redecide import redecide_open
 from journeylens.specs.identity import ANONYMOUS, USER
 from journeylens.store import Store
-from journeylens.store._backend import drop_scratch, scratch_table
 from journeylens.store._rows import replace_rows
+from journeylens.store._working import drop_scratch, fits_in_memory, scratch_table
 from journeylens.voc.scoring import SENTIMENT
 
 OLD_MAP, OLD_TONE = "_jl_inc_old_map", "_jl_inc_old_tone"
@@ -113,6 +113,9 @@ def update_journeys(store: Store, rules: JourneyRules, before: Before, watermark
         customers, cases, said, late = _affected(store, rules, before, watermark)
         answers = _answers(store, customers, cases, said)
         events = _events(store, customers, cases)
+        # A day's new data recomputes an eighth of the events or so: their working tables are then
+        # temporary, which costs less to write than the compressed ones a full build needs.
+        few = fits_in_memory(backend, int(store.execute(events.count()).as_py()))
         old = backend.table("journeys")
         gone = scratch_table(
             backend,
@@ -133,7 +136,14 @@ def update_journeys(store: Store, rules: JourneyRules, before: Before, watermark
             return t.feedback_id.isin(answers.feedback_id)
 
         derive_journeys(
-            store, rules, attach_customers(events, cmap), events, replace, answers=scoped, as_of=end
+            store,
+            rules,
+            attach_customers(events, cmap),
+            events,
+            replace,
+            answers=scoped,
+            as_of=end,
+            large=not few,
         )
         untouched = late.customer_id.notnull() & ~late.customer_id.isin(customers.c)
         alone = late.filter(untouched & (late.case_id.isnull() | ~late.case_id.isin(cases.k)))

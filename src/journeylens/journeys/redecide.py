@@ -21,8 +21,8 @@ from journeylens.journeys.definitions import JourneyRules
 from journeylens.journeys.feedback_link import negative_counts
 from journeylens.journeys.outcomes import _with_outcome
 from journeylens.store import Store
-from journeylens.store._backend import drop_scratch, scratch_table
 from journeylens.store._rows import replace_rows
+from journeylens.store._working import drop_scratch, scratch_table
 
 CHOSEN, DECIDED = "_jl_inc_redecide", "_jl_inc_redecided"
 KEEP = (

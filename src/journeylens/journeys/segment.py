@@ -43,7 +43,8 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.journeys.definitions import JourneyRules, JourneyType, seconds
-from journeylens.store._backend import json_text, scratch_table
+from journeylens.store._backend import json_text
+from journeylens.store._working import scratch_table
 
 OTHER = "other"
 CLAIMS, EPISODES = "_jl_journey_claims", "_jl_journey_episodes"
@@ -71,7 +72,12 @@ def _per_type(codes: ir.IntegerValue, values: list[int], default: int) -> ir.Int
 
 
 def assign_journeys(
-    backend: ibis.BaseBackend, events: ir.Table, rules: JourneyRules, *, case_log: bool = False
+    backend: ibis.BaseBackend,
+    events: ir.Table,
+    rules: JourneyRules,
+    *,
+    case_log: bool = False,
+    large: bool = True,
 ) -> ir.Table:
     """Events with ``journey_id``, ``type_code`` (the journey's type as its index in
     ``rules.ranked()``, NULL for ``other``; see :func:`type_name`), ``step``,
@@ -86,6 +92,9 @@ def assign_journeys(
         case_log: every event has a ``case_id`` (a process log). Then every journey is a case:
             rules 1-4 decide nothing and rule 6 never cuts a case, so ``journeys.cases`` only
             groups and numbers the steps; the result is the same as without the flag.
+        large: the working tables are stored like event-sized ones (see
+            ``store._working.scratch_table``); ``False`` when ``events`` are few (the
+            incremental build's).
     """
     ranked = rules.ranked()
     gaps = [seconds(jt.inactivity_gap) for _, jt in ranked]
@@ -122,7 +131,7 @@ def assign_journeys(
     # Only what the later passes read is stored: every column written costs its compression.
     resumes = [c for c in first.columns if c.startswith("_resume")]
     carried = [*_CARRIED, "_starter", "_gap", "_quiet", "_intent", *resumes]
-    first = scratch_table(backend, CLAIMS, first.select(*carried), large=True)
+    first = scratch_table(backend, CLAIMS, first.select(*carried), large=large)
 
     second = first.mutate(
         _packed=ibis.ifelse(first._intent.notnull(), first._rn * _PACK + first._intent, None),
@@ -174,7 +183,7 @@ def assign_journeys(
         _prev_rn=ibis.ifelse(prev_in_episode, segmented._last_case_row, None),
         _next_rn=ibis.ifelse(next_in_episode, segmented._next_case_row, None),
     )
-    segmented = scratch_table(backend, EPISODES, segmented, large=True)
+    segmented = scratch_table(backend, EPISODES, segmented, large=large)
 
     keyed = _nearest_case(segmented)
     case_of = ibis.coalesce(keyed._case, keyed._near_case)

@@ -192,7 +192,7 @@ class _WorkingTables:
         self.names: list[str] = []
 
     def __call__(self, name: str, expr: ir.Table, *, large: bool = False) -> ir.Table:
-        from journeylens.store._backend import scratch_table
+        from journeylens.store._working import scratch_table
 
         self.names.append(f"{self.prefix}_{name}")
         return scratch_table(self.store.backend, self.names[-1], expr, large=large)
@@ -201,7 +201,7 @@ class _WorkingTables:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from journeylens.store._backend import drop_scratch
+        from journeylens.store._working import drop_scratch
 
         drop_scratch(self.store.backend, *self.names)
 

@@ -36,7 +36,7 @@ from journeylens.maps._result import DEVIATION_FIELDS, MapView, StageDeviations
 from journeylens.maps.stage_assignment import map_events
 from journeylens.specs.discovery import JourneyFilter
 from journeylens.store import Store
-from journeylens.store._backend import drop_scratch, scratch_table
+from journeylens.store._working import drop_scratch, scratch_table
 
 if TYPE_CHECKING:
     from journeylens.maps.model import JourneyMap

@@ -43,7 +43,8 @@ from journeylens.journeys.undefined import UNDECIDED
 from journeylens.maps.model import JourneyMap, KpiMetric, MonitorPeriod
 from journeylens.maps.monitor_stats import ContinuousSeries, ProportionSeries, Series, SeriesName
 from journeylens.maps.stage_assignment import map_events, stage_rank
-from journeylens.store._backend import drop_scratch, json_text, scratch_table
+from journeylens.store._backend import json_text
+from journeylens.store._working import drop_scratch, scratch_table
 
 if TYPE_CHECKING:
     from journeylens.store import Store

@@ -23,8 +23,8 @@ import ibis
 import ibis.expr.types as ir
 
 from journeylens.privacy.subject import IDS, KEY_KINDS, mentions, values_of
-from journeylens.store._backend import drop_scratch, scratch_table
 from journeylens.store._delete import Predicate, delete_where
+from journeylens.store._working import drop_scratch, scratch_table
 from journeylens.store.store import Store
 
 __all__ = ["KEPT", "LEARNED", "TEXT_COLUMNS", "erase"]

@@ -26,7 +26,7 @@ from journeylens.errors import InputError, JourneyLensError
 from journeylens.privacy.erase import erase
 from journeylens.privacy.subject import IDS, find_subject
 from journeylens.privacy.suppression import add_suppressions
-from journeylens.store._backend import drop_scratch
+from journeylens.store._working import drop_scratch
 from journeylens.store.schema import PRIVACY_AUDIT_SCHEMA
 
 if TYPE_CHECKING:

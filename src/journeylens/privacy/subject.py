@@ -25,7 +25,7 @@ import ibis.expr.types as ir
 
 from journeylens.ingest.pii import EMAIL, PHONE, hash_identifier, normalize_email, normalize_phone
 from journeylens.specs.identity import ANONYMOUS, USER
-from journeylens.store._backend import scratch_table
+from journeylens.store._working import scratch_table
 from journeylens.store.store import Store
 
 __all__ = ["IDS", "KEY_KINDS", "find_subject", "mentions", "tokens", "values_of"]

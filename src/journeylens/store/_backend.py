@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -282,42 +282,6 @@ def _spark_xxhash64(value: str) -> int:  # type: ignore[empty-body]
     """Spark: 64-bit xxHash (Spark's HASH() is only 32-bit)."""
 
 
-def scratch_table(
-    backend: BaseBackend, name: str, obj: ir.Table | None = None, *, large: bool = False, **kwargs: Any
-) -> ir.Table:
-    """Materialise ``obj`` as a working table for a multi-step computation.
-
-    A temporary table where the engine has them (DuckDB); elsewhere (ibis' PySpark backend has
-    no temporary tables) an ordinary table that each run overwrites.
-
-    ``large`` marks tables with a row per event: on DuckDB they are ordinary tables, stored
-    compressed like any table, because temporary data beyond the memory limit is spilled to disk
-    uncompressed (journeys on 50M events filled 41 GB of spill before this). Drop them with
-    :func:`drop_scratch` when done.
-    """
-    if backend.name != "duckdb":
-        return backend.create_table(name, obj, overwrite=True, **kwargs)
-    temp = not large
-    # ibis overwrites a DuckDB temporary table by writing a new one and copying it under the name
-    # (a second full write: 15% of journey building at 10M events). Dropping first writes once;
-    # only an expression that reads the table it replaces still needs ibis' way.
-    if not isinstance(obj, ir.Table) or name not in _table_names(obj):
-        backend.drop_table(name, force=True)
-        return backend.create_table(name, obj, temp=temp, **kwargs)
-    return backend.create_table(name, obj, temp=temp, overwrite=True, **kwargs)
-
-
-def drop_scratch(backend: BaseBackend, *names: str) -> None:
-    """Drop working tables made by :func:`scratch_table` (missing ones are fine)."""
-    for name in names:
-        backend.drop_table(name, force=True)
-
-
-def _table_names(expr: ir.Table) -> set[str]:
-    """Names of the tables ``expr`` reads."""
-    return {op.name for op in expr.op().find(ops.PhysicalTable)}
-
-
 def hash64(backend: BaseBackend, value: ir.StringValue) -> ir.IntegerValue | None:
     """A 64-bit hash of ``value`` on engines that have one, else None (callers keep strings).
 
@@ -428,18 +392,6 @@ def capabilities(backend: BaseBackend) -> Capabilities:
     name = backend.name
     duckdb = name == "duckdb"
     return Capabilities(name=name, transactions=duckdb, drops_columns=duckdb)
-
-
-def keep_columns(backend: BaseBackend, name: str, columns: Sequence[str]) -> ir.Table:
-    """Narrow the stored table ``name`` to ``columns`` in place, on an engine that
-    :attr:`Capabilities.drops_columns` (DuckDB: nothing is rewritten, and the dropped columns'
-    blocks are freed at the next checkpoint)."""
-    if not capabilities(backend).drops_columns:
-        raise ValueError(f"{backend.name} cannot drop columns in place; write the columns to keep instead")
-    for column in backend.table(name).columns:
-        if column not in columns:
-            backend.raw_sql(f'ALTER TABLE "{name}" DROP COLUMN "{column}"')
-    return backend.table(name)
 
 
 @contextmanager

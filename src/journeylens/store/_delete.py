@@ -21,7 +21,7 @@ import sqlglot
 from ibis.backends import BaseBackend
 from sqlglot import exp
 
-from journeylens.store import _backend
+from journeylens.store import _backend, _working
 
 __all__ = ["Predicate", "delete_where"]
 
@@ -43,9 +43,9 @@ def delete_where(backend: BaseBackend, name: str, predicate: Predicate) -> int:
     else:
         # Spark cannot overwrite a table its query reads: the kept rows go to a working table of
         # the engine first (never through this process), which then replaces the table.
-        kept = _backend.scratch_table(backend, f"_jl_kept_{name}", table.filter(~doomed))
+        kept = _working.scratch_table(backend, f"_jl_kept_{name}", table.filter(~doomed))
         backend.create_table(name, kept, overwrite=True)
-        _backend.drop_scratch(backend, kept.get_name())
+        _working.drop_scratch(backend, kept.get_name())
     return n
 
 

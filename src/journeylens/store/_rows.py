@@ -12,7 +12,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
-from journeylens.store._backend import drop_scratch, scratch_table
+from journeylens.store._working import drop_scratch, scratch_table
 
 _KEPT = "_jl_rows_kept"
 
