@@ -159,3 +159,23 @@ def test_synthetic_case_log_fast_path_equals_general_path(
         assert links["journey_id"].notnull().sum() == len(feedback)
     finally:
         ws.close()
+
+
+def test_a_log_is_a_case_log_only_when_every_event_has_a_case(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    rows = [
+        {"timestamp": f"2024-03-01T1{hour}:00:00Z", "user_id": "u1", "case_id": case, "channel": "web",
+         "touchpoint": touchpoint}
+        for hour, case, touchpoint in [(0, "k1", "faq"), (1, "", "home")]
+    ]  # fmt: skip
+    path = tmp_path / "events.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    ws.ingest(paths=[str(path)])
+    assert not build.is_case_log(ws.store)  # the second event has no case
+    events = ws.store.backend.table("events")
+    ws.store.backend.create_table("events", events.filter(events.case_id.notnull()), overwrite=True)
+    assert build.is_case_log(ws.store)
+    ws.close()
