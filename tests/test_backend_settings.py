@@ -217,16 +217,22 @@ def test_working_tables_are_temporary_only_when_they_fit_in_a_quarter_of_memory(
 
     from journeylens.store._working import WORKING_ROW_BYTES, fits_in_memory, keep_columns
 
-    backend = ibis.duckdb.connect()
+    store = Store.connect("duckdb://", timezone="UTC")
+    backend = store.backend
     backend.raw_sql("SET memory_limit = '100MB'")  # DuckDB reports 95.3 MiB
-    quarter = 95.3 * 2**20 / 4  # bytes
-    assert fits_in_memory(backend, int(quarter // WORKING_ROW_BYTES) - 10)
-    assert not fits_in_memory(backend, int(quarter // WORKING_ROW_BYTES) + 10)
+    most = int(95.3 * 2**20 / 4 // WORKING_ROW_BYTES)  # events in a quarter of it
+
+    def events(n: int) -> ibis.Table:
+        return backend.sql(f"SELECT * FROM range({n})")
+
+    assert fits_in_memory(backend, events(most - 10))
+    assert not fits_in_memory(backend, events(most + 10))
     backend.raw_sql("SET memory_limit = '20GB'")
-    assert fits_in_memory(backend, 4_000_000)
+    assert fits_in_memory(backend, events(4_000_000))
     # Dropping the working columns of a stored table keeps its rows and the columns asked for.
     backend.create_table("t", ibis.memtable({"a": [1, 2], "b": ["x", "y"], "c": [True, False]}))
     assert keep_columns(backend, "t", ["a", "c"]).to_pyarrow().to_pylist() == [
         {"a": 1, "c": True},
         {"a": 2, "c": False},
     ]
+    store.close()

@@ -120,7 +120,7 @@ def test_open_journeys_of_untouched_customers_are_re_decided_without_their_event
 ) -> None:
     # The recomputed events' working tables are temporary when they fit in memory (always, at this
     # size): the other way is taken too.
-    monkeypatch.setattr(incremental_build, "fits_in_memory", lambda backend, rows: few)
+    monkeypatch.setattr(incremental_build, "fits_in_memory", lambda backend, events: few)
     config = Config.new()
 
     def at(hour: int, user: str, step: int) -> dict[str, Any]:

@@ -115,7 +115,7 @@ def update_journeys(store: Store, rules: JourneyRules, before: Before, watermark
         events = _events(store, customers, cases)
         # A day's new data recomputes an eighth of the events or so: their working tables are then
         # temporary, which costs less to write than the compressed ones a full build needs.
-        few = fits_in_memory(backend, int(store.execute(events.count()).as_py()))
+        few = fits_in_memory(backend, events)
         old = backend.table("journeys")
         gone = scratch_table(
             backend,

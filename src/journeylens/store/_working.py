@@ -53,12 +53,14 @@ _UNIT = {"bytes": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
          "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}  # fmt: skip
 
 
-def fits_in_memory(backend: BaseBackend, rows: int) -> bool:
-    """Working tables of ``rows`` events can be temporary (``scratch_table`` without ``large``):
-    together they take at most a quarter of DuckDB's memory limit, so they are not spilled, and
-    temporary ones are cheaper to write than compressed ones. Always ``False`` elsewhere."""
+def fits_in_memory(backend: BaseBackend, events: ir.Table) -> bool:
+    """Working tables of ``events`` (one row each) can be temporary (``scratch_table`` without
+    ``large``): together they take at most a quarter of DuckDB's memory limit, so they are not
+    spilled, and temporary ones are cheaper to write than compressed ones. Always ``False`` (and
+    nothing counted) elsewhere."""
     if backend.name != "duckdb":
         return False
+    rows = int(backend.to_pyarrow(events.count()).as_py())
     (limit,) = backend.con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
     size = _SIZE.match(str(limit))
     if size is None:
