@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from journeylens.store._backend import capabilities
+from journeylens.store.settings import MEMORY_SIZE
 
 
 def scratch_table(
@@ -48,8 +49,7 @@ WORKING_ROW_BYTES = 1024
 """What the working tables of one event take in memory, all together, when temporary. Measured at
 10M events: about 280 bytes for an incremental build's claims, episodes and assignment, 470 with
 its picked events too; 1 KB leaves room (docs/benchmarks.md, "Incremental build")."""
-_SIZE = re.compile(r"^\s*([\d.]+)\s*(bytes|[KMGT]i?B)\s*$")
-_UNIT = {"bytes": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+_UNIT = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
          "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}  # fmt: skip
 
 
@@ -62,10 +62,10 @@ def fits_in_memory(backend: BaseBackend, events: ir.Table) -> bool:
         return False
     rows = int(backend.to_pyarrow(events.count()).as_py())
     (limit,) = backend.con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
-    size = _SIZE.match(str(limit))
+    size = re.match(MEMORY_SIZE, str(limit).strip())  # as DuckDB reports it: "18.8 GiB"
     if size is None:
         return False
-    return rows * WORKING_ROW_BYTES <= float(size[1]) * _UNIT[size[2]] / 4
+    return rows * WORKING_ROW_BYTES <= float(size[0][: size.start(2)]) * _UNIT[size[2]] / 4
 
 
 def drop_scratch(backend: BaseBackend, *names: str) -> None:
