@@ -97,6 +97,81 @@ def test_incremental_build_equals_a_full_build(base: dict[str, Any], appended: l
         store.close()
 
 
+# A day's new data comes after the old (a customer back after weeks: from their last break, see
+# journeys.incremental), mixed with late events of old days: mostly known users, new cases and
+# no case, sometimes an old case.
+later = st.fixed_dictionaries(
+    {
+        "hour": st.integers(24 * 18, 24 * 38),
+        "user": st.sampled_from(USERS[1:]),
+        "device": st.sampled_from([None, None, None, "d1"]),
+        "case": st.sampled_from([None, None, None, "k4", "k5", "k1"]),
+        # A break needs an intent of its own: billing FAQ, cart, FAQ more often than the rest.
+        "step": st.sampled_from([*TOUCHPOINTS, *[TOUCHPOINTS[i] for i in (5, 2, 6)] * 3]),
+        "outbound": st.booleans(),
+        "reason": st.sampled_from([None, None, None, "billing", "payment", "delivery"]),
+    }
+)
+later_batch = st.fixed_dictionaries(
+    {
+        "events": st.lists(st.one_of(later, later, event), min_size=1, max_size=12),
+        "answers": st.lists(answer.map(lambda a: {**a, "hour": a["hour"] + 24 * 18}), max_size=2),
+        "links": st.lists(link, max_size=1),
+    }
+)
+
+
+@settings(max_examples=10, deadline=None)
+@given(base=batch, appended=st.lists(later_batch, min_size=1, max_size=2))
+def test_recomputing_from_the_last_break_equals_a_full_build(
+    base: dict[str, Any], appended: list[dict[str, Any]]
+) -> None:
+    config = Config.new()
+    store = Store.connect("duckdb://", timezone="UTC")
+    try:
+        append_batch(store, 1, base)
+        build_model(store, config)
+        for ingest, data in enumerate(appended, start=2):
+            append_batch(store, ingest, data)
+            assert build_model(store, config).mode == "incremental"
+        incremental = derived_tables(store)
+        build_model(store, config, full=True)
+        assert incremental == derived_tables(store)
+    finally:
+        store.close()
+
+
+def _at(hour: int, user: str, step: int, case: str | None = None) -> dict[str, Any]:
+    return {"hour": hour, "user": user, "device": None, "case": case, "step": TOUCHPOINTS[step],
+            "outbound": False, "reason": "billing"}  # fmt: skip
+
+
+def test_a_customer_back_after_a_quiet_week_keeps_the_journeys_before(store: Store) -> None:
+    config = Config.new()
+    # u1 reads the billing FAQ and calls about ticket k1 on day 0, and browses on day 3; u2 calls.
+    first = [_at(1, "u1", 5), _at(2, "u1", 8, "k1"), _at(72, "u1", 0), _at(5, "u2", 8)]
+    append_batch(store, 1, {"events": first, "answers": [], "links": []})
+    build_model(store, config)
+    kept = {r["journey_id"]: r for r in store.execute(store.backend.table("journeys")).to_pylist()}
+    # Eleven days later u1 is back about billing (an intent of its own after more than 7 days).
+    append_batch(store, 2, {"events": [_at(24 * 11, "u1", 5), _at(24 * 11 + 1, "u1", 8)],
+                            "answers": [], "links": []})  # fmt: skip
+    summary = build_model(store, config)
+    assert (summary.recomputed_customers, summary.from_cut) == (1, 1)
+    after = {r["journey_id"]: r for r in store.execute(store.backend.table("journeys")).to_pylist()}
+    assert len(after) == len(kept) + 1
+    incremental = derived_tables(store)
+    build_model(store, config, full=True)
+    assert incremental == derived_tables(store)
+    # A new event of k1, u1's ticket from before the break: u1 is recomputed whole.
+    append_batch(store, 3, {"events": [_at(24 * 12, "u1", 9, "k1")], "answers": [], "links": []})
+    summary = build_model(store, config)
+    assert (summary.mode, summary.recomputed_customers, summary.from_cut) == ("incremental", 1, 0)
+    incremental = derived_tables(store)
+    build_model(store, config, full=True)
+    assert incremental == derived_tables(store)
+
+
 def test_deleted_rows_and_changed_settings_fall_back_to_a_full_build(store: Store) -> None:
     config = Config.new()
     append_batch(store, 1, {"events": [{"hour": 1, "user": "u1", "device": "d1", "case": None,

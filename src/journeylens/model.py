@@ -54,7 +54,7 @@ BuildProgress = Callable[[str, int, int], None]
 #: notice(one line for the user, e.g. "Building customers and journeys: 2 ingests (events) since ...")
 Notice = Callable[[str], None]
 
-MODEL_VERSION = 4
+MODEL_VERSION = 5
 """Layout and rules of the derived tables. Bump it when a release changes what a build writes:
 workspaces built by another version are then rebuilt by their next analysis."""
 DERIVED_TABLES = ("customer_map", "feedback_sentiment", "journeys", "journey_events", "feedback_links")
@@ -132,7 +132,11 @@ class BuildSummary:
     recomputed_customers: int | None = None
     """Customers whose journeys were recomputed (all of them in a full build)."""
     redecided_journeys: int = 0
-    """Open journeys of other customers re-decided because the data's end moved (incremental)."""
+    """Open journeys not rebuilt (of other customers, or before a recomputed customer's cut)
+    re-decided because the data's end moved (incremental)."""
+    from_cut: int = 0
+    """Recomputed customers whose journeys before their last break were kept (incremental; see
+    ``journeys.incremental``)."""
 
     @property
     def line(self) -> str:
@@ -140,14 +144,19 @@ class BuildSummary:
         if self.mode == "incremental":
             return (
                 f"Incremental build: {self.recomputed_customers:,} of {self.customers:,} customers "
-                f"recomputed{self._redecided} ({self.reason})."
+                f"recomputed{self._from_cut}{self._redecided} ({self.reason})."
             )
         return f"Full build of {self.customers:,} customers: {self.reason}."
 
     @property
+    def _from_cut(self) -> str:
+        n = self.from_cut
+        return f" ({n:,} from their last break, keeping earlier journeys)" if n else ""
+
+    @property
     def _redecided(self) -> str:
         n = self.redecided_journeys
-        return f", {n:,} open journey{'s' if n != 1 else ''} of others re-decided" if n else ""
+        return f", {n:,} open journey{'s' if n != 1 else ''} re-decided" if n else ""
 
 
 @dataclass(frozen=True)
@@ -378,6 +387,7 @@ def build_model(
         reason=plan.reason,
         recomputed_customers=int(summary["customers"]) if update is None else update.recomputed_customers,
         redecided_journeys=0 if update is None else update.redecided_journeys,
+        from_cut=0 if update is None else update.from_cut,
     )
 
 

@@ -1469,12 +1469,16 @@ _INC_BATCHES = [
     # A month later only u5 is seen: the open journeys of the others are re-decided in place.
     {"events": [{"hour": 960, "user": "u5", "device": None, "case": None, "step": _INC[0], "outbound": False,
                  "reason": None}], "answers": [], "links": []},
+    # u2 is back about billing after five weeks: recomputed from that break, earlier journeys kept.
+    {"events": [{"hour": 1000, "user": "u2", "device": None, "case": None, "step": _INC[0], "outbound": False,
+                 "reason": "billing"}], "answers": [], "links": []},
 ]  # fmt: skip
 
 
 def _incremental_expect(result: dict[str, Any]) -> None:
-    _has(result["modes"] == ["full", "incremental", "incremental"], "later builds are incremental")
-    _has(result["redecided"][-1] > 0, "the last build re-decides open journeys without their events")
+    _has(result["modes"] == ["full", "incremental", "incremental", "incremental"], "later builds are incremental")
+    _has(result["redecided"][2] > 0, "the third build re-decides open journeys without their events")
+    _has(result["from_cut"][-1] == 1, "the last build recomputes u2 from their last break")
     _has(result["incremental"] == result["full"], "the incremental build equals a full build")
 
 
@@ -1482,7 +1486,8 @@ def _incremental_expect(result: dict[str, Any]) -> None:
 def build_incremental(side: Side) -> Any:
     """The incremental build's deletes and inserts (``store._rows``: DELETE on DuckDB, a rewrite
     through a working table on Spark), its affected-set closure, its customer_map diff, the
-    incremental stitch (``identity.extend``) and open journeys re-decided (``journeys.redecide``)."""
+    incremental stitch (``identity.extend``), open journeys re-decided (``journeys.redecide``) and a
+    customer recomputed from their last break (the cut's window and claims)."""
     import tempfile
 
     from incremental_batches import append_batch, derived_tables
@@ -1499,7 +1504,8 @@ def build_incremental(side: Side) -> Any:
     incremental = derived_tables(fresh)
     build_model(fresh, side.config, full=True)
     return {"modes": [b.mode for b in built], "redecided": [b.redecided_journeys for b in built],
-            "incremental": incremental, "full": derived_tables(fresh)}  # fmt: skip
+            "from_cut": [b.from_cut for b in built], "incremental": incremental,
+            "full": derived_tables(fresh)}  # fmt: skip
 
 
 def _collector_expect(result: list[dict[str, Any]]) -> None:

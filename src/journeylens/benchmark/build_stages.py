@@ -71,7 +71,7 @@ def _build(work: Path, name: str, stage_name: str, *, full: bool) -> int:
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     ws.close()
     facts = {"mode": summary.mode, "recomputed_customers": summary.recomputed_customers,
-             "redecided_journeys": summary.redecided_journeys,
+             "redecided_journeys": summary.redecided_journeys, "from_cut": summary.from_cut,
              "customers": summary.customers, "journeys": summary.journeys,
              "cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2)}  # fmt: skip
     (work / SUMMARY.format(stage=stage_name)).write_text(json.dumps(facts))

@@ -17,15 +17,29 @@ and feedback linked by case, so ``A`` and ``K`` are closed over the (customer, c
 events and answers: a customer with an event or an answer of a case in ``K`` joins ``A``, and the
 cases of a customer in ``A`` join ``K``, until neither grows. Every other window rule of
 ``journeys.segment`` (look-ahead, gaps, max duration) and of ``journeys.outcomes`` (the repeat
-window, by customer and type) stays inside one customer's events. One rule reads the whole data:
-a journey is ``open`` while its quiet time to the data's end is within its inactivity gap or
-repeat window, so when new events move the end, the customers and cases of journeys that ended
-within that window of their type (``reach``) before the old end and whose evidence is ``open``
-(no other evidence reads the end, and the end only grows) are re-decided: with ``A`` when their
-customer or case is in it, else from their stored rows (``journeys.redecide``).
+window, by customer and type) stays inside one customer's events.
 
-Journeys of ``A`` and ``K`` are deleted from ``journeys``, ``journey_events`` and
-``feedback_links`` (answers of ``A`` or ``K``) and replaced by the recomputed ones
+A customer is recomputed from a **cut**, not from their first event, when their identifiers did
+not move and they have a *break* (``journeys.segment.break_gap``: an event with an intent of its
+own after a quiet longer than every look-ahead, gap and repeat or feedback window) at or before
+their first new event or answer: the last such break. Nothing before a break reads anything after
+it and nothing after it reads anything before it but its cases, so the customer's journeys that
+start before the cut are kept, provided no case of theirs is recomputed: in the closure a
+customer's (customer, case) pairs count from the cut (a pair's first event or answer at or after
+it), and a customer with a pair of a case in ``K`` that starts before their cut is recomputed
+whole. Of the 10M world's customers active on its last day, most have such a break: their
+journeys since it hold about a quarter of their events (docs/benchmarks.md).
+
+One rule reads the whole data:
+a journey is ``open`` while its quiet time to the data's end is within its inactivity gap or
+repeat window, so when new events move the end, the journeys that ended within that window of
+their type (``reach``) before the old end and whose evidence is ``open`` (no other evidence reads
+the end, and the end only grows) are re-decided: rebuilt when they are replaced, else from their
+stored rows (``journeys.redecide``).
+
+The journeys of ``A`` (from their cut) and ``K`` are deleted from ``journeys``,
+``journey_events`` and ``feedback_links`` (answers of ``A`` from their cut, or of ``K``) and
+replaced by the recomputed ones
 (``store._rows.replace_rows``); a test compares every derived table with a full build.
 """
 
@@ -42,6 +56,7 @@ from journeylens.journeys.build import derive_journeys
 from journeylens.journeys.definitions import JourneyRules, seconds
 from journeylens.journeys.evidence import OPEN
 from journeylens.journeys.redecide import redecide_open
+from journeylens.journeys.segment import ORDER, break_gap, claimed_events
 from journeylens.specs.identity import ANONYMOUS, USER
 from journeylens.store import Store
 from journeylens.store._rows import replace_rows
@@ -50,7 +65,7 @@ from journeylens.voc.scoring import SENTIMENT
 
 OLD_MAP, OLD_TONE = "_jl_inc_old_map", "_jl_inc_old_tone"
 PAIRS, GONE, ANSWERS, EVENTS = "_jl_inc_pairs", "_jl_inc_gone", "_jl_inc_answers", "_jl_inc_events"
-LATE = "_jl_inc_late"
+LATE, FIRST, CUTS = "_jl_inc_late", "_jl_inc_first", "_jl_inc_cuts"
 KEYS = {"journeys": "journey_id", "journey_events": "journey_id", "feedback_links": "feedback_id"}
 _SEQ_PER_INGEST = 1 << 32  # ingest_seq = ingest id * 2^32 + record number
 
@@ -62,7 +77,11 @@ class Update:
     recomputed_customers: int
     """Customers whose journeys were rebuilt from their events."""
     redecided_journeys: int
-    """Open journeys of other customers re-decided because the data's end moved."""
+    """Open journeys not rebuilt (of other customers, or before a customer's cut) re-decided
+    because the data's end moved."""
+    from_cut: int = 0
+    """Of the recomputed customers, those rebuilt from their last break (see the module
+    docstring), keeping their earlier journeys."""
 
 
 @dataclass(frozen=True)
@@ -110,17 +129,21 @@ def update_journeys(store: Store, rules: JourneyRules, before: Before, watermark
     backend = store.backend
     cmap = backend.table("customer_map")
     try:
-        customers, cases, said, late = _affected(store, rules, before, watermark)
-        answers = _answers(store, customers, cases, said)
-        events = _events(store, customers, cases)
-        # A day's new data recomputes an eighth of the events or so: their working tables are then
+        owners, cases, said, late = _affected(store, rules, before, watermark)
+        answers = _answers(store, owners, cases, said)
+        events = _events(store, owners, cases)
+        # A day's new data recomputes a few percent of the events: their working tables are then
         # temporary, which costs less to write than the compressed ones a full build needs.
         few = fits_in_memory(backend, events)
         old = backend.table("journeys")
+        mine = old.left_join(owners, old.customer_id == owners.c)
         gone = scratch_table(
             backend,
             GONE,
-            old.filter(old.customer_id.isin(customers.c) | old.case_id.isin(cases.k)).select("journey_id"),
+            mine.filter(
+                (mine.c.notnull() & (mine.cut.isnull() | (mine.start >= mine.cut)))
+                | mine.case_id.isin(cases.k).fill_null(False)
+            ).select("journey_id"),
         )
         gone_by = {"journeys": gone, "journey_events": gone, "feedback_links": answers}
 
@@ -145,40 +168,40 @@ def update_journeys(store: Store, rules: JourneyRules, before: Before, watermark
             as_of=end,
             large=not few,
         )
-        untouched = late.customer_id.notnull() & ~late.customer_id.isin(customers.c)
-        alone = late.filter(untouched & (late.case_id.isnull() | ~late.case_id.isin(cases.k)))
-        redecided = redecide_open(store, rules, alone, end)
+        # Open journeys that were not rebuilt: of other customers, or before a customer's cut.
+        redecided = redecide_open(store, rules, late.filter(~late.journey_id.isin(gone.journey_id)), end)
         # Old ids of merged customers are in the set too; count the customers that exist now.
-        now = int(store.execute(customers.filter(customers.c.isin(cmap.customer_id)).count()).as_py())
-        return Update(recomputed_customers=now, redecided_journeys=redecided)
+        now = owners.filter(owners.c.isin(cmap.customer_id))
+        counts = store.execute(now.aggregate(n=now.count(), cut=now.cut.count())).to_pylist()[0]
+        return Update(
+            recomputed_customers=int(counts["n"]), redecided_journeys=redecided, from_cut=int(counts["cut"])
+        )
     finally:
         drop_scratch(
-            backend, OLD_MAP, OLD_TONE, PAIRS, GONE, ANSWERS, EVENTS, LATE, *(f"_jl_inc_{n}" for n in KEYS),
-            "_jl_inc_a0", "_jl_inc_a1", "_jl_inc_k0", "_jl_inc_k1",
+            backend, OLD_MAP, OLD_TONE, PAIRS, GONE, ANSWERS, EVENTS, LATE, FIRST, CUTS,
+            *(f"_jl_inc_{n}" for n in KEYS), "_jl_inc_a0", "_jl_inc_a1", "_jl_inc_k0", "_jl_inc_k1",
         )  # fmt: skip
 
 
 def _affected(
     store: Store, rules: JourneyRules, before: Before, watermark: int
 ) -> tuple[ir.Table, ir.Table, ir.Table, ir.Table]:
-    """The customers (column ``c``) and cases (``k``) to recompute, closed over shared cases, the
-    new or re-scored answers (``feedback_id``; linked to no one, they are still rows), and the
-    open journeys whose outcome reads the data's end when it moved (``journey_id``,
-    ``customer_id``, ``case_id``; those of recomputed customers and cases are rebuilt, the others
-    re-decided)."""
+    """The customers to recompute (``c``, and ``cut``: the time from which, NULL for all their
+    events) and cases (``k``), closed over shared cases; the new or re-scored answers
+    (``feedback_id``; linked to no one, they are still rows); and the open journeys whose outcome
+    reads the data's end when it moved (``journey_id``, ``customer_id``, ``case_id``: those
+    replaced are rebuilt, the others re-decided)."""
     backend = store.backend
     cmap = backend.table("customer_map")
     lo = first_new_seq(watermark)
-    seeds_c: list[ir.Table] = []
-    seeds_k: list[ir.Table] = []
-    # Identifiers whose customer changed: both ids.
+    # Identifiers whose customer changed: both ids, recomputed whole.
     old = before.customer_map.select(
         _t="identifier_type", _v="identifier_value", _old=before.customer_map.customer_id
     )
     both = old.outer_join(cmap, (old._t == cmap.identifier_type) & (old._v == cmap.identifier_value))
     moved = both.filter(both._old.isnull() | both.customer_id.isnull() | (both._old != both.customer_id))
-    seeds_c += [moved.select(c=moved._old), moved.select(c=moved.customer_id)]
-    # New events and answers, and answers scored differently.
+    whole = [moved.select(c=moved._old), moved.select(c=moved.customer_id)]
+    # New events and answers, and answers scored differently: their customers from a cut.
     events, feedback = store.table("events"), store.table("feedback")
     fresh = attach_customers(events.filter(events.ingest_seq >= lo), cmap)
     tone = backend.table(SENTIMENT)
@@ -186,9 +209,9 @@ def _affected(
     said = attach_customers(
         feedback.filter((feedback.ingest_seq >= lo) | feedback.feedback_id.isin(rescored.feedback_id)), cmap
     )
-    for t in (fresh, said):
-        seeds_c.append(t.select(c=t.customer_id))
-        seeds_k.append(t.select(k=t.case_id))
+    seeds_k = [t.select(k=t.case_id) for t in (fresh, said)]
+    new = ibis.union(*(t.select(c=t.customer_id, t=t.timestamp) for t in (fresh, said)))
+    first = scratch_table(backend, FIRST, new.filter(new.c.notnull()).group_by("c").agg(t=new.t.min()))
     # Journeys whose outcome reads the data's end, when the end moved.
     end = store.execute(events.timestamp.max()).as_py()
     journeys = backend.table("journeys")
@@ -210,9 +233,9 @@ def _affected(
     # Journeys without a customer are their case's (journeys.segment rule 4): recomputed.
     nobody = late.filter(late.customer_id.isnull())
     seeds_k.append(nobody.select(k=nobody.case_id))
-    customers = _distinct(backend, "_jl_inc_a0", seeds_c, "c")
+    owners = _owners(store, rules, first, _distinct(backend, "_jl_inc_a0", whole, "c"))
     cases = _distinct(backend, "_jl_inc_k0", seeds_k, "k")
-    return (*_closed(store, customers, cases), said.select("feedback_id"), late)
+    return (*_closed(store, owners, cases), said.select("feedback_id"), late)
 
 
 def _distinct(backend: ibis.BaseBackend, name: str, parts: list[ir.Table], col: str) -> ir.Table:
@@ -220,52 +243,102 @@ def _distinct(backend: ibis.BaseBackend, name: str, parts: list[ir.Table], col: 
     return scratch_table(backend, name, union.filter(union[col].notnull()))
 
 
-def _closed(store: Store, customers: ir.Table, cases: ir.Table) -> tuple[ir.Table, ir.Table]:
+def _owners(store: Store, rules: JourneyRules, first: ir.Table, whole: ir.Table) -> ir.Table:
+    """``c`` and ``cut``: the customers of new events and answers (``first``: ``c`` and ``t``,
+    the time of the first) with the time of their last break at or before it, NULL for none, and
+    the customers ``whole`` (cut NULL) whose identifiers moved."""
+    backend = store.backend
+    cmap = backend.table("customer_map")
+    eligible = first.filter(~first.c.isin(whole.c))
+    events = attach_customers(_of_customers(store, eligible.c), cmap)
+    # Rule 3's gap, as journeys.segment measures it: whole seconds since the customer's last event.
+    ts = events.timestamp.epoch_seconds().cast("float64").floor().cast("int64")
+    gap = ts - ts.lag().over(ibis.window(group_by="customer_id", order_by=ORDER))
+    quiet = events.select("event_id", "customer_id", "timestamp", _gap=gap)
+    quiet = quiet.join(eligible, quiet.customer_id == eligible.c)
+    # (A customer's first event is no break: from it, the whole customer is recomputed anyway.)
+    quiet = quiet.filter((quiet._gap > break_gap(rules)) & (quiet.timestamp <= quiet.t))
+    # A break has an intent of its own (exactly one type's start criteria): claims are read for
+    # these few events only.
+    raw = store.table("events")
+    candidates = raw.join(quiet.select("event_id", "customer_id"), "event_id")
+    claimed = claimed_events(candidates, rules)
+    breaks = claimed.filter(claimed._own.notnull())
+    cuts = breaks.group_by(c="customer_id").agg(cut=breaks.timestamp.max())
+    ruled = eligible.left_join(cuts, eligible.c == cuts.c).select(eligible.c, "cut")
+    return scratch_table(backend, CUTS, ruled.union(whole.select("c", cut=ibis.null(ruled.cut.type()))))
+
+
+def _closed(store: Store, owners: ir.Table, cases: ir.Table) -> tuple[ir.Table, ir.Table]:
     """Grow the customers and cases until no event or answer links a customer in one to a case
-    outside the other (each round two semi-joins over the distinct (customer, case) pairs)."""
+    outside the other: a customer's cases count from their cut, and a customer reached through a
+    case they had before their cut (or not in the set) is recomputed whole. Each round reads the
+    distinct (customer, case) pairs with the time of their first event or answer."""
     backend = store.backend
     cmap = backend.table("customer_map")
     parts = []
     for name in ("events", "feedback"):
         t = store.table(name)
         t = attach_customers(t.filter(t.case_id.notnull()), cmap)
-        parts.append(t.filter(t.customer_id.notnull()).select(c="customer_id", k="case_id"))
-    pairs = scratch_table(backend, PAIRS, ibis.union(*parts, distinct=True))
-    sizes = (-1, -1)
+        t = t.filter(t.customer_id.notnull())
+        parts.append(t.group_by(c="customer_id", k="case_id").agg(first=t.timestamp.min()))
+    union = ibis.union(*parts)
+    pairs = scratch_table(backend, PAIRS, union.group_by("c", "k").agg(first=union.first.min()))
+    sizes = (-1, -1, -1)
     for round_no in range(1, 1_000):
-        grown_k = cases.union(pairs.filter(pairs.c.isin(customers.c)).select("k"), distinct=True)
-        cases = scratch_table(backend, f"_jl_inc_k{round_no % 2}", grown_k)
-        grown_c = customers.union(pairs.filter(pairs.k.isin(cases.k)).select("c"), distinct=True)
-        customers = scratch_table(backend, f"_jl_inc_a{round_no % 2}", grown_c)
-        now = (store.execute(customers.count()).as_py(), store.execute(cases.count()).as_py())
+        theirs = pairs.join(owners, pairs.c == owners.c)
+        reached = theirs.filter(theirs.cut.isnull() | (theirs.first >= theirs.cut)).select("k")
+        cases = scratch_table(backend, f"_jl_inc_k{round_no % 2}", cases.union(reached, distinct=True))
+        linked = pairs.filter(pairs.k.isin(cases.k))
+        touched = linked.group_by(_c="c").agg(_first=linked.first.min())
+        both = owners.outer_join(touched, owners.c == touched._c)
+        kept = both.cut.notnull() & (both._first.isnull() | (both._first >= both.cut))
+        grown = both.select(c=ibis.coalesce(both.c, both._c), cut=ibis.ifelse(kept, both.cut, None))
+        owners = scratch_table(backend, f"_jl_inc_a{round_no % 2}", grown)
+        counted = owners.aggregate(n=owners.count(), cut=owners.cut.count())
+        row = store.execute(counted).to_pylist()[0]
+        now = (int(row["n"]), int(row["cut"]), int(store.execute(cases.count()).as_py()))
         if now == sizes:
             break
         sizes = now
-    return customers, cases
+    return owners, cases
 
 
-def _answers(store: Store, customers: ir.Table, cases: ir.Table, new: ir.Table) -> ir.Table:
-    """``feedback_id`` of the answers of the recomputed customers and cases, and the ``new`` ones."""
-    said = attach_customers(store.table("feedback"), store.backend.table("customer_map"))
+def _answers(store: Store, owners: ir.Table, cases: ir.Table, new: ir.Table) -> ir.Table:
+    """``feedback_id`` of the answers of the recomputed customers (from their cut) and cases, and
+    the ``new`` ones."""
+    # A view: ibis cannot join again onto attach_customers' joins by the customer they coalesce.
+    said = attach_customers(store.table("feedback"), store.backend.table("customer_map")).view()
+    said = said.left_join(owners, said.customer_id == owners.c)
     mine = said.filter(
-        said.customer_id.isin(customers.c)
-        | said.case_id.isin(cases.k)
+        (said.c.notnull() & (said.cut.isnull() | (said.timestamp >= said.cut)))
+        | said.case_id.isin(cases.k).fill_null(False)
         | said.feedback_id.isin(new.feedback_id)
     )
     return scratch_table(store.backend, ANSWERS, mine.select("feedback_id"))
 
 
-def _events(store: Store, customers: ir.Table, cases: ir.Table) -> ir.Table:
-    """The stored events of the recomputed customers and cases (an event's customer is its user
-    id's where it has one, else its anonymous id's)."""
+def _of_customers(store: Store, customers: ir.StringColumn, cases: ir.Table | None = None) -> ir.Table:
+    """The stored events of ``customers`` (an event's customer is its user id's where it has one,
+    else its anonymous id's), and of ``cases`` (``k``)."""
     cmap = store.backend.table("customer_map")
-    mine = cmap.filter(cmap.customer_id.isin(customers.c))
+    mine = cmap.filter(cmap.customer_id.isin(customers))
     users = mine.filter(mine.identifier_type == USER).identifier_value
     anons = mine.filter(mine.identifier_type == ANONYMOUS).identifier_value
     events = store.table("events")
-    picked = events.filter(
-        events.case_id.isin(cases.k)
-        | events.user_id.isin(users)
-        | (events.user_id.isnull() & events.anonymous_id.isin(anons))
+    theirs = events.user_id.isin(users) | (events.user_id.isnull() & events.anonymous_id.isin(anons))
+    return events.filter(theirs if cases is None else theirs | events.case_id.isin(cases.k))
+
+
+def _events(store: Store, owners: ir.Table, cases: ir.Table) -> ir.Table:
+    """The stored events to recompute: those of the recomputed customers from their cut, and of
+    the recomputed cases."""
+    events = store.table("events")
+    cmap = store.backend.table("customer_map")
+    picked = attach_customers(_of_customers(store, owners.c, cases), cmap).view()
+    picked = picked.left_join(owners, picked.customer_id == owners.c)
+    kept = picked.filter(
+        picked.case_id.isin(cases.k).fill_null(False)
+        | (picked.c.notnull() & (picked.cut.isnull() | (picked.timestamp >= picked.cut)))
     )
-    return scratch_table(store.backend, EVENTS, picked, large=True)
+    return scratch_table(store.backend, EVENTS, kept.select(*events.columns), large=True)

@@ -168,9 +168,13 @@ def assign_journeys(
     # next episode's: read in this pass, with no window sorted by (customer, episode).
     cumulative = ibis.cumulative_window(group_by="_who", order_by=ORDER)
     opening_row = ibis.ifelse(third._opens, third._rn, None)
+    # Episodes are named from the customer's last break (see :func:`break_gap`), not counted from
+    # the first event, so a build that starts at a break names them as a full build does.
+    hard = third._gap.isnull() | (third._own.notnull() & (third._gap > break_gap(rules)))
     segmented = third.mutate(
-        _episode=third._opens.cast("int64").sum().over(cumulative),
         _episode_row=opening_row.max().over(cumulative),
+        _break_row=ibis.ifelse(hard, third._rn, None).max().over(cumulative),
+        _break_ts=ibis.ifelse(hard, third._ts, None).max().over(cumulative),
         _next_episode_row=opening_row.min().over(later),
     )
     prev_in_episode = segmented._last_case_row >= segmented._episode_row
@@ -179,7 +183,8 @@ def assign_journeys(
     )
     segmented = segmented.select(
         *_CARRIED,
-        "_episode",
+        "_break_ts",
+        _episode=segmented._episode_row - segmented._break_row,
         _prev_rn=ibis.ifelse(prev_in_episode, segmented._last_case_row, None),
         _next_rn=ibis.ifelse(next_in_episode, segmented._next_case_row, None),
     )
@@ -193,11 +198,31 @@ def assign_journeys(
         _key=ibis.ifelse(
             case_of.notnull(),
             "case:" + case_of,
-            keyed._who + "|episode:" + keyed._episode.cast("string"),
+            keyed._who + "|episode:" + keyed._break_ts.cast("string") + "+" + keyed._episode.cast("string"),
         ),
         _is_case=case_of.notnull(),
     )
     return _typed(keyed, rules)
+
+
+def break_gap(rules: JourneyRules) -> int:
+    """Seconds of quiet after which an event with an intent of its own is a *break*: it opens a
+    journey whatever came before, and nothing before it reads anything after it. The longest
+    look-ahead, gap and resume gap of rules 2-3, repeat window and feedback window (max_duration
+    is not one: it is only read by follow-ups, and a break has an intent).
+
+    Before a break every decision is unchanged by the events after it, and after it every
+    decision reads only its intent and what follows (the intent, quiet time and case carried
+    forward all start again at the break, and its quiet exceeds every threshold of rule 3).
+    Episodes are named ``<who>|episode:<break's second>+<rows since the break>``: the incremental
+    build (``journeys.incremental``) recomputes a customer from their last break before the new
+    data and names every journey as a full build does.
+    """
+    spans = [rules.lookahead, rules.outbound_lookahead, rules.case_lookahead, rules.switch_gap]
+    spans += [rules.neutral_gap, rules.repeat_window]
+    for name, jt in rules.types.items():
+        spans += [jt.inactivity_gap, jt.resume_gap, rules.repeat_window_of(name)]
+    return max(*(seconds(s) for s in spans), rules.feedback.seconds())
 
 
 def claimed_events(events: ir.Table, rules: JourneyRules) -> ir.Table:
@@ -312,7 +337,8 @@ def type_name(code: ir.IntegerValue, names: list[str]) -> ir.StringValue:
 
 
 def journey_id(key: ir.StringValue) -> ir.StringValue:
-    """The stable id of a journey key (``case:<case>/<part>`` or ``<who>|episode:<n>/<part>``)."""
+    """The stable id of a journey key (``case:<case>/<part>`` or
+    ``<who>|episode:<break>+<n>/<part>``)."""
     return "j_" + key.hexdigest("md5").substr(0, 16)
 
 
