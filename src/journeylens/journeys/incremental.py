@@ -248,22 +248,18 @@ def _owners(store: Store, rules: JourneyRules, first: ir.Table, whole: ir.Table)
     the time of the first) with the time of their last break at or before it, NULL for none, and
     the customers ``whole`` (cut NULL) whose identifiers moved."""
     backend = store.backend
-    cmap = backend.table("customer_map")
     eligible = first.filter(~first.c.isin(whole.c))
-    events = attach_customers(_of_customers(store, eligible.c), cmap)
-    # Rule 3's gap, as journeys.segment measures it: whole seconds since the customer's last event.
-    ts = events.timestamp.epoch_seconds().cast("float64").floor().cast("int64")
-    gap = ts - ts.lag().over(ibis.window(group_by="customer_id", order_by=ORDER))
-    quiet = events.select("event_id", "customer_id", "timestamp", _gap=gap)
-    quiet = quiet.join(eligible, quiet.customer_id == eligible.c)
-    # (A customer's first event is no break: from it, the whole customer is recomputed anyway.)
-    quiet = quiet.filter((quiet._gap > break_gap(rules)) & (quiet.timestamp <= quiet.t))
-    # A break has an intent of its own (exactly one type's start criteria): claims are read for
-    # these few events only.
-    raw = store.table("events")
-    candidates = raw.join(quiet.select("event_id", "customer_id"), "event_id")
-    claimed = claimed_events(candidates, rules)
-    breaks = claimed.filter(claimed._own.notnull())
+    # A break has an intent of its own (exactly one type's start criteria) and follows rule 3's
+    # gap, as journeys.segment measures it (whole seconds since the customer's last event), of
+    # more than break_gap. A customer's first event is no break: from it, the whole customer is
+    # recomputed anyway. Claims are read first, so the window sorts narrow rows.
+    claimed = claimed_events(_owned(store, eligible).rename(customer_id="c"), rules)
+    narrow = claimed.select("customer_id", *ORDER, "_ts", "_own")
+    gap = narrow._ts - narrow._ts.lag().over(ibis.window(group_by="customer_id", order_by=ORDER))
+    quiet = narrow.mutate(_gap=gap)
+    quiet = quiet.filter((quiet._gap > break_gap(rules)) & quiet._own.notnull())
+    breaks = quiet.join(eligible, quiet.customer_id == eligible.c)
+    breaks = breaks.filter(breaks.timestamp <= breaks.t)
     cuts = breaks.group_by(c="customer_id").agg(cut=breaks.timestamp.max())
     ruled = eligible.left_join(cuts, eligible.c == cuts.c).select(eligible.c, "cut")
     return scratch_table(backend, CUTS, ruled.union(whole.select("c", cut=ibis.null(ruled.cut.type()))))
@@ -318,27 +314,30 @@ def _answers(store: Store, owners: ir.Table, cases: ir.Table, new: ir.Table) -> 
     return scratch_table(store.backend, ANSWERS, mine.select("feedback_id"))
 
 
-def _of_customers(store: Store, customers: ir.StringColumn, cases: ir.Table | None = None) -> ir.Table:
-    """The stored events of ``customers`` (an event's customer is its user id's where it has one,
-    else its anonymous id's), and of ``cases`` (``k``)."""
+def _owned(store: Store, owners: ir.Table) -> ir.Table:
+    """The stored events of the customers ``owners`` (``c``, with its other columns): an event's
+    customer is its user id's where it has one, else its anonymous id's. Two joins with the
+    owners' identifiers, cheaper than finding every event's customer and filtering."""
     cmap = store.backend.table("customer_map")
-    mine = cmap.filter(cmap.customer_id.isin(customers))
-    users = mine.filter(mine.identifier_type == USER).identifier_value
-    anons = mine.filter(mine.identifier_type == ANONYMOUS).identifier_value
+    ids = cmap.join(owners, cmap.customer_id == owners.c).drop("customer_id")
+    users = ids.filter(ids.identifier_type == USER).drop("identifier_type")
+    anons = ids.filter(ids.identifier_type == ANONYMOUS).drop("identifier_type")
     events = store.table("events")
-    theirs = events.user_id.isin(users) | (events.user_id.isnull() & events.anonymous_id.isin(anons))
-    return events.filter(theirs if cases is None else theirs | events.case_id.isin(cases.k))
+    by_user = events.join(users, events.user_id == users.identifier_value).drop("identifier_value")
+    rest = events.filter(events.user_id.isnull())
+    by_anon = rest.join(anons, rest.anonymous_id == anons.identifier_value).drop("identifier_value")
+    return by_user.union(by_anon)
 
 
 def _events(store: Store, owners: ir.Table, cases: ir.Table) -> ir.Table:
     """The stored events to recompute: those of the recomputed customers from their cut, and of
-    the recomputed cases."""
+    the recomputed cases. (A customer's event of a recomputed case is never before their cut:
+    the closure recomputes them whole then.)"""
     events = store.table("events")
+    owned = _owned(store, owners)
+    theirs = owned.filter(owned.cut.isnull() | (owned.timestamp >= owned.cut)).select(*events.columns)
     cmap = store.backend.table("customer_map")
-    picked = attach_customers(_of_customers(store, owners.c, cases), cmap).view()
-    picked = picked.left_join(owners, picked.customer_id == owners.c)
-    kept = picked.filter(
-        picked.case_id.isin(cases.k).fill_null(False)
-        | (picked.c.notnull() & (picked.cut.isnull() | (picked.timestamp >= picked.cut)))
-    )
-    return scratch_table(store.backend, EVENTS, kept.select(*events.columns), large=True)
+    of_cases = attach_customers(events.filter(events.case_id.isin(cases.k)), cmap)
+    others = of_cases.filter(of_cases.customer_id.isnull() | ~of_cases.customer_id.isin(owners.c))
+    picked = theirs.union(others.select(*events.columns))
+    return scratch_table(store.backend, EVENTS, picked, large=True)
