@@ -345,14 +345,17 @@ def build_model(
         check_inputs(store, config.journeys)
     report = progress or _quiet
     build_id = _start(store, config, plan.mode)
-    before = incremental.snapshot(store) if plan.mode == "incremental" else None
+    before = None
+    if plan.mode == "incremental":
+        # Only a full stitch needs the old map copied to tell which identifiers moved.
+        before = incremental.snapshot(store, copy_map=plan.full_stitch)
     report("Stitching identities into customers", 0, 3)
     started = time.perf_counter()
     if before is None or plan.full_stitch:
         result = stitch(store, config.identity)
     else:
-        since = incremental.first_new_seq(plan.watermark)
-        result = extend_customers(store, config.identity, before.customer_map, since)
+        result = extend_customers(store, config.identity, incremental.first_new_seq(plan.watermark))
+        before = before.moved(result.moved)
     stitch_seconds = round(time.perf_counter() - started, 2)
     report("Scoring feedback text", 1, 3)
     sentiment = write_sentiment(store, config.voc.sentiment, config.journeys.feedback.negative)

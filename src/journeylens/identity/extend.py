@@ -43,21 +43,27 @@ EDGES, SHARED, TOUCHED, GONE, SUB = (
     "_jl_identity_inc_sub",
 )  # fmt: skip
 FRESH = "_jl_identity_inc_fresh"
+MOVED = "_jl_identity_inc_moved"
+"""The customers whose identifiers moved (``StitchResult.moved``): kept for the journeys' update,
+which drops it."""
 
 
-def extend_customers(store: Store, rules: IdentityRules, old_map: ir.Table, since: int) -> StitchResult:
+def extend_customers(store: Store, rules: IdentityRules, since: int) -> StitchResult:
     """Update ``customer_map`` in place for the rows ingested at ``ingest_seq >= since``.
 
-    ``old_map`` is a copy of the last build's ``customer_map`` (the table itself is rewritten).
     The result equals :func:`journeylens.identity.stitch.stitch` on all the rows (see the module
-    docstring); ``rounds`` counts the rounds of the touched components only.
+    docstring); ``rounds`` counts the rounds of the touched components only, and ``moved`` holds
+    both customer ids of every identifier whose customer changed: only identifiers of the
+    relabelled customers can have, so both maps are compared on those alone.
 
     Example:
-        >>> extend_customers(ws.store, ws.config.identity, old_copy, since=5 << 32)  # doctest: +SKIP
+        >>> extend_customers(ws.store, ws.config.identity, since=5 << 32)  # doctest: +SKIP
     """
     if rules.max_per_customer:
         raise ValueError("max_per_customer limits need the full stitch (see model.build_plan)")
     backend = store.backend
+    # Read before it is rewritten: every scratch table below that reads it is written first.
+    old_map = backend.table("customer_map")
     try:
         edges = scratch_table(
             backend, EDGES, edges_of(store.table("events"), store.table("identities"), rules)
@@ -101,9 +107,23 @@ def extend_customers(store: Store, rules: IdentityRules, old_map: ir.Table, sinc
         graph = usable.select("src", "dst").union(sub.select(src=sub.node, dst=sub.node))
         components = connected_components(backend, graph, prefix="_jl_identity_inc_cc")
         fresh = scratch_table(backend, FRESH, map_rows(components.labels, shared))
+        moved = scratch_table(backend, MOVED, _moved(old.filter(old.c.isin(gone.customer_id)), fresh))
         replace_rows(backend, "customer_map", "customer_id", gone, fresh)
         return StitchResult(
-            customer_map=backend.table("customer_map"), shared=shared_report(shared), rounds=components.rounds
+            customer_map=backend.table("customer_map"),
+            shared=shared_report(shared),
+            rounds=components.rounds,
+            moved=moved,
         )
     finally:
         drop_scratch(backend, TOUCHED, GONE, SUB, FRESH)
+
+
+def _moved(old: ir.Table, fresh: ir.Table) -> ir.Table:
+    """``c``, distinct: both customer ids of the identifiers whose customer differs between the
+    old rows (``node``, ``c``) and the new ones (a ``customer_map`` slice), or that are new."""
+    new = fresh.select(_node=fresh.identifier_type + SEP + fresh.identifier_value, _new=fresh.customer_id)
+    both = old.outer_join(new, old.node == new._node)
+    changed = both.filter(both.c.isnull() | both._new.isnull() | (both.c != both._new))
+    ids = changed.select("c").union(changed.select(c=changed._new), distinct=True)
+    return ids.filter(ids.c.notnull())

@@ -34,6 +34,9 @@ class StitchResult:
     """identifier_type, identifier_value, customers (known customers it linked), reason: ``shared``
     (the shared-identifier guard) or ``limit:<type>`` (left unlinked by max_per_customer)."""
     rounds: int
+    moved: ir.Table | None = None
+    """``c``: the customer ids, before and after, of every identifier whose customer changed
+    (``identity.extend``; None after a full stitch, which does not compare)."""
 
 
 def _node(kind: ir.StringValue | str, value: ir.StringValue) -> ir.StringValue:

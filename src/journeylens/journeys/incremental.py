@@ -45,12 +45,14 @@ replaced by the recomputed ones
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
 
+from journeylens.identity.extend import MOVED
 from journeylens.identity.stitch import attach_customers
 from journeylens.journeys.build import derive_journeys
 from journeylens.journeys.definitions import JourneyRules, seconds
@@ -86,21 +88,28 @@ class Update:
 
 @dataclass(frozen=True)
 class Before:
-    """What the incremental build compares with: copies of the last build's customer_map and
-    feedback_sentiment, and the data's end it saw (the last journey end)."""
+    """What the incremental build compares with: a copy of the last build's feedback_sentiment,
+    the data's end it saw (the last journey end), and either a copy of its customer_map or the
+    customers whose identifiers moved (``c``: both ids), which the incremental stitch reports."""
 
-    customer_map: ir.Table
     sentiment: ir.Table
     as_of: _dt.datetime | None
+    customer_map: ir.Table | None = None
+    moved_customers: ir.Table | None = None
+
+    def moved(self, customers: ir.Table | None) -> Before:
+        return dataclasses.replace(self, moved_customers=customers)
 
 
-def snapshot(store: Store) -> Before:
-    """Copy what stitching and scoring are about to overwrite (identifier- and answer-sized)."""
+def snapshot(store: Store, *, copy_map: bool = True) -> Before:
+    """Copy what stitching and scoring are about to overwrite (identifier- and answer-sized):
+    the customer_map only with ``copy_map`` (a full stitch; the incremental one reports what
+    moved)."""
     backend = store.backend
-    cmap = scratch_table(backend, OLD_MAP, backend.table("customer_map"))
+    cmap = scratch_table(backend, OLD_MAP, backend.table("customer_map")) if copy_map else None
     tone = scratch_table(backend, OLD_TONE, backend.table(SENTIMENT))
     as_of = store.execute(backend.table("journeys").end.max()).as_py()
-    return Before(customer_map=cmap, sentiment=tone, as_of=as_of)
+    return Before(sentiment=tone, as_of=as_of, customer_map=cmap)
 
 
 def first_new_seq(watermark: int) -> int:
@@ -178,7 +187,7 @@ def update_journeys(store: Store, rules: JourneyRules, before: Before, watermark
         )
     finally:
         drop_scratch(
-            backend, OLD_MAP, OLD_TONE, PAIRS, GONE, ANSWERS, EVENTS, LATE, FIRST, CUTS,
+            backend, OLD_MAP, OLD_TONE, MOVED, PAIRS, GONE, ANSWERS, EVENTS, LATE, FIRST, CUTS,
             *(f"_jl_inc_{n}" for n in KEYS), "_jl_inc_a0", "_jl_inc_a1", "_jl_inc_k0", "_jl_inc_k1",
         )  # fmt: skip
 
@@ -195,12 +204,7 @@ def _affected(
     cmap = backend.table("customer_map")
     lo = first_new_seq(watermark)
     # Identifiers whose customer changed: both ids, recomputed whole.
-    old = before.customer_map.select(
-        _t="identifier_type", _v="identifier_value", _old=before.customer_map.customer_id
-    )
-    both = old.outer_join(cmap, (old._t == cmap.identifier_type) & (old._v == cmap.identifier_value))
-    moved = both.filter(both._old.isnull() | both.customer_id.isnull() | (both._old != both.customer_id))
-    whole = [moved.select(c=moved._old), moved.select(c=moved.customer_id)]
+    whole = [_moved(before, cmap)]
     # New events and answers, and answers scored differently: their customers from a cut.
     events, feedback = store.table("events"), store.table("feedback")
     fresh = attach_customers(events.filter(events.ingest_seq >= lo), cmap)
@@ -236,6 +240,20 @@ def _affected(
     owners = _owners(store, rules, first, _distinct(backend, "_jl_inc_a0", whole, "c"))
     cases = _distinct(backend, "_jl_inc_k0", seeds_k, "k")
     return (*_closed(store, owners, cases), said.select("feedback_id"), late)
+
+
+def _moved(before: Before, cmap: ir.Table) -> ir.Table:
+    """``c``: both customer ids of every identifier whose customer changed."""
+    if before.moved_customers is not None:
+        return before.moved_customers
+    if before.customer_map is None:
+        raise ValueError("the incremental build needs the old customer_map or what moved")
+    old = before.customer_map.select(
+        _t="identifier_type", _v="identifier_value", _old=before.customer_map.customer_id
+    )
+    both = old.outer_join(cmap, (old._t == cmap.identifier_type) & (old._v == cmap.identifier_value))
+    moved = both.filter(both._old.isnull() | both.customer_id.isnull() | (both._old != both.customer_id))
+    return moved.select(c=moved._old).union(moved.select(c=moved.customer_id))
 
 
 def _distinct(backend: ibis.BaseBackend, name: str, parts: list[ir.Table], col: str) -> ir.Table:
