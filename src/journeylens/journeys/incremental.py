@@ -2,8 +2,9 @@
 
 ``journeylens.model.build_model`` takes this path when the previous build finished with the same
 model version and settings and no row it saw has since been deleted. Identity is extended
-(``identity.extend``: only touched components are relabelled) and the new ``customer_map`` is
-compared with a copy of the old one. Then a set of customers
+(``identity.extend``: only touched components are relabelled, and it reports the customers
+whose identifiers moved; after a full stitch the new ``customer_map`` is compared with a copy of
+the old one). Then a set of customers
 ``A`` and a set of cases ``K`` are recomputed, where ``A`` starts with
 
 - both customer ids of every identifier whose customer changed (components that merged, gained
