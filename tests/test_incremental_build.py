@@ -172,6 +172,22 @@ def test_a_customer_back_after_a_quiet_week_keeps_the_journeys_before(store: Sto
     assert incremental == derived_tables(store)
 
 
+def test_a_new_device_of_a_known_customer_moves_no_identifier(store: Store) -> None:
+    config = Config.new()
+    laptop = [{**_at(1, "u1", 5), "device": "d1"}, _at(2, "u1", 8)]
+    append_batch(store, 1, {"events": laptop, "answers": [], "links": []})
+    build_model(store, config)
+    # u1 is back ten days later on a phone first seen now: the customer keeps its id (named by its
+    # smallest identifier, the laptop's "d1"), so no stored row moves.
+    back = {**_at(24 * 10, "u1", 5), "device": "d9"}
+    append_batch(store, 2, {"events": [back], "answers": [], "links": []})
+    summary = build_model(store, config)
+    assert (summary.recomputed_customers, summary.from_cut) == (1, 1)
+    incremental = derived_tables(store)
+    build_model(store, config, full=True)
+    assert incremental == derived_tables(store)
+
+
 def test_deleted_rows_and_changed_settings_fall_back_to_a_full_build(store: Store) -> None:
     config = Config.new()
     append_batch(store, 1, {"events": [{"hour": 1, "user": "u1", "device": "d1", "case": None,

@@ -121,9 +121,11 @@ def extend_customers(store: Store, rules: IdentityRules, since: int) -> StitchRe
 
 def _moved(old: ir.Table, fresh: ir.Table) -> ir.Table:
     """``c``, distinct: both customer ids of the identifiers whose customer differs between the
-    old rows (``node``, ``c``) and the new ones (a ``customer_map`` slice), or that are new."""
+    old rows (``node``, ``c``) and the new ones (a ``customer_map`` slice). An identifier first
+    seen now is not one: every row naming it is new, so its customer's stored rows are as they
+    were unless another identifier moved."""
     new = fresh.select(_node=fresh.identifier_type + SEP + fresh.identifier_value, _new=fresh.customer_id)
-    both = old.outer_join(new, old.node == new._node)
-    changed = both.filter(both.c.isnull() | both._new.isnull() | (both.c != both._new))
+    both = old.left_join(new, old.node == new._node)
+    changed = both.filter(both._new.isnull() | (both.c != both._new))
     ids = changed.select("c").union(changed.select(c=changed._new), distinct=True)
     return ids.filter(ids.c.notnull())

@@ -7,8 +7,9 @@ whose identifiers moved; after a full stitch the new ``customer_map`` is compare
 the old one). Then a set of customers
 ``A`` and a set of cases ``K`` are recomputed, where ``A`` starts with
 
-- both customer ids of every identifier whose customer changed (components that merged, gained
-  members or were split keep no journey of their old id),
+- both customer ids of every identifier whose customer changed (components that merged, were
+  split, or took a new identifier as their smallest keep no journey of their old id; an
+  identifier first seen now changes nothing stored: only new rows name it),
 - the customers of new events and of new answers, and of answers whose sentiment score changed
   (a retrained model re-scores old comments, which is outcome evidence);
 
@@ -252,8 +253,9 @@ def _moved(before: Before, cmap: ir.Table) -> ir.Table:
     old = before.customer_map.select(
         _t="identifier_type", _v="identifier_value", _old=before.customer_map.customer_id
     )
-    both = old.outer_join(cmap, (old._t == cmap.identifier_type) & (old._v == cmap.identifier_value))
-    moved = both.filter(both._old.isnull() | both.customer_id.isnull() | (both._old != both.customer_id))
+    # (An identifier first seen now is not one: see identity.extend._moved.)
+    both = old.left_join(cmap, (old._t == cmap.identifier_type) & (old._v == cmap.identifier_value))
+    moved = both.filter(both.customer_id.isnull() | (both._old != both.customer_id))
     return moved.select(c=moved._old).union(moved.select(c=moved.customer_id))
 
 
