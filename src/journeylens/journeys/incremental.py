@@ -29,8 +29,8 @@ it and nothing after it reads anything before it but its cases, so the customer'
 start before the cut are kept, provided no case of theirs is recomputed: in the closure a
 customer's (customer, case) pairs count from the cut (a pair's first event or answer at or after
 it), and a customer with a pair of a case in ``K`` that starts before their cut is recomputed
-whole. Of the 10M world's customers active on its last day, most have such a break: their
-journeys since it hold about a quarter of their events (docs/benchmarks.md).
+whole. Of the 23,756 customers the 10M world's last day recomputes, 19,956 have such a break,
+and the events recomputed fall from 1,164,956 to 431,915 (docs/benchmarks.md).
 
 One rule reads the whole data:
 a journey is ``open`` while its quiet time to the data's end is within its inactivity gap or
