@@ -172,6 +172,22 @@ def test_a_customer_back_after_a_quiet_week_keeps_the_journeys_before(store: Sto
     assert incremental == derived_tables(store)
 
 
+def test_a_ticket_open_across_a_break_recomputes_the_customer_whole(store: Store) -> None:
+    config = Config.new()
+    # u1 opens ticket k1 on day 0; back after nine days of quiet (a break) and the same ticket
+    # goes on: k1 spans the break.
+    history = [_at(1, "u1", 5, "k1"), _at(24 * 9, "u1", 5), _at(24 * 9 + 1, "u1", 8, "k1")]
+    append_batch(store, 1, {"events": history, "answers": [], "links": []})
+    build_model(store, config)
+    # New data names only u1, not k1.
+    append_batch(store, 2, {"events": [_at(24 * 9 + 2, "u1", 0)], "answers": [], "links": []})
+    summary = build_model(store, config)
+    assert (summary.recomputed_customers, summary.from_cut) == (1, 0)
+    incremental = derived_tables(store)
+    build_model(store, config, full=True)
+    assert incremental == derived_tables(store)
+
+
 def test_a_new_device_of_a_known_customer_moves_no_identifier(store: Store) -> None:
     config = Config.new()
     laptop = [{**_at(1, "u1", 5), "device": "d1"}, _at(2, "u1", 8)]
