@@ -71,6 +71,13 @@ batch = st.fixed_dictionaries(
 )
 
 
+def _assert_equals_a_full_build(store: Store, config: Config) -> None:
+    """Every derived table, every column, sorted rows: as a full build of the same data."""
+    incremental = derived_tables(store)
+    assert build_model(store, config, full=True).mode == "full"
+    assert incremental == derived_tables(store)
+
+
 @pytest.fixture
 def store() -> Iterator[Store]:
     s = Store.connect("duckdb://", timezone="UTC")
@@ -90,9 +97,7 @@ def test_incremental_build_equals_a_full_build(base: dict[str, Any], appended: l
             append_batch(store, ingest, data)
             summary = build_model(store, config)
             assert summary.mode == "incremental", summary.reason
-        incremental = derived_tables(store)
-        assert build_model(store, config, full=True).mode == "full"
-        assert incremental == derived_tables(store)
+        _assert_equals_a_full_build(store, config)
     finally:
         store.close()
 
@@ -134,9 +139,7 @@ def test_recomputing_from_the_last_break_equals_a_full_build(
         for ingest, data in enumerate(appended, start=2):
             append_batch(store, ingest, data)
             assert build_model(store, config).mode == "incremental"
-        incremental = derived_tables(store)
-        build_model(store, config, full=True)
-        assert incremental == derived_tables(store)
+        _assert_equals_a_full_build(store, config)
     finally:
         store.close()
 
@@ -160,16 +163,12 @@ def test_a_customer_back_after_a_quiet_week_keeps_the_journeys_before(store: Sto
     assert (summary.recomputed_customers, summary.from_cut) == (1, 1)
     after = {r["journey_id"]: r for r in store.execute(store.backend.table("journeys")).to_pylist()}
     assert len(after) == len(kept) + 1
-    incremental = derived_tables(store)
-    build_model(store, config, full=True)
-    assert incremental == derived_tables(store)
+    _assert_equals_a_full_build(store, config)
     # A new event of k1, u1's ticket from before the break: u1 is recomputed whole.
     append_batch(store, 3, {"events": [_at(24 * 12, "u1", 9, "k1")], "answers": [], "links": []})
     summary = build_model(store, config)
     assert (summary.mode, summary.recomputed_customers, summary.from_cut) == ("incremental", 1, 0)
-    incremental = derived_tables(store)
-    build_model(store, config, full=True)
-    assert incremental == derived_tables(store)
+    _assert_equals_a_full_build(store, config)
 
 
 def test_a_ticket_open_across_a_break_recomputes_the_customer_whole(store: Store) -> None:
@@ -183,9 +182,7 @@ def test_a_ticket_open_across_a_break_recomputes_the_customer_whole(store: Store
     append_batch(store, 2, {"events": [_at(24 * 9 + 2, "u1", 0)], "answers": [], "links": []})
     summary = build_model(store, config)
     assert (summary.recomputed_customers, summary.from_cut) == (1, 0)
-    incremental = derived_tables(store)
-    build_model(store, config, full=True)
-    assert incremental == derived_tables(store)
+    _assert_equals_a_full_build(store, config)
 
 
 def test_a_new_device_of_a_known_customer_moves_no_identifier(store: Store) -> None:
@@ -199,9 +196,7 @@ def test_a_new_device_of_a_known_customer_moves_no_identifier(store: Store) -> N
     append_batch(store, 2, {"events": [back], "answers": [], "links": []})
     summary = build_model(store, config)
     assert (summary.recomputed_customers, summary.from_cut) == (1, 1)
-    incremental = derived_tables(store)
-    build_model(store, config, full=True)
-    assert incremental == derived_tables(store)
+    _assert_equals_a_full_build(store, config)
 
 
 def test_deleted_rows_and_changed_settings_fall_back_to_a_full_build(store: Store) -> None:
@@ -250,6 +245,4 @@ def test_open_journeys_of_untouched_customers_are_re_decided_without_their_event
         ("no_repeat_after_contact", 3600),
         ("negative_feedback", None),
     }
-    incremental = derived_tables(store)
-    build_model(store, config, full=True)
-    assert incremental == derived_tables(store)
+    _assert_equals_a_full_build(store, config)
