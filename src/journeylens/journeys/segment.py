@@ -211,9 +211,11 @@ def break_gap(rules: JourneyRules) -> int:
     look-ahead, gap and resume gap of rules 2-3, repeat window and feedback window (max_duration
     is not one: it is only read by follow-ups, and a break has an intent).
 
-    Before a break every decision is unchanged by the events after it, and after it every
-    decision reads only its intent and what follows (the intent, quiet time and case carried
-    forward all start again at the break, and its quiet exceeds every threshold of rule 3).
+    Before a break every decision is unchanged by the events after it. After it, every decision
+    reads only the break and what follows (the intent and quiet time carried forward start again
+    at the break, and its quiet exceeds every threshold of rule 3), except through cases: a case
+    with events on both sides of a break is one journey (rule 4), which the incremental build
+    guards against by recomputing such a customer whole.
     Episodes are named ``<who>|episode:<break's second>+<rows since the break>``: the incremental
     build (``journeys.incremental``) recomputes a customer from their last break before the new
     data and names every journey as a full build does.
