@@ -54,10 +54,12 @@ def append_batch(store: Store, ingest: int, data: dict[str, Any]) -> None:
         }
         for i, a in enumerate(data["answers"])
     ]
+    # A link is (e-mail, user id) or (e-mail, None, device): the e-mail's owner.
     links = [
-        {"record_id": f"i{ingest}_{i}", "identifier_type": "email", "identifier_value": v, "user_id": u}
-        for i, (v, u) in enumerate(data["links"])
-    ]
+        {"record_id": f"i{ingest}_{i}", "identifier_type": "email", "identifier_value": v, "user_id": u,
+         "anonymous_id": device[0] if device else None}
+        for i, (v, u, *device) in enumerate(data["links"])
+    ]  # fmt: skip
     log = []
     for name, records in (("events", events), ("feedback", answers), ("identities", links)):
         if records:

@@ -59,6 +59,26 @@ def test_merges_and_new_shared_identifiers_relabel_only_touched_customers(store:
     assert incremental == derived_tables(store)
 
 
+def test_a_login_on_a_device_makes_its_e_mail_shared_two_hops_away(store: Store) -> None:
+    config = Config.new()
+    # e5 is the e-mail of device d5, on which u5 logs in: e5 reaches one customer, through d5.
+    append_batch(store, 1, {"events": [_event(1, "u5", "d5")], "answers": [], "links": [("e5", None, "d5")]})
+    build_model(store, config)
+    assert store.execute(store.backend.table("customer_map").count()).as_py() == 3 and not _shared(store)
+    # u6 logs in on d5 too: the new link touches d5 only, and e5 now reaches two customers.
+    append_batch(store, 2, {"events": [_event(2, "u6", "d5")], "answers": [], "links": []})
+    assert build_model(store, config).mode == "incremental"
+    assert _shared(store) == {"anonymous_id:d5", "email:e5"}
+    incremental = derived_tables(store)
+    build_model(store, config, full=True)
+    assert incremental == derived_tables(store)
+
+
+def _shared(store: Store) -> set[str]:
+    cmap = store.execute(store.backend.table("customer_map")).to_pylist()
+    return {f"{r['identifier_type']}:{r['identifier_value']}" for r in cmap if r["shared"]}
+
+
 def test_identifier_limits_stitch_in_full_and_say_why(store: Store) -> None:
     config = Config.new()
     config.identity.max_per_customer = {"email": 1}

@@ -60,7 +60,7 @@ def test_identity_pairs_against_ground_truth(world: tuple[Path, jl.Workspace]) -
             select distinct 'user_id', customer, false, customer from {truth}
         ),
         linked as (
-            select src as node from _jl_identity_edges union select dst from _jl_identity_edges
+            select src as node from _jl_identity_links union select dst from _jl_identity_links
         ),
         j as (
             select t.*, m.customer_id, (t.identifier_type || ':' || t.value) in (select node from linked)

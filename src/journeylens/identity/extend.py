@@ -5,9 +5,11 @@ This module takes the last build's ``customer_map`` and the rows ingested since 
 at or above ``since``) and recomputes only the *touched* components:
 
 - the touched identifiers ``T`` are the endpoints of the links the new rows make, the identifiers
-  they name, and every identifier whose shared-identifier verdict changed (the guard is
-  recomputed over all links: one group-by, and the one rule that reaches past a component,
-  since a new link can make an identifier two hops away shared and so cut its old component);
+  they name, and every identifier whose shared-identifier verdict changed (the one rule that
+  reaches past a component: a new link can make an identifier two hops away shared and so cut
+  its old component). The links of all rows are kept between builds (``stitch.LINKS``) and the
+  new rows' links added; the guard counts again only the new links' ends, their neighbours and
+  the identifiers shared before, over all links;
 - the sub-graph is every identifier of an old customer holding a node of ``T``, plus ``T``, with
   every usable link (the guard's shared identifiers removed) that starts in it.
 
@@ -26,8 +28,10 @@ import ibis.expr.types as ir
 
 from journeylens.identity.components import connected_components
 from journeylens.identity.stitch import (
+    LINKS,
     StitchResult,
     edges_of,
+    identity_edges,
     map_rows,
     nodes_of,
     shared_identifiers,
@@ -38,11 +42,12 @@ from journeylens.store import Store
 from journeylens.store._rows import replace_rows
 from journeylens.store._working import drop_scratch, scratch_table
 
-EDGES, SHARED, TOUCHED, GONE, SUB = (
-    "_jl_identity_edges", "_jl_identity_shared", "_jl_identity_inc_touched", "_jl_identity_inc_gone",
-    "_jl_identity_inc_sub",
+SHARED, TOUCHED, GONE, SUB = (
+    "_jl_identity_shared", "_jl_identity_inc_touched", "_jl_identity_inc_gone", "_jl_identity_inc_sub",
 )  # fmt: skip
-FRESH = "_jl_identity_inc_fresh"
+FRESH, LINKED, ADDED, COUNTED = (
+    "_jl_identity_inc_fresh", "_jl_identity_inc_links", "_jl_identity_inc_added", "_jl_identity_inc_counted",
+)  # fmt: skip
 MOVED = "_jl_identity_inc_moved"
 """The customers whose identifiers moved (``StitchResult.moved``): kept for the journeys' update,
 which drops it."""
@@ -65,25 +70,23 @@ def extend_customers(store: Store, rules: IdentityRules, since: int) -> StitchRe
     # Read before it is rewritten: every scratch table below that reads it is written first.
     old_map = backend.table("customer_map")
     try:
-        edges = scratch_table(
-            backend, EDGES, edges_of(store.table("events"), store.table("identities"), rules)
-        )
-        shared = scratch_table(backend, SHARED, shared_identifiers(edges, rules))
+        new_rows = [store.table(n) for n in ("events", "identities", "customers")]
+        new_rows = [t.filter(t.ingest_seq >= since) for t in new_rows]
+        links = scratch_table(backend, LINKED, edges_of(new_rows[0], new_rows[1], rules))
+        edges = _extend_links(store, rules, links)
         old = old_map.select(
             node=old_map.identifier_type + SEP + old_map.identifier_value, c=old_map.customer_id
         )
         was_shared = old_map.filter(old_map.shared).select(
             node=old_map.identifier_type + SEP + old_map.identifier_value
         )
+        shared = scratch_table(backend, SHARED, _shared_now(edges, links, was_shared, rules))
         changed = (
             shared.select("node").difference(was_shared).union(was_shared.difference(shared.select("node")))
         )
         # The neighbours of an identifier whose verdict changed gain or lose a usable link to it.
         near = edges.filter(edges.src.isin(changed.node) | edges.dst.isin(changed.node))
         verdicts = ibis.union(changed, near.select(node=near.src), near.select(node=near.dst))
-        new_rows = [store.table(n) for n in ("events", "identities", "customers")]
-        new_rows = [t.filter(t.ingest_seq >= since) for t in new_rows]
-        links = edges_of(new_rows[0], new_rows[1], rules)
         touched = scratch_table(
             backend,
             TOUCHED,
@@ -116,7 +119,7 @@ def extend_customers(store: Store, rules: IdentityRules, since: int) -> StitchRe
             moved=moved,
         )
     finally:
-        drop_scratch(backend, TOUCHED, GONE, SUB, FRESH)
+        drop_scratch(backend, TOUCHED, GONE, SUB, FRESH, LINKED, ADDED, COUNTED)
 
 
 def _moved(old: ir.Table, fresh: ir.Table) -> ir.Table:
@@ -129,3 +132,32 @@ def _moved(old: ir.Table, fresh: ir.Table) -> ir.Table:
     changed = both.filter(both._new.isnull() | (both.c != both._new))
     ids = changed.select("c").union(changed.select(c=changed._new), distinct=True)
     return ids.filter(ids.c.notnull())
+
+
+def _extend_links(store: Store, rules: IdentityRules, links: ir.Table) -> ir.Table:
+    """The stored links (``stitch.LINKS``, kept by the last build) with ``links``, those the new
+    rows make, added: every link of every row, as :func:`identity_edges` finds them. Rows are
+    only ever added between two incremental builds (a deletion makes the next build full), so
+    the new links are all that can change; without the stored table (a forget drops working
+    tables) it is made from every row."""
+    backend = store.backend
+    if LINKS not in backend.list_tables():
+        return scratch_table(backend, LINKS, identity_edges(store, rules), large=True)
+    stored = backend.table(LINKS)
+    added = scratch_table(backend, ADDED, links.difference(stored))
+    backend.insert(LINKS, added)
+    return backend.table(LINKS)
+
+
+def _shared_now(edges: ir.Table, links: ir.Table, was_shared: ir.Table, rules: IdentityRules) -> ir.Table:
+    """``stitch.shared_identifiers`` of all ``edges``, counted only for the nodes whose verdict
+    can differ from the last build's (``was_shared``): a node's count reads its own links and its
+    neighbours', so a new link (a, b) can change the counts of a, b and their neighbours. Those
+    and the nodes shared before are counted again over every link; no other node can have become
+    shared."""
+    ends = links.select(node=links.src).union(links.select(node=links.dst))
+    touching = edges.filter(edges.src.isin(ends.node) | edges.dst.isin(ends.node))
+    counted = ibis.union(
+        ends, touching.select(node=touching.src), touching.select(node=touching.dst), was_shared, distinct=True
+    )
+    return shared_identifiers(edges, rules, only=scratch_table(edges.get_backend(), COUNTED, counted))

@@ -25,6 +25,9 @@ from journeylens.store import Store
 from journeylens.store._backend import hash64
 from journeylens.store._working import scratch_table
 
+LINKS = "_jl_identity_links"
+"""Every link of every row (``identity_edges``), kept between builds for ``identity.extend``."""
+
 
 @dataclass(frozen=True)
 class StitchResult:
@@ -84,8 +87,9 @@ def nodes_of(events: ir.Table, ids: ir.Table, customers: ir.Table) -> ir.Table:
     return ibis.union(*parts, distinct=True)
 
 
-def shared_identifiers(edges: ir.Table, rules: IdentityRules) -> ir.Table:
-    """Non-customer nodes that reach more known customers than the rules allow.
+def shared_identifiers(edges: ir.Table, rules: IdentityRules, *, only: ir.Table | None = None) -> ir.Table:
+    """Non-customer nodes that reach more known customers than the rules allow (``node``,
+    ``customers``); of the nodes ``only`` (``node``) holds, when given.
 
     A node reaches a customer directly (a login on a device, a CRM e-mail) or through one other
     identifier (a device identified with an e-mail that belongs to someone else). The second case
@@ -99,7 +103,13 @@ def shared_identifiers(edges: ir.Table, rules: IdentityRules) -> ir.Table:
     from_node = ~both.src.startswith(users_prefix)
     direct = both.filter(from_node & is_user).select(node=both.src, customer=both.dst)
     hop = both.filter(from_node & ~is_user).select(node=both.src, via=both.dst)
-    via_other = hop.join(direct, hop.via == direct.node).select(node=hop.node, customer=direct.customer)
+    if only is not None:
+        # The counted nodes' own links; the links of their neighbours are read in full.
+        hop = hop.filter(hop.node.isin(only.node))
+        direct, near = direct.filter(direct.node.isin(only.node)), direct
+    else:
+        near = direct
+    via_other = hop.join(near, hop.via == near.node).select(node=hop.node, customer=near.customer)
     reach = direct.union(via_other)
     counts = reach.group_by("node").agg(customers=reach.customer.nunique())
     return counts.filter(counts.customers > rules.max_customers_per_identifier)
@@ -114,7 +124,8 @@ def stitch(store: Store, rules: IdentityRules | None = None) -> StitchResult:
     """
     rules = rules or IdentityRules()
     backend = store.backend
-    edges = scratch_table(backend, "_jl_identity_edges", identity_edges(store, rules))
+    # Kept for the next build: the incremental stitch (identity.extend) adds the new rows' links.
+    edges = scratch_table(backend, LINKS, identity_edges(store, rules), large=True)
     shared = scratch_table(backend, "_jl_identity_shared", shared_identifiers(edges, rules))
     usable = edges.filter(~edges.src.isin(shared.node) & ~edges.dst.isin(shared.node))
     nodes = scratch_table(backend, "_jl_identity_nodes", all_nodes(store))
