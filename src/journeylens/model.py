@@ -296,14 +296,10 @@ def build_plan(store: Store, config: Config, *, full: bool = False) -> BuildPlan
         return BuildPlan("full", state.why)
     last = _last_build(store)
     assert last is not None  # a finished build exists when nothing blocks
+    why = _cannot_extend(store, last)
+    if why:
+        return BuildPlan("full", why)
     watermark = int(last["ingest_watermark"] or 0)
-    if not last.get("input_rows"):
-        return BuildPlan("full", f"build {last['build_id']} recorded no row counts to compare with")
-    seen = json.loads(str(last["input_rows"]))
-    now = _input_rows(store, watermark)
-    gone = [f"{t}: {seen[t]:,} → {now[t]:,}" for t in MODEL_INPUTS if now.get(t, 0) < seen.get(t, 0)]
-    if gone:
-        return BuildPlan("full", f"rows were deleted since build {last['build_id']} ({'; '.join(gone)})")
     phrase = state.why if state.new_ingests else "no new data"
     if config.identity.max_per_customer:
         # Limits settle links type by type across whole components (identity.limits); the
@@ -311,6 +307,26 @@ def build_plan(store: Store, config: Config, *, full: bool = False) -> BuildPlan
         phrase += "; identity stitched in full: [identity] max_per_customer is set"
         return BuildPlan("incremental", phrase, watermark, full_stitch=True)
     return BuildPlan("incremental", phrase, watermark)
+
+
+def _cannot_extend(store: Store, last: dict[str, Any]) -> str | None:
+    """Why the last build cannot be extended (a full build is needed), or None."""
+    from journeylens.identity.stitch import LINKS
+    from journeylens.journeys.segment import BREAKS
+
+    build = last["build_id"]
+    # Working tables the last build kept for this one (a forget drops them with every other).
+    missing = [name for name in (LINKS, BREAKS) if name not in store.backend.list_tables()]
+    if missing:
+        return f"what build {build} kept for the next one is gone ({', '.join(missing)})"
+    if not last.get("input_rows"):
+        return f"build {build} recorded no row counts to compare with"
+    seen = json.loads(str(last["input_rows"]))
+    now = _input_rows(store, int(last["ingest_watermark"] or 0))
+    gone = [f"{t}: {seen[t]:,} → {now[t]:,}" for t in MODEL_INPUTS if now.get(t, 0) < seen.get(t, 0)]
+    if gone:
+        return f"rows were deleted since build {build} ({'; '.join(gone)})"
+    return None
 
 
 def build_model(

@@ -31,7 +31,6 @@ from journeylens.identity.stitch import (
     LINKS,
     StitchResult,
     edges_of,
-    identity_edges,
     map_rows,
     nodes_of,
     shared_identifiers,
@@ -73,7 +72,7 @@ def extend_customers(store: Store, rules: IdentityRules, since: int) -> StitchRe
         new_rows = [store.table(n) for n in ("events", "identities", "customers")]
         new_rows = [t.filter(t.ingest_seq >= since) for t in new_rows]
         links = scratch_table(backend, LINKED, edges_of(new_rows[0], new_rows[1], rules))
-        edges = _extend_links(store, rules, links)
+        edges = _extend_links(store, links)
         old = old_map.select(
             node=old_map.identifier_type + SEP + old_map.identifier_value, c=old_map.customer_id
         )
@@ -134,15 +133,13 @@ def _moved(old: ir.Table, fresh: ir.Table) -> ir.Table:
     return ids.filter(ids.c.notnull())
 
 
-def _extend_links(store: Store, rules: IdentityRules, links: ir.Table) -> ir.Table:
+def _extend_links(store: Store, links: ir.Table) -> ir.Table:
     """The stored links (``stitch.LINKS``, kept by the last build) with ``links``, those the new
     rows make, added: every link of every row, as :func:`identity_edges` finds them. Rows are
     only ever added between two incremental builds (a deletion makes the next build full), so
-    the new links are all that can change; without the stored table (a forget drops working
-    tables) it is made from every row."""
+    the new links are all that can change. (``model.build_plan`` builds in full when the table
+    is gone: a forget drops working tables.)"""
     backend = store.backend
-    if LINKS not in backend.list_tables():
-        return scratch_table(backend, LINKS, identity_edges(store, rules), large=True)
     stored = backend.table(LINKS)
     added = scratch_table(backend, ADDED, links.difference(stored))
     backend.insert(LINKS, added)
@@ -158,6 +155,10 @@ def _shared_now(edges: ir.Table, links: ir.Table, was_shared: ir.Table, rules: I
     ends = links.select(node=links.src).union(links.select(node=links.dst))
     touching = edges.filter(edges.src.isin(ends.node) | edges.dst.isin(ends.node))
     counted = ibis.union(
-        ends, touching.select(node=touching.src), touching.select(node=touching.dst), was_shared, distinct=True
+        ends,
+        touching.select(node=touching.src),
+        touching.select(node=touching.dst),
+        was_shared,
+        distinct=True,
     )
     return shared_identifiers(edges, rules, only=scratch_table(edges.get_backend(), COUNTED, counted))

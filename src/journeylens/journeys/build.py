@@ -14,7 +14,7 @@ from journeylens.identity.stitch import events_with_customers, with_customers
 from journeylens.journeys.definitions import JourneyRules
 from journeylens.journeys.feedback_link import feedback_links
 from journeylens.journeys.outcomes import journey_outcomes
-from journeylens.journeys.segment import CLAIMS, EPISODES, assign_journeys
+from journeylens.journeys.segment import BREAKS, CLAIMS, EPISODES, assign_journeys, break_rows
 from journeylens.store import Store
 from journeylens.store._backend import capabilities
 from journeylens.store._working import drop_scratch, keep_columns, scratch_table
@@ -108,7 +108,8 @@ def derive_journeys(
     large: bool = True,
 ) -> JourneyBuild:
     """Journeys, journey_events and feedback_links of ``events`` (with ``customer_id``; ``raw``:
-    the same events as stored), each handed to ``sink``. ``answers`` keeps only some feedback
+    the same events as stored), each handed to ``sink``, and the customers' breaks
+    (``segment.BREAKS``). ``answers`` keeps only some feedback
     (the incremental build: the answers of the customers it recomputes) and ``as_of`` is then the
     data's end (see ``journeys.incremental``). ``in_place``: ``sink`` stores ``journey_events``
     under that name on an engine that drops columns in place (see :func:`place_events`);
@@ -116,8 +117,10 @@ def derive_journeys(
     backend = store.backend
     try:
         # decided on every stored event, so an incremental build takes the path a full one would
-        journeys = assign_journeys(backend, events, rules, case_log=is_case_log(store), large=large)
+        case_log = is_case_log(store)
+        journeys = assign_journeys(backend, events, rules, case_log=case_log, large=large)
         assigned, journey_events = place_events(backend, journeys, sink, in_place=in_place, large=large)
+        sink(BREAKS, break_rows(backend, events, case_log=case_log))
         feedback = _feedback(store, rules)
         if feedback is not None and answers is not None:
             feedback = feedback.filter(answers(feedback))

@@ -60,7 +60,7 @@ from journeylens.journeys.build import derive_journeys
 from journeylens.journeys.definitions import JourneyRules, seconds
 from journeylens.journeys.evidence import OPEN
 from journeylens.journeys.redecide import redecide_open
-from journeylens.journeys.segment import ORDER, break_gap, claimed_events
+from journeylens.journeys.segment import BREAKS, ORDER, break_gap, claimed_events
 from journeylens.specs.identity import ANONYMOUS, USER
 from journeylens.store import Store
 from journeylens.store._rows import replace_rows
@@ -70,7 +70,8 @@ from journeylens.voc.scoring import SENTIMENT
 OLD_MAP, OLD_TONE = "_jl_inc_old_map", "_jl_inc_old_tone"
 PAIRS, GONE, ANSWERS, EVENTS = "_jl_inc_pairs", "_jl_inc_gone", "_jl_inc_answers", "_jl_inc_events"
 LATE, FIRST, CUTS = "_jl_inc_late", "_jl_inc_first", "_jl_inc_cuts"
-KEYS = {"journeys": "journey_id", "journey_events": "journey_id", "feedback_links": "feedback_id"}
+KEYS = {"journeys": "journey_id", "journey_events": "journey_id", "feedback_links": "feedback_id",
+        BREAKS: "customer_id"}  # fmt: skip
 _SEQ_PER_INGEST = 1 << 32  # ingest_seq = ingest id * 2^32 + record number
 
 
@@ -156,9 +157,12 @@ def update_journeys(store: Store, rules: JourneyRules, before: Before, watermark
                 | mine.case_id.isin(cases.k).fill_null(False)
             ).select("journey_id"),
         )
-        gone_by = {"journeys": gone, "journey_events": gone, "feedback_links": answers}
+        gone_by = {"journeys": gone, "journey_events": gone, "feedback_links": answers,
+                   BREAKS: owners.select(customer_id="c")}  # fmt: skip
 
         def replace(name: str, rows: ir.Table) -> ir.Table:
+            if name == BREAKS:
+                rows = _breaks(backend, owners, rows)
             fresh = scratch_table(backend, f"_jl_inc_{name}", rows)
             replace_rows(backend, name, KEYS[name], gone_by[name], fresh)
             return fresh
@@ -239,7 +243,7 @@ def _affected(
     # Journeys without a customer are their case's (journeys.segment rule 4): recomputed.
     nobody = late.filter(late.customer_id.isnull())
     seeds_k.append(nobody.select(k=nobody.case_id))
-    owners = _owners(store, rules, first, _distinct(backend, "_jl_inc_a0", whole, "c"))
+    owners = _owners(store, rules, fresh, first, _distinct(backend, "_jl_inc_a0", whole, "c"))
     cases = _distinct(backend, "_jl_inc_k0", seeds_k, "k")
     return (*_closed(store, owners, cases), said.select("feedback_id"), late)
 
@@ -264,26 +268,48 @@ def _distinct(backend: ibis.BaseBackend, name: str, parts: list[ir.Table], col: 
     return scratch_table(backend, name, union.filter(union[col].notnull()))
 
 
-def _owners(store: Store, rules: JourneyRules, first: ir.Table, whole: ir.Table) -> ir.Table:
+def _owners(store: Store, rules: JourneyRules, fresh: ir.Table, first: ir.Table, whole: ir.Table) -> ir.Table:
     """``c`` and ``cut``: the customers of new events and answers (``first``: ``c`` and ``t``,
     the time of the first) with the time of their last break at or before it, NULL for none, and
-    the customers ``whole`` (cut NULL) whose identifiers moved."""
-    backend = store.backend
+    the customers ``whole`` (cut NULL) whose identifiers moved. ``fresh``: the new events with
+    their customers."""
     eligible = first.filter(~first.c.isin(whole.c))
-    # A break has an intent of its own (exactly one type's start criteria) and follows rule 3's
-    # gap, as journeys.segment measures it (whole seconds since the customer's last event), of
-    # more than break_gap. A customer's first event is no break: from it, the whole customer is
-    # recomputed anyway. Claims are read first, so the window sorts narrow rows.
-    claimed = claimed_events(_owned(store, eligible).rename(customer_id="c"), rules)
-    narrow = claimed.select("customer_id", *ORDER, "_ts", "_own")
-    gap = narrow._ts - narrow._ts.lag().over(ibis.window(group_by="customer_id", order_by=ORDER))
-    quiet = narrow.mutate(_gap=gap)
-    quiet = quiet.filter((quiet._gap > break_gap(rules)) & quiet._own.notnull())
-    breaks = quiet.join(eligible, quiet.customer_id == eligible.c)
-    breaks = breaks.filter(breaks.timestamp <= breaks.t)
-    cuts = breaks.group_by(c="customer_id").agg(cut=breaks.timestamp.max())
-    ruled = eligible.left_join(cuts, eligible.c == cuts.c).select(eligible.c, "cut")
-    return scratch_table(backend, CUTS, ruled.union(whole.select("c", cut=ibis.null(ruled.cut.type()))))
+    # The last build kept each customer's first event and breaks (segment.BREAKS). Those before
+    # the first new row are as a build of today's data finds them: a break is decided by the
+    # events before it, and new rows are all later (or of the same second and loaded after).
+    # The first event is no break: a customer with no later one is recomputed whole.
+    breaks = store.backend.table(BREAKS)
+    known = breaks.join(eligible, breaks.customer_id == eligible.c)
+    before = known.filter(known.at <= known.t)
+    stored = before.group_by(_c="customer_id").agg(_n=before.count(), _at=before.at.max())
+    last = known.group_by(_c="customer_id").agg(_until=known.until.max())
+    # The first new event is a break itself (a customer back after a quiet week) when it has an
+    # intent of its own, is the first new row, and follows the last stored event by more than
+    # break_gap. (An event older than a stored one is never taken for one: its gap is negative
+    # here, and recomputing from an earlier break is as exact.)
+    claimed = claimed_events(fresh.filter(fresh.customer_id.isin(eligible.c)), rules)
+    claimed = claimed.mutate(_first=ibis.row_number().over(group_by="customer_id", order_by=ORDER))
+    opening = claimed.filter(claimed._first == 0).select(
+        _c="customer_id", _new=claimed.timestamp, _s="_ts", _o="_own"
+    )
+    ruled = eligible.left_join(stored, eligible.c == stored._c).left_join(last, eligible.c == last._c)
+    ruled = ruled.left_join(opening, ruled.c == opening._c)
+    is_break = (ruled._new == ruled.t) & ruled._o.notnull() & (ruled._s - ruled._until > break_gap(rules))
+    cut = ibis.cases(
+        (is_break.fill_null(False), ruled._new), (ruled._n > 1, ruled._at), else_=ibis.null(ruled._at.type())
+    )
+    ruled = ruled.select("c", cut=cut)
+    return scratch_table(store.backend, CUTS, ruled.union(whole.select("c", cut=ibis.null(ruled.cut.type()))))
+
+
+def _breaks(backend: ibis.BaseBackend, owners: ir.Table, rows: ir.Table) -> ir.Table:
+    """The break rows the recomputed customers have now: those stored before their cut, and the
+    recomputed ``rows`` (a customer recomputed from a cut starts at it, so it is a row again).
+    Not those of other customers: their events here are only those of recomputed cases."""
+    stored = backend.table(BREAKS)
+    mine = stored.join(owners, stored.customer_id == owners.c)
+    kept = mine.filter(mine.cut.notnull() & (mine.at < mine.cut)).select("customer_id", "at", "until")
+    return kept.union(rows.filter(rows.customer_id.isin(owners.c)))
 
 
 def _closed(store: Store, owners: ir.Table, cases: ir.Table) -> tuple[ir.Table, ir.Table]:

@@ -49,6 +49,9 @@ from journeylens.store._working import scratch_table
 OTHER = "other"
 CLAIMS, EPISODES = "_jl_journey_claims", "_jl_journey_episodes"
 """Working tables of :func:`assign_journeys` (one row per event; dropped by ``build_journeys``)."""
+BREAKS = "_jl_journey_breaks"
+"""Each customer's first event and breaks (:func:`break_rows`), kept between builds for
+``journeys.incremental`` (a working table, so forgetting a person drops it)."""
 # Packing a small type code under a row number lets a running MAX carry the last intent forward
 # (a "last non-null value" that every engine supports).
 _PACK = 64
@@ -203,6 +206,22 @@ def assign_journeys(
         _is_case=case_of.notnull(),
     )
     return _typed(keyed, rules)
+
+
+def break_rows(backend: ibis.BaseBackend, events: ir.Table, *, case_log: bool) -> ir.Table:
+    """``customer_id``, ``at`` and ``until``: each customer's first event and each of their
+    breaks (see :func:`break_gap`), with the whole second of the last event before the next one,
+    read from :func:`assign_journeys`' episodes (none on a case log, whose journeys are its
+    cases). ``journeys.incremental`` reads them to find where a customer can be recomputed from;
+    ``events``: what :func:`assign_journeys` split."""
+    if case_log:
+        none = events.filter(ibis.literal(False))
+        return none.select("customer_id", at=none.timestamp, until=ibis.null("int64"))
+    episodes = backend.table(EPISODES)
+    mine = episodes.filter(episodes.customer_id.notnull())
+    # A break's row is the first of those named after it, so the earliest time is the break's.
+    runs = mine.group_by("customer_id", "_break_ts").agg(at=mine.timestamp.min(), until=mine._ts.max())
+    return runs.drop("_break_ts")
 
 
 def break_gap(rules: JourneyRules) -> int:
