@@ -369,30 +369,30 @@ def _answers(store: Store, owners: ir.Table, cases: ir.Table, new: ir.Table) -> 
     return scratch_table(store.backend, ANSWERS, mine.select("feedback_id"))
 
 
-def _owned(store: Store, owners: ir.Table) -> ir.Table:
-    """The stored events of the customers ``owners`` (``c``, with its other columns): an event's
-    customer is its user id's where it has one, else its anonymous id's. Two joins with the
-    owners' identifiers, cheaper than finding every event's customer and filtering."""
-    cmap = store.backend.table("customer_map")
-    ids = cmap.join(owners, cmap.customer_id == owners.c).drop("customer_id")
-    users = ids.filter(ids.identifier_type == USER).drop("identifier_type")
-    anons = ids.filter(ids.identifier_type == ANONYMOUS).drop("identifier_type")
-    events = store.table("events")
-    by_user = events.join(users, events.user_id == users.identifier_value).drop("identifier_value")
-    rest = events.filter(events.user_id.isnull())
-    by_anon = rest.join(anons, rest.anonymous_id == anons.identifier_value).drop("identifier_value")
-    return by_user.union(by_anon)
-
-
 def _events(store: Store, owners: ir.Table, cases: ir.Table) -> ir.Table:
     """The stored events to recompute: those of the recomputed customers from their cut, and of
     the recomputed cases. (A customer's event of a recomputed case is never before their cut:
     the closure recomputes them whole then.)"""
     events = store.table("events")
-    owned = _owned(store, owners)
-    theirs = owned.filter(owned.cut.isnull() | (owned.timestamp >= owned.cut)).select(*events.columns)
     cmap = store.backend.table("customer_map")
-    of_cases = attach_customers(events.filter(events.case_id.isin(cases.k)), cmap)
-    others = of_cases.filter(of_cases.customer_id.isnull() | ~of_cases.customer_id.isin(owners.c))
-    picked = theirs.union(others.select(*events.columns))
-    return scratch_table(store.backend, EVENTS, picked, large=True)
+    # One scan of the events keeps those that can be picked: of a recomputed case, or naming an
+    # identifier of a recomputed customer (an event's customer is its user id's where it has one,
+    # else its anonymous id's); their customers are then looked up on these rows alone.
+    ids = cmap.join(owners, cmap.customer_id == owners.c)
+    users = ids.filter(ids.identifier_type == USER).identifier_value
+    anons = ids.filter(ids.identifier_type == ANONYMOUS).identifier_value
+    near = events.filter(
+        events.case_id.isin(cases.k)
+        | events.user_id.isin(users)
+        | (events.user_id.isnull() & events.anonymous_id.isin(anons))
+    )
+    near = attach_customers(near, cmap).view()
+    theirs = near.left_join(owners, near.customer_id == owners.c)
+    picked = theirs.filter(
+        ibis.ifelse(
+            theirs.c.notnull(),
+            theirs.cut.isnull() | (theirs.timestamp >= theirs.cut),
+            theirs.case_id.isin(cases.k).fill_null(False),
+        )
+    )
+    return scratch_table(store.backend, EVENTS, picked.select(*events.columns), large=True)

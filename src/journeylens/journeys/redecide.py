@@ -45,8 +45,11 @@ def redecide_open(store: Store, rules: JourneyRules, chosen: ir.Table, as_of: ir
             return 0
         stored = backend.table("journeys")
         mine = stored.filter(stored.journey_id.isin(chosen.journey_id))
-        # Every journey of their customers: the repeat window looks at the next one of the type.
-        theirs = stored.filter(stored.customer_id.isin(mine.customer_id)).select(*KEEP)
+        # Their customers' journeys from the first chosen one on: the repeat window looks at the
+        # next one of the type, and an earlier journey is never one's next.
+        since = mine.group_by(_c="customer_id").agg(_from=mine.start.min())
+        theirs = stored.join(since, stored.customer_id == since._c)
+        theirs = theirs.filter(theirs.start >= theirs._from).select(*KEEP)
         steps = backend.table("journey_events")
         steps = steps.filter(steps.journey_id.isin(chosen.journey_id))
         events = store.table("events")
