@@ -26,11 +26,11 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from journeylens.identity.components import connected_components
 from journeylens.identity.stitch import (
     LINKS,
     StitchResult,
     edges_of,
+    label_components,
     map_rows,
     nodes_of,
     shared_identifiers,
@@ -105,10 +105,8 @@ def extend_customers(store: Store, rules: IdentityRules, since: int) -> StitchRe
         usable = edges.filter(
             edges.src.isin(sub.node) & ~edges.src.isin(shared.node) & ~edges.dst.isin(shared.node)
         )
-        # Self-edges keep identifiers without a usable link in the result, as customers of their own.
-        graph = usable.select("src", "dst").union(sub.select(src=sub.node, dst=sub.node))
-        components = connected_components(backend, graph, prefix="_jl_identity_inc_cc")
-        fresh = scratch_table(backend, FRESH, map_rows(components.labels, shared))
+        components, labels = label_components(store, usable, sub)
+        fresh = scratch_table(backend, FRESH, map_rows(labels, shared))
         moved = scratch_table(backend, MOVED, _moved(old.filter(old.c.isin(gone.customer_id)), fresh))
         replace_rows(backend, "customer_map", "customer_id", gone, fresh)
         return StitchResult(

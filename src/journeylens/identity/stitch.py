@@ -137,7 +137,7 @@ def stitch(store: Store, rules: IdentityRules | None = None) -> StitchResult:
         node_labels, rounds = limited.labels, limited.rounds
         unlinked = limited.unlinked
     else:
-        components, node_labels = _components(store, usable, nodes)
+        components, node_labels = label_components(store, usable, nodes)
         rounds = components.rounds
         unlinked = None
     customer_map = backend.create_table("customer_map", map_rows(node_labels, shared), overwrite=True)
@@ -179,9 +179,10 @@ def shared_report(shared: ir.Table) -> ir.Table:
     )
 
 
-def _components(store: Store, usable: ir.Table, nodes: ir.Table) -> tuple[Components, ir.Table]:
-    """Components over 64-bit node ids where the engine can hash (joins on integers are several
-    times cheaper than on identifier strings), else over the strings. Returns (node, label)."""
+def label_components(store: Store, usable: ir.Table, nodes: ir.Table) -> tuple[Components, ir.Table]:
+    """Components of ``nodes`` (``node``) linked by ``usable`` (``src``, ``dst``: links between
+    them), over 64-bit node ids where the engine can hash (joins on integers are several times
+    cheaper than on identifier strings), else over the strings. Returns (node, label)."""
     backend = store.backend
     key = hash64(backend, nodes.node)
     if key is not None:
