@@ -214,6 +214,13 @@ def test_deleted_rows_and_changed_settings_fall_back_to_a_full_build(store: Stor
     build_model(store, config)
     edited = config.model_copy(update={"journeys": config.journeys.model_copy(update={"neutral_gap": "2h"})})
     assert build_plan(store, edited).mode == "full"
+    # What a build keeps for the next one (a forget drops every working table): full without it.
+    for kept in ("_jl_identity_links", "_jl_journey_breaks"):
+        assert build_plan(store, config).mode == "incremental"
+        store.backend.drop_table(kept)
+        plan = build_plan(store, config)
+        assert plan.mode == "full" and f"kept for the next one is gone ({kept})" in plan.reason
+        build_model(store, config)
 
 
 @pytest.mark.parametrize("few", [True, False], ids=["temporary working tables", "stored working tables"])
