@@ -9,6 +9,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from journeylens.identity.stitch import LINKS
+from journeylens.journeys.segment import BREAKS
 from journeylens.model import DERIVED_TABLES
 from journeylens.store import Store
 from journeylens.store.schema import INGESTS_SCHEMA, RAW_TABLES
@@ -71,8 +73,10 @@ def append_batch(store: Store, ingest: int, data: dict[str, Any]) -> None:
 
 
 def derived_tables(store: Store) -> dict[str, list[dict[str, Any]]]:
+    """Every derived table's rows, sorted, and those of the working tables a build keeps for the
+    next one (an incremental build must leave them as a full build would)."""
     out = {}
-    for name in DERIVED_TABLES:
+    for name in (*DERIVED_TABLES, LINKS, BREAKS):
         t = store.backend.table(name)
         out[name] = store.execute(t.order_by(*t.columns)).to_pylist()
     return out

@@ -312,6 +312,7 @@ def build_plan(store: Store, config: Config, *, full: bool = False) -> BuildPlan
 def _cannot_extend(store: Store, last: dict[str, Any]) -> str | None:
     """Why the last build cannot be extended (a full build is needed), or None."""
     from journeylens.identity.stitch import LINKS
+    from journeylens.journeys.build import is_case_log
     from journeylens.journeys.segment import BREAKS
 
     build = last["build_id"]
@@ -319,6 +320,9 @@ def _cannot_extend(store: Store, last: dict[str, Any]) -> str | None:
     missing = [name for name in (LINKS, BREAKS) if name not in store.backend.list_tables()]
     if missing:
         return f"what build {build} kept for the next one is gone ({', '.join(missing)})"
+    if not store.execute(store.backend.table(BREAKS).count()).as_py() and not is_case_log(store):
+        # A process log's journeys are its cases, and its build keeps no breaks to cut at.
+        return f"build {build} split a process log (every event of a case); events without a case came since"
     if not last.get("input_rows"):
         return f"build {build} recorded no row counts to compare with"
     seen = json.loads(str(last["input_rows"]))

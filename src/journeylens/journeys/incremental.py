@@ -29,8 +29,11 @@ it and nothing after it reads anything before it but its cases, so the customer'
 start before the cut are kept, provided no case of theirs spans the cut: in the closure a
 customer's (customer, case) pairs count from the cut (a pair with an event or answer at or after
 it), and a customer with a pair of a case in ``K`` that starts before their cut is recomputed
-whole. Of the 23,756 customers the 10M world's last day recomputes, 19,956 have such a break,
-and the events recomputed fall from 1,164,956 to 431,915 (docs/benchmarks.md).
+whole. Of the 23,756 customers the 10M world's last day recomputes, 20,066 have such a break,
+and the events recomputed fall from 1,164,956 to 431,915 (docs/benchmarks.md). The breaks are not
+looked for in the events: every build keeps each customer's first event and breaks
+(``segment.BREAKS``), and the first new event is a break itself when it comes more than the
+break's quiet after the customer's last stored event.
 
 One rule reads the whole data:
 a journey is ``open`` while its quiet time to the data's end is within its inactivity gap or
