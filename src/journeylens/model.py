@@ -316,13 +316,6 @@ def _cannot_extend(store: Store, last: dict[str, Any]) -> str | None:
     from journeylens.journeys.segment import BREAKS
 
     build = last["build_id"]
-    # Working tables the last build kept for this one (a forget drops them with every other).
-    missing = [name for name in (LINKS, BREAKS) if name not in store.backend.list_tables()]
-    if missing:
-        return f"what build {build} kept for the next one is gone ({', '.join(missing)})"
-    if not store.execute(store.backend.table(BREAKS).count()).as_py() and not is_case_log(store):
-        # A process log's journeys are its cases, and its build keeps no breaks to cut at.
-        return f"build {build} split a process log (every event of a case); events without a case came since"
     if not last.get("input_rows"):
         return f"build {build} recorded no row counts to compare with"
     seen = json.loads(str(last["input_rows"]))
@@ -330,6 +323,13 @@ def _cannot_extend(store: Store, last: dict[str, Any]) -> str | None:
     gone = [f"{t}: {seen[t]:,} → {now[t]:,}" for t in MODEL_INPUTS if now.get(t, 0) < seen.get(t, 0)]
     if gone:
         return f"rows were deleted since build {build} ({'; '.join(gone)})"
+    # Working tables the last build kept for this one (a forget drops them with every other).
+    missing = [name for name in (LINKS, BREAKS) if name not in store.backend.list_tables()]
+    if missing:
+        return f"what build {build} kept for the next one is gone ({', '.join(missing)})"
+    if not store.execute(store.backend.table(BREAKS).count()).as_py() and not is_case_log(store):
+        # A process log's journeys are its cases, and its build keeps no breaks to cut at.
+        return f"build {build} split a process log (every event of a case); events without a case came since"
     return None
 
 
