@@ -361,12 +361,13 @@ def test_report_builds_when_needed_and_says_so(
     assert stale.returncode == 0, stale.stderr
     assert BUILDING + "1 ingest (events) since the last build." in stale.stderr
 
-    # An explicit build is recorded like any other: the next report has nothing to build.
+    # An explicit build is recorded like any other: the next analysis has nothing to build (any
+    # analysis command checks as the report does: a cheap one here).
     assert run_journeylens(["ingest", write_csv(tmp_path, "x.csv", customer("dan", [("web", "faq")]),
                                                 EVENT_HEADER), "-w", root]).returncode == 0  # fmt: skip
     built = run_journeylens(["build", "-w", root, "--format", "json"])
     assert built.returncode == 0, built.stderr
-    after = run_journeylens(["report", "-w", root])
+    after = run_journeylens(["variants", "-w", root])
     assert after.returncode == 0 and "Building" not in after.stderr, after.stderr
 
 

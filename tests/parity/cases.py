@@ -1466,20 +1466,19 @@ _INC_BATCHES = [
                  "outbound": False, "reason": None}],
      "answers": [{"hour": 250, "user": "u2", "case": None, "score": 5, "comment": None}],
      "links": [("e1", "u2"), ("e1", "u3")]},
-    # A month later only u5 is seen: the open journeys of the others are re-decided in place.
+    # A month later u5 is new, and u2 is back about billing after five weeks: u2 is recomputed
+    # from that break (earlier journeys kept), and the open journeys of the others are re-decided
+    # in place.
     {"events": [{"hour": 960, "user": "u5", "device": None, "case": None, "step": _INC[0], "outbound": False,
-                 "reason": None}], "answers": [], "links": []},
-    # u2 is back about billing after five weeks: recomputed from that break, earlier journeys kept.
-    {"events": [{"hour": 1000, "user": "u2", "device": None, "case": None, "step": _INC[0], "outbound": False,
-                 "reason": "billing"}], "answers": [], "links": []},
+                 "reason": None}, {"hour": 1000, "user": "u2", "device": None, "case": None, "step": _INC[0],
+                 "outbound": False, "reason": "billing"}], "answers": [], "links": []},
 ]  # fmt: skip
 
 
 def _incremental_expect(result: dict[str, Any]) -> None:
-    _has(result["modes"] == ["full"] + ["incremental"] * 3, "later builds are incremental")
-    _has(result["redecided"][2] > 0, "the third build re-decides open journeys without their events")
-    _has(result["from_cut"][-1] == 1, "the last build recomputes u2 from their last break")
-    _has(result["incremental"] == result["full"], "the incremental build equals a full build")
+    _has(result["modes"] == ["full"] + ["incremental"] * 2, "later builds are incremental")
+    _has(result["redecided"][2] > 0, "the last build re-decides open journeys without their events")
+    _has(result["from_cut"][2] == 1, "the last build recomputes u2 from their last break")
 
 
 @case("build_incremental", expect=_incremental_expect)
@@ -1487,7 +1486,11 @@ def build_incremental(side: Side) -> Any:
     """The incremental build's deletes and inserts (``store._rows``: DELETE on DuckDB, a rewrite
     through a working table on Spark), its affected-set closure, its customer_map diff, the
     incremental stitch (``identity.extend``), open journeys re-decided (``journeys.redecide``) and a
-    customer recomputed from their last break (the cut's window and claims)."""
+    customer recomputed from their last break (the cut's window and claims).
+
+    On DuckDB the incremental tables must also equal a full build's; Spark's must equal DuckDB's
+    (so a Spark full build of the same rows would prove nothing more here: the world's cases
+    compare full builds)."""
     import tempfile
 
     from incremental_batches import append_batch, derived_tables
@@ -1502,10 +1505,11 @@ def build_incremental(side: Side) -> Any:
         append_batch(fresh, ingest, json.loads(json.dumps(batch)))
         built.append(build_model(fresh, side.config))
     incremental = derived_tables(fresh)
-    build_model(fresh, side.config, full=True)
+    if side.engine == "duckdb":
+        build_model(fresh, side.config, full=True)
+        _has(incremental == derived_tables(fresh), "the incremental build equals a full build")
     return {"modes": [b.mode for b in built], "redecided": [b.redecided_journeys for b in built],
-            "from_cut": [b.from_cut for b in built], "incremental": incremental,
-            "full": derived_tables(fresh)}  # fmt: skip
+            "from_cut": [b.from_cut for b in built], "incremental": incremental}  # fmt: skip
 
 
 def _collector_expect(result: list[dict[str, Any]]) -> None:

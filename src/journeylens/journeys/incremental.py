@@ -336,7 +336,9 @@ def _closed(store: Store, owners: ir.Table, cases: ir.Table) -> tuple[ir.Table, 
     pairs = scratch_table(
         backend, PAIRS, union.group_by("c", "k").agg(first=union.first.min(), last=union.last.max())
     )
-    sizes = (-1, -1, -1)
+    # The sets only grow and cuts only turn NULL, so equal sizes mean equal sets: a round that
+    # changes none of them ends the closure (often the first, when no case links customers).
+    sizes = _sizes(store, owners, cases)
     for round_no in range(1, 1_000):
         # A customer's cases with an event or answer from their cut on: a case that also has one
         # before the cut spans it, and then recomputes the customer whole (below).
@@ -349,13 +351,20 @@ def _closed(store: Store, owners: ir.Table, cases: ir.Table) -> tuple[ir.Table, 
         kept = both.cut.notnull() & (both._first.isnull() | (both._first >= both.cut))
         grown = both.select(c=ibis.coalesce(both.c, both._c), cut=ibis.ifelse(kept, both.cut, None))
         owners = scratch_table(backend, f"_jl_inc_a{round_no % 2}", grown)
-        counted = owners.aggregate(n=owners.count(), cut=owners.cut.count())
-        row = store.execute(counted).to_pylist()[0]
-        now = (int(row["n"]), int(row["cut"]), int(store.execute(cases.count()).as_py()))
+        now = _sizes(store, owners, cases)
         if now == sizes:
             break
         sizes = now
     return owners, cases
+
+
+def _sizes(store: Store, owners: ir.Table, cases: ir.Table) -> tuple[int, int, int]:
+    """Customers, customers with a cut, and cases, in one query."""
+    counted = owners.aggregate(n=owners.count(), cut=owners.cut.count()).cross_join(
+        cases.aggregate(k=cases.count())
+    )
+    row = store.execute(counted).to_pylist()[0]
+    return int(row["n"]), int(row["cut"]), int(row["k"])
 
 
 def _answers(store: Store, owners: ir.Table, cases: ir.Table, new: ir.Table) -> ir.Table:
