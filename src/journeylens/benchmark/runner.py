@@ -7,8 +7,6 @@ import json
 import os
 import platform
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ from journeylens.benchmark import (  # noqa: F401 - register their stages
     text_stages,
     theme_stages,
 )
+from journeylens.benchmark._host import Host
 from journeylens.benchmark.stages import DATA_FOLDER, PREPARATIONS, STAGES, metrics_path
 from journeylens.errors import InputError
 from journeylens.synth import generate_world
@@ -120,15 +119,11 @@ def prepare_data(events: int, data: Path, progress: Callable[[str], None]) -> in
     return total
 
 
-def _in_process(name: str, data: Path, work: Path, *extra: str) -> dict[str, float]:
-    """Run one stage or preparation in a fresh Python process; its rows, seconds and peak RSS."""
+def _in_process(host: Host, name: str, data: Path, work: Path, *extra: str) -> dict[str, float]:
+    """Run one stage or preparation in a process of its own (forked by ``host``); its rows,
+    seconds and peak RSS."""
     module = (STAGES[name].run if name in STAGES else PREPARATIONS[name].run).__module__
-    proc = subprocess.run(
-        [sys.executable, "-m", "journeylens.benchmark._run", module, name, str(data), str(work), *extra],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = host.run(module, [name, str(data), str(work), *extra])
     if proc.returncode:
         raise RuntimeError(f"benchmark stage {name} failed:\n{proc.stderr[-4000:]}")
     result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -136,6 +131,7 @@ def _in_process(name: str, data: Path, work: Path, *extra: str) -> dict[str, flo
 
 
 def _prepare(
+    host: Host,
     state: str | None,
     ready: set[str],
     data: Path,
@@ -147,9 +143,9 @@ def _prepare(
     if state is None or state in ready:
         return
     prep = PREPARATIONS[state]
-    _prepare(prep.after, ready, data, work, memory_limit, progress)
+    _prepare(host, prep.after, ready, data, work, memory_limit, progress)
     progress(f"preparing {state} (not timed)")
-    took = _in_process(state, data, work, *([memory_limit] if memory_limit else []))
+    took = _in_process(host, state, data, work, *([memory_limit] if memory_limit else []))
     progress(f"prepared {state} in {took['seconds']:.1f} s, peak RSS {took['peak_rss_mb']:,.0f} MB")
     ready.add(state)
 
@@ -162,7 +158,7 @@ def run_bench(
     memory_limit: str | None = None,
 ) -> list[BenchResult]:
     """Run ``stages`` (default: all but the explicit ones, which start a cluster) on ~``events``
-    events; each stage in its own process.
+    events; each stage in its own process (forked from a warm host: ``benchmark._host``).
 
     Stages that need a prepared workspace (stitching, journeys) get it from an earlier stage of
     the same run or from an untimed preparation, so only the stage's own work is timed.
@@ -186,19 +182,23 @@ def run_bench(
     measured: dict[str, dict[str, float]] = {}
     ready: set[str] = set()
     results: list[BenchResult] = []
-    for name in names:
-        _prepare(STAGES[name].needs, ready, data, work, memory_limit, progress)
-        progress(f"stage {name}")
-        metrics_path(work, name).unlink(missing_ok=True)  # never report a previous run's figures
-        measured[name] = _in_process(name, data, work)
-        leaves = STAGES[name].leaves
-        if leaves:
-            ready.add(leaves)
-        results.append(_result(name, n, measured, work))
-        m = measured[name]
-        progress(f"  {name}: {m['seconds']:.2f} s, peak RSS {m['peak_rss_mb']:,.0f} MB")
-        # Written after every stage, so that a long run that fails later keeps what it measured.
-        _save(out / f"results-{events}.json", memory_limit, results)
+    host = Host()
+    try:
+        for name in names:
+            _prepare(host, STAGES[name].needs, ready, data, work, memory_limit, progress)
+            progress(f"stage {name}")
+            metrics_path(work, name).unlink(missing_ok=True)  # never report a previous run's figures
+            measured[name] = _in_process(host, name, data, work)
+            leaves = STAGES[name].leaves
+            if leaves:
+                ready.add(leaves)
+            results.append(_result(name, n, measured, work))
+            m = measured[name]
+            progress(f"  {name}: {m['seconds']:.2f} s, peak RSS {m['peak_rss_mb']:,.0f} MB")
+            # Written after every stage, so that a long run that fails later keeps what it measured.
+            _save(out / f"results-{events}.json", memory_limit, results)
+    finally:
+        host.close()
     # A floor may run after the stage it is compared with: ratios once everything is measured.
     results = [_result(name, n, measured, work) for name in names]
     _save(out / f"results-{events}.json", memory_limit, results)
