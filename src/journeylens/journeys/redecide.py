@@ -50,8 +50,11 @@ def redecide_open(store: Store, rules: JourneyRules, chosen: ir.Table, as_of: ir
         since = mine.group_by(_c="customer_id").agg(_from=mine.start.min())
         theirs = stored.join(since, stored.customer_id == since._c)
         theirs = theirs.filter(theirs.start >= theirs._from).select(*KEEP)
+        # Only journeys with an assisted contact have one to find: their stored count is of the
+        # same events (journeys.outcomes), so the others' steps are not read.
+        contacted = mine.filter(mine.assisted_contacts > 0)
         steps = backend.table("journey_events")
-        steps = steps.filter(steps.journey_id.isin(chosen.journey_id))
+        steps = steps.filter(steps.journey_id.isin(contacted.journey_id))
         events = store.table("events")
         seen = steps.join(events, "event_id")
         # An assisted contact, as journeys.segment marks it.
