@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from journeylens.benchmark import parse_size, run_bench
+from journeylens.benchmark._host import Host
 from journeylens.benchmark.api_stages import CALLS, latency_rows
 from journeylens.benchmark.dashboard_stages import COLD, PAGES_ENV, TARGETS, WARM
 from journeylens.benchmark.small_file_stages import small_file_count
@@ -306,3 +307,19 @@ def test_a_stage_without_its_package_fails_before_any_work(
         run_bench(6_000, tmp_path, ["stitch", "pm4py_e2e"])
     assert "journeylens[test]" in str(error.value)
     assert not list(tmp_path.rglob("*.parquet"))  # no world generated
+
+
+def test_a_failing_stage_reports_its_traceback_and_the_host_keeps_serving(tmp_path: Path) -> None:
+    host = Host()
+    names = ("no_such_stage", "nor_this")
+    try:
+        runs, hosts = [], []
+        for name in names:
+            runs.append(host.run("journeylens.benchmark.stages", [name, str(tmp_path), str(tmp_path)]))
+            hosts.append(host._process.pid if host._process else None)
+    finally:
+        host.close()
+    assert hosts[0] is not None and hosts == [hosts[0]] * 2, "one host process forked both stages"
+    for run, name in zip(runs, names, strict=True):
+        assert run.returncode == 1, run
+        assert f"KeyError: '{name}'" in run.stderr and run.stdout == ""

@@ -2,17 +2,20 @@
 
 Every stage runs in a process of its own, so that its peak memory and CPU are its own. Starting
 Python and importing the engine stack (ibis, DuckDB, pyarrow: what ``benchmark.stages`` imports)
-took about 1 s per process, and 1.3-2.5 s with the interpreter's exit: on the 6,000-event smoke
-run, about 100 of its 270 s went to that. This host imports ``benchmark.stages`` once, then for
+took about 1 s per process, and 1.3-2.5 s with the interpreter's exit: a 6,000-event run of every
+stage took 265 s, of which 177 s in the stages; forked from this host, 212 s (docs/benchmarks.md,
+the introduction). This host imports ``benchmark.stages`` once, then for
 each request read from stdin (one JSON object per line) forks a child that does what
 ``benchmark._run`` does in a fresh process: imports the stage's module, runs the stage and prints
 its JSON figures. The child's stdout and stderr go to the files the request names, its
 environment and working directory are the request's, and the host answers one line per request
 with the child's exit code.
 
-What a stage reports is unchanged: its seconds are timed around the stage itself, its CPU seconds
-are the child's own, and its peak RSS counts the pages it shares with the host as it counted the
-same modules imported (``benchmark.stages`` is imported by every stage process before it runs).
+A stage's seconds are timed around the stage itself and its CPU seconds are the child's own, as
+before. Its peak RSS counts the pages it shares with the host, which are the modules every stage
+process imported anyway. A process started with fork and exec from the runner kept the runner's
+peak in ``ru_maxrss`` (Linux carries it across exec), so no stage could report less than the
+runner's; a child forked here starts from the host's imports, about 130 MB.
 """
 
 from __future__ import annotations
