@@ -11,6 +11,7 @@ Batches mix late-arriving old events, logins that merge two customers (an event 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from journeylens.config import Config
 from journeylens.journeys import incremental as incremental_build
 from journeylens.model import BuildSummary, build_model, build_plan
 from journeylens.store import Store
+from journeylens.store._backend import deferred_checkpoints
 
 TOUCHPOINTS = [
     ("web", "home", None),
@@ -276,3 +278,40 @@ def test_open_journeys_of_untouched_customers_are_re_decided_without_their_event
         ("negative_feedback", None),
     }
     _assert_equals_a_full_build(store, config)
+
+
+def _wal_bytes(path: Path) -> int:
+    wal = path.with_name(path.name + ".wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def test_checkpoints_wait_for_the_end_of_an_incremental_build(tmp_path: Path) -> None:
+    """Inside ``deferred_checkpoints`` DuckDB's log grows past its 16 MiB threshold without a
+    checkpoint; after it the setting is back (even when the block fails) and the next commit
+    checkpoints. An incremental build runs inside it, and leaves the setting as it found it."""
+    path = tmp_path / "store.duckdb"
+    store = Store.connect(f"duckdb://{path}", timezone="UTC")
+    con = store.backend.con
+    threshold = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
+    try:
+        store.backend.raw_sql("CREATE TABLE rows_ (i BIGINT, s VARCHAR)")
+        # Inserts below a row group's size are logged: about 7.6 MB each.
+        many = "INSERT INTO rows_ SELECT range, repeat(md5(range::VARCHAR), 2) FROM range(100000)"
+        with pytest.raises(RuntimeError, match="the block failed"), deferred_checkpoints(store.backend):
+            for _ in range(3):
+                store.backend.raw_sql(many)
+            assert _wal_bytes(path) > 16 * 2**20
+            raise RuntimeError("the block failed")
+        assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0] == threshold
+        store.backend.raw_sql("INSERT INTO rows_ VALUES (0, NULL)")
+        assert _wal_bytes(path) < 2**20, "the first commit after the block checkpoints"
+
+        config = Config.new()
+        append_batch(store, 1, {"events": [_at(1, "u1", 5), _at(2, "u2", 8)], "answers": [], "links": []})
+        build_model(store, config)
+        append_batch(store, 2, {"events": [_at(3, "u1", 0)], "answers": [], "links": []})
+        assert build_model(store, config).mode == "incremental"
+        assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0] == threshold
+        _assert_equals_a_full_build(store, config)
+    finally:
+        store.close()

@@ -351,11 +351,8 @@ def build_model(
         >>> summary.journeys  # doctest: +SKIP
         1204
     """
-    from journeylens.identity import stitch
-    from journeylens.identity.extend import extend_customers
-    from journeylens.journeys import incremental
-    from journeylens.journeys.build import check_inputs, write_journeys
-    from journeylens.voc.scoring import write_sentiment
+    from journeylens.journeys.build import check_inputs
+    from journeylens.store._backend import deferred_checkpoints
 
     # Errors a user can fix are raised before anything is written or recorded. An incremental
     # build skips the check (a scan of every event): the last build passed it with the same
@@ -363,6 +360,21 @@ def build_model(
     plan = build_plan(store, config, full=full)
     if plan.mode == "full":
         check_inputs(store, config.journeys)
+        return _build(store, config, plan, progress)
+    # An incremental build's large working tables are dropped before it ends: DuckDB's automatic
+    # checkpoint (at 16 MiB of log) would write them to the file compressed for nothing, and
+    # then checkpoint again at the end. A full build was slower so (docs/benchmarks.md).
+    with deferred_checkpoints(store.backend):
+        return _build(store, config, plan, progress)
+
+
+def _build(store: Store, config: Config, plan: BuildPlan, progress: BuildProgress | None) -> BuildSummary:
+    from journeylens.identity import stitch
+    from journeylens.identity.extend import extend_customers
+    from journeylens.journeys import incremental
+    from journeylens.journeys.build import write_journeys
+    from journeylens.voc.scoring import write_sentiment
+
     report = progress or _quiet
     build_id = _start(store, config, plan.mode)
     before = None

@@ -373,6 +373,19 @@ def unordered_inserts(backend: BaseBackend) -> Iterator[None]:
 
 
 @contextmanager
+def deferred_checkpoints(backend: BaseBackend) -> Iterator[None]:
+    """No automatic DuckDB checkpoint inside the block: the next commit after it, or closing the
+    store, checkpoints (the log stays readable after a crash either way).
+
+    DuckDB checkpoints when a commit leaves more than ``checkpoint_threshold`` (16 MiB) of log,
+    writing every table changed since, compressed, into the file. A block that writes working
+    tables and drops them before it ends saves writing them.
+    """
+    with _duckdb_setting(backend, "checkpoint_threshold", "1TB"):
+        yield
+
+
+@contextmanager
 def _duckdb_setting(backend: BaseBackend, name: str, value: str) -> Iterator[None]:
     """DuckDB setting ``name`` (a fixed identifier) at ``value`` for the block; other engines
     run the block unchanged."""
