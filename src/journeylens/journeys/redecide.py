@@ -56,6 +56,9 @@ def redecide_open(store: Store, rules: JourneyRules, chosen: ir.Table, as_of: ir
         steps = backend.table("journey_events")
         steps = steps.filter(steps.journey_id.isin(contacted.journey_id))
         events = store.table("events")
+        # A journey's events are within its span: the events before the first contacted one's
+        # start are not read (most of them, as open journeys end near the data's end).
+        events = events.filter(events.timestamp >= contacted.start.min())
         seen = steps.join(events, "event_id")
         # An assisted contact, as journeys.segment marks it.
         assisted = seen.filter(seen.channel.isin(rules.assisted_channels) & seen.agent_id.notnull())
