@@ -74,6 +74,24 @@ def test_a_login_on_a_device_makes_its_e_mail_shared_two_hops_away(store: Store)
     assert incremental == derived_tables(store)
 
 
+def test_an_e_mail_is_counted_through_neighbours_no_new_link_touches(store: Store) -> None:
+    config = Config.new()
+    # e7 is the e-mail of devices d7 and d8; u7 logs in on d7: e7 reaches one customer.
+    devices = [("e7", None, "d7"), ("e7", None, "d8")]
+    append_batch(store, 1, {"events": [_event(1, "u7", "d7")], "answers": [], "links": devices})
+    build_model(store, config)
+    assert not _shared(store)
+    # u8 logs in on d8. The guard counts e7 again (a neighbour of d8), and e7 reaches u7 through
+    # d7, which no new link touches: two customers. u7 on d7 again is a link stored already.
+    again = [_event(2, "u8", "d8"), _event(3, "u7", "d7")]
+    append_batch(store, 2, {"events": again, "answers": [], "links": []})
+    assert build_model(store, config).mode == "incremental"
+    assert _shared(store) == {"email:e7"}
+    incremental = derived_tables(store)
+    build_model(store, config, full=True)
+    assert incremental == derived_tables(store)
+
+
 def _shared(store: Store) -> set[str]:
     cmap = store.execute(store.backend.table("customer_map")).to_pylist()
     return {f"{r['identifier_type']}:{r['identifier_value']}" for r in cmap if r["shared"]}

@@ -104,9 +104,10 @@ def shared_identifiers(edges: ir.Table, rules: IdentityRules, *, only: ir.Table 
     direct = both.filter(from_node & is_user).select(node=both.src, customer=both.dst)
     hop = both.filter(from_node & ~is_user).select(node=both.src, via=both.dst)
     if only is not None:
-        # The counted nodes' own links; the links of their neighbours are read in full.
+        # The counted nodes' own links, and their neighbours' links to customers: only those
+        # neighbours' are read, so the engine hashes them rather than every node's.
         hop = hop.filter(hop.node.isin(only.node))
-        direct, near = direct.filter(direct.node.isin(only.node)), direct
+        direct, near = direct.filter(direct.node.isin(only.node)), direct.filter(direct.node.isin(hop.via))
     else:
         near = direct
     via_other = hop.join(near, hop.via == near.node).select(node=hop.node, customer=near.customer)
