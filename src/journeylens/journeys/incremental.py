@@ -387,23 +387,23 @@ def _events(store: Store, owners: ir.Table, cases: ir.Table) -> ir.Table:
     the closure recomputes them whole then.)"""
     events = store.table("events")
     cmap = store.backend.table("customer_map")
-    # One scan of the events keeps those that can be picked: of a recomputed case, or naming an
-    # identifier of a recomputed customer (an event's customer is its user id's where it has one,
-    # else its anonymous id's); their customers are then looked up on these rows alone.
-    ids = cmap.join(owners, cmap.customer_id == owners.c)
-    users = ids.filter(ids.identifier_type == USER).identifier_value
-    anons = ids.filter(ids.identifier_type == ANONYMOUS).identifier_value
-    near = events.filter(
-        events.case_id.isin(cases.k)
-        | events.user_id.isin(users)
-        | (events.user_id.isnull() & events.anonymous_id.isin(anons))
+    # An event's customer is its user id's where it has one, else its anonymous id's
+    # (``attach_customers``): one join of every event with the recomputed customers' ids of those
+    # two types finds both the event and its customer's cut. (Joining all events to the whole
+    # customer_map twice, or testing the three memberships apart, cost 0.15-0.18 s more at 10M.)
+    ids = cmap.filter(cmap.identifier_type.isin([USER, ANONYMOUS]))
+    ids = ids.join(owners, ids.customer_id == owners.c)
+    ids = ids.select(
+        _anon=ids.identifier_type == ANONYMOUS, _value=ids.identifier_value, _c=ids.c, _cut=ids.cut
     )
-    near = attach_customers(near, cmap).view()
-    theirs = near.left_join(owners, near.customer_id == owners.c)
+    keyed = events.mutate(
+        _by_anon=events.user_id.isnull(), _id=ibis.coalesce(events.user_id, events.anonymous_id)
+    )
+    theirs = keyed.left_join(ids, (keyed._by_anon == ids._anon) & (keyed._id == ids._value))
     picked = theirs.filter(
         ibis.ifelse(
-            theirs.c.notnull(),
-            theirs.cut.isnull() | (theirs.timestamp >= theirs.cut),
+            theirs._c.notnull(),
+            theirs._cut.isnull() | (theirs.timestamp >= theirs._cut),
             theirs.case_id.isin(cases.k).fill_null(False),
         )
     )
