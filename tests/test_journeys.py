@@ -60,6 +60,25 @@ def steps_of(ws: jl.Workspace) -> dict[str, list[str]]:
     return {k: [tp for _, tp in sorted(v)] for k, v in out.items()}
 
 
+def test_channels_counts_each_channel_of_a_journeys_events_once(tmp_path: Path) -> None:
+    """``channels`` is counted with a flag per stored channel (``outcomes._distinct_channels``),
+    not a DISTINCT aggregate: every channel, repeated, and a raw one ingest maps to ``other``."""
+    from journeylens.store.names import CHANNELS
+
+    raw = [*CHANNELS, "fax", "web", "call_center", "other", "email"]
+    rows = [ev("ann", 0.01 * i, channel, f"step_{i}") for i, channel in enumerate(raw)]
+    rows += [ev("bob", 0.01 * i, channel, "home") for i, channel in enumerate(["web", "web", "app", "web"])]
+    ws = built(tmp_path, rows)
+    je, events = ws.store.backend.table("journey_events"), ws.store.table("events")
+    pairs = ws.store.execute(je.join(events, "event_id").select("journey_id", "channel")).to_pylist()
+    used: dict[str, set[str]] = {}
+    for r in pairs:
+        used.setdefault(r["journey_id"], set()).add(r["channel"])
+    counted = {j["journey_id"]: j["channels"] for j in journeys_of(ws)}
+    assert counted == {k: len(v) for k, v in used.items()}
+    assert max(counted.values()) == len(CHANNELS)  # ann's first journey holds all of them
+
+
 def test_support_journey_across_app_chat_call_and_sms_over_five_days(tmp_path: Path) -> None:
     rows = [
         ev("ann", 0, "app", "my_invoices"),
