@@ -61,8 +61,8 @@ def steps_of(ws: jl.Workspace) -> dict[str, list[str]]:
 
 
 def test_channels_counts_each_channel_of_a_journeys_events_once(tmp_path: Path) -> None:
-    """``channels`` is counted with a flag per stored channel (``outcomes._distinct_channels``),
-    not a DISTINCT aggregate: every channel, repeated, and a raw one ingest maps to ``other``."""
+    """``channels`` counts the distinct channels of each journey's events: every channel,
+    repeated, and a raw one ingest maps to ``other``."""
     from journeylens.store.names import CHANNELS
 
     raw = [*CHANNELS, "fax", "web", "call_center", "other", "email"]
