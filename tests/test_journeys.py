@@ -22,6 +22,7 @@ from journeylens.journeys import JourneyRules, assign_journeys, build_journeys
 from journeylens.journeys.definitions import EXAMPLE_COSTS, seconds
 from journeylens.journeys.segment import BREAKS
 from journeylens.journeys.summary import JourneySummarySpec, journey_summary, wilson
+from journeylens.store.names import CHANNELS
 
 COSTS = EXAMPLE_COSTS
 PRICED = JourneyRules(costs=COSTS)
@@ -63,8 +64,6 @@ def steps_of(ws: jl.Workspace) -> dict[str, list[str]]:
 def test_channels_counts_each_channel_of_a_journeys_events_once(tmp_path: Path) -> None:
     """``channels`` counts the distinct channels of each journey's events: every channel,
     repeated, and a raw one ingest maps to ``other``."""
-    from journeylens.store.names import CHANNELS
-
     raw = [*CHANNELS, "fax", "web", "call_center", "other", "email"]
     rows = [ev("ann", 0.01 * i, channel, f"step_{i}") for i, channel in enumerate(raw)]
     rows += [ev("bob", 0.01 * i, channel, "home") for i, channel in enumerate(["web", "web", "app", "web"])]
