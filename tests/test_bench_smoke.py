@@ -41,7 +41,7 @@ AGENT_STAGES = {"floor_agents", "agents", "agents_shrinkage"}
 THEME_STAGES = {"floor_theme_predict", "themes_taxonomy", "themes_learned"}
 BUILD_STAGES = {"build_full", "build_incremental"}
 NBA_STAGES = {"nba_scoring", "nba_open"}
-CASELOG_STAGES = {"floor_caselog", "journeys_caselog"}
+CASELOG_STAGES = {"floor_cases", "cases_fast"}
 EXPERIMENT_STAGES = {"floor_experiment", "experiment_cuped"}
 API_STAGES = {"api", "api_python"}
 DASHBOARD_STAGES = {"dashboard_python", "dashboard"}  # one page here: JOURNEYLENS_BENCH_PAGES=paths
@@ -209,7 +209,7 @@ def test_bench_smoke(bench_out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The generated case log has exactly the run's size in events; both place every one of them.
     assert {results[s].rows for s in CASELOG_STAGES} == {6_000}
     assert {results[s].unit for s in CASELOG_STAGES} == {"case events"}
-    assert results["journeys_caselog"].floor == "floor_caselog"
+    assert results["cases_fast"].floor == "floor_cases"
     # The hand-written experiment sums count the same units per variant as `experiment`; the open
     # journeys scored are as many as the run's size.
     floor_units, units = (

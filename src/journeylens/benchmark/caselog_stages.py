@@ -6,9 +6,9 @@ events, each case's events minutes apart with touchpoints the default journey ty
 typing each case has work to do), and some calls with an agent. It is ingested and stitched into
 a workspace of its own before the stages run.
 
-- ``floor_caselog``: plain DuckDB SQL, ``row_number()`` over each case in time order (ties in load
+- ``floor_cases``: plain DuckDB SQL, ``row_number()`` over each case in time order (ties in load
   order, then event id) into a table of (event_id, journey_id, step).
-- ``journeys_caselog``: what ``journeylens build`` does to place a case log's events in journeys:
+- ``cases_fast``: what ``journeylens build`` does to place a case log's events in journeys:
   the one-aggregate check that every event has a case, ``assign_journeys`` on the case-log path
   (the step-order columns outcomes reads, the case's type and journey id) written once by
   ``journeys.build.place_events`` (on DuckDB as ``journey_events`` with the working columns,
@@ -75,33 +75,33 @@ def write_caselog(data: Path, work: Path, memory_limit: str | None) -> int:
 
 
 @stage(
-    "floor_caselog",
+    "floor_cases",
     "hand-written DuckDB SQL: row_number over each case in time order into (event, case, step) (the floor)",
     needs=CASELOG,
     unit="case events",
 )
-def floor_caselog(data: Path, work: Path) -> int:
+def floor_cases(data: Path, work: Path) -> int:
     con = _world_duckdb(work, CASELOG)
     con.execute(
-        """CREATE OR REPLACE TABLE floor_caselog_events AS
+        """CREATE OR REPLACE TABLE floor_cases_events AS
         SELECT event_id, case_id AS journey_id,
                row_number() OVER (PARTITION BY case_id ORDER BY timestamp, ingest_seq, event_id) AS step
         FROM events"""
     )
-    rows = con.execute("SELECT count(*) FROM floor_caselog_events").fetchone()
+    rows = con.execute("SELECT count(*) FROM floor_cases_events").fetchone()
     con.close()
     return int(rows[0]) if rows else 0
 
 
 @stage(
-    "journeys_caselog",
+    "cases_fast",
     "journeylens: case-log check, assign_journeys on the case-log path into the build's working "
     "table, journey_events (no outcomes)",
-    floor="floor_caselog",
+    floor="floor_cases",
     needs=CASELOG,
     unit="case events",
 )
-def journeys_caselog(data: Path, work: Path) -> int:
+def cases_fast(data: Path, work: Path) -> int:
     ws = Workspace.open(work / CASELOG)
     store = ws.store
     if not is_case_log(store):
